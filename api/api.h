@@ -1,0 +1,159 @@
+/* api.h: what the files of api/ share: the request and response of one HTTP
+ * exchange, the router table, problem replies, authentication and metrics.
+ *
+ * Life of a request (api/http.c drives it):
+ *   1. libmicrohttpd hands over the method, the URL and the body in pieces;
+ *      http.c accumulates the body (over 1 MiB: 413) and then
+ *   2. router_match() finds the route: none -> 404 no-route, wrong method ->
+ *      405 with Allow;
+ *   3. auth_check() maps the bearer token to a principal (admin or one
+ *      tenant) and checks it against the route's access class;
+ *   4. the route's handler runs with a borrowed database connection and
+ *      fills the response (JSON, problem+json or text);
+ *   5. http.c sends it and metrics_observe() records route, status and
+ *      latency.
+ * Handlers never see libmicrohttpd types except through the accessors
+ * below, and never build problem bodies themselves (api_problem does). */
+#ifndef SKYVISOR_API_API_H
+#define SKYVISOR_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+struct db_conn;
+struct db_pool;
+struct MHD_Connection;
+
+#define API_MAX_BODY (1024 * 1024)
+#define API_MAX_PARAMS 4
+
+enum api_method {
+    API_GET, API_POST, API_PUT, API_PATCH, API_DELETE, API__N_METHODS
+};
+
+/* Who may use a route. */
+enum api_access {
+    ACCESS_PUBLIC,          /* no token */
+    ACCESS_ADMIN,           /* the admin token only */
+    ACCESS_TENANT,          /* admin, or the token of the tenant named by the
+                             * route's first path parameter */
+};
+
+struct api_req;
+struct api_resp;
+typedef void api_handler(struct api_req *, struct api_resp *);
+
+struct api_route {
+    enum api_method method;
+    const char *pattern;    /* "/v1/clouds/{cloud}" */
+    enum api_access access;
+    api_handler *handler;
+};
+
+/* The authenticated caller. */
+struct api_principal {
+    bool admin;
+    char tenant_id[37];     /* when !admin */
+};
+
+/* Process-wide settings the handlers need. */
+struct api_config {
+    const char *admin_token;
+    struct db_pool *pool;
+    const char *openapi_json;   /* the embedded document */
+};
+
+struct api_req {
+    enum api_method method;
+    const char *url;                    /* path, without the query */
+    const struct api_route *route;      /* NULL when unrouted */
+    unsigned int route_index;
+    const char *params[API_MAX_PARAMS]; /* path parameters, in order */
+    size_t n_params;
+    const char *body;                   /* NUL-terminated, may be empty */
+    size_t body_len;
+    struct MHD_Connection *mhd;
+    struct api_principal principal;
+    struct db_conn *db;                 /* borrowed for this request */
+    const struct api_config *config;
+};
+
+struct api_resp {
+    unsigned int status;
+    char *body;                 /* owned, NUL-terminated */
+    size_t body_len;
+    const char *content_type;   /* static storage */
+    char etag[40];              /* "" or a quoted strong ETag */
+    char *location;             /* owned, or NULL */
+    char allow[64];             /* for 405 */
+    bool www_authenticate;      /* for 401 */
+};
+
+/* --- router.c --- */
+extern const struct api_route router_routes[];
+extern const size_t router_n_routes;
+/* Finds the route for 'method' and 'path', filling req->params.  Returns
+ * SVE_OK, SVE_NO_ROUTE, or SVE_METHOD_NOT_ALLOWED (with the allowed methods
+ * written into 'allow'). */
+enum sv_error router_match(struct api_req *req, char *allow, size_t allow_len);
+const char *router_method_name(enum api_method);
+/* Prints "METHOD /pattern" per operation to 'out'. */
+void router_list(void *out_file);
+
+/* --- problem.c --- */
+/* Replaces the response with an application/problem+json body for 'e';
+ * 'field' (may be NULL) names the failing field; detail is printf-style. */
+void api_problem(struct api_resp *, const struct api_req *, enum sv_error e,
+                 const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* --- http.c: replies and request accessors --- */
+/* Sets a JSON reply.  Always consumes 'json'. */
+void api_reply_json(struct api_resp *, unsigned int status, json_t *json);
+/* Sets a reply whose body is the JSON text 'text' (copied). */
+void api_reply_text(struct api_resp *, unsigned int status, const char *text,
+                    const char *content_type);
+/* Takes ownership of the malloc'ed, NUL-terminated 'text'. */
+void api_reply_owned(struct api_resp *, unsigned int status, char *text,
+                     size_t len, const char *content_type);
+const char *api_header(const struct api_req *, const char *name);
+const char *api_query(const struct api_req *, const char *name);
+
+/* --- auth.c --- */
+/* Authenticates the request and enforces the route's access class.  Returns
+ * SVE_OK or fills the response with the problem and returns the error. */
+enum sv_error auth_check(struct api_req *, struct api_resp *);
+/* Creates a new tenant token in 'out' (>= 68 bytes): "svt_" + 64 hex. */
+int auth_new_token(char *out, size_t len);
+
+/* --- metrics.c --- */
+void metrics_observe(unsigned int route_index, enum api_method method,
+                     unsigned int status, double seconds);
+/* Renders the Prometheus text exposition; caller frees. */
+char *metrics_render(struct db_pool *pool, size_t *len);
+
+/* --- http.c: server --- */
+struct api_server;
+/* Starts the HTTP server on 'listen' ("IP:PORT") with 'threads' workers.
+ * Returns NULL and logs on failure.  'config' must outlive the server. */
+struct api_server *http_start(const char *listen, unsigned int threads,
+                              const struct api_config *config);
+void http_stop(struct api_server *);
+
+/* --- handlers (one file per resource group) --- */
+api_handler health_healthz, health_readyz, health_metrics, health_openapi;
+api_handler clouds_list, clouds_create, clouds_get, clouds_patch, clouds_delete;
+api_handler cloudlinks_list, cloudlinks_get, cloudlinks_put, cloudlinks_delete;
+api_handler hosts_list, hosts_create, hosts_get, hosts_patch, hosts_delete;
+api_handler tenants_list, tenants_create, tenants_get, tenants_delete;
+api_handler networks_list, networks_create, networks_get, networks_patch,
+    networks_delete, networks_status;
+api_handler switches_list, switches_create, switches_get, switches_patch,
+    switches_delete;
+api_handler links_list, links_create, links_get, links_patch, links_delete;
+api_handler vms_list, vms_create, vms_get, vms_patch, vms_delete;
+
+#endif

@@ -1,0 +1,132 @@
+/* crud.h: one engine for the API's collection resources.
+ *
+ * A resource is described by a `struct crud_res`: its fields (a spec array:
+ * JSON name, type, flags), its statements (db/store.h), its parent (for
+ * scoped resources: networks under a tenant; switches, links and VMs under a
+ * network) and a validate hook.  The engine does the rest the same way for
+ * every resource:
+ *   - path parameters resolve from the outermost parent inwards, each by id
+ *     or name within its parent; an unknown one is 404 naming it;
+ *   - request bodies are parsed with duplicate keys rejected, then checked
+ *     against the spec: unknown field, read-only field, wrong type, missing
+ *     required field, each a 400 naming the field;
+ *   - create runs the validate hook on the body and inserts; PATCH merges the
+ *     patch into the current object (null clears a nullable field), runs the
+ *     same validate hook on the whole result and replaces the row if its
+ *     revision is still the one read (If-Match checks the ETag first);
+ *   - writes run in one transaction, retried on serialization failures, and
+ *     Idempotency-Key on POST replays the first answer;
+ *   - database refusals (unique, foreign key, check) become 409 or 400
+ *     problems naming the field where one is known.
+ * The validate hook normalises values in place (canonical MAC, defaults),
+ * checks what the spec cannot (ranges, syntax, references) and adds internal
+ * "_..." members (resolved ids) for the insert and update statements. */
+#ifndef SKYVISOR_API_CRUD_H
+#define SKYVISOR_API_CRUD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "db/store.h"
+
+enum crud_type {
+    CT_STRING, CT_INTEGER, CT_NUMBER, CT_OBJECT, CT_STRING_ARRAY, CT_LABELS,
+};
+
+enum {
+    CF_REQUIRED = 1 << 0,   /* must be present on create */
+    CF_READONLY = 1 << 1,   /* shown by the server, never accepted */
+    CF_IMMUTABLE = 1 << 2,  /* accepted on create; PATCH may only repeat it */
+    CF_NULLABLE = 1 << 3,   /* may be null */
+};
+
+struct crud_field {
+    const char *name;
+    enum crud_type type;
+    unsigned int flags;
+};
+
+struct crud_ctx;
+/* Returns true if 'obj' is acceptable (possibly after normalising it);
+ * otherwise writes a problem with crud_fail() and returns false.  May run
+ * queries on ctx->req->db (inside the write transaction). */
+typedef bool crud_validate_fn(struct crud_ctx *, json_t *obj);
+
+struct crud_res {
+    const struct store_res *store;
+    const struct crud_field *fields;    /* terminated by a NULL name */
+    const struct crud_res *parent;      /* NULL for top-level resources */
+    const char *kind;                   /* "cloud" */
+    const char *in_use;                 /* why DELETE may be refused */
+    crud_validate_fn *validate;
+    /* Optional: runs before insert (after validate), e.g. to mint a token. */
+    crud_validate_fn *before_insert;
+    /* Optional: adds to the 201 body what is shown only once (not stored
+     * with the idempotency record). */
+    void (*decorate_created)(struct crud_ctx *, json_t *body);
+};
+
+struct crud_ctx {
+    struct api_req *req;
+    struct api_resp *resp;
+    const struct crud_res *res;
+    char scope[37];             /* id of the innermost parent, "" if none */
+    json_t *parent;             /* its representation, or NULL */
+    json_t *current;            /* PATCH: the object before the change */
+    json_t *body;               /* the parsed request body */
+    json_t *extra;              /* scratch for hooks, freed by the engine */
+};
+
+/* Writes the problem for a failed validation; returns false. */
+bool crud_fail(struct crud_ctx *, enum sv_error, const char *field,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Resolves a reference (an id or a name) to an object of 'target' within
+ * 'scope'; writes its id.  On failure writes a 400 problem naming 'field'
+ * (or a 503 when the database fails) and returns false. */
+bool crud_resolve(struct crud_ctx *, const struct store_res *target,
+                  const char *scope, const char *key, const char *field,
+                  char id_out[37]);
+
+/* Member accessor for hooks; NULL when absent or not a string. */
+const char *crud_str(const json_t *obj, const char *name);
+/* Checks obj's "name" against the naming rule; writes the problem. */
+bool crud_valid_name(struct crud_ctx *, const json_t *obj);
+/* True if 'v' (may be NULL: false) is one of the NULL-terminated 'options'. */
+bool crud_one_of(const char *v, const char *const *options);
+
+/* The resources, for parent links. */
+extern const struct crud_res crud_clouds, crud_hosts, crud_tenants,
+    crud_networks, crud_switches, crud_links, crud_vms;
+
+/* Handlers. */
+void crud_list(struct api_req *, struct api_resp *, const struct crud_res *);
+void crud_get(struct api_req *, struct api_resp *, const struct crud_res *);
+void crud_create(struct api_req *, struct api_resp *, const struct crud_res *);
+void crud_patch(struct api_req *, struct api_resp *, const struct crud_res *);
+void crud_delete(struct api_req *, struct api_resp *, const struct crud_res *);
+
+/* Shared by handlers outside the engine (cloud links, network status). */
+/* Parses the body as a JSON object and checks it against 'fields';
+ * 'creating' enforces CF_REQUIRED.  Returns a new reference or NULL after
+ * writing the problem. */
+json_t *crud_parse_body(struct api_req *, struct api_resp *,
+                        const struct crud_field *fields, bool creating);
+/* Reads ?limit= and ?cursor=; on error writes the problem, returns false.
+ * *after is malloc'ed (or NULL). */
+bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
+                      char **after);
+/* Builds {"items": [...], "next_cursor": ...} from rows whose column 0 is
+ * JSON text and column 1 the sort key, of which at most 'limit' are shown
+ * (the query asked for limit + 1 to learn whether there is more). */
+void crud_reply_page(struct api_resp *, PGresult *res, unsigned int limit);
+/* Formats the ETag of a row. */
+void crud_etag(char out[40], const char *id, long long revision);
+/* Checks If-Match against 'etag'; false (412 written) on mismatch. */
+bool crud_if_match(struct api_req *, struct api_resp *, const char *etag);
+/* Writes the problem for a failed database call on 'req->db'. */
+void crud_db_problem(struct api_req *, struct api_resp *, enum db_qs,
+                     const char *kind, const char *in_use);
+
+#endif

@@ -1,0 +1,193 @@
+/* metrics.c: Prometheus counters for the HTTP API.
+ *
+ * Fixed-size arrays of relaxed atomics indexed by (route, method, status
+ * class) and (route, latency bucket): observe() is lock-free and never
+ * allocates, so it costs nothing worth measuring on the request path.
+ * Route index router_n_routes stands for "no route". */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "db/db.h"
+
+#define MAX_ROUTES 64
+static const unsigned int status_codes[] = {200, 201, 204, 304, 400, 401, 403,
+                                            404, 405, 409, 412, 413, 415, 422,
+                                            500, 503, 0};
+#define N_STATUS (sizeof status_codes / sizeof status_codes[0])
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+
+static atomic_ulong requests[MAX_ROUTES + 1][API__N_METHODS + 1][N_STATUS];
+static atomic_ulong latency[MAX_ROUTES + 1][N_BUCKETS + 1];
+static atomic_ulong latency_us_sum[MAX_ROUTES + 1];
+
+static unsigned int
+status_index(unsigned int status)
+{
+    for (unsigned int i = 0; i + 1 < N_STATUS; i++) {
+        if (status_codes[i] == status) {
+            return i;
+        }
+    }
+    return N_STATUS - 1;
+}
+
+void
+metrics_observe(unsigned int route, enum api_method method, unsigned int status,
+                double seconds)
+{
+    if (route > MAX_ROUTES || route > router_n_routes) {
+        route = MAX_ROUTES;
+    }
+    unsigned int m = (unsigned int) method <= API__N_METHODS ? (unsigned int) method
+                                                             : API__N_METHODS;
+    atomic_fetch_add_explicit(&requests[route][m][status_index(status)], 1,
+                              memory_order_relaxed);
+    unsigned int b = 0;
+    while (b < N_BUCKETS && seconds > buckets[b]) {
+        b++;
+    }
+    atomic_fetch_add_explicit(&latency[route][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&latency_us_sum[route],
+                              (unsigned long) (seconds * 1e6), memory_order_relaxed);
+}
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = true;
+            return;
+        }
+        if ((size_t) n < o->cap - o->len) {
+            o->len += (size_t) n;
+            return;
+        }
+        size_t cap = o->cap * 2 + (size_t) n;
+        char *b = realloc(o->buf, cap);
+        if (!b) {
+            o->failed = true;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+}
+
+static const char *
+route_label(unsigned int r)
+{
+    return r < router_n_routes ? router_routes[r].pattern : "(none)";
+}
+
+char *
+metrics_render(struct db_pool *pool, size_t *len)
+{
+    struct out o = {malloc(16384), 0, 16384, false};
+    if (!o.buf) {
+        return NULL;
+    }
+    unsigned int n_routes = router_n_routes < MAX_ROUTES ? (unsigned int) router_n_routes
+                                                         : MAX_ROUTES;
+    out_printf(&o, "# HELP skyvisor_http_requests_total HTTP requests by route, "
+                   "method and status.\n# TYPE skyvisor_http_requests_total counter\n");
+    for (unsigned int r = 0; r <= MAX_ROUTES; r++) {
+        if (r >= n_routes && r != MAX_ROUTES) {
+            continue;
+        }
+        for (unsigned int m = 0; m <= API__N_METHODS; m++) {
+            for (unsigned int s = 0; s < N_STATUS; s++) {
+                unsigned long v = atomic_load_explicit(&requests[r][m][s],
+                                                       memory_order_relaxed);
+                if (!v) {
+                    continue;
+                }
+                char st[8];
+                snprintf(st, sizeof st, "%u", status_codes[s]);
+                out_printf(&o, "skyvisor_http_requests_total{route=\"%s\","
+                               "method=\"%s\",status=\"%s\"} %lu\n",
+                           route_label(r),
+                           m < API__N_METHODS ? router_method_name((enum api_method) m)
+                                              : "OTHER",
+                           status_codes[s] ? st : "other", v);
+            }
+        }
+    }
+    out_printf(&o, "# HELP skyvisor_http_request_duration_seconds Time from "
+                   "request start to response.\n"
+                   "# TYPE skyvisor_http_request_duration_seconds histogram\n");
+    for (unsigned int r = 0; r <= MAX_ROUTES; r++) {
+        if (r >= n_routes && r != MAX_ROUTES) {
+            continue;
+        }
+        unsigned long cum = 0;
+        for (unsigned int b = 0; b <= N_BUCKETS; b++) {
+            cum += atomic_load_explicit(&latency[r][b], memory_order_relaxed);
+        }
+        if (!cum) {
+            continue;
+        }
+        cum = 0;
+        for (unsigned int b = 0; b <= N_BUCKETS; b++) {
+            cum += atomic_load_explicit(&latency[r][b], memory_order_relaxed);
+            if (b < N_BUCKETS) {
+                out_printf(&o, "skyvisor_http_request_duration_seconds_bucket"
+                               "{route=\"%s\",le=\"%g\"} %lu\n",
+                           route_label(r), buckets[b], cum);
+            } else {
+                out_printf(&o, "skyvisor_http_request_duration_seconds_bucket"
+                               "{route=\"%s\",le=\"+Inf\"} %lu\n",
+                           route_label(r), cum);
+            }
+        }
+        out_printf(&o, "skyvisor_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                       "skyvisor_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
+                   route_label(r),
+                   (double) atomic_load(&latency_us_sum[r]) / 1e6,
+                   route_label(r), cum);
+    }
+    if (pool) {
+        struct db_pool_stats s;
+        db_pool_get_stats(pool, &s);
+        out_printf(&o,
+                   "# HELP skyvisor_db_pool_connections Database connections in "
+                   "the pool.\n# TYPE skyvisor_db_pool_connections gauge\n"
+                   "skyvisor_db_pool_connections %u\n"
+                   "# HELP skyvisor_db_pool_in_use Connections lent to requests.\n"
+                   "# TYPE skyvisor_db_pool_in_use gauge\n"
+                   "skyvisor_db_pool_in_use %u\n"
+                   "# HELP skyvisor_db_pool_acquired_total Connection checkouts.\n"
+                   "# TYPE skyvisor_db_pool_acquired_total counter\n"
+                   "skyvisor_db_pool_acquired_total %llu\n"
+                   "# HELP skyvisor_db_pool_waits_total Checkouts that waited "
+                   "for a free connection.\n"
+                   "# TYPE skyvisor_db_pool_waits_total counter\n"
+                   "skyvisor_db_pool_waits_total %llu\n"
+                   "# HELP skyvisor_db_pool_timeouts_total Checkouts that gave "
+                   "up.\n# TYPE skyvisor_db_pool_timeouts_total counter\n"
+                   "skyvisor_db_pool_timeouts_total %llu\n",
+                   s.size, s.in_use, s.acquired, s.waited, s.timeouts);
+    }
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}

@@ -1,0 +1,216 @@
+/* skyvisord.c: the skyvisor daemon's main program.
+ *
+ * Start-up: flags -> admin token -> database (the --db URL, or the embedded
+ * cluster under --data-dir) -> migrations -> connection pool -> HTTP server.
+ * Then the main thread waits for SIGINT or SIGTERM (blocked in every thread,
+ * taken with sigwait) and shuts down in reverse order: the HTTP server
+ * finishes in-flight requests, the pool closes, the embedded cluster stops. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/embed.h"
+#include "core/vlog.h"
+#include "db/db.h"
+#include "db/embedded.h"
+#include "db/migrate.h"
+
+#define SKYVISOR_VERSION "0.1.0"
+#define MIN_TOKEN_LEN 16
+
+extern const struct embed_file api_openapi_files[];
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+"usage: skyvisord [OPTIONS]\n"
+"\n"
+"skyvisor's control plane: the REST API over the desired state of clouds,\n"
+"hosts, tenants and their virtual networks, kept in PostgreSQL.\n"
+"\n"
+"  --db URL             PostgreSQL connection (libpq URL or key=value string).\n"
+"                       Without it skyvisord runs its own cluster in --data-dir\n"
+"                       with the installed PostgreSQL binaries (as the user\n"
+"                       'postgres' when started as root), reuses it on the\n"
+"                       next start and stops it on exit.\n"
+"  --data-dir DIR       data directory of the embedded cluster\n"
+"                       (default: ./skyvisor-data)\n"
+"  --listen IP:PORT     HTTP address (default: 127.0.0.1:8080)\n"
+"  --threads N          HTTP worker threads, each with its own database\n"
+"                       connection (default: number of CPUs, at least 2)\n"
+"  --log-level LEVEL    debug, info, warn or error (default: info)\n"
+"  --list-routes        print every API operation as 'METHOD /path' and exit\n"
+"  --version            print the version and exit\n"
+"  --help               print this help and exit\n"
+"\n"
+"Environment:\n"
+"  SKYVISOR_ADMIN_TOKEN  the admin bearer token (required, at least %d\n"
+"                        characters)\n"
+"  SKYVISOR_PG_BINDIR    PostgreSQL binaries for the embedded cluster\n"
+"                        (default: newest /usr/lib/postgresql/N/bin)\n"
+"\n"
+"Logs go to stderr, one line per event.  SIGINT or SIGTERM stop it cleanly.\n",
+            MIN_TOKEN_LEN);
+}
+
+struct options {
+    const char *db;
+    const char *data_dir;
+    const char *listen;
+    unsigned int threads;
+};
+
+/* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+    enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
+           OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (struct options){
+        .data_dir = "skyvisor-data",
+        .listen = "127.0.0.1:8080",
+        .threads = ncpu > 2 ? (unsigned int) ncpu : 2,
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *end;
+        enum vlog_level level;
+        switch (c) {
+        case OPT_DB: o->db = optarg; break;
+        case OPT_DATA_DIR: o->data_dir = optarg; break;
+        case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_THREADS: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 256) {
+                fprintf(stderr, "skyvisord: --threads wants 1 to 256\n");
+                return 2;
+            }
+            o->threads = (unsigned int) n;
+            break;
+        }
+        case OPT_LOG_LEVEL:
+            if (vlog_parse_level(optarg, &level)) {
+                fprintf(stderr, "skyvisord: --log-level wants debug, info, warn "
+                        "or error\n");
+                return 2;
+            }
+            vlog_set_level(level);
+            break;
+        case OPT_LIST_ROUTES: router_list(stdout); return 1;
+        case OPT_VERSION: printf("skyvisord %s\n", SKYVISOR_VERSION); return 1;
+        case OPT_HELP: usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "skyvisord: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* Connects once to apply the migrations.  Returns 0 or 1. */
+static int
+prepare_schema(const char *conninfo)
+{
+    struct db_conn *c = db_conn_create(conninfo);
+    if (!c) {
+        return 1;
+    }
+    char err[512];
+    int error = migrate_apply(c, db_mig_files, db_mig_count, err, sizeof err);
+    db_conn_destroy(c);
+    if (error) {
+        vlog(VLOG_ERR, "db", "%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc) {
+        return rc == 1 ? 0 : 2;
+    }
+    const char *token = getenv("SKYVISOR_ADMIN_TOKEN");
+    if (!token || strlen(token) < MIN_TOKEN_LEN) {
+        fprintf(stderr, "skyvisord: set SKYVISOR_ADMIN_TOKEN to the admin token "
+                "(at least %d characters)\n", MIN_TOKEN_LEN);
+        return 2;
+    }
+
+    /* Block the stop signals before any thread starts, so that every thread
+     * inherits the mask and only sigwait() below takes them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    vlog(VLOG_INFO, "main", "skyvisord %s starting", SKYVISOR_VERSION);
+    struct embedded_pg *pg = NULL;
+    const char *conninfo = opt.db;
+    if (!conninfo) {
+        char err[512];
+        pg = embedded_pg_start(opt.data_dir, &conninfo, err, sizeof err);
+        if (!pg) {
+            vlog(VLOG_ERR, "db", "%s", err);
+            return 1;
+        }
+    }
+    struct db_pool *pool = NULL;
+    struct api_server *http = NULL;
+    rc = 1;
+    if (prepare_schema(conninfo)) {
+        goto out;
+    }
+    pool = db_pool_create(conninfo, opt.threads);
+    if (!pool) {
+        goto out;
+    }
+    struct api_config config = {
+        .admin_token = token,
+        .pool = pool,
+        .openapi_json = api_openapi_files[0].data,
+    };
+    http = http_start(opt.listen, opt.threads, &config);
+    if (!http) {
+        goto out;
+    }
+    vlog(VLOG_INFO, "main", "ready");
+    int sig = 0;
+    while (sigwait(&stop, &sig) && errno == EINTR) {
+        continue;
+    }
+    vlog(VLOG_INFO, "main", "received %s, shutting down", strsignal(sig));
+    rc = 0;
+
+out:
+    http_stop(http);
+    db_pool_destroy(pool);
+    embedded_pg_stop(pg);
+    vlog(VLOG_INFO, "main", "stopped");
+    return rc;
+}

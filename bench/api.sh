@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/api.sh: HTTP API throughput and tail latency, measured with wrk.
+#
+# Starts skyvisord on a throwaway PostgreSQL cluster (fsync on, as in
+# production; loopback only), declares 3 clouds with 4 hosts each and a
+# tenant network, then runs wrk for DURATION seconds against:
+#   - GET  /v1/clouds                    (a list GET, admin token)
+#   - GET  /v1/clouds/{cloud}            (a single small GET)
+#   - GET  /healthz                      (the HTTP layer alone, no database)
+#   - POST .../networks/{network}/vms    (a VM creation with placement, each
+#                                         request a new VM: a wrk Lua script)
+# and writes requests/s and p50/p99 into BENCHMARKS.md (section "HTTP API").
+# Everything shares this machine's cores: wrk, skyvisord and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+BUILD=${BUILD:-build}
+make -s -j2 BUILD="$BUILD"
+
+work=$(mktemp -d /tmp/skyv-bench-api.XXXXXX)
+chmod 755 "$work"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PORT=$((20000 + RANDOM % 20000))
+HTTP=127.0.0.1:$((40000 + RANDOM % 20000))
+as_pg() { if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  [ -n "${SKY_PID:-}" ] && kill -TERM "$SKY_PID" 2>/dev/null && wait "$SKY_PID" 2>/dev/null || true
+  as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $work -c max_connections=100" start >/dev/null
+TOKEN=bench-admin-token-$RANDOM$RANDOM
+THREADS=${THREADS:-$(nproc)}
+SKYVISOR_ADMIN_TOKEN=$TOKEN "$BUILD/skyvisord" --db "postgresql://postgres@127.0.0.1:$PORT/postgres" \
+  --listen "$HTTP" --threads "$THREADS" --log-level warn > "$work/skyvisord.log" 2>&1 &
+SKY_PID=$!
+for _ in $(seq 100); do curl -sf "http://$HTTP/readyz" >/dev/null && break; sleep 0.1; done
+
+A=(-sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
+for c in 1 2 3; do
+  curl "${A[@]}" "http://$HTTP/v1/clouds" -d "{\"name\":\"cloud-$c\",\"provider\":\"aws\",\"region\":\"r$c\",\"jurisdiction\":\"DE\",\"kind\":\"public\"}" >/dev/null
+  for h in 1 2 3 4; do
+    curl "${A[@]}" "http://$HTTP/v1/hosts" -d "{\"name\":\"host-$c-$h\",\"cloud\":\"cloud-$c\",\"tunnel_ip\":\"198.18.$c.$h\",\"capacity\":100000,\"ovsdb\":\"tcp:127.0.0.1:6640\",\"controller\":\"tcp:127.0.0.1:6653\"}" >/dev/null
+  done
+done
+curl "${A[@]}" "http://$HTTP/v1/tenants" -d '{"name":"bench"}' >/dev/null
+curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks" -d '{"name":"n","subnet":"10.0.0.0/8"}' >/dev/null
+curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks/n/switches" -d '{"name":"s"}' >/dev/null
+
+cat > "$work/vm.lua" <<'LUA'
+-- Each request creates a new VM: unique name, MAC and IP per thread and count.
+local counter, tid = 0, 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args) tid = tonumber(wrk.thread:get("tid")) end
+function request()
+  counter = counter + 1
+  local function byte(x, div) return math.floor(x / div) % 256 end
+  local body = string.format(
+    '{"name":"vm-%d-%d","mac":"02:%02x:%02x:%02x:%02x:%02x","ip":"10.%d.%d.%d","switch":"s","placement":{"jurisdiction":["DE"]}}',
+    tid, counter, tid, byte(counter, 16777216), byte(counter, 65536), byte(counter, 256),
+    counter % 256, tid, math.floor(counter / 254) % 256, counter % 254 + 1)
+  return wrk.format("POST", nil, nil, body)
+end
+LUA
+
+run() { # name method path [lua]
+  local name=$1 path=$2 lua=${3:-}
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" \
+        -H "Content-Type: application/json" ${lua:+-s "$lua"} "http://$HTTP$path")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  printf '| %s | %s | %.0f | %s | %s | %s |\n' "$name" "$path" "$rps" "$p50" "$p99" "${non2xx:-0}" | tee -a "$work/rows"
+}
+echo "wrk: 2 threads, $CONNS connections, ${DURATION}s each; skyvisord --threads $THREADS"
+run "list GET" /v1/clouds
+run "small GET" /v1/clouds/cloud-2
+run "healthz (no DB)" /healthz
+run "VM POST" /v1/tenants/bench/networks/n/vms "$work/vm.lua"
+vms=$(curl "${A[@]}" "http://$HTTP/v1/hosts?limit=1000" | python3 -c 'import json,sys; print(sum(h["vm_count"] for h in json.load(sys.stdin)["items"]))')
+echo "VMs created by the POST run: $vms"
+
+section="## HTTP API (make bench-api)
+
+$(date -u +%Y-%m-%d), $(nproc) cores shared by wrk, skyvisord (--threads $THREADS) and
+PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'); wrk -t2 -c$CONNS -d${DURATION}s; admin token.
+The VM POST run creates a new VM per request (placement by jurisdiction over
+12 hosts, advisory-locked); it created $vms VMs.
+
+| workload | path | requests/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|---|
+$(cat "$work/rows")
+"
+tools/bench-section BENCHMARKS.md "HTTP API" "$section"
+echo "wrote BENCHMARKS.md (HTTP API)"

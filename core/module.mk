@@ -1,0 +1,2 @@
+# core/: pure domain logic, no I/O.
+CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c

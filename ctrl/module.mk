@@ -1,0 +1,2 @@
+# ctrl/: the embedded OpenFlow 1.3 controller and OVSDB client.
+CTRL_SRCS +=

@@ -1,0 +1,261 @@
+/* conn.c: one PostgreSQL connection, lazy statement preparation, execution
+ * with error classification, and the transaction runner.  See db.h. */
+#include "db/db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/vlog.h"
+
+#define TXN_MAX_ATTEMPTS 6
+#define TEXTOID 25
+
+static void
+conn_set_error(struct db_conn *c, const PGresult *res)
+{
+    const char *v;
+    memset(&c->err, 0, sizeof c->err);
+    if (res) {
+        if ((v = PQresultErrorField(res, PG_DIAG_SQLSTATE))) {
+            snprintf(c->err.sqlstate, sizeof c->err.sqlstate, "%s", v);
+        }
+        if ((v = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME))) {
+            snprintf(c->err.constraint, sizeof c->err.constraint, "%s", v);
+        }
+        if ((v = PQresultErrorField(res, PG_DIAG_COLUMN_NAME))) {
+            snprintf(c->err.column, sizeof c->err.column, "%s", v);
+        }
+        v = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(c->err.message, sizeof c->err.message, "%s",
+                 v ? v : PQresultErrorMessage(res));
+    } else {
+        snprintf(c->err.message, sizeof c->err.message, "%s",
+                 c->pg ? PQerrorMessage(c->pg) : "no connection");
+    }
+    size_t n = strlen(c->err.message);
+    while (n && (c->err.message[n - 1] == '\n' || c->err.message[n - 1] == ' ')) {
+        c->err.message[--n] = '\0';
+    }
+}
+
+static bool
+conn_setup(struct db_conn *c)
+{
+    PGresult *res = PQexec(c->pg, "SET TimeZone = 'UTC'");
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+        conn_set_error(c, res);
+    }
+    PQclear(res);
+    c->n_prepared = 0;
+    return ok;
+}
+
+struct db_conn *
+db_conn_create(const char *conninfo)
+{
+    struct db_conn *c = calloc(1, sizeof *c);
+    if (!c || !(c->conninfo = strdup(conninfo))) {
+        free(c);
+        return NULL;
+    }
+    c->pg = PQconnectdb(conninfo);
+    if (PQstatus(c->pg) != CONNECTION_OK || !conn_setup(c)) {
+        conn_set_error(c, NULL);
+        vlog(VLOG_ERR, "db", "cannot connect to the database: %s", c->err.message);
+        db_conn_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+db_conn_destroy(struct db_conn *c)
+{
+    if (!c) {
+        return;
+    }
+    PQfinish(c->pg);
+    free(c->prepared);
+    free(c->conninfo);
+    free(c);
+}
+
+bool
+db_conn_ensure(struct db_conn *c)
+{
+    if (PQstatus(c->pg) == CONNECTION_OK) {
+        return true;
+    }
+    PQreset(c->pg);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        conn_set_error(c, NULL);
+        return false;
+    }
+    vlog(VLOG_INFO, "db", "reconnected to the database");
+    return conn_setup(c);
+}
+
+/* Classifies a failed result.  A lost connection is reset (forgetting its
+ * prepared statements) and reported as retryable. */
+static enum db_qs
+conn_fail(struct db_conn *c, const PGresult *res)
+{
+    conn_set_error(c, res);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        vlog(VLOG_WARN, "db", "connection lost: %s", c->err.message);
+        c->n_prepared = 0;
+        return db_conn_ensure(c) ? DB_QS_SOFT : DB_QS_HARD;
+    }
+    if (!strcmp(c->err.sqlstate, "40001") || !strcmp(c->err.sqlstate, "40P01")) {
+        return DB_QS_SOFT;
+    }
+    return DB_QS_HARD;
+}
+
+static bool
+conn_is_prepared(const struct db_conn *c, const struct db_stmt *s)
+{
+    for (size_t i = 0; i < c->n_prepared; i++) {
+        if (c->prepared[i] == s) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static enum db_qs
+conn_prepare(struct db_conn *c, const struct db_stmt *s)
+{
+    static const Oid types[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                  TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                  TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                  TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    if (s->nparams > 16) {
+        snprintf(c->err.message, sizeof c->err.message,
+                 "statement %s has too many parameters", s->name);
+        return DB_QS_HARD;
+    }
+    if (c->n_prepared == c->cap_prepared) {
+        size_t cap = c->cap_prepared ? 2 * c->cap_prepared : 32;
+        const struct db_stmt **p = realloc(c->prepared, cap * sizeof *p);
+        if (!p) {
+            return DB_QS_HARD;
+        }
+        c->prepared = p;
+        c->cap_prepared = cap;
+    }
+    PGresult *res = PQprepare(c->pg, s->name, s->sql, s->nparams, types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        enum db_qs qs = conn_fail(c, res);
+        if (qs == DB_QS_HARD) {
+            vlog(VLOG_ERR, "db", "cannot prepare %s: %s", s->name, c->err.message);
+        }
+        PQclear(res);
+        return qs;
+    }
+    PQclear(res);
+    c->prepared[c->n_prepared++] = s;
+    return DB_QS_ONE;
+}
+
+enum db_qs
+db_exec(struct db_conn *c, const struct db_stmt *s, const char *const *params,
+        PGresult **resp)
+{
+    if (resp) {
+        *resp = NULL;
+    }
+    if (!conn_is_prepared(c, s)) {
+        enum db_qs qs = conn_prepare(c, s);
+        if (qs != DB_QS_ONE) {
+            return qs;
+        }
+    }
+    PGresult *res = PQexecPrepared(c->pg, s->name, s->nparams, params, NULL,
+                                   NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        enum db_qs qs = conn_fail(c, res);
+        PQclear(res);
+        return qs;
+    }
+    enum db_qs qs;
+    if (st == PGRES_TUPLES_OK) {
+        qs = PQntuples(res) > 0 ? DB_QS_ONE : DB_QS_NONE;
+    } else {
+        const char *n = PQcmdTuples(res);
+        qs = (n[0] && strcmp(n, "0")) ? DB_QS_ONE : DB_QS_NONE;
+    }
+    if (resp) {
+        *resp = res;
+    } else {
+        PQclear(res);
+    }
+    return qs;
+}
+
+enum db_qs
+db_exec_sql(struct db_conn *c, const char *sql)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    enum db_qs qs = DB_QS_ONE;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        qs = conn_fail(c, res);
+    }
+    PQclear(res);
+    return qs;
+}
+
+static void
+backoff_sleep(int attempt)
+{
+    struct timespec ts = {0, (long) (5 << attempt) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+enum db_qs
+db_txn_run(struct db_conn *c, bool serializable, db_txn_fn *fn, void *ctx)
+{
+    const char *begin = serializable
+                            ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                            : "BEGIN";
+    for (int attempt = 0; attempt < TXN_MAX_ATTEMPTS; attempt++) {
+        if (attempt) {
+            backoff_sleep(attempt);
+        }
+        if (!db_conn_ensure(c)) {
+            return DB_QS_HARD;
+        }
+        enum db_qs qs = db_exec_sql(c, begin);
+        if (qs == DB_QS_SOFT) {
+            continue;
+        }
+        if (qs != DB_QS_ONE) {
+            return qs;
+        }
+        qs = fn(c, ctx);
+        if (qs == DB_QS_ONE) {
+            qs = db_exec_sql(c, "COMMIT");
+            if (qs == DB_QS_ONE) {
+                return DB_QS_ONE;
+            }
+        } else {
+            struct db_error saved = c->err;
+            if (PQstatus(c->pg) == CONNECTION_OK) {
+                db_exec_sql(c, "ROLLBACK");
+            }
+            c->err = saved;
+        }
+        if (qs != DB_QS_SOFT) {
+            return qs;
+        }
+        vlog(VLOG_DEBUG, "db", "transaction retry %d: %s", attempt + 1,
+             c->err.message);
+    }
+    return DB_QS_HARD;
+}

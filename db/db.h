@@ -1,0 +1,111 @@
+/* db.h: connections, statements and transactions.
+ *
+ * Every SQL statement of skyvisor is a `struct db_stmt` defined in a db/
+ * file.  A statement is prepared lazily, once per connection, the first time
+ * it runs there (the set of prepared statements is forgotten when the
+ * connection is reset).  All parameters are passed as text and cast in SQL,
+ * so a statement may leave some of its declared parameters unused.
+ *
+ * Status: every call returns an `enum db_qs`:
+ *   DB_QS_HARD  a hard error (constraint violation, bad SQL, server down);
+ *               details in conn->err;
+ *   DB_QS_SOFT  retryable: serialization failure, deadlock, or a connection
+ *               that was lost and has been reset (the transaction is gone);
+ *   DB_QS_NONE  success, no row;
+ *   DB_QS_ONE   success, one row (or more, for statements that return sets).
+ *
+ * Transactions: db_txn_run(conn, fn, ctx) runs BEGIN; fn; COMMIT, retrying
+ * the whole thing on DB_QS_SOFT (with backoff, a bounded number of times).
+ * fn returns DB_QS_ONE to commit, DB_QS_NONE to roll back on purpose (an
+ * application-level refusal it recorded in ctx), or an error to roll back.
+ *
+ * Threads: a db_conn is used by one thread at a time; db_pool hands them out.
+ */
+#ifndef SKYVISOR_DB_DB_H
+#define SKYVISOR_DB_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_qs {
+    DB_QS_HARD = -2,
+    DB_QS_SOFT = -1,
+    DB_QS_NONE = 0,
+    DB_QS_ONE = 1,
+};
+
+struct db_stmt {
+    const char *name;   /* unique prepared-statement name */
+    const char *sql;
+    int nparams;
+};
+
+/* The last error on a connection. */
+struct db_error {
+    char sqlstate[6];       /* "" when not a server error */
+    char constraint[64];    /* violated constraint, if any */
+    char column[64];        /* column of a not-null violation, if any */
+    char message[256];
+};
+
+struct db_conn {
+    PGconn *pg;
+    char *conninfo;
+    const struct db_stmt **prepared;   /* statements prepared on 'pg' */
+    size_t n_prepared, cap_prepared;
+    struct db_error err;
+    bool in_pool_use;
+};
+
+/* Connects to 'conninfo' (a libpq URL or key=value string), sets the
+ * session time zone to UTC.  Returns NULL and logs on failure.  The caller
+ * owns the result (db_conn_destroy). */
+struct db_conn *db_conn_create(const char *conninfo);
+void db_conn_destroy(struct db_conn *);
+/* Re-establishes a broken connection; true if it is usable afterwards. */
+bool db_conn_ensure(struct db_conn *);
+
+/* Runs 'stmt' with 'params' (stmt->nparams text values, NULL = SQL NULL).
+ * On DB_QS_ONE/DB_QS_NONE, *res (if 'res' is non-NULL) receives the result,
+ * owned by the caller (PQclear); otherwise *res is NULL. */
+enum db_qs db_exec(struct db_conn *, const struct db_stmt *stmt,
+                   const char *const *params, PGresult **res);
+/* Runs unprepared SQL without parameters (migrations, BEGIN/COMMIT). */
+enum db_qs db_exec_sql(struct db_conn *, const char *sql);
+
+typedef enum db_qs db_txn_fn(struct db_conn *, void *ctx);
+/* See the file comment.  'serializable' selects SERIALIZABLE isolation
+ * instead of READ COMMITTED. */
+enum db_qs db_txn_run(struct db_conn *, bool serializable, db_txn_fn *fn,
+                      void *ctx);
+
+/* Connection pool: a fixed number of connections, handed out one thread at
+ * a time. */
+struct db_pool;
+struct db_pool_stats {
+    unsigned int size;
+    unsigned int in_use;
+    unsigned long long acquired;    /* total checkouts */
+    unsigned long long waited;      /* checkouts that had to wait */
+    unsigned long long timeouts;    /* checkouts that gave up */
+};
+/* Opens 'size' connections to 'conninfo'.  Returns NULL if any fails. */
+struct db_pool *db_pool_create(const char *conninfo, unsigned int size);
+void db_pool_destroy(struct db_pool *);
+/* Borrows a connection, waiting up to 'timeout_ms'.  Returns NULL on
+ * timeout.  The connection is checked (and reset if broken) before it is
+ * handed out, but may still be unusable if the server is down. */
+struct db_conn *db_pool_get(struct db_pool *, unsigned int timeout_ms);
+void db_pool_put(struct db_pool *, struct db_conn *);
+void db_pool_get_stats(struct db_pool *, struct db_pool_stats *);
+
+/* Convenience accessors for a result row. */
+static inline const char *
+db_val(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+#endif

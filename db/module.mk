@@ -1,0 +1,11 @@
+# db/: every SQL statement, the connection pool, the transaction runner,
+# migrations and the embedded PostgreSQL cluster.
+DB_SRCS += db/conn.c db/pool.c db/migrate.c db/embedded.c db/store.c \
+           db/clouds.c db/cloudlinks.c db/hosts.c db/tenants.c db/networks.c \
+           db/switches.c db/links.c db/vms.c db/idempotency.c \
+           $(BUILD)/gen/migrations.c
+
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed
+	@mkdir -p $(dir $@)
+	tools/embed db_mig $(MIGRATIONS) > $@

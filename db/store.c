@@ -1,0 +1,200 @@
+/* store.c: the generic engine of store.h and the small queries that belong
+ * to no single resource. */
+#include "db/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/validate.h"
+#include "db/resource_sql.h"
+
+void
+store_row_uninit(struct store_row *row)
+{
+    free(row->json);
+    row->json = NULL;
+}
+
+/* Copies (json, revision, id) from row 0 of 'res' into 'out'; PQclears res. */
+static enum db_qs
+take_row(PGresult *res, enum db_qs qs, struct store_row *out)
+{
+    if (qs == DB_QS_ONE) {
+        out->json = strdup(PQgetvalue(res, 0, 0));
+        out->revision = PQnfields(res) > 1 ? atoll(PQgetvalue(res, 0, 1)) : 0;
+        snprintf(out->id, sizeof out->id, "%s",
+                 PQnfields(res) > 2 ? PQgetvalue(res, 0, 2) : "");
+        if (!out->json) {
+            qs = DB_QS_HARD;
+        }
+    }
+    PQclear(res);
+    return qs;
+}
+
+enum db_qs
+store_get(struct db_conn *c, const struct store_res *r, const char *scope,
+          const char *key, struct store_row *out)
+{
+    bool is_id = validate_uuid(key);
+    const char *params[] = {scope, is_id ? key : NULL, is_id ? NULL : key};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, r->get, params, &res);
+    return take_row(res, qs, out);
+}
+
+enum db_qs
+store_list(struct db_conn *c, const struct store_res *r, const char *scope,
+           const char *after, unsigned int limit, PGresult **res)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%u", limit);
+    const char *params[] = {scope, after, lim};
+    return db_exec(c, r->list, params, res);
+}
+
+enum db_qs
+store_insert(struct db_conn *c, const struct store_res *r, const char *scope,
+             const char *body, struct store_row *out)
+{
+    const char *params[] = {scope, body};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, r->insert, params, &res);
+    return take_row(res, qs, out);
+}
+
+enum db_qs
+store_update(struct db_conn *c, const struct store_res *r, const char *scope,
+             const char *id, long long revision, const char *body,
+             struct store_row *out)
+{
+    char rev[24];
+    snprintf(rev, sizeof rev, "%lld", revision);
+    const char *params[] = {scope, id, rev, body};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, r->update, params, &res);
+    return take_row(res, qs, out);
+}
+
+enum db_qs
+store_delete(struct db_conn *c, const struct store_res *r, const char *scope,
+             const char *id, long long revision)
+{
+    char rev[24];
+    snprintf(rev, sizeof rev, "%lld", revision);
+    const char *params[] = {scope, id, revision >= 0 ? rev : NULL};
+    return db_exec(c, r->del, params, NULL);
+}
+
+enum db_qs
+store_lock(struct db_conn *c, const struct store_res *r)
+{
+    return r->lock ? db_exec(c, r->lock, NULL, NULL) : DB_QS_ONE;
+}
+
+static const struct db_stmt stmt_tenant_by_token = {
+    "tenant_by_token",
+    "SELECT t.id::text, coalesce(t.id::text = $2 OR t.name = $2, false)"
+    " FROM tenant t WHERE t.token_hash = sha256(convert_to($1, 'UTF8'))",
+    2,
+};
+
+enum db_qs
+store_tenant_by_token(struct db_conn *c, const char *token, const char *path_tenant,
+                      char id_out[37], bool *path_is_own)
+{
+    const char *params[] = {token, path_tenant};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_tenant_by_token, params, &res);
+    if (qs == DB_QS_ONE) {
+        snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+        *path_is_own = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    return qs;
+}
+
+static const struct db_stmt stmt_ping = {"ping", "SELECT 1", 0};
+
+enum db_qs
+store_ping(struct db_conn *c)
+{
+    return db_exec(c, &stmt_ping, NULL, NULL);
+}
+
+static const struct db_stmt stmt_placement_candidates = {
+    "placement_candidates",
+    "SELECT h.id::text, h.name, c.id::text, c.name, c.jurisdiction,"
+    "       h.role = 'gateway', h.capacity,"
+    "       (SELECT count(*) FROM vm v WHERE v.host_id = h.id),"
+    "       c.cost_per_hour::float8"
+    " FROM host h JOIN cloud c ON c.id = h.cloud_id ORDER BY h.name",
+    0,
+};
+
+enum db_qs
+store_placement_candidates(struct db_conn *c, PGresult **res)
+{
+    return db_exec(c, &stmt_placement_candidates, NULL, res);
+}
+
+static const struct db_stmt stmt_network_vm_count = {
+    "network_vm_count",
+    "SELECT count(*) FROM vm WHERE network_id = $1::uuid", 1,
+};
+
+enum db_qs
+store_network_vm_count(struct db_conn *c, const char *network_id, long long *count)
+{
+    const char *params[] = {network_id};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_network_vm_count, params, &res);
+    if (qs == DB_QS_ONE) {
+        *count = atoll(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return qs;
+}
+
+#define ITEMS_OF(TABLE, A)                                                    \
+    "coalesce((SELECT json_agg(json_build_object('id', " A ".id, 'name', "  \
+    A ".name, " SQL_STATUS(A) ") ORDER BY " A ".name) FROM " TABLE " " A       \
+    " WHERE " A ".network_id = n.id), '[]'::json)"
+
+static const struct db_stmt stmt_network_status = {
+    "network_status",
+    "SELECT json_build_object("
+    " 'network', json_build_object('id', n.id, 'name', n.name, "
+    SQL_STATUS("n") "),"
+    " 'switches', " ITEMS_OF("vswitch", "s") ","
+    " 'links', " ITEMS_OF("vlink", "l") ","
+    " 'vms', " ITEMS_OF("vm", "v") ","
+    " 'summary', (SELECT json_build_object("
+    "    'pending', count(*) FILTER (WHERE x.state = 'pending'),"
+    "    'realized', count(*) FILTER (WHERE x.state = 'realized'),"
+    "    'error', count(*) FILTER (WHERE x.state = 'error'))"
+    "   FROM (SELECT n.state UNION ALL"
+    "         SELECT state FROM vswitch WHERE network_id = n.id UNION ALL"
+    "         SELECT state FROM vlink WHERE network_id = n.id UNION ALL"
+    "         SELECT state FROM vm WHERE network_id = n.id) x)"
+    ")::text FROM network n WHERE n.tenant_id = $1::uuid AND n.id = $2::uuid",
+    2,
+};
+
+enum db_qs
+store_network_status(struct db_conn *c, const char *tenant_id,
+                     const char *network_id, char **json)
+{
+    const char *params[] = {tenant_id, network_id};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_network_status, params, &res);
+    if (qs == DB_QS_ONE) {
+        *json = strdup(PQgetvalue(res, 0, 0));
+        if (!*json) {
+            qs = DB_QS_HARD;
+        }
+    }
+    PQclear(res);
+    return qs;
+}

@@ -1,0 +1,107 @@
+/* store.h: the queries behind the API's resources.
+ *
+ * Most resources are served by five statements with one calling convention
+ * (struct store_res), so one generic engine (api/crud.c) can create, read,
+ * list, replace and delete all of them:
+ *   get     $1 scope id, $2 id (uuid text or NULL), $3 name (or NULL)
+ *           -> (json, revision, id)
+ *   list    $1 scope id, $2 list after this name (NULL: from the start),
+ *           $3 limit -> rows of (json, name), ordered by name
+ *   insert  $1 scope id, $2 the validated object as jsonb -> (json, revision, id)
+ *   update  $1 scope id, $2 id, $3 expected revision, $4 object
+ *           -> (json, revision, id); no row when the revision moved on
+ *   delete  $1 scope id, $2 id, $3 expected revision (NULL: any)
+ *   lock    (optional) taken before insert/update: serialises tag
+ *           allocation and placement
+ * "scope id" is the parent's id (tenant for networks, network for switches,
+ * links and VMs); global resources ignore it.  The JSON representation is
+ * built by PostgreSQL (json_build_object), so it is defined once, here,
+ * next to the columns it shows.  Internal fields of the validated object
+ * start with '_' (e.g. "_cloud_id": a reference already resolved to an id). */
+#ifndef SKYVISOR_DB_STORE_H
+#define SKYVISOR_DB_STORE_H
+
+#include <stdbool.h>
+
+#include "db/db.h"
+
+struct store_res {
+    const char *kind;           /* "cloud", for messages */
+    const struct db_stmt *get, *list, *insert, *update, *del, *lock;
+};
+
+extern const struct store_res store_clouds, store_hosts, store_tenants,
+    store_networks, store_switches, store_links, store_vms;
+
+/* One object.  'json' is malloc'ed and owned by the row. */
+struct store_row {
+    char *json;
+    long long revision;
+    char id[37];
+};
+void store_row_uninit(struct store_row *);
+
+/* 'key' is an id or a name; it is looked up as an id when it has the shape
+ * of a UUID, else as a name. */
+enum db_qs store_get(struct db_conn *, const struct store_res *, const char *scope,
+                     const char *key, struct store_row *out);
+/* On success *res holds the rows (json, name); caller PQclears. */
+enum db_qs store_list(struct db_conn *, const struct store_res *, const char *scope,
+                      const char *after, unsigned int limit, PGresult **res);
+enum db_qs store_insert(struct db_conn *, const struct store_res *, const char *scope,
+                        const char *body, struct store_row *out);
+enum db_qs store_update(struct db_conn *, const struct store_res *, const char *scope,
+                        const char *id, long long revision, const char *body,
+                        struct store_row *out);
+/* revision < 0: any revision. */
+enum db_qs store_delete(struct db_conn *, const struct store_res *, const char *scope,
+                        const char *id, long long revision);
+/* Takes the resource's lock, if it has one, for the current transaction. */
+enum db_qs store_lock(struct db_conn *, const struct store_res *);
+
+/* Authentication: finds the tenant whose token is 'token'; writes its id and
+ * whether 'path_tenant' (an id or a name, may be NULL) names that same
+ * tenant.  DB_QS_NONE when no tenant has this token. */
+enum db_qs store_tenant_by_token(struct db_conn *, const char *token,
+                                 const char *path_tenant, char id_out[37],
+                                 bool *path_is_own);
+
+/* Readiness: a trivial round trip. */
+enum db_qs store_ping(struct db_conn *);
+
+/* Placement candidates: rows of (host id, host name, cloud id, cloud name,
+ * jurisdiction, is gateway ('t'/'f'), capacity, VMs placed, cloud cost). */
+enum db_qs store_placement_candidates(struct db_conn *, PGresult **res);
+/* Number of VMs in network 'network_id'. */
+enum db_qs store_network_vm_count(struct db_conn *, const char *network_id,
+                                  long long *count);
+/* The status document of a network (see openapi/openapi.json), malloc'ed. */
+enum db_qs store_network_status(struct db_conn *, const char *tenant_id,
+                                const char *network_id, char **json);
+
+/* Cloud links, keyed by the two cloud ids in any order. */
+enum db_qs store_cloudlink_get(struct db_conn *, const char *a, const char *b,
+                               struct store_row *out);
+enum db_qs store_cloudlink_list(struct db_conn *, const char *after,
+                                unsigned int limit, PGresult **res);
+/* *created tells whether the link is new. */
+enum db_qs store_cloudlink_put(struct db_conn *, const char *a, const char *b,
+                               const char *body, struct store_row *out,
+                               bool *created);
+enum db_qs store_cloudlink_delete(struct db_conn *, const char *a, const char *b,
+                                  long long revision);
+
+/* Idempotency keys (see migrations/001_init.sql).  claim: DB_QS_ONE when
+ * this request now owns the key, DB_QS_NONE when it was used before, in
+ * which case lookup returns the stored answer and whether the stored
+ * request was the same (method, path and body). */
+enum db_qs store_idem_claim(struct db_conn *, const char *principal, const char *key,
+                            const char *method, const char *path, const char *body);
+enum db_qs store_idem_lookup(struct db_conn *, const char *principal, const char *key,
+                             const char *method, const char *path, const char *body,
+                             int *status, char **answer, char **location,
+                             bool *same_request);
+enum db_qs store_idem_finish(struct db_conn *, const char *principal, const char *key,
+                             int status, const char *answer, const char *location);
+
+#endif

@@ -1,0 +1,50 @@
+/* tenants.c: the tenant resource's statements (see store.h).
+ *
+ * Tag allocation: the lowest free tag in 1..65535, computed under an
+ * advisory lock held for the transaction (the `lock` statement), so two
+ * concurrent creations never pick the same tag.  When all tags are in use
+ * the expression yields NULL and the NOT NULL constraint on `tag` refuses
+ * the row (reported as tenant-tags-exhausted).  Only the SHA-256 of the
+ * token ("_token" in the validated object) is stored. */
+#include "db/resource_sql.h"
+#include "db/store.h"
+
+#define TENANT_JSON                                                           \
+    "json_build_object(" SQL_COMMON("t") ", 'tag', t.tag)::text"
+
+#define LOWEST_FREE_TAG                                                       \
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM tenant WHERE tag = 1) THEN 1"        \
+    " ELSE (SELECT min(t1.tag) + 1 FROM tenant t1 WHERE t1.tag < 65535"       \
+    "  AND NOT EXISTS (SELECT 1 FROM tenant t2 WHERE t2.tag = t1.tag + 1))"   \
+    " END"
+
+static const struct db_stmt get = {
+    "tenant_get",
+    "SELECT " TENANT_JSON ", t.revision, t.id FROM tenant t"
+    " WHERE t.id = $2::uuid OR t.name = $3", 3,
+};
+static const struct db_stmt list = {
+    "tenant_list",
+    "SELECT " TENANT_JSON ", t.name FROM tenant t"
+    " WHERE $2::text IS NULL OR t.name > $2 ORDER BY t.name LIMIT $3::int", 3,
+};
+static const struct db_stmt insert = {
+    "tenant_insert",
+    "INSERT INTO tenant AS t (name, tag, token_hash, labels)"
+    " SELECT j->>'name', " LOWEST_FREE_TAG ","
+    "  sha256(convert_to(j->>'_token', 'UTF8')), j->'labels'"
+    " FROM (SELECT $2::jsonb AS j) s"
+    " RETURNING " TENANT_JSON ", t.revision, t.id", 2,
+};
+static const struct db_stmt del = {
+    "tenant_delete",
+    "DELETE FROM tenant WHERE id = $2::uuid"
+    " AND ($3::bigint IS NULL OR revision = $3::bigint)", 3,
+};
+static const struct db_stmt lock = {
+    "tenant_lock", "SELECT pg_advisory_xact_lock(7398423)", 0,
+};
+
+/* Tenants have no PATCH (the API offers none), hence no update statement. */
+const struct store_res store_tenants = {"tenant", &get, &list, &insert, NULL,
+                                        &del, &lock};

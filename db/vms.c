@@ -1,0 +1,59 @@
+/* vms.c: the VM resource's statements, scoped by network (see store.h).
+ * The validated object carries "_switch_id" and the placement's resolved
+ * "_host_id".  Placements are serialised by an advisory lock (`lock`) so
+ * that two concurrent creations never both take a host's last slot. */
+#include "db/resource_sql.h"
+#include "db/store.h"
+
+#define VM_JSON                                                               \
+    "json_build_object(" SQL_COMMON("v") ","                                 \
+    " 'network', (SELECT name FROM network WHERE id = v.network_id),"         \
+    " 'mac', v.mac::text, 'ip', host(v.ip),"                                  \
+    " 'switch', (SELECT name FROM vswitch WHERE id = v.switch_id),"           \
+    " 'iface', v.iface, 'placement', v.placement, 'host_id', v.host_id,"      \
+    " 'host', (SELECT name FROM host WHERE id = v.host_id),"                  \
+    " 'cloud', (SELECT c.name FROM host h JOIN cloud c ON c.id = h.cloud_id"  \
+    "   WHERE h.id = v.host_id))::text"
+
+#define VM_COLUMNS                                                            \
+    "name, mac, ip, switch_id, iface, placement, host_id, labels"
+#define VM_VALUES                                                             \
+    "j->>'name', (j->>'mac')::macaddr, (j->>'ip')::inet,"                     \
+    " (j->>'_switch_id')::uuid, j->>'iface', j->'placement',"                 \
+    " (j->>'_host_id')::uuid, j->'labels'"
+
+static const struct db_stmt get = {
+    "vm_get",
+    "SELECT " VM_JSON ", v.revision, v.id FROM vm v"
+    " WHERE v.network_id = $1::uuid AND (v.id = $2::uuid OR v.name = $3)", 3,
+};
+static const struct db_stmt list = {
+    "vm_list",
+    "SELECT " VM_JSON ", v.name FROM vm v WHERE v.network_id = $1::uuid"
+    " AND ($2::text IS NULL OR v.name > $2) ORDER BY v.name LIMIT $3::int", 3,
+};
+static const struct db_stmt insert = {
+    "vm_insert",
+    "INSERT INTO vm AS v (network_id, " VM_COLUMNS ")"
+    " SELECT $1::uuid, " VM_VALUES " FROM (SELECT $2::jsonb AS j) x"
+    " RETURNING " VM_JSON ", v.revision, v.id", 2,
+};
+static const struct db_stmt update = {
+    "vm_update",
+    "UPDATE vm AS v SET (" VM_COLUMNS ") = ROW(" VM_VALUES "), "
+    SQL_SPEC_CHANGED " FROM (SELECT $4::jsonb AS j) x"
+    " WHERE v.network_id = $1::uuid AND v.id = $2::uuid"
+    "  AND v.revision = $3::bigint"
+    " RETURNING " VM_JSON ", v.revision, v.id", 4,
+};
+static const struct db_stmt del = {
+    "vm_delete",
+    "DELETE FROM vm WHERE network_id = $1::uuid AND id = $2::uuid"
+    " AND ($3::bigint IS NULL OR revision = $3::bigint)", 3,
+};
+static const struct db_stmt lock = {
+    "vm_lock", "SELECT pg_advisory_xact_lock(7398422)", 0,
+};
+
+const struct store_res store_vms = {"vm", &get, &list, &insert, &update, &del,
+                                    &lock};

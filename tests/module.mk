@@ -1,0 +1,33 @@
+# tests/: cmocka unit tests (tests/unit/NAME.c, one per module), pytest
+# integration suites (tests/integration/), libFuzzer targets (tests/fuzz/).
+UNIT_TESTS += test_error test_validate test_placement
+
+# Programs the integration suites run (C drivers of a library against real
+# Open vSwitch, for instance) are added to INTEGRATION_DEPS.
+INTEGRATION_DEPS +=
+
+# libFuzzer targets: tests/fuzz/NAME.c with a committed seed corpus in
+# tests/fuzz/corpus/NAME/.  Each target is built with clang from the
+# sources it names in FUZZ_SRCS_NAME and run for FUZZ_SECONDS on a scratch
+# copy of its corpus, so a run never writes into the tree.
+FUZZ_SECONDS ?= 10
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -I/usr/include/postgresql \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c FORCE
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+
+fuzz-smoke: $(patsubst %,$(FUZZ_BUILD)/%,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  scratch=$$(mktemp -d); cp -r tests/fuzz/corpus/$$t/. $$scratch/; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	     $$scratch 2>&1 | tail -n 12; \
+	  rc=$${PIPESTATUS[0]}; rm -rf $$scratch; \
+	  [ $$rc -eq 0 ] || { echo "fuzz target $$t failed ($$rc)"; exit 1; }; \
+	done
+
+.PHONY: FORCE
+FORCE:
