@@ -59,7 +59,7 @@ cloudlinks_list(struct api_req *req, struct api_resp *resp)
     if (qs < 0) {
         crud_db_problem(req, resp, qs, "cloud link", NULL);
     } else {
-        crud_reply_page(resp, rows, limit);
+        crud_reply_page(req, resp, rows, limit);
         PQclear(rows);
     }
     free(after);

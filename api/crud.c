@@ -310,8 +310,21 @@ crud_page_params(struct api_req *req, struct api_resp *resp, unsigned int *limit
     return true;
 }
 
+/* A strong ETag for a computed body (a list page): 64-bit FNV-1a of the
+ * bytes, so an unchanged page keeps its tag across requests. */
 void
-crud_reply_page(struct api_resp *resp, PGresult *res, unsigned int limit)
+crud_etag_body(char out[40], const char *body, size_t len)
+{
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) body[i]) * 0x100000001b3ULL;
+    }
+    snprintf(out, 40, "\"l-%016llx\"", h);
+}
+
+void
+crud_reply_page(struct api_req *req, struct api_resp *resp, PGresult *res,
+                unsigned int limit)
 {
     static const char hex[] = "0123456789abcdef";
     int rows = PQntuples(res);
@@ -350,7 +363,21 @@ crud_reply_page(struct api_resp *resp, PGresult *res, unsigned int limit)
     }
     buf[off++] = '}';
     buf[off] = '\0';
-    api_reply_owned(resp, 200, buf, off, "application/json");
+    crud_reply_computed(req, resp, buf, off);
+}
+
+void
+crud_reply_computed(struct api_req *req, struct api_resp *resp, char *body,
+                    size_t len)
+{
+    crud_etag_body(resp->etag, body, len);
+    const char *inm = api_header(req, "If-None-Match");
+    if (inm && !strcmp(inm, resp->etag)) {
+        free(body);
+        api_reply_owned(resp, 304, NULL, 0, NULL);
+        return;
+    }
+    api_reply_owned(resp, 200, body, len, "application/json");
 }
 
 bool
@@ -501,7 +528,7 @@ crud_list(struct api_req *req, struct api_resp *resp, const struct crud_res *res
         if (qs < 0) {
             crud_db_problem(req, resp, qs, res->kind, NULL);
         } else {
-            crud_reply_page(resp, rows, limit);
+            crud_reply_page(req, resp, rows, limit);
             PQclear(rows);
         }
     }

@@ -119,10 +119,19 @@ bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
                       char **after);
 /* Builds {"items": [...], "next_cursor": ...} from rows whose column 0 is
  * JSON text and column 1 the sort key, of which at most 'limit' are shown
- * (the query asked for limit + 1 to learn whether there is more). */
-void crud_reply_page(struct api_resp *, PGresult *res, unsigned int limit);
+ * (the query asked for limit + 1 to learn whether there is more).  The page
+ * gets an ETag of its content; If-None-Match with it answers 304. */
+void crud_reply_page(struct api_req *, struct api_resp *, PGresult *res,
+                     unsigned int limit);
+/* Replies 200 with the malloc'ed JSON 'body' (always consumed) and an ETag
+ * of its content, or 304 when If-None-Match carries that ETag: how pollers
+ * (the dashboard) learn cheaply that nothing changed. */
+void crud_reply_computed(struct api_req *, struct api_resp *, char *body,
+                         size_t len);
 /* Formats the ETag of a row. */
 void crud_etag(char out[40], const char *id, long long revision);
+/* Formats an ETag of arbitrary content (64-bit FNV-1a). */
+void crud_etag_body(char out[40], const char *body, size_t len);
 /* Checks If-Match against 'etag'; false (412 written) on mismatch. */
 bool crud_if_match(struct api_req *, struct api_resp *, const char *etag);
 /* Writes the problem for a failed database call on 'req->db'. */

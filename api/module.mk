@@ -2,8 +2,15 @@
 API_SRCS += api/http.c api/router.c api/problem.c api/auth.c api/metrics.c \
             api/crud.c api/health.c api/clouds.c api/cloudlinks.c api/hosts.c \
             api/tenants.c api/networks.c api/switches.c api/links.c api/vms.c \
-            $(BUILD)/gen/openapi.c
+            api/web.c $(BUILD)/gen/openapi.c $(BUILD)/gen/web.c
 
 $(BUILD)/gen/openapi.c: openapi/openapi.json tools/embed
 	@mkdir -p $(dir $@)
 	tools/embed api_openapi openapi/openapi.json > $@
+
+# The dashboard: every file under web/ except its tests and npm modules.
+WEB_FILES := $(sort $(shell find web -type f -not -path 'web/tests/*' \
+                 -not -path '*/node_modules/*' -not -name '*.md' 2>/dev/null))
+$(BUILD)/gen/web.c: $(WEB_FILES) tools/embed api/module.mk
+	@mkdir -p $(dir $@)
+	tools/embed api_web $(WEB_FILES) > $@

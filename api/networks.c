@@ -99,7 +99,7 @@ networks_status(struct api_req *req, struct api_resp *resp)
                     tenant.json ? "network" : "tenant",
                     tenant.json ? req->params[1] : req->params[0]);
     } else {
-        api_reply_owned(resp, 200, json, strlen(json), "application/json");
+        crud_reply_computed(req, resp, json, strlen(json));
     }
     store_row_uninit(&tenant);
     store_row_uninit(&network);

@@ -1,7 +1,8 @@
 /* router.c: the one table that maps URLs to handlers.
  *
  * Patterns are literal segments and "{name}" placeholders matching exactly
- * one non-empty segment.  Matching is a linear scan: the table is small and
+ * one non-empty segment; a final "{name*}" matches the rest of the path
+ * (one or more segments, possibly empty: "/ui/" matches "/ui/{path*}").  Matching is a linear scan: the table is small and
  * the scan touches only static data.  A path that matches some pattern under
  * another method yields 405 with the Allow list; one that matches none yields
  * 404.  The OpenAPI document must list exactly these operations
@@ -18,6 +19,7 @@ const struct api_route router_routes[] = {
     {API_GET, "/readyz", ACCESS_PUBLIC, health_readyz},
     {API_GET, "/metrics", ACCESS_PUBLIC, health_metrics},
     {API_GET, "/openapi.json", ACCESS_PUBLIC, health_openapi},
+    {API_GET, "/ui/{path*}", ACCESS_PUBLIC, web_static},
 
     {API_GET, "/v1/clouds", ACCESS_ADMIN, clouds_list},
     {API_POST, "/v1/clouds", ACCESS_ADMIN, clouds_create},
@@ -96,7 +98,16 @@ match_pattern(const char *pattern, const char *path, const char **params,
         const char *pe = strchr(p, '/'), *ue = strchr(u, '/');
         size_t plen = pe ? (size_t) (pe - p) : strlen(p);
         size_t ulen = ue ? (size_t) (ue - u) : strlen(u);
-        if (plen >= 2 && p[0] == '{') {
+        if (plen >= 3 && p[0] == '{' && p[plen - 2] == '*' && !p[plen]) {
+            /* Rest-of-path placeholder: takes everything that is left. */
+            ulen = strlen(u);
+            if (n == API_MAX_PARAMS || used + ulen + 1 > seg_buf_len) {
+                return false;
+            }
+            memcpy(seg_buf + used, u, ulen + 1);
+            params[n++] = seg_buf + used;
+            used += ulen + 1;
+        } else if (plen >= 2 && p[0] == '{') {
             if (ulen == 0 || n == API_MAX_PARAMS || used + ulen + 1 > seg_buf_len) {
                 return false;
             }

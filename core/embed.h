@@ -1,12 +1,13 @@
 /* embed.h: files compiled into the binary (migrations, the OpenAPI
- * document) by tools/embed.  Each is NUL-terminated static data. */
+ * document, the dashboard) by tools/embed.  Each is static data followed by
+ * a NUL byte; PREFIX_size(i) gives the length of entry i without it. */
 #ifndef SKYVISOR_CORE_EMBED_H
 #define SKYVISOR_CORE_EMBED_H
 
 #include <stddef.h>
 
 struct embed_file {
-    const char *name;   /* base name, e.g. "001_init.sql" */
+    const char *name;   /* path without its first directory: "001_init.sql" */
     const char *data;   /* contents, NUL-terminated */
 };
 
