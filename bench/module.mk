@@ -2,3 +2,7 @@
 # never part of `make test`.
 bench-api: all
 	bench/api.sh
+
+BENCH_PROGS += $(BUILD)/bench/ofbench
+$(BUILD)/bench/ofbench: $(BUILD)/bench/ofbench.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
