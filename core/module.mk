@@ -1,2 +1,3 @@
 # core/: pure domain logic, no I/O.
-CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c
+CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
+             core/tunnels.c
