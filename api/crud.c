@@ -198,8 +198,7 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
         return NULL;
     }
     json_t *obj = json_loadb(req->body, req->body_len,
-                             JSON_REJECT_DUPLICATES,
-                             &jerr);
+                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!obj) {
         if (strstr(jerr.text, "duplicate object key")) {
             api_problem(resp, req, SVE_DUPLICATE_KEY, NULL, "%s", jerr.text);

@@ -3,10 +3,12 @@
  *
  * Body handling: libmicrohttpd calls access_cb first with the headers
  * (*upload_data_size == 0, no context yet), then once per body chunk, then a
- * last time with *upload_data_size == 0.  A declared Content-Length over the
- * limit is refused before reading; an undeclared (chunked) body that grows
- * over it is drained and refused.  Each worker thread borrows one database
- * connection per request from the pool, so threads never share a PGconn.
+ * last time with *upload_data_size == 0.  A body over the limit is drained
+ * and answered 413, so that an ordinary client, which sends its whole body
+ * before reading, sees the answer; only a declared Content-Length beyond
+ * API_MAX_DRAIN is refused at once, without reading.  Each worker thread
+ * borrows one database connection per request from the pool, so threads
+ * never share a PGconn.
  *
  * Ownership: the per-request `struct http_ctx` is allocated on the first
  * call and freed by completed_cb, which libmicrohttpd calls for every
@@ -24,6 +26,7 @@
 #include "db/db.h"
 
 #define DB_WAIT_MS 5000
+#define API_MAX_DRAIN (64ULL * 1024 * 1024)
 
 struct api_server {
     struct MHD_Daemon *daemon;
@@ -230,9 +233,11 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
         *con_cls = ctx;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > API_MAX_DRAIN) {
             ctx->too_large = true;   /* answered without reading the body */
         } else {
+            ctx->too_large = declared > API_MAX_BODY;
             return MHD_YES;
         }
     } else if (*upload_data_size) {

@@ -41,8 +41,8 @@ void
 metrics_observe(unsigned int route, enum api_method method, unsigned int status,
                 double seconds)
 {
-    if (route > MAX_ROUTES || route > router_n_routes) {
-        route = MAX_ROUTES;
+    if (route >= router_n_routes || route >= MAX_ROUTES) {
+        route = MAX_ROUTES;     /* unrouted requests */
     }
     unsigned int m = (unsigned int) method <= API__N_METHODS ? (unsigned int) method
                                                              : API__N_METHODS;
