@@ -14,6 +14,7 @@
 #   make demo / make demo-down
 
 .DEFAULT_GOAL := all
+SHELL := /bin/bash
 
 BUILD    ?= build
 SANITIZE ?=

@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests (tests/unit/NAME.c, one per module), pytest
 # integration suites (tests/integration/), libFuzzer targets (tests/fuzz/).
-UNIT_TESTS += test_error test_validate test_placement test_tunnels
+UNIT_TESTS += test_error test_validate test_placement test_tunnels test_ofmsg
 
 # Programs the integration suites run (C drivers of a library against real
 # Open vSwitch, for instance) are added to INTEGRATION_DEPS.
@@ -10,6 +10,10 @@ INTEGRATION_DEPS +=
 # tests/fuzz/corpus/NAME/.  Each target is built with clang from the
 # sources it names in FUZZ_SRCS_NAME and run for FUZZ_SECONDS on a scratch
 # copy of its corpus, so a run never writes into the tree.
+FUZZ_TARGETS += fuzz_ofmsg
+FUZZ_SRCS_fuzz_ofmsg := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
+                        ctrl/ofmsg.c
+
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -I/usr/include/postgresql \
