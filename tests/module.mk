@@ -13,6 +13,10 @@ INTEGRATION_DEPS +=
 FUZZ_TARGETS += fuzz_ofmsg
 FUZZ_SRCS_fuzz_ofmsg := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
                         ctrl/ofmsg.c
+FUZZ_TARGETS += fuzz_jsonrpc
+FUZZ_SRCS_fuzz_jsonrpc := ctrl/jsonrpc.c ctrl/ovsdb.c ctrl/ovsdb_datum.c \
+                          ctrl/ovsdb_replica.c ctrl/ovsdb_txn.c ctrl/ovsdb_vswitch.c \
+                          core/vlog.c
 
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
@@ -35,3 +39,13 @@ fuzz-smoke: $(patsubst %,$(FUZZ_BUILD)/%,$(FUZZ_TARGETS))
 
 .PHONY: FORCE
 FORCE:
+
+# C drivers the integration suites run: tests/ctrl/NAME_driver.c.
+CTRL_DRIVERS := ovsdb_driver
+INTEGRATION_DEPS += $(patsubst %,$(BUILD)/tests/%,$(CTRL_DRIVERS))
+$(patsubst %,$(BUILD)/tests/%,$(CTRL_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/ctrl/%.o $(BUILD)/libskyctrl.a $(BUILD)/libskycore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# OVSDB client (ctrl/jsonrpc, ctrl/ovsdb*): unit tests.
+UNIT_TESTS += test_jsonrpc test_ovsdb

@@ -1,0 +1,475 @@
+/* ovsdb.c: OVSDB client session; the state machine is drawn in ovsdb.h.
+ *
+ * Pending requests live in a small array (a handful at a time: the
+ * reconciler sends one transaction per object and waits).  Ids are
+ * integers counting up from 1 per session; the monitor request uses the
+ * string id "monitor" and our echo probes the string id "echo", so replies
+ * to them never collide with a caller's id. */
+#include "ctrl/ovsdb.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/vlog.h"
+#include "ctrl/jsonrpc.h"
+#include "ctrl/ovsdb_txn.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 8000
+#define MONITOR_ID "skyvisor"
+
+static const char *const monitored_tables[] = {
+    "Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "QoS",
+    "Queue",
+};
+
+struct pending {
+    uint64_t id;
+    int status;             /* EAGAIN while waiting, then 0/EIO/ECONNRESET. */
+    json_t *result;         /* Owned, status 0. */
+    char *error;            /* Owned, status EIO. */
+};
+
+struct ovsdb {
+    char *target, *db;
+    enum ovsdb_state state;
+    struct jsonrpc *rpc;
+    long long backoff_ms;
+    long long next_try;     /* BACKOFF: when to reconnect. */
+    long long last_rx;      /* Connected: last time bytes arrived. */
+    bool probe_sent;
+    int probe_ms;
+    unsigned n_syncs;
+    uint64_t next_id;
+    struct pending *pend;
+    size_t n_pend, cap_pend;
+    struct ovsdb_replica replica;
+};
+
+long long
+ovsdb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct ovsdb *
+ovsdb_create(const char *target, const char *db)
+{
+    struct ovsdb *o = calloc(1, sizeof *o);
+    if (!o) {
+        return NULL;
+    }
+    o->target = strdup(target);
+    o->db = strdup(db);
+    ovsdb_replica_init(&o->replica);
+    if (!o->target || !o->db || !o->replica.tables) {
+        ovsdb_destroy(o);
+        return NULL;
+    }
+    o->state = OVSDB_BACKOFF;
+    o->backoff_ms = BACKOFF_MIN_MS;
+    o->next_try = 0;
+    o->probe_ms = 5000;
+    o->next_id = 1;
+    return o;
+}
+
+static void
+pending_free(struct pending *p)
+{
+    json_decref(p->result);
+    free(p->error);
+}
+
+void
+ovsdb_destroy(struct ovsdb *o)
+{
+    if (o) {
+        jsonrpc_close(o->rpc);
+        for (size_t i = 0; i < o->n_pend; i++) {
+            pending_free(&o->pend[i]);
+        }
+        free(o->pend);
+        ovsdb_replica_uninit(&o->replica);
+        free(o->target);
+        free(o->db);
+        free(o);
+    }
+}
+
+void
+ovsdb_set_probe_ms(struct ovsdb *o, int probe_ms)
+{
+    o->probe_ms = probe_ms;
+}
+
+/* Closes the connection (if any), fails pending requests, and schedules
+ * the next attempt with doubled backoff. */
+static void
+disconnect(struct ovsdb *o, const char *why)
+{
+    if (o->rpc) {
+        vlog(VLOG_WARN, "ovsdb", "%s: disconnected: %s", o->target, why);
+        jsonrpc_close(o->rpc);
+        o->rpc = NULL;
+    }
+    for (size_t i = 0; i < o->n_pend; i++) {
+        if (o->pend[i].status == EAGAIN) {
+            o->pend[i].status = ECONNRESET;
+        }
+    }
+    o->state = OVSDB_BACKOFF;
+    o->next_try = ovsdb_now_ms() + o->backoff_ms;
+    o->backoff_ms = o->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                       : o->backoff_ms * 2;
+}
+
+static int
+send_request(struct ovsdb *o, const char *method, json_t *params, json_t *id)
+{
+    struct jsonrpc_msg *m = jsonrpc_msg_create_request(method, params, id);
+    return m ? jsonrpc_send(o->rpc, m) : ENOMEM;
+}
+
+static int
+send_monitor(struct ovsdb *o)
+{
+    json_t *reqs = json_object();
+    for (size_t i = 0; i < sizeof monitored_tables / sizeof *monitored_tables;
+         i++) {
+        json_object_set_new(reqs, monitored_tables[i], json_object());
+    }
+    return send_request(o, "monitor",
+                        json_pack("[s s o]", o->db, MONITOR_ID, reqs),
+                        json_string("monitor"));
+}
+
+static struct pending *
+pending_find(struct ovsdb *o, uint64_t id)
+{
+    for (size_t i = 0; i < o->n_pend; i++) {
+        if (o->pend[i].id == id) {
+            return &o->pend[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+handle_reply(struct ovsdb *o, struct jsonrpc_msg *m)
+{
+    const char *sid = json_string_value(m->id);
+    if (sid && !strcmp(sid, "monitor")) {
+        const char *why;
+        if (m->type == JSONRPC_ERROR) {
+            disconnect(o, "monitor request failed");
+            return;
+        }
+        ovsdb_replica_clear(&o->replica);
+        if (ovsdb_replica_apply(&o->replica, m->result, &why)) {
+            disconnect(o, why);
+            return;
+        }
+        o->state = OVSDB_SYNCED;
+        o->backoff_ms = BACKOFF_MIN_MS;
+        o->n_syncs++;
+        vlog(VLOG_INFO, "ovsdb", "%s: monitoring %s", o->target, o->db);
+        return;
+    }
+    if (!json_is_integer(m->id)) {
+        return;                         /* Echo reply or stray id. */
+    }
+    struct pending *p = pending_find(o, (uint64_t) json_integer_value(m->id));
+    if (!p || p->status != EAGAIN) {
+        return;
+    }
+    if (m->type == JSONRPC_REPLY) {
+        p->result = json_incref(m->result);
+        p->status = 0;
+    } else {
+        p->error = json_dumps(m->error, JSON_COMPACT | JSON_ENCODE_ANY);
+        p->status = EIO;
+    }
+}
+
+/* Returns false if the session was disconnected. */
+static bool
+handle_msg(struct ovsdb *o, struct jsonrpc_msg *m)
+{
+    if (m->type == JSONRPC_REQUEST && !strcmp(m->method, "echo")) {
+        struct jsonrpc_msg *r = jsonrpc_msg_create_reply(
+            json_incref(m->params), json_incref(m->id));
+        if (!r || jsonrpc_send(o->rpc, r)) {
+            disconnect(o, "cannot answer echo");
+            return false;
+        }
+    } else if (m->type == JSONRPC_NOTIFY && !strcmp(m->method, "update")) {
+        const char *why;
+        if (o->state != OVSDB_SYNCED
+            || json_array_size(m->params) != 2
+            || ovsdb_replica_apply(&o->replica,
+                                   json_array_get(m->params, 1), &why)) {
+            disconnect(o, "malformed update notification");
+            return false;
+        }
+    } else if (m->type == JSONRPC_REPLY || m->type == JSONRPC_ERROR) {
+        handle_reply(o, m);
+        return o->rpc != NULL;
+    } else {
+        vlog(VLOG_DEBUG, "ovsdb", "%s: ignoring %s \"%s\"", o->target,
+             jsonrpc_msg_type_name(m->type), m->method);
+    }
+    return true;
+}
+
+void
+ovsdb_run(struct ovsdb *o)
+{
+    long long now = ovsdb_now_ms();
+    if (o->state == OVSDB_BACKOFF) {
+        if (now < o->next_try) {
+            return;
+        }
+        int err = jsonrpc_open(o->target, &o->rpc);
+        if (err) {
+            vlog(VLOG_DEBUG, "ovsdb", "%s: connect: %s", o->target,
+                 strerror(err));
+            disconnect(o, strerror(err));
+            return;
+        }
+        o->state = OVSDB_CONNECTING;
+        o->last_rx = now;
+        o->probe_sent = false;
+    }
+    if (o->state == OVSDB_CONNECTING) {
+        int err = jsonrpc_run(o->rpc);
+        if (err) {
+            disconnect(o, strerror(err));
+            return;
+        }
+        if (!jsonrpc_is_connected(o->rpc)) {
+            if (now - o->last_rx > 2LL * o->probe_ms) {
+                disconnect(o, "connect timed out");
+            }
+            return;
+        }
+        if (send_monitor(o)) {
+            disconnect(o, "cannot send monitor");
+            return;
+        }
+        o->state = OVSDB_MONITORING;
+    }
+    for (int i = 0; i < 64; i++) {      /* Bounded: let others run too. */
+        struct jsonrpc_msg *m;
+        int err = jsonrpc_recv(o->rpc, &m);
+        if (err == EAGAIN) {
+            break;
+        }
+        if (err) {
+            disconnect(o, err == ECONNRESET ? "connection closed by peer"
+                                            : strerror(err));
+            return;
+        }
+        o->last_rx = now;
+        o->probe_sent = false;
+        bool alive = handle_msg(o, m);
+        jsonrpc_msg_destroy(m);
+        if (!alive) {
+            return;
+        }
+    }
+    if (now - o->last_rx > 2LL * o->probe_ms) {
+        disconnect(o, "no response to inactivity probe");
+        return;
+    }
+    if (now - o->last_rx > o->probe_ms && !o->probe_sent) {
+        o->probe_sent = true;
+        if (send_request(o, "echo", json_array(), json_string("echo"))) {
+            disconnect(o, "cannot send echo");
+            return;
+        }
+    }
+    int err = jsonrpc_run(o->rpc);
+    if (err) {
+        disconnect(o, strerror(err));
+    }
+}
+
+int
+ovsdb_fd(const struct ovsdb *o)
+{
+    return o->rpc ? jsonrpc_fd(o->rpc) : -1;
+}
+
+short
+ovsdb_events(const struct ovsdb *o)
+{
+    return o->rpc ? jsonrpc_events(o->rpc) : 0;
+}
+
+int
+ovsdb_timeout_ms(const struct ovsdb *o)
+{
+    long long now = ovsdb_now_ms(), when;
+    if (o->state == OVSDB_BACKOFF) {
+        when = o->next_try;
+    } else {
+        when = o->last_rx + (o->probe_sent ? 2LL : 1LL) * o->probe_ms + 1;
+    }
+    return when <= now ? 0 : (int) (when - now);
+}
+
+void
+ovsdb_wait(struct ovsdb *o, int timeout_ms)
+{
+    int t = ovsdb_timeout_ms(o);
+    if (timeout_ms >= 0 && (t < 0 || timeout_ms < t)) {
+        t = timeout_ms;
+    }
+    struct pollfd pfd = { .fd = ovsdb_fd(o), .events = ovsdb_events(o) };
+    poll(&pfd, pfd.fd >= 0 ? 1 : 0, t);
+    ovsdb_run(o);
+}
+
+enum ovsdb_state ovsdb_get_state(const struct ovsdb *o) { return o->state; }
+bool ovsdb_is_synced(const struct ovsdb *o) { return o->state == OVSDB_SYNCED; }
+unsigned ovsdb_n_syncs(const struct ovsdb *o) { return o->n_syncs; }
+
+const struct ovsdb_replica *
+ovsdb_get_replica(const struct ovsdb *o)
+{
+    return &o->replica;
+}
+
+/* Sends 'method' with 'params' (consumed) as a tracked request. */
+static int
+send_tracked(struct ovsdb *o, const char *method, json_t *params,
+             uint64_t *idp)
+{
+    if (!params) {
+        return ENOMEM;
+    }
+    if (o->state != OVSDB_SYNCED) {
+        json_decref(params);
+        return ENOTCONN;
+    }
+    if (o->n_pend == o->cap_pend) {
+        size_t cap = o->cap_pend ? 2 * o->cap_pend : 8;
+        struct pending *p = realloc(o->pend, cap * sizeof *p);
+        if (!p) {
+            json_decref(params);
+            return ENOMEM;
+        }
+        o->pend = p;
+        o->cap_pend = cap;
+    }
+    uint64_t id = o->next_id++;
+    int err = send_request(o, method, params, json_integer((json_int_t) id));
+    if (err) {
+        disconnect(o, strerror(err));
+        return ENOTCONN;
+    }
+    o->pend[o->n_pend++] = (struct pending) { .id = id, .status = EAGAIN };
+    *idp = id;
+    return 0;
+}
+
+int
+ovsdb_transact(struct ovsdb *o, struct ovsdb_txn *txn, uint64_t *idp)
+{
+    json_t *params = ovsdb_txn_params(txn, o->db);
+    ovsdb_txn_destroy(txn);
+    return send_tracked(o, "transact", params, idp);
+}
+
+int
+ovsdb_get_schema(struct ovsdb *o, uint64_t *idp)
+{
+    return send_tracked(o, "get_schema", json_pack("[s]", o->db), idp);
+}
+
+int
+ovsdb_poll_reply(struct ovsdb *o, uint64_t id, json_t **resultp, char **errp)
+{
+    *resultp = NULL;
+    *errp = NULL;
+    struct pending *p = pending_find(o, id);
+    if (!p) {
+        return ENOENT;
+    }
+    int status = p->status;
+    if (status == EAGAIN) {
+        return EAGAIN;
+    }
+    *resultp = p->result;
+    *errp = p->error;
+    *p = o->pend[--o->n_pend];
+    return status;
+}
+
+int
+ovsdb_wait_reply(struct ovsdb *o, uint64_t id, int timeout_ms,
+                 json_t **resultp, char **errp)
+{
+    long long deadline = ovsdb_now_ms() + timeout_ms;
+    for (;;) {
+        int err = ovsdb_poll_reply(o, id, resultp, errp);
+        if (err != EAGAIN) {
+            return err;
+        }
+        long long left = deadline - ovsdb_now_ms();
+        if (left <= 0) {
+            struct pending *p = pending_find(o, id);
+            *p = o->pend[--o->n_pend];  /* A late reply will be ignored. */
+            return ETIMEDOUT;
+        }
+        ovsdb_wait(o, (int) left);
+    }
+}
+
+int
+ovsdb_transact_wait(struct ovsdb *o, struct ovsdb_txn *txn, int timeout_ms,
+                    json_t **resultp, char **errp)
+{
+    size_t n_ops = ovsdb_txn_n_ops(txn);
+    uint64_t id;
+    json_t *result;
+    if (resultp) {
+        *resultp = NULL;
+    }
+    *errp = NULL;
+    int err = ovsdb_transact(o, txn, &id);
+    if (!err) {
+        err = ovsdb_wait_reply(o, id, timeout_ms, &result, errp);
+    }
+    if (!err) {
+        err = ovsdb_txn_check_result(result, n_ops, errp);
+        if (!err && resultp) {
+            *resultp = result;
+        } else {
+            json_decref(result);
+        }
+    }
+    return err;
+}
+
+int
+ovsdb_wait_synced(struct ovsdb *o, int timeout_ms)
+{
+    long long deadline = ovsdb_now_ms() + timeout_ms;
+    ovsdb_run(o);
+    while (o->state != OVSDB_SYNCED) {
+        long long left = deadline - ovsdb_now_ms();
+        if (left <= 0) {
+            return ETIMEDOUT;
+        }
+        ovsdb_wait(o, (int) left);
+    }
+    return 0;
+}

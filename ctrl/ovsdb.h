@@ -1,0 +1,112 @@
+/* ovsdb.h: an OVSDB (RFC 7047) client session with a monitor replica.
+ *
+ * One struct ovsdb talks to one ovsdb-server database over ctrl/jsonrpc.h.
+ * It reconnects with exponential backoff, answers the server's "echo",
+ * sends its own echo when idle (a peer silent for 2 probe intervals is
+ * declared dead), monitors the Open_vSwitch, Bridge, Port, Interface,
+ * Controller, QoS and Queue tables (monitor version 1, all columns) into
+ * an ovsdb_replica, and runs "transact" / "get_schema" requests whose
+ * replies the caller collects by id.
+ *
+ * Two ways to drive it:
+ *   event loop   poll ovsdb_fd() for ovsdb_events(), wake up after at most
+ *                ovsdb_timeout_ms(), then call ovsdb_run();
+ *   synchronous  ovsdb_wait_synced() / ovsdb_wait_reply() block in poll()
+ *                until the replica is loaded / the reply arrived.
+ *
+ * Session states:
+ *
+ *     BACKOFF --(timer)--> CONNECTING --(connected: send monitor)--> MONITORING
+ *        ^                     |                                       |
+ *        |                     |                    (monitor reply: replica
+ *        |                     |                     rebuilt, backoff reset)
+ *        |                     v                                       v
+ *        +------------(any error, EOF, malformed message, probe)----- SYNCED
+ *
+ *   state       event                     action
+ *   BACKOFF     backoff timer expires     jsonrpc_open()         -> CONNECTING
+ *   CONNECTING  connect completes         send monitor           -> MONITORING
+ *   MONITORING  monitor reply             replica := reply       -> SYNCED
+ *   SYNCED      "update" notification     apply to replica
+ *   any         echo request              reply with its params
+ *   any conn.   idle > probe              send echo
+ *   any conn.   idle > 2*probe, error     close, fail pending    -> BACKOFF
+ *
+ * Invariants: requests are only sent while SYNCED (ovsdb_transact returns
+ * ENOTCONN otherwise); when a connection drops, every pending request
+ * completes with ECONNRESET (an OVSDB transaction may or may not have been
+ * committed: callers re-read the replica and recompute, which is what the
+ * idempotent ovsdb_vswitch_* operations are for).  The replica keeps its
+ * last content while disconnected and is replaced wholesale on re-monitor.
+ * Note an "update" caused by a transaction may arrive before its reply. */
+#ifndef SKYVISOR_CTRL_OVSDB_H
+#define SKYVISOR_CTRL_OVSDB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctrl/ovsdb_replica.h"
+
+struct ovsdb_txn;
+
+enum ovsdb_state {
+    OVSDB_BACKOFF,
+    OVSDB_CONNECTING,
+    OVSDB_MONITORING,
+    OVSDB_SYNCED,
+};
+
+/* Returns a new session (caller owns, ovsdb_destroy()) that will connect to
+ * 'target' ("unix:PATH" / "tcp:IP:PORT") and database 'db' at the first
+ * ovsdb_run(); NULL on ENOMEM. */
+struct ovsdb *ovsdb_create(const char *target, const char *db);
+void ovsdb_destroy(struct ovsdb *);
+/* Sets the inactivity probe (default 5000 ms). */
+void ovsdb_set_probe_ms(struct ovsdb *, int probe_ms);
+
+/* Processes timers and I/O without blocking. */
+void ovsdb_run(struct ovsdb *);
+/* File descriptor to poll (-1 when not connected), its events, and the
+ * number of ms until ovsdb_run() must be called anyway (-1: none). */
+int ovsdb_fd(const struct ovsdb *);
+short ovsdb_events(const struct ovsdb *);
+int ovsdb_timeout_ms(const struct ovsdb *);
+/* Blocks in poll() for at most 'timeout_ms' then calls ovsdb_run(). */
+void ovsdb_wait(struct ovsdb *, int timeout_ms);
+
+enum ovsdb_state ovsdb_get_state(const struct ovsdb *);
+bool ovsdb_is_synced(const struct ovsdb *);
+/* Number of times a monitor reply (re)built the replica. */
+unsigned ovsdb_n_syncs(const struct ovsdb *);
+/* The replica (borrowed; valid until the next ovsdb_run()). */
+const struct ovsdb_replica *ovsdb_get_replica(const struct ovsdb *);
+
+/* Sends a transaction ('txn' always consumed).  Returns 0 with the request
+ * id in '*idp', ENOTCONN when not SYNCED, or ENOMEM. */
+int ovsdb_transact(struct ovsdb *, struct ovsdb_txn *txn, uint64_t *idp);
+/* Sends "get_schema" for the session's database. */
+int ovsdb_get_schema(struct ovsdb *, uint64_t *idp);
+/* Collects the reply to request 'id'.  Returns EAGAIN while pending; 0 with
+ * '*resultp' (caller owns the reference); EIO for a JSON-RPC error with
+ * '*errp' (malloc'ed, caller frees); ECONNRESET if the connection dropped
+ * first; ENOENT for an unknown id.  A collected reply is forgotten. */
+int ovsdb_poll_reply(struct ovsdb *, uint64_t id, json_t **resultp,
+                     char **errp);
+/* Runs the session until request 'id' completes or 'timeout_ms' passes
+ * (ETIMEDOUT: the request is then forgotten and a late reply ignored);
+ * otherwise as ovsdb_poll_reply(). */
+int ovsdb_wait_reply(struct ovsdb *, uint64_t id, int timeout_ms,
+                     json_t **resultp, char **errp);
+/* ovsdb_transact() + ovsdb_wait_reply() + ovsdb_txn_check_result():
+ * 'txn' always consumed; on 0 '*resultp' (if nonnull) gets the reply
+ * (caller owns); on EIO/EPROTO '*errp' gets the reason (caller frees). */
+int ovsdb_transact_wait(struct ovsdb *, struct ovsdb_txn *txn, int timeout_ms,
+                        json_t **resultp, char **errp);
+/* Runs the session until SYNCED; 0 or ETIMEDOUT. */
+int ovsdb_wait_synced(struct ovsdb *, int timeout_ms);
+
+/* Monotonic clock in ms. */
+long long ovsdb_now_ms(void);
+
+#endif

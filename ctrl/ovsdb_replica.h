@@ -1,0 +1,50 @@
+/* ovsdb_replica.h: an in-memory copy of monitored OVSDB tables.
+ *
+ * The replica is one jansson object {table: {uuid: row}} where each row is
+ * the JSON object of its columns exactly as ovsdb-server sent them (RFC 7047
+ * datum encoding, read with ctrl/ovsdb_datum.h).  It is fed the
+ * <table-updates> of a monitor reply (after ovsdb_replica_clear()) and of
+ * each "update" notification (RFC 7047 4.1.6, monitor version 1): a
+ * row-update with "new" replaces the whole row (version 1 sends every
+ * monitored column in "new"), one with only "old" deletes it.
+ *
+ * Invariants: ovsdb_replica_apply() validates the whole update before
+ * changing anything, so a malformed update leaves the replica untouched;
+ * 'seqno' increases by one on every successful apply or clear, so a caller
+ * can cheaply notice change.  Rows handed out are borrowed and valid until
+ * the next apply/clear. */
+#ifndef SKYVISOR_CTRL_OVSDB_REPLICA_H
+#define SKYVISOR_CTRL_OVSDB_REPLICA_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct ovsdb_replica {
+    json_t *tables;     /* {table: {uuid: row}}, owned. */
+    uint64_t seqno;
+};
+
+void ovsdb_replica_init(struct ovsdb_replica *);
+void ovsdb_replica_uninit(struct ovsdb_replica *);
+void ovsdb_replica_clear(struct ovsdb_replica *);
+/* Applies <table-updates> 'updates' (borrowed).  Returns 0, or EPROTO with
+ * '*errp' a static reason (replica unchanged), or ENOMEM. */
+int ovsdb_replica_apply(struct ovsdb_replica *, const json_t *updates,
+                        const char **errp);
+
+/* {uuid: row} of 'table' (possibly NULL if never seen); borrowed. */
+const json_t *ovsdb_replica_table(const struct ovsdb_replica *,
+                                  const char *table);
+/* The row 'uuid' of 'table', or NULL; borrowed. */
+const json_t *ovsdb_replica_row(const struct ovsdb_replica *,
+                                const char *table, const char *uuid);
+/* The first row of 'table' whose string column 'column' equals 'value', or
+ * NULL.  Its UUID goes to '*uuidp' if nonnull (borrowed). */
+const json_t *ovsdb_replica_find(const struct ovsdb_replica *,
+                                 const char *table, const char *column,
+                                 const char *value, const char **uuidp);
+/* The only row of a one-row table (Open_vSwitch) or NULL; uuid likewise. */
+const json_t *ovsdb_replica_first(const struct ovsdb_replica *,
+                                  const char *table, const char **uuidp);
+
+#endif

@@ -1,0 +1,98 @@
+/* ovsdb_vswitch.h: idempotent Open vSwitch configuration over OVSDB.
+ *
+ * Each ovsdb_vswitch_ensure_* / _remove_* function compares the desired
+ * state with the replica (ctrl/ovsdb_replica.h) and returns either no
+ * transaction at all ('*txnp' NULL: already in the desired state) or ONE
+ * transaction that moves the database there, guarded by "wait" operations
+ * where a concurrent writer could make it wrong (for example "no Bridge
+ * named N exists yet" before inserting one).  They are pure functions of
+ * the replica: no I/O, so they are unit-tested with golden JSON, and the
+ * caller (the reconciler, or ovsdb_vswitch_apply()) sends the transaction
+ * with ovsdb_transact().  If the transaction fails (a wait failed, the
+ * connection dropped), the caller simply recomputes from the newer replica.
+ *
+ * vswitch schema facts encoded here: a new Bridge must be referenced from
+ * Open_vSwitch.bridges or it is garbage-collected (Bridge, Port, Interface
+ * and Controller are not root tables), so removing a bridge/port is just
+ * dropping that reference; a bridge gets its local internal port named
+ * after itself, like ovs-vsctl add-br does.
+ *
+ * Ownership: spec strings and json_t members are borrowed; '*txnp' is a
+ * new transaction owned by the caller. */
+#ifndef SKYVISOR_CTRL_OVSDB_VSWITCH_H
+#define SKYVISOR_CTRL_OVSDB_VSWITCH_H
+
+#include <jansson.h>
+
+struct ovsdb;
+struct ovsdb_replica;
+struct ovsdb_txn;
+
+struct ovsdb_vswitch_bridge {
+    const char *name;
+    const char *datapath_type;  /* "netdev", "system"...; NULL: leave. */
+    const char *fail_mode;      /* "secure" / "standalone"; NULL: leave. */
+    const char *protocols;      /* One version, "OpenFlow13"; NULL: leave. */
+    const char *controller;     /* Target "tcp:IP:PORT"; NULL: leave. */
+    const json_t *other_config; /* Object of strings (datapath-id, hwaddr);
+                                   only these keys are managed; NULL: leave. */
+};
+
+struct ovsdb_vswitch_port {
+    const char *bridge;
+    const char *name;
+    const char *type;           /* Interface type: NULL/""/"system" (same),
+                                   "internal", "vxlan", "gre"... */
+    const json_t *options;      /* Interface options, exact; NULL = {}. */
+    const json_t *external_ids; /* Managed keys on Port and Interface
+                                   (e.g. skyvisor-vm-id); NULL: none. */
+};
+
+struct ovsdb_vswitch_tunnel {
+    const char *bridge;
+    const char *name;
+    const char *type;           /* "vxlan" or "gre". */
+    const char *remote_ip;
+    const char *key;            /* NULL: "flow". */
+    const char *local_ip;       /* NULL: unset. */
+    int dst_port;               /* 0: default. */
+    const json_t *external_ids;
+};
+
+/* Each returns 0 (with '*txnp' NULL when nothing is to be done), ENOENT
+ * when a prerequisite row is missing from the replica (the bridge of a
+ * port, the Open_vSwitch row), EEXIST when the port exists on another
+ * bridge, EINVAL for a bad spec, or ENOMEM. */
+int ovsdb_vswitch_ensure_bridge(const struct ovsdb_replica *,
+                                const struct ovsdb_vswitch_bridge *,
+                                struct ovsdb_txn **txnp);
+int ovsdb_vswitch_remove_bridge(const struct ovsdb_replica *,
+                                const char *name, struct ovsdb_txn **txnp);
+int ovsdb_vswitch_ensure_port(const struct ovsdb_replica *,
+                              const struct ovsdb_vswitch_port *,
+                              struct ovsdb_txn **txnp);
+int ovsdb_vswitch_ensure_tunnel(const struct ovsdb_replica *,
+                                const struct ovsdb_vswitch_tunnel *,
+                                struct ovsdb_txn **txnp);
+int ovsdb_vswitch_remove_port(const struct ovsdb_replica *,
+                              const char *name, struct ovsdb_txn **txnp);
+
+/* The Interface 'name': '*ofport' is its OpenFlow port number, 0 while
+ * ovs-vswitchd has not assigned one yet, -1 if it failed; '*errorp' is its
+ * "error" column or NULL (borrowed from the replica).  0 or ENOENT. */
+int ovsdb_vswitch_iface_status(const struct ovsdb_replica *,
+                               const char *name, long long *ofport,
+                               const char **errorp);
+
+/* Synchronous helpers over a session.  apply: sends 'txn' (consumed; NULL
+ * is a no-op returning 0) and waits for a successful reply; '*errp' as in
+ * ovsdb_transact_wait().  wait_iface: runs the session until Interface
+ * 'name' has an ofport > 0 or an error (0), or 'timeout_ms' (ETIMEDOUT);
+ * outputs as ovsdb_vswitch_iface_status(), '*errorp' copied (caller frees). */
+int ovsdb_vswitch_apply(struct ovsdb *, struct ovsdb_txn *txn,
+                        int timeout_ms, char **errp);
+int ovsdb_vswitch_wait_iface(struct ovsdb *, const char *name,
+                             int timeout_ms, long long *ofport,
+                             char **errorp);
+
+#endif
