@@ -42,6 +42,7 @@ FORCE:
 
 # C drivers the integration suites run: tests/ctrl/NAME_driver.c.
 CTRL_DRIVERS := ovsdb_driver
+CTRL_DRIVERS += ofctl_driver
 INTEGRATION_DEPS += $(patsubst %,$(BUILD)/tests/%,$(CTRL_DRIVERS))
 $(patsubst %,$(BUILD)/tests/%,$(CTRL_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/ctrl/%.o $(BUILD)/libskyctrl.a $(BUILD)/libskycore.a
 	@mkdir -p $(dir $@)
@@ -49,3 +50,6 @@ $(patsubst %,$(BUILD)/tests/%,$(CTRL_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests
 
 # OVSDB client (ctrl/jsonrpc, ctrl/ovsdb*): unit tests.
 UNIT_TESTS += test_jsonrpc test_ovsdb
+
+# OpenFlow connections and controller (ctrl/loop, ctrl/ofconn, ctrl/ofctl).
+UNIT_TESTS += test_loop test_ofconn

@@ -1,0 +1,173 @@
+/* ofconn.h: one OpenFlow 1.3 switch connection and its state machine.
+ *
+ * An ofconn lives on the loop thread (ctrl/loop.h) and is only touched
+ * there.  It owns one stream socket, an input buffer cut into messages by
+ * ofmsg_frame(), an output queue, the handshake, the echo keepalive, xid
+ * allocation and the table of outstanding requests (batches closed by a
+ * barrier, multipart reads).  ctrl/ofctl.c owns the ofconns and routes the
+ * public API to them.
+ *
+ * Two kinds:
+ *   active   ofconn_create_active(): connects out to "unix:PATH" or
+ *            "tcp:IP:PORT" and keeps reconnecting with exponential backoff
+ *            (backoff_min doubling to backoff_max, reset by a completed
+ *            handshake) until destroyed;
+ *   passive  ofconn_create_passive(): adopts an accepted (or socketpair)
+ *            fd; when it closes it stays CLOSED and tells its owner
+ *            (handler 'closed'), which destroys it.
+ *
+ * State machine:
+ *
+ *      create_active                         create_passive
+ *            |                                     |
+ *            v        connected, HELLO sent        v
+ *      CONNECTING --------------------------> HELLO_SENT
+ *        ^   |                                     | peer HELLO has 1.3:
+ *        |   | connect failed                      | FEATURES_REQUEST sent
+ *        |   v                                     v
+ *      BACKOFF <----- any failure ----------- FEATURES_WAIT
+ *        ^    (active)                             | FEATURES_REPLY and the
+ *        |                                         | whole PORT_DESC reply
+ *        +------------- any failure ---------- ACTIVE (handler 'up')
+ *   (passive conns go to CLOSED instead of BACKOFF)
+ *
+ *   state          event                         action / next state
+ *   CONNECTING     connect() done                send HELLO; HELLO_SENT
+ *   CONNECTING     connect() failed              BACKOFF
+ *   HELLO_SENT     HELLO without 1.3             send ERROR HELLO_FAILED,
+ *                                                flush, fail
+ *   HELLO_SENT     HELLO with 1.3                send FEATURES_REQUEST;
+ *                                                FEATURES_WAIT
+ *   FEATURES_WAIT  FEATURES_REPLY                record dpid; send
+ *                                                SET_CONFIG (full packet-ins)
+ *                                                and PORT_DESC request
+ *   FEATURES_WAIT  PACKET_IN, PORT_STATUS,       held (up to 1 MiB)
+ *                  FLOW_REMOVED
+ *   FEATURES_WAIT  last PORT_DESC part           ACTIVE, backoff reset, 'up',
+ *                                                then the held messages
+ *   ACTIVE         PACKET_IN, FLOW_REMOVED       handler 'message'
+ *   ACTIVE         PORT_STATUS                   update port list; 'message'
+ *   ACTIVE         ERROR / BARRIER_REPLY /       complete requests by xid
+ *                  MULTIPART_REPLY
+ *   any open       ECHO_REQUEST                  ECHO_REPLY (same xid, data)
+ *   any open       undecodable message           ERROR reply, go on
+ *   any open       header length < 8, EOF,       fail: fail every pending
+ *                  socket error, 2*probe silent  request (ECONNRESET), 'down'
+ *                                                if it was ACTIVE; BACKOFF
+ *                                                or CLOSED
+ *   any open       probe_ms silent               ECHO_REQUEST
+ *   BACKOFF        timer                         CONNECTING
+ *
+ * Invariants: fd >= 0 exactly in CONNECTING..ACTIVE; every pending request
+ * gets exactly one completion (reply, ECONNRESET on failure, ETIMEDOUT on
+ * its deadline); no message is decoded before its whole frame arrived; the
+ * only input error that closes the connection is an impossible header
+ * length, which leaves no way to find the next message.
+ *
+ * Backpressure: while more than OFCONN_TX_HIGH bytes wait to be written the
+ * connection stops reading (so a switch flooding echoes or packet-ins
+ * cannot grow our queue without bound); ofconn_send() refuses new messages
+ * with ENOBUFS above OFCONN_TX_MAX. */
+#ifndef SKYVISOR_CTRL_OFCONN_H
+#define SKYVISOR_CTRL_OFCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctrl/loop.h"
+#include "ctrl/ofmsg.h"
+
+#define OFCONN_TX_HIGH (1u << 20)
+#define OFCONN_TX_MAX (64u << 20)
+
+enum ofconn_state {
+    OFCONN_CONNECTING, OFCONN_HELLO_SENT, OFCONN_FEATURES_WAIT,
+    OFCONN_ACTIVE, OFCONN_BACKOFF, OFCONN_CLOSED,
+};
+
+struct ofconn_config {
+    unsigned int probe_ms;          /* echo after this much silence; 0: 5000 */
+    unsigned int backoff_min_ms;    /* 0: 100 */
+    unsigned int backoff_max_ms;    /* 0: 8000 */
+    unsigned int request_timeout_ms;/* batches and multipart reads; 0: 10000 */
+};
+
+struct ofconn;
+
+/* Called on the loop thread.  'message' gets PACKET_IN, FLOW_REMOVED and
+ * PORT_STATUS (after the port list is updated); the message is borrowed.
+ * 'closed' (passive conns only) means the owner must destroy the conn; it
+ * is called from a timer, never from inside an ofconn function. */
+struct ofconn_handler {
+    void (*up)(struct ofconn *, void *aux);
+    void (*down)(struct ofconn *, void *aux);
+    void (*message)(struct ofconn *, const struct ofmsg *, void *aux);
+    void (*closed)(struct ofconn *, void *aux);
+};
+
+/* Creates a connection; 'target' and 'cfg' are copied, 'h' must outlive
+ * it.  Active: connects at once (EINVAL for a bad target).  Passive: takes
+ * ownership of 'fd' (closed on failure too) and sends HELLO.  Returns 0 and
+ * the new conn in *out, or an errno. */
+int ofconn_create_active(struct loop *, const char *target,
+                         const struct ofconn_config *cfg,
+                         const struct ofconn_handler *h, void *aux,
+                         struct ofconn **out);
+int ofconn_create_passive(struct loop *, int fd, const char *peer,
+                          const struct ofconn_config *cfg,
+                          const struct ofconn_handler *h, void *aux,
+                          struct ofconn **out);
+/* Closes the socket, fails pending requests with ECONNRESET (without
+ * calling 'down'), frees.  Accepts NULL. */
+void ofconn_destroy(struct ofconn *);
+
+/* Parses "unix:PATH" or "tcp:IP:PORT" (IPv4) into a socket address.
+ * Returns 0 or EINVAL. */
+struct sockaddr_storage;
+int ofconn_parse_target(const char *target, struct sockaddr_storage *ss,
+                        unsigned int *ss_len);
+
+enum ofconn_state ofconn_state(const struct ofconn *);
+const char *ofconn_state_name(enum ofconn_state);
+const char *ofconn_target(const struct ofconn *);
+uint64_t ofconn_dpid(const struct ofconn *);
+const struct ofmsg_features *ofconn_features(const struct ofconn *);
+/* The switch's ports (borrowed; valid until the next loop callback). */
+const struct ofport *ofconn_ports(const struct ofconn *, size_t *n);
+/* Number of completed handshakes (reconnects + 1), for tests. */
+unsigned int ofconn_n_handshakes(const struct ofconn *);
+
+/* Encodes and queues one message; xid 0 gets a fresh xid.  Returns 0,
+ * ENOTCONN (not ACTIVE), ENOBUFS (queue full) or the encoder's error. */
+int ofconn_send(struct ofconn *, const struct ofmsg *);
+
+/* Queues one already-encoded message (len bytes, one whole frame); an xid
+ * of 0 in it is replaced by a fresh one.  Same errors as ofconn_send(),
+ * plus EINVAL for bytes that are not one frame. */
+int ofconn_send_raw(struct ofconn *, const uint8_t *msg, size_t len);
+
+/* Completion of a batch: error 0 (all applied), EPROTO (message
+ * 'failed_index' was rejected with 'err', borrowed), ECONNRESET, ETIMEDOUT
+ * or ENOTCONN. */
+typedef void ofconn_batch_fn(void *aux, int error, size_t failed_index,
+                             const struct ofmsg_error *err);
+/* Sends 'n' already-encoded messages (concatenated in 'msgs', 'len' bytes;
+ * their xids are rewritten) and a BARRIER_REQUEST; 'done' is called exactly
+ * once, possibly before this returns (ENOTCONN, EINVAL for bytes that do
+ * not frame into exactly 'n' messages, ENOBUFS). */
+void ofconn_submit(struct ofconn *, const uint8_t *msgs, size_t len, size_t n,
+                   ofconn_batch_fn *done, void *aux);
+
+/* Completion of a flow read: 'flows' (n entries) is owned by the callee,
+ * free with ofconn_free_flows().  NULL/0 on error. */
+typedef void ofconn_flows_fn(void *aux, int error, struct offlow_stats *flows,
+                             size_t n);
+/* Sends a flow-stats multipart request for all tables, filtered by
+ * cookie/mask, and collects every part of the reply.  'done' is called
+ * exactly once, possibly before this returns. */
+void ofconn_dump_flows(struct ofconn *, uint64_t cookie, uint64_t cookie_mask,
+                       ofconn_flows_fn *done, void *aux);
+void ofconn_free_flows(struct offlow_stats *, size_t n);
+
+#endif

@@ -1,0 +1,781 @@
+/* ofctl.c: the controller (see ofctl.h).
+ *
+ * Ownership: the loop thread owns 'conns' and 'listeners' and everything in
+ * them; other threads only ever post work (struct job, heap, consumed by
+ * the loop thread) or read 'up' (the dpids of switches that are up, under
+ * 'mutex', signalled on 'cond').  Blocking calls wait on a struct waiter
+ * shared by the caller and the completion callback through a reference
+ * count, so a caller that gives up (timeout) never leaves the callback a
+ * dangling pointer.
+ *
+ * Shutdown: ofctl_destroy() posts a last job that destroys every
+ * connection and listener on the loop thread and stops the loop; FIFO
+ * order makes every earlier job run (and complete) before it. */
+#include "ctrl/ofctl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/vlog.h"
+#include "ctrl/loop.h"
+#include "ctrl/ofconn.h"
+
+#define MOD "ofctl"
+
+struct ofctl {
+    struct loop *loop;
+    pthread_t thread;
+    struct ofctl_callbacks cbs;
+    void *aux;
+    struct ofconn_config cfg;
+
+    /* Loop thread only. */
+    struct ofconn **conns;
+    size_t n_conns, cap_conns;
+    int *listeners;
+    size_t n_listeners;
+
+    /* Any thread, under 'mutex'. */
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    uint64_t *up;
+    size_t n_up, cap_up;
+};
+
+enum job_kind { JOB_CONNECT, JOB_DISCONNECT, JOB_LISTEN, JOB_SUBMIT, JOB_FLOWS,
+                JOB_SEND, JOB_SHUTDOWN };
+
+/* One posted request; owned by the loop thread once posted. */
+struct job {
+    struct ofctl *ctl;
+    enum job_kind kind;
+    uint64_t dpid;
+    char *target;                   /* CONNECT, DISCONNECT */
+    int fd;                         /* LISTEN */
+    struct buf msgs;                /* SUBMIT, SEND: encoded messages */
+    size_t n;
+    uint64_t cookie, cookie_mask;   /* FLOWS */
+    ofctl_done_fn *done;
+    ofctl_flows_fn *flows_done;
+    void *aux;
+};
+
+static const struct ofconn_handler conn_handler;
+static void report_down(struct ofctl *, uint64_t dpid);
+
+/* --- loop thread --- */
+
+static struct ofconn *
+find_dpid(struct ofctl *ctl, uint64_t dpid)
+{
+    for (size_t i = 0; i < ctl->n_conns; i++) {
+        if (ofconn_state(ctl->conns[i]) == OFCONN_ACTIVE
+            && ofconn_dpid(ctl->conns[i]) == dpid) {
+            return ctl->conns[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+add_conn(struct ofctl *ctl, struct ofconn *c)
+{
+    if (ctl->n_conns == ctl->cap_conns) {
+        size_t cap = ctl->cap_conns ? 2 * ctl->cap_conns : 8;
+        struct ofconn **g = realloc(ctl->conns, cap * sizeof *g);
+        if (!g) {
+            return ENOMEM;
+        }
+        ctl->conns = g;
+        ctl->cap_conns = cap;
+    }
+    ctl->conns[ctl->n_conns++] = c;
+    return 0;
+}
+
+/* Removes 'c' from the table and destroys it, telling the owner if the
+ * switch was up. */
+static void
+drop_conn(struct ofctl *ctl, struct ofconn *c)
+{
+    for (size_t i = 0; i < ctl->n_conns; i++) {
+        if (ctl->conns[i] == c) {
+            ctl->conns[i] = ctl->conns[--ctl->n_conns];
+            break;
+        }
+    }
+    bool was_up = ofconn_state(c) == OFCONN_ACTIVE;
+    uint64_t dpid = ofconn_dpid(c);
+    ofconn_destroy(c);
+    if (was_up) {
+        report_down(ctl, dpid);
+    }
+}
+
+static void
+report_down(struct ofctl *ctl, uint64_t dpid)
+{
+    pthread_mutex_lock(&ctl->mutex);
+    for (size_t i = 0; i < ctl->n_up; i++) {
+        if (ctl->up[i] == dpid) {
+            memmove(&ctl->up[i], &ctl->up[i + 1], (ctl->n_up - i - 1) * sizeof *ctl->up);
+            ctl->n_up--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ctl->mutex);
+    if (ctl->cbs.switch_down) {
+        ctl->cbs.switch_down(ctl->aux, dpid);
+    }
+}
+
+static void
+on_up(struct ofconn *c, void *aux)
+{
+    struct ofctl *ctl = aux;
+    const struct ofmsg_features *f = ofconn_features(c);
+    pthread_mutex_lock(&ctl->mutex);
+    if (ctl->n_up == ctl->cap_up) {
+        size_t cap = ctl->cap_up ? 2 * ctl->cap_up : 8;
+        uint64_t *g = realloc(ctl->up, cap * sizeof *g);
+        if (g) {
+            ctl->up = g;
+            ctl->cap_up = cap;
+        }
+    }
+    if (ctl->n_up < ctl->cap_up) {
+        ctl->up[ctl->n_up++] = f->datapath_id;
+    }
+    pthread_cond_broadcast(&ctl->cond);
+    pthread_mutex_unlock(&ctl->mutex);
+    if (ctl->cbs.switch_up) {
+        struct ofctl_switch_info info = {
+            .dpid = f->datapath_id, .n_tables = f->n_tables,
+            .capabilities = f->capabilities, .peer = ofconn_target(c),
+        };
+        info.ports = ofconn_ports(c, &info.n_ports);
+        ctl->cbs.switch_up(ctl->aux, &info);
+    }
+}
+
+static void
+on_down(struct ofconn *c, void *aux)
+{
+    report_down(aux, ofconn_dpid(c));
+}
+
+static void
+on_message(struct ofconn *c, const struct ofmsg *m, void *aux)
+{
+    struct ofctl *ctl = aux;
+    uint64_t dpid = ofconn_dpid(c);
+    if (m->type == OFPT_PACKET_IN && ctl->cbs.packet_in) {
+        ctl->cbs.packet_in(ctl->aux, dpid, &m->u.packet_in);
+    } else if (m->type == OFPT_PORT_STATUS && ctl->cbs.port_status) {
+        ctl->cbs.port_status(ctl->aux, dpid, &m->u.port_status);
+    } else if (m->type == OFPT_FLOW_REMOVED && ctl->cbs.flow_removed) {
+        ctl->cbs.flow_removed(ctl->aux, dpid, &m->u.flow_removed);
+    }
+}
+
+static void
+on_closed(struct ofconn *c, void *aux)
+{
+    drop_conn(aux, c);
+}
+
+static const struct ofconn_handler conn_handler = {
+    .up = on_up, .down = on_down, .message = on_message, .closed = on_closed,
+};
+
+static void
+on_accept(struct loop *loop, int fd, uint32_t events, void *aux)
+{
+    struct ofctl *ctl = aux;
+    (void) events;
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        int s = accept4(fd, (struct sockaddr *) &peer, &len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                vlog(VLOG_WARN, MOD, "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        char name[64], ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+        snprintf(name, sizeof name, "tcp:%s:%u", ip, (unsigned int) ntohs(peer.sin_port));
+        struct ofconn *c;
+        if (ofconn_create_passive(loop, s, name, &ctl->cfg, &conn_handler, ctl, &c)) {
+            continue;               /* 's' is closed */
+        }
+        if (add_conn(ctl, c)) {
+            ofconn_destroy(c);
+        }
+    }
+}
+
+static void
+job_free(struct job *j)
+{
+    free(j->target);
+    buf_uninit(&j->msgs);
+    free(j);
+}
+
+static void
+flows_done_adapter(void *aux, int error, struct offlow_stats *flows, size_t n)
+{
+    struct job *j = aux;
+    j->flows_done(j->aux, error, flows, n);
+    job_free(j);
+}
+
+static void
+run_job(struct loop *loop, void *aux)
+{
+    struct job *j = aux;
+    struct ofctl *ctl = j->ctl;
+    struct ofconn *c = NULL;
+    switch (j->kind) {
+    case JOB_CONNECT:
+        if (!ofconn_create_active(loop, j->target, &ctl->cfg, &conn_handler, ctl, &c)
+            && add_conn(ctl, c)) {
+            ofconn_destroy(c);
+        }
+        break;
+    case JOB_DISCONNECT:
+        for (size_t i = 0; i < ctl->n_conns; i++) {
+            if (!strcmp(ofconn_target(ctl->conns[i]), j->target)) {
+                drop_conn(ctl, ctl->conns[i]);
+                break;
+            }
+        }
+        break;
+    case JOB_LISTEN: {
+        int *g = realloc(ctl->listeners, (ctl->n_listeners + 1) * sizeof *g);
+        if (!g || loop_add_fd(loop, j->fd, EPOLLIN, on_accept, ctl)) {
+            vlog(VLOG_ERR, MOD, "cannot watch listening socket");
+            close(j->fd);
+        } else {
+            g[ctl->n_listeners++] = j->fd;
+        }
+        if (g) {
+            ctl->listeners = g;
+        }
+        break;
+    }
+    case JOB_SUBMIT:
+        c = find_dpid(ctl, j->dpid);
+        if (!c) {
+            j->done(j->aux, ENOENT, 0, NULL);
+        } else {
+            ofconn_submit(c, j->msgs.data, j->msgs.len, j->n, j->done, j->aux);
+        }
+        break;
+    case JOB_FLOWS:
+        c = find_dpid(ctl, j->dpid);
+        if (!c) {
+            j->flows_done(j->aux, ENOENT, NULL, 0);
+            break;
+        }
+        ofconn_dump_flows(c, j->cookie, j->cookie_mask, flows_done_adapter, j);
+        return;                     /* 'j' freed by the adapter */
+    case JOB_SEND: {
+        c = find_dpid(ctl, j->dpid);
+        int error = c ? ofconn_send_raw(c, j->msgs.data, j->msgs.len) : ENOENT;
+        if (error) {
+            vlog(VLOG_WARN, MOD, "send to %016llx: %s", (unsigned long long) j->dpid,
+                 strerror(error));
+        }
+        break;
+    }
+    case JOB_SHUTDOWN:
+        while (ctl->n_conns) {
+            drop_conn(ctl, ctl->conns[ctl->n_conns - 1]);
+        }
+        for (size_t i = 0; i < ctl->n_listeners; i++) {
+            loop_del_fd(loop, ctl->listeners[i]);
+            close(ctl->listeners[i]);
+        }
+        ctl->n_listeners = 0;
+        loop_stop(loop);
+        break;
+    }
+    job_free(j);
+}
+
+static struct job *
+job_new(struct ofctl *ctl, enum job_kind kind)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->ctl = ctl;
+        j->kind = kind;
+        j->fd = -1;
+        buf_init(&j->msgs);
+    }
+    return j;
+}
+
+/* Posts 'j' (always consumed).  Returns 0 or ENOMEM.  A submit, send or
+ * flow read made on the loop thread itself (a callback answering a
+ * packet-in, say) runs at once: nothing that thread posted can be waiting
+ * in the queue, so call order is kept, and the hot path skips the queue
+ * and the wakeup.  Jobs that create or destroy connections are always
+ * queued, so a callback never frees the connection it is called from. */
+static int
+job_post(struct job *j)
+{
+    if ((j->kind == JOB_SUBMIT || j->kind == JOB_SEND || j->kind == JOB_FLOWS)
+        && pthread_equal(pthread_self(), j->ctl->thread)) {
+        run_job(j->ctl->loop, j);
+        return 0;
+    }
+    if (loop_post(j->ctl->loop, run_job, j)) {
+        job_free(j);
+        return ENOMEM;
+    }
+    return 0;
+}
+
+/* --- public API --- */
+
+static void *
+thread_main(void *aux)
+{
+    loop_run(aux);
+    return NULL;
+}
+
+struct ofctl *
+ofctl_create(const struct ofctl_callbacks *cbs, void *aux,
+             const struct ofctl_options *opt)
+{
+    struct ofctl *ctl = calloc(1, sizeof *ctl);
+    if (!ctl) {
+        return NULL;
+    }
+    if (cbs) {
+        ctl->cbs = *cbs;
+    }
+    ctl->aux = aux;
+    if (opt) {
+        ctl->cfg = (struct ofconn_config){opt->probe_ms, opt->backoff_min_ms,
+                                          opt->backoff_max_ms, opt->request_timeout_ms};
+    }
+    pthread_mutex_init(&ctl->mutex, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ctl->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    ctl->loop = loop_create();
+    if (!ctl->loop || pthread_create(&ctl->thread, NULL, thread_main, ctl->loop)) {
+        loop_destroy(ctl->loop);
+        pthread_cond_destroy(&ctl->cond);
+        pthread_mutex_destroy(&ctl->mutex);
+        free(ctl);
+        return NULL;
+    }
+    return ctl;
+}
+
+void
+ofctl_destroy(struct ofctl *ctl)
+{
+    if (!ctl) {
+        return;
+    }
+    struct job *j = job_new(ctl, JOB_SHUTDOWN);
+    if (!j || job_post(j)) {
+        loop_stop(ctl->loop);       /* last resort: leaks the connections */
+    }
+    pthread_join(ctl->thread, NULL);
+    loop_destroy(ctl->loop);
+    free(ctl->conns);
+    free(ctl->listeners);
+    free(ctl->up);
+    pthread_cond_destroy(&ctl->cond);
+    pthread_mutex_destroy(&ctl->mutex);
+    free(ctl);
+}
+
+int
+ofctl_listen(struct ofctl *ctl, const char *target, unsigned int *port_out)
+{
+    struct sockaddr_storage ss;
+    unsigned int ss_len;
+    if (strncmp(target, "tcp:", 4) || ofconn_parse_target(target, &ss, &ss_len)) {
+        return EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    if (bind(fd, (struct sockaddr *) &ss, ss_len) || listen(fd, 64)
+        || getsockname(fd, (struct sockaddr *) &bound, &blen)) {
+        int error = errno;
+        close(fd);
+        return error;
+    }
+    if (port_out) {
+        *port_out = ntohs(bound.sin_port);
+    }
+    struct job *j = job_new(ctl, JOB_LISTEN);
+    if (!j) {
+        close(fd);
+        return ENOMEM;
+    }
+    j->fd = fd;
+    return job_post(j);
+}
+
+static int
+post_target(struct ofctl *ctl, enum job_kind kind, const char *target)
+{
+    struct job *j = job_new(ctl, kind);
+    if (!j || !(j->target = strdup(target))) {
+        free(j);
+        return ENOMEM;
+    }
+    return job_post(j);
+}
+
+int
+ofctl_connect(struct ofctl *ctl, const char *target)
+{
+    struct sockaddr_storage ss;
+    unsigned int ss_len;
+    if (ofconn_parse_target(target, &ss, &ss_len)) {
+        return EINVAL;
+    }
+    return post_target(ctl, JOB_CONNECT, target);
+}
+
+int
+ofctl_disconnect(struct ofctl *ctl, const char *target)
+{
+    return post_target(ctl, JOB_DISCONNECT, target);
+}
+
+/* Encodes msgs[0..n) into a new job.  Returns the job or NULL (*error). */
+static struct job *
+encode_job(struct ofctl *ctl, enum job_kind kind, uint64_t dpid,
+           const struct ofmsg *msgs, size_t n, int *error)
+{
+    struct job *j = job_new(ctl, kind);
+    if (!j) {
+        *error = ENOMEM;
+        return NULL;
+    }
+    j->dpid = dpid;
+    j->n = n;
+    for (size_t i = 0; i < n; i++) {
+        *error = ofmsg_encode(&msgs[i], &j->msgs);
+        if (*error) {
+            job_free(j);
+            return NULL;
+        }
+    }
+    *error = 0;
+    return j;
+}
+
+int
+ofctl_submit(struct ofctl *ctl, uint64_t dpid, const struct ofmsg *msgs, size_t n,
+             ofctl_done_fn *done, void *aux)
+{
+    int error;
+    struct job *j = encode_job(ctl, JOB_SUBMIT, dpid, msgs, n, &error);
+    if (!j) {
+        return error;
+    }
+    j->done = done;
+    j->aux = aux;
+    return job_post(j);
+}
+
+int
+ofctl_send(struct ofctl *ctl, uint64_t dpid, const struct ofmsg *msg)
+{
+    int error;
+    struct job *j = encode_job(ctl, JOB_SEND, dpid, msg, 1, &error);
+    return j ? job_post(j) : error;
+}
+
+int
+ofctl_dump_flows(struct ofctl *ctl, uint64_t dpid, uint64_t cookie,
+                 uint64_t cookie_mask, ofctl_flows_fn *done, void *aux)
+{
+    struct job *j = job_new(ctl, JOB_FLOWS);
+    if (!j) {
+        return ENOMEM;
+    }
+    j->dpid = dpid;
+    j->cookie = cookie;
+    j->cookie_mask = cookie_mask;
+    j->flows_done = done;
+    j->aux = aux;
+    return job_post(j);
+}
+
+void
+ofctl_free_flows(struct offlow_stats *flows, size_t n)
+{
+    ofconn_free_flows(flows, n);
+}
+
+/* --- blocking wrappers --- */
+
+/* Shared by a blocked caller and the completion; freed by whichever drops
+ * the last reference. */
+struct waiter {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int refs;
+    bool done;
+    int error;
+    size_t failed_index;
+    struct ofmsg_error err;         /* data owned */
+    struct offlow_stats *flows;     /* owned */
+    size_t n;
+    struct ofport *ports;           /* owned */
+    uint64_t dpid;
+    struct ofctl *ctl;
+};
+
+static struct waiter *
+waiter_create(void)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+    if (w) {
+        pthread_mutex_init(&w->mutex, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        w->refs = 2;
+    }
+    return w;
+}
+
+static void
+waiter_unref(struct waiter *w)
+{
+    pthread_mutex_lock(&w->mutex);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mutex);
+    if (last) {
+        free(w->err.data);
+        ofconn_free_flows(w->flows, w->n);
+        free(w->ports);
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->mutex);
+        free(w);
+    }
+}
+
+static void
+waiter_signal(struct waiter *w)
+{
+    pthread_mutex_lock(&w->mutex);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mutex);
+    waiter_unref(w);
+}
+
+static void
+abs_deadline(struct timespec *ts, unsigned int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Waits for 'w' (whose second reference the loop holds).  Returns 0 once
+ * done, ETIMEDOUT otherwise; the caller still holds its reference. */
+static int
+waiter_wait(struct waiter *w, unsigned int timeout_ms)
+{
+    struct timespec ts;
+    abs_deadline(&ts, timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&w->mutex);
+    while (!w->done && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&w->cond, &w->mutex, &ts);
+    }
+    rc = w->done ? 0 : ETIMEDOUT;
+    pthread_mutex_unlock(&w->mutex);
+    return rc;
+}
+
+/* Finishes a blocking call: 'post_error' is what posting the request
+ * returned (then the loop never got its reference).  Returns the request's
+ * outcome, or ETIMEDOUT; the caller still holds its reference. */
+static int
+waiter_await(struct waiter *w, int post_error, unsigned int timeout_ms)
+{
+    if (post_error) {
+        waiter_unref(w);
+        return post_error;
+    }
+    int error = waiter_wait(w, timeout_ms);
+    return error ? error : w->error;
+}
+
+static void
+submit_waited(void *aux, int error, size_t failed_index, const struct ofmsg_error *err)
+{
+    struct waiter *w = aux;
+    w->error = error;
+    w->failed_index = failed_index;
+    if (err) {
+        w->err.type = err->type;
+        w->err.code = err->code;
+        w->err.data = err->len ? malloc(err->len) : NULL;
+        if (w->err.data) {
+            memcpy(w->err.data, err->data, err->len);
+            w->err.len = err->len;
+        }
+    }
+    waiter_signal(w);
+}
+
+int
+ofctl_submit_wait(struct ofctl *ctl, uint64_t dpid, const struct ofmsg *msgs,
+                  size_t n, unsigned int timeout_ms, size_t *failed_index,
+                  struct ofmsg_error *err)
+{
+    struct waiter *w = waiter_create();
+    if (!w) {
+        return ENOMEM;
+    }
+    int error = waiter_await(w, ofctl_submit(ctl, dpid, msgs, n, submit_waited, w),
+                             timeout_ms);
+    if (error == EPROTO && failed_index) {
+        *failed_index = w->failed_index;
+    }
+    if (error == EPROTO && err) {
+        *err = w->err;
+        w->err.data = NULL;
+    }
+    waiter_unref(w);
+    return error;
+}
+
+static void
+flows_waited(void *aux, int error, struct offlow_stats *flows, size_t n)
+{
+    struct waiter *w = aux;
+    w->error = error;
+    w->flows = flows;
+    w->n = n;
+    waiter_signal(w);
+}
+
+int
+ofctl_dump_flows_wait(struct ofctl *ctl, uint64_t dpid, uint64_t cookie,
+                      uint64_t cookie_mask, unsigned int timeout_ms,
+                      struct offlow_stats **flows, size_t *n)
+{
+    *flows = NULL;
+    *n = 0;
+    struct waiter *w = waiter_create();
+    if (!w) {
+        return ENOMEM;
+    }
+    int error = waiter_await(
+        w, ofctl_dump_flows(ctl, dpid, cookie, cookie_mask, flows_waited, w), timeout_ms);
+    if (!error) {
+        *flows = w->flows;
+        *n = w->n;
+        w->flows = NULL;
+        w->n = 0;
+    }
+    waiter_unref(w);
+    return error;
+}
+
+int
+ofctl_wait_switches(struct ofctl *ctl, size_t count, uint64_t *dpids,
+                    unsigned int timeout_ms)
+{
+    struct timespec ts;
+    abs_deadline(&ts, timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&ctl->mutex);
+    while (ctl->n_up < count && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&ctl->cond, &ctl->mutex, &ts);
+    }
+    rc = ctl->n_up >= count ? 0 : ETIMEDOUT;
+    if (!rc && dpids) {
+        memcpy(dpids, ctl->up, count * sizeof *dpids);
+    }
+    pthread_mutex_unlock(&ctl->mutex);
+    return rc;
+}
+
+static void
+ports_job(struct loop *loop, void *aux)
+{
+    struct waiter *w = aux;
+    (void) loop;
+    struct ofconn *c = find_dpid(w->ctl, w->dpid);
+    size_t n = 0;
+    const struct ofport *p = c ? ofconn_ports(c, &n) : NULL;
+    w->error = c ? 0 : ENOENT;
+    if (c && n) {
+        w->ports = malloc(n * sizeof *p);
+        if (w->ports) {
+            memcpy(w->ports, p, n * sizeof *p);
+            w->n = n;
+        } else {
+            w->error = ENOMEM;
+        }
+    }
+    waiter_signal(w);
+}
+
+int
+ofctl_ports(struct ofctl *ctl, uint64_t dpid, struct ofport **ports, size_t *n)
+{
+    *ports = NULL;
+    *n = 0;
+    struct waiter *w = waiter_create();
+    if (!w) {
+        return ENOMEM;
+    }
+    w->ctl = ctl;
+    w->dpid = dpid;
+    int error = waiter_await(w, loop_post(ctl->loop, ports_job, w), 10000);
+    if (!error) {
+        *ports = w->ports;
+        *n = w->n;
+        w->ports = NULL;
+    }
+    waiter_unref(w);
+    return error;
+}
