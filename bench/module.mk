@@ -6,3 +6,10 @@ bench-api: all
 BENCH_PROGS += $(BUILD)/bench/ofbench
 $(BUILD)/bench/ofbench: $(BUILD)/bench/ofbench.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+BENCH_PROGS += $(BUILD)/bench/ofctl_learn
+$(BUILD)/bench/ofctl_learn: $(BUILD)/bench/ofctl_learn.o $(BUILD)/libskyctrl.a $(BUILD)/libskycore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-ctrl:
+	bench/ctrl.sh
