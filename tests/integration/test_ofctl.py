@@ -10,6 +10,7 @@ on the namespace's loopback (listen direction).  Everything is removed
 afterwards, even on failure.
 """
 
+import json
 import os
 import subprocess
 import time
@@ -225,3 +226,40 @@ def test_bridge_connects_to_listening_controller(ovs, driver):
     assert driver.ok("wait 1 15000") == [DPID]
     driver.ok(f"install {DPID}")
     assert flows(ovs) == INSTALLED
+
+
+OVSDB_DRIVER = os.path.join(BUILD, "tests", "ovsdb_driver")
+
+
+def test_bridge_made_over_ovsdb_then_programmed_over_openflow():
+    """The whole path the reconciler will take: the bridge and its ports are
+    created with skyvisor's OVSDB client (no ovs-vsctl), then the controller
+    connects to the new bridge over OpenFlow 1.3 and programs it."""
+    o = Ovs("b")
+    d = None
+    try:
+        o.start()
+        made = run(OVSDB_DRIVER, o.db_target, "ensure-bridge", "br0",
+                   "--datapath-type", "netdev", "--fail-mode", "secure",
+                   "--protocols", "OpenFlow13", "--other-config", f"datapath-id={DPID[2:]}")
+        made = json.loads(made.stdout)
+        assert made["ok"] and made["ops"] > 0, made
+        for i, port in enumerate(("ofcp1", "ofcp2"), start=1):
+            p = json.loads(run(OVSDB_DRIVER, o.db_target, "ensure-port", "br0", port,
+                               "--type", "internal", "--wait-iface", "10000").stdout)
+            assert p["ok"] and p["iface"]["ofport"] == i and not p["iface"]["error"], p
+        assert o.vsctl("get", "bridge", "br0", "fail_mode").strip() == "secure"
+        wait_for(lambda: os.path.exists(o.mgmt()), "br0.mgmt")
+        d = Driver(o.ns)
+        d.ok("connect unix:" + o.mgmt())
+        assert d.ok("wait 1 10000") == [DPID]
+        assert d.ok(f"ports {DPID}") == ["ofcp1", "ofcp2", "br0"]
+        d.ok(f"install {DPID}")
+        assert flows(o) == INSTALLED
+        d.ok(f"delcookie {DPID} 0x20")
+        assert flows(o) == [l for l in INSTALLED if l.startswith("cookie=0x10")]
+    finally:
+        if d:
+            log = d.close()
+            assert d.p.returncode == 0, log[-4000:]
+        o.stop()
