@@ -34,9 +34,12 @@ run_against() { # label command...
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
     sleep 0.1
   done
-  for mode in latency throughput; do
-    line=$("$BUILD/bench/ofbench" --controller "127.0.0.1:$port" --switches "$SWITCHES" \
-             --macs "$MACS" --mode "$mode" --depth "$DEPTH" --seconds "$SECONDS_PER_RUN" --warmup 1)
+  # One switch in latency mode is the bare round trip; N switches add
+  # contention; throughput mode fills the pipes.
+  for run in "latency 1" "latency $SWITCHES" "throughput $SWITCHES"; do
+    set -- $run
+    line=$("$BUILD/bench/ofbench" --controller "127.0.0.1:$port" --switches "$2" \
+             --macs "$MACS" --mode "$1" --depth "$DEPTH" --seconds "$SECONDS_PER_RUN" --warmup 1)
     echo "$label $line"
     echo "$label $line" >> "$rows"
   done
@@ -51,31 +54,34 @@ testcontroller() {
 run_against skyvisor skyvisor
 run_against ovs-testcontroller testcontroller
 
-field() { # label mode key
-  awk -v l="$1" -v m="mode=$2" -v k="$3" '$1 == l && $2 == m {
+field() { # label mode switches key
+  awk -v l="$1" -v m="mode=$2" -v s="switches=$3" -v k="$4" '$1 == l && $2 == m && $3 == s {
       for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$rows"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 table=""
-for mode in latency throughput; do
+for run in "latency 1" "latency $SWITCHES" "throughput $SWITCHES"; do
+  set -- $run
   for l in skyvisor ovs-testcontroller; do
-    table+="| $mode | $l | $(field $l $mode rps) | $(field $l $mode p50_us) | $(field $l $mode p99_us) | $(field $l $mode errors) |"$'\n'
+    table+="| $1 | $2 | $l | $(field $l $1 $2 rps) | $(field $l $1 $2 p50_us) | $(field $l $1 $2 p99_us) | $(field $l $1 $2 errors) |"$'\n'
   done
 done
-lat_ratio=$(ratio "$(field skyvisor latency rps)" "$(field ovs-testcontroller latency rps)")
-thr_ratio=$(ratio "$(field skyvisor throughput rps)" "$(field ovs-testcontroller throughput rps)")
+lat1_ratio=$(ratio "$(field skyvisor latency 1 rps)" "$(field ovs-testcontroller latency 1 rps)")
+lat_ratio=$(ratio "$(field skyvisor latency "$SWITCHES" rps)" "$(field ovs-testcontroller latency "$SWITCHES" rps)")
+thr_ratio=$(ratio "$(field skyvisor throughput "$SWITCHES" rps)" "$(field ovs-testcontroller throughput "$SWITCHES" rps)")
 section="## OpenFlow controller (make bench-ctrl)
 
 $(date -u +%Y-%m-%d), $(nproc) cores shared by the emulator and the controller; OpenFlow 1.3
-over loopback TCP; $SWITCHES emulated switches with $MACS hosts each, ${SECONDS_PER_RUN}s per
+over loopback TCP; 1 or $SWITCHES emulated switches with $MACS hosts each, ${SECONDS_PER_RUN}s per
 run after 1s of warm-up; throughput mode keeps $DEPTH packet-ins outstanding per switch.
 Responses are packet-outs answering unbuffered packet-ins; latency percentiles are
 per packet-in round trip (in throughput mode they include queueing).
 
-| mode | controller | responses/s | p50 (us) | p99 (us) | errors |
-|---|---|---|---|---|---|
+| mode | switches | controller | responses/s | p50 (us) | p99 (us) | errors |
+|---|---|---|---|---|---|---|
 ${table}
-skyvisor / ovs-testcontroller: latency mode ${lat_ratio}x, throughput mode ${thr_ratio}x.
+skyvisor / ovs-testcontroller (responses/s): latency mode ${lat1_ratio}x with one switch,
+${lat_ratio}x with $SWITCHES, throughput mode ${thr_ratio}x.
 "
 tools/bench-section BENCHMARKS.md "OpenFlow controller" "$section"
-echo "latency ratio ${lat_ratio}, throughput ratio ${thr_ratio}; wrote BENCHMARKS.md"
+echo "latency ratios ${lat1_ratio} (1 switch) ${lat_ratio} ($SWITCHES), throughput ratio ${thr_ratio}; wrote BENCHMARKS.md"
