@@ -61,7 +61,7 @@ LIB_API  := $(BUILD)/libskyapi.a
 SKY_LIBS := $(LIB_API) $(LIB_DB) $(LIB_CTRL) $(LIB_CORE)
 
 .PHONY: all clean test unit integration lint-openapi fuzz-smoke sanitize \
-        demo demo-down bench bench-api bench-ctrl
+        web-test demo demo-down bench bench-api bench-ctrl
 all: $(BUILD)/skyvisord
 
 $(BUILD)/%.o: %.c
@@ -100,10 +100,14 @@ integration: $(BUILD)/skyvisord $(INTEGRATION_DEPS)
 lint-openapi:
 	tools/openapi-lint
 
+# The dashboard in a real browser (Debian's chromium, playwright-core).
+web-test: all
+	SKYVISOR_BUILD=$(abspath $(BUILD)) tools/web-test
+
 sanitize:
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan unit integration
 
-test: all unit lint-openapi integration sanitize fuzz-smoke
+test: all unit lint-openapi integration web-test sanitize fuzz-smoke
 
 clean:
 	rm -rf build build-asan build-fuzz
