@@ -1,7 +1,10 @@
 /* skyvisord.c: the skyvisor daemon's main program.
  *
  * Start-up: flags -> admin token -> database (the --db URL, or the embedded
- * cluster under --data-dir) -> migrations -> connection pool -> HTTP server.
+ * cluster under --data-dir) -> migrations -> connection pool -> HTTP server
+ * -> (with --openflow-listen) the embedded OpenFlow controller's listener,
+ * which completes the handshake with the bridges that connect to it; what
+ * it programs into them is the reconciler's business.
  * Then the main thread waits for SIGINT or SIGTERM (blocked in every thread,
  * taken with sigwait) and shuts down in reverse order: the HTTP server
  * finishes in-flight requests, the pool closes, the embedded cluster stops. */
@@ -19,6 +22,7 @@
 #include "db/db.h"
 #include "db/embedded.h"
 #include "db/migrate.h"
+#include "ctrl/ofctl.h"
 
 #define SKYVISOR_VERSION "0.1.0"
 #define MIN_TOKEN_LEN 16
@@ -44,6 +48,9 @@ usage(FILE *out)
 "  --listen IP:PORT     HTTP address (default: 127.0.0.1:8080)\n"
 "  --threads N          HTTP worker threads, each with its own database\n"
 "                       connection (default: number of CPUs, at least 2)\n"
+"  --openflow-listen IP:PORT\n"
+"                       accept OpenFlow 1.3 connections from bridges here (the\n"
+"                       hosts whose 'controller' field points at it)\n"
 "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
 "  --list-routes        print every API operation as 'METHOD /path' and exit\n"
 "  --version            print the version and exit\n"
@@ -63,6 +70,7 @@ struct options {
     const char *db;
     const char *data_dir;
     const char *listen;
+    const char *openflow_listen;
     unsigned int threads;
 };
 
@@ -71,12 +79,13 @@ static int
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
-           OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP };
+           OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -97,6 +106,7 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_DB: o->db = optarg; break;
         case OPT_DATA_DIR: o->data_dir = optarg; break;
         case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_OPENFLOW_LISTEN: o->openflow_listen = optarg; break;
         case OPT_THREADS: {
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 256) {
@@ -182,6 +192,7 @@ main(int argc, char **argv)
     }
     struct db_pool *pool = NULL;
     struct api_server *http = NULL;
+    struct ofctl *ofctl = NULL;
     rc = 1;
     if (prepare_schema(conninfo)) {
         goto out;
@@ -199,6 +210,18 @@ main(int argc, char **argv)
     if (!http) {
         goto out;
     }
+    if (opt.openflow_listen) {
+        static const struct ofctl_callbacks no_callbacks;
+        char target[128];
+        snprintf(target, sizeof target, "tcp:%s", opt.openflow_listen);
+        ofctl = ofctl_create(&no_callbacks, NULL, NULL);
+        int error = ofctl ? ofctl_listen(ofctl, target, NULL) : ENOMEM;
+        if (error) {
+            vlog(VLOG_ERR, "main", "cannot listen for OpenFlow on %s: %s",
+                 opt.openflow_listen, strerror(error));
+            goto out;
+        }
+    }
     vlog(VLOG_INFO, "main", "ready");
     int sig = 0;
     while (sigwait(&stop, &sig) && errno == EINTR) {
@@ -208,6 +231,7 @@ main(int argc, char **argv)
     rc = 0;
 
 out:
+    ofctl_destroy(ofctl);
     http_stop(http);
     db_pool_destroy(pool);
     embedded_pg_stop(pg);

@@ -131,3 +131,44 @@ def test_bad_invocations():
     out = subprocess.run([sk.args[0], "--db", "postgresql://nobody@127.0.0.1:1/none"],
                          env=sk.env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "cannot connect to the database" in out.stderr
+
+
+def test_openflow_listener(pg):
+    """--openflow-listen: bridges that point their controller at skyvisord
+    get an OpenFlow 1.3 handshake; a peer without 1.3 gets HELLO_FAILED."""
+    import socket
+    import struct
+
+    from conftest import free_port
+
+    ofport = free_port()
+    d = Skyvisord(db_url=pg.url(pg.fresh_db()),
+                  extra=("--openflow-listen", f"127.0.0.1:{ofport}")).start()
+    try:
+        def messages(sock, count):
+            buf, out = b"", []
+            sock.settimeout(10)
+            while len(out) < count:
+                while len(buf) < 8 or len(buf) < struct.unpack("!H", buf[2:4])[0]:
+                    chunk = sock.recv(4096)
+                    assert chunk, f"connection closed after {out}"
+                    buf += chunk
+                n = struct.unpack("!H", buf[2:4])[0]
+                out.append(buf[:n])
+                buf = buf[n:]
+            return out
+
+        s = socket.create_connection(("127.0.0.1", ofport))
+        s.sendall(struct.pack("!BBHIHHI", 4, 0, 16, 1, 1, 8, 1 << 4))     # HELLO 1.3
+        hello, features = messages(s, 2)
+        assert hello[:2] == b"\x04\x00" and features[:2] == b"\x04\x05"
+        s.close()
+
+        s = socket.create_connection(("127.0.0.1", ofport))
+        s.sendall(struct.pack("!BBHI", 1, 0, 8, 7))                         # HELLO 1.0
+        hello, error = messages(s, 2)
+        assert error[1] == 1                                               # OFPT_ERROR
+        assert struct.unpack("!HH", error[8:12]) == (0, 0)                 # HELLO_FAILED
+        s.close()
+    finally:
+        assert d.stop() == 0, d.read_log()
