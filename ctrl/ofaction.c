@@ -239,6 +239,13 @@ ofaction_decode_insts(struct pull *pl, size_t len, struct ofinst **out, size_t *
                 e = OFERR_BAD_INSTRUCTION_BAD_LEN;
             }
             break;
+        case OFPIT_WRITE_METADATA:
+            if (ilen != 24 || !pull_skip(&body, 4)
+                || !pull_u64(&body, &in->metadata)
+                || !pull_u64(&body, &in->metadata_mask)) {
+                e = OFERR_BAD_INSTRUCTION_BAD_LEN;
+            }
+            break;
         case OFPIT_WRITE_ACTIONS:
         case OFPIT_APPLY_ACTIONS:
         case OFPIT_CLEAR_ACTIONS:
@@ -283,6 +290,11 @@ ofaction_encode_insts(const struct ofinst *insts, size_t n, struct buf *b)
             break;
         case OFPIT_METER:
             buf_put_u32(b, in->meter_id);
+            break;
+        case OFPIT_WRITE_METADATA:
+            buf_put_zeros(b, 4);
+            buf_put_u64(b, in->metadata);
+            buf_put_u64(b, in->metadata_mask);
             break;
         default:
             buf_put_zeros(b, 4);

@@ -38,6 +38,7 @@ static const struct {
     [MF_ARP_SHA] = {"arp_sha", 24, 6, true},
     [MF_ARP_THA] = {"arp_tha", 25, 6, true},
     [MF_TUNNEL_ID] = {"tunnel_id", 38, 8, true},
+    [MF_METADATA] = {"metadata", 2, 8, true},
 };
 
 const char *

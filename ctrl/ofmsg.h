@@ -74,7 +74,7 @@ enum ofp_multipart_type {
 };
 #define OFPMPF_MORE 1u          /* request and reply flag: more parts follow */
 enum ofp_instruction_type {
-    OFPIT_GOTO_TABLE = 1, OFPIT_WRITE_ACTIONS = 3, OFPIT_APPLY_ACTIONS = 4,
+    OFPIT_GOTO_TABLE = 1, OFPIT_WRITE_METADATA = 2, OFPIT_WRITE_ACTIONS = 3, OFPIT_APPLY_ACTIONS = 4,
     OFPIT_CLEAR_ACTIONS = 5, OFPIT_METER = 6,
 };
 enum ofp_action_type {
@@ -99,6 +99,7 @@ enum mf {
     MF_IN_PORT, MF_ETH_DST, MF_ETH_SRC, MF_ETH_TYPE, MF_VLAN_VID, MF_IP_PROTO,
     MF_IPV4_SRC, MF_IPV4_DST, MF_TCP_SRC, MF_TCP_DST, MF_UDP_SRC, MF_UDP_DST,
     MF_ARP_OP, MF_ARP_SPA, MF_ARP_TPA, MF_ARP_SHA, MF_ARP_THA, MF_TUNNEL_ID,
+    MF_METADATA,
     MF__COUNT
 };
 
@@ -157,6 +158,7 @@ struct ofinst {
     size_t raw_len;
     uint8_t table_id;               /* GOTO_TABLE */
     uint32_t meter_id;              /* METER */
+    uint64_t metadata, metadata_mask;   /* WRITE_METADATA */
     struct ofaction *actions;       /* WRITE_ACTIONS, APPLY_ACTIONS; owned */
     size_t n_actions;
 };

@@ -1,6 +1,6 @@
 /* tenants.c: the tenant resource's statements (see store.h).
  *
- * Tag allocation: the lowest free tag in 1..65535, computed under an
+ * Tag allocation: the lowest free tag in 1..65535 whose bit 8 is clear, computed under an
  * advisory lock held for the transaction (the `lock` statement), so two
  * concurrent creations never pick the same tag.  When all tags are in use
  * the expression yields NULL and the NOT NULL constraint on `tag` refuses
@@ -12,10 +12,15 @@
 #define TENANT_JSON                                                           \
     "json_build_object(" SQL_COMMON("t") ", 'tag', t.tag)::text"
 
+/* The tag after t, skipping tags whose first MAC byte would have the
+ * multicast bit set (bit 8): the tag leads every platform MAC. */
+#define NEXT_TAG(t) "(CASE WHEN ((" t " + 1) & 256) <> 0 THEN " t " + 257 ELSE " t " + 1 END)"
 #define LOWEST_FREE_TAG                                                       \
     "CASE WHEN NOT EXISTS (SELECT 1 FROM tenant WHERE tag = 1) THEN 1"        \
-    " ELSE (SELECT min(t1.tag) + 1 FROM tenant t1 WHERE t1.tag < 65535"       \
-    "  AND NOT EXISTS (SELECT 1 FROM tenant t2 WHERE t2.tag = t1.tag + 1))"   \
+    " ELSE (SELECT min(" NEXT_TAG("t1.tag") ") FROM tenant t1"                \
+    "  WHERE " NEXT_TAG("t1.tag") " <= 65535"                                 \
+    "  AND NOT EXISTS (SELECT 1 FROM tenant t2"                               \
+    "                   WHERE t2.tag = " NEXT_TAG("t1.tag") "))"              \
     " END"
 
 static const struct db_stmt get = {

@@ -1,0 +1,843 @@
+/* netmodel.c: components, the overlay, and per-bridge ports and flows.
+ * The design is described in netmodel.h; this file keeps to it. */
+#include "core/netmodel.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MCAST_BIT 0x010000000000ull
+#define META_COMP_MASK 0xffffffff00000000ull
+#define META_PORT_MASK 0x00000000ffffffffull
+#define ETH_TYPE_IP 0x0800
+#define ETH_TYPE_ARP 0x0806
+#define ETH_TYPE_LLDP 0x88cc
+
+void
+netmodel_init(struct netmodel *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+static void
+free_obj(struct nm_obj *o)
+{
+    free(o->detail);
+}
+
+static void
+free_lists(int **lists, size_t n)
+{
+    if (lists) {
+        for (size_t i = 0; i < n; i++) {
+            free(lists[i]);
+        }
+        free(lists);
+    }
+}
+
+void
+netmodel_free(struct netmodel *m)
+{
+    for (size_t i = 0; i < m->n_clouds; i++) free_obj(&m->clouds[i].o);
+    for (size_t i = 0; i < m->n_hosts; i++) free_obj(&m->hosts[i].o);
+    for (size_t i = 0; i < m->n_tenants; i++) free_obj(&m->tenants[i].o);
+    for (size_t i = 0; i < m->n_networks; i++) free_obj(&m->networks[i].o);
+    for (size_t i = 0; i < m->n_switches; i++) free_obj(&m->switches[i].o);
+    for (size_t i = 0; i < m->n_links; i++) free_obj(&m->links[i].o);
+    for (size_t i = 0; i < m->n_vms; i++) free_obj(&m->vms[i].o);
+    free(m->clouds);
+    free(m->hosts);
+    free(m->tenants);
+    free(m->networks);
+    free(m->switches);
+    free(m->links);
+    free(m->vms);
+    free(m->cloudlinks);
+    free(m->tunnels);
+    free_lists(m->adj, m->n_hosts);
+    free(m->dist);
+    free_lists(m->vms_on_host, m->n_hosts);
+    free(m->vm_comp);
+    free_lists(m->comp_vms, m->n_comps);
+    free(m->comp_hosts);
+    free(m->comp_name);
+    memset(m, 0, sizeof *m);
+}
+
+/* --- components --- */
+
+static int
+uf_find(int *parent, int x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+static int
+finish_components(struct netmodel *m)
+{
+    size_t ns = m->n_switches;
+    int *parent = malloc((ns ? ns : 1) * sizeof *parent);
+    int *dense = malloc((ns ? ns : 1) * sizeof *dense);
+    if (!parent || !dense) {
+        free(parent);
+        free(dense);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        parent[i] = (int) i;
+        dense[i] = -1;
+    }
+    for (size_t i = 0; i < m->n_links; i++) {
+        const struct nm_link *l = &m->links[i];
+        if (l->a < 0 || l->b < 0) {
+            continue;
+        }
+        int ra = uf_find(parent, l->a), rb = uf_find(parent, l->b);
+        if (ra != rb) {
+            parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+        }
+    }
+    /* Name = the smallest seq of the component; dense index by first root. */
+    size_t nc = 0;
+    for (size_t i = 0; i < ns; i++) {
+        int r = uf_find(parent, (int) i);
+        if (dense[r] < 0) {
+            dense[r] = (int) nc++;
+        }
+    }
+    m->n_comps = nc;
+    m->comp_name = calloc(nc ? nc : 1, sizeof *m->comp_name);
+    m->comp_hosts = calloc((nc ? nc : 1) * (m->n_hosts ? m->n_hosts : 1), 1);
+    m->comp_vms = calloc(nc ? nc : 1, sizeof *m->comp_vms);
+    m->vm_comp = malloc((m->n_vms ? m->n_vms : 1) * sizeof *m->vm_comp);
+    size_t *count = calloc(nc ? nc : 1, sizeof *count);
+    if (!m->comp_name || !m->comp_hosts || !m->comp_vms || !m->vm_comp || !count) {
+        free(count);
+        free(parent);
+        free(dense);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        int c = dense[uf_find(parent, (int) i)];
+        uint32_t seq = m->switches[i].seq;
+        if (!m->comp_name[c] || seq < m->comp_name[c]) {
+            m->comp_name[c] = seq;
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        m->switches[i].comp = m->comp_name[dense[uf_find(parent, (int) i)]];
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        const struct nm_vm *vm = &m->vms[v];
+        int c = vm->sw >= 0 && vm->host >= 0 ? dense[uf_find(parent, vm->sw)] : -1;
+        m->vm_comp[v] = c;
+        if (c >= 0) {
+            count[c]++;
+            m->comp_hosts[(size_t) c * m->n_hosts + (size_t) vm->host] = 1;
+        }
+    }
+    int rc = 0;
+    for (size_t c = 0; c < nc && !rc; c++) {
+        m->comp_vms[c] = malloc((count[c] + 1) * sizeof **m->comp_vms);
+        if (!m->comp_vms[c]) {
+            rc = ENOMEM;
+            break;
+        }
+        m->comp_vms[c][0] = -1;
+        count[c] = 0;
+    }
+    for (size_t v = 0; v < m->n_vms && !rc; v++) {
+        int c = m->vm_comp[v];
+        if (c >= 0) {
+            m->comp_vms[c][count[c]++] = (int) v;
+            m->comp_vms[c][count[c]] = -1;
+        }
+    }
+    free(count);
+    free(parent);
+    free(dense);
+    return rc;
+}
+
+/* --- overlay --- */
+
+static int
+add_edge(int **adj, size_t *deg, int a, int b)
+{
+    for (size_t i = 0; i < deg[a]; i++) {
+        if (adj[a][i] == b) {
+            return 0;
+        }
+    }
+    int *grown = realloc(adj[a], (deg[a] + 2) * sizeof *grown);
+    if (!grown) {
+        return ENOMEM;
+    }
+    adj[a] = grown;
+    adj[a][deg[a]++] = b;
+    adj[a][deg[a]] = -1;
+    return 0;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *) a, y = *(const int *) b;
+    return (x > y) - (x < y);
+}
+
+static int
+finish_overlay(struct netmodel *m)
+{
+    size_t nh = m->n_hosts, nc = m->n_clouds;
+    for (size_t c = 0; c < nc; c++) {
+        m->clouds[c].gateway = -1;
+    }
+    for (size_t h = 0; h < nh; h++) {
+        struct nm_host *ho = &m->hosts[h];
+        if (ho->gateway && ho->cloud >= 0) {
+            m->clouds[ho->cloud].gateway = (int) h;
+        }
+        unsigned long long d = 0;
+        int k = 0;
+        for (const char *p = ho->o.id; *p && k < 16; p++) {
+            int x = *p >= '0' && *p <= '9' ? *p - '0'
+                  : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+            if (x >= 0) {
+                d = d << 4 | (unsigned) x;
+                k++;
+            }
+        }
+        /* Datapath ids are 48-bit MAC-like values in OvS's default; keep
+         * the top 16 bits at 0x5b (skyvisor) so ours are recognisable. */
+        ho->dpid = 0x5b00000000000000ull | (d & 0x00ffffffffffffffull);
+    }
+
+    /* Tunnels between the clouds that have a gateway. */
+    const char **names = malloc((nc ? nc : 1) * sizeof *names);
+    int *gw_of = malloc((nc ? nc : 1) * sizeof *gw_of);
+    struct tunnels_cost *costs = malloc((m->n_cloudlinks ? m->n_cloudlinks : 1) * sizeof *costs);
+    if (!names || !gw_of || !costs) {
+        free(names);
+        free(gw_of);
+        free(costs);
+        return ENOMEM;
+    }
+    size_t n_names = 0;
+    for (size_t c = 0; c < nc; c++) {
+        if (m->clouds[c].gateway >= 0) {
+            names[n_names++] = m->clouds[c].o.name;
+        }
+    }
+    size_t n_costs = 0;
+    for (size_t i = 0; i < m->n_cloudlinks; i++) {
+        const struct nm_cloudlink *cl = &m->cloudlinks[i];
+        if (cl->a >= 0 && cl->b >= 0) {
+            costs[n_costs++] = (struct tunnels_cost) {
+                m->clouds[cl->a].o.name, m->clouds[cl->b].o.name, cl->cost };
+        }
+    }
+    int rc = tunnels_compute(m->layout, names, n_names, costs, n_costs,
+                             &m->tunnels, &m->n_tunnels);
+    free(costs);
+    free(names);
+    free(gw_of);
+    if (rc) {
+        return rc;
+    }
+
+    m->adj = calloc(nh ? nh : 1, sizeof *m->adj);
+    size_t *deg = calloc(nh ? nh : 1, sizeof *deg);
+    if (!m->adj || !deg) {
+        free(deg);
+        return ENOMEM;
+    }
+    for (size_t h = 0; h < nh && !rc; h++) {
+        m->adj[h] = malloc(sizeof **m->adj);
+        if (!m->adj[h]) {
+            rc = ENOMEM;
+            break;
+        }
+        m->adj[h][0] = -1;
+    }
+    for (size_t h = 0; h < nh && !rc; h++) {
+        const struct nm_host *ho = &m->hosts[h];
+        if (!ho->gateway && ho->cloud >= 0 && m->clouds[ho->cloud].gateway >= 0) {
+            int g = m->clouds[ho->cloud].gateway;
+            rc = add_edge(m->adj, deg, (int) h, g);
+            rc = rc ? rc : add_edge(m->adj, deg, g, (int) h);
+        }
+    }
+    for (size_t t = 0; t < m->n_tunnels && !rc; t++) {
+        int ga = -1, gb = -1;
+        for (size_t c = 0; c < nc; c++) {
+            if (!strcmp(m->clouds[c].o.name, m->tunnels[t].a)) ga = m->clouds[c].gateway;
+            if (!strcmp(m->clouds[c].o.name, m->tunnels[t].b)) gb = m->clouds[c].gateway;
+        }
+        if (ga >= 0 && gb >= 0) {
+            rc = add_edge(m->adj, deg, ga, gb);
+            rc = rc ? rc : add_edge(m->adj, deg, gb, ga);
+        }
+    }
+    for (size_t h = 0; h < nh && !rc; h++) {
+        qsort(m->adj[h], deg[h], sizeof *m->adj[h], cmp_int);
+    }
+    free(deg);
+    if (rc) {
+        return rc;
+    }
+
+    /* Hop counts from every host (breadth-first). */
+    m->dist = malloc((nh ? nh * nh : 1) * sizeof *m->dist);
+    int *queue = malloc((nh ? nh : 1) * sizeof *queue);
+    if (!m->dist || !queue) {
+        free(queue);
+        return ENOMEM;
+    }
+    for (size_t s = 0; s < nh; s++) {
+        int *d = &m->dist[s * nh];
+        for (size_t i = 0; i < nh; i++) {
+            d[i] = -1;
+        }
+        size_t head = 0, tail = 0;
+        d[s] = 0;
+        queue[tail++] = (int) s;
+        while (head < tail) {
+            int x = queue[head++];
+            for (const int *n = m->adj[x]; *n >= 0; n++) {
+                if (d[*n] < 0) {
+                    d[*n] = d[x] + 1;
+                    queue[tail++] = *n;
+                }
+            }
+        }
+    }
+    free(queue);
+    return 0;
+}
+
+static int
+finish_host_vms(struct netmodel *m)
+{
+    size_t nh = m->n_hosts;
+    size_t *count = calloc(nh ? nh : 1, sizeof *count);
+    m->vms_on_host = calloc(nh ? nh : 1, sizeof *m->vms_on_host);
+    if (!count || !m->vms_on_host) {
+        free(count);
+        return ENOMEM;
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        if (m->vms[v].host >= 0) {
+            count[m->vms[v].host]++;
+        }
+    }
+    for (size_t h = 0; h < nh; h++) {
+        m->vms_on_host[h] = malloc((count[h] + 1) * sizeof **m->vms_on_host);
+        if (!m->vms_on_host[h]) {
+            free(count);
+            return ENOMEM;
+        }
+        m->vms_on_host[h][0] = -1;
+        count[h] = 0;
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        int h = m->vms[v].host;
+        if (h >= 0) {
+            m->vms_on_host[h][count[h]++] = (int) v;
+            m->vms_on_host[h][count[h]] = -1;
+        }
+    }
+    free(count);
+    return 0;
+}
+
+int
+netmodel_finish(struct netmodel *m)
+{
+    int rc = finish_overlay(m);
+    rc = rc ? rc : finish_components(m);
+    rc = rc ? rc : finish_host_vms(m);
+    return rc;
+}
+
+/* --- identities --- */
+
+uint64_t
+netmodel_cookie(enum nm_cookie_kind kind, uint16_t tag, uint32_t low)
+{
+    return NM_COOKIE_MAGIC | (uint64_t) (kind & 0xf) << 56 | (uint64_t) tag << 40 | low;
+}
+
+uint16_t
+netmodel_vm_tag(const struct netmodel *m, int vm)
+{
+    int net = m->vms[vm].network;
+    return net >= 0 ? m->tenants[m->networks[net].tenant].tag : 0;
+}
+
+uint64_t
+netmodel_vm_cookie(const struct netmodel *m, int vm)
+{
+    return netmodel_cookie(NM_CK_VM, netmodel_vm_tag(m, vm), m->vms[vm].wire_low);
+}
+
+uint64_t
+netmodel_wire_mac(const struct netmodel *m, int vm)
+{
+    return (uint64_t) netmodel_vm_tag(m, vm) << 32 | m->vms[vm].wire_low;
+}
+
+uint32_t
+netmodel_vm_comp(const struct netmodel *m, int vm)
+{
+    int c = m->vm_comp[vm];
+    return c >= 0 ? m->comp_name[c] : 0;
+}
+
+int
+netmodel_next_hop(const struct netmodel *m, int h, int dst)
+{
+    size_t nh = m->n_hosts;
+    if (h == dst) {
+        return h;
+    }
+    int d = m->dist[(size_t) dst * nh + (size_t) h];
+    if (d < 0) {
+        return -1;
+    }
+    for (const int *n = m->adj[h]; *n >= 0; n++) {
+        if (m->dist[(size_t) dst * nh + (size_t) *n] == d - 1) {
+            return *n;
+        }
+    }
+    return -1;
+}
+
+/* --- ports --- */
+
+void
+netmodel_tunnel_name(const struct netmodel *m, int h, int peer, char name[16])
+{
+    const struct nm_host *a = &m->hosts[h], *b = &m->hosts[peer];
+    if (a->gateway && b->gateway) {
+        snprintf(name, 16, "svw%08x", (unsigned) b->public_ip);
+    } else if (a->gateway) {
+        snprintf(name, 16, "svh%08x", (unsigned) b->tunnel_ip);
+    } else {
+        snprintf(name, 16, "svg%08x", (unsigned) b->tunnel_ip);
+    }
+}
+
+int
+netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t *np)
+{
+    size_t n = 0, cap = 8;
+    struct nm_port *ports = malloc(cap * sizeof *ports);
+    if (!ports) {
+        return ENOMEM;
+    }
+    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
+        if (n == cap) {
+            struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
+            if (!g) {
+                free(ports);
+                return ENOMEM;
+            }
+            ports = g;
+        }
+        const struct nm_vm *vm = &m->vms[*v];
+        struct nm_port *p = &ports[n++];
+        memset(p, 0, sizeof *p);
+        p->kind = NM_PORT_VM;
+        p->vm = *v;
+        p->peer = -1;
+        if (vm->iface[0]) {
+            snprintf(p->name, sizeof p->name, "%s", vm->iface);
+        } else {
+            snprintf(p->name, sizeof p->name, "vm%.8s", vm->o.id);
+            p->internal = true;
+        }
+    }
+    const struct nm_host *self = &m->hosts[h];
+    for (const int *peer = m->adj[h]; *peer >= 0; peer++) {
+        if (n == cap) {
+            struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
+            if (!g) {
+                free(ports);
+                return ENOMEM;
+            }
+            ports = g;
+        }
+        const struct nm_host *other = &m->hosts[*peer];
+        struct nm_port *p = &ports[n++];
+        memset(p, 0, sizeof *p);
+        p->kind = NM_PORT_TUNNEL;
+        p->vm = -1;
+        p->peer = *peer;
+        netmodel_tunnel_name(m, h, *peer, p->name);
+        bool wan = self->gateway && other->gateway;
+        p->local_ip = wan ? self->public_ip : self->tunnel_ip;
+        p->remote_ip = wan ? other->public_ip : other->tunnel_ip;
+    }
+    *portsp = ports;
+    *np = n;
+    return 0;
+}
+
+/* --- flows --- */
+
+struct fctx {
+    const struct netmodel *m;
+    int h;
+    nm_ofport_fn *ofport;
+    void *aux;
+    struct nm_flows *out;
+    uint32_t *vm_port;          /* per VM on this host: its port, 0 unknown */
+    uint32_t *tun_port;         /* per host: tunnel port toward it, 0 none */
+    int rc;
+};
+
+static struct nm_flow *
+flow_new(struct fctx *c, uint8_t table, uint16_t prio, uint64_t cookie)
+{
+    struct nm_flows *o = c->out;
+    if (c->rc) {
+        return NULL;
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 64;
+        struct nm_flow *g = realloc(o->v, cap * sizeof *g);
+        if (!g) {
+            c->rc = ENOMEM;
+            return NULL;
+        }
+        o->v = g;
+        o->cap = cap;
+    }
+    struct nm_flow *f = &o->v[o->n++];
+    memset(f, 0, sizeof *f);
+    f->table = table;
+    f->priority = prio;
+    f->cookie = cookie;
+    f->goto_table = NM_NO_GOTO;
+    return f;
+}
+
+static void
+match(struct nm_flow *f, enum nm_field fld, uint64_t value)
+{
+    if (f) {
+        f->present |= 1u << fld;
+        f->value[fld] = value;
+        f->mask[fld] = ~0ull;
+    }
+}
+
+static void
+match_masked(struct nm_flow *f, enum nm_field fld, uint64_t value, uint64_t mask)
+{
+    if (f) {
+        f->present |= 1u << fld;
+        f->masked |= 1u << fld;
+        f->value[fld] = value & mask;
+        f->mask[fld] = mask;
+    }
+}
+
+static void
+act(struct fctx *c, struct nm_flow *f, enum nm_act_type type, uint64_t arg)
+{
+    if (!f || c->rc) {
+        return;
+    }
+    struct nm_act *g = realloc(f->acts, (f->n_acts + 1) * sizeof *g);
+    if (!g) {
+        c->rc = ENOMEM;
+        return;
+    }
+    f->acts = g;
+    f->acts[f->n_acts++] = (struct nm_act) { type, arg };
+}
+
+/* Broadcast tree of sender host 's' pruned to component 'comp': for every
+ * host, the parent in the breadth-first tree from 's' (-1: root or not
+ * reached) and whether its subtree holds a member. */
+static int
+bcast_tree(const struct netmodel *m, int s, int comp, int *parent, uint8_t *sub,
+           int *queue)
+{
+    size_t nh = m->n_hosts;
+    for (size_t i = 0; i < nh; i++) {
+        parent[i] = -2;
+        sub[i] = 0;
+    }
+    size_t head = 0, tail = 0;
+    parent[s] = -1;
+    queue[tail++] = s;
+    while (head < tail) {
+        int x = queue[head++];
+        for (const int *n = m->adj[x]; *n >= 0; n++) {
+            if (parent[*n] == -2) {
+                parent[*n] = x;
+                queue[tail++] = *n;
+            }
+        }
+    }
+    const uint8_t *members = &m->comp_hosts[(size_t) comp * nh];
+    for (size_t i = 0; i < nh; i++) {
+        if (members[i] && parent[i] != -2) {
+            for (int x = (int) i; x >= 0 && !sub[x]; x = parent[x]) {
+                sub[x] = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Outputs to the tunnels of host c->h toward its children in the pruned
+ * broadcast tree. */
+static void
+bcast_children(struct fctx *c, struct nm_flow *f, const int *parent,
+               const uint8_t *sub)
+{
+    for (const int *n = c->m->adj[c->h]; *n >= 0; n++) {
+        if (parent[*n] == c->h && sub[*n] && c->tun_port[*n]) {
+            act(c, f, NA_OUTPUT, c->tun_port[*n]);
+        }
+    }
+}
+
+static void
+flows_infra(struct fctx *c)
+{
+    const struct netmodel *m = c->m;
+    uint64_t ck = netmodel_cookie(NM_CK_INFRA, 0, 0);
+    flow_new(c, NM_T_CLASSIFY, 0, ck);                  /* drop */
+    struct nm_flow *f = flow_new(c, NM_T_TENANT, 0, ck);
+    act(c, f, NA_CONTROLLER, 0);                        /* reactive path */
+    for (const int *n = m->adj[c->h]; *n >= 0; n++) {
+        uint32_t p = c->tun_port[*n];
+        if (!p) {
+            continue;
+        }
+        f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+        match(f, NF_IN_PORT, p);
+        match(f, NF_ETH_TYPE, ETH_TYPE_LLDP);
+        act(c, f, NA_CONTROLLER, 0);
+        f = flow_new(c, NM_T_CLASSIFY, 50, ck);
+        match(f, NF_IN_PORT, p);
+        if (f) {
+            f->goto_table = NM_T_FORWARD;
+        }
+    }
+    const struct nm_host *self = &m->hosts[c->h];
+    if (!self->gateway && self->cloud >= 0) {
+        int g = m->clouds[self->cloud].gateway;
+        if (g >= 0 && c->tun_port[g]) {
+            f = flow_new(c, NM_T_FORWARD, 10, ck);
+            act(c, f, NA_OUTPUT, c->tun_port[g]);
+        }
+    }
+}
+
+/* Flows for a VM 's' on this host. */
+static void
+flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[s];
+    uint32_t port = c->vm_port[s];
+    int comp = m->vm_comp[s];
+    if (!port || comp < 0) {
+        return;
+    }
+    uint64_t ck = netmodel_vm_cookie(m, s);
+    uint64_t wire = netmodel_wire_mac(m, s);
+
+    /* 0: port security. */
+    struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+    match(f, NF_IN_PORT, port);
+    match(f, NF_ETH_SRC, vm->mac);
+    match(f, NF_ETH_TYPE, ETH_TYPE_IP);
+    match(f, NF_IPV4_SRC, vm->ip);
+    if (f) {
+        f->write_meta = true;
+        f->meta = (uint64_t) m->comp_name[comp] << 32;
+        f->meta_mask = META_COMP_MASK;
+        f->goto_table = NM_T_TENANT;
+    }
+    f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+    match(f, NF_IN_PORT, port);
+    match(f, NF_ETH_SRC, vm->mac);
+    match(f, NF_ETH_TYPE, ETH_TYPE_ARP);
+    match(f, NF_ARP_SPA, vm->ip);
+    match(f, NF_ARP_SHA, vm->mac);
+    act(c, f, NA_CONTROLLER, 0);
+
+    /* 10: broadcast from this VM. */
+    f = flow_new(c, NM_T_TENANT, 90, ck);
+    match(f, NF_IN_PORT, port);
+    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
+        if (*d != s && m->vms[*d].host == c->h && c->vm_port[*d]) {
+            act(c, f, NA_OUTPUT, c->vm_port[*d]);
+        }
+    }
+    act(c, f, NA_SET_ETH_SRC, wire);
+    bcast_tree(m, c->h, comp, parent, sub, queue);
+    bcast_children(c, f, parent, sub);
+
+    /* 15: source tag. */
+    f = flow_new(c, NM_T_SRC_TAG, 100, ck);
+    match(f, NF_IN_PORT, port);
+    act(c, f, NA_SET_ETH_SRC, wire);
+    if (f) {
+        f->goto_table = NM_T_FORWARD;
+    }
+
+    /* 20 and 40: delivery to this VM. */
+    f = flow_new(c, NM_T_FORWARD, 100, ck);
+    match(f, NF_ETH_DST, wire);
+    act(c, f, NA_SET_ETH_DST, vm->mac);
+    if (f) {
+        f->write_meta = true;
+        f->meta = port;
+        f->meta_mask = META_PORT_MASK;
+        f->goto_table = NM_T_SRC_RESTORE;
+    }
+    f = flow_new(c, NM_T_OUTPUT, 100, ck);
+    match_masked(f, NF_METADATA, port, META_PORT_MASK);
+    act(c, f, NA_OUTPUT, port);
+}
+
+int
+netmodel_flows(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
+               struct nm_flows *out)
+{
+    size_t nh = m->n_hosts;
+    struct fctx c = { .m = m, .h = h, .ofport = ofport, .aux = aux, .out = out };
+    c.vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *c.vm_port);
+    c.tun_port = calloc(nh ? nh : 1, sizeof *c.tun_port);
+    int *parent = malloc((nh ? nh : 1) * sizeof *parent);
+    int *queue = malloc((nh ? nh : 1) * sizeof *queue);
+    uint8_t *sub = malloc(nh ? nh : 1);
+    uint8_t *comp_seen = calloc(m->n_comps ? m->n_comps : 1, 1);
+    if (!c.vm_port || !c.tun_port || !parent || !queue || !sub || !comp_seen) {
+        c.rc = ENOMEM;
+        goto out;
+    }
+
+    /* Port numbers. */
+    struct nm_port *ports;
+    size_t n_ports;
+    c.rc = netmodel_ports(m, h, &ports, &n_ports);
+    if (c.rc) {
+        goto out;
+    }
+    for (size_t i = 0; i < n_ports; i++) {
+        uint32_t no = ofport(aux, h, ports[i].name);
+        if (ports[i].kind == NM_PORT_VM) {
+            c.vm_port[ports[i].vm] = no;
+        } else {
+            c.tun_port[ports[i].peer] = no;
+        }
+    }
+    free(ports);
+
+    flows_infra(&c);
+    for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
+        flows_local_vm(&c, *v, parent, sub, queue);
+        if (m->vm_comp[*v] >= 0 && c.vm_port[*v]) {
+            comp_seen[m->vm_comp[*v]] = 1;
+        }
+    }
+
+    const struct nm_host *self = &m->hosts[h];
+    for (size_t v = 0; v < m->n_vms && !c.rc; v++) {
+        const struct nm_vm *vm = &m->vms[v];
+        int comp = m->vm_comp[v];
+        if (comp < 0) {
+            continue;
+        }
+        uint64_t ck = netmodel_vm_cookie(m, (int) v);
+        uint64_t wire = netmodel_wire_mac(m, (int) v);
+        bool local = vm->host == h;
+        if (local && !c.vm_port[v]) {
+            continue;
+        }
+        /* 10: local senders of the component reach it. */
+        if (comp_seen[comp]) {
+            struct nm_flow *f = flow_new(&c, NM_T_TENANT, 100, ck);
+            match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32,
+                         META_COMP_MASK);
+            match(f, NF_ETH_DST, vm->mac);
+            act(&c, f, NA_SET_ETH_DST, wire);
+            if (f) {
+                f->goto_table = NM_T_SRC_TAG;
+            }
+            /* 30: its frames to local members get its own MAC back. */
+            f = flow_new(&c, NM_T_SRC_RESTORE, 100, ck);
+            match(f, NF_ETH_SRC, wire);
+            act(&c, f, NA_SET_ETH_SRC, vm->mac);
+            if (f) {
+                f->goto_table = NM_T_OUTPUT;
+            }
+        }
+        if (local) {
+            continue;
+        }
+        /* 20: transit on gateways. */
+        if (self->gateway) {
+            int nx = netmodel_next_hop(m, h, vm->host);
+            if (nx >= 0 && nx != h && c.tun_port[nx]) {
+                struct nm_flow *f = flow_new(&c, NM_T_FORWARD, 100, ck);
+                match(f, NF_ETH_DST, wire);
+                act(&c, f, NA_OUTPUT, c.tun_port[nx]);
+            }
+        }
+        /* 20: its broadcasts, if this host is on its pruned tree. */
+        bcast_tree(m, vm->host, comp, parent, sub, queue);
+        if (parent[h] == -2 || !sub[h]) {
+            continue;
+        }
+        struct nm_flow *f = flow_new(&c, NM_T_FORWARD, 110, ck);
+        match(f, NF_ETH_SRC, wire);
+        match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+        bcast_children(&c, f, parent, sub);
+        bool any_local = false;
+        for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
+            if (m->vms[*d].host == h && c.vm_port[*d]) {
+                if (!any_local) {
+                    act(&c, f, NA_SET_ETH_SRC, vm->mac);
+                    any_local = true;
+                }
+                act(&c, f, NA_OUTPUT, c.vm_port[*d]);
+            }
+        }
+    }
+
+out:
+    free(c.vm_port);
+    free(c.tun_port);
+    free(parent);
+    free(queue);
+    free(sub);
+    free(comp_seen);
+    return c.rc;
+}
+
+void
+nm_flows_clear(struct nm_flows *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        free(fl->v[i].acts);
+    }
+    free(fl->v);
+    memset(fl, 0, sizeof *fl);
+}

@@ -1,0 +1,252 @@
+/* netmodel.h: the desired state of the whole platform, and what every
+ * bridge must hold to realize it.
+ *
+ * The reconciler loads a struct netmodel from the database in one
+ * transaction (db/state.c), calls netmodel_finish() to derive the
+ * connected components and the overlay, and then asks, per host bridge:
+ *   netmodel_ports()  which ports (VM ports, tunnels) the bridge must have;
+ *   netmodel_flows()  which flows, given the OpenFlow port numbers the
+ *                     switch assigned to those ports.
+ * Everything here is pure: no I/O, deterministic for a given model (the
+ * reconciler relies on that to adopt flows a previous run installed).
+ *
+ * The physical overlay.  Hosts reach other clouds only through their
+ * cloud's gateway: each worker host has one tunnel to its gateway (over the
+ * cloud-local tunnel_ip); gateways are joined by the tunnels of core/tunnels.h
+ * (minimum spanning tree of the cloud-link costs, or full mesh) over their
+ * public_ip.  Unicast follows shortest overlay paths; a broadcast from a VM
+ * follows the breadth-first tree rooted at its bridge, pruned to branches
+ * that hold members of the sender's component, so it never loops and never
+ * visits a bridge twice, whatever the layout.
+ *
+ * Tenant isolation.  A frame between bridges carries platform MACs: the
+ * tenant's 16-bit tag in the first two bytes, the VM's wire_low (see
+ * migrations/002_wire.sql) in the last four; the ingress edge sets them,
+ * the egress edge restores the VM's own addresses, so a VM only ever sees
+ * real MACs.  Forwarding between bridges matches platform MACs only, which
+ * are unique on the platform; the ingress edge only maps destinations of
+ * the sender's own component (VMs on virtual switches connected to its
+ * own), so nothing else is reachable, broadcasts included.
+ *
+ * The pipeline of every bridge (tables):
+ *    0 classify    tunnel ports: LLDP to the controller, the rest to 20;
+ *                  VM ports (port security): IPv4 from the VM's MAC and IP
+ *                  sets metadata[63:32] = component and goes to 10; ARP
+ *                  with the VM's MAC and IP goes to the controller, which
+ *                  answers it; anything else (forged source, LLDP, other
+ *                  ethertypes) is dropped.
+ *   10 tenant L2   unicast to a component member: platform destination MAC,
+ *                  then 15; broadcast: local members get it as sent, then
+ *                  the platform source MAC and the tunnels of the tree; a
+ *                  miss goes to the controller (the reactive path).
+ *   15 src tag     the sender's platform source MAC, then 20.
+ *   20 forward     by platform destination: local VM (restore its MAC,
+ *                  metadata[31:0] = its port, then 30) or the next tunnel;
+ *                  broadcasts by platform source along the tree; a worker
+ *                  host sends whatever else to its gateway.
+ *   30 src restore the sender's own source MAC, then 40.
+ *   40 output      to the port in metadata[31:0].
+ *
+ * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
+ * (infrastructure, or a VM), the tenant tag in 55..40 and the VM's wire_low
+ * in 31..0, so the reconciler can read back exactly the flows it owns and
+ * tell whose are missing or stale.
+ *
+ * Ownership: a netmodel owns every array in it (netmodel_free); flow and
+ * port lists returned by the planning functions belong to the caller. */
+#ifndef SKYVISOR_CORE_NETMODEL_H
+#define SKYVISOR_CORE_NETMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/tunnels.h"
+
+enum nm_state { NM_PENDING, NM_REALIZED, NM_ERROR };
+
+/* What every object shares: identity, generations and the status last
+ * written to the database. */
+struct nm_obj {
+    char id[40];                    /* a UUID */
+    char name[128];
+    long long generation, observed_generation;
+    enum nm_state state;
+    char *detail;                   /* owned, may be NULL */
+};
+
+struct nm_cloud {
+    struct nm_obj o;
+    int gateway;                    /* host index, -1 if none */
+};
+
+struct nm_host {
+    struct nm_obj o;
+    int cloud;
+    bool gateway;
+    uint32_t tunnel_ip, public_ip;  /* host order; public_ip 0 if none */
+    char ovsdb[256];
+    char bridge[16];
+    char datapath[8];
+    char openflow[256];             /* "" when the bridge connects to us */
+    char controller[256];           /* "" when we connect to the bridge */
+    uint64_t dpid;                  /* derived from the id */
+};
+
+struct nm_tenant {
+    struct nm_obj o;
+    uint16_t tag;
+};
+
+struct nm_network {
+    struct nm_obj o;
+    int tenant;
+    bool rewrite;                   /* tagging "rewrite", else "mac-prefix" */
+};
+
+struct nm_switch {
+    struct nm_obj o;
+    int network;
+    uint32_t seq;
+    uint32_t comp;                  /* netmodel_finish(): component name */
+};
+
+struct nm_link {
+    struct nm_obj o;
+    int network;
+    int a, b;                       /* switch indexes */
+};
+
+struct nm_vm {
+    struct nm_obj o;
+    int network, sw, host;
+    uint64_t mac;                   /* low 48 bits */
+    uint32_t ip;                    /* host order */
+    uint32_t wire_low;
+    char iface[16];                 /* "" when the platform makes the port */
+};
+
+struct nm_cloudlink {
+    int a, b;                       /* cloud indexes */
+    double cost;
+};
+
+struct netmodel {
+    enum tunnels_layout layout;
+    struct nm_cloud *clouds;        size_t n_clouds;
+    struct nm_host *hosts;          size_t n_hosts;
+    struct nm_tenant *tenants;      size_t n_tenants;
+    struct nm_network *networks;    size_t n_networks;
+    struct nm_switch *switches;     size_t n_switches;
+    struct nm_link *links;          size_t n_links;
+    struct nm_vm *vms;              size_t n_vms;
+    struct nm_cloudlink *cloudlinks; size_t n_cloudlinks;
+
+    /* netmodel_finish(): */
+    struct tunnel *tunnels;         size_t n_tunnels;   /* between clouds */
+    int **adj;                      /* per host: overlay neighbours, -1 ends */
+    int *dist;                      /* n_hosts x n_hosts hop counts, -1: none */
+    int **vms_on_host;              /* per host: VM indexes, -1 ends */
+    size_t n_comps;
+    int *vm_comp;                   /* per VM: dense component index, -1 if
+                                     * its switch or host is unknown */
+    int **comp_vms;                 /* per component: VM indexes, -1 ends */
+    uint8_t *comp_hosts;            /* n_comps x n_hosts: 1 = has a member */
+    uint32_t *comp_name;            /* per component: its metadata value */
+};
+
+void netmodel_init(struct netmodel *);
+void netmodel_free(struct netmodel *);
+/* Derives components, tunnels, the overlay and per-host VM lists; fills
+ * each host's dpid.  0 or ENOMEM. */
+int netmodel_finish(struct netmodel *);
+
+/* Cookies. */
+#define NM_COOKIE_MAGIC   0xA000000000000000ull
+#define NM_COOKIE_MASK    0xF000000000000000ull
+enum nm_cookie_kind { NM_CK_INFRA = 1, NM_CK_VM = 2 };
+uint64_t netmodel_cookie(enum nm_cookie_kind, uint16_t tag, uint32_t low);
+uint64_t netmodel_vm_cookie(const struct netmodel *, int vm);
+
+/* A VM's platform MAC, and the tag of its tenant. */
+uint64_t netmodel_wire_mac(const struct netmodel *, int vm);
+uint16_t netmodel_vm_tag(const struct netmodel *, int vm);
+
+/* --- ports --- */
+
+enum nm_port_kind { NM_PORT_VM, NM_PORT_TUNNEL };
+
+struct nm_port {
+    char name[16];
+    enum nm_port_kind kind;
+    bool internal;                  /* VM port the platform creates */
+    int vm;                         /* NM_PORT_VM */
+    int peer;                       /* NM_PORT_TUNNEL: the host at the far end */
+    uint32_t local_ip, remote_ip;   /* NM_PORT_TUNNEL */
+};
+
+/* The ports host 'h' must have: its VMs' ports, then its tunnels.  Caller
+ * frees *ports.  0 or ENOMEM. */
+int netmodel_ports(const struct netmodel *, int h, struct nm_port **ports,
+                   size_t *n);
+/* The name of the tunnel port from host 'h' to host 'peer'. */
+void netmodel_tunnel_name(const struct netmodel *, int h, int peer, char name[16]);
+
+/* --- flows --- */
+
+enum nm_field {
+    NF_IN_PORT, NF_ETH_DST, NF_ETH_SRC, NF_ETH_TYPE, NF_IPV4_SRC,
+    NF_ARP_SPA, NF_ARP_SHA, NF_METADATA, NF__COUNT
+};
+
+enum nm_act_type { NA_OUTPUT, NA_CONTROLLER, NA_SET_ETH_SRC, NA_SET_ETH_DST };
+
+struct nm_act {
+    uint8_t type;                   /* enum nm_act_type */
+    uint64_t arg;                   /* port or MAC */
+};
+
+#define NM_NO_GOTO 0xff
+
+struct nm_flow {
+    uint8_t table;
+    uint16_t priority;
+    uint64_t cookie;
+    uint16_t present;               /* bit (1 << enum nm_field) */
+    uint16_t masked;
+    uint64_t value[NF__COUNT], mask[NF__COUNT];
+    struct nm_act *acts;            /* owned */
+    size_t n_acts;
+    bool write_meta;
+    uint64_t meta, meta_mask;
+    uint8_t goto_table;             /* NM_NO_GOTO: none */
+};
+
+enum {
+    NM_T_CLASSIFY = 0, NM_T_TENANT = 10, NM_T_SRC_TAG = 15, NM_T_FORWARD = 20,
+    NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40,
+};
+
+struct nm_flows {
+    struct nm_flow *v;
+    size_t n, cap;
+};
+
+/* The OpenFlow number of port 'name' on host 'h', 0 when not known yet. */
+typedef uint32_t nm_ofport_fn(void *aux, int h, const char *name);
+
+/* Appends host 'h''s desired flows to 'out'.  A flow that would need a port
+ * whose number is not known yet is left out (the VM stays pending until the
+ * next pass).  0 or ENOMEM. */
+int netmodel_flows(const struct netmodel *, int h, nm_ofport_fn *ofport,
+                   void *aux, struct nm_flows *out);
+void nm_flows_clear(struct nm_flows *);
+
+/* The component of a VM, and whether two VMs may talk. */
+uint32_t netmodel_vm_comp(const struct netmodel *, int vm);
+
+/* Next hop from host 'h' toward host 'dst': an overlay neighbour of 'h',
+ * 'h' itself when h == dst, -1 when unreachable. */
+int netmodel_next_hop(const struct netmodel *, int h, int dst);
+
+#endif
