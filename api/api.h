@@ -60,10 +60,13 @@ struct api_principal {
 };
 
 /* Process-wide settings the handlers need. */
+struct reconciler;
+
 struct api_config {
     const char *admin_token;
     struct db_pool *pool;
     const char *openapi_json;   /* the embedded document */
+    struct reconciler *recon;   /* NULL with --no-reconciler */
 };
 
 struct api_req {
@@ -147,6 +150,7 @@ void http_stop(struct api_server *);
 /* --- handlers (one file per resource group) --- */
 api_handler health_healthz, health_readyz, health_metrics, health_openapi;
 api_handler web_static;
+api_handler topology_physical;
 api_handler clouds_list, clouds_create, clouds_get, clouds_patch, clouds_delete;
 api_handler cloudlinks_list, cloudlinks_get, cloudlinks_put, cloudlinks_delete;
 api_handler hosts_list, hosts_create, hosts_get, hosts_patch, hosts_delete;

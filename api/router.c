@@ -32,6 +32,8 @@ const struct api_route router_routes[] = {
     {API_PUT, "/v1/cloud-links/{cloud_a}/{cloud_b}", ACCESS_ADMIN, cloudlinks_put},
     {API_DELETE, "/v1/cloud-links/{cloud_a}/{cloud_b}", ACCESS_ADMIN, cloudlinks_delete},
 
+    {API_GET, "/v1/topology", ACCESS_ADMIN, topology_physical},
+
     {API_GET, "/v1/hosts", ACCESS_ADMIN, hosts_list},
     {API_POST, "/v1/hosts", ACCESS_ADMIN, hosts_create},
     {API_GET, "/v1/hosts/{host}", ACCESS_ADMIN, hosts_get},

@@ -22,7 +22,7 @@
 #include "db/db.h"
 #include "db/embedded.h"
 #include "db/migrate.h"
-#include "ctrl/ofctl.h"
+#include "api/reconcile.h"
 
 #define SKYVISOR_VERSION "0.1.0"
 #define MIN_TOKEN_LEN 16
@@ -51,6 +51,10 @@ usage(FILE *out)
 "  --openflow-listen IP:PORT\n"
 "                       accept OpenFlow 1.3 connections from bridges here (the\n"
 "                       hosts whose 'controller' field points at it)\n"
+"  --tunnels LAYOUT     inter-cloud tunnels: mst (minimum spanning tree of the\n"
+"                       cloud-link costs, the default) or full-mesh\n"
+"  --no-reconciler      serve the API only: nothing configures the switches\n"
+"                       and statuses stay as they are\n"
 "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
 "  --list-routes        print every API operation as 'METHOD /path' and exit\n"
 "  --version            print the version and exit\n"
@@ -72,6 +76,8 @@ struct options {
     const char *listen;
     const char *openflow_listen;
     unsigned int threads;
+    enum tunnels_layout tunnels;
+    bool no_reconciler;
 };
 
 /* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
@@ -79,13 +85,16 @@ static int
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
-           OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN };
+           OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
+           OPT_TUNNELS, OPT_NO_RECONCILER };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
+        {"tunnels", required_argument, NULL, OPT_TUNNELS},
+        {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -107,6 +116,17 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_DATA_DIR: o->data_dir = optarg; break;
         case OPT_LISTEN: o->listen = optarg; break;
         case OPT_OPENFLOW_LISTEN: o->openflow_listen = optarg; break;
+        case OPT_NO_RECONCILER: o->no_reconciler = true; break;
+        case OPT_TUNNELS:
+            if (!strcmp(optarg, "mst")) {
+                o->tunnels = TUNNELS_MST;
+            } else if (!strcmp(optarg, "full-mesh")) {
+                o->tunnels = TUNNELS_FULL_MESH;
+            } else {
+                fprintf(stderr, "skyvisord: --tunnels wants mst or full-mesh\n");
+                return 2;
+            }
+            break;
         case OPT_THREADS: {
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 256) {
@@ -192,7 +212,7 @@ main(int argc, char **argv)
     }
     struct db_pool *pool = NULL;
     struct api_server *http = NULL;
-    struct ofctl *ofctl = NULL;
+    struct sky_reconcile *recon = NULL;
     rc = 1;
     if (prepare_schema(conninfo)) {
         goto out;
@@ -206,21 +226,23 @@ main(int argc, char **argv)
         .pool = pool,
         .openapi_json = api_openapi_files[0].data,
     };
+    if (!opt.no_reconciler) {
+        char target[128];
+        snprintf(target, sizeof target, "tcp:%s",
+                 opt.openflow_listen ? opt.openflow_listen : "");
+        struct recon_options ro = {
+            .layout = opt.tunnels,
+            .openflow_listen = opt.openflow_listen ? target : NULL,
+        };
+        recon = sky_reconcile_start(conninfo, &ro);
+        if (!recon) {
+            goto out;
+        }
+        config.recon = sky_reconcile_get(recon);
+    }
     http = http_start(opt.listen, opt.threads, &config);
     if (!http) {
         goto out;
-    }
-    if (opt.openflow_listen) {
-        static const struct ofctl_callbacks no_callbacks;
-        char target[128];
-        snprintf(target, sizeof target, "tcp:%s", opt.openflow_listen);
-        ofctl = ofctl_create(&no_callbacks, NULL, NULL);
-        int error = ofctl ? ofctl_listen(ofctl, target, NULL) : ENOMEM;
-        if (error) {
-            vlog(VLOG_ERR, "main", "cannot listen for OpenFlow on %s: %s",
-                 opt.openflow_listen, strerror(error));
-            goto out;
-        }
     }
     vlog(VLOG_INFO, "main", "ready");
     int sig = 0;
@@ -231,8 +253,8 @@ main(int argc, char **argv)
     rc = 0;
 
 out:
-    ofctl_destroy(ofctl);
     http_stop(http);
+    sky_reconcile_stop(recon);
     db_pool_destroy(pool);
     embedded_pg_stop(pg);
     vlog(VLOG_INFO, "main", "stopped");

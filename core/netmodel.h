@@ -75,6 +75,20 @@ struct nm_obj {
     char *detail;                   /* owned, may be NULL */
 };
 
+/* A status to write back: the object's kind and id, borrowed strings. */
+enum nm_kind {
+    NK_CLOUD, NK_HOST, NK_TENANT, NK_NETWORK, NK_SWITCH, NK_LINK, NK_VM,
+    NK__COUNT
+};
+
+struct nm_status {
+    enum nm_kind kind;
+    const char *id;
+    enum nm_state state;
+    const char *detail;             /* NULL for none */
+    long long observed_generation;
+};
+
 struct nm_cloud {
     struct nm_obj o;
     int gateway;                    /* host index, -1 if none */

@@ -2,7 +2,7 @@
 # migrations and the embedded PostgreSQL cluster.
 DB_SRCS += db/conn.c db/pool.c db/migrate.c db/embedded.c db/store.c \
            db/clouds.c db/cloudlinks.c db/hosts.c db/tenants.c db/networks.c \
-           db/switches.c db/links.c db/vms.c db/idempotency.c \
+           db/switches.c db/links.c db/vms.c db/idempotency.c db/state.c \
            $(BUILD)/gen/migrations.c
 
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

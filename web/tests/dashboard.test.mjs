@@ -72,7 +72,7 @@ before(async () => {
   chmodSync(tmp, 0o711); // the embedded PostgreSQL runs as the postgres user
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  daemon = spawn(path.join(BUILD, 'skyvisord'), ['--listen', `127.0.0.1:${port}`, '--data-dir', path.join(tmp, 'db')],
+  daemon = spawn(path.join(BUILD, 'skyvisord'), ['--listen', `127.0.0.1:${port}`, '--data-dir', path.join(tmp, 'db'), '--no-reconciler'],
     { env: { ...process.env, SKYVISOR_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] });
   daemon.stdout.on('data', d => { daemonLog += d; });
   daemon.stderr.on('data', d => { daemonLog += d; });

@@ -1,0 +1,23 @@
+/* reconcile.h: skyvisord's reconciler, fed by PostgreSQL.
+ *
+ * Glues ctrl/reconciler.h to db/state.h: a dedicated database connection
+ * (not one of the HTTP pool's) that LISTENs for desired-state changes,
+ * loads the model and writes statuses back.  When the connection is lost
+ * the next load reconnects and LISTENs again, and the reconciler re-reads
+ * everything, so no notification can be missed for good. */
+#ifndef SKYVISOR_API_RECONCILE_H
+#define SKYVISOR_API_RECONCILE_H
+
+#include "ctrl/reconciler.h"
+
+struct sky_reconcile;
+
+/* Connects to 'conninfo' and starts the reconciler.  NULL on failure
+ * (logged).  Caller owns the result (sky_reconcile_stop). */
+struct sky_reconcile *sky_reconcile_start(const char *conninfo,
+                                          const struct recon_options *);
+void sky_reconcile_stop(struct sky_reconcile *);
+/* The running reconciler (borrowed), for the topology endpoints. */
+struct reconciler *sky_reconcile_get(struct sky_reconcile *);
+
+#endif

@@ -1,0 +1,98 @@
+/* reconciler.h: the thread that makes the switches match the database.
+ *
+ * One reconciler thread wakes on a desired-state notification (the store's
+ * file descriptor), on a switch connecting or leaving, on a kick, or every
+ * resync interval, and runs a pass:
+ *
+ *   1. load      the whole desired state through the store, in one
+ *                transaction; derive the overlay (core/netmodel.h); publish
+ *                it as an immutable snapshot with liburcu (readers: the
+ *                packet-in handler, the topology endpoints);
+ *   2. sessions  one OVSDB session per host and one OpenFlow connection
+ *                (we connect to the host's `openflow` target, or the bridge
+ *                connects to our listener through its `controller`);
+ *   3. OVSDB     per host: the integration bridge (netdev or system
+ *                datapath, fail-mode secure, OpenFlow 1.3, the datapath id
+ *                the platform derives from the host id), its VM ports and
+ *                tunnels, removing the ports it owns that are no longer
+ *                desired; each change is one idempotent transaction
+ *                (ctrl/ovsdb_vswitch.h);
+ *   4. flows     per connected bridge: compile the desired flows with the
+ *                port numbers OVSDB reports, read back the flows carrying a
+ *                skyvisor cookie, diff by (table, priority, match), and
+ *                apply: additions deepest table first, then deletions from
+ *                the ingress table on, each batch closed by a barrier; an
+ *                unchanged flow is never touched, so a restarted skyvisord
+ *                adopts what its predecessor installed;
+ *   5. status    every object's state (pending / realized / error with a
+ *                detail naming the cause) and observed generation, written
+ *                back when it changed.
+ *
+ * A host that is down marks its own objects (and the VMs that need it)
+ * error and does not hold up the others.  A pass that leaves anything
+ * pending schedules the next one soon.
+ *
+ * The packet-in handler runs on the controller's thread: ARP requests from
+ * VMs (port security already checked them) are answered from the snapshot
+ * when the target is in the sender's component; LLDP received on tunnel
+ * ports records physical links (the platform's own probes, sent on every
+ * tunnel port each pass); a miss in the tenant table asks for a pass.
+ *
+ * Threads: reconciler_* functions may be called from any thread except
+ * where noted; the store's functions are only called on the reconciler
+ * thread. */
+#ifndef SKYVISOR_CTRL_RECONCILER_H
+#define SKYVISOR_CTRL_RECONCILER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/netmodel.h"
+
+struct reconciler;
+
+/* Where desired state comes from and statuses go (db/state.h in skyvisord,
+ * anything else in tests). */
+struct recon_store {
+    /* Fills an initialised, empty model (not yet finished); 0 or an errno. */
+    int (*load)(void *aux, struct netmodel *);
+    /* 0 or an errno. */
+    int (*write_status)(void *aux, const struct nm_status *, size_t n);
+    /* A descriptor that becomes readable when desired state may have
+     * changed, -1 if none; drain() consumes it (true: something changed). */
+    int (*fd)(void *aux);
+    bool (*drain)(void *aux);
+};
+
+struct recon_options {
+    enum tunnels_layout layout;
+    const char *openflow_listen;    /* "tcp:IP:PORT" or NULL */
+    unsigned int resync_ms;         /* periodic pass (10000) */
+    unsigned int retry_ms;          /* next pass while pending (250) */
+};
+
+/* Starts the thread.  'store' is copied, 'aux' must outlive the
+ * reconciler.  NULL on failure (logged). */
+struct reconciler *reconciler_create(const struct recon_store *store, void *aux,
+                                     const struct recon_options *);
+void reconciler_destroy(struct reconciler *);
+/* Asks for a pass with a fresh load. */
+void reconciler_kick(struct reconciler *);
+
+struct recon_stats {
+    unsigned long long passes;
+    unsigned long long flows_added, flows_deleted, flows_kept;
+    unsigned long long ovsdb_txns;
+    unsigned long long arp_replies, packet_ins, lldp_links;
+    long long last_pass_us;
+    bool converged;                 /* last pass left nothing pending */
+};
+void reconciler_get_stats(struct reconciler *, struct recon_stats *);
+
+/* The physical topology as JSON (new reference): bridges with their
+ * datapath ids, the tunnels the overlay wants, and the links LLDP
+ * confirmed.  NULL before the first load. */
+json_t *reconciler_topology(struct reconciler *);
+
+#endif

@@ -1,0 +1,355 @@
+/* state.c: loading the desired state and writing statuses back (state.h).
+ *
+ * Each table is read ordered by id; references between rows are resolved
+ * by binary search on those ids, so a model of n objects loads in
+ * O(n log n) with one round trip per table. */
+#include "db/state.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMON "id, name, generation, observed_generation, state, detail"
+
+static const struct db_stmt q_clouds = {
+    "state_clouds", "SELECT " COMMON " FROM cloud ORDER BY id", 0};
+static const struct db_stmt q_hosts = {
+    "state_hosts",
+    "SELECT " COMMON ", cloud_id, role = 'gateway', host(tunnel_ip),"
+    " host(public_ip), ovsdb, bridge, datapath, coalesce(openflow, ''),"
+    " coalesce(controller, '') FROM host ORDER BY id", 0};
+static const struct db_stmt q_tenants = {
+    "state_tenants", "SELECT " COMMON ", tag FROM tenant ORDER BY id", 0};
+static const struct db_stmt q_networks = {
+    "state_networks",
+    "SELECT " COMMON ", tenant_id, tagging = 'rewrite' FROM network ORDER BY id", 0};
+static const struct db_stmt q_switches = {
+    "state_switches",
+    "SELECT " COMMON ", network_id, seq FROM vswitch ORDER BY id", 0};
+static const struct db_stmt q_links = {
+    "state_links",
+    "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
+static const struct db_stmt q_vms = {
+    "state_vms",
+    "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
+    " wire_low, coalesce(iface, '') FROM vm ORDER BY id", 0};
+static const struct db_stmt q_cloudlinks = {
+    "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
+
+static void
+read_obj(const PGresult *r, int row, struct nm_obj *o)
+{
+    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(r, row, 0));
+    snprintf(o->name, sizeof o->name, "%s", PQgetvalue(r, row, 1));
+    o->generation = atoll(PQgetvalue(r, row, 2));
+    o->observed_generation = atoll(PQgetvalue(r, row, 3));
+    const char *st = PQgetvalue(r, row, 4);
+    o->state = !strcmp(st, "realized") ? NM_REALIZED
+             : !strcmp(st, "error") ? NM_ERROR : NM_PENDING;
+    const char *d = db_val(r, row, 5);
+    o->detail = d ? strdup(d) : NULL;
+}
+
+static uint32_t
+ip4(const char *s)
+{
+    struct in_addr a;
+    return s && inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
+}
+
+static uint64_t
+mac48(const char *s)
+{
+    unsigned int b[6];
+    if (!s || sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+                     &b[5]) != 6) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 6; i++) {
+        v = v << 8 | (b[i] & 0xff);
+    }
+    return v;
+}
+
+/* Index of the object with 'id' in a sorted array of stride 'size' whose
+ * elements start with a struct nm_obj, or -1. */
+static int
+find(const void *base, size_t n, size_t size, const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct nm_obj *o = (const void *) ((const char *) base + mid * size);
+        int c = strcmp(o->id, id);
+        if (!c) {
+            return (int) mid;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return -1;
+}
+
+#define FIND(arr, n, id) find((arr), (n), sizeof *(arr), (id))
+
+struct load_ctx {
+    struct netmodel *m;
+};
+
+static enum db_qs
+query(struct db_conn *c, const struct db_stmt *st, PGresult **r, void **arr,
+      size_t *n, size_t size)
+{
+    enum db_qs qs = db_exec(c, st, NULL, r);
+    if (qs < 0) {
+        return qs;
+    }
+    *n = (size_t) PQntuples(*r);
+    *arr = calloc(*n ? *n : 1, size);
+    if (!*arr) {
+        PQclear(*r);
+        *r = NULL;
+        return DB_QS_HARD;
+    }
+    return qs;
+}
+
+static enum db_qs
+load_txn(struct db_conn *c, void *ctx_)
+{
+    struct load_ctx *ctx = ctx_;
+    struct netmodel *m = ctx->m;
+    netmodel_free(m);
+    netmodel_init(m);
+    PGresult *r = NULL;
+    enum db_qs qs;
+
+    if ((qs = query(c, &q_clouds, &r, (void **) &m->clouds, &m->n_clouds,
+                    sizeof *m->clouds)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_clouds; i++) {
+        read_obj(r, (int) i, &m->clouds[i].o);
+        m->clouds[i].gateway = -1;
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_hosts, &r, (void **) &m->hosts, &m->n_hosts,
+                    sizeof *m->hosts)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        struct nm_host *h = &m->hosts[i];
+        int row = (int) i;
+        read_obj(r, row, &h->o);
+        h->cloud = FIND(m->clouds, m->n_clouds, PQgetvalue(r, row, 6));
+        h->gateway = PQgetvalue(r, row, 7)[0] == 't';
+        h->tunnel_ip = ip4(db_val(r, row, 8));
+        h->public_ip = ip4(db_val(r, row, 9));
+        snprintf(h->ovsdb, sizeof h->ovsdb, "%s", PQgetvalue(r, row, 10));
+        snprintf(h->bridge, sizeof h->bridge, "%s", PQgetvalue(r, row, 11));
+        snprintf(h->datapath, sizeof h->datapath, "%s", PQgetvalue(r, row, 12));
+        snprintf(h->openflow, sizeof h->openflow, "%s", PQgetvalue(r, row, 13));
+        snprintf(h->controller, sizeof h->controller, "%s", PQgetvalue(r, row, 14));
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_tenants, &r, (void **) &m->tenants, &m->n_tenants,
+                    sizeof *m->tenants)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_tenants; i++) {
+        read_obj(r, (int) i, &m->tenants[i].o);
+        m->tenants[i].tag = (uint16_t) atoi(PQgetvalue(r, (int) i, 6));
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_networks, &r, (void **) &m->networks, &m->n_networks,
+                    sizeof *m->networks)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_networks; i++) {
+        read_obj(r, (int) i, &m->networks[i].o);
+        m->networks[i].tenant = FIND(m->tenants, m->n_tenants, PQgetvalue(r, (int) i, 6));
+        m->networks[i].rewrite = PQgetvalue(r, (int) i, 7)[0] == 't';
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_switches, &r, (void **) &m->switches, &m->n_switches,
+                    sizeof *m->switches)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_switches; i++) {
+        read_obj(r, (int) i, &m->switches[i].o);
+        m->switches[i].network = FIND(m->networks, m->n_networks,
+                                      PQgetvalue(r, (int) i, 6));
+        m->switches[i].seq = (uint32_t) strtoul(PQgetvalue(r, (int) i, 7), NULL, 10);
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_links, &r, (void **) &m->links, &m->n_links,
+                    sizeof *m->links)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_links; i++) {
+        int row = (int) i;
+        read_obj(r, row, &m->links[i].o);
+        m->links[i].network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, 6));
+        m->links[i].a = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 7));
+        m->links[i].b = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 8));
+    }
+    PQclear(r);
+
+    if ((qs = query(c, &q_vms, &r, (void **) &m->vms, &m->n_vms,
+                    sizeof *m->vms)) < 0) {
+        return qs;
+    }
+    for (size_t i = 0; i < m->n_vms; i++) {
+        struct nm_vm *v = &m->vms[i];
+        int row = (int) i;
+        read_obj(r, row, &v->o);
+        v->network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, 6));
+        v->sw = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 7));
+        v->host = FIND(m->hosts, m->n_hosts, PQgetvalue(r, row, 8));
+        v->mac = mac48(PQgetvalue(r, row, 9));
+        v->ip = ip4(PQgetvalue(r, row, 10));
+        v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
+        snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
+    }
+    PQclear(r);
+
+    size_t n = 0;
+    if ((qs = query(c, &q_cloudlinks, &r, (void **) &m->cloudlinks, &n,
+                    sizeof *m->cloudlinks)) < 0) {
+        return qs;
+    }
+    m->n_cloudlinks = n;
+    for (size_t i = 0; i < n; i++) {
+        m->cloudlinks[i].a = FIND(m->clouds, m->n_clouds, PQgetvalue(r, (int) i, 0));
+        m->cloudlinks[i].b = FIND(m->clouds, m->n_clouds, PQgetvalue(r, (int) i, 1));
+        m->cloudlinks[i].cost = atof(PQgetvalue(r, (int) i, 2));
+    }
+    PQclear(r);
+    return DB_QS_ONE;
+}
+
+enum db_qs
+state_load(struct db_conn *c, struct netmodel *m)
+{
+    struct load_ctx ctx = { m };
+    enum db_qs qs = db_txn_run(c, true, load_txn, &ctx);
+    if (qs < 0) {
+        netmodel_free(m);
+        netmodel_init(m);
+    }
+    return qs < 0 ? qs : DB_QS_ONE;
+}
+
+/* --- status write-back --- */
+
+#define STATUS_SQL(t)                                                         \
+    "UPDATE " t " AS o SET state = s.state, detail = s.detail,"               \
+    " observed_generation = greatest(o.observed_generation, s.og)"            \
+    " FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, state text,"           \
+    "                                         detail text, og bigint)"        \
+    " WHERE o.id = s.id AND (o.state, o.detail, o.observed_generation)"       \
+    "   IS DISTINCT FROM (s.state, s.detail, greatest(o.observed_generation, s.og))"
+
+static const struct db_stmt q_status[NK__COUNT] = {
+    [NK_CLOUD] = {"state_st_cloud", STATUS_SQL("cloud"), 1},
+    [NK_HOST] = {"state_st_host", STATUS_SQL("host"), 1},
+    [NK_TENANT] = {"state_st_tenant", STATUS_SQL("tenant"), 1},
+    [NK_NETWORK] = {"state_st_network", STATUS_SQL("network"), 1},
+    [NK_SWITCH] = {"state_st_switch", STATUS_SQL("vswitch"), 1},
+    [NK_LINK] = {"state_st_link", STATUS_SQL("vlink"), 1},
+    [NK_VM] = {"state_st_vm", STATUS_SQL("vm"), 1},
+};
+
+struct write_ctx {
+    char *payload[NK__COUNT];
+};
+
+static enum db_qs
+write_txn(struct db_conn *c, void *ctx_)
+{
+    struct write_ctx *ctx = ctx_;
+    for (int t = 0; t < NK__COUNT; t++) {
+        if (!ctx->payload[t]) {
+            continue;
+        }
+        const char *params[1] = { ctx->payload[t] };
+        enum db_qs qs = db_exec(c, &q_status[t], params, NULL);
+        if (qs < 0) {
+            return qs;
+        }
+    }
+    return DB_QS_ONE;              /* commit */
+}
+
+enum db_qs
+state_write_status(struct db_conn *c, const struct nm_status *st, size_t n)
+{
+    static const char *const names[] = {"pending", "realized", "error"};
+    json_t *arr[NK__COUNT] = {NULL};
+    struct write_ctx ctx = {{NULL}};
+    enum db_qs qs = DB_QS_NONE;
+    for (size_t i = 0; i < n; i++) {
+        enum nm_kind t = st[i].kind;
+        if (!arr[t] && !(arr[t] = json_array())) {
+            qs = DB_QS_HARD;
+            goto out;
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:I}", "id", st[i].id,
+                              "state", names[st[i].state], "detail", st[i].detail,
+                              "og", (json_int_t) st[i].observed_generation);
+        if (!o || json_array_append_new(arr[t], o)) {
+            qs = DB_QS_HARD;
+            goto out;
+        }
+    }
+    for (int t = 0; t < NK__COUNT; t++) {
+        if (arr[t] && !(ctx.payload[t] = json_dumps(arr[t], JSON_COMPACT))) {
+            qs = DB_QS_HARD;
+            goto out;
+        }
+    }
+    if (n) {
+        qs = db_txn_run(c, false, write_txn, &ctx);
+    }
+out:
+    for (int t = 0; t < NK__COUNT; t++) {
+        json_decref(arr[t]);
+        free(ctx.payload[t]);
+    }
+    return qs < 0 ? qs : DB_QS_NONE;
+}
+
+/* --- notifications --- */
+
+bool
+state_listen(struct db_conn *c)
+{
+    return db_exec_sql(c, "LISTEN skyvisor_desired") >= 0;
+}
+
+bool
+state_drain(struct db_conn *c)
+{
+    bool any = false;
+    if (!c->pg || PQconsumeInput(c->pg) != 1) {
+        return false;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg))) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
