@@ -1043,7 +1043,7 @@ emit(struct status_batch *b, enum nm_kind kind, struct nm_obj *o, const struct v
     s->kind = kind;
     s->id = o->id;
     s->state = v->state;
-    s->detail = v->detail;
+    s->detail = v->detail ? strdup(v->detail) : NULL;     /* owned by the batch */
     s->observed_generation = v->state == NM_PENDING ? o->observed_generation : o->generation;
 }
 
@@ -1240,6 +1240,9 @@ out:
     free(vv);
     free(sv);
     free(nv);
+    for (size_t i = 0; batch.v && i < batch.n; i++) {
+        free((char *) batch.v[i].detail);
+    }
     free(batch.v);
     free(batch.obj);
     return all_done;
