@@ -154,6 +154,13 @@ parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "skyvisord: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (o->no_reconciler && o->openflow_listen) {
+        /* The listener belongs to the reconciler's controller: without it
+         * bridges would connect to nothing. */
+        fprintf(stderr, "skyvisord: --openflow-listen needs the reconciler "
+                "(drop --no-reconciler)\n");
+        return 2;
+    }
     return 0;
 }
 

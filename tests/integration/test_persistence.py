@@ -142,7 +142,14 @@ def test_openflow_listener(pg):
     from conftest import free_port
 
     ofport = free_port()
-    d = Skyvisord(db_url=pg.url(pg.fresh_db()),
+    url = pg.url(pg.fresh_db())
+    # The listener is the reconciler's: asking for it without one is a
+    # usage error, not a silently missing port.
+    lone = Skyvisord(db_url=url, extra=("--openflow-listen", f"127.0.0.1:{ofport}"))
+    out = subprocess.run(lone.args, env=lone.env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and "--openflow-listen needs the reconciler" in out.stderr
+    d = Skyvisord(db_url=url, reconcile=True,
                   extra=("--openflow-listen", f"127.0.0.1:{ofport}")).start()
     try:
         def messages(sock, count):
