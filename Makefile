@@ -49,6 +49,8 @@ include db/module.mk
 include api/module.mk
 include tests/module.mk
 include bench/module.mk
+# Tools with a build of their own (tools/NAME/module.mk), such as skyctl.
+include $(wildcard tools/*/module.mk)
 
 objs = $(patsubst %.c,$(BUILD)/%.o,$(filter %.c,$(1))) \
        $(patsubst %.S,$(BUILD)/%.o,$(filter %.S,$(1)))

@@ -13,3 +13,6 @@ $(BUILD)/bench/ofctl_learn: $(BUILD)/bench/ofctl_learn.o $(BUILD)/libskyctrl.a $
 
 bench-ctrl:
 	bench/ctrl.sh
+
+# Each further benchmark keeps its rules in a file of its own, bench/NAME.mk.
+include $(filter-out bench/module.mk,$(wildcard bench/*.mk))
