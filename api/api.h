@@ -150,7 +150,7 @@ void http_stop(struct api_server *);
 /* --- handlers (one file per resource group) --- */
 api_handler health_healthz, health_readyz, health_metrics, health_openapi;
 api_handler web_static;
-api_handler topology_physical;
+api_handler topology_physical, topology_network;
 api_handler clouds_list, clouds_create, clouds_get, clouds_patch, clouds_delete;
 api_handler cloudlinks_list, cloudlinks_get, cloudlinks_put, cloudlinks_delete;
 api_handler hosts_list, hosts_create, hosts_get, hosts_patch, hosts_delete;

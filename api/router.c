@@ -51,6 +51,7 @@ const struct api_route router_routes[] = {
     {API_PATCH, TN, ACCESS_TENANT, networks_patch},
     {API_DELETE, TN, ACCESS_TENANT, networks_delete},
     {API_GET, TN "/status", ACCESS_TENANT, networks_status},
+    {API_GET, TN "/topology", ACCESS_TENANT, topology_network},
 
     {API_GET, TN "/switches", ACCESS_TENANT, switches_list},
     {API_POST, TN "/switches", ACCESS_TENANT, switches_create},

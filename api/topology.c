@@ -1,11 +1,26 @@
-/* topology.c: GET /v1/topology, the physical topology the admin sees.
+/* topology.c: the two views of topology.
  *
- * Served from the reconciler's snapshot (ctrl/reconciler.h): the bridges
- * with their datapath ids and whether they are connected, the tunnels the
- * overlay wants (intra-cloud host-gateway, inter-cloud gateway-gateway) and
- * the links LLDP confirmed.  No database round trip. */
+ * GET /v1/topology (admin): the physical topology, served from the
+ * reconciler's snapshot (ctrl/reconciler.h): the bridges with their
+ * datapath ids and whether they are connected, the tunnels the overlay
+ * wants (intra-cloud host-gateway, inter-cloud gateway-gateway) and the
+ * links the platform's own LLDP probes confirmed.  No database round trip.
+ *
+ * GET /v1/tenants/{tenant}/networks/{network}/topology (the tenant or the
+ * admin): the tenant's virtual topology, from the database so it answers
+ * with or without a reconciler: its switches with their VMs, its links,
+ * and its segments (core/vtopo.h): the sets of switches, and so of VMs,
+ * that can reach each other.  Nothing physical leaks into it: no host
+ * bridges, tunnels or other tenants. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/api.h"
+#include "api/crud.h"
+#include "core/vtopo.h"
 #include "ctrl/reconciler.h"
+#include "db/store.h"
 
 void
 topology_physical(struct api_req *req, struct api_resp *resp)
@@ -22,4 +37,98 @@ topology_physical(struct api_req *req, struct api_resp *resp)
         return;
     }
     api_reply_json(resp, 200, t);
+}
+
+/* Adds "segments" to the topology document 'doc' (borrowed): an array of
+ * {"switches": [names], "vms": [names]}.  0 or ENOMEM. */
+static int
+add_segments(json_t *doc)
+{
+    json_t *switches = json_object_get(doc, "switches");
+    json_t *links = json_object_get(doc, "links");
+    size_t n = json_array_size(switches), nl = json_array_size(links);
+    size_t *seg = calloc(n + 1, sizeof *seg), *scratch = calloc(n + 1, sizeof *scratch);
+    struct vtopo_link *l = calloc(nl + 1, sizeof *l);
+    json_t *segments = json_array();
+    int rc = ENOMEM;
+    if (!seg || !scratch || !l || !segments) {
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < nl; i++) {
+        const char *a = json_string_value(json_object_get(json_array_get(links, i), "a"));
+        const char *b = json_string_value(json_object_get(json_array_get(links, i), "b"));
+        size_t ia = n, ib = n;
+        for (size_t s = 0; s < n && a && b; s++) {
+            const char *name = json_string_value(
+                json_object_get(json_array_get(switches, s), "name"));
+            if (name && !strcmp(name, a)) {
+                ia = s;
+            }
+            if (name && !strcmp(name, b)) {
+                ib = s;
+            }
+        }
+        l[m++] = (struct vtopo_link) {ia, ib};
+    }
+    size_t n_seg = vtopo_segments(n, l, m, seg, scratch);
+    for (size_t k = 0; k < n_seg; k++) {
+        json_t *sw = json_array(), *vms = json_array();
+        for (size_t s = 0; s < n; s++) {
+            if (seg[s] != k) {
+                continue;
+            }
+            json_t *o = json_array_get(switches, s);
+            json_array_append(sw, json_object_get(o, "name"));
+            json_t *v = json_object_get(o, "vms");
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                json_array_append(vms, json_object_get(json_array_get(v, i), "name"));
+            }
+        }
+        json_array_append_new(segments, json_pack("{s:o, s:o}", "switches", sw, "vms", vms));
+    }
+    json_object_set(doc, "segments", segments);
+    rc = 0;
+out:
+    json_decref(segments);
+    free(seg);
+    free(scratch);
+    free(l);
+    return rc;
+}
+
+void
+topology_network(struct api_req *req, struct api_resp *resp)
+{
+    struct store_row tenant = {0}, network = {0};
+    enum db_qs qs = store_get(req->db, &store_tenants, NULL, req->params[0], &tenant);
+    if (qs == DB_QS_ONE) {
+        qs = store_get(req->db, &store_networks, tenant.id, req->params[1], &network);
+    }
+    char *text = NULL;
+    if (qs == DB_QS_ONE) {
+        qs = store_network_topology(req->db, tenant.id, network.id, &text);
+    }
+    if (qs < 0) {
+        crud_db_problem(req, resp, qs, "network", NULL);
+    } else if (qs == DB_QS_NONE) {
+        api_problem(resp, req, SVE_NOT_FOUND, NULL, "no %s '%s'",
+                    tenant.json ? "network" : "tenant",
+                    tenant.json ? req->params[1] : req->params[0]);
+    } else {
+        json_t *doc = json_loads(text, 0, NULL);
+        char *body = NULL;
+        if (doc && !add_segments(doc)) {
+            body = json_dumps(doc, JSON_COMPACT);
+        }
+        json_decref(doc);
+        if (body) {
+            crud_reply_computed(req, resp, body, strlen(body));
+        } else {
+            api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
+        }
+    }
+    free(text);
+    store_row_uninit(&tenant);
+    store_row_uninit(&network);
 }

@@ -182,6 +182,47 @@ static const struct db_stmt stmt_network_status = {
     2,
 };
 
+/* The virtual topology: switches by name, each with its VMs and where they
+ * run; links with the names of the switches they join. */
+static const struct db_stmt stmt_network_topology = {
+    "network_topology",
+    "SELECT json_build_object("
+    " 'network', json_build_object('id', n.id, 'name', n.name, 'subnet', n.subnet,"
+    "   'tagging', n.tagging, " SQL_STATUS("n") "),"
+    " 'switches', coalesce((SELECT json_agg(json_build_object("
+    "     'id', s.id, 'name', s.name, " SQL_STATUS("s") ","
+    "     'vms', coalesce((SELECT json_agg(json_build_object("
+    "         'id', v.id, 'name', v.name, 'mac', v.mac, 'ip', host(v.ip),"
+    "         'host', h.name, 'cloud', c.name, " SQL_STATUS("v") ") ORDER BY v.name)"
+    "       FROM vm v JOIN host h ON h.id = v.host_id JOIN cloud c ON c.id = h.cloud_id"
+    "       WHERE v.switch_id = s.id), '[]'::json)) ORDER BY s.name)"
+    "   FROM vswitch s WHERE s.network_id = n.id), '[]'::json),"
+    " 'links', coalesce((SELECT json_agg(json_build_object("
+    "     'id', l.id, 'name', l.name, 'a', sa.name, 'b', sb.name, " SQL_STATUS("l") ")"
+    "     ORDER BY l.name)"
+    "   FROM vlink l JOIN vswitch sa ON sa.id = l.a_id JOIN vswitch sb ON sb.id = l.b_id"
+    "   WHERE l.network_id = n.id), '[]'::json)"
+    ")::text FROM network n WHERE n.tenant_id = $1::uuid AND n.id = $2::uuid",
+    2,
+};
+
+enum db_qs
+store_network_topology(struct db_conn *c, const char *tenant_id,
+                       const char *network_id, char **json)
+{
+    const char *params[] = {tenant_id, network_id};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_network_topology, params, &res);
+    if (qs == DB_QS_ONE) {
+        *json = strdup(PQgetvalue(res, 0, 0));
+        if (!*json) {
+            qs = DB_QS_HARD;
+        }
+    }
+    PQclear(res);
+    return qs;
+}
+
 enum db_qs
 store_network_status(struct db_conn *c, const char *tenant_id,
                      const char *network_id, char **json)

@@ -79,6 +79,11 @@ enum db_qs store_network_vm_count(struct db_conn *, const char *network_id,
 enum db_qs store_network_status(struct db_conn *, const char *tenant_id,
                                 const char *network_id, char **json);
 
+/* The virtual topology document of a network (switches with their VMs,
+ * links by switch name), malloc'ed. */
+enum db_qs store_network_topology(struct db_conn *, const char *tenant_id,
+                                  const char *network_id, char **json);
+
 /* Cloud links, keyed by the two cloud ids in any order. */
 enum db_qs store_cloudlink_get(struct db_conn *, const char *a, const char *b,
                                struct store_row *out);

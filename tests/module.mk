@@ -1,7 +1,7 @@
 # tests/: cmocka unit tests (tests/unit/NAME.c, one per module), pytest
 # integration suites (tests/integration/), libFuzzer targets (tests/fuzz/).
 UNIT_TESTS += test_error test_validate test_placement test_tunnels test_ofmsg \
-              test_netmodel
+              test_netmodel test_vtopo
 
 # Programs the integration suites run (C drivers of a library against real
 # Open vSwitch, for instance) are added to INTEGRATION_DEPS.

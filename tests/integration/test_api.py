@@ -352,6 +352,80 @@ def test_network_status_and_delete_cascade(daemon, world):
     assert_problem(t.get(f"{base}/switches"), 404, "not-found")
 
 
+GW = {"host": "de-dear-gw"}     # explicit, clear of the workers other tests fill
+
+
+def test_virtual_topology(daemon, world):
+    """GET .../topology: switches with their VMs, links by switch name and
+    the segments (which switches, so which VMs, can reach each other)."""
+    t = daemon.api(token=world["token"])
+    base = "/v1/tenants/acme/networks/topo"
+    created(t.post("/v1/tenants/acme/networks", {"name": "topo", "subnet": "192.168.7.0/24"}))
+    for s in ("a", "b", "c", "d"):
+        created(t.post(f"{base}/switches", {"name": s}))
+    created(t.post(f"{base}/links", {"a": "c", "b": "a"}))
+    created(t.post(f"{base}/vms", vm("va", "02:00:00:07:00:01", "192.168.7.1", switch="a", placement=GW)))
+    created(t.post(f"{base}/vms", vm("vc", "02:00:00:07:00:03", "192.168.7.3", switch="c",
+                                     placement={"host": "us-gw"})))
+    created(t.post(f"{base}/vms", vm("vd", "02:00:00:07:00:04", "192.168.7.4", switch="d", placement=GW)))
+    st, hdrs, topo = t.get(f"{base}/topology")
+    assert st == 200, topo
+    assert topo["network"]["name"] == "topo" and topo["network"]["tagging"] == "mac-prefix"
+    assert [s["name"] for s in topo["switches"]] == ["a", "b", "c", "d"]
+    by = {s["name"]: s for s in topo["switches"]}
+    assert [v["name"] for v in by["a"]["vms"]] == ["va"] and by["b"]["vms"] == []
+    vc = by["c"]["vms"][0]
+    assert (vc["host"], vc["cloud"], vc["ip"], vc["mac"]) == ("us-gw", "us", "192.168.7.3",
+                                                               "02:00:00:07:00:03")
+    assert vc["status"]["state"] == "pending"
+    assert [(l["a"], l["b"]) for l in topo["links"]] == [("c", "a")]
+    assert topo["segments"] == [{"switches": ["a", "c"], "vms": ["va", "vc"]},
+                                {"switches": ["b"], "vms": []},
+                                {"switches": ["d"], "vms": ["vd"]}]
+    assert t.get(f"{base}/topology", headers={"If-None-Match": hdrs["etag"]})[0] == 304
+    # Joining b and d merges their segments; the validator changes.
+    created(t.post(f"{base}/links", {"a": "b", "b": "d"}))
+    st, hdrs2, topo = t.get(f"{base}/topology", headers={"If-None-Match": hdrs["etag"]})
+    assert st == 200 and hdrs2["etag"] != hdrs["etag"]
+    assert [s["switches"] for s in topo["segments"]] == [["a", "c"], ["b", "d"]]
+    # Another tenant sees none of it; an unknown network is a 404.
+    admin = daemon.api()
+    other = created(admin.post("/v1/tenants", {"name": "topo-other"}))
+    assert_problem(daemon.api(token=other["token"]).get(f"{base}/topology"), 404, "not-found")
+    assert_problem(t.get("/v1/tenants/acme/networks/nope/topology"), 404, "not-found")
+    assert admin.get(f"{base}/topology")[0] == 200
+
+
+def test_mac_prefix_wire_identity(daemon, world):
+    """mac-prefix carries a VM's lower 32 MAC bits on the wire: within one
+    tenant they must be unique across its mac-prefix networks; rewrite
+    networks have no such rule."""
+    t = daemon.api(token=world["token"])
+    nets = "/v1/tenants/acme/networks"
+    created(t.post(nets, {"name": "wire1", "subnet": "192.168.8.0/24"}))
+    created(t.post(nets, {"name": "wire2", "subnet": "192.168.9.0/24"}))
+    created(t.post(nets, {"name": "wire3", "subnet": "192.168.8.0/24", "tagging": "rewrite"}))
+    for n in ("wire1", "wire2", "wire3"):
+        created(t.post(f"{nets}/{n}/switches", {"name": "s1"}))
+    created(t.post(f"{nets}/wire1/vms", vm("w1", "02:00:0a:0b:0c:0d", "192.168.8.1", placement=GW)))
+    # Same lower 32 bits, other upper 16: 409 in the same or another
+    # mac-prefix network of the tenant.
+    body = assert_problem(t.post(f"{nets}/wire1/vms", vm("w2", "06:00:0a:0b:0c:0d",
+                                                          "192.168.8.2")), 409, "conflict", "mac")
+    assert "32" in body["detail"]
+    assert_problem(t.post(f"{nets}/wire2/vms", vm("w3", "0a:00:0a:0b:0c:0d", "192.168.9.3", placement=GW)),
+                   409, "conflict", "mac")
+    # A rewrite network may reuse the very same MAC and IP.
+    created(t.post(f"{nets}/wire3/vms", vm("w4", "02:00:0a:0b:0c:0d", "192.168.8.1", placement=GW)))
+    # Another tenant's mac-prefix network may too.
+    admin = daemon.api()
+    created(admin.post("/v1/tenants", {"name": "wire-other"}))
+    created(admin.post("/v1/tenants/wire-other/networks", {"name": "n", "subnet": "192.168.8.0/24"}))
+    created(admin.post("/v1/tenants/wire-other/networks/n/switches", {"name": "s1"}))
+    created(admin.post("/v1/tenants/wire-other/networks/n/vms",
+                       vm("w5", "06:00:0a:0b:0c:0d", "192.168.8.1", placement=GW)))
+
+
 # --- protocol -------------------------------------------------------------
 
 def raw(daemon, method, path, body=b"", headers=None, chunked=False):
