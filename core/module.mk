@@ -1,3 +1,4 @@
 # core/: pure domain logic, no I/O.
 CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
              core/tunnels.c core/netmodel.c core/vtopo.c
+CORE_SRCS += core/reactive.c

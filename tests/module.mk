@@ -54,3 +54,6 @@ UNIT_TESTS += test_jsonrpc test_ovsdb
 
 # OpenFlow connections and controller (ctrl/loop, ctrl/ofconn, ctrl/ofctl).
 UNIT_TESTS += test_loop test_ofconn
+
+# The reactive path (core/reactive.c).
+UNIT_TESTS += test_reactive
