@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""bench/dataplane.py: data-plane overhead, the seed paper's Figure 4
+(`make bench-dataplane`).
+
+What it measures: ping RTT and iperf3 TCP throughput between two VMs in
+different clouds, with the traffic on skyvisor's virtualized pipeline and
+then on plain Open vSwitch forwarding over the very same bridges, tunnels
+and VM ports, one after the other in the same run, and the ratio.
+
+The setup (tools/cloudsim.py, prefix "svd"): two clouds, each a gateway and
+one worker host, every host its own ovsdb-server + ovs-vswitchd (userspace
+datapath) in a network namespace; VM "a" on c1-h1 and VM "b" on c2-h1, so a
+frame crosses host -> gateway -> gateway -> host: three VXLAN tunnels and
+four ovs-vswitchd instances each way.  All on this machine's cores.
+
+The runs, alternated ROUNDS times:
+  virtualized   skyvisord (embedded PostgreSQL in a temporary --data-dir,
+                the reconciler on) realizes a tenant network declared
+                through the public API; we wait until every object is
+                realized and the VMs ping, then measure.
+  plain-ports   skyvisord is stopped (its process gone), every br-sky's flow
+                table is replaced by two flows, in_port=X -> output:Y and
+                back (each br-sky has exactly two ports: VM + tunnel on a
+                worker, two tunnels on a gateway; the tunnel tree has no
+                loops); the minimum any forwarding needs.
+  plain-normal  the same with one flow, actions=NORMAL (MAC learning).
+Before each plain run and after it, the flow tables are read back and must
+be exactly what we installed: nothing re-installs skyvisor's flows.  For the
+next round the tables are emptied and skyvisord restarted on the same
+database; it restores its flows (the count is checked against round 1).
+
+Each measurement: PINGS pings at 10 ms intervals (min/avg/p50/p99/max,
+loss), then iperf3 TCP for IPERF_SECONDS: a->b one stream, b->a one stream
+(-R), a->b four streams.  Flow counts: OpenFlow flows per br-sky, and the
+datapath (megaflow) entries per host right after the traffic.
+
+Output: a table on stdout and the section "Data-plane overhead (make
+bench-dataplane)" of BENCHMARKS.md (tools/bench-section).  Everything it
+created (namespaces, OvS daemons, skyvisord and its PostgreSQL, iperf3, the
+temporary directory) is removed on exit, on failure and on SIGINT/SIGTERM.
+
+Environment: BUILD (default build), ROUNDS (3), PINGS (200), IPERF_SECONDS
+(5), TAGGING (mac-prefix or rewrite), BENCH_OUT (BENCHMARKS.md; empty to
+skip writing).
+"""
+
+import http.client
+import json
+import os
+import platform
+import pwd
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import cloudsim  # noqa: E402
+
+BUILD = os.environ.get("BUILD", "build")
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+PINGS = int(os.environ.get("PINGS", "200"))
+IPERF_SECONDS = int(os.environ.get("IPERF_SECONDS", "5"))
+TAGGING = os.environ.get("TAGGING", "mac-prefix")
+OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "BENCHMARKS.md"))
+PREFIX = "svd"
+TITLE = "Data-plane overhead (make bench-dataplane)"
+IPERF_PORT = 5201
+
+CLOUDS = [("c1", "aws", "DE"), ("c2", "gcp", "US")]
+HOSTS = [  # name, cloud, tunnel_ip, public_ip
+    ("c1-gw", "c1", "198.18.1.1", "198.19.0.1"),
+    ("c1-h1", "c1", "198.18.1.2", None),
+    ("c2-gw", "c2", "198.18.2.1", "198.19.0.2"),
+    ("c2-h1", "c2", "198.18.2.2", None),
+]
+VMS = {  # name: host, iface, mac, ip
+    "a": ("c1-h1", "svda", "02:00:00:00:0d:01", "10.77.0.1"),
+    "b": ("c2-h1", "svdb", "02:00:00:00:0d:02", "10.77.0.2"),
+}
+BRIDGE = "br-sky"
+MODES = ("virtualized", "plain-ports", "plain-normal")
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[dataplane] {msg}", flush=True)
+
+
+# -- the REST API ---------------------------------------------------------------
+class Api:
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+
+    def call(self, method, path, body=None, ok=(200, 201, 204)):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        hdrs = {"Authorization": f"Bearer {self.token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        text = r.read().decode("utf-8", "replace")
+        conn.close()
+        if r.status not in ok:
+            raise Failure(f"{method} {path}: {r.status} {text}")
+        return json.loads(text) if text and text[0] in "{[" else text
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- skyvisord with its embedded PostgreSQL ---------------------------------------
+class Daemon:
+    def __init__(self, work):
+        self.work = work
+        self.data = os.path.join(work, "pg")
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.logpath = os.path.join(work, "skyvisord.log")
+        self.proc = None
+
+    def start(self):
+        args = [os.path.join(ROOT, BUILD, "skyvisord"), "--listen", f"127.0.0.1:{self.port}",
+                "--threads", "2", "--data-dir", self.data]
+        env = dict(os.environ, SKYVISOR_ADMIN_TOKEN=self.token)
+        with open(self.logpath, "ab") as lf:
+            self.proc = subprocess.Popen(args, env=env, stdout=lf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise Failure(f"skyvisord exited {self.proc.returncode}:\n{self.tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    return Api(self.port, self.token)
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise Failure("skyvisord did not become ready:\n" + self.tail())
+
+    def stop(self):
+        """SIGTERM and wait: skyvisord stops its PostgreSQL on the way out.
+        Returns only once the process is gone."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop_orphan_postgres(self):
+        """If skyvisord died without stopping its cluster, stop it here."""
+        if not os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            return
+        bindir = sorted((d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()),
+                        key=int)[-1]
+        cmd = [f"/usr/lib/postgresql/{bindir}/bin/pg_ctl", "-D", self.data, "-m",
+               "immediate", "-w", "stop"]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        subprocess.run(cmd, capture_output=True, timeout=60)
+
+    def tail(self, n=40):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+
+def declare(api, sim):
+    for name, provider, jur in CLOUDS:
+        api.call("POST", "/v1/clouds", {"name": name, "provider": provider, "region": "r1",
+                                        "jurisdiction": jur, "kind": "public"})
+    for name, cloud, tip, pip in HOSTS:
+        body = {"name": name, "cloud": cloud, "tunnel_ip": tip, "datapath": "netdev",
+                "ovsdb": f"unix:{sim.hdir(name)}/db.sock",
+                "openflow": f"unix:{sim.hdir(name)}/{BRIDGE}.mgmt"}
+        if pip:
+            body.update(role="gateway", public_ip=pip)
+        api.call("POST", "/v1/hosts", body)
+    api.call("POST", "/v1/tenants", {"name": "bench"})
+    base = "/v1/tenants/bench/networks"
+    api.call("POST", base, {"name": "n", "subnet": "10.77.0.0/24", "tagging": TAGGING})
+    api.call("POST", f"{base}/n/switches", {"name": "s"})
+    for name, (host, iface, mac, ip) in VMS.items():
+        api.call("POST", f"{base}/n/vms", {"name": name, "mac": mac, "ip": ip, "switch": "s",
+                                           "iface": iface, "placement": {"host": host}})
+
+
+def wait_realized(api, timeout=60):
+    deadline = time.time() + timeout
+    paths = ["/v1/clouds", "/v1/hosts", "/v1/tenants", "/v1/tenants/bench/networks",
+             "/v1/tenants/bench/networks/n/switches", "/v1/tenants/bench/networks/n/vms"]
+    while True:
+        bad = []
+        for p in paths:
+            for o in api.call("GET", f"{p}?limit=100")["items"]:
+                st = o["status"]
+                if st["state"] != "realized" or st["observed_generation"] != st["generation"]:
+                    bad.append((p, o["name"], st))
+        if not bad:
+            return
+        if time.time() > deadline:
+            raise Failure(f"not realized after {timeout}s: {bad}")
+        time.sleep(0.5)
+
+
+# -- Open vSwitch ---------------------------------------------------------------------
+def ofctl(sim, host, *args, check=True):
+    return cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", *args[:1],
+                       f"unix:{sim.hdir(host)}/{BRIDGE}.mgmt", *args[1:], check=check)
+
+
+def flows(sim, host):
+    out = ofctl(sim, host, "dump-flows", "--no-stats", "--no-names").stdout
+    return sorted(line.strip() for line in out.splitlines() if "actions=" in line)
+
+
+def dp_flows(sim, host):
+    p = cloudsim.sh("ovs-appctl", "-t", f"{sim.hdir(host)}/ovs-vswitchd.ctl",
+                    "dpctl/dump-flows", check=False)
+    return len([line for line in p.stdout.splitlines() if line.strip()])
+
+
+def bridge_ports(sim, host):
+    """OpenFlow port numbers of br-sky's ports (not LOCAL), by name."""
+    out = sim.vsctl(host, "--bare", "--columns=name,ofport", "find", "Interface",
+                    "ofport>0").stdout.split()
+    ports = dict(zip(out[0::2], (int(x) for x in out[1::2])))
+    onbr = set(sim.vsctl(host, "list-ports", BRIDGE).stdout.split())
+    return {n: p for n, p in ports.items() if n in onbr}
+
+
+def install_plain(sim, mode):
+    """Replaces every br-sky's flow table with plain forwarding; returns the
+    expected flow dumps per host."""
+    want = {}
+    for host, *_ in HOSTS:
+        ports = bridge_ports(sim, host)
+        if len(ports) != 2:
+            raise Failure(f"{host}: expected two ports on {BRIDGE}, found {ports}")
+        x, y = sorted(ports.values())
+        ofctl(sim, host, "del-flows")
+        if mode == "plain-ports":
+            ofctl(sim, host, "add-flow", f"priority=100,in_port={x},actions=output:{y}")
+            ofctl(sim, host, "add-flow", f"priority=100,in_port={y},actions=output:{x}")
+        else:
+            ofctl(sim, host, "add-flow", "priority=100,actions=NORMAL")
+        want[host] = flows(sim, host)
+    return want
+
+
+def check_flows(sim, want, when):
+    for host, *_ in HOSTS:
+        got = flows(sim, host)
+        if got != want[host]:
+            raise Failure(f"{host}: flow table changed {when}: {got} (installed {want[host]})")
+
+
+# -- traffic ----------------------------------------------------------------------------
+def vm_sh(sim, vm, *cmd, timeout=60, check=True):
+    return cloudsim.sh(*cmd, ns=sim.vm_ns(vm), timeout=timeout, check=check)
+
+
+def wait_ping(sim, src, dst_ip, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if vm_sh(sim, src, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", dst_ip,
+                 check=False).returncode == 0:
+            return
+    raise Failure(f"{src} cannot ping {dst_ip}")
+
+
+def pct(sorted_vals, p):
+    """Nearest-rank percentile."""
+    k = max(0, min(len(sorted_vals) - 1, int(-(-p * len(sorted_vals) // 100)) - 1))
+    return sorted_vals[k]
+
+
+def measure_ping(sim):
+    dst = VMS["b"][3]
+    p = vm_sh(sim, "a", "ping", "-n", "-c", str(PINGS), "-i", "0.01", "-W", "1", dst,
+              timeout=PINGS * 0.05 + 30, check=False)
+    rtts = sorted(float(m) for m in re.findall(r"time=([0-9.]+) ms", p.stdout))
+    if not rtts:
+        raise Failure(f"no ping replies from {dst}: {p.stdout[-500:]} {p.stderr}")
+    return {"n": len(rtts), "loss": PINGS - len(rtts), "min": rtts[0],
+            "avg": statistics.fmean(rtts), "p50": pct(rtts, 50), "p99": pct(rtts, 99),
+            "max": rtts[-1]}
+
+
+def iperf(sim, *extra):
+    dst = VMS["b"][3]
+    p = vm_sh(sim, "a", "iperf3", "-c", dst, "-p", str(IPERF_PORT), "-t", str(IPERF_SECONDS),
+              "-J", "--connect-timeout", "3000", *extra, timeout=IPERF_SECONDS + 30,
+              check=False)
+    try:
+        res = json.loads(p.stdout)
+    except ValueError:
+        raise Failure(f"iperf3 {' '.join(extra)}: {p.stdout[-300:]} {p.stderr[-300:]}")
+    if "error" in res:
+        raise Failure(f"iperf3 {' '.join(extra)}: {res['error']}")
+    end = res["end"]
+    return {"mbps": end["sum_received"]["bits_per_second"] / 1e6,
+            "retr": end.get("sum_sent", {}).get("retransmits", 0)}
+
+
+def measure(sim):
+    wait_ping(sim, "a", VMS["b"][3])
+    r = {"ping": measure_ping(sim)}
+    r["ab"] = iperf(sim)
+    r["ba"] = iperf(sim, "-R")
+    r["ab4"] = iperf(sim, "-P", "4")
+    r["dp"] = {h: dp_flows(sim, h) for h, *_ in HOSTS}
+    return r
+
+
+# -- report ------------------------------------------------------------------------------
+def fmt_row(mode, rnd, r, nflows):
+    pg = r["ping"]
+    return (f"| {mode} | {rnd} | {pg['avg']:.3f} | {pg['p50']:.3f} | {pg['p99']:.3f} | "
+            f"{pg['min']:.3f} | {pg['max']:.3f} | {pg['loss']} | {r['ab']['mbps']:.0f} | "
+            f"{r['ba']['mbps']:.0f} | {r['ab4']['mbps']:.0f} | "
+            f"{r['ab']['retr'] + r['ba']['retr'] + r['ab4']['retr']} | {nflows} |")
+
+
+def report(results, flowcount, sim):
+    """results: list of (mode, round, result); flowcount: (mode, round) -> {host: n}."""
+    med = {}
+    for mode in MODES:
+        rs = [r for m, _, r in results if m == mode]
+        med[mode] = {
+            "avg": statistics.median(r["ping"]["avg"] for r in rs),
+            "p50": statistics.median(r["ping"]["p50"] for r in rs),
+            "p99": statistics.median(r["ping"]["p99"] for r in rs),
+            "ab": statistics.median(r["ab"]["mbps"] for r in rs),
+            "ba": statistics.median(r["ba"]["mbps"] for r in rs),
+            "ab4": statistics.median(r["ab4"]["mbps"] for r in rs),
+        }
+    ovs = cloudsim.sh("ovs-vswitchd", "--version").stdout.splitlines()[0].split()[-1]
+    lines = [
+        f"## {TITLE}",
+        "",
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores shared by four "
+        f"ovs-vswitchd (Open vSwitch {ovs}, userspace datapath),",
+        "ping and iperf3; Linux " + platform.release() + ". Two simulated clouds "
+        "(tools/cloudsim.py), each a gateway",
+        "and a worker host; VM a on c1-h1, VM b on c2-h1 (MTU 1400), so every frame crosses",
+        "host -> gateway -> gateway -> host: three VXLAN tunnels, four bridges. Same bridges,",
+        "tunnels and VM ports in every run, one run after the other, alternated over "
+        f"{ROUNDS} rounds:",
+        "",
+        f"- **virtualized**: skyvisord's pipeline ({TAGGING} tagging), the network declared "
+        "through the API and realized;",
+        "- **plain-ports**: skyvisord stopped, each bridge's table replaced by "
+        "`in_port=X,actions=output:Y` and back;",
+        "- **plain-normal**: the same with one `actions=NORMAL` flow (MAC learning).",
+        "",
+        f"Ping: {PINGS} echoes a -> b at 10 ms intervals, RTT in ms. iperf3 TCP, "
+        f"{IPERF_SECONDS} s each: a -> b one stream,",
+        "b -> a one stream (-R), a -> b four streams (-P 4), Mbit/s at the receiver.",
+        "`OF flows` is the OpenFlow flow count of the four bridges (c1-gw/c1-h1/c2-gw/c2-h1).",
+        "",
+        "| run | round | RTT avg | p50 | p99 | min | max | lost | a->b | b->a | a->b x4 "
+        "| TCP retr | OF flows |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mode, rnd, r in results:
+        nf = "/".join(str(flowcount[(mode, rnd)][h]) for h, *_ in HOSTS)
+        lines.append(fmt_row(mode, rnd, r, nf))
+    lines += ["", "Medians over the rounds, and virtualized / plain:", "",
+              "| | RTT avg (ms) | RTT p50 (ms) | RTT p99 (ms) | a->b (Mbit/s) | b->a (Mbit/s) "
+              "| a->b x4 (Mbit/s) |",
+              "|---|---|---|---|---|---|---|"]
+    for mode in MODES:
+        m = med[mode]
+        lines.append(f"| {mode} | {m['avg']:.3f} | {m['p50']:.3f} | {m['p99']:.3f} | "
+                     f"{m['ab']:.0f} | {m['ba']:.0f} | {m['ab4']:.0f} |")
+    v = med["virtualized"]
+    for mode in MODES[1:]:
+        m = med[mode]
+        lines.append(f"| virtualized / {mode} | {v['avg'] / m['avg']:.2f} | "
+                     f"{v['p50'] / m['p50']:.2f} | {v['p99'] / m['p99']:.2f} | "
+                     f"{v['ab'] / m['ab']:.2f} | {v['ba'] / m['ba']:.2f} | "
+                     f"{v['ab4'] / m['ab4']:.2f} |")
+    dp = {mode: [r["dp"] for m, _, r in results if m == mode][-1] for mode in MODES}
+    lines += ["", "Datapath (megaflow) entries right after the last round's traffic, "
+              "per host: " + "; ".join(
+                  f"{mode} " + "/".join(str(dp[mode][h]) for h, *_ in HOSTS) for mode in MODES)
+              + "."]
+    return "\n".join(lines) + "\n"
+
+
+# -- the run -------------------------------------------------------------------------------
+def stale_namespaces():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX + "-")]
+
+
+def main():
+    skyvisord = os.path.join(ROOT, BUILD, "skyvisord")
+    if not os.access(skyvisord, os.X_OK):
+        raise Failure(f"{skyvisord} is not built")
+    for tool in ("iperf3", "ovs-vswitchd", "ethtool"):
+        if subprocess.run(["which", tool], capture_output=True).returncode:
+            raise Failure(f"{tool} is not installed")
+    stale = stale_namespaces()
+    if stale:
+        raise Failure(f"namespaces {stale} exist: another bench-dataplane is running, "
+                      "or a killed one left them (ip netns del them)")
+    work = tempfile.mkdtemp(prefix="svd-dataplane-")
+    os.chmod(work, 0o755)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.makedirs(os.path.join(work, "pg"))
+        os.chown(os.path.join(work, "pg"), pw.pw_uid, pw.pw_gid)
+    spec = {"prefix": PREFIX,
+            "clouds": [{"name": c, "hosts": [
+                dict({"name": h, "tunnel_ip": tip}, **({"public_ip": pip} if pip else {}))
+                for h, hc, tip, pip in HOSTS if hc == c]} for c, _, _ in CLOUDS],
+            "vms": [{"name": n, "host": h, "iface": i, "mac": m, "ip": ip, "prefix": 24}
+                    for n, (h, i, m, ip) in VMS.items()]}
+    sim = cloudsim.Sim(spec, os.path.join(work, "sim"))
+    daemon = Daemon(work)
+    iperf_srv = None
+    t0 = time.time()
+    try:
+        log("building the clouds")
+        sim.up()
+        for vm in VMS:  # checksum offload off on both veth ends (TCP over plain veths)
+            vm_sh(sim, vm, "ethtool", "-K", "eth0", "tx", "off", check=False)
+        for vm, (host, iface, _, _) in VMS.items():
+            cloudsim.sh("ethtool", "-K", iface, "tx", "off", ns=sim.host_ns(host), check=False)
+        iperf_srv = subprocess.Popen(["ip", "netns", "exec", sim.vm_ns("b"), "iperf3", "-s",
+                                      "-p", str(IPERF_PORT)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        log("starting skyvisord and declaring the tenant network")
+        api = daemon.start()
+        declare(api, sim)
+        results, flowcount = [], {}
+        for rnd in range(1, ROUNDS + 1):
+            if rnd > 1:
+                log("restarting skyvisord on the same database")
+                api = daemon.start()
+            wait_realized(api)
+            wait_ping(sim, "a", VMS["b"][3])
+            fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
+            if rnd > 1 and fc != flowcount[("virtualized", 1)]:
+                # the reconciler may still be adding: give it a moment
+                time.sleep(2)
+                fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
+                if fc != flowcount[("virtualized", 1)]:
+                    raise Failure(f"round {rnd}: skyvisord restored {fc} flows, round 1 had "
+                                  f"{flowcount[('virtualized', 1)]}")
+            flowcount[("virtualized", rnd)] = fc
+            log(f"round {rnd}: virtualized, flows {fc}")
+            r = measure(sim)
+            results.append(("virtualized", rnd, r))
+            log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/{r['ba']['mbps']:.0f}/"
+                f"{r['ab4']['mbps']:.0f} Mbit/s")
+            daemon.stop()
+            for mode in MODES[1:]:
+                want = install_plain(sim, mode)
+                time.sleep(2)
+                check_flows(sim, want, "before the run")
+                flowcount[(mode, rnd)] = {h: len(want[h]) for h in want}
+                log(f"round {rnd}: {mode}")
+                r = measure(sim)
+                check_flows(sim, want, "during the run")
+                results.append((mode, rnd, r))
+                log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/"
+                    f"{r['ba']['mbps']:.0f}/{r['ab4']['mbps']:.0f} Mbit/s")
+            for host, *_ in HOSTS:   # skyvisord restores everything next round
+                ofctl(sim, host, "del-flows")
+        text = report(results, flowcount, sim)
+        print(text)
+        if OUT:
+            subprocess.run([os.path.join(ROOT, "tools", "bench-section"), OUT, TITLE, text],
+                           check=True)
+            log(f"wrote section '{TITLE}' of {OUT}")
+        log(f"done in {time.time() - t0:.0f}s")
+        return 0
+    except Exception:
+        if daemon.proc is not None or os.path.exists(daemon.logpath):
+            sys.stderr.write("skyvisord log (tail):\n" + daemon.tail() + "\n")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # let the cleanup finish
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if iperf_srv and iperf_srv.poll() is None:
+            iperf_srv.terminate()
+            try:
+                iperf_srv.wait(10)
+            except subprocess.TimeoutExpired:
+                iperf_srv.kill()
+        daemon.stop()
+        daemon.stop_orphan_postgres()
+        sim.down()
+        subprocess.run(["rm", "-rf", work])
+
+
+def on_signal(signum, _frame):
+    raise Failure(f"interrupted by signal {signum}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f"bench-dataplane: {e}", file=sys.stderr)
+        sys.exit(1)
