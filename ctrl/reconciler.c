@@ -1110,7 +1110,9 @@ compute_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
             verdict_set(&vv[v], NM_PENDING, "waiting for host %s", m->hosts[h].o.name);
             continue;
         }
-        /* Every bridge on the way to the other members. */
+        /* Every bridge on the way to the other members' hosts.  The
+         * member's own host is not on the way: when it is down, that
+         * member is in error, not this VM, whose side is in place. */
         for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
             if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
                 continue;
@@ -1124,6 +1126,9 @@ compute_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
                                 "cloud %s (each cloud needs a gateway host)",
                                 a->cloud >= 0 ? m->clouds[a->cloud].o.name : "?",
                                 b->cloud >= 0 ? m->clouds[b->cloud].o.name : "?");
+                    break;
+                }
+                if (nx == (int) dst) {
                     break;
                 }
                 if (hv[nx].state == NM_ERROR) {

@@ -89,14 +89,9 @@ class Sim:
         sh("ip", "netns", "add", ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ovsdb-tool", "create", f"{d}/conf.db", SCHEMA)
-        sh("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
-           f"--pidfile={d}/ovsdb-server.pid", f"--unixctl={d}/ovsdb-server.ctl",
-           f"--log-file={d}/ovsdb-server.log", "-vconsole:off", "--detach",
-           ns=ns, env=self.env(name))
+        self.daemon_start(name, "ovsdb-server")
         self.vsctl(name, "--no-wait", "init")
-        sh("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
-           f"--unixctl={d}/ovs-vswitchd.ctl", f"--log-file={d}/ovs-vswitchd.log",
-           "-vconsole:off", "--detach", ns=ns, env=self.env(name))
+        self.daemon_start(name, "ovs-vswitchd")
         uplinks = [("lan0", f"l{ci}x{hi}", f"lan{ci}", host["tunnel_ip"], "br-lan")]
         if host.get("public_ip"):
             uplinks.append(("wan0", f"w{ci}x{hi}", "wan", host["public_ip"], "br-wan"))
@@ -109,6 +104,35 @@ class Sim:
                        "datapath_type=netdev", "--", "add-port", br, inner)
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", br)
             sh("ip", "-n", ns, "link", "set", br, "up")
+
+    def daemon_start(self, host, daemon):
+        """Starts the host's ovsdb-server (on its existing database) or its
+        ovs-vswitchd."""
+        d, ns = self.hdir(host), self.host_ns(host)
+        if daemon == "ovsdb-server":
+            sh("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
+               f"--pidfile={d}/ovsdb-server.pid", f"--unixctl={d}/ovsdb-server.ctl",
+               f"--log-file={d}/ovsdb-server.log", "-vconsole:off", "--detach",
+               ns=ns, env=self.env(host))
+        else:
+            sh("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
+               f"--unixctl={d}/ovs-vswitchd.ctl", f"--log-file={d}/ovs-vswitchd.log",
+               "-vconsole:off", "--detach", ns=ns, env=self.env(host))
+
+    def daemon_kill(self, host, daemon):
+        """Kills the host's ovsdb-server or ovs-vswitchd outright (SIGKILL, as
+        a crash would): its ports' taps and addresses stay behind, as they do
+        on a real host, and the flows of a killed ovs-vswitchd are gone."""
+        pidf = f"{self.hdir(host)}/{daemon}.pid"
+        pid = int(open(pidf).read().strip())
+        os.kill(pid, 9)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.05)
+        os.unlink(pidf)
 
     def vm_up(self, vm):
         ns, hns = self.vm_ns(vm["name"]), self.host_ns(vm["host"])
