@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""bench/setup.py: setup time of tenant networks (`make bench-setup`), the
+seed paper's Figure 2, with the minimum-spanning-tree tunnel layout beside
+the full mesh in the same run.
+
+Fleets.  Every cloud has one gateway and SETUP_WORKERS worker hosts.
+  - emulated: one real ovsdb-server per host (its own database, a unix
+    socket) and bench/swemu playing ovs-vswitchd for all of them: it numbers
+    the Interfaces skyvisord creates and runs each bridge's OpenFlow 1.3
+    switch (a real flow table, barriers, flow-stats) on the bridge's
+    management socket;
+  - real Open vSwitch (small sizes): tools/cloudsim.py, one ovsdb-server and
+    ovs-vswitchd (userspace datapath) per host in its own namespace, VMs as
+    namespaces with veths (prefix "svb").
+One fleet of each kind serves every case; between cases skyvisord's
+bridge is deleted from every host (`ovs-vsctl del-br`), which leaves the
+fleet with nothing installed.
+
+Per case (layout, clouds C, VMs N), on a fresh database and a fresh
+skyvisord (`--tunnels LAYOUT`): clouds and hosts are declared through the
+API and waited for until realized; then one tenant, one network with
+ceil(N / SETUP_VMS_PER_SWITCH) virtual switches in a chain, the links, and
+N VMs spread round-robin over the worker hosts (SETUP_POSTERS parallel
+clients).  Measured:
+  - declare: first to last POST of the network (the API's share);
+  - setup:   from the response to the last POST to the moment every object
+             of the network is realized, i.e. the newest `updated_at` of the
+             network, its switches, links and VMs once the status endpoint
+             reports all realized (the reconciler's status write; polling
+             does not add to it);
+  - cold:    skyvisord stopped, its bridge deleted from every host, every
+             status reset to pending in the database (so the finish line is
+             visible), skyvisord started again: from its launch to every
+             object of the platform realized (newest `updated_at`).  This is
+             the reconciler realizing the whole desired state from nothing:
+             bridges, ports, tunnels, flows, without the API in the way.
+Tunnels and flows are counted on the switches themselves (swemu's tables,
+or ovs-vsctl / ovs-ofctl on real OvS) after the warm setup, and checked to
+be the same after the cold one.
+
+Environment: SETUP_CLOUDS (2,4,8), SETUP_VMS (8,64,256,1000),
+SETUP_LAYOUTS (mst,full-mesh), SETUP_WORKERS (3), SETUP_VMS_PER_SWITCH (32),
+SETUP_POSTERS (4), SETUP_REAL (2:8,2:64: clouds:VMs on real OvS; empty to
+skip), SETUP_OUT (BENCHMARKS.md; empty to only print).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+BRIDGE = "br-sky"
+
+
+def env_list(name, default, conv=int):
+    raw = os.environ.get(name, default)
+    return [conv(x) for x in raw.split(",") if x.strip()]
+
+
+def sh(*cmd, check=True, timeout=60, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and p.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
+    return p
+
+
+def host_names(clouds, workers):
+    """[(cloud index from 1, host name, is gateway, tunnel_ip, public_ip)]."""
+    out = []
+    for c in range(1, clouds + 1):
+        out.append((c, f"c{c}-gw", True, f"198.18.{c}.1", f"198.19.0.{c}"))
+        for w in range(1, workers + 1):
+            out.append((c, f"c{c}-w{w}", False, f"198.18.{c}.{w + 1}", None))
+    return out
+
+
+class EmuFleet:
+    """ovsdb-server per host + bench/swemu for all of them."""
+
+    kind = "emulated"
+
+    def __init__(self, build, hosts):
+        self.dir = tempfile.mkdtemp(prefix="svb-emu-")
+        self.hosts = hosts
+        self.servers = []
+        for _, name, *_ in hosts:
+            d = self.hdir(name)
+            os.makedirs(d)
+            sh("ovsdb-tool", "create", f"{d}/conf.db", SCHEMA)
+            self.servers.append(subprocess.Popen(
+                ["ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
+                 f"--unixctl={d}/ovsdb-server.ctl", "-vconsole:off", "-vfile:off"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _, name, *_ in hosts:
+            self.wait_path(f"{self.hdir(name)}/db.sock")
+            self.vsctl(name, "init")
+        self.control = os.path.join(self.dir, "swemu.sock")
+        self.log = open(os.path.join(self.dir, "swemu.log"), "w")
+        self.emu = subprocess.Popen(
+            [os.path.join(build, "bench", "swemu"), "--control", self.control]
+            + [self.hdir(n) for _, n, *_ in hosts], stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_path(self.control)
+
+    def hdir(self, name):
+        return os.path.join(self.dir, name)
+
+    @staticmethod
+    def wait_path(path, timeout=10):
+        deadline = time.time() + timeout
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                raise RuntimeError(f"{path} did not appear")
+            time.sleep(0.01)
+
+    def vsctl(self, name, *args):
+        return sh("ovs-vsctl", f"--db=unix:{self.hdir(name)}/db.sock", "--no-wait",
+                  "--timeout=10", *args)
+
+    def targets(self, name):
+        return {"ovsdb": f"unix:{self.hdir(name)}/db.sock", "datapath": "netdev",
+                "openflow": f"unix:{self.hdir(name)}/{BRIDGE}.mgmt"}
+
+    def iface(self, vm_index, host):
+        return f"v{vm_index}"
+
+    def raw_stats(self):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.control)
+            data = b""
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        return json.loads(data)
+
+    def stats(self, names):
+        """{host: {"flows", "vxlan": [remote ips], "vm_ports"}} of skyvisor's bridge."""
+        out = {}
+        for h in self.raw_stats()["hosts"]:
+            if h["name"] not in names:
+                continue
+            br = [b for b in h["bridges"] if b["name"] == BRIDGE]
+            out[h["name"]] = ({"flows": br[0]["flows"], "vxlan": br[0]["vxlan"],
+                               "vm_ports": br[0]["vm_ports"], "errors": br[0]["errors"]}
+                              if br else None)
+        return out
+
+    def wipe(self, names):
+        for n in names:
+            self.vsctl(n, "--if-exists", "del-br", BRIDGE)
+        deadline = time.time() + 10
+        while any(v is not None for v in self.stats(names).values()):
+            if time.time() > deadline:
+                raise RuntimeError("swemu kept bridges after del-br")
+            time.sleep(0.02)
+
+    def down(self):
+        self.emu.terminate()
+        try:
+            self.emu.wait(10)
+        except subprocess.TimeoutExpired:
+            self.emu.kill()
+        for p in self.servers:
+            p.terminate()
+        for p in self.servers:
+            p.wait(10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RealFleet:
+    """tools/cloudsim.py: real ovsdb-server + ovs-vswitchd per host."""
+
+    kind = "real OvS"
+
+    def __init__(self, hosts, clouds, n_vms, workers):
+        import cloudsim
+        self.cloudsim = cloudsim
+        self.dir = tempfile.mkdtemp(prefix="svb-ovs-")
+        self.hosts = hosts
+        spec_clouds = []
+        for c in range(1, clouds + 1):
+            hs = []
+            for cc, name, gw, tip, pip in hosts:
+                if cc == c:
+                    h = {"name": name, "tunnel_ip": tip}
+                    if gw:
+                        h["public_ip"] = pip
+                    hs.append(h)
+            spec_clouds.append({"name": f"c{c}", "hosts": hs})
+        self.workers_list = [n for _, n, gw, *_ in hosts if not gw]
+        vms = []
+        for i in range(n_vms):
+            mac, ip = vm_addr(i)
+            vms.append({"name": f"v{i}", "host": self.workers_list[i % len(self.workers_list)],
+                        "iface": f"v{i}", "mac": mac, "ip": ip, "prefix": 16})
+        self.sim = cloudsim.Sim({"prefix": f"svb{os.getpid() % 100}", "clouds": spec_clouds,
+                                 "vms": vms}, self.dir)
+        try:
+            self.sim.up()
+        except Exception:
+            self.sim.down()
+            raise
+
+    def targets(self, name):
+        d = self.sim.hdir(name)
+        return {"ovsdb": f"unix:{d}/db.sock", "datapath": "netdev",
+                "openflow": f"unix:{d}/{BRIDGE}.mgmt"}
+
+    def iface(self, vm_index, host):
+        return f"v{vm_index}"
+
+    def stats(self, names):
+        out = {}
+        for n in names:
+            d = self.sim.hdir(n)
+            p = subprocess.run(["ovs-vsctl", f"--db=unix:{d}/db.sock", "br-exists", BRIDGE],
+                               capture_output=True)
+            if p.returncode:
+                out[n] = None
+                continue
+            flows = self.cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-names", "--no-stats",
+                                     "dump-flows", f"unix:{d}/{BRIDGE}.mgmt").stdout
+            rows = json.loads(self.sim.vsctl(
+                n, "--format=json", "--columns=name,type,options", "list", "Interface").stdout)
+            vx, vmp = [], 0
+            for name, typ, opts in rows["data"]:
+                o = dict(opts[1])
+                if typ == "vxlan":
+                    vx.append(o.get("remote_ip", ""))
+                elif name.startswith("v"):
+                    vmp += 1
+            out[n] = {"flows": sum(1 for l in flows.splitlines() if "cookie=" in l),
+                      "vxlan": vx, "vm_ports": vmp, "errors": 0}
+        return out
+
+    def wipe(self, names):
+        for n in names:
+            self.sim.vsctl(n, "--if-exists", "del-br", BRIDGE)
+
+    def down(self):
+        self.sim.down()
+
+
+def vm_addr(i):
+    return (f"02:00:00:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}",
+            f"10.0.{i // 250}.{i % 250 + 1}")
+
+
+def ok(resp, *codes):
+    status, body = resp[0], resp[2]
+    if status not in (codes or (200, 201, 204)):
+        raise RuntimeError(f"HTTP {status}: {body}")
+    return body
+
+
+def psql(pg, db, sql):
+    return pg.psql(sql, db=db)
+
+
+TABLES = ("cloud", "host", "tenant", "network", "vswitch", "vlink", "vm")
+
+
+def wait_hosts(api, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        hosts = ok(api.get("/v1/hosts?limit=500"))["items"]
+        clouds = ok(api.get("/v1/clouds?limit=500"))["items"]
+        bad = [o["name"] for o in hosts + clouds if o["status"]["state"] != "realized"]
+        if not bad:
+            return
+        if time.time() > deadline:
+            raise RuntimeError(f"not realized: {bad[:5]} ({hosts[0]['status']})")
+        time.sleep(0.05)
+
+
+def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, posters):
+    from conftest import Skyvisord
+    hosts = [h for h in fleet.hosts if h[0] <= clouds]
+    names = [h[1] for h in hosts]
+    wk = [h[1] for h in hosts if not h[2]]
+    fleet.wipe(names)
+    db = pg.fresh_db()
+    d = Skyvisord(db_url=pg.url(db), reconcile=True, threads=2,
+                  extra=("--tunnels", layout, "--log-level", "info"))
+    d.start()
+    res = {"backend": fleet.kind, "layout": layout, "clouds": clouds, "hosts": len(hosts),
+           "vms": n_vms}
+    try:
+        api = d.api()
+        for c in range(1, clouds + 1):
+            ok(api.post("/v1/clouds", {"name": f"c{c}", "provider": "aws", "region": f"r{c}",
+                                       "jurisdiction": "DE", "kind": "public"}))
+        for c, name, gw, tip, pip in hosts:
+            body = {"name": name, "cloud": f"c{c}", "tunnel_ip": tip, "capacity": 100000,
+                    **fleet.targets(name)}
+            if gw:
+                body.update(role="gateway", public_ip=pip)
+            ok(api.post("/v1/hosts", body))
+        wait_hosts(api)
+
+        ok(api.post("/v1/tenants", {"name": "t"}))
+        base = "/v1/tenants/t/networks"
+        n_sw = max(1, math.ceil(n_vms / per_switch))
+        t_first = time.time()
+        ok(api.post(base, {"name": "n", "subnet": "10.0.0.0/16", "tagging": "mac-prefix"}))
+        for s in range(n_sw):
+            ok(api.post(f"{base}/n/switches", {"name": f"s{s}"}))
+        for s in range(1, n_sw):
+            ok(api.post(f"{base}/n/links", {"a": f"s{s - 1}", "b": f"s{s}"}))
+
+        def post_vm(i):
+            mac, ip = vm_addr(i)
+            host = wk[i % len(wk)]
+            ok(Api_for(d).post(f"{base}/n/vms", {
+                "name": f"v{i}", "mac": mac, "ip": ip, "switch": f"s{i % n_sw}",
+                "iface": fleet.iface(i, host), "placement": {"host": host}}))
+
+        with concurrent.futures.ThreadPoolExecutor(posters) as ex:
+            list(ex.map(post_vm, range(n_vms)))
+        t_last = time.time()
+        n_posts = 1 + n_sw + (n_sw - 1) + n_vms
+        deadline = time.time() + 300
+        while True:
+            st = ok(api.get(f"{base}/n/status"))
+            sm = st["summary"]
+            if sm["error"]:
+                bad = [v for v in st["vms"] if v["status"]["state"] == "error"][:3]
+                raise RuntimeError(f"errors while realizing: {sm} {bad}")
+            if not sm["pending"]:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"not realized after 300 s: {sm}")
+            time.sleep(0.1)
+        nid = st["network"]["id"]
+        t_done = float(psql(pg, db, f"""SELECT extract(epoch FROM max(u)) FROM (
+            SELECT updated_at u FROM network WHERE id = '{nid}' UNION ALL
+            SELECT updated_at FROM vswitch WHERE network_id = '{nid}' UNION ALL
+            SELECT updated_at FROM vlink WHERE network_id = '{nid}' UNION ALL
+            SELECT updated_at FROM vm WHERE network_id = '{nid}') x"""))
+        res.update(declare_s=t_last - t_first, posts=n_posts, setup_s=t_done - t_last)
+        warm = fleet.stats(names)
+        res.update(count(warm, hosts))
+
+        # Cold: the reconciler alone, from nothing installed.
+        d.stop()
+        fleet.wipe(names)
+        psql(pg, db, "; ".join(f"UPDATE {t} SET state = 'pending', detail = NULL" for t in TABLES))
+        t0 = time.time()
+        d.start()
+        deadline = time.time() + 300
+        union = " UNION ALL ".join(f"SELECT state, updated_at FROM {t}" for t in TABLES)
+        while True:
+            row = psql(pg, db, f"SELECT count(*) FILTER (WHERE state <> 'realized'), "
+                               f"extract(epoch FROM max(updated_at)) FROM ({union}) x")
+            left, last = row.split("|")
+            if int(left) == 0:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"cold start: {left} objects not realized after 300 s")
+            time.sleep(0.05)
+        res["cold_s"] = float(last) - t0
+        cold = fleet.stats(names)
+        res["cold_same"] = ({k: v and v["flows"] for k, v in cold.items()}
+                            == {k: v and v["flows"] for k, v in warm.items()})
+    finally:
+        d.stop()
+    return res
+
+
+def Api_for(d):
+    from conftest import Api, ADMIN_TOKEN
+    return Api(d.port, ADMIN_TOKEN)
+
+
+def count(st, hosts):
+    gw_pub = {pip for _, _, gw, _, pip in hosts if gw}
+    ends = sum(len(v["vxlan"]) for v in st.values() if v)
+    inter = sum(1 for v in st.values() if v for ip in v["vxlan"] if ip in gw_pub)
+    flows = sum(v["flows"] for v in st.values() if v)
+    vmp = sum(v["vm_ports"] for v in st.values() if v)
+    errs = sum(v["errors"] for v in st.values() if v)
+    return {"tunnels": ends // 2, "inter": inter // 2, "flows": flows, "vm_ports": vmp,
+            "of_errors": errs}
+
+
+def fmt_ms(s):
+    return f"{s * 1000:.0f}" if s >= 0.1 else f"{s * 1000:.1f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    os.environ["SKYVISOR_BUILD"] = build
+    clouds = env_list("SETUP_CLOUDS", "2,4,8")
+    vms = env_list("SETUP_VMS", "8,64,256,1000")
+    layouts = env_list("SETUP_LAYOUTS", "mst,full-mesh", str)
+    workers = int(os.environ.get("SETUP_WORKERS", "3"))
+    per_switch = int(os.environ.get("SETUP_VMS_PER_SWITCH", "32"))
+    posters = int(os.environ.get("SETUP_POSTERS", "4"))
+    real = [tuple(int(x) for x in p.split(":"))
+            for p in os.environ.get("SETUP_REAL", "2:8,2:64").split(",") if p.strip()]
+    out = os.environ.get("SETUP_OUT", "BENCHMARKS.md")
+
+    import conftest
+    pg = conftest.PgCluster()
+    results = []
+    fleets = []
+    try:
+        emu = EmuFleet(build, host_names(max(clouds), workers))
+        fleets.append(emu)
+        for c in clouds:
+            for n in vms:
+                for lay in layouts:
+                    case(results, pg, build, emu, lay, c, n, workers, per_switch, posters)
+        if real:
+            rc = max(c for c, _ in real)
+            fl = RealFleet(host_names(rc, workers), rc, max(n for _, n in real), workers)
+            fleets.append(fl)
+            for c, n in real:
+                for lay in layouts:
+                    case(results, pg, build, fl, lay, c, n, workers, per_switch, posters)
+    finally:
+        for f in fleets:
+            f.down()
+        pg.destroy()
+    text = section(results, workers, per_switch, posters)
+    print(text)
+    if out:
+        subprocess.run([os.path.join(ROOT, "tools", "bench-section"), out,
+                        "Setup time (make bench-setup)", text], check=True)
+        print(f"wrote {out}")
+
+
+def case(results, pg, build, fleet, lay, c, n, *rest):
+    """Runs one case; a failure is reported as such and the run goes on."""
+    try:
+        r = run_case(pg, build, fleet, lay, c, n, *rest)
+        print(line(r), flush=True)
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        r = {"backend": fleet.kind, "layout": lay, "clouds": c, "vms": n, "failed": str(e)}
+        print(f"{fleet.kind} {lay} clouds={c} vms={n} FAILED: {e}", flush=True)
+    results.append(r)
+
+
+def line(r):
+    return (f"{r['backend']:9} {r['layout']:9} clouds={r['clouds']} hosts={r['hosts']} "
+            f"vms={r['vms']} tunnels={r['tunnels']} inter={r['inter']} flows={r['flows']} "
+            f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s "
+            f"same_after_cold={r['cold_same']} of_errors={r['of_errors']}")
+
+
+def section(results, workers, per_switch, posters):
+    import platform
+    cpu = os.cpu_count()
+    pgver = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.split()[2]
+    ovsver = subprocess.run(["ovs-vsctl", "--version"], capture_output=True,
+                            text=True).stdout.split("\n")[0].split()[-1]
+    rows = []
+    failed = [r for r in results if "failed" in r]
+    results = [r for r in results if "failed" not in r]
+    for r in failed:
+        rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | | {r['vms']} | "
+                    f"failed: {r['failed'][:200]} | | | | |")
+    for r in results:
+        rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | {r['hosts']} | "
+                    f"{r['vms']} | {r['tunnels']} ({r['inter']}) | {r['flows']} | "
+                    f"{fmt_ms(r['declare_s'])} ({r['posts'] / r['declare_s']:.0f}/s) | "
+                    f"{fmt_ms(r['setup_s'])} | {fmt_ms(r['cold_s'])} |"
+                    + ("" if r["cold_same"] and not r["of_errors"] else " (!)"))
+    ratios = []
+    key = lambda r: (r["backend"], r["clouds"], r["vms"])
+    by = {(key(r), r["layout"]): r for r in results}
+    for k in sorted({key(r) for r in results}, key=lambda k: (k[0] != "emulated", k[1], k[2])):
+        m, f = by.get((k, "mst")), by.get((k, "full-mesh"))
+        if m and f:
+            ratios.append(f"| {k[0]} | {k[1]} | {k[2]} | {m['inter']} / {f['inter']} | "
+                          f"{f['setup_s'] / m['setup_s']:.2f} | {f['cold_s'] / m['cold_s']:.2f} |")
+    lin = []
+    for c in sorted({r["clouds"] for r in results if r["backend"] == "emulated"}):
+        for lay in ("mst", "full-mesh"):
+            pts = sorted((r["vms"], r["setup_s"], r["cold_s"]) for r in results
+                         if r["backend"] == "emulated" and r["clouds"] == c
+                         and r["layout"] == lay)
+            if len(pts) >= 2:
+                steps = ", ".join(
+                    f"{a[0]}->{b[0]}: {(b[2] - a[2]) * 1e6 / (b[0] - a[0]):.0f}"
+                    for a, b in zip(pts, pts[1:]))
+                lin.append(f"| {c} | {lay} | {steps} |")
+    return f"""## Setup time (make bench-setup)
+
+{time.strftime('%Y-%m-%d', time.gmtime())}, {cpu} cores shared by everything below; PostgreSQL
+{pgver}, Open vSwitch {ovsver}, {platform.machine()}.  Each cloud: one gateway and {workers}
+worker hosts; one tenant network of ceil(VMs/{per_switch}) virtual switches in a chain (one
+connected component, so every bridge on the way carries every VM), VMs round-robin over the
+workers, declared through the public API ({posters} parallel clients for the VMs).
+Emulated fleet: a real `ovsdb-server` per host, with `bench/swemu` as every host's
+ovs-vswitchd (numbers the Interfaces skyvisord creates) and OpenFlow 1.3 switch (a real flow
+table, barriers, flow-stats, on the bridge's management socket).  Real OvS: `tools/cloudsim.py`,
+one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
+
+- **setup**: from the response to the last POST of the network (its last VM) to every object
+  of the network realized: the newest `updated_at` of the network, its switches, links and VMs,
+  i.e. the reconciler's status write (polling `GET .../status` only detects it).
+- **cold**: skyvisord stopped, its bridge deleted from every host (nothing installed), every
+  status reset to pending, skyvisord started again: from its launch to every object of the
+  platform realized (bridges, ports, tunnels, flows, statuses; the API plays no part).
+- **declare**: first to last POST of the network (and POSTs per second), for scale.
+- tunnels: VXLAN tunnels on the switches (inter-cloud ones in parentheses: clouds-1 with MST,
+  clouds(clouds-1)/2 with full mesh); flows: skyvisor's flows in the switches' tables.  Both
+  counted on the switches after the setup; the cold start reinstalled the same flow counts
+  and no switch rejected a message (a row failing either check would be marked (!)).
+
+| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Full mesh / MST, same fleet, clouds and VMs:
+
+| fleet | clouds | VMs | inter-cloud tunnels MST / full mesh | setup ratio | cold ratio |
+|---|---|---|---|---|---|
+{chr(10).join(ratios)}
+
+Growth of the cold start, emulated fleet: microseconds per added VM between consecutive sizes
+(constant = linear growth):
+
+| clouds | tunnels | us per added VM |
+|---|---|---|
+{chr(10).join(lin)}
+"""
+
+
+if __name__ == "__main__":
+    main()
