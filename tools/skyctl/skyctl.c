@@ -1,0 +1,405 @@
+/* skyctl.c: skyvisor's declarative command-line client.
+ *
+ *   skyctl plan    -f FILE [--prune]
+ *   skyctl apply   -f FILE [--prune] [--no-wait] [--timeout S]
+ *   skyctl destroy -f FILE
+ *   skyctl get KIND [NAME] [-o table|json]
+ *   skyctl status [-f FILE] [-o table|json]
+ *
+ * How it fits: spec.c reads the file into declared objects, fetch.c reads
+ * the server's through the API (client.c), plan.c computes the ordered
+ * difference, output.c prints it, apply.c carries it out and waits for the
+ * reconciler.  This file parses the command line and maps outcomes to exit
+ * codes: 0 success (plan: no changes), 2 (plan only) changes pending, 1 any
+ * error, 64 bad usage.  skyctl acts with whatever token it is given; plan,
+ * apply and destroy of clouds, hosts and tenants need the admin token. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/skyctl/apply.h"
+#include "tools/skyctl/client.h"
+#include "tools/skyctl/fetch.h"
+#include "tools/skyctl/model.h"
+#include "tools/skyctl/output.h"
+#include "tools/skyctl/plan.h"
+#include "tools/skyctl/spec.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CHANGES 2
+
+static const char usage_text[] =
+    "usage: skyctl [--url URL] [--token TOKEN] COMMAND [OPTIONS]\n"
+    "\n"
+    "Declarative provisioning for skyvisor: keep clouds, hosts, tenants and their\n"
+    "networks in a file, and make the server match it.\n"
+    "\n"
+    "Commands:\n"
+    "  plan -f FILE [--prune]       show what apply would create (+), change (~, with\n"
+    "                               old -> new), replace (-/+) and delete (-); exit 0\n"
+    "                               when nothing would change, 2 when something would\n"
+    "  apply -f FILE [--prune] [--no-wait] [--timeout S]\n"
+    "                               make the changes in dependency order, then wait\n"
+    "                               until every object of the file is realized (state\n"
+    "                               \"realized\" at its current generation); fails\n"
+    "                               naming an object in \"error\" with its detail, or\n"
+    "                               after S seconds (default 300)\n"
+    "  destroy -f FILE              delete what the file declares and skyctl created\n"
+    "                               for it, dependents first\n"
+    "  get KIND [NAME]              list objects of a kind: clouds, cloud-links,\n"
+    "                               hosts, tenants, networks, switches, links, vms;\n"
+    "                               NAME is a name or a path (red/prod/web)\n"
+    "  status [-f FILE]             every object's state, with the detail of those\n"
+    "                               not realized (only the file's objects with -f);\n"
+    "                               exit 0 when all are realized, 2 otherwise\n"
+    "\n"
+    "Options:\n"
+    "  -f, --file FILE     the declaration file, YAML or JSON (\"-\" is not accepted)\n"
+    "      --url URL       skyvisord's address (default $SKYVISOR_URL, else\n"
+    "                      http://127.0.0.1:8080)\n"
+    "      --token TOKEN   bearer token (default $SKYVISOR_TOKEN); the admin token\n"
+    "                      may do everything\n"
+    "      --prune         also delete objects skyctl created for this file that the\n"
+    "                      file no longer declares (never objects it did not create)\n"
+    "      --no-wait       apply: do not wait for the reconciler\n"
+    "      --timeout S     apply: seconds to wait (default 300)\n"
+    "  -o, --output FMT    get, status: table (default) or json\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "The file (YAML shown; JSON has the same shape; only the keys marked are\n"
+    "required, and fields left out are never changed on the server):\n"
+    "\n"
+    "  name: demo                       # the file's id (default: file base name)\n"
+    "  clouds:\n"
+    "    - {name: aws-fra, provider: aws, region: eu-central-1, jurisdiction: DE,\n"
+    "       kind: public, cost_per_hour: \"0.096\", labels: {}}\n"
+    "  cloud_links:\n"
+    "    - {a: aws-fra, b: gcp-iowa, cost: 10, rtt_ms: 98, bandwidth_mbps: 1000}\n"
+    "  hosts:\n"
+    "    - {name: aws-fra-gw, cloud: aws-fra, role: gateway, tunnel_ip: 198.18.1.1,\n"
+    "       public_ip: 198.19.0.1, capacity: 16, datapath: netdev, bridge: br-sky,\n"
+    "       ovsdb: \"unix:/run/x/db.sock\", openflow: \"unix:/run/x/br-sky.mgmt\"}\n"
+    "       # or controller: \"tcp:IP:PORT\" instead of openflow\n"
+    "  tenants:\n"
+    "    - name: red                    # its token is printed once, on creation\n"
+    "      networks:\n"
+    "        - name: prod\n"
+    "          subnet: 10.0.0.0/24\n"
+    "          tagging: mac-prefix      # or rewrite\n"
+    "          switches: [front, back]  # or {name: front, labels: {...}}\n"
+    "          links: [front--back]     # or {a: front, b: back, bandwidth_mbps: 100}\n"
+    "          vms:\n"
+    "            - {name: web, switch: front, mac: \"02:00:00:00:00:01\",\n"
+    "               ip: 10.0.0.1, iface: r-web, placement: {host: aws-fra-h1}}\n"
+    "               # placement: {host: H} | {cloud: C} |\n"
+    "               #   {jurisdiction: [PT], avoid_clouds: [aws-fra]}\n"
+    "\n"
+    "Objects skyctl creates carry the label " MODEL_LABEL ": <file id>; only\n"
+    "those are ever deleted (destroy, --prune, replacements).  Required fields in\n"
+    "the file: clouds name provider region jurisdiction kind; cloud links a b\n"
+    "cost; hosts name cloud tunnel_ip ovsdb; tenants, networks (and subnet),\n"
+    "switches, VMs name; VMs switch mac ip placement; links a b.\n";
+
+struct opts {
+    const char *file, *url, *token, *output;
+    bool prune, no_wait;
+    double timeout;
+};
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int
+die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "skyctl: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static struct client *
+connect_client(const struct opts *o)
+{
+    if (!o->token || !*o->token) {
+        die(1, "%s", "no token: pass --token or set SKYVISOR_TOKEN");
+        return NULL;
+    }
+    struct client *c = client_create(o->url, o->token, 60);
+    if (!c) {
+        die(1, "%s", "out of memory");
+    }
+    return c;
+}
+
+static int
+load(const struct opts *o, struct spec *spec)
+{
+    char err[1200];
+    if (!o->file) {
+        return die(EXIT_USAGE, "%s", "this command needs -f FILE");
+    }
+    if (spec_load_file(o->file, spec, err, sizeof err)) {
+        return die(1, "%s", err);
+    }
+    return 0;
+}
+
+/* plan, apply and destroy share their start: file, server state, plan. */
+static int
+prepare(const struct opts *o, bool destroy, struct spec *spec, struct client **c,
+        struct model_set *srv, struct plan *plan)
+{
+    char err[1200];
+    int rc = load(o, spec);
+    if (rc) {
+        return rc;
+    }
+    if (!(*c = connect_client(o))) {
+        spec_uninit(spec);
+        return 1;
+    }
+    if (fetch_state(*c, spec, srv, err, sizeof err)) {
+        die(1, "%s", err);
+        goto fail;
+    }
+    rc = destroy ? plan_destroy(spec, srv, plan, err, sizeof err)
+                 : plan_build(spec, srv, o->prune, plan, err, sizeof err);
+    if (rc) {
+        die(1, "%s", err);
+        goto fail;
+    }
+    return 0;
+fail:
+    model_set_uninit(srv);
+    client_destroy(*c);
+    spec_uninit(spec);
+    return 1;
+}
+
+static int
+cmd_plan(const struct opts *o, bool apply, bool destroy)
+{
+    struct spec spec;
+    struct client *c;
+    struct model_set srv = {0};
+    struct plan plan;
+    int rc = prepare(o, destroy, &spec, &c, &srv, &plan);
+    if (rc) {
+        return rc;
+    }
+    output_plan(stdout, &plan, spec.id, destroy);
+    bool changes = plan.n_create || plan.n_update || plan.n_delete;
+    rc = changes ? EXIT_CHANGES : 0;
+    char err[4096];
+    if (apply || destroy) {
+        rc = 0;
+        if (changes) {
+            fputc('\n', stdout);
+            fflush(stdout);
+            if (apply_run(c, &spec, &plan, stdout, err, sizeof err)) {
+                rc = die(1, "%s", err);
+            }
+        }
+        if (!rc && apply && !o->no_wait) {
+            fflush(stdout);
+            if (apply_wait(c, &spec, o->timeout, stdout, err, sizeof err)) {
+                rc = die(1, "%s", err);
+            }
+        }
+        if (!rc) {
+            printf("%s complete: %zu created, %zu changed, %zu deleted.\n",
+                   destroy ? "Destroy" : "Apply", plan.n_create, plan.n_update,
+                   plan.n_delete);
+        }
+    }
+    plan_uninit(&plan);
+    model_set_uninit(&srv);
+    client_destroy(c);
+    spec_uninit(&spec);
+    return rc;
+}
+
+static bool
+json_output(const struct opts *o, int *rc)
+{
+    if (!o->output || !strcmp(o->output, "table")) {
+        return false;
+    }
+    if (strcmp(o->output, "json")) {
+        *rc = die(EXIT_USAGE, "unknown output format '%s' (table or json)", o->output);
+    }
+    return true;
+}
+
+static int
+cmd_get(const struct opts *o, const char *kind_s, const char *name)
+{
+    int rc = 0;
+    bool json = json_output(o, &rc);
+    if (rc) {
+        return rc;
+    }
+    enum model_kind kind = model_kind_parse(kind_s);
+    if (kind == MK__N) {
+        return die(EXIT_USAGE, "unknown kind '%s' (clouds, cloud-links, hosts, tenants, "
+                   "networks, switches, links, vms)", kind_s);
+    }
+    struct client *c = connect_client(o);
+    if (!c) {
+        return 1;
+    }
+    struct model_set srv = {0};
+    char err[1200];
+    if (fetch_state(c, NULL, &srv, err, sizeof err)) {
+        rc = die(1, "%s", err);
+    } else {
+        size_t n = json ? output_json(stdout, &srv, kind, name)
+                        : output_table(stdout, &srv, kind, name);
+        if (!n && name) {
+            char what[300];
+            snprintf(what, sizeof what, "%s %s", model_kind_name(kind), name);
+            rc = die(1, "no %s", what);
+        } else if (!n && !json) {
+            printf("no %s\n", model_kind_plural(kind));
+        }
+    }
+    model_set_uninit(&srv);
+    client_destroy(c);
+    return rc;
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+    int rc = 0;
+    bool json = json_output(o, &rc);
+    if (rc) {
+        return rc;
+    }
+    struct spec spec = {0};
+    if (o->file && (rc = load(o, &spec))) {
+        return rc;
+    }
+    struct client *c = connect_client(o);
+    if (!c) {
+        spec_uninit(&spec);
+        return 1;
+    }
+    struct model_set srv = {0}, shown = {0};
+    char err[1200];
+    if (fetch_state(c, o->file ? &spec : NULL, &srv, err, sizeof err)) {
+        rc = die(1, "%s", err);
+    } else {
+        const struct model_set *set = &srv;
+        if (o->file) {
+            for (size_t i = 0; i < spec.objs.n; i++) {
+                const struct model_obj *d = &spec.objs.v[i];
+                const struct model_obj *s = model_set_find(&srv, d->kind, d->tenant,
+                                                           d->network, d->name);
+                if (s) {
+                    model_set_add(&shown, s->kind, s->tenant, s->network, s->name,
+                                  json_incref(s->body));
+                }
+            }
+            set = &shown;
+        }
+        rc = output_status(stdout, set, json) ? EXIT_CHANGES : 0;
+    }
+    model_set_uninit(&shown);
+    model_set_uninit(&srv);
+    client_destroy(c);
+    spec_uninit(&spec);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o = {
+        .url = getenv("SKYVISOR_URL"),
+        .token = getenv("SKYVISOR_TOKEN"),
+        .timeout = 300,
+    };
+    if (!o.url || !*o.url) {
+        o.url = "http://127.0.0.1:8080";
+    }
+    enum { O_URL = 256, O_TOKEN, O_PRUNE, O_NO_WAIT, O_TIMEOUT };
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, O_URL},
+        {"token", required_argument, NULL, O_TOKEN},
+        {"prune", no_argument, NULL, O_PRUNE},
+        {"no-wait", no_argument, NULL, O_NO_WAIT},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case 'f': o.file = optarg; break;
+        case 'o': o.output = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case O_URL: o.url = optarg; break;
+        case O_TOKEN: o.token = optarg; break;
+        case O_PRUNE: o.prune = true; break;
+        case O_NO_WAIT: o.no_wait = true; break;
+        case O_TIMEOUT:
+            o.timeout = strtod(optarg, &end);
+            if (*end || end == optarg || !(o.timeout > 0) || o.timeout > 86400) {
+                return die(EXIT_USAGE, "--timeout takes seconds, more than 0 and at "
+                           "most 86400, not '%s'", optarg);
+            }
+            break;
+        default:
+            fputs("Try 'skyctl --help'.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    char **args = argv + optind + 1;
+    bool file_cmd = !strcmp(cmd, "plan") || !strcmp(cmd, "apply") || !strcmp(cmd, "destroy");
+    if (file_cmd || !strcmp(cmd, "status")) {
+        if (nargs) {
+            return die(EXIT_USAGE, "unexpected argument '%s'", args[0]);
+        }
+    }
+    if ((o.no_wait || o.timeout != 300) && strcmp(cmd, "apply")) {
+        return die(EXIT_USAGE, "%s", "--no-wait and --timeout go with apply");
+    }
+    if (o.prune && strcmp(cmd, "apply") && strcmp(cmd, "plan")) {
+        return die(EXIT_USAGE, "%s", "--prune goes with plan and apply");
+    }
+    if (!strcmp(cmd, "plan")) {
+        return cmd_plan(&o, false, false);
+    } else if (!strcmp(cmd, "apply")) {
+        return cmd_plan(&o, true, false);
+    } else if (!strcmp(cmd, "destroy")) {
+        return cmd_plan(&o, false, true);
+    } else if (!strcmp(cmd, "get")) {
+        if (nargs < 1 || nargs > 2) {
+            return die(EXIT_USAGE, "%s", "usage: skyctl get KIND [NAME]");
+        }
+        return cmd_get(&o, args[0], nargs == 2 ? args[1] : NULL);
+    } else if (!strcmp(cmd, "status")) {
+        return cmd_status(&o);
+    } else if (!strcmp(cmd, "help")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    return die(EXIT_USAGE, "unknown command '%s' (plan, apply, destroy, get, status; "
+               "see skyctl --help)", cmd);
+}
