@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 
+#include "core/reactive.h"
 #include "core/vlog.h"
 #include "ctrl/ofctl.h"
 #include "ctrl/ofmsg.h"
@@ -373,6 +374,112 @@ handle_lldp(struct reconciler *r, uint64_t dpid, uint32_t in_port,
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The reactive path (core/reactive.h): a VM's frame that missed in the
+ * tenant table is forwarded now by a packet-out decided from the snapshot,
+ * and a pass is asked for so the proactive flows follow.  Port numbers
+ * come from the connection's port list (ofctl_port_no, loop thread). */
+#define REACTIVE_WAKE_US 100000
+
+struct reactive_ports {
+    struct ofctl *ctl;
+    uint64_t dpid;
+};
+
+static uint32_t
+reactive_ofport(void *aux, int h, const char *name)
+{
+    const struct reactive_ports *rp = aux;
+    (void) h;
+    return ofctl_port_no(rp->ctl, rp->dpid, name);
+}
+
+/* Asks for a pass, at most once per REACTIVE_WAKE_US: a stream of misses
+ * (a VM sending to another tenant's MAC, say) must not keep the reconciler
+ * in back-to-back passes.  The limit is per process (one reconciler in
+ * skyvisord); a second reconciler would at worst see its wake delayed. */
+static void
+reactive_wake(struct reconciler *r)
+{
+    static atomic_llong last;
+    long long now = now_us(), prev = atomic_load_explicit(&last, memory_order_relaxed);
+    if (now - prev >= REACTIVE_WAKE_US
+        && atomic_compare_exchange_strong(&last, &prev, now)) {
+        wake(r);
+    }
+}
+
+static void
+handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
+                const struct ofmsg_packet_in *pi)
+{
+    struct reactive_pkt pkt = {
+        .table_id = pi->table_id, .reason = pi->reason, .cookie = pi->cookie,
+        .in_port = in_port,
+    };
+    uint64_t meta = 0;
+    if (ofmatch_get(&pi->match, MF_METADATA, &meta, NULL)) {
+        pkt.metadata = meta;
+    }
+    if (reactive_parse(pi->data, pi->len, &pkt)) {
+        return;
+    }
+    struct reactive_result res = { .verdict = REACTIVE_NOT_MINE };
+    struct reactive_ports rp = { r->ctl, dpid };
+    const char *host = "?";
+    urcu_bp_read_lock();
+    struct snapshot *s = rcu_dereference(r->snap);
+    int h = s ? host_by_dpid(&s->m, dpid) : -1;
+    if (h >= 0 && !reactive_decide(&s->m, h, reactive_ofport, &rp, &pkt, &res)
+        && res.verdict == REACTIVE_FORWARD) {
+        struct ofaction acts[16], *a = res.n_acts <= 16 ? acts
+                                       : calloc(res.n_acts, sizeof *a);
+        if (a) {
+            for (size_t i = 0; i < res.n_acts; i++) {
+                memset(&a[i], 0, sizeof a[i]);
+                if (res.acts[i].type == NA_OUTPUT) {
+                    a[i].type = OFPAT_OUTPUT;
+                    a[i].u.output.port = (uint32_t) res.acts[i].arg;
+                } else {
+                    a[i].type = OFPAT_SET_FIELD;
+                    a[i].u.set_field.field = res.acts[i].type == NA_SET_ETH_SRC
+                                             ? MF_ETH_SRC : MF_ETH_DST;
+                    a[i].u.set_field.value = res.acts[i].arg;
+                }
+            }
+            struct ofmsg msg;
+            ofmsg_init(&msg, OFPT_PACKET_OUT, 0);
+            msg.u.packet_out.buffer_id = OFP_NO_BUFFER;
+            msg.u.packet_out.in_port = in_port;
+            msg.u.packet_out.actions = a;
+            msg.u.packet_out.n_actions = res.n_acts;
+            msg.u.packet_out.data = pi->data;
+            msg.u.packet_out.len = pi->len;
+            ofctl_send(r->ctl, dpid, &msg);
+            if (a != acts) {
+                free(a);
+            }
+        }
+    }
+    if (h >= 0 && res.verdict != REACTIVE_NOT_MINE && vlog_enabled(VLOG_DEBUG)) {
+        host = s->m.hosts[h].o.name;
+        const char *src = res.src_vm >= 0 ? s->m.vms[res.src_vm].o.name : "?";
+        const char *dst = res.dst_vm >= 0 ? s->m.vms[res.dst_vm].o.name
+                          : pkt.eth_dst & 0x010000000000ull ? "broadcast" : "?";
+        if (res.verdict == REACTIVE_FORWARD) {
+            VLOG_DBG(MOD, "reactive: host %s: %s -> %s forwarded (%zu actions)", host,
+                     src, dst, res.n_acts);
+        } else {
+            VLOG_DBG(MOD, "reactive: host %s: %s -> %012" PRIx64 " dropped: %s", host,
+                     src, pkt.eth_dst, res.why);
+        }
+    }
+    urcu_bp_read_unlock();
+    reactive_result_free(&res);
+    if (h >= 0 && res.verdict != REACTIVE_NOT_MINE) {
+        reactive_wake(r);
+    }
+}
+
 static void
 cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
 {
@@ -396,8 +503,8 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
         handle_lldp(r, dpid, (uint32_t) in_port, p, pi->len);
         return;
     }
-    if (pi->table_id == NM_T_TENANT && pi->reason == OFPR_NO_MATCH) {
-        wake(r);                    /* the reactive path: a pass installs it */
+    if (pi->table_id == NM_T_TENANT) {
+        handle_reactive(r, dpid, (uint32_t) in_port, pi);
         return;
     }
     if (type != 0x0806) {
