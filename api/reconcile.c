@@ -2,6 +2,7 @@
 #include "api/reconcile.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/vlog.h"
@@ -12,7 +13,34 @@ struct sky_reconcile {
     struct db_conn *conn;
     bool listening;
     struct reconciler *recon;
+    /* The same reconciler, for the reconciler thread (set once started). */
+    _Atomic(struct reconciler *) kick;
+    atomic_bool absorbed;           /* absorbed before 'kick' was set */
 };
+
+/* libpq reads a NOTIFY that arrives while a query runs into its own queue,
+ * and the socket does not become readable for it again: without this the
+ * change it announces waited for the next periodic resync.  Called after
+ * every query on the listening connection; asks for a pass with a fresh
+ * load when anything was absorbed. */
+static void
+absorb_notifies(struct sky_reconcile *s)
+{
+    bool any = false;
+    PGnotify *n;
+    while (s->conn->pg && (n = PQnotifies(s->conn->pg))) {
+        any = true;
+        PQfreemem(n);
+    }
+    if (any) {
+        struct reconciler *r = atomic_load(&s->kick);
+        if (r) {
+            reconciler_kick(r);
+        } else {
+            atomic_store(&s->absorbed, true);
+        }
+    }
+}
 
 /* Makes sure the connection is up and LISTENing; false if the database
  * is unreachable. */
@@ -44,6 +72,7 @@ store_load(void *aux, struct netmodel *m)
         s->listening = false;
         return EAGAIN;
     }
+    absorb_notifies(s);
     return 0;
 }
 
@@ -51,11 +80,13 @@ static int
 store_write(void *aux, const struct nm_status *st, size_t n)
 {
     struct sky_reconcile *s = aux;
+    int rc = 0;
     if (state_write_status(s->conn, st, n) < 0) {
         vlog(VLOG_WARN, "reconciler", "writing statuses: %s", s->conn->err.message);
-        return EAGAIN;
+        rc = EAGAIN;
     }
-    return 0;
+    absorb_notifies(s);
+    return rc;
 }
 
 static int
@@ -94,6 +125,10 @@ sky_reconcile_start(const char *conninfo, const struct recon_options *opt)
         db_conn_destroy(s->conn);
         free(s);
         return NULL;
+    }
+    atomic_store(&s->kick, s->recon);
+    if (atomic_exchange(&s->absorbed, false)) {
+        reconciler_kick(s->recon);
     }
     return s;
 }
