@@ -16,7 +16,7 @@ INTEGRATION_DEPS += $(BUILD)/skyctl
 
 # The planner's unit test needs only the pure parts: no libcurl.
 SKYCTL_PURE := tools/skyctl/model.c tools/skyctl/spec.c tools/skyctl/plan.c
-# UNIT_TESTS += test_skyctl_plan
+UNIT_TESTS += test_skyctl_plan
 $(BUILD)/tests/test_skyctl_plan: $(BUILD)/tests/unit/test_skyctl_plan.o \
                                  $(patsubst %.c,$(BUILD)/%.o,$(SKYCTL_PURE))
 	@mkdir -p $(dir $@)
