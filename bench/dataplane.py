@@ -57,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +67,7 @@ import cloudsim  # noqa: E402
 BUILD = os.environ.get("BUILD", "build")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 PINGS = int(os.environ.get("PINGS", "200"))
+COLD = int(os.environ.get("COLD", "30"))
 IPERF_SECONDS = int(os.environ.get("IPERF_SECONDS", "5"))
 TAGGING = os.environ.get("TAGGING", "mac-prefix")
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "BENCHMARKS.md"))
@@ -238,10 +240,15 @@ def flows(sim, host):
     return sorted(line.strip() for line in out.splitlines() if "actions=" in line)
 
 
+def appctl(sim, host, *args):
+    return cloudsim.sh("ovs-appctl", "-t", f"{sim.hdir(host)}/ovs-vswitchd.ctl", *args,
+                       check=False)
+
+
 def dp_flows(sim, host):
-    p = cloudsim.sh("ovs-appctl", "-t", f"{sim.hdir(host)}/ovs-vswitchd.ctl",
-                    "dpctl/dump-flows", check=False)
-    return len([line for line in p.stdout.splitlines() if line.strip()])
+    """The datapath's (megaflow) entries: lines with actions."""
+    out = appctl(sim, host, "dpctl/dump-flows", "--names").stdout
+    return [line.strip() for line in out.splitlines() if "actions:" in line]
 
 
 def bridge_ports(sim, host):
@@ -327,89 +334,143 @@ def iperf(sim, *extra):
             "retr": end.get("sum_sent", {}).get("retransmits", 0)}
 
 
+def measure_cold(sim):
+    """COLD single pings, each after every host's datapath cache was purged
+    (revalidator/purge): every hop takes an upcall through its OpenFlow
+    tables, the only place the length of the pipeline can show."""
+    dst, rtts = VMS["b"][3], []
+    for _ in range(COLD):
+        for h, *_ in HOSTS:
+            appctl(sim, h, "revalidator/purge")
+        p = vm_sh(sim, "a", "ping", "-n", "-c", "1", "-W", "1", dst, check=False)
+        rtts += [float(m) for m in re.findall(r"time=([0-9.]+) ms", p.stdout)]
+    if not rtts:
+        raise Failure("no replies to pings with purged datapath caches")
+    rtts.sort()
+    return {"n": len(rtts), "loss": COLD - len(rtts), "p50": pct(rtts, 50),
+            "avg": statistics.fmean(rtts)}
+
+
+def ingress_actions(dp, iface):
+    """The datapath actions for what VM a sends (but ARP) on its own host."""
+    acts = sorted({re.sub(r"tnl_push\(tnl_port\([^)]*\),header\(.*?ipv4\(src=[^,]+,dst=([^,]+),"
+                          r".*?\)\),out_port\(([^)]+)\)\)",
+                          r"tnl_push(vxlan to \1, out_port(\2))",
+                          line.split("actions:", 1)[1])
+                   for line in dp if f"in_port({iface})" in line
+                   and "eth_type(0x0806)" not in line and "eth_type(0x88cc)" not in line})
+    return " / ".join(acts) or "?"
+
+
 def measure(sim):
     wait_ping(sim, "a", VMS["b"][3])
-    r = {"ping": measure_ping(sim)}
+    r = {"cold": measure_cold(sim)}
+    wait_ping(sim, "a", VMS["b"][3])
+    # The datapath flows are sampled while the steady ping runs.
+    dp, res = {}, {}
+
+    def sample():
+        time.sleep(1)
+        for h, *_ in HOSTS:
+            dp[h] = dp_flows(sim, h)
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        res = measure_ping(sim)
+    finally:
+        t.join()
+    r["ping"] = res
+    r["dp"] = {h: len(v) for h, v in dp.items()}
+    r["ingress"] = ingress_actions(dp.get(VMS["a"][0], []), VMS["a"][1])
     r["ab"] = iperf(sim)
     r["ba"] = iperf(sim, "-R")
     r["ab4"] = iperf(sim, "-P", "4")
-    r["dp"] = {h: dp_flows(sim, h) for h, *_ in HOSTS}
     return r
 
 
 # -- report ------------------------------------------------------------------------------
 def fmt_row(mode, rnd, r, nflows):
-    pg = r["ping"]
+    pg, c = r["ping"], r["cold"]
+    retr = r["ab"]["retr"] + r["ba"]["retr"] + r["ab4"]["retr"]
     return (f"| {mode} | {rnd} | {pg['avg']:.3f} | {pg['p50']:.3f} | {pg['p99']:.3f} | "
-            f"{pg['min']:.3f} | {pg['max']:.3f} | {pg['loss']} | {r['ab']['mbps']:.0f} | "
-            f"{r['ba']['mbps']:.0f} | {r['ab4']['mbps']:.0f} | "
-            f"{r['ab']['retr'] + r['ba']['retr'] + r['ab4']['retr']} | {nflows} |")
+            f"{pg['min']:.3f} | {pg['max']:.3f} | {pg['loss']} | {c['p50']:.3f} | "
+            f"{r['ab']['mbps']:.0f} | {r['ba']['mbps']:.0f} | {r['ab4']['mbps']:.0f} | "
+            f"{retr} | {nflows} |")
 
 
-def report(results, flowcount, sim):
+def per_host(d):
+    return "/".join(str(d[h]) for h, *_ in HOSTS)
+
+
+def report(results, flowcount):
     """results: list of (mode, round, result); flowcount: (mode, round) -> {host: n}."""
-    med = {}
-    for mode in MODES:
-        rs = [r for m, _, r in results if m == mode]
-        med[mode] = {
-            "avg": statistics.median(r["ping"]["avg"] for r in rs),
-            "p50": statistics.median(r["ping"]["p50"] for r in rs),
-            "p99": statistics.median(r["ping"]["p99"] for r in rs),
-            "ab": statistics.median(r["ab"]["mbps"] for r in rs),
-            "ba": statistics.median(r["ba"]["mbps"] for r in rs),
-            "ab4": statistics.median(r["ab4"]["mbps"] for r in rs),
-        }
+    keys = {"avg": lambda r: r["ping"]["avg"], "p50": lambda r: r["ping"]["p50"],
+            "p99": lambda r: r["ping"]["p99"], "cold": lambda r: r["cold"]["p50"],
+            "ab": lambda r: r["ab"]["mbps"], "ba": lambda r: r["ba"]["mbps"],
+            "ab4": lambda r: r["ab4"]["mbps"]}
+    med = {mode: {k: statistics.median(f(r) for m, _, r in results if m == mode)
+                  for k, f in keys.items()} for mode in MODES}
+    last = {mode: [r for m, _, r in results if m == mode][-1] for mode in MODES}
     ovs = cloudsim.sh("ovs-vswitchd", "--version").stdout.splitlines()[0].split()[-1]
     lines = [
         f"## {TITLE}",
         "",
         f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores shared by four "
-        f"ovs-vswitchd (Open vSwitch {ovs}, userspace datapath),",
-        "ping and iperf3; Linux " + platform.release() + ". Two simulated clouds "
-        "(tools/cloudsim.py), each a gateway",
-        "and a worker host; VM a on c1-h1, VM b on c2-h1 (MTU 1400), so every frame crosses",
-        "host -> gateway -> gateway -> host: three VXLAN tunnels, four bridges. Same bridges,",
+        f"ovs-vswitchd (Open vSwitch {ovs}, userspace",
+        f"datapath), ping and iperf3 (Linux {platform.release()}). Two simulated clouds "
+        "(tools/cloudsim.py),",
+        "each a gateway and a worker host; VM a on c1-h1, VM b on c2-h1 (MTU 1400), so "
+        "every frame",
+        "crosses host -> gateway -> gateway -> host: three VXLAN tunnels, four bridges. The "
+        "same bridges,",
         "tunnels and VM ports in every run, one run after the other, alternated over "
         f"{ROUNDS} rounds:",
         "",
-        f"- **virtualized**: skyvisord's pipeline ({TAGGING} tagging), the network declared "
-        "through the API and realized;",
-        "- **plain-ports**: skyvisord stopped, each bridge's table replaced by "
-        "`in_port=X,actions=output:Y` and back;",
+        f"- **virtualized**: skyvisord's pipeline ({TAGGING} tagging), the tenant network "
+        "declared through",
+        "  the API and realized by the reconciler;",
+        "- **plain-ports**: skyvisord stopped, every bridge's table replaced by "
+        "`in_port=X,actions=output:Y`",
+        "  and back (checked unchanged before and after the run);",
         "- **plain-normal**: the same with one `actions=NORMAL` flow (MAC learning).",
         "",
-        f"Ping: {PINGS} echoes a -> b at 10 ms intervals, RTT in ms. iperf3 TCP, "
-        f"{IPERF_SECONDS} s each: a -> b one stream,",
-        "b -> a one stream (-R), a -> b four streams (-P 4), Mbit/s at the receiver.",
-        "`OF flows` is the OpenFlow flow count of the four bridges (c1-gw/c1-h1/c2-gw/c2-h1).",
+        f"RTT: {PINGS} pings a -> b at 10 ms intervals, in ms; `cold` is the median of "
+        f"{COLD} single pings,",
+        "each after every host's datapath cache was purged (each hop takes an upcall through "
+        "its OpenFlow",
+        f"tables). iperf3 TCP, {IPERF_SECONDS} s each: a -> b one stream, b -> a one stream "
+        "(-R), a -> b four",
+        "streams (-P 4), Mbit/s at the receiver; `retr` sums their TCP retransmissions. "
+        "`OF flows`: OpenFlow",
+        "flows on c1-gw/c1-h1/c2-gw/c2-h1.",
         "",
-        "| run | round | RTT avg | p50 | p99 | min | max | lost | a->b | b->a | a->b x4 "
-        "| TCP retr | OF flows |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | round | RTT avg | p50 | p99 | min | max | lost | cold p50 | a->b | b->a "
+        "| a->b x4 | retr | OF flows |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, rnd, r in results:
-        nf = "/".join(str(flowcount[(mode, rnd)][h]) for h, *_ in HOSTS)
-        lines.append(fmt_row(mode, rnd, r, nf))
+        lines.append(fmt_row(mode, rnd, r, per_host(flowcount[(mode, rnd)])))
     lines += ["", "Medians over the rounds, and virtualized / plain:", "",
-              "| | RTT avg (ms) | RTT p50 (ms) | RTT p99 (ms) | a->b (Mbit/s) | b->a (Mbit/s) "
-              "| a->b x4 (Mbit/s) |",
-              "|---|---|---|---|---|---|---|"]
+              "| | RTT avg (ms) | RTT p50 (ms) | RTT p99 (ms) | cold p50 (ms) | a->b (Mbit/s) "
+              "| b->a (Mbit/s) | a->b x4 (Mbit/s) |",
+              "|---|---|---|---|---|---|---|---|"]
     for mode in MODES:
         m = med[mode]
         lines.append(f"| {mode} | {m['avg']:.3f} | {m['p50']:.3f} | {m['p99']:.3f} | "
-                     f"{m['ab']:.0f} | {m['ba']:.0f} | {m['ab4']:.0f} |")
+                     f"{m['cold']:.3f} | {m['ab']:.0f} | {m['ba']:.0f} | {m['ab4']:.0f} |")
     v = med["virtualized"]
     for mode in MODES[1:]:
         m = med[mode]
-        lines.append(f"| virtualized / {mode} | {v['avg'] / m['avg']:.2f} | "
-                     f"{v['p50'] / m['p50']:.2f} | {v['p99'] / m['p99']:.2f} | "
-                     f"{v['ab'] / m['ab']:.2f} | {v['ba'] / m['ba']:.2f} | "
-                     f"{v['ab4'] / m['ab4']:.2f} |")
-    dp = {mode: [r["dp"] for m, _, r in results if m == mode][-1] for mode in MODES}
-    lines += ["", "Datapath (megaflow) entries right after the last round's traffic, "
-              "per host: " + "; ".join(
-                  f"{mode} " + "/".join(str(dp[mode][h]) for h, *_ in HOSTS) for mode in MODES)
-              + "."]
+        lines.append(f"| **virtualized / {mode}** | "
+                     + " | ".join(f"**{v[k] / m[k]:.2f}**" if m[k] else "n/a"
+                                  for k in ("avg", "p50", "p99", "cold", "ab", "ba", "ab4"))
+                     + " |")
+    lines += ["", "Datapath (megaflow) entries during the last round's steady ping, "
+              "c1-gw/c1-h1/c2-gw/c2-h1: "
+              + "; ".join(f"{mode} {per_host(last[mode]['dp'])}" for mode in MODES)
+              + ". What the datapath does with VM a's packets on c1-h1:", ""]
+    for mode in MODES:
+        lines.append(f"- {mode}: `{last[mode]['ingress']}`")
     return "\n".join(lines) + "\n"
 
 
@@ -494,7 +555,7 @@ def main():
                     f"{r['ba']['mbps']:.0f}/{r['ab4']['mbps']:.0f} Mbit/s")
             for host, *_ in HOSTS:   # skyvisord restores everything next round
                 ofctl(sim, host, "del-flows")
-        text = report(results, flowcount, sim)
+        text = report(results, flowcount)
         print(text)
         if OUT:
             subprocess.run([os.path.join(ROOT, "tools", "bench-section"), OUT, TITLE, text],
