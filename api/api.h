@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/tunnels.h"
 
 struct db_conn;
 struct db_pool;
@@ -67,6 +68,7 @@ struct api_config {
     struct db_pool *pool;
     const char *openapi_json;   /* the embedded document */
     struct reconciler *recon;   /* NULL with --no-reconciler */
+    enum tunnels_layout layout; /* --tunnels */
 };
 
 struct api_req {

@@ -232,6 +232,7 @@ main(int argc, char **argv)
         .admin_token = token,
         .pool = pool,
         .openapi_json = api_openapi_files[0].data,
+        .layout = opt.tunnels,
     };
     if (!opt.no_reconciler) {
         char target[128];

@@ -1,10 +1,11 @@
 /* topology.c: the two views of topology.
  *
- * GET /v1/topology (admin): the physical topology, served from the
- * reconciler's snapshot (ctrl/reconciler.h): the bridges with their
- * datapath ids and whether they are connected, the tunnels the overlay
- * wants (intra-cloud host-gateway, inter-cloud gateway-gateway) and the
- * links the platform's own LLDP probes confirmed.  No database round trip.
+ * GET /v1/topology (admin): the physical topology (ctrl/topology.h): the
+ * bridges with their datapath ids and whether they are connected, the
+ * tunnels the overlay wants (intra-cloud host-gateway, inter-cloud
+ * gateway-gateway) and the links the platform's own LLDP probes confirmed.
+ * Served from the reconciler's snapshot, with no database round trip; with
+ * --no-reconciler, built from the desired state (nothing connected).
  *
  * GET /v1/tenants/{tenant}/networks/{network}/topology (the tenant or the
  * admin): the tenant's virtual topology, from the database so it answers
@@ -20,23 +21,56 @@
 #include "api/crud.h"
 #include "core/vtopo.h"
 #include "ctrl/reconciler.h"
+#include "ctrl/topology.h"
+#include "db/state.h"
 #include "db/store.h"
+
+/* Without a reconciler: the same document from the desired state, loaded
+ * as the reconciler would load it; nothing is connected and no LLDP link
+ * is known.  NULL when the database fails (*qs < 0) or memory runs out. */
+static json_t *
+physical_from_db(struct api_req *req, enum db_qs *qs)
+{
+    struct netmodel m;
+    netmodel_init(&m);
+    json_t *t = NULL;
+    *qs = state_load(req->db, &m);
+    if (*qs == DB_QS_ONE) {
+        m.layout = req->config->layout;
+        if (!netmodel_finish(&m)) {
+            t = topology_json(&m, NULL, NULL, NULL, 0);
+        }
+    }
+    netmodel_free(&m);
+    return t;
+}
 
 void
 topology_physical(struct api_req *req, struct api_resp *resp)
 {
-    if (!req->config->recon) {
-        api_problem(resp, req, SVE_NO_RECONCILER, NULL,
-                    "skyvisord runs with --no-reconciler: no physical topology");
+    json_t *t;
+    if (req->config->recon) {
+        t = reconciler_topology(req->config->recon);
+        if (!t) {
+            api_problem(resp, req, SVE_NO_RECONCILER, NULL,
+                        "the reconciler has not loaded the desired state yet");
+            return;
+        }
+    } else {
+        enum db_qs qs = DB_QS_ONE;
+        t = physical_from_db(req, &qs);
+        if (!t && qs < 0) {
+            crud_db_problem(req, resp, qs, "topology", NULL);
+            return;
+        }
+    }
+    char *body = t ? json_dumps(t, JSON_COMPACT) : NULL;
+    json_decref(t);
+    if (!body) {
+        api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
         return;
     }
-    json_t *t = reconciler_topology(req->config->recon);
-    if (!t) {
-        api_problem(resp, req, SVE_NO_RECONCILER, NULL,
-                    "the reconciler has not loaded the desired state yet");
-        return;
-    }
-    api_reply_json(resp, 200, t);
+    crud_reply_computed(req, resp, body, strlen(body));
 }
 
 /* Adds "segments" to the topology document 'doc' (borrowed): an array of

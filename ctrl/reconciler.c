@@ -32,6 +32,7 @@
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/ovsdb_txn.h"
 #include "ctrl/ovsdb_vswitch.h"
+#include "ctrl/topology.h"
 
 #define MOD "reconciler"
 #define OVSDB_TIMEOUT_MS 5000
@@ -1606,56 +1607,34 @@ reconciler_get_stats(struct reconciler *r, struct recon_stats *out)
     pthread_mutex_unlock(&r->mu);
 }
 
-static json_t *
-ip_json(uint32_t ip)
+static bool
+topology_is_up(void *aux, uint64_t dpid)
 {
-    char s[16];
-    snprintf(s, sizeof s, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255);
-    return json_string(s);
+    return is_up(aux, dpid);
 }
 
 json_t *
 reconciler_topology(struct reconciler *r)
 {
     json_t *out = NULL;
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n_links;
+    struct topology_lldp *links = calloc(n ? n : 1, sizeof *links);
+    for (size_t i = 0; links && i < n; i++) {
+        links[i] = (struct topology_lldp) {
+            r->links[i].a_dpid, r->links[i].b_dpid, r->links[i].a_port, r->links[i].b_port,
+        };
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!links) {
+        return NULL;
+    }
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
     if (s) {
-        const struct netmodel *m = &s->m;
-        json_t *bridges = json_array(), *tunnels = json_array(), *links = json_array();
-        for (size_t h = 0; h < m->n_hosts; h++) {
-            const struct nm_host *ho = &m->hosts[h];
-            char dpid[17];
-            snprintf(dpid, sizeof dpid, "%016" PRIx64, ho->dpid);
-            json_array_append_new(bridges, json_pack(
-                "{s:s, s:s, s:s, s:s, s:o, s:b}", "host", ho->o.name,
-                "cloud", ho->cloud >= 0 ? m->clouds[ho->cloud].o.name : "",
-                "bridge", ho->bridge, "dpid", dpid, "tunnel_ip", ip_json(ho->tunnel_ip),
-                "connected", is_up(r, ho->dpid)));
-            for (const int *p = m->adj[h]; *p >= 0; p++) {
-                if (*p > (int) h) {
-                    const struct nm_host *o = &m->hosts[*p];
-                    bool wan = ho->gateway && o->gateway;
-                    json_array_append_new(tunnels, json_pack(
-                        "{s:s, s:s, s:s}", "a", ho->o.name, "b", o->o.name,
-                        "kind", wan ? "inter-cloud" : "intra-cloud"));
-                }
-            }
-        }
-        pthread_mutex_lock(&r->mu);
-        for (size_t i = 0; i < r->n_links; i++) {
-            const struct lldp_link *l = &r->links[i];
-            int a = host_by_dpid(m, l->a_dpid), b = host_by_dpid(m, l->b_dpid);
-            json_array_append_new(links, json_pack(
-                "{s:s?, s:i, s:s?, s:i}", "a", a >= 0 ? m->hosts[a].o.name : NULL,
-                "a_port", (int) l->a_port, "b", b >= 0 ? m->hosts[b].o.name : NULL,
-                "b_port", (int) l->b_port));
-        }
-        pthread_mutex_unlock(&r->mu);
-        out = json_pack("{s:s, s:o, s:o, s:o}", "layout",
-                        m->layout == TUNNELS_MST ? "mst" : "full-mesh",
-                        "bridges", bridges, "tunnels", tunnels, "lldp_links", links);
+        out = topology_json(&s->m, topology_is_up, r, links, n);
     }
     urcu_bp_read_unlock();
+    free(links);
     return out;
 }

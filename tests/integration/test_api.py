@@ -396,6 +396,30 @@ def test_virtual_topology(daemon, world):
     assert admin.get(f"{base}/topology")[0] == 200
 
 
+def test_physical_topology_without_reconciler(daemon, world):
+    """GET /v1/topology with --no-reconciler: the tunnels the desired state
+    asks for, nothing connected, no LLDP link; tenants may not see it."""
+    admin = daemon.api()
+    st, hdrs, topo = admin.get("/v1/topology")
+    assert st == 200, topo
+    assert topo["layout"] == "mst" and topo["lldp_links"] == []
+    clouds = {c["name"] for c in admin.get("/v1/clouds?limit=100")[2]["items"]}
+    hosts = admin.get("/v1/hosts?limit=100")[2]["items"]
+    assert {b["host"] for b in topo["bridges"]} == {h["name"] for h in hosts}
+    assert not any(b["connected"] for b in topo["bridges"])
+    inter = [t for t in topo["tunnels"] if t["kind"] == "inter-cloud"]
+    intra = [t for t in topo["tunnels"] if t["kind"] == "intra-cloud"]
+    with_gw = {h["cloud"] for h in hosts if h["role"] == "gateway"}
+    assert len(inter) == len(with_gw) - 1                    # a spanning tree
+    assert all(a.endswith("-gw") and b.endswith("-gw") for a, b in
+               ((t["a"], t["b"]) for t in inter))
+    workers = [h for h in hosts if h["role"] != "gateway" and h["cloud"] in with_gw]
+    assert len(intra) == len(workers)                         # one to its gateway each
+    assert with_gw <= clouds
+    assert admin.get("/v1/topology", headers={"If-None-Match": hdrs["etag"]})[0] == 304
+    assert_problem(daemon.api(token=world["token"]).get("/v1/topology"), 403, "forbidden")
+
+
 def test_mac_prefix_wire_identity(daemon, world):
     """mac-prefix carries a VM's lower 32 MAC bits on the wire: within one
     tenant they must be unique across its mac-prefix networks; rewrite

@@ -29,7 +29,7 @@ async function load() {
   const { tenant } = session();
   let changed = false;
   const pick = r => { changed = changed || r.changed; return r.items; };
-  const model = { admin: !tenant, clouds: [], links: [], hosts: [], tenants: [] };
+  const model = { admin: !tenant, clouds: [], links: [], hosts: [], tenants: [], topology: null };
   let tenants;
   if (tenant) {
     const r = await apiGet(`/v1/tenants/${seg(tenant)}`);
@@ -40,6 +40,16 @@ async function load() {
     model.links = pick(await apiList('/v1/cloud-links'));
     model.hosts = pick(await apiList('/v1/hosts'));
     tenants = pick(await apiList('/v1/tenants'));
+    // The inter-cloud tunnel tree; a 503 (reconciler still loading) only
+    // leaves the map without it.
+    try {
+      const r = await apiGet('/v1/topology');
+      changed = changed || r.changed;
+      model.topology = r.body;
+    } catch (e) {
+      if (!(e instanceof ApiProblem) || e.status !== 503) throw e;
+      model.topology = null;
+    }
   }
   for (const t of tenants) {
     const base = `/v1/tenants/${seg(t.name)}/networks`;
@@ -169,7 +179,7 @@ function render() {
     $(`view-${b.dataset.view}`).hidden = !on;
   }
   $('tab-map').hidden = !m.admin;
-  $('map').replaceChildren(renderMap(m.clouds, m.links));
+  $('map').replaceChildren(renderMap(m.clouds, m.links, m.topology));
   $('hosts').replaceChildren(renderHosts(m));
   renderNetworks(m);
   renderTable(m);
