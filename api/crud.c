@@ -845,3 +845,33 @@ crud_delete(struct api_req *req, struct api_resp *resp, const struct crud_res *r
     }
     ctx_uninit(&ctx);
 }
+
+void
+crud_network_doc(struct api_req *req, struct api_resp *resp, crud_network_doc_fn *fetch,
+                 crud_finish_fn *finish)
+{
+    struct store_row tenant = {0}, network = {0};
+    enum db_qs qs = store_get(req->db, &store_tenants, NULL, req->params[0], &tenant);
+    if (qs == DB_QS_ONE) {
+        qs = store_get(req->db, &store_networks, tenant.id, req->params[1], &network);
+    }
+    char *json = NULL;
+    if (qs == DB_QS_ONE) {
+        qs = fetch(req->db, tenant.id, network.id, &json);
+    }
+    if (qs < 0) {
+        crud_db_problem(req, resp, qs, "network", NULL);
+    } else if (qs == DB_QS_NONE) {
+        api_problem(resp, req, SVE_NOT_FOUND, NULL, "no %s '%s'",
+                    tenant.json ? "network" : "tenant",
+                    tenant.json ? req->params[1] : req->params[0]);
+    } else if (finish && !(json = finish(json))) {
+        api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
+    } else {
+        crud_reply_computed(req, resp, json, strlen(json));
+        json = NULL;
+    }
+    free(json);
+    store_row_uninit(&tenant);
+    store_row_uninit(&network);
+}

@@ -134,6 +134,17 @@ void crud_etag(char out[40], const char *id, long long revision);
 void crud_etag_body(char out[40], const char *body, size_t len);
 /* Checks If-Match against 'etag'; false (412 written) on mismatch. */
 bool crud_if_match(struct api_req *, struct api_resp *, const char *etag);
+/* A document computed for one network (its status, its topology): the
+ * fetch writes a malloc'ed JSON text; 'finish', if not NULL, turns it into
+ * the reply body (consumes it; NULL when memory runs out). */
+typedef enum db_qs crud_network_doc_fn(struct db_conn *, const char *tenant_id,
+                                       const char *network_id, char **json);
+typedef char *crud_finish_fn(char *json);
+/* GET .../networks/{network}/...: resolves {tenant} and {network} (params 0
+ * and 1, ids or names), fetches, finishes, and replies through
+ * crud_reply_computed(), or with the problem (404 naming what is missing). */
+void crud_network_doc(struct api_req *, struct api_resp *, crud_network_doc_fn *,
+                      crud_finish_fn *);
 /* Writes the problem for a failed database call on 'req->db'. */
 void crud_db_problem(struct api_req *, struct api_resp *, enum db_qs,
                      const char *kind, const char *in_use);

@@ -83,24 +83,5 @@ void networks_delete(struct api_req *q, struct api_resp *r) { crud_delete(q, r, 
 void
 networks_status(struct api_req *req, struct api_resp *resp)
 {
-    struct store_row tenant = {0}, network = {0};
-    enum db_qs qs = store_get(req->db, &store_tenants, NULL, req->params[0], &tenant);
-    if (qs == DB_QS_ONE) {
-        qs = store_get(req->db, &store_networks, tenant.id, req->params[1], &network);
-    }
-    char *json = NULL;
-    if (qs == DB_QS_ONE) {
-        qs = store_network_status(req->db, tenant.id, network.id, &json);
-    }
-    if (qs < 0) {
-        crud_db_problem(req, resp, qs, "network", NULL);
-    } else if (qs == DB_QS_NONE) {
-        api_problem(resp, req, SVE_NOT_FOUND, NULL, "no %s '%s'",
-                    tenant.json ? "network" : "tenant",
-                    tenant.json ? req->params[1] : req->params[0]);
-    } else {
-        crud_reply_computed(req, resp, json, strlen(json));
-    }
-    store_row_uninit(&tenant);
-    store_row_uninit(&network);
+    crud_network_doc(req, resp, store_network_status, NULL);
 }

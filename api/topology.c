@@ -131,38 +131,23 @@ out:
     return rc;
 }
 
+/* Parses the database's topology text (consumed) and adds the segments;
+ * the reply body, or NULL when memory runs out. */
+static char *
+finish_network(char *text)
+{
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    char *body = NULL;
+    if (doc && !add_segments(doc)) {
+        body = json_dumps(doc, JSON_COMPACT);
+    }
+    json_decref(doc);
+    return body;
+}
+
 void
 topology_network(struct api_req *req, struct api_resp *resp)
 {
-    struct store_row tenant = {0}, network = {0};
-    enum db_qs qs = store_get(req->db, &store_tenants, NULL, req->params[0], &tenant);
-    if (qs == DB_QS_ONE) {
-        qs = store_get(req->db, &store_networks, tenant.id, req->params[1], &network);
-    }
-    char *text = NULL;
-    if (qs == DB_QS_ONE) {
-        qs = store_network_topology(req->db, tenant.id, network.id, &text);
-    }
-    if (qs < 0) {
-        crud_db_problem(req, resp, qs, "network", NULL);
-    } else if (qs == DB_QS_NONE) {
-        api_problem(resp, req, SVE_NOT_FOUND, NULL, "no %s '%s'",
-                    tenant.json ? "network" : "tenant",
-                    tenant.json ? req->params[1] : req->params[0]);
-    } else {
-        json_t *doc = json_loads(text, 0, NULL);
-        char *body = NULL;
-        if (doc && !add_segments(doc)) {
-            body = json_dumps(doc, JSON_COMPACT);
-        }
-        json_decref(doc);
-        if (body) {
-            crud_reply_computed(req, resp, body, strlen(body));
-        } else {
-            api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
-        }
-    }
-    free(text);
-    store_row_uninit(&tenant);
-    store_row_uninit(&network);
+    crud_network_doc(req, resp, store_network_topology, finish_network);
 }
