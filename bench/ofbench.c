@@ -19,12 +19,26 @@
  * it sends itself: a benchmark's switch must stay cheap and independent of
  * the controller it measures.  Output is one line of key=value pairs:
  *   mode=latency switches=16 macs=1000 seconds=5 responses=... rps=...
- *   p50_us=... p90_us=... p99_us=... flow_mods=... errors=...
- * Hosts: host j of switch s has MAC 02:00:ss:ss:jj:jj on port j % 8 + 1. */
+ *   mean_us=... p50_us=... p90_us=... p99_us=... flow_mods=... errors=...
+ * Hosts: host j of switch s has MAC 02:00:ss:ss:jj:jj on port j % 8 + 1.
+ *
+ * A profile (--profile FILE) replaces the synthetic hosts with what a
+ * given network would send: per switch its datapath id, its ports (number
+ * and name, answered to PORT_DESC) and the packet-ins it sends in turn,
+ * each with its table id, reason, cookie, in_port, metadata (sent in the
+ * match when non-zero, as Open vSwitch does), MACs, IPv4 addresses and the
+ * port its answer should output to.  Lines:
+ *   switch DPID
+ *   port NO NAME
+ *   frame TABLE REASON COOKIE IN_PORT METADATA SRC_MAC DST_MAC SRC_IP DST_IP EXPECT
+ * (numbers in hex but NO, TABLE, REASON, IN_PORT, EXPECT; EXPECT 0: any).
+ * Answers whose first output port is not the expected one are counted as
+ * wrong=N (a controller that floods before it has learned has some). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -52,6 +66,23 @@ enum {
 #define OUT_CAP (1024 * 1024)
 #define MAX_DEPTH 4096
 #define HIST_US 200000          /* latency histogram: 1 us buckets to 200 ms */
+#define MAX_PROFILE_PORTS 64
+#define MAX_PROFILE_FRAMES 256
+
+struct pframe {
+    uint8_t table, reason;
+    uint64_t cookie, metadata, src, dst;
+    uint32_t in_port, src_ip, dst_ip, expect;
+};
+
+struct profile_sw {
+    uint64_t dpid;
+    uint32_t port_no[MAX_PROFILE_PORTS];
+    char port_name[MAX_PROFILE_PORTS][16];
+    unsigned int n_ports;
+    struct pframe frames[MAX_PROFILE_FRAMES];
+    unsigned int n_frames;
+};
 
 struct sw {
     int fd;
@@ -63,6 +94,8 @@ struct sw {
     size_t out_len;
     unsigned int outstanding;
     uint64_t sent_at[MAX_DEPTH]; /* ring of send times of outstanding PIs */
+    uint32_t expect[MAX_DEPTH];  /* ring of expected output ports (profile) */
+    const struct profile_sw *prof;  /* NULL: synthetic hosts */
     unsigned int ring_head;
     uint32_t next_host;
     uint32_t xid;
@@ -75,9 +108,12 @@ static struct {
     struct sockaddr_in addr;
 } opt = {16, 1000, 64, 5.0, 1.0, true, {0}};
 
-static uint64_t responses, flow_mods, errors;
+static uint64_t responses, flow_mods, errors, wrong;
+static struct profile_sw *profile;
+static unsigned int n_profile;
 static uint32_t *hist;
 static uint64_t hist_over;
+static uint64_t rtt_sum_ns;      /* measured round trips, for the mean */
 static bool measuring;
 
 static uint64_t
@@ -152,10 +188,64 @@ mac_of(uint8_t mac[6], unsigned int sw, unsigned int host)
     mac[5] = (uint8_t) host;
 }
 
+static void
+put_mac48(uint8_t *p, uint64_t mac)
+{
+    put16(p, (uint16_t) (mac >> 32));
+    put32(p + 2, (uint32_t) mac);
+}
+
+/* Queues the next PACKET_IN of the switch's profile. */
+static bool
+send_profile_packet_in(struct sw *s)
+{
+    const struct pframe *fr = &s->prof->frames[s->next_host++ % s->prof->n_frames];
+    enum { HDR = 8 + 4 + 2 + 1 + 1 + 8 };
+    size_t match_len = 4 + 8 + (fr->metadata ? 12 : 0);
+    size_t match_pad = (match_len + 7) / 8 * 8;
+    uint16_t len = (uint16_t) (HDR + match_pad + 2 + FRAME_LEN);
+    uint8_t *p = out_msg(s, T_PACKET_IN, len, ++s->xid);
+    if (!p) {
+        return false;
+    }
+    put32(p + 8, 0xffffffffu);
+    put16(p + 12, FRAME_LEN);
+    p[14] = fr->reason;
+    p[15] = fr->table;
+    put64(p + 16, fr->cookie);
+    uint8_t *m = p + HDR;
+    put16(m, 1);
+    put16(m + 2, (uint16_t) match_len);
+    put32(m + 4, 0x80000004u);          /* OXM_OF_IN_PORT */
+    put32(m + 8, fr->in_port);
+    if (fr->metadata) {
+        put32(m + 12, 0x80000408u);     /* OXM_OF_METADATA, 8 bytes */
+        put64(m + 16, fr->metadata);
+    }
+    uint8_t *f = p + HDR + match_pad + 2;
+    put_mac48(f, fr->dst);
+    put_mac48(f + 6, fr->src);
+    put16(f + 12, 0x0800);
+    f[14] = 0x45;
+    put16(f + 16, FRAME_LEN - 14);
+    f[22] = 64;
+    f[23] = 17;
+    put32(f + 26, fr->src_ip);
+    put32(f + 30, fr->dst_ip);
+    unsigned int slot = (s->ring_head + s->outstanding) % MAX_DEPTH;
+    s->sent_at[slot] = now_ns();
+    s->expect[slot] = fr->expect;
+    s->outstanding++;
+    return true;
+}
+
 /* Queues one PACKET_IN from host h to a host on another port. */
 static bool
 send_packet_in(struct sw *s)
 {
+    if (s->prof) {
+        return send_profile_packet_in(s);
+    }
     enum { MATCH_LEN = 16, HDR = 8 + 4 + 2 + 1 + 1 + 8 };
     uint16_t len = HDR + MATCH_LEN + 2 + FRAME_LEN;
     uint8_t *p = out_msg(s, T_PACKET_IN, len, ++s->xid);
@@ -196,6 +286,7 @@ static void
 record(uint64_t rtt_ns)
 {
     uint64_t us = rtt_ns / 1000;
+    rtt_sum_ns += rtt_ns;
     if (us < HIST_US) {
         hist[us]++;
     } else {
@@ -203,11 +294,37 @@ record(uint64_t rtt_ns)
     }
 }
 
+/* The first output port of a PACKET_OUT, 0 if none. */
+static uint32_t
+first_output(const uint8_t *m, uint16_t len)
+{
+    if (len < 24) {
+        return 0;
+    }
+    size_t alen = get16(m + 16), off = 24;
+    while (off + 8 <= 24 + alen && off + 8 <= len) {
+        uint16_t type = get16(m + off), l = get16(m + off + 2);
+        if (l < 8) {
+            return 0;
+        }
+        if (type == 0 && l >= 16 && off + 8 <= len) {
+            return (uint32_t) m[off + 4] << 24 | (uint32_t) m[off + 5] << 16
+                   | (uint32_t) m[off + 6] << 8 | m[off + 7];
+        }
+        off += l;
+    }
+    return 0;
+}
+
 static void
-answered(struct sw *s)
+answered(struct sw *s, const uint8_t *m, uint16_t len)
 {
     if (!s->outstanding) {
         return;             /* an answer to something else (flood of a PO) */
+    }
+    uint32_t expect = s->expect[s->ring_head];
+    if (s->prof && expect && measuring && first_output(m, len) != expect) {
+        wrong++;
     }
     uint64_t sent = s->sent_at[s->ring_head];
     s->ring_head = (s->ring_head + 1) % MAX_DEPTH;
@@ -248,7 +365,8 @@ handle(struct sw *s, const uint8_t *m, uint16_t len)
         break;
     case T_FEATURES_REQUEST:
         if ((p = out_msg(s, T_FEATURES_REPLY, 32, xid))) {
-            put64(p + 8, 0x5b00000000000000ULL | (s->index + 1));
+            put64(p + 8, s->prof ? s->prof->dpid
+                                 : 0x5b00000000000000ULL | (s->index + 1));
             put32(p + 16, 256);         /* n_buffers */
             p[20] = 254;                /* n_tables */
             put32(p + 24, 0x4f);        /* capabilities */
@@ -261,7 +379,19 @@ handle(struct sw *s, const uint8_t *m, uint16_t len)
         }
         break;
     case T_MULTIPART_REQUEST:
-        if (len >= 12 && (p = out_msg(s, T_MULTIPART_REPLY, 16, xid))) {
+        if (len >= 12 && s->prof && get16(m + 8) == 13) {  /* PORT_DESC */
+            uint16_t n = (uint16_t) s->prof->n_ports;
+            if ((p = out_msg(s, T_MULTIPART_REPLY, (uint16_t) (16 + 64 * n), xid))) {
+                put16(p + 8, 13);
+                for (unsigned int i = 0; i < n; i++) {
+                    uint8_t *pp = p + 16 + 64 * i;
+                    put32(pp, s->prof->port_no[i]);
+                    put_mac48(pp + 8, 0x020000000000ull | s->prof->port_no[i]);
+                    memcpy(pp + 16, s->prof->port_name[i], 16);
+                    put32(pp + 36, 4);  /* state: live */
+                }
+            }
+        } else if (len >= 12 && (p = out_msg(s, T_MULTIPART_REPLY, 16, xid))) {
             memcpy(p + 8, m + 8, 2);    /* same type, empty body */
         }
         break;
@@ -274,7 +404,7 @@ handle(struct sw *s, const uint8_t *m, uint16_t len)
         }
         break;
     case T_PACKET_OUT:
-        answered(s);
+        answered(s, m, len);
         break;
     case T_FLOW_MOD:
         if (measuring) {
@@ -359,8 +489,70 @@ usage(void)
     fprintf(stderr,
             "usage: ofbench --controller IP:PORT [--switches N] [--macs M]\n"
             "               [--mode latency|throughput] [--depth D]\n"
-            "               [--seconds S] [--warmup W]\n");
+            "               [--seconds S] [--warmup W] [--profile FILE]\n");
     exit(2);
+}
+
+/* Reads a profile (see the top of the file); exits on a bad one. */
+static void
+load_profile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    char line[512];
+    unsigned int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char kw[16];
+        if (sscanf(line, "%15s", kw) != 1 || kw[0] == '#') {
+            continue;
+        }
+        struct profile_sw *ps = n_profile ? &profile[n_profile - 1] : NULL;
+        bool ok = false;
+        if (!strcmp(kw, "switch")) {
+            struct profile_sw *g = realloc(profile, (n_profile + 1) * sizeof *g);
+            if (g) {
+                profile = g;
+                ps = &profile[n_profile++];
+                memset(ps, 0, sizeof *ps);
+                ok = sscanf(line, "%*s %" SCNx64, &ps->dpid) == 1;
+            }
+        } else if (!strcmp(kw, "port") && ps && ps->n_ports < MAX_PROFILE_PORTS) {
+            unsigned int i = ps->n_ports;
+            ok = sscanf(line, "%*s %" SCNu32 " %15s", &ps->port_no[i], ps->port_name[i]) == 2;
+            ps->n_ports += ok;
+        } else if (!strcmp(kw, "frame") && ps && ps->n_frames < MAX_PROFILE_FRAMES) {
+            struct pframe *fr = &ps->frames[ps->n_frames];
+            unsigned int table, reason;
+            ok = sscanf(line, "%*s %u %u %" SCNx64 " %" SCNu32 " %" SCNx64 " %" SCNx64
+                        " %" SCNx64 " %" SCNx32 " %" SCNx32 " %" SCNu32, &table, &reason,
+                        &fr->cookie, &fr->in_port, &fr->metadata, &fr->src, &fr->dst,
+                        &fr->src_ip, &fr->dst_ip, &fr->expect) == 10
+                 && table < 256 && reason < 256;
+            fr->table = (uint8_t) table;
+            fr->reason = (uint8_t) reason;
+            ps->n_frames += ok;
+        }
+        if (!ok) {
+            fprintf(stderr, "%s:%u: bad line\n", path, lineno);
+            exit(2);
+        }
+    }
+    fclose(f);
+    for (unsigned int i = 0; i < n_profile; i++) {
+        if (!profile[i].n_frames) {
+            fprintf(stderr, "%s: switch %u has no frames\n", path, i);
+            exit(2);
+        }
+    }
+    if (!n_profile) {
+        fprintf(stderr, "%s: no switches\n", path);
+        exit(2);
+    }
+    opt.switches = n_profile;
 }
 
 static void
@@ -374,9 +566,11 @@ parse(int argc, char **argv)
         {"depth", required_argument, NULL, 'd'},
         {"seconds", required_argument, NULL, 't'},
         {"warmup", required_argument, NULL, 'w'},
+        {"profile", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     bool have_ctl = false;
+    const char *profile_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -399,8 +593,12 @@ parse(int argc, char **argv)
         case 'd': opt.depth = (unsigned int) atoi(optarg); break;
         case 't': opt.seconds = atof(optarg); break;
         case 'w': opt.warmup = atof(optarg); break;
+        case 'p': profile_path = optarg; break;
         default: usage();
         }
+    }
+    if (profile_path) {
+        load_profile(profile_path);
     }
     if (!have_ctl || opt.switches < 1 || opt.switches > 4096 || opt.macs < 2
         || opt.macs > 65535 || opt.depth < 1 || opt.depth > MAX_DEPTH
@@ -423,6 +621,7 @@ main(int argc, char **argv)
     for (unsigned int i = 0; i < opt.switches; i++) {
         struct sw *s = &sws[i];
         s->index = i;
+        s->prof = n_profile ? &profile[i] : NULL;
         s->out = malloc(OUT_CAP);
         s->fd = socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
@@ -453,6 +652,7 @@ main(int argc, char **argv)
         if (!measuring && now_ns() >= warm_end) {
             measuring = true;
             memset(hist, 0, HIST_US * sizeof *hist);
+            rtt_sum_ns = 0;
         }
         int n = epoll_wait(ep, evs, 256, 10);
         for (int i = 0; i < n; i++) {
@@ -477,13 +677,14 @@ done:;
     }
     total += hist_over;
     printf("mode=%s switches=%u ready=%u macs=%u depth=%u seconds=%.1f "
-           "responses=%llu rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
-           "flow_mods=%llu errors=%llu\n",
+           "responses=%llu rps=%.0f mean_us=%.2f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
+           "flow_mods=%llu errors=%llu wrong=%llu\n",
            opt.latency ? "latency" : "throughput", opt.switches, ready, opt.macs,
            opt.latency ? 1 : opt.depth, opt.seconds,
            (unsigned long long) responses, (double) responses / opt.seconds,
+           total ? (double) rtt_sum_ns / 1e3 / (double) total : 0,
            total ? percentile(0.50, total) : 0, total ? percentile(0.90, total) : 0,
            total ? percentile(0.99, total) : 0, (unsigned long long) flow_mods,
-           (unsigned long long) errors);
+           (unsigned long long) errors, (unsigned long long) wrong);
     return rc || ready < opt.switches || !responses;
 }
