@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,12 +251,11 @@ add_line(char *err, size_t errlen, const struct model_obj *d, const char *state,
     }
 }
 
-int
-apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *out,
-           char *err, size_t errlen)
+static int
+wait_loop(struct client *c, const struct spec *spec, double start, double deadline,
+          double timeout_s, double *since, char *last, size_t lastlen, FILE *out,
+          char *err, size_t errlen)
 {
-    double start = now_s(), deadline = start + timeout_s;
-    char last[512] = "";
     for (;;) {
         struct model_set srv = {0};
         int rc = fetch_state(c, spec, &srv, err, errlen);
@@ -266,6 +266,7 @@ apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *ou
         size_t total = 0, done = 0, errors = 0;
         const struct model_obj *first = NULL;
         const char *first_detail = NULL, *first_state = NULL;
+        bool first_error = false;
         for (size_t i = 0; i < spec->objs.n; i++) {
             const struct model_obj *d = &spec->objs.v[i];
             if (!model_kind_has_status(d->kind)) {
@@ -276,10 +277,16 @@ apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *ou
                                                        d->network, d->name);
             const char *state = "missing", *detail = "not on the server";
             enum verdict v = s ? judge(s, &state, &detail) : V_PENDING;
+            if (v != V_ERROR) {
+                since[i] = 0;
+            } else if (!since[i]) {
+                since[i] = now_s();
+            }
             done += v == V_DONE;
-            errors += v == V_ERROR;
-            if (v != V_DONE && (!first || (v == V_ERROR && errors == 1))) {
+            errors += v == V_ERROR && now_s() - since[i] >= APPLY_ERROR_GRACE_S;
+            if (v != V_DONE && (!first || (v == V_ERROR && !first_error))) {
                 first = d, first_state = state, first_detail = detail;
+                first_error = v == V_ERROR;
             }
         }
         if (errors) {
@@ -289,7 +296,7 @@ apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *ou
                 const struct model_obj *s = model_kind_has_status(d->kind)
                     ? model_set_find(&srv, d->kind, d->tenant, d->network, d->name) : NULL;
                 const char *state, *detail;
-                if (s && judge(s, &state, &detail) == V_ERROR) {
+                if (s && judge(s, &state, &detail) == V_ERROR && since[i]) {
                     add_line(err, errlen, d, state, detail);
                 }
             }
@@ -308,7 +315,7 @@ apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *ou
         if (strcmp(line, last)) {
             fprintf(out, "%s [%.1fs]\n", line, now_s() - start);
             fflush(out);
-            snprintf(last, sizeof last, "%s", line);
+            snprintf(last, lastlen, "%s", line);
         }
         if (done == total) {
             model_set_uninit(&srv);
@@ -337,4 +344,22 @@ apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *ou
         model_set_uninit(&srv);
         usleep(300 * 1000);
     }
+}
+
+int
+apply_wait(struct client *c, const struct spec *spec, double timeout_s, FILE *out,
+           char *err, size_t errlen)
+{
+    double start = now_s(), deadline = start + timeout_s;
+    char last[512] = "";
+    /* When each declared object was first seen in error (0: it is not). */
+    double *since = calloc(spec->objs.n + 1, sizeof *since);
+    if (!since) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    int rc = wait_loop(c, spec, start, deadline, timeout_s, since, last, sizeof last, out,
+                       err, errlen);
+    free(since);
+    return rc;
 }

@@ -30,8 +30,12 @@ int apply_run(struct client *, const struct spec *, const struct plan *, FILE *o
 
 /* Polls until every declared object with a status is realized at its
  * current generation, printing a progress line when it changes.  Fails on
- * an object in "error" at its current generation, or after timeout_s, with
- * the objects concerned and their status detail in err. */
+ * objects in "error" at their current generation for APPLY_ERROR_GRACE_S
+ * in a row, or after timeout_s, with the objects concerned and their status
+ * detail in err.  (The reconciler reports some conditions that pass by
+ * themselves as errors, such as a bridge whose OpenFlow connection is not
+ * up yet; the grace keeps those from failing an apply.) */
+#define APPLY_ERROR_GRACE_S 10.0
 int apply_wait(struct client *, const struct spec *, double timeout_s, FILE *out,
                char *err, size_t errlen);
 
