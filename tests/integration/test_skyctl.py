@@ -19,6 +19,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 from conftest import ADMIN_TOKEN, BUILD, ROOT, Skyvisord
 
@@ -176,6 +177,46 @@ def test_demo_round_trip(daemon, pg):
     assert sum(k.endswith("-2") for k in keys.split()) == 29
     ok(skyctl(daemon, "destroy", "-f", DEMO))
     assert items(api, "/v1/clouds") == {}
+
+
+def test_compose_tenants_file(pg):
+    """examples/tenants.json is what the compose stack's demo job applies
+    once its three clouds have registered themselves and their gateways
+    (docker/cloud-entrypoint.sh): register them the same way, then apply."""
+    with open(os.path.join(ROOT, "docker", "compose.yaml")) as f:
+        services = yaml.safe_load(f)["services"]
+    demo = services["demo"]["entrypoint"]
+    assert demo[:2] == ["skyctl", "apply"]
+    assert demo[-2:] == ["-f", "/usr/share/skyvisor/examples/tenants.json"]
+    tenants = os.path.join(ROOT, "examples", "tenants.json")
+    d = Skyvisord(db_url=pg.url(pg.fresh_db())).start()
+    try:
+        api = d.api()
+        for name, svc in services.items():
+            env = svc.get("environment") or {}
+            if "CLOUD_NAME" not in env:
+                continue
+            c = env["CLOUD_NAME"]
+            st, _, body = api.post("/v1/clouds", {
+                "name": c, "provider": env["CLOUD_PROVIDER"], "region": env["CLOUD_REGION"],
+                "jurisdiction": env["CLOUD_JURISDICTION"], "kind": env["CLOUD_KIND"],
+                "cost_per_hour": env["CLOUD_COST"]})
+            assert st == 201, body
+            st, _, body = api.post("/v1/hosts", {
+                "name": f"{c}-gw", "cloud": c, "role": "gateway",
+                "tunnel_ip": env["TUNNEL_IP"], "public_ip": env["PUBLIC_IP"],
+                "datapath": "netdev", "ovsdb": f"tcp:{env['TUNNEL_IP']}:6640",
+                "controller": "tcp:198.18.255.2:6653"})
+            assert st == 201, body
+        p = ok(skyctl(d, *demo[1:-2], "-f", tenants))
+        assert "Apply complete: 15 created, 0 changed, 0 deleted." in p.stdout
+        assert p.stdout.count("token (shown once") == 2
+        ok(skyctl(d, "plan", "-f", tenants))
+        ok(skyctl(d, "destroy", "-f", tenants))
+        assert items(api, "/v1/tenants") == {}
+        assert len(items(api, "/v1/hosts")) == 3        # the clouds' own
+    finally:
+        assert d.stop() == 0, d.read_log()
 
 
 BASE = """\
