@@ -37,7 +37,9 @@
  * two switch names sorted and joined by "--", as the API does; a cloud link
  * is named the same way from its clouds.  Numbers given for string fields
  * (cost_per_hour: 0.096) are taken as their text.  Fields a file leaves out
- * are not managed: skyctl never changes them on the server. */
+ * are not managed: skyctl never changes them on the server, except where
+ * the API ties two fields together (a host given openflow loses its
+ * controller and the reverse; a host given role "host" loses its public_ip). */
 #ifndef SKYCTL_SPEC_H
 #define SKYCTL_SPEC_H
 
