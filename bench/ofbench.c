@@ -686,5 +686,14 @@ done:;
            total ? percentile(0.50, total) : 0, total ? percentile(0.90, total) : 0,
            total ? percentile(0.99, total) : 0, (unsigned long long) flow_mods,
            (unsigned long long) errors, (unsigned long long) wrong);
+    fflush(stdout);
+    for (unsigned int i = 0; i < opt.switches; i++) {
+        close(sws[i].fd);
+        free(sws[i].out);
+    }
+    free(sws);
+    free(hist);
+    free(profile);
+    close(ep);
     return rc || ready < opt.switches || !responses;
 }
