@@ -223,10 +223,11 @@ reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
 
     if (pkt->eth_dst & MCAST_BIT) {
         int rc = broadcast(m, h, s, comp, ofport, aux, res);
-        if (!rc && !res->n_acts) {
-            return drop(res, "no port to broadcast to");
+        bool any = false;
+        for (size_t i = 0; i < res->n_acts; i++) {
+            any |= res->acts[i].type == NA_OUTPUT;
         }
-        return rc;
+        return rc ? rc : any ? 0 : drop(res, "no port to broadcast to");
     }
 
     /* Unicast: a member of the sender's own component, or nothing. */

@@ -599,7 +599,22 @@ test_unnumbered_ports(void **state)
     assert_int_equal(res.verdict, REACTIVE_DROP);
     assert_int_equal(res.src_vm, -1);
     reactive_result_free(&res);
+    /* Red batch alone on its host, its uplink not numbered: a broadcast
+     * has nowhere to go. */
+    netmodel_tunnel_name(&m, B_H1, B_GW, tn);
+    hidden_port = tn;
+    pk.in_port = vm_port(&m, RED_BATCH);
+    pk.eth_src = m.vms[RED_BATCH].mac;
+    pk.ipv4_src = m.vms[RED_BATCH].ip;
+    pk.eth_dst = 0xffffffffffffull;
+    assert_int_equal(reactive_decide(&m, B_H1, ofport_hiding, NULL, &pk, &res), 0);
+    assert_int_equal(res.verdict, REACTIVE_DROP);
+    assert_int_equal(res.n_acts, 0);
+    reactive_result_free(&res);
     hidden_port = NULL;
+    assert_int_equal(reactive_decide(&m, B_H1, ofport_of, NULL, &pk, &res), 0);
+    assert_int_equal(res.verdict, REACTIVE_FORWARD);
+    reactive_result_free(&res);
     assert_int_equal(reactive_decide(&m, N_HOSTS, ofport_of, NULL, &pk, &res), EINVAL);
     assert_int_equal(reactive_decide(&m, -1, ofport_of, NULL, &pk, &res), EINVAL);
     reactive_result_free(&res);
