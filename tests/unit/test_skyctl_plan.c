@@ -137,6 +137,17 @@ eq(const json_t *got, json_t *want)
     return same;
 }
 
+static bool
+has_note(const struct plan *p, const char *text)
+{
+    for (size_t i = 0; i < json_array_size(p->notes); i++) {
+        if (strstr(json_string_value(json_array_get(p->notes, i)), text)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 build(const struct spec *s, const struct model_set *srv, bool prune, struct plan *p)
 {
@@ -508,6 +519,29 @@ test_destroy(void **state)
     assert_int_equal(json_array_size(p.notes), 1);
     assert_non_null(strstr(json_string_value(json_array_get(p.notes, 0)), "c0--c1"));
     plan_uninit(&p);
+
+    /* What the file made in its tenants but no longer lists goes too;
+     * what someone else made there keeps its network and tenant. */
+    struct spec old;
+    load("tenants:\n  - name: red\n    networks:\n      - name: prod\n"
+         "        subnet: 10.0.0.0/24\n        switches: [old, hand]\n", false, &old);
+    serve(&srv, model_set_find(&old.objs, MK_SWITCH, "red", "prod", "old"), "t");
+    assert_int_equal(plan_destroy(&s, &srv, &p, err, sizeof err), 0);
+    assert_non_null(strstr(summary(&p), "-switch red/prod/old,-switch red/prod/back"));
+    assert_int_equal(p.n_delete, 9);
+    plan_uninit(&p);
+    serve(&srv, model_set_find(&old.objs, MK_SWITCH, "red", "prod", "hand"), NULL);
+    assert_int_equal(plan_destroy(&s, &srv, &p, err, sizeof err), 0);
+    assert_string_equal(summary(&p),
+                        "-vm red/prod/web,-link red/prod/back--front,-switch red/prod/old,"
+                        "-switch red/prod/back,-switch red/prod/front,-host h1,-cloud c1");
+    assert_true(has_note(&p, "network red/prod: kept, it still has 1 switches"));
+    assert_true(has_note(&p, "tenant red: kept, it still has 1 networks"));
+    plan_uninit(&p);
+    spec_uninit(&old);
+    model_set_uninit(&srv);
+    serve_all(&srv, &s, "t");
+    serve(&srv, &other.objs.v[0], NULL);
 
     /* A host still holding VMs of tenants this file does not know stays,
      * and with it its cloud. */

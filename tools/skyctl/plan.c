@@ -557,7 +557,12 @@ plan_deletes(struct planner *pl, bool declared, bool prune)
                 continue;
             }
             bool is_declared = declared_of(pl, s) != NULL;
-            if (is_declared != declared) {
+            /* destroy also takes what this file made inside a tenant it
+             * declares, though the file no longer lists it. */
+            bool inside = declared && !is_declared && s->tenant
+                          && model_set_find(&pl->spec->objs, MK_TENANT, NULL, NULL,
+                                            s->tenant) && managed(pl, s);
+            if (is_declared != declared && !inside) {
                 continue;
             }
             char path[400], why[200];
