@@ -37,6 +37,11 @@
 #define MOD "reconciler"
 #define OVSDB_TIMEOUT_MS 5000
 #define OF_TIMEOUT_MS 10000
+/* A session to a newly named host (OVSDB, OpenFlow) that has not come up
+ * yet leaves the host pending, not in error, for this long: a bridge that
+ * was just created needs a moment before its management socket answers.
+ * A session that was up and went down is an error at once. */
+#define CONNECT_GRACE_US 10000000LL
 #define LLDP_MAC 0x0180c200000eull
 
 struct snapshot {
@@ -51,6 +56,9 @@ struct agent {
     char of_target[256];            /* what we ofctl_connect()ed, or "" */
     uint64_t dpid;
     char *err;                      /* this pass's host error, owned */
+    const char *note;               /* this pass's pending detail, static */
+    long long db_since, of_since;   /* us: sessions (re)named at */
+    bool db_ever_up, of_ever_up;    /* came up since then */
     bool realized;
     bool seen;
 };
@@ -590,11 +598,16 @@ sync_agents(struct reconciler *r, const struct netmodel *m)
         }
         a->seen = true;
         a->dpid = ho->dpid;
+        if (!a->of_since) {
+            a->of_since = now_us();     /* a bridge that connects to us */
+        }
         if (strcmp(a->ovsdb_target, ho->ovsdb)) {
             ovsdb_destroy(a->db);
             a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
             snprintf(a->ovsdb_target, sizeof a->ovsdb_target, "%s", ho->ovsdb);
             a->seqno = 0;
+            a->db_since = now_us();
+            a->db_ever_up = false;
             if (a->db) {
                 ovsdb_run(a->db);
             }
@@ -604,6 +617,8 @@ sync_agents(struct reconciler *r, const struct netmodel *m)
                 ofctl_disconnect(r->ctl, a->of_target);
             }
             snprintf(a->of_target, sizeof a->of_target, "%s", ho->openflow);
+            a->of_since = now_us();
+            a->of_ever_up = false;
             if (a->of_target[0] && ofctl_connect(r->ctl, a->of_target)) {
                 a->of_target[0] = 0;
             }
@@ -648,9 +663,14 @@ ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *
 {
     const struct nm_host *ho = &m->hosts[h];
     if (!a->db || !ovsdb_is_synced(a->db)) {
-        agent_error(a, "ovsdb %s: not connected", ho->ovsdb);
+        if (a->db && !a->db_ever_up && now_us() - a->db_since < CONNECT_GRACE_US) {
+            a->note = "connecting to its OVSDB server";
+        } else {
+            agent_error(a, "ovsdb %s: not connected", ho->ovsdb);
+        }
         return;
     }
+    a->db_ever_up = true;
     const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
     char dpid[17];
     snprintf(dpid, sizeof dpid, "%016" PRIx64, ho->dpid);
@@ -1194,7 +1214,8 @@ compute_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
         } else if (a && a->realized) {
             verdict_set(&hv[h], NM_REALIZED, NULL);
         } else {
-            verdict_set(&hv[h], NM_PENDING, "%s", "configuring the bridge");
+            verdict_set(&hv[h], NM_PENDING, "%s",
+                        a && a->note ? a->note : "configuring the bridge");
         }
     }
     for (size_t v = 0; v < m->n_vms; v++) {
@@ -1418,17 +1439,23 @@ pass(struct reconciler *r)
         }
         free(a->err);
         a->err = NULL;
+        a->note = NULL;
         a->realized = false;
         ovsdb_pass(r, m, (int) h, a, vm_err, vm_port);
-        if (a->err) {
+        if (a->err || a->note) {
             continue;
         }
         if (!is_up(r, a->dpid)) {
-            agent_error(a, "openflow: bridge %s is not connected (%s)", m->hosts[h].bridge,
-                        m->hosts[h].openflow[0] ? m->hosts[h].openflow
-                                                : "waiting for it to connect");
+            if (!a->of_ever_up && now_us() - a->of_since < CONNECT_GRACE_US) {
+                a->note = "waiting for the bridge's OpenFlow connection";
+            } else {
+                agent_error(a, "openflow: bridge %s is not connected (%s)",
+                            m->hosts[h].bridge, m->hosts[h].openflow[0]
+                            ? m->hosts[h].openflow : "waiting for it to connect");
+            }
             continue;
         }
+        a->of_ever_up = true;
         if (!flow_pass(r, m, (int) h, a)) {
             bool all_ports = true;
             struct nm_port *ports;
