@@ -196,6 +196,28 @@ test_yaml_and_json_agree(void **state)
     spec_uninit(&y);
     spec_uninit(&j);
 
+    /* YAML scalars: decimal numbers only; anything else stays text. */
+    struct spec t;
+    load("clouds:\n"
+         "  - {name: a, provider: aws, region: 0x10, jurisdiction: DE, kind: public}\n"
+         "  - {name: b, provider: aws, region: 12, jurisdiction: DE, kind: public,\n"
+         "     cost_per_hour: 1.50}\n"
+         "  - {name: c, provider: aws, region: nan, jurisdiction: DE, kind: public}\n"
+         "cloud_links:\n  - {a: a, b: b, cost: 1e1, rtt_ms: ~}\n", false, &t);
+    static const char *const regions[][2] = {{"a", "0x10"}, {"b", "12"}, {"c", "nan"}};
+    for (size_t i = 0; i < 3; i++) {
+        const struct model_obj *o = model_set_find(&t.objs, MK_CLOUD, NULL, NULL,
+                                                   regions[i][0]);
+        assert_string_equal(json_string_value(json_object_get(o->body, "region")),
+                            regions[i][1]);
+    }
+    assert_string_equal(json_string_value(json_object_get(
+        model_set_find(&t.objs, MK_CLOUD, NULL, NULL, "b")->body, "cost_per_hour")), "1.5");
+    const struct model_obj *cl = model_set_find(&t.objs, MK_CLOUDLINK, NULL, NULL, "a--b");
+    assert_true(json_real_value(json_object_get(cl->body, "cost")) == 10.0);
+    assert_true(json_is_null(json_object_get(cl->body, "rtt_ms")));
+    spec_uninit(&t);
+
     /* Without a name the id is the caller's default. */
     struct spec d;
     load("clouds: []\n", false, &d);

@@ -258,7 +258,7 @@ wait_loop(struct client *c, const struct spec *spec, double start, double deadli
 {
     for (;;) {
         struct model_set srv = {0};
-        int rc = fetch_state(c, spec, &srv, err, errlen);
+        int rc = fetch_state(c, spec, true, &srv, err, errlen);
         if (rc) {
             model_set_uninit(&srv);
             return rc;

@@ -65,8 +65,8 @@ wanted_tenant(const struct spec *spec, const json_t *t)
 }
 
 int
-fetch_state(struct client *c, const struct spec *spec, struct model_set *out, char *err,
-            size_t errlen)
+fetch_state(struct client *c, const struct spec *spec, bool deep, struct model_set *out,
+            char *err, size_t errlen)
 {
     int rc;
     if ((rc = list_into(c, "/v1/clouds", out, MK_CLOUD, NULL, NULL, err, errlen))
@@ -90,6 +90,9 @@ fetch_state(struct client *c, const struct spec *spec, struct model_set *out, ch
             snprintf(err, errlen, "out of memory");
             rc = ENOMEM;
             break;
+        }
+        if (!deep) {
+            continue;
         }
         char path[512];
         json_t *nets;

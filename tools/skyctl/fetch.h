@@ -7,6 +7,7 @@
 #ifndef SKYCTL_FETCH_H
 #define SKYCTL_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tools/skyctl/client.h"
@@ -14,8 +15,9 @@
 #include "tools/skyctl/spec.h"
 
 /* Fills 'out' (empty on entry; the caller uninits it, also on failure).
- * 'spec' NULL reads every tenant.  Returns 0 or an error with its message. */
-int fetch_state(struct client *, const struct spec *spec, struct model_set *out,
-                char *err, size_t errlen);
+ * 'spec' NULL reads every tenant; 'deep' false stops at the tenants (no
+ * networks and what is in them).  Returns 0 or an error with its message. */
+int fetch_state(struct client *, const struct spec *spec, bool deep,
+                struct model_set *out, char *err, size_t errlen);
 
 #endif

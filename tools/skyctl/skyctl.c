@@ -10,9 +10,10 @@
  * the server's through the API (client.c), plan.c computes the ordered
  * difference, output.c prints it, apply.c carries it out and waits for the
  * reconciler.  This file parses the command line and maps outcomes to exit
- * codes: 0 success (plan: no changes), 2 (plan only) changes pending, 1 any
- * error, 64 bad usage.  skyctl acts with whatever token it is given; plan,
- * apply and destroy of clouds, hosts and tenants need the admin token. */
+ * codes: 0 success (plan: no changes), 2 plan: changes pending (status: not
+ * all realized), 1 any error, 64 bad usage.  Every command reads clouds and
+ * hosts, so skyctl needs the admin token (the API's tenant tokens see only
+ * their own networks). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -61,8 +62,8 @@ static const char usage_text[] =
     "  -f, --file FILE     the declaration file, YAML or JSON (\"-\" is not accepted)\n"
     "      --url URL       skyvisord's address (default $SKYVISOR_URL, else\n"
     "                      http://127.0.0.1:8080)\n"
-    "      --token TOKEN   bearer token (default $SKYVISOR_TOKEN); the admin token\n"
-    "                      may do everything\n"
+    "      --token TOKEN   the admin token (default $SKYVISOR_TOKEN): skyctl reads\n"
+    "                      and writes clouds, hosts and tenants\n"
     "      --prune         also delete objects skyctl created for this file that the\n"
     "                      file no longer declares (never objects it did not create)\n"
     "      --no-wait       apply: do not wait for the reconciler\n"
@@ -180,7 +181,7 @@ prepare(const struct opts *o, bool destroy, struct spec *spec, struct client **c
         spec_uninit(spec);
         return 1;
     }
-    if (fetch_state(*c, spec, srv, err, sizeof err)) {
+    if (fetch_state(*c, spec, true, srv, err, sizeof err)) {
         die(1, "%s", err);
         goto fail;
     }
@@ -272,7 +273,8 @@ cmd_get(const struct opts *o, const char *kind_s, const char *name)
     }
     struct model_set srv = {0};
     char err[1200];
-    if (fetch_state(c, NULL, &srv, err, sizeof err)) {
+    bool deep = kind == MK_NETWORK || kind == MK_SWITCH || kind == MK_LINK || kind == MK_VM;
+    if (fetch_state(c, NULL, deep, &srv, err, sizeof err)) {
         rc = die(1, "%s", err);
     } else {
         size_t n = json ? output_json(stdout, &srv, kind, name)
@@ -309,7 +311,7 @@ cmd_status(const struct opts *o)
     }
     struct model_set srv = {0}, shown = {0};
     char err[1200];
-    if (fetch_state(c, o->file ? &spec : NULL, &srv, err, sizeof err)) {
+    if (fetch_state(c, o->file ? &spec : NULL, true, &srv, err, sizeof err)) {
         rc = die(1, "%s", err);
     } else {
         const struct model_set *set = &srv;

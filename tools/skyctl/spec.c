@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,15 @@ yaml_scalar(const yaml_node_t *n)
         if (!*end && !errno && (s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9'))) {
             return json_integer(v);
         }
+        /* Decimal floats only: no hex, inf or nan (they stay strings). */
+        bool digit = false, decimal = true;
+        for (const char *c = s; *c; c++) {
+            digit |= *c >= '0' && *c <= '9';
+            decimal &= !!strchr("0123456789+-.eE", *c);
+        }
         errno = 0;
         double d = strtod(s, &end);
-        if (!*end && !errno && (s[0] == '-' || s[0] == '+' || s[0] == '.'
-                                || (s[0] >= '0' && s[0] <= '9'))) {
+        if (!*end && !errno && digit && decimal) {
             return json_real(d);
         }
     }
