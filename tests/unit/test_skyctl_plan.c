@@ -251,6 +251,8 @@ test_loader_errors(void **state)
     load_fails("cloud_links:\n  - {a: x, b: x, cost: 1}\n", "two different clouds");
     load_fails("name: 'has space'\n", "printable ASCII");
     load_fails("hosts: 3\n", "hosts: must be a list");
+    load_fails("tenants:\n  - {name: a/b}\n", "tenants[0]: name 'a/b' may hold only");
+    load_fails("cloud_links:\n  - {a: x, b: '?y', cost: 1}\n", "name '?y--x'");
 }
 
 /* --- the planner --- */

@@ -2,7 +2,7 @@
  *
  * One list request per collection, every page of it: 4 for the top-level
  * kinds, then 1 per tenant and 3 per network.  Cloud links are named
- * "cloud_a--cloud_b" (the API answers with cloud_a < cloud_b). */
+ * "A--B" with their two clouds in strcmp order, as spec.c names them. */
 #include "tools/skyctl/fetch.h"
 
 #include <errno.h>
@@ -23,6 +23,13 @@ add_items(struct model_set *out, enum model_kind kind, const char *tenant,
             const char *b = json_string_value(json_object_get(it, "cloud_b"));
             if (!a || !b) {
                 continue;
+            }
+            /* Sorted as the file's names are, whatever the server's
+             * collation. */
+            if (strcmp(a, b) > 0) {
+                const char *t = a;
+                a = b;
+                b = t;
             }
             snprintf(name, sizeof name, "%s--%s", a, b);
             n = name;

@@ -151,16 +151,24 @@ model_cloudlink_split(const char *name, char *a, char *b, size_t len)
     return true;
 }
 
+void
+model_cloudlink_ends(const struct model_obj *o, const char **a, const char **b)
+{
+    *a = json_string_value(json_object_get(o->body, "a"));
+    *b = json_string_value(json_object_get(o->body, "b"));
+    if (!*a || !*b) {
+        *a = json_string_value(json_object_get(o->body, "cloud_a"));
+        *b = json_string_value(json_object_get(o->body, "cloud_b"));
+    }
+}
+
 const char *
 model_url(const struct model_obj *o, bool collection, char *buf, size_t len)
 {
     if (o->kind == MK_CLOUDLINK) {
-        char a[128], b[128];
-        if (!model_cloudlink_split(o->name, a, b, sizeof a)) {
-            snprintf(buf, len, "/v1/cloud-links");
-        } else {
-            snprintf(buf, len, "/v1/cloud-links/%s/%s", a, b);
-        }
+        const char *a, *b;
+        model_cloudlink_ends(o, &a, &b);
+        snprintf(buf, len, "/v1/cloud-links/%s/%s", a ? a : "?", b ? b : "?");
         return buf;
     }
     int n;

@@ -72,8 +72,11 @@ const char *model_url(const struct model_obj *, bool collection, char *buf, size
 
 /* The value of MODEL_LABEL on a server object, or NULL. */
 const char *model_managed_by(const struct model_obj *);
-/* The two clouds of a cloud link named "A--B" (A and B without "--").
+/* Splits "A--B" (a link written as a string in the file) at its one "--".
  * Returns false if the name is not of that shape. */
 bool model_cloudlink_split(const char *name, char *a, char *b, size_t len);
+/* The two clouds of a cloud link object, from its body ("a"/"b" as
+ * declared, "cloud_a"/"cloud_b" as the server answers); NULL if absent. */
+void model_cloudlink_ends(const struct model_obj *, const char **a, const char **b);
 
 #endif

@@ -89,8 +89,9 @@ static bool
 managed(const struct planner *pl, const struct model_obj *s)
 {
     if (s->kind == MK_CLOUDLINK) {
-        char a[128], b[128];
-        if (!model_cloudlink_split(s->name, a, b, sizeof a)) {
+        const char *a, *b;
+        model_cloudlink_ends(s, &a, &b);
+        if (!a || !b) {
             return false;
         }
         struct model_obj *ca = model_set_find(pl->srv, MK_CLOUD, NULL, NULL, a);

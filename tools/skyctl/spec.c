@@ -385,6 +385,19 @@ str(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+/* Names become URL path segments: keep them to characters that need no
+ * escaping (the server checks its stricter rules itself). */
+static bool
+url_safe(const char *s)
+{
+    for (; *s; s++) {
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 add(struct loader *l, const char *where, enum model_kind kind, const char *tenant,
     const char *network, const char *name, json_t *body)
@@ -392,6 +405,11 @@ add(struct loader *l, const char *where, enum model_kind kind, const char *tenan
     if (!name || !*name) {
         json_decref(body);
         return fail(l, "%s: empty name", where);
+    }
+    if (!url_safe(name) || strlen(name) > 255) {
+        json_decref(body);
+        return fail(l, "%s: name '%s' may hold only letters, digits, '.', '_' and '-'",
+                    where, name);
     }
     if (model_set_find(&l->spec->objs, kind, tenant, network, name)) {
         json_decref(body);
