@@ -417,6 +417,24 @@ reactive_wake(struct reconciler *r)
     }
 }
 
+/* host_by_dpid() with a small memo per thread (the packet-in handler runs
+ * on the controller's loop thread), so the cost does not grow with the
+ * number of hosts.  An entry is only a hint, checked against the model
+ * at hand, so a replaced snapshot cannot mislead it. */
+static int
+reactive_host(const struct netmodel *m, uint64_t dpid)
+{
+    static _Thread_local int memo[256];     /* host index + 1, 0: none */
+    unsigned int slot = (unsigned int) ((dpid * 0x9e3779b97f4a7c15ull) >> 56);
+    int h = memo[slot] - 1;
+    if (h >= 0 && (size_t) h < m->n_hosts && m->hosts[h].dpid == dpid) {
+        return h;
+    }
+    h = host_by_dpid(m, dpid);
+    memo[slot] = h + 1;
+    return h;
+}
+
 static void
 handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
                 const struct ofmsg_packet_in *pi)
@@ -437,7 +455,7 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
     const char *host = "?";
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
-    int h = s ? host_by_dpid(&s->m, dpid) : -1;
+    int h = s ? reactive_host(&s->m, dpid) : -1;
     if (h >= 0 && !reactive_decide(&s->m, h, reactive_ofport, &rp, &pkt, &res)
         && res.verdict == REACTIVE_FORWARD) {
         struct ofaction acts[16], *a = res.n_acts <= 16 ? acts
