@@ -12,11 +12,14 @@ reaches "realized" with traffic between the VMs.  Every check goes through
 the skyctl binary and is confirmed through the API.
 """
 
+import http.client
 import json
 import os
+import socketserver
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import yaml
@@ -217,6 +220,78 @@ def test_compose_tenants_file(pg):
         assert len(items(api, "/v1/hosts")) == 3        # the clouds' own
     finally:
         assert d.stop() == 0, d.read_log()
+
+
+class LossyProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """An HTTP relay to skyvisord that forwards the first POST to `lose`
+    but drops its answer (closes the connection), as a network failure
+    after the server committed would.  Everything else passes through."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream_port, lose):
+        self.upstream_port, self.lose, self.lost = upstream_port, lose, 0
+        super().__init__(("127.0.0.1", 0), LossyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+
+class LossyHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            method, path, _ = line.decode().split(" ", 2)
+            headers = {}
+            while (h := self.rfile.readline()) not in (b"\r\n", b""):
+                k, v = h.decode().split(":", 1)
+                headers[k.strip()] = v.strip()
+            body = self.rfile.read(int(headers.get("Content-Length", 0)))
+            up = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=30)
+            up.request(method, path, body=body or None, headers=headers)
+            r = up.getresponse()
+            data = r.read()
+            up.close()
+            if method == "POST" and path == self.server.lose and not self.server.lost:
+                self.server.lost += 1
+                return                      # the answer never arrives
+            out = [f"HTTP/1.1 {r.status} {r.reason}"]
+            out += [f"{k}: {v}" for k, v in r.getheaders()
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+            out += [f"Content-Length: {len(data)}", "", ""]
+            self.wfile.write("\r\n".join(out).encode() + data)
+
+
+def test_lost_answer_creates_once(daemon, tmp_path):
+    """A create whose answer is lost is sent again with the same
+    Idempotency-Key: the server replays its answer, one object exists."""
+    api = daemon.api()
+    proxy = LossyProxy(daemon.port, "/v1/tenants")
+    try:
+        f = write(tmp_path, "lossy.yaml", """\
+            tenants:
+              - name: lossy
+                networks:
+                  - {name: n, subnet: 10.5.0.0/24, switches: [s]}
+            """)
+        env_daemon = type("D", (), {"port": proxy.port})
+        p = ok(skyctl(env_daemon, "apply", "-f", f, "--no-wait"))
+        assert proxy.lost == 1
+        assert "Apply complete: 3 created" in p.stdout
+        # Without the key the second POST would have met 409 (the name is
+        # taken).  The token was in the lost answer; a replay never shows it.
+        assert "tenant lossy: its token is not shown" in p.stdout
+        assert "lossy" in items(api, "/v1/tenants")
+        ok(skyctl(daemon, "plan", "-f", f))
+        ok(skyctl(daemon, "destroy", "-f", f))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 BASE = """\

@@ -130,8 +130,9 @@ do_create(struct client *c, const struct spec *spec, const struct plan_action *a
                 fprintf(out, "  tenant %s token (shown once, keep it): %s\n", d->name,
                         token);
             } else {
-                fprintf(out, "  tenant %s was created by an earlier, interrupted run; "
-                        "its token was shown then\n", d->name);
+                fprintf(out, "  tenant %s: its token is not shown: this create was a "
+                        "replay (its first answer was lost, or came to an earlier "
+                        "run)\n", d->name);
             }
         }
         client_resp_uninit(&r);
