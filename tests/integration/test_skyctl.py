@@ -71,6 +71,9 @@ def test_help_and_usage_errors(daemon):
     p = ok(skyctl(daemon, "plan"), 64)
     assert "needs -f FILE" in p.stderr
     p = ok(skyctl(daemon, "get", "vms", "--prune"), 64)
+    p = ok(skyctl(daemon, "plan", "-f", DEMO, "-o", "json"), 64)
+    p = ok(skyctl(daemon, "get", "vms", "-o", "yaml"), 64)
+    assert "unknown output format 'yaml'" in p.stderr
     p = ok(skyctl(daemon, "get", "gadgets"), 64)
     assert "unknown kind 'gadgets'" in p.stderr
     p = ok(skyctl(daemon, "-f", DEMO, "plan", token=None), 1)

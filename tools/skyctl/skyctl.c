@@ -398,6 +398,9 @@ main(int argc, char **argv)
     if ((o.no_wait || o.timeout != 300) && strcmp(cmd, "apply")) {
         return die(EXIT_USAGE, "%s", "--no-wait and --timeout go with apply");
     }
+    if (o.output && strcmp(cmd, "get") && strcmp(cmd, "status")) {
+        return die(EXIT_USAGE, "%s", "-o goes with get and status");
+    }
     if (o.prune && strcmp(cmd, "apply") && strcmp(cmd, "plan")) {
         return die(EXIT_USAGE, "%s", "--prune goes with plan and apply");
     }
