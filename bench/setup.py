@@ -172,6 +172,9 @@ class EmuFleet:
         return self.vsctl(name, "get", "Bridge", BRIDGE, "other_config:datapath-id"
                           ).stdout.strip().strip('"')
 
+    def pids(self):
+        return [self.emu.pid] + [p.pid for p in self.servers]
+
     def down(self):
         self.emu.terminate()
         try:
@@ -264,8 +267,29 @@ class RealFleet:
         return self.sim.vsctl(name, "get", "Bridge", BRIDGE, "other_config:datapath-id"
                               ).stdout.strip().strip('"')
 
+    def pids(self):
+        out = []
+        for _, n, *_ in self.hosts:
+            for daemon in ("ovs-vswitchd", "ovsdb-server"):
+                try:
+                    with open(f"{self.sim.hdir(n)}/{daemon}.pid") as f:
+                        out.append(int(f.read().strip()))
+                except (OSError, ValueError):
+                    pass
+        return out
+
     def down(self):
         self.sim.down()
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) process 'pid' has used, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wipe_args(name, dpids):
@@ -392,6 +416,7 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
             fleet.wipe(names, keep)
             psql(pg, db, "; ".join(f"UPDATE {t} SET state = 'pending', detail = NULL"
                                    for t in TABLES))
+            fleet_cpu0 = sum(proc_cpu(p) for p in fleet.pids())
             t0 = time.time()
             d.start()
             deadline = time.time() + 300
@@ -406,6 +431,14 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
                     raise RuntimeError(f"cold start: {left} objects not realized after 300 s")
                 time.sleep(0.05)
             runs[key].append(float(last) - t0)
+            runs.setdefault(key + "_cpu", []).append(
+                (proc_cpu(d.proc.pid), sum(proc_cpu(p) for p in fleet.pids()) - fleet_cpu0))
+            if key == "cold_s":
+                # CPU of the median run: skyvisord (all of it, since its
+                # launch) and the switch side (emulator or vswitchd and
+                # ovsdb-servers), measured up to the check that saw the end.
+                by_time = sorted(zip(runs[key], runs[key + "_cpu"]))
+                res["cold_cpu"] = by_time[(len(by_time) - 1) // 2][1]
             res[key] = sorted(runs[key])[(len(runs[key]) - 1) // 2]     # median
             res[key + "_all"] = runs[key]
             cold = fleet.stats(names)
@@ -456,6 +489,7 @@ def main():
     out = os.environ.get("SETUP_OUT", "BENCHMARKS.md")
 
     import conftest
+    load0 = f"{os.getloadavg()[0]:.1f}"
     pg = conftest.PgCluster()
     results = []
     fleets = []
@@ -478,7 +512,7 @@ def main():
         for f in fleets:
             f.down()
         pg.destroy()
-    text = section(results, workers, per_switch, posters, repeat)
+    text = section(results, workers, per_switch, posters, repeat, load0)
     print(text)
     if out:
         subprocess.run([os.path.join(ROOT, "tools", "bench-section"), out,
@@ -501,10 +535,11 @@ def line(r):
     return (f"{r['backend']:9} {r['layout']:9} clouds={r['clouds']} hosts={r['hosts']} "
             f"vms={r['vms']} tunnels={r['tunnels']} inter={r['inter']} flows={r['flows']} "
             f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s {[round(x, 3) for x in r['cold_s_all']]} bare={r['bare_s']:.3f}s {[round(x, 3) for x in r['bare_s_all']]} "
+            f"cold_cpu=sky {r['cold_cpu'][0]:.2f}s switches {r['cold_cpu'][1]:.2f}s "
             f"same_after_cold={r['cold_same']} of_errors={r['of_errors']}")
 
 
-def section(results, workers, per_switch, posters, repeat):
+def section(results, workers, per_switch, posters, repeat, load0):
     import platform
     cpu = os.cpu_count()
     pgver = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.split()[2]
@@ -515,12 +550,14 @@ def section(results, workers, per_switch, posters, repeat):
     results = [r for r in results if "failed" not in r]
     for r in failed:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | | {r['vms']} | "
-                    f"failed: {r['failed'][:200]} | | | | | |")
+                    f"failed: {r['failed'][:200]} | | | | | | |")
     for r in results:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | {r['hosts']} | "
                     f"{r['vms']} | {r['tunnels']} ({r['inter']}) | {r['flows']} | "
                     f"{fmt_ms(r['declare_s'])} ({r['posts'] / r['declare_s']:.0f}/s) | "
-                    f"{fmt_ms(r['setup_s'])} | {fmt_ms(r['cold_s'])} | {fmt_ms(r['bare_s'])} |"
+                    f"{fmt_ms(r['setup_s'])} | {fmt_ms(r['cold_s'])} | "
+                    f"{r['cold_cpu'][0] * 1000:.0f} / {r['cold_cpu'][1] * 1000:.0f} | "
+                    f"{fmt_ms(r['bare_s'])} |"
                     + ("" if r["cold_same"] and not r["of_errors"] else " (!)"))
     ratios = []
     key = lambda r: (r["backend"], r["clouds"], r["vms"])
@@ -534,17 +571,22 @@ def section(results, workers, per_switch, posters, repeat):
     lin = []
     for c in sorted({r["clouds"] for r in results if r["backend"] == "emulated"}):
         for lay in ("mst", "full-mesh"):
-            pts = sorted((r["vms"], r["setup_s"], r["cold_s"]) for r in results
+            pts = sorted((r["vms"], r["cold_cpu"]) for r in results
                          if r["backend"] == "emulated" and r["clouds"] == c
                          and r["layout"] == lay)
             if len(pts) >= 2:
-                steps = ", ".join(
-                    f"{a[0]}->{b[0]}: {(b[2] - a[2]) * 1e6 / (b[0] - a[0]):.0f}"
+                steps = " | ".join(
+                    f"{(b[1][0] - a[1][0]) * 1e6 / (b[0] - a[0]):.0f} / "
+                    f"{(b[1][1] - a[1][1]) * 1e6 / (b[0] - a[0]):.0f}"
                     for a, b in zip(pts, pts[1:]))
                 lin.append(f"| {c} | {lay} | {steps} |")
+    sizes = sorted({r["vms"] for r in results if r["backend"] == "emulated"})
+    steps_head = " | ".join(f"{a}->{b} VMs" for a, b in zip(sizes, sizes[1:]))
+    steps_rule = "|---" * max(0, len(sizes) - 1)
     return f"""## Setup time (make bench-setup)
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, {cpu} cores shared by everything below; PostgreSQL
+{time.strftime('%Y-%m-%d', time.gmtime())}, {cpu} cores shared by everything below and by other work on the machine
+(load average {load0} at the start, {os.getloadavg()[0]:.1f} at the end); PostgreSQL
 {pgver}, Open vSwitch {ovsver}, {platform.machine()}.  Each cloud: one gateway and {workers}
 worker hosts; one tenant network of ceil(VMs/{per_switch}) virtual switches in a chain (one
 connected component, so every bridge on the way carries every VM), VMs round-robin over the
@@ -563,6 +605,10 @@ one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
   network installed), every status reset to pending, skyvisord started again: from its launch
   to every object of the platform realized (ports, tunnels, flows, statuses; the API plays no
   part).  This is the reconciler's own realization time.  Median of {repeat} restarts.
+- **cold CPU**: CPU time of that cold start (the median one): skyvisord since its launch, and
+  the switch side (swemu and the ovsdb-servers, or the ovs-vswitchd and ovsdb-server
+  processes), in 10 ms clock ticks.  Unlike the times, it hardly depends on what else the
+  machine runs.
 - **bare**: the same without even the bridge: skyvisord creates the bridges too and must
   connect to management sockets that appear only then.  Median of {repeat} restarts.
 - **declare**: first to last POST of the network (and POSTs per second), for scale.
@@ -571,8 +617,8 @@ one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
   counted on the switches after the setup; the cold start reinstalled the same flow counts
   and no switch rejected a message (a row failing either check would be marked (!)).
 
-| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | bare ms |
-|---|---|---|---|---|---|---|---|---|---|---|
+| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | cold CPU ms skyvisord / switches | bare ms |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Full mesh / MST, same fleet, clouds and VMs:
@@ -581,11 +627,12 @@ Full mesh / MST, same fleet, clouds and VMs:
 |---|---|---|---|---|---|---|
 {chr(10).join(ratios)}
 
-Growth of the cold start, emulated fleet: microseconds per added VM between consecutive sizes
-(constant = linear growth):
+Growth, emulated fleet: CPU microseconds per added VM of the cold start between consecutive
+sizes, skyvisord / switch side (constant = linear growth; CPU rather than time, which the
+machine's other load makes noisy):
 
-| clouds | tunnels | us per added VM |
-|---|---|---|
+| clouds | tunnels | {steps_head} |
+|---|---{steps_rule}|
 {chr(10).join(lin)}
 """
 
