@@ -154,7 +154,8 @@ class EmuFleet:
                 continue
             br = [b for b in h["bridges"] if b["name"] == BRIDGE]
             out[h["name"]] = ({"flows": br[0]["flows"], "vxlan": br[0]["vxlan"],
-                               "vm_ports": br[0]["vm_ports"], "errors": br[0]["errors"]}
+                               "vm_ports": br[0]["vm_ports"], "errors": br[0]["errors"],
+                               "dumps": br[0]["flow_dumps"]}
                               if br else None)
         return out
 
@@ -256,7 +257,7 @@ class RealFleet:
                 elif name.startswith("v"):
                     vmp += 1
             out[n] = {"flows": sum(1 for l in flows.splitlines() if "cookie=" in l),
-                      "vxlan": vx, "vm_ports": vmp, "errors": 0}
+                      "vxlan": vx, "vm_ports": vmp, "errors": 0, "dumps": None}
         return out
 
     def wipe(self, names, dpids=None):
@@ -362,6 +363,7 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
                 body.update(role="gateway", public_ip=pip)
             ok(api.post("/v1/hosts", body))
         wait_hosts(api)
+        before = count(fleet.stats(names), hosts)["passes"]
 
         ok(api.post("/v1/tenants", {"name": "t"}))
         base = "/v1/tenants/t/networks"
@@ -406,6 +408,8 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
         res.update(declare_s=t_last - t_first, posts=n_posts, setup_s=t_done - t_created)
         warm = fleet.stats(names)
         res.update(count(warm, hosts))
+        if before is not None:
+            res["passes"] -= before
 
         # Cold: the reconciler alone, from nothing installed (bridges
         # provisioned, then not even the bridges).
@@ -445,7 +449,10 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
             same = ({k: v and v["flows"] for k, v in cold.items()}
                     == {k: v and v["flows"] for k, v in warm.items()})
             res["cold_same"] = res.get("cold_same", True) and same
-            res["of_errors"] += count(cold, hosts)["of_errors"]
+            cc = count(cold, hosts)
+            res["of_errors"] += cc["of_errors"]
+            runs.setdefault(key + "_passes", []).append(cc["passes"])
+            res[key + "_passes"] = runs[key + "_passes"]
     finally:
         d.stop()
     return res
@@ -463,8 +470,16 @@ def count(st, hosts):
     flows = sum(v["flows"] for v in st.values() if v)
     vmp = sum(v["vm_ports"] for v in st.values() if v)
     errs = sum(v["errors"] for v in st.values() if v)
+    dumps = [v["dumps"] for v in st.values() if v and v["dumps"] is not None]
     return {"tunnels": ends // 2, "inter": inter // 2, "flows": flows, "vm_ports": vmp,
-            "of_errors": errs}
+            "of_errors": errs, "passes": max(dumps) if dumps else None}
+
+
+def passes(r):
+    cold = r["cold_s_passes"]
+    if r.get("passes") is None or None in cold:
+        return "n/a"
+    return f"{r['passes']} / {sorted(cold)[(len(cold) - 1) // 2]}"
 
 
 def fmt_ms(s):
@@ -536,6 +551,7 @@ def line(r):
             f"vms={r['vms']} tunnels={r['tunnels']} inter={r['inter']} flows={r['flows']} "
             f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s {[round(x, 3) for x in r['cold_s_all']]} bare={r['bare_s']:.3f}s {[round(x, 3) for x in r['bare_s_all']]} "
             f"cold_cpu=sky {r['cold_cpu'][0]:.2f}s switches {r['cold_cpu'][1]:.2f}s "
+            f"passes: setup {r['passes']} cold {r['cold_s_passes']} bare {r['bare_s_passes']} "
             f"same_after_cold={r['cold_same']} of_errors={r['of_errors']}")
 
 
@@ -550,14 +566,14 @@ def section(results, workers, per_switch, posters, repeat, load0):
     results = [r for r in results if "failed" not in r]
     for r in failed:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | | {r['vms']} | "
-                    f"failed: {r['failed'][:200]} | | | | | | |")
+                    f"failed: {r['failed'][:200]} | | | | | | | |")
     for r in results:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | {r['hosts']} | "
                     f"{r['vms']} | {r['tunnels']} ({r['inter']}) | {r['flows']} | "
                     f"{fmt_ms(r['declare_s'])} ({r['posts'] / r['declare_s']:.0f}/s) | "
                     f"{fmt_ms(r['setup_s'])} | {fmt_ms(r['cold_s'])} | "
                     f"{r['cold_cpu'][0] * 1000:.0f} / {r['cold_cpu'][1] * 1000:.0f} | "
-                    f"{fmt_ms(r['bare_s'])} |"
+                    f"{fmt_ms(r['bare_s'])} | {passes(r)} |"
                     + ("" if r["cold_same"] and not r["of_errors"] else " (!)"))
     ratios = []
     key = lambda r: (r["backend"], r["clouds"], r["vms"])
@@ -612,13 +628,16 @@ one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
 - **bare**: the same without even the bridge: skyvisord creates the bridges too and must
   connect to management sockets that appear only then.  Median of {repeat} restarts.
 - **declare**: first to last POST of the network (and POSTs per second), for scale.
+- **passes**: reconciler passes that reached the switches (flow-stats requests the busiest
+  emulated bridge answered) while the network was declared and realized, and in the median
+  cold start.  Every pass reads back and recompiles every bridge's flows.
 - tunnels: VXLAN tunnels on the switches (inter-cloud ones in parentheses: clouds-1 with MST,
   clouds(clouds-1)/2 with full mesh); flows: skyvisor's flows in the switches' tables.  Both
   counted on the switches after the setup; the cold start reinstalled the same flow counts
   and no switch rejected a message (a row failing either check would be marked (!)).
 
-| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | cold CPU ms skyvisord / switches | bare ms |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | cold CPU ms skyvisord / switches | bare ms | passes declare+setup / cold |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Full mesh / MST, same fleet, clouds and VMs:
