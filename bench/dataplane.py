@@ -77,6 +77,7 @@ IPERF_SECONDS = int(os.environ.get("IPERF_SECONDS", "4"))
 TAGGING = os.environ.get("TAGGING", "mac-prefix")
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "BENCHMARKS.md"))
 PREFIX = "svd"
+LOAD = [0.0]   # the 1-minute load average when the run started
 TITLE = "Data-plane overhead (make bench-dataplane)"
 IPERF_PORT = 5201
 
@@ -164,15 +165,20 @@ class Daemon:
 
     def stop(self):
         """SIGTERM and wait: skyvisord stops its PostgreSQL on the way out.
-        Returns only once the process is gone."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        Returns only once the process is gone, with its exit status (None
+        if it was not running)."""
+        rc = None
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(10)
+            rc = self.proc.returncode
         self.proc = None
+        return rc
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -452,7 +458,8 @@ def report(results, flowcount):
         "crosses host -> gateway -> gateway -> host: three VXLAN tunnels, four bridges. The "
         "same bridges,",
         "tunnels and VM ports in every run, one run after the other, alternated over "
-        f"{ROUNDS} rounds:",
+        f"{ROUNDS} rounds. Load average (1 min) at the start {LOAD[0]:.2f}, at the end "
+        f"{os.getloadavg()[0]:.2f}.",
         "",
         f"- **virtualized**: skyvisord's pipeline ({TAGGING} tagging), the tenant network "
         "declared through",
@@ -498,8 +505,8 @@ def report(results, flowcount):
                      + " | ".join(f"**{v[k] / m[k]:.2f}**" if m[k] else "n/a"
                                   for k in RATIO_KEYS)
                      + " |")
-    lines += ["", "The same ratio round by round (each round's runs are minutes apart, not "
-              "hours), min .. max:", "",
+    lines += ["", "The same ratios round by round (a round's three runs follow each other "
+              "within about a minute), min .. max:", "",
               "| | RTT avg | RTT p50 | RTT p99 | cold p50 | a->b | b->a | a->b x4 "
               "| OvS CPU s/GB |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -530,6 +537,7 @@ def stale_namespaces():
 
 
 def main():
+    LOAD[0] = os.getloadavg()[0]
     skyvisord = os.path.join(ROOT, BUILD, "skyvisord")
     if not os.access(skyvisord, os.X_OK):
         raise Failure(f"{skyvisord} is not built")
@@ -590,7 +598,9 @@ def main():
             results.append(("virtualized", rnd, r))
             log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/{r['ba']['mbps']:.0f}/"
                 f"{r['ab4']['mbps']:.0f} Mbit/s")
-            daemon.stop()
+            rc = daemon.stop()
+            if rc != 0:
+                raise Failure(f"skyvisord exited with status {rc}:\n{daemon.tail()}")
             for mode in MODES[1:]:
                 want = install_plain(sim, mode)
                 time.sleep(2)
