@@ -123,7 +123,7 @@ static const char usage_text[] =
 
 struct opts {
     const char *file, *url, *token, *output;
-    bool prune, no_wait;
+    bool prune, no_wait, timeout_given;
     double timeout;
 };
 
@@ -371,6 +371,7 @@ main(int argc, char **argv)
         case O_PRUNE: o.prune = true; break;
         case O_NO_WAIT: o.no_wait = true; break;
         case O_TIMEOUT:
+            o.timeout_given = true;
             o.timeout = strtod(optarg, &end);
             if (*end || end == optarg || !(o.timeout > 0) || o.timeout > 86400) {
                 return die(EXIT_USAGE, "--timeout takes seconds, more than 0 and at "
@@ -395,7 +396,7 @@ main(int argc, char **argv)
             return die(EXIT_USAGE, "unexpected argument '%s'", args[0]);
         }
     }
-    if ((o.no_wait || o.timeout != 300) && strcmp(cmd, "apply")) {
+    if ((o.no_wait || o.timeout_given) && strcmp(cmd, "apply")) {
         return die(EXIT_USAGE, "%s", "--no-wait and --timeout go with apply");
     }
     if (o.output && strcmp(cmd, "get") && strcmp(cmd, "status")) {
