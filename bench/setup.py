@@ -155,7 +155,8 @@ class EmuFleet:
             br = [b for b in h["bridges"] if b["name"] == BRIDGE]
             out[h["name"]] = ({"flows": br[0]["flows"], "vxlan": br[0]["vxlan"],
                                "vm_ports": br[0]["vm_ports"], "errors": br[0]["errors"],
-                               "dumps": br[0]["flow_dumps"]}
+                               "dumps": br[0]["flow_dumps"],
+                               "ports_us": (br[0]["first_port_us"], br[0]["last_port_us"])}
                               if br else None)
         return out
 
@@ -450,9 +451,15 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
                     == {k: v and v["flows"] for k, v in warm.items()})
             res["cold_same"] = res.get("cold_same", True) and same
             cc = count(cold, hosts)
+            spans = [v["ports_us"] for v in cold.values() if v and v.get("ports_us")]
+            if spans and key == "cold_s":
+                # When the last VM or tunnel port got its number (all of them
+                # are created by the reconciler, one OVSDB transaction each).
+                runs.setdefault("ports_done", []).append(max(b for _, b in spans) / 1e6 - t0)
             res["of_errors"] += cc["of_errors"]
             runs.setdefault(key + "_passes", []).append(cc["passes"])
             res[key + "_passes"] = runs[key + "_passes"]
+            res["ports_done"] = runs.get("ports_done", [])
     finally:
         d.stop()
     return res
@@ -552,6 +559,7 @@ def line(r):
             f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s {[round(x, 3) for x in r['cold_s_all']]} bare={r['bare_s']:.3f}s {[round(x, 3) for x in r['bare_s_all']]} "
             f"cold_cpu=sky {r['cold_cpu'][0]:.2f}s switches {r['cold_cpu'][1]:.2f}s "
             f"passes: setup {r['passes']} cold {r['cold_s_passes']} bare {r['bare_s_passes']} "
+            f"cold ports numbered by {[round(x, 3) for x in r.get('ports_done', [])]} "
             f"same_after_cold={r['cold_same']} of_errors={r['of_errors']}")
 
 

@@ -28,8 +28,9 @@
  *
  * Control: `--control PATH` is a unix socket; every connection to it gets
  * one JSON document with each host's bridges (datapath id, connections,
- * ports, VXLAN remote IPs, flow count, counters, and the wall-clock time in
- * microseconds of the last change to its ports or flows) and is closed.
+ * ports, VXLAN remote IPs, flow count, counters, and wall-clock times in
+ * microseconds: the last change to its ports or flows, the first and last
+ * port numbered) and is closed.
  *
  * Usage: swemu --control PATH DIR...   (DIR/db.sock is the host's
  * ovsdb-server; the host is named after DIR's last component).
@@ -108,6 +109,7 @@ struct bridge {
     uint16_t miss_send_len, cfg_flags;
     unsigned long long flow_mods, barriers, flow_dumps, packet_outs, errors;
     long long last_change_us;
+    long long first_port_us, last_port_us;  /* ports numbered, 0 if none */
     bool seen;
 };
 
@@ -966,6 +968,10 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
             }
             p->ofport = n;
             changed = true;
+            b->last_port_us = wall_us();
+            if (!b->first_port_us) {
+                b->first_port_us = b->last_port_us;
+            }
             bridge_port_status(b, p, OFPPR_ADD);
         }
     }
@@ -1107,14 +1113,16 @@ write_stats(int fd, struct host *hosts, size_t n)
             char dpid[17];
             snprintf(dpid, sizeof dpid, "%016" PRIx64, b->dpid);
             json_array_append_new(bs, json_pack(
-                "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                 "name", b->name, "dpid", dpid, "connections", (json_int_t) b->n_conns,
                 "ports", (json_int_t) b->n_ports, "vm_ports", (json_int_t) vm_ports,
                 "vxlan", vx, "flows", (json_int_t) b->n_live,
                 "flow_mods", (json_int_t) b->flow_mods, "barriers", (json_int_t) b->barriers,
                 "flow_dumps", (json_int_t) b->flow_dumps,
                 "packet_outs", (json_int_t) b->packet_outs, "errors", (json_int_t) b->errors,
-                "last_change_us", (json_int_t) b->last_change_us));
+                "last_change_us", (json_int_t) b->last_change_us,
+                "first_port_us", (json_int_t) b->first_port_us,
+                "last_port_us", (json_int_t) b->last_port_us));
         }
         json_array_append_new(hs, json_pack("{s:s, s:b, s:I, s:I, s:o}", "name", h->name,
                                             "synced", ovsdb_is_synced(h->db),
