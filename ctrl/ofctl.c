@@ -759,18 +759,12 @@ ports_job(struct loop *loop, void *aux)
     waiter_signal(w);
 }
 
-uint32_t
-ofctl_port_no(struct ofctl *ctl, uint64_t dpid, const char *name)
+const struct ofport *
+ofctl_switch_ports(struct ofctl *ctl, uint64_t dpid, size_t *n)
 {
     struct ofconn *c = find_dpid(ctl, dpid);
-    size_t n = 0;
-    const struct ofport *p = c ? ofconn_ports(c, &n) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(p[i].name, name)) {
-            return p[i].port_no;
-        }
-    }
-    return 0;
+    *n = 0;
+    return c ? ofconn_ports(c, n) : NULL;
 }
 
 int

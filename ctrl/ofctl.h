@@ -131,10 +131,11 @@ int ofctl_wait_switches(struct ofctl *, size_t count, uint64_t *dpids,
 /* A copy of a connected switch's ports (caller frees *ports), or ENOENT.
  * Blocks like the *_wait() functions (never from a callback). */
 int ofctl_ports(struct ofctl *, uint64_t dpid, struct ofport **ports, size_t *n);
-/* The number of port 'name' of connected switch 'dpid' as its handshake
- * and PORT_STATUS messages last reported it, 0 if none.  Only on the loop
- * thread (from a callback): it reads the connection's port list in place,
- * without blocking, which is what a packet-in handler needs. */
-uint32_t ofctl_port_no(struct ofctl *, uint64_t dpid, const char *name);
+/* The ports of connected switch 'dpid' as its handshake and PORT_STATUS
+ * messages last reported them (NULL and *n = 0 if it is not connected).
+ * Only on the loop thread (from a callback), and valid until the callback
+ * returns: it is the connection's own list, read in place without
+ * blocking, which is what a packet-in handler needs. */
+const struct ofport *ofctl_switch_ports(struct ofctl *, uint64_t dpid, size_t *n);
 
 #endif

@@ -386,12 +386,12 @@ handle_lldp(struct reconciler *r, uint64_t dpid, uint32_t in_port,
 /* The reactive path (core/reactive.h): a VM's frame that missed in the
  * tenant table is forwarded now by a packet-out decided from the snapshot,
  * and a pass is asked for so the proactive flows follow.  Port numbers
- * come from the connection's port list (ofctl_port_no, loop thread). */
+ * come from the connection's port list (ofctl_switch_ports, loop thread). */
 #define REACTIVE_WAKE_US 100000
 
 struct reactive_ports {
-    struct ofctl *ctl;
-    uint64_t dpid;
+    const struct ofport *ports;     /* the switch's, borrowed */
+    size_t n;
 };
 
 static uint32_t
@@ -399,7 +399,12 @@ reactive_ofport(void *aux, int h, const char *name)
 {
     const struct reactive_ports *rp = aux;
     (void) h;
-    return ofctl_port_no(rp->ctl, rp->dpid, name);
+    for (size_t i = 0; i < rp->n; i++) {
+        if (!strcmp(rp->ports[i].name, name)) {
+            return rp->ports[i].port_no;
+        }
+    }
+    return 0;
 }
 
 /* Asks for a pass, at most once per REACTIVE_WAKE_US: a stream of misses
@@ -451,7 +456,8 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
         return;
     }
     struct reactive_result res = { .verdict = REACTIVE_NOT_MINE };
-    struct reactive_ports rp = { r->ctl, dpid };
+    struct reactive_ports rp;
+    rp.ports = ofctl_switch_ports(r->ctl, dpid, &rp.n);
     const char *host = "?";
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
