@@ -168,7 +168,7 @@ def test_demo_round_trip(daemon, pg):
     assert items(api, "/v1/clouds") == {} and items(api, "/v1/tenants") == {}
     assert items(api, "/v1/hosts") == {}
     p = ok(skyctl(daemon, "destroy", "-f", DEMO))
-    assert "No changes" in p.stdout
+    assert "Nothing to delete: the server holds nothing demo made." in p.stdout
 
     # Applying again after a destroy creates everything again, although the
     # first run's Idempotency-Keys are still on record: their replays name

@@ -96,7 +96,9 @@ output_plan(FILE *f, const struct plan *p, const char *file_id, bool destroy)
     json_array_foreach(p->notes, i, n) {
         fprintf(f, "note: %s\n", json_string_value(n));
     }
-    if (!p->n_create && !p->n_update && !p->n_delete) {
+    if (destroy && !p->n_delete) {
+        fprintf(f, "Nothing to delete: the server holds nothing %s made.\n", file_id);
+    } else if (!p->n_create && !p->n_update && !p->n_delete) {
         fprintf(f, "No changes: %s matches the server.\n", file_id);
     } else if (destroy) {
         fprintf(f, "Plan: %zu to delete.\n", p->n_delete);
