@@ -32,23 +32,39 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$((30000 + RANDOM % 20000))
+# Listening ports below the ephemeral range (32768-60999), so that no
+# client connection on the machine holds one already.
+port=$((20000 + RANDOM % 10000))
 
 # Asks controller PID (output in FILE) for its CPU time; prints "CPU HANDLED".
 usage_of() {
   local n
-  n=$(wc -l < "$2")
+  n=$(grep -c cpu_us= "$2" || true)
   kill -USR1 "$1"
-  while [ "$(wc -l < "$2")" -le "$n" ]; do sleep 0.01; done
-  tail -n 1 "$2" | sed 's/cpu_us=\([0-9]*\) handled=\([0-9]*\)/\1 \2/'
+  while [ "$(grep -c cpu_us= "$2" || true)" -le "$n" ]; do sleep 0.01; done
+  grep cpu_us= "$2" | tail -n 1 | sed 's/cpu_us=\([0-9]*\) handled=\([0-9]*\)/\1 \2/'
 }
 
-wait_port() {
-  for _ in $(seq 50); do
-    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    sleep 0.1
+# start VAR_PID VAR_PORT OUTFILE ARGS...: starts "cpo ARGS... tcp:127.0.0.1:PORT" on a free
+# port (the next one if another program holds it) and waits until it listens.
+start() {
+  local pidvar=$1 portvar=$2 out=$3 pid; shift 3
+  for _ in 1 2 3 4 5; do
+    port=$((port + 1))
+    "$BUILD/bench/cpo" "$@" "tcp:127.0.0.1:$port" > "$out" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+      if ! kill -0 "$pid" 2>/dev/null; then break; fi
+      if grep -q listening "$out"; then
+        printf -v "$pidvar" %s "$pid"; printf -v "$portvar" %s "$port"
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
-  echo "nothing listens on $1" >&2
+  echo "cpo $* does not start: $(cat "$out")" >&2
   exit 1
 }
 
@@ -56,13 +72,8 @@ rows="$work/rows"
 : > "$rows"
 for T in $TENANTS; do
   "$BUILD/bench/cpo" profile "$T" "$work/profile"
-  on_port=$((port += 1)); off_port=$((port += 1))
-  "$BUILD/bench/cpo" on "$T" "tcp:127.0.0.1:$on_port" > "$work/on.out" &
-  ON_PID=$!
-  "$BUILD/bench/cpo" off "tcp:127.0.0.1:$off_port" > "$work/off.out" &
-  OFF_PID=$!
-  wait_port "$on_port"
-  wait_port "$off_port"
+  start ON_PID on_port "$work/on.out" on "$T"
+  start OFF_PID off_port "$work/off.out" off
   for mode in latency throughput; do
     for side in on off off on; do
       p=$on_port pid=$ON_PID out="$work/on.out"
