@@ -18,6 +18,9 @@ FUZZ_TARGETS += fuzz_jsonrpc
 FUZZ_SRCS_fuzz_jsonrpc := ctrl/jsonrpc.c ctrl/ovsdb.c ctrl/ovsdb_datum.c \
                           ctrl/ovsdb_replica.c ctrl/ovsdb_txn.c ctrl/ovsdb_vswitch.c \
                           core/vlog.c
+FUZZ_TARGETS += fuzz_skyspec
+FUZZ_SRCS_fuzz_skyspec := tools/skyctl/model.c tools/skyctl/spec.c
+FUZZ_LIBS_fuzz_skyspec := -lyaml -lm
 
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
@@ -26,7 +29,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -I/usr/include/postgresql \
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c FORCE
 	@mkdir -p $(FUZZ_BUILD)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson $(FUZZ_LIBS_$*)
 
 fuzz-smoke: $(patsubst %,$(FUZZ_BUILD)/%,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
