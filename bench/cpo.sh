@@ -129,7 +129,9 @@ from the RCU snapshot of the T tenants (sender by port, MAC and component, desti
 the sender's component, platform-MAC actions); **off**: the same embedded controller as a
 plain MAC-learning switch.  Both answer with one packet-out.  Runs of ${SECONDS_PER_RUN}s after
 0.5s of warm-up, in the order on, off, off, on; each figure is the mean of its two runs.
-Latency mode keeps one packet-in outstanding per switch, throughput mode $DEPTH.  Every
+Latency mode keeps one packet-in outstanding per switch, throughput mode $DEPTH; with T
+switches a latency-mode round trip also waits while the one emulator thread and the one
+controller thread serve the other switches, so it grows with T on both sides alike.  Every
 answer's output port was checked against the VM the frame was for: $wrong wrong, $errors
 OpenFlow errors.
 
