@@ -355,14 +355,11 @@ def iperf(sim, *extra):
 
 def vswitchd_cpu(sim):
     """CPU seconds (user + system) used so far by the four ovs-vswitchd."""
-    total = 0
+    total = 0.0
     for h, *_ in HOSTS:
         with open(f"{sim.hdir(h)}/ovs-vswitchd.pid") as f:
-            pid = f.read().strip()
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])   # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
+            total += proc_cpu(f.read().strip())
+    return total
 
 
 def measure_cold(sim):
@@ -393,8 +390,28 @@ def ingress_actions(dp, iface):
     return " / ".join(acts) or "?"
 
 
-def measure(sim):
+def proc_cpu(pid):
+    """CPU seconds (user + system) process 'pid' has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def full_size_frames(sim):
+    """A frame of the VM's full MTU (1400: 1372 bytes of ICMP payload), DF
+    set, must cross the tunnels both ways."""
+    p = vm_sh(sim, "a", "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do",
+              "-s", "1372", VMS["b"][3], check=False)
+    if p.returncode:
+        raise Failure(f"full-size frames (1400 bytes, DF) do not cross: {p.stdout[-300:]}")
+
+
+def measure(sim, daemon_pid=None):
+    """One run of every measurement on whatever the bridges hold now.
+    daemon_pid: skyvisord's pid when it runs, to record its CPU time."""
     wait_ping(sim, "a", VMS["b"][3])
+    full_size_frames(sim)
+    t0, c0 = time.time(), proc_cpu(daemon_pid) if daemon_pid else 0.0
     r = {"cold": measure_cold(sim)}
     wait_ping(sim, "a", VMS["b"][3])
     # The datapath flows are sampled while the steady ping runs.
@@ -419,6 +436,8 @@ def measure(sim):
     r["ab4"] = iperf(sim, "-P", "4")
     gb = sum(r[k]["bytes"] for k in ("ab", "ba", "ab4")) / 1e9
     r["cpu_gb"] = (vswitchd_cpu(sim) - cpu0) / gb if gb else float("nan")
+    if daemon_pid:
+        r["daemon_cpu"] = (proc_cpu(daemon_pid) - c0, time.time() - t0)
     return r
 
 
@@ -527,6 +546,10 @@ def report(results, flowcount):
               + ". What the datapath does with VM a's packets on c1-h1:", ""]
     for mode in MODES:
         lines.append(f"- {mode}: `{last[mode]['ingress']}`")
+    dc = [r["daemon_cpu"] for m, _, r in results if m == "virtualized"]
+    lines += ["", "CPU time of skyvisord itself (its embedded PostgreSQL not counted) during "
+              "each virtualized run: " + ", ".join(f"{c:.2f} s in {w:.0f} s" for c, w in dc)
+              + ". Full-size frames (1400 bytes, DF) crossed in every run."]
     return "\n".join(lines) + "\n"
 
 
@@ -594,7 +617,7 @@ def main():
                                   f"{flowcount[('virtualized', 1)]}")
             flowcount[("virtualized", rnd)] = fc
             log(f"round {rnd}: virtualized, flows {fc}")
-            r = measure(sim)
+            r = measure(sim, daemon.proc.pid)
             results.append(("virtualized", rnd, r))
             log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/{r['ba']['mbps']:.0f}/"
                 f"{r['ab4']['mbps']:.0f} Mbit/s")
