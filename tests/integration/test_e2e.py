@@ -187,6 +187,81 @@ def test_tunnels_mst(world):
         frozenset(("aws-fra-gw", "gcp-iowa-gw")), frozenset(("aws-fra-gw", "onprem-lis-gw"))}
 
 
+def test_lldp_confirms_every_tunnel(world):
+    """The platform's own LLDP probes find every tunnel, both ways."""
+    _, api, _ = world
+    wait_realized(api)
+
+    def confirmed():
+        topo = ok(api.get("/v1/topology"))
+        want = {(t["a"], t["b"]) for t in topo["tunnels"]}
+        want |= {(b, a) for a, b in want}
+        seen = {(l["a"], l["b"]) for l in topo["lldp_links"]}
+        return topo if want <= seen else None
+    topo = wait_for("LLDP to confirm every tunnel", confirmed, 30)
+    assert all(b["connected"] for b in topo["bridges"])
+
+
+LLDP_SEND = """
+import socket, sys
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+def tlv(t, v):
+    return bytes([(t << 1) | (len(v) >> 8), len(v) & 255]) + v
+frame = (bytes.fromhex("0180c200000e") + mac + b"\\x88\\xcc"
+         + tlv(1, b"\\x07dpid:" + sys.argv[2].encode()) + tlv(2, b"\\x071")
+         + tlv(3, b"\\x00\\x78") + b"\\x00\\x00")
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for _ in range(5):
+    s.send(frame)
+"""
+
+
+LLDP_LISTEN = """
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88cc))
+if len(sys.argv) > 2:
+    s.bind((sys.argv[2], 0x88cc))
+s.settimeout(0.2)
+print("ready", flush=True)
+n, end = 0, time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        s.recv(2048)
+        n += 1
+    except socket.timeout:
+        pass
+print(n, flush=True)
+"""
+
+
+def test_tenant_lldp_reaches_nobody(world):
+    """LLDP from a VM, even one that forges the platform's own probe of a
+    gateway, reaches no other VM and adds no link to the physical view."""
+    _, api, sim = world
+    wait_realized(api)
+    topo = ok(api.get("/v1/topology"))
+    gw = next(b for b in topo["bridges"] if b["host"] == "aws-fra-gw")
+    links_before = len(topo["lldp_links"])
+    # A sniffer for LLDP frames in every VM, and one on the host's end of
+    # the sender's link, which sees the frames arrive: the control that
+    # shows the frames were sent and the sniffers see them.
+    def sniffer(ns, *iface):
+        return subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", LLDP_LISTEN,
+                                 "4", *iface], stdout=subprocess.PIPE, text=True)
+    sniff = {v: sniffer(sim.vm_ns(v)) for v in VMS}
+    sniff["host side"] = sniffer(sim.host_ns(VMS["r-web"][2]), "r-web")
+    for p in sniff.values():
+        assert p.stdout.readline().strip() == "ready"
+    cloudsim.sh("python3", "-c", LLDP_SEND, VMS["r-web"][3], gw["dpid"],
+                ns=sim.vm_ns("r-web"))
+    seen = {v: int(p.communicate(timeout=30)[0].strip()) for v, p in sniff.items()}
+    assert seen.pop("host side") >= 5, seen
+    assert {v: n for v, n in seen.items() if v != "r-web"} == \
+        {v: 0 for v in VMS if v != "r-web"}, seen
+    assert len(ok(api.get("/v1/topology"))["lldp_links"]) == links_before
+
+
 def test_same_tenant_pings_across_clouds(world):
     _, api, sim = world
     wait_realized(api)
