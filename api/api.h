@@ -139,7 +139,7 @@ int auth_new_token(char *out, size_t len);
 void metrics_observe(unsigned int route_index, enum api_method method,
                      unsigned int status, double seconds);
 /* Renders the Prometheus text exposition; caller frees. */
-char *metrics_render(struct db_pool *pool, size_t *len);
+char *metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len);
 
 /* --- http.c: server --- */
 struct api_server;

@@ -32,7 +32,7 @@ void
 health_metrics(struct api_req *req, struct api_resp *resp)
 {
     size_t len;
-    char *text = metrics_render(req->config->pool, &len);
+    char *text = metrics_render(req->config->pool, req->config->recon, &len);
     if (!text) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "cannot render metrics");
         return;

@@ -6,11 +6,13 @@
  * Route index router_n_routes stands for "no route". */
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "ctrl/reconciler.h"
 #include "db/db.h"
 
 #define MAX_ROUTES 64
@@ -97,7 +99,7 @@ route_label(unsigned int r)
 }
 
 char *
-metrics_render(struct db_pool *pool, size_t *len)
+metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len)
 {
     struct out o = {malloc(16384), 0, 16384, false};
     if (!o.buf) {
@@ -183,6 +185,43 @@ metrics_render(struct db_pool *pool, size_t *len)
                    "up.\n# TYPE skyvisor_db_pool_timeouts_total counter\n"
                    "skyvisor_db_pool_timeouts_total %llu\n",
                    s.size, s.in_use, s.acquired, s.waited, s.timeouts);
+    }
+    if (recon) {
+        struct recon_stats rs;
+        reconciler_get_stats(recon, &rs);
+        static const struct {
+            const char *name, *help;
+            size_t off;
+        } counters[] = {
+#define C(FIELD, HELP) {"skyvisor_reconciler_" #FIELD "_total", HELP, \
+                        offsetof(struct recon_stats, FIELD)}
+            C(passes, "Reconciler passes."),
+            C(flows_added, "Flows the reconciler installed."),
+            C(flows_deleted, "Stale flows the reconciler removed."),
+            C(flows_kept, "Installed flows found as desired and left alone."),
+            C(ovsdb_txns, "OVSDB transactions the reconciler committed."),
+            C(packet_ins, "Packet-ins received."),
+            C(arp_replies, "ARP requests answered from the snapshot."),
+            C(reactive_forwarded, "Tenant-table misses forwarded by packet-out."),
+            C(reactive_dropped, "Tenant-table misses dropped (destination not "
+                                "the sender's to reach)."),
+            C(lldp_links, "Links between bridges LLDP discovered."),
+#undef C
+        };
+        for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+            unsigned long long v;
+            memcpy(&v, (const char *) &rs + counters[i].off, sizeof v);
+            out_printf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+                       counters[i].name, counters[i].help, counters[i].name,
+                       counters[i].name, v);
+        }
+        out_printf(&o, "# HELP skyvisor_reconciler_last_pass_seconds Duration of the "
+                       "last pass.\n# TYPE skyvisor_reconciler_last_pass_seconds gauge\n"
+                       "skyvisor_reconciler_last_pass_seconds %.6f\n"
+                       "# HELP skyvisor_reconciler_converged 1 when the last pass left "
+                       "nothing pending.\n# TYPE skyvisor_reconciler_converged gauge\n"
+                       "skyvisor_reconciler_converged %d\n",
+                   (double) rs.last_pass_us / 1e6, rs.converged ? 1 : 0);
     }
     if (o.failed) {
         free(o.buf);

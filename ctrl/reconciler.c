@@ -509,6 +509,13 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
     urcu_bp_read_unlock();
     reactive_result_free(&res);
     if (h >= 0 && res.verdict != REACTIVE_NOT_MINE) {
+        pthread_mutex_lock(&r->mu);
+        if (res.verdict == REACTIVE_FORWARD) {
+            r->stats.reactive_forwarded++;
+        } else {
+            r->stats.reactive_dropped++;
+        }
+        pthread_mutex_unlock(&r->mu);
         reactive_wake(r);
     }
 }

@@ -36,7 +36,10 @@
  * VMs (port security already checked them) are answered from the snapshot
  * when the target is in the sender's component; LLDP received on tunnel
  * ports records physical links (the platform's own probes, sent on every
- * tunnel port each pass); a miss in the tenant table asks for a pass.
+ * tunnel port each pass); a VM's frame that missed in the tenant table is
+ * forwarded at once by a packet-out decided from the snapshot as the
+ * pipeline would (core/reactive.h), or dropped when its destination is not
+ * the sender's to reach, and asks for a pass so the proactive flows follow.
  *
  * Threads: reconciler_* functions may be called from any thread except
  * where noted; the store's functions are only called on the reconciler
@@ -85,6 +88,7 @@ struct recon_stats {
     unsigned long long flows_added, flows_deleted, flows_kept;
     unsigned long long ovsdb_txns;
     unsigned long long arp_replies, packet_ins, lldp_links;
+    unsigned long long reactive_forwarded, reactive_dropped;
     long long last_pass_us;
     bool converged;                 /* last pass left nothing pending */
 };

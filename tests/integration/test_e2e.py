@@ -173,6 +173,37 @@ def test_everything_realized(world):
     assert len(objs) == 3 + 7 + 2 + 2 + 5 + 2 + 7
 
 
+def metrics(api):
+    st, _, text = api.get("/metrics", token=None)
+    assert st == 200
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("skyvisor_reconciler_"):
+            name, value = line.split()
+            out[name] = float(value)
+    return out
+
+
+def test_reconciler_metrics(world):
+    """/metrics shows the reconciler's work: passes, the flows it installed,
+    the packet-ins it served, and whether it has converged."""
+    _, api, sim = world
+    wait_realized(api)
+    m = metrics(api)
+    assert m["skyvisor_reconciler_passes_total"] >= 1
+    assert m["skyvisor_reconciler_ovsdb_txns_total"] >= 1
+    installed = sum(len(dump_flows(sim, h["name"])) for c in sim.spec["clouds"]
+                    for h in c["hosts"])
+    assert m["skyvisor_reconciler_flows_added_total"] >= installed > 0
+    before = m["skyvisor_reconciler_arp_replies_total"]
+    cloudsim.sh("ip", "neigh", "flush", "all", ns=sim.vm_ns("r-web"))
+    assert ping(sim, "r-web", VMS["r-db"][4])
+    m = metrics(api)
+    assert m["skyvisor_reconciler_arp_replies_total"] > before
+    assert m["skyvisor_reconciler_packet_ins_total"] > 0
+    wait_for("convergence", lambda: metrics(api)["skyvisor_reconciler_converged"] == 1, 30)
+
+
 def test_tunnels_mst(world):
     _, api, sim = world
     wait_realized(api)

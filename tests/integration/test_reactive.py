@@ -207,14 +207,24 @@ def reactive_round(d, sim, host, spec, send, decision, attempts=3):
     pytest.fail(f"no reactive decision '{decision}' on {host}: {flows(sim, host, 'table=10')}")
 
 
+def reactive_metric(api, what):
+    """skyvisor_reconciler_reactive_<what>_total from /metrics."""
+    st, _, text = api.get("/metrics", token=None)
+    assert st == 200
+    name = f"skyvisor_reconciler_reactive_{what}_total "
+    return int(next(l for l in text.splitlines() if l.startswith(name)).split()[1])
+
+
 def test_unicast_across_hosts_via_controller(world):
     d, api, sim = world
     warm(sim, "r-a", "r-b")
     spec = f"table=10,cookie={vm_cookie(api, 'red', 'r-b')}/-1"
     before = rx_packets(sim, "r-b")
+    forwarded = reactive_metric(api, "forwarded")
     assert reactive_round(d, sim, "rc1-h1", spec, lambda: ping1(sim, "r-a", VMS["r-b"][3]),
                           "host rc1-h1: r-a -> r-b forwarded")
     assert rx_packets(sim, "r-b") > before
+    assert reactive_metric(api, "forwarded") > forwarded
     wait_back(sim, "rc1-h1", spec)          # the pass the miss asked for
 
 
@@ -237,10 +247,11 @@ def test_another_tenants_mac_is_dropped(world):
     try:
         what = ("host rc1-h1: r-a -> 020000000109 dropped: "
                 "destination not in the sender's component")
-        before = decisions(d, what)
+        before, dropped = decisions(d, what), reactive_metric(api, "dropped")
         with Capture(sim, "b-x") as bx:
             assert not ping1(sim, "r-a", VMS["b-x"][3])
         assert decisions(d, what) > before
+        assert reactive_metric(api, "dropped") > dropped
         assert not bx.frames
     finally:
         cloudsim.sh("ip", "neigh", "del", VMS["b-x"][3], "dev", "eth0", ns=ns, check=False)
