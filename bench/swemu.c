@@ -847,17 +847,6 @@ derive_dpid(const char *host, const char *bridge)
     return x & 0xffffffffffffull;
 }
 
-static bool
-ofport_used(const struct bridge *b, uint32_t n)
-{
-    for (size_t i = 0; i < b->n_ports; i++) {
-        if (b->ports[i].ofport == n) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Brings bridge 'b' in line with its Bridge row: datapath id, listener,
  * ports.  Adds what must be written back to 'txn'. */
 static void
@@ -893,6 +882,16 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
     size_t np = pset ? ovsdb_datum_n(pset) : 0;
     struct port *now = NULL;
     size_t n_now = 0;
+    /* The previous ports by Interface uuid, and the numbers in use. */
+    json_t *before = json_object();
+    uint8_t *used = calloc(LOCAL_OFPORT + 1, 1);
+    if (!before || !used) {
+        fprintf(stderr, "swemu: out of memory\n");
+        exit(1);
+    }
+    for (size_t k = 0; k < b->n_ports; k++) {
+        json_object_set_new(before, b->ports[k].uuid, json_integer((json_int_t) k));
+    }
     for (size_t i = 0; i < np; i++) {
         const char *pu = ovsdb_datum_get_uuid(ovsdb_datum_at(pset, i));
         const json_t *prow = pu ? ovsdb_replica_row(rep, "Port", pu) : NULL;
@@ -915,31 +914,33 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
             memset(p, 0, sizeof *p);
             snprintf(p->uuid, sizeof p->uuid, "%s", iu);
             snprintf(p->name, sizeof p->name, "%s", name);
-            for (size_t k = 0; k < b->n_ports; k++) {
-                if (!strcmp(b->ports[k].uuid, iu)) {
-                    p->ofport = b->ports[k].ofport;
-                    p->sent = b->ports[k].sent;
-                }
+            json_t *k = json_object_get(before, iu);
+            if (k) {
+                const struct port *old = &b->ports[json_integer_value(k)];
+                p->ofport = old->ofport;
+                p->sent = old->sent;
+                used[p->ofport <= LOCAL_OFPORT ? p->ofport : 0] = 1;
+                json_object_set_new(before, iu, json_integer(-1));     /* still here */
             }
         }
     }
-    /* Removed ports. */
+    /* Removed ports: those of before not seen again. */
     bool changed = false;
-    for (size_t k = 0; k < b->n_ports; k++) {
-        bool still = false;
-        for (size_t i = 0; i < n_now && !still; i++) {
-            still = !strcmp(now[i].uuid, b->ports[k].uuid);
-        }
-        if (!still) {
-            bridge_port_status(b, &b->ports[k], OFPPR_DELETE);
+    const char *key;
+    json_t *val;
+    json_object_foreach(before, key, val) {
+        if (json_integer_value(val) >= 0) {
+            bridge_port_status(b, &b->ports[json_integer_value(val)], OFPPR_DELETE);
             changed = true;
         }
     }
+    json_decref(before);
     /* Numbers for the new ones: first the local port and requests, then
      * the lowest free number, as vswitchd does. */
     free(b->ports);
     b->ports = now;
     b->n_ports = n_now;
+    uint32_t lowest = 1;                            /* no free number below it */
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < n_now; i++) {
             struct port *p = &now[i];
@@ -954,18 +955,21 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
             if (round == 0) {
                 if (!strcmp(p->name, b->name)) {
                     n = LOCAL_OFPORT;
-                } else if (req > 0 && req < 65280 && !ofport_used(b, (uint32_t) req)) {
+                } else if (req > 0 && req < 65280 && !used[req]) {
                     n = (uint32_t) req;
-                } else if (cur > 0 && cur < 65280 && !ofport_used(b, (uint32_t) cur)) {
+                } else if (cur > 0 && cur < 65280 && !used[cur]) {
                     n = (uint32_t) cur;             /* adopt a number already given */
                 }
             } else {
-                for (n = 1; ofport_used(b, n); n++) {
+                while (lowest < 65280 && used[lowest]) {
+                    lowest++;
                 }
+                n = lowest < 65280 ? lowest : 0;
             }
             if (!n) {
                 continue;
             }
+            used[n] = 1;
             p->ofport = n;
             changed = true;
             b->last_port_us = wall_us();
@@ -985,6 +989,7 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
                              json_pack("{s:I}", "ofport", (json_int_t) now[i].ofport));
         }
     }
+    free(used);
     if (changed) {
         b->last_change_us = wall_us();
     }
