@@ -323,6 +323,29 @@ def psql(pg, db, sql):
     return pg.psql(sql, db=db)
 
 
+class Psql:
+    """One psql process answering one-row queries over a pipe, so polling
+    the database costs a query, not a process (which would compete for the
+    CPU the measured processes need)."""
+
+    def __init__(self, url):
+        self.p = subprocess.Popen(["psql", "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", url],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  bufsize=1)
+
+    def one(self, sql):
+        self.p.stdin.write(" ".join(sql.split()).rstrip(";") + ";\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"psql exited {self.p.wait()}")
+        return line.strip()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
 TABLES = ("cloud", "host", "tenant", "network", "vswitch", "vlink", "vm")
 
 
@@ -416,6 +439,7 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
         # provisioned, then not even the bridges).
         dpids = {n: fleet.dpid(n) for n in names}
         runs = {"cold_s": [], "bare_s": []}
+        poll = Psql(pg.url(db))
         for key, keep in [("cold_s", dpids), ("bare_s", None)] * repeat:
             d.stop()
             fleet.wipe(names, keep)
@@ -427,8 +451,8 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
             deadline = time.time() + 300
             union = " UNION ALL ".join(f"SELECT state, updated_at FROM {t}" for t in TABLES)
             while True:
-                row = psql(pg, db, f"SELECT count(*) FILTER (WHERE state <> 'realized'), "
-                                   f"extract(epoch FROM max(updated_at)) FROM ({union}) x")
+                row = poll.one(f"SELECT count(*) FILTER (WHERE state <> 'realized'), "
+                               f"extract(epoch FROM max(updated_at)) FROM ({union}) x")
                 left, last = row.split("|")
                 if int(left) == 0:
                     break
@@ -460,6 +484,7 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
             runs.setdefault(key + "_passes", []).append(cc["passes"])
             res[key + "_passes"] = runs[key + "_passes"]
             res["ports_done"] = runs.get("ports_done", [])
+        poll.close()
     finally:
         d.stop()
     return res

@@ -103,7 +103,7 @@ struct bridge {
     struct port *ports;
     size_t n_ports;
     struct flow *flows;
-    size_t n_flows, n_live;
+    size_t n_flows, n_live, cap_flows;
     uint32_t *index;                /* slots: flow index + 1, 0 empty */
     size_t index_cap;
     uint16_t miss_send_len, cfg_flags;
@@ -265,12 +265,16 @@ flow_add(struct bridge *b, struct ofmsg_flow_mod *fm, uint64_t h)
         if (2 * (b->n_flows + 1) + 2 > b->index_cap) {
             index_rebuild(b, b->n_live + 1 > b->n_flows ? b->n_live + 1 : b->n_flows + 1);
         }
-        struct flow *g = realloc(b->flows, (b->n_flows + 1) * sizeof *g);
-        if (!g) {
-            fprintf(stderr, "swemu: out of memory\n");
-            exit(1);
+        if (b->n_flows == b->cap_flows) {
+            size_t cap = b->cap_flows ? 2 * b->cap_flows : 64;
+            struct flow *g = realloc(b->flows, cap * sizeof *g);
+            if (!g) {
+                fprintf(stderr, "swemu: out of memory\n");
+                exit(1);
+            }
+            b->flows = g;
+            b->cap_flows = cap;
         }
-        b->flows = g;
         f = &b->flows[b->n_flows];
         memset(f, 0, sizeof *f);
         size_t s = h & (b->index_cap - 1);
@@ -513,7 +517,10 @@ send_flow_stats(struct bridge *b, struct conn *c, const struct ofmsg *req)
 {
     const struct ofmp_flow_request *fr = &req->u.mp.req.flow;
     b->flow_dumps++;
-    struct offlow_stats *part = calloc(b->n_flows ? b->n_flows : 1, sizeof *part);
+    /* One part's worth of entries (each is at least 56 bytes on the wire),
+     * reused for every part; every entry used is fully assigned. */
+    size_t cap = PART_MAX / 56 + 1;
+    struct offlow_stats *part = malloc(cap * sizeof *part);
     if (!part) {
         return;
     }
@@ -528,7 +535,7 @@ send_flow_stats(struct bridge *b, struct conn *c, const struct ofmsg *req)
             || !match_covers(&fr->match, &f->match) || !outputs_to(f, fr->out_port)) {
             continue;
         }
-        if (n && bytes + f->wire_len > PART_MAX) {
+        if (n && (bytes + f->wire_len > PART_MAX || n == cap)) {
             send_flow_part(c, req->xid, part, n, true);
             n = 0;
             bytes = 0;
