@@ -13,7 +13,8 @@ datapath) in a network namespace; VM "a" on c1-h1 and VM "b" on c2-h1, so a
 frame crosses host -> gateway -> gateway -> host: three VXLAN tunnels and
 four ovs-vswitchd instances each way.  All on this machine's cores.
 
-The runs, alternated ROUNDS times:
+The runs, ROUNDS rounds in ABBA order (virtualized, plain-ports,
+plain-normal; then the reverse; ...):
   virtualized   skyvisord (embedded PostgreSQL in a temporary --data-dir,
                 the reconciler on) realizes a tenant network declared
                 through the public API; we wait until every object is
@@ -26,8 +27,8 @@ The runs, alternated ROUNDS times:
   plain-normal  the same with one flow, actions=NORMAL (MAC learning).
 Before each plain run and after it, the flow tables are read back and must
 be exactly what we installed: nothing re-installs skyvisor's flows.  For the
-next round the tables are emptied and skyvisord restarted on the same
-database; it restores its flows (the count is checked against round 1).
+next virtualized run the tables are emptied and skyvisord restarted on the
+same database; it restores its flows (the count is checked against round 1).
 
 Each measurement: COLD single pings, each after every host's datapath cache
 was purged (so every hop takes an upcall through its OpenFlow tables, where
@@ -476,8 +477,8 @@ def report(results, flowcount):
         "every frame",
         "crosses host -> gateway -> gateway -> host: three VXLAN tunnels, four bridges. The "
         "same bridges,",
-        "tunnels and VM ports in every run, one run after the other, alternated over "
-        f"{ROUNDS} rounds. Load average (1 min) at the start {LOAD[0]:.2f}, at the end "
+        "tunnels and VM ports in every run, one run after the other, over "
+        f"{ROUNDS} rounds in ABBA order (virtualized first, then last, ...). Load average (1 min) at the start {LOAD[0]:.2f}, at the end "
         f"{os.getloadavg()[0]:.2f}.",
         "",
         f"- **virtualized**: skyvisord's pipeline ({TAGGING} tagging), the tenant network "
@@ -508,7 +509,9 @@ def report(results, flowcount):
     ]
     for mode, rnd, r in results:
         lines.append(fmt_row(mode, rnd, r, per_host(flowcount[(mode, rnd)])))
-    lines += ["", "Medians over the rounds, and virtualized / plain:", "",
+    lines += ["", "Medians over the rounds, and virtualized / plain (above 1: the "
+              "virtualized run had the longer RTT,", "the higher throughput, the more CPU "
+              "per GB):", "",
               "| | RTT avg (ms) | RTT p50 (ms) | RTT p99 (ms) | cold p50 (ms) | a->b (Mbit/s) "
               "| b->a (Mbit/s) | a->b x4 (Mbit/s) | OvS CPU s/GB |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -525,7 +528,7 @@ def report(results, flowcount):
                                   for k in RATIO_KEYS)
                      + " |")
     lines += ["", "The same ratios round by round (a round's three runs follow each other "
-              "within about a minute), min .. max:", "",
+              "within about a minute),", "min .. max:", "",
               "| | RTT avg | RTT p50 | RTT p99 | cold p50 | a->b | b->a | a->b x4 "
               "| OvS CPU s/GB |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -602,41 +605,49 @@ def main():
         declare(api, sim)
         results, flowcount = [], {}
         for rnd in range(1, ROUNDS + 1):
-            if rnd > 1:
-                log("restarting skyvisord on the same database")
-                api = daemon.start()
-            wait_realized(api)
-            wait_ping(sim, "a", VMS["b"][3])
-            fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
-            if rnd > 1 and fc != flowcount[("virtualized", 1)]:
-                # the reconciler may still be adding: give it a moment
-                time.sleep(2)
-                fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
-                if fc != flowcount[("virtualized", 1)]:
-                    raise Failure(f"round {rnd}: skyvisord restored {fc} flows, round 1 had "
-                                  f"{flowcount[('virtualized', 1)]}")
-            flowcount[("virtualized", rnd)] = fc
-            log(f"round {rnd}: virtualized, flows {fc}")
-            r = measure(sim, daemon.proc.pid)
-            results.append(("virtualized", rnd, r))
-            log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/{r['ba']['mbps']:.0f}/"
-                f"{r['ab4']['mbps']:.0f} Mbit/s")
-            rc = daemon.stop()
-            if rc != 0:
-                raise Failure(f"skyvisord exited with status {rc}:\n{daemon.tail()}")
-            for mode in MODES[1:]:
-                want = install_plain(sim, mode)
-                time.sleep(2)
-                check_flows(sim, want, "before the run")
-                flowcount[(mode, rnd)] = {h: len(want[h]) for h in want}
-                log(f"round {rnd}: {mode}")
-                r = measure(sim)
-                check_flows(sim, want, "during the run")
+            # ABBA order (virtualized first in odd rounds, last in even ones)
+            # so a drift in the machine's load does not favour either side.
+            order = MODES if rnd % 2 else tuple(reversed(MODES))
+            for mode in order:
+                if mode == "virtualized":
+                    if not daemon.running():
+                        for host, *_ in HOSTS:   # skyvisord restores everything
+                            ofctl(sim, host, "del-flows")
+                        log("restarting skyvisord on the same database")
+                        api = daemon.start()
+                    wait_realized(api)
+                    wait_ping(sim, "a", VMS["b"][3])
+                    fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
+                    first = flowcount.get(("virtualized", 1), fc)
+                    if fc != first:
+                        # the reconciler may still be adding: give it a moment
+                        time.sleep(2)
+                        fc = {h: len(flows(sim, h)) for h, *_ in HOSTS}
+                        if fc != first:
+                            raise Failure(f"round {rnd}: skyvisord restored {fc} flows, "
+                                          f"round 1 had {first}")
+                    flowcount[(mode, rnd)] = fc
+                    log(f"round {rnd}: virtualized, flows {fc}")
+                    r = measure(sim, daemon.proc.pid)
+                else:
+                    if daemon.running():
+                        rc = daemon.stop()
+                        if rc != 0:
+                            raise Failure(f"skyvisord exited with status {rc}:\n"
+                                          f"{daemon.tail()}")
+                    want = install_plain(sim, mode)
+                    time.sleep(2)
+                    check_flows(sim, want, "before the run")
+                    flowcount[(mode, rnd)] = {h: len(want[h]) for h in want}
+                    log(f"round {rnd}: {mode}")
+                    r = measure(sim)
+                    check_flows(sim, want, "during the run")
                 results.append((mode, rnd, r))
                 log(f"  {r['ping']['avg']:.3f} ms avg, {r['ab']['mbps']:.0f}/"
                     f"{r['ba']['mbps']:.0f}/{r['ab4']['mbps']:.0f} Mbit/s")
-            for host, *_ in HOSTS:   # skyvisord restores everything next round
-                ofctl(sim, host, "del-flows")
+        rc = daemon.stop()
+        if rc not in (0, None):
+            raise Failure(f"skyvisord exited with status {rc}:\n{daemon.tail()}")
         text = report(results, flowcount)
         print(text)
         if OUT:
