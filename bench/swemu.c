@@ -880,8 +880,12 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
                          json_pack("{s:s}", "datapath_id", want));
     }
     if (b->lfd < 0) {
-        snprintf(b->sock, sizeof b->sock, "%s/%s.mgmt", h->dir, b->name);
-        b->lfd = listen_unix(b->sock);
+        int n = snprintf(b->sock, sizeof b->sock, "%s/%s.mgmt", h->dir, b->name);
+        if (n < 0 || (size_t) n >= sizeof b->sock) {
+            fprintf(stderr, "swemu: %s: socket path too long\n", b->name);
+        } else {
+            b->lfd = listen_unix(b->sock);
+        }
     }
 
     /* Interfaces of the bridge's ports. */
