@@ -237,3 +237,29 @@ def assert_problem(resp, status, slug, field=None):
     if field is not None:
         assert body.get("field") == field, body
     return body
+
+
+class Capture:
+    """IPv4 frames a VM receives while the block runs (tcpdump on its
+    eth0).  Counting all frames would not do: the host end of a VM's veth
+    sends its own IPv6 router solicitations straight to the VM."""
+
+    def __init__(self, sim, vm):
+        self.cmd = ["ip", "netns", "exec", sim.vm_ns(vm), "tcpdump", "-i", "eth0", "-nn",
+                    "-l", "--immediate-mode", "ip"]
+
+    def __enter__(self):
+        self.p = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = ""
+        while "listening" not in line:            # "listening on eth0, ..."
+            line = self.p.stderr.readline()
+            assert line, "tcpdump did not start"
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)
+        self.p.terminate()
+        out, _ = self.p.communicate(timeout=10)
+        self.frames = [l for l in out.splitlines() if l.strip()]
+        return False

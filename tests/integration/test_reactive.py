@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Skyvisord
+from conftest import ROOT, Capture, Skyvisord
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -132,32 +132,6 @@ def vm_cookie(api, tenant, vm):
 def rx_packets(sim, vm):
     p = cloudsim.sh("cat", "/sys/class/net/eth0/statistics/rx_packets", ns=sim.vm_ns(vm))
     return int(p.stdout)
-
-
-class Capture:
-    """IPv4 frames a VM receives while the block runs (tcpdump on its
-    eth0).  Counting all frames would not do: the host end of a VM's veth
-    sends its own IPv6 router solicitations straight to the VM."""
-
-    def __init__(self, sim, vm):
-        self.cmd = ["ip", "netns", "exec", sim.vm_ns(vm), "tcpdump", "-i", "eth0", "-nn",
-                    "-l", "--immediate-mode", "ip"]
-
-    def __enter__(self):
-        self.p = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        line = ""
-        while "listening" not in line:            # "listening on eth0, ..."
-            line = self.p.stderr.readline()
-            assert line, "tcpdump did not start"
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.3)
-        self.p.terminate()
-        out, _ = self.p.communicate(timeout=10)
-        self.frames = [l for l in out.splitlines() if l.strip()]
-        return False
 
 
 def ping1(sim, vm, ip, *extra):
