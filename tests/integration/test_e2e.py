@@ -149,11 +149,6 @@ def ping(sim, vm, ip):
     return False
 
 
-def rx_packets(sim, vm):
-    p = cloudsim.sh("cat", "/sys/class/net/eth0/statistics/rx_packets", ns=sim.vm_ns(vm))
-    return int(p.stdout)
-
-
 def dump_flows(sim, host):
     p = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-names", "--no-stats",
                     "dump-flows", f"unix:{sim.hdir(host)}/br-sky.mgmt", ns=None)
