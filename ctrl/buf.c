@@ -24,8 +24,10 @@ buf_clear(struct buf *b)
     b->failed = false;
 }
 
-uint8_t *
-buf_put_zeros(struct buf *b, size_t n)
+/* Makes room for 'n' more bytes and returns where they go (uninitialised),
+ * or NULL once an allocation has failed. */
+static uint8_t *
+buf_grow(struct buf *b, size_t n)
 {
     if (b->failed) {
         return NULL;
@@ -44,15 +46,24 @@ buf_put_zeros(struct buf *b, size_t n)
         b->cap = cap;
     }
     uint8_t *p = b->data + b->len;
-    memset(p, 0, n);
     b->len += n;
+    return p;
+}
+
+uint8_t *
+buf_put_zeros(struct buf *b, size_t n)
+{
+    uint8_t *p = buf_grow(b, n);
+    if (p && n) {
+        memset(p, 0, n);
+    }
     return p;
 }
 
 void
 buf_put(struct buf *b, const void *src, size_t n)
 {
-    uint8_t *p = buf_put_zeros(b, n);
+    uint8_t *p = buf_grow(b, n);
     if (p && n) {
         memcpy(p, src, n);
     }

@@ -37,6 +37,7 @@
 #define MOD "reconciler"
 #define OVSDB_TIMEOUT_MS 5000
 #define OF_TIMEOUT_MS 10000
+#define SETTLE_MS 1000              /* settle_ports(): the wait for port numbers */
 /* A session to a newly named host (OVSDB, OpenFlow) that has not come up
  * yet leaves the host pending, not in error, for this long: a bridge that
  * was just created needs a moment before its management socket answers.
@@ -57,6 +58,7 @@ struct agent {
     uint64_t dpid;
     char *err;                      /* this pass's host error, owned */
     const char *note;               /* this pass's pending detail, static */
+    unsigned int sent;              /* OVSDB transactions this pass sent */
     long long db_since, of_since;   /* us: sessions (re)named at */
     bool db_ever_up, of_ever_up;    /* came up since then */
     bool realized;
@@ -82,6 +84,7 @@ struct reconciler {
 
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;
+    struct buf scratch[2];          /* reconciler thread only: insts_equal() */
 
     pthread_mutex_t mu;             /* protects what follows */
     uint64_t *up;                   /* connected datapath ids */
@@ -675,6 +678,7 @@ apply_txn(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn,
     }
     char *err = NULL;
     int rc = ovsdb_vswitch_apply(a->db, txn, OVSDB_TIMEOUT_MS, &err);
+    a->sent++;
     pthread_mutex_lock(&r->mu);
     r->stats.ovsdb_txns++;
     pthread_mutex_unlock(&r->mu);
@@ -686,11 +690,82 @@ apply_txn(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn,
     return rc;
 }
 
-/* Ensures the bridge and its ports on host 'h'.  Fills vm_err/vm_port for
- * this host's VMs. */
+/* Records that port 'p''s transaction failed: its VM's error, or the
+ * host's for a tunnel. */
+static void
+port_failed(struct agent *a, const struct nm_port *p, char **vm_err, const char *why)
+{
+    if (p->kind != NM_PORT_VM) {
+        agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, p->name, why);
+    } else if (!vm_err[p->vm]
+               && asprintf(&vm_err[p->vm], "port %s: %s", p->name, why) < 0) {
+        vm_err[p->vm] = NULL;
+    }
+}
+
+/* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
+ * only then collects the replies, within one OVSDB_TIMEOUT_MS for all. */
+static void
+apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, size_t n,
+           struct ovsdb_txn **txns, char **vm_err)
+{
+    uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    size_t *n_ops = calloc(n ? n : 1, sizeof *n_ops);
+    bool *sent = calloc(n ? n : 1, sizeof *sent);
+    unsigned long long count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!txns[i]) {
+            continue;
+        }
+        if (!ids || !n_ops || !sent) {
+            ovsdb_txn_destroy(txns[i]);
+            txns[i] = NULL;
+            port_failed(a, &ports[i], vm_err, "out of memory");
+            continue;
+        }
+        n_ops[i] = ovsdb_txn_n_ops(txns[i]);
+        int rc = ovsdb_transact(a->db, txns[i], &ids[i]);
+        txns[i] = NULL;
+        if (rc) {
+            port_failed(a, &ports[i], vm_err, strerror(rc));
+        } else {
+            sent[i] = true;
+            count++;
+        }
+    }
+    long long deadline = ovsdb_now_ms() + OVSDB_TIMEOUT_MS;
+    for (size_t i = 0; sent && i < n; i++) {
+        if (!sent[i]) {
+            continue;
+        }
+        long long left = deadline - ovsdb_now_ms();
+        json_t *result = NULL;
+        char *err = NULL;
+        int rc = ovsdb_wait_reply(a->db, ids[i], left > 0 ? (int) left : 1, &result, &err);
+        if (!rc) {
+            rc = ovsdb_txn_check_result(result, n_ops[i], &err);
+        }
+        json_decref(result);
+        if (rc) {
+            port_failed(a, &ports[i], vm_err, err ? err : strerror(rc));
+        }
+        free(err);
+    }
+    free(ids);
+    free(n_ops);
+    free(sent);
+    a->sent += count;
+    pthread_mutex_lock(&r->mu);
+    r->stats.ovsdb_txns += count;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
+ * host's VMs whose port could not be configured; their port numbers are
+ * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
 static void
 ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
-           char **vm_err, uint32_t *vm_port)
+           char **vm_err)
 {
     const struct nm_host *ho = &m->hosts[h];
     if (!a->db || !ovsdb_is_synced(a->db)) {
@@ -727,6 +802,17 @@ ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *
     struct nm_port *ports;
     size_t n;
     if (netmodel_ports(m, h, &ports, &n)) {
+        agent_error(a, "out of memory");
+        return;
+    }
+    /* Every port's transaction is computed from this one replica, then all
+     * are sent before any reply is awaited: one round trip for the host,
+     * not one per port.  They are independent (each inserts its own Port
+     * and Interface and adds it to the bridge), so their order does not
+     * matter, and a failed one is recomputed by the next pass. */
+    struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
+    if (!txns) {
+        free(ports);
         agent_error(a, "out of memory");
         return;
     }
@@ -769,11 +855,11 @@ ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *
             }
             continue;
         }
-        if (apply_txn(r, a, txn, p->name)) {
-            break;
-        }
-        rep = ovsdb_get_replica(a->db);
+        txns[i] = txn;
     }
+    apply_txns(r, a, ports, n, txns, vm_err);
+    free(txns);
+    rep = ovsdb_get_replica(a->db);
 
     /* Ports we own that are no longer desired. */
     const char *br_uuid;
@@ -806,9 +892,44 @@ ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *
         free(stale[i]);
     }
     free(stale);
+    free(ports);
+}
 
-    /* Interface states. */
-    rep = ovsdb_get_replica(a->db);
+/* Whether every port host 'h' wants has its OpenFlow number (or an error)
+ * in the replica: what ovs-vswitchd writes shortly after a port is added. */
+static bool
+ports_numbered(const struct netmodel *m, int h, struct agent *a)
+{
+    struct nm_port *ports;
+    size_t n;
+    if (netmodel_ports(m, h, &ports, &n)) {
+        return true;
+    }
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    bool all = true;
+    for (size_t i = 0; i < n && all; i++) {
+        long long ofport = 0;
+        const char *ierr = NULL;
+        all = !ovsdb_vswitch_iface_status(rep, ports[i].name, &ofport, &ierr)
+              && (ofport != 0 || ierr);
+    }
+    free(ports);
+    return all;
+}
+
+/* Reads host 'h''s interface states: fills vm_err/vm_port for its VMs,
+ * and the host's error for a failed tunnel. */
+static void
+iface_pass(const struct netmodel *m, int h, struct agent *a, char **vm_err,
+           uint32_t *vm_port)
+{
+    struct nm_port *ports;
+    size_t n;
+    if (netmodel_ports(m, h, &ports, &n)) {
+        agent_error(a, "out of memory");
+        return;
+    }
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
     for (size_t i = 0; i < n; i++) {
         const struct nm_port *p = &ports[i];
         long long ofport = 0;
@@ -944,18 +1065,20 @@ flow_key_hash(uint8_t table, uint16_t prio, const struct ofmatch *m)
     return h;
 }
 
+/* Compares two instruction lists by their encodings, in the reconciler's
+ * two scratch buffers (reused, so a pass over thousands of flows does not
+ * allocate per comparison). */
 static bool
-insts_equal(const struct ofinst *a, size_t na, const struct ofinst *b, size_t nb)
+insts_equal(struct reconciler *r, const struct ofinst *a, size_t na,
+            const struct ofinst *b, size_t nb)
 {
-    struct buf x, y;
-    buf_init(&x);
-    buf_init(&y);
-    ofaction_encode_insts(a, na, &x);
-    ofaction_encode_insts(b, nb, &y);
-    bool eq = x.len == y.len && (!x.len || !memcmp(x.data, y.data, x.len));
-    buf_uninit(&x);
-    buf_uninit(&y);
-    return eq;
+    struct buf *x = &r->scratch[0], *y = &r->scratch[1];
+    buf_clear(x);
+    buf_clear(y);
+    ofaction_encode_insts(a, na, x);
+    ofaction_encode_insts(b, nb, y);
+    return !x->failed && !y->failed && x->len == y->len
+           && (!x->len || !memcmp(x->data, y->data, x->len));
 }
 
 static int
@@ -1066,7 +1189,7 @@ flow_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *a
                 && ofmatch_equal(&fs->match, &fm->match)) {
                 kept[slots[s] - 1] = true;
                 same = fs->cookie == fm->cookie
-                       && insts_equal(fs->insts, fs->n_insts, fm->insts, fm->n_insts);
+                       && insts_equal(r, fs->insts, fs->n_insts, fm->insts, fm->n_insts);
                 break;
             }
         }
@@ -1444,6 +1567,29 @@ load(struct reconciler *r)
     return true;
 }
 
+/* Runs the OVSDB sessions of the hosts this pass changed until every
+ * port they want is numbered, for at most SETTLE_MS: ovs-vswitchd numbers
+ * a new port within milliseconds, and a host that does not answer only
+ * leaves its own VMs pending for the next pass. */
+static void
+settle_ports(struct reconciler *r, const struct netmodel *m)
+{
+    long long deadline = ovsdb_now_ms() + SETTLE_MS;
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = agent_for(r, &m->hosts[h]);
+        if (!a || !a->sent || a->err || a->note || !a->db) {
+            continue;
+        }
+        while (ovsdb_is_synced(a->db) && !ports_numbered(m, (int) h, a)) {
+            long long left = deadline - ovsdb_now_ms();
+            if (left <= 0) {
+                return;
+            }
+            ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
+        }
+    }
+}
+
 static bool
 pass(struct reconciler *r)
 {
@@ -1463,6 +1609,9 @@ pass(struct reconciler *r)
         free(vm_port);
         return false;
     }
+    /* OVSDB first, on every host: the port numbers ovs-vswitchd assigns to
+     * new ports arrive while the other hosts are being configured, and the
+     * flows that need them can go in this same pass. */
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = agent_for(r, &m->hosts[h]);
         if (!a) {
@@ -1471,9 +1620,18 @@ pass(struct reconciler *r)
         free(a->err);
         a->err = NULL;
         a->note = NULL;
+        a->sent = 0;
         a->realized = false;
-        ovsdb_pass(r, m, (int) h, a, vm_err, vm_port);
-        if (a->err || a->note) {
+        ovsdb_pass(r, m, (int) h, a, vm_err);
+    }
+    settle_ports(r, m);
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = agent_for(r, &m->hosts[h]);
+        if (!a || a->err || a->note) {
+            continue;
+        }
+        iface_pass(m, (int) h, a, vm_err, vm_port);
+        if (a->err) {
             continue;
         }
         if (!is_up(r, a->dpid)) {
@@ -1602,7 +1760,14 @@ reconciler_create(const struct recon_store *store, void *aux,
         .switch_up = cb_switch_up, .switch_down = cb_switch_down,
         .packet_in = cb_packet_in,
     };
-    r->ctl = r->wake_fd >= 0 ? ofctl_create(&cbs, r, NULL) : NULL;
+    /* A bridge's management socket appears only once the reconciler has
+     * created the bridge, and reappears soon after a switch restarts: keep
+     * retrying often (a refused connect to a local socket costs nothing),
+     * so a bridge is programmed within a second of coming up. */
+    static const struct ofctl_options ofopt = {
+        .backoff_min_ms = 50, .backoff_max_ms = 1000,
+    };
+    r->ctl = r->wake_fd >= 0 ? ofctl_create(&cbs, r, &ofopt) : NULL;
     if (!r->ctl) {
         VLOG_ERR_(MOD, "cannot start the OpenFlow controller");
         goto fail;
@@ -1645,6 +1810,8 @@ reconciler_destroy(struct reconciler *r)
     }
     ofctl_destroy(r->ctl);
     free(r->agents);
+    buf_uninit(&r->scratch[0]);
+    buf_uninit(&r->scratch[1]);
     if (r->snap) {
         urcu_bp_synchronize_rcu();
         netmodel_free(&r->snap->m);
