@@ -11,12 +11,16 @@
  *   2. sessions  one OVSDB session per host and one OpenFlow connection
  *                (we connect to the host's `openflow` target, or the bridge
  *                connects to our listener through its `controller`);
- *   3. OVSDB     per host: the integration bridge (netdev or system
- *                datapath, fail-mode secure, OpenFlow 1.3, the datapath id
- *                the platform derives from the host id), its VM ports and
- *                tunnels, removing the ports it owns that are no longer
- *                desired; each change is one idempotent transaction
- *                (ctrl/ovsdb_vswitch.h);
+ *   3. OVSDB     on every host first: the integration bridge (netdev or
+ *                system datapath, fail-mode secure, OpenFlow 1.3, the
+ *                datapath id the platform derives from the host id), its VM
+ *                ports and tunnels, removing the ports it owns that are no
+ *                longer desired; each change is one idempotent transaction
+ *                (ctrl/ovsdb_vswitch.h), a host's port transactions all
+ *                sent before any reply is awaited; then, for at most a
+ *                second, the sessions of the hosts just changed run until
+ *                ovs-vswitchd has numbered their new ports, so their flows
+ *                go in this same pass;
  *   4. flows     per connected bridge: compile the desired flows with the
  *                port numbers OVSDB reports, read back the flows carrying a
  *                skyvisor cookie, diff by (table, priority, match), and
