@@ -79,6 +79,7 @@ struct reconciler {
     int wake_fd;
     atomic_bool stop;
     atomic_bool need_load;
+    atomic_llong reactive_woke_us;  /* last reactive_wake() that woke us */
 
     struct snapshot *snap;          /* RCU-protected */
 
@@ -412,15 +413,14 @@ reactive_ofport(void *aux, int h, const char *name)
 
 /* Asks for a pass, at most once per REACTIVE_WAKE_US: a stream of misses
  * (a VM sending to another tenant's MAC, say) must not keep the reconciler
- * in back-to-back passes.  The limit is per process (one reconciler in
- * skyvisord); a second reconciler would at worst see its wake delayed. */
+ * in back-to-back passes. */
 static void
 reactive_wake(struct reconciler *r)
 {
-    static atomic_llong last;
-    long long now = now_us(), prev = atomic_load_explicit(&last, memory_order_relaxed);
+    long long now = now_us();
+    long long prev = atomic_load_explicit(&r->reactive_woke_us, memory_order_relaxed);
     if (now - prev >= REACTIVE_WAKE_US
-        && atomic_compare_exchange_strong(&last, &prev, now)) {
+        && atomic_compare_exchange_strong(&r->reactive_woke_us, &prev, now)) {
         wake(r);
     }
 }
@@ -1754,6 +1754,7 @@ reconciler_create(const struct recon_store *store, void *aux,
     if (!r->opt.retry_ms) r->opt.retry_ms = 250;
     atomic_init(&r->stop, false);
     atomic_init(&r->need_load, true);
+    atomic_init(&r->reactive_woke_us, 0);
     pthread_mutex_init(&r->mu, NULL);
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     static const struct ofctl_callbacks cbs = {
