@@ -213,6 +213,56 @@ def test_tunnels_mst(world):
         frozenset(("aws-fra-gw", "gcp-iowa-gw")), frozenset(("aws-fra-gw", "onprem-lis-gw"))}
 
 
+def wan_tunnels(sim):
+    """{(gateway, tunnel port): Interface uuid} over every gateway."""
+    out = {}
+    for c in CLOUDS:
+        g = f"{c[0]}-gw"
+        rows = sim.vsctl(g, "--bare", "--columns=_uuid,name", "find", "Interface",
+                         "type=vxlan").stdout.split("\n\n")
+        for row in rows:
+            f = row.split()
+            if len(f) == 2 and f[1].startswith("svw"):
+                out[(g, f[1])] = f[0]
+    return out
+
+
+def inter_pairs(api):
+    topo = ok(api.get("/v1/topology"))
+    return {frozenset((t["a"], t["b"])) for t in topo["tunnels"] if t["kind"] == "inter-cloud"}
+
+
+def test_tree_change_touches_only_the_tunnels_that_change(world):
+    """A cost change that moves the spanning tree removes the one tunnel
+    that leaves it and adds the one that joins it; the tunnel both trees
+    share stays the very same port, and traffic keeps flowing."""
+    _, api, sim = world
+    wait_realized(api)
+    before = wan_tunnels(sim)
+    ok(api.request("PUT", "/v1/cloud-links/aws-fra/gcp-iowa", {"cost": 20}))
+    try:
+        want = {frozenset(("aws-fra-gw", "onprem-lis-gw")),
+                frozenset(("gcp-iowa-gw", "onprem-lis-gw"))}
+        wait_for("the new tree", lambda: inter_pairs(api) == want, 30)
+        wait_for("the tunnels of the new tree", lambda: len(wan_tunnels(sim)) == 4 and
+                 wan_tunnels(sim) != before, 30)
+        wait_realized(api)
+        after = wan_tunnels(sim)
+        kept = set(before) & set(after)
+        # aws-fra--onprem-lis is in both trees: its two ends are untouched.
+        assert len(kept) == 2 and all(before[k] == after[k] for k in kept), (before, after)
+        assert {g for g, _ in kept} == {"aws-fra-gw", "onprem-lis-gw"}
+        assert {g for g, _ in set(before) - kept} == {"aws-fra-gw", "gcp-iowa-gw"}
+        assert {g for g, _ in set(after) - kept} == {"gcp-iowa-gw", "onprem-lis-gw"}
+        assert ping(sim, "b-only", VMS["b-web"][4])          # gcp -> onprem -> aws now
+    finally:
+        ok(api.request("PUT", "/v1/cloud-links/aws-fra/gcp-iowa", {"cost": 10}))
+    wait_for("the tree back", lambda: inter_pairs(api) == {
+        frozenset(("aws-fra-gw", "gcp-iowa-gw")), frozenset(("aws-fra-gw", "onprem-lis-gw"))}, 30)
+    wait_realized(api)
+    assert ping(sim, "b-only", VMS["b-web"][4])
+
+
 def test_lldp_confirms_every_tunnel(world):
     """The platform's own LLDP probes find every tunnel, both ways."""
     _, api, _ = world
