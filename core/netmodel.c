@@ -565,12 +565,9 @@ act(struct fctx *c, struct nm_flow *f, enum nm_act_type type, uint64_t arg)
     f->acts[f->n_acts++] = (struct nm_act) { type, arg };
 }
 
-/* Broadcast tree of sender host 's' pruned to component 'comp': for every
- * host, the parent in the breadth-first tree from 's' (-1: root or not
- * reached) and whether its subtree holds a member. */
-static int
-bcast_tree(const struct netmodel *m, int s, int comp, int *parent, uint8_t *sub,
-           int *queue)
+void
+netmodel_bcast_tree(const struct netmodel *m, int s, int comp, int *parent, uint8_t *sub,
+                    int *queue)
 {
     size_t nh = m->n_hosts;
     for (size_t i = 0; i < nh; i++) {
@@ -597,7 +594,6 @@ bcast_tree(const struct netmodel *m, int s, int comp, int *parent, uint8_t *sub,
             }
         }
     }
-    return 0;
 }
 
 /* Outputs to the tunnels of host c->h toward its children in the pruned
@@ -690,7 +686,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
         }
     }
     act(c, f, NA_SET_ETH_SRC, wire);
-    bcast_tree(m, c->h, comp, parent, sub, queue);
+    netmodel_bcast_tree(m, c->h, comp, parent, sub, queue);
     bcast_children(c, f, parent, sub);
 
     /* 15: source tag. */
@@ -802,7 +798,7 @@ netmodel_flows(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
             }
         }
         /* 20: its broadcasts, if this host is on its pruned tree. */
-        bcast_tree(m, vm->host, comp, parent, sub, queue);
+        netmodel_bcast_tree(m, vm->host, comp, parent, sub, queue);
         if (parent[h] == -2 || !sub[h]) {
             continue;
         }
@@ -840,4 +836,15 @@ nm_flows_clear(struct nm_flows *fl)
     }
     free(fl->v);
     memset(fl, 0, sizeof *fl);
+}
+
+int
+netmodel_host_by_dpid(const struct netmodel *m, uint64_t dpid)
+{
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        if (m->hosts[h].dpid == dpid) {
+            return (int) h;
+        }
+    }
+    return -1;
 }

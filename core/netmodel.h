@@ -259,6 +259,17 @@ void nm_flows_clear(struct nm_flows *);
 /* The component of a VM, and whether two VMs may talk. */
 uint32_t netmodel_vm_comp(const struct netmodel *, int vm);
 
+/* The broadcast tree of sender host 's' pruned to component 'comp', in
+ * caller-owned arrays of n_hosts entries: parent[x] is x's parent in the
+ * breadth-first tree of the overlay rooted at 's' (-1 for 's', -2 for a
+ * host not reached), sub[x] whether x's subtree holds a member of 'comp';
+ * 'queue' is scratch.  A broadcast goes down to the children x with sub[x]. */
+void netmodel_bcast_tree(const struct netmodel *, int s, int comp, int *parent,
+                         uint8_t *sub, int *queue);
+
+/* The host whose bridge has datapath id 'dpid', -1 if none. */
+int netmodel_host_by_dpid(const struct netmodel *, uint64_t dpid);
+
 /* Next hop from host 'h' toward host 'dst': an overlay neighbour of 'h',
  * 'h' itself when h == dst, -1 when unreachable. */
 int netmodel_next_hop(const struct netmodel *, int h, int dst);

@@ -146,29 +146,7 @@ broadcast(const struct netmodel *m, int h, int s, int comp, nm_ofport_fn *ofport
         free(sub);
         return ENOMEM;
     }
-    for (size_t i = 0; i < nh; i++) {
-        parent[i] = -2;
-    }
-    size_t head = 0, tail = 0;
-    parent[h] = -1;
-    queue[tail++] = h;
-    while (head < tail) {
-        int x = queue[head++];
-        for (const int *n = m->adj[x]; *n >= 0; n++) {
-            if (parent[*n] == -2) {
-                parent[*n] = x;
-                queue[tail++] = *n;
-            }
-        }
-    }
-    const uint8_t *members = &m->comp_hosts[(size_t) comp * nh];
-    for (size_t i = 0; i < nh; i++) {
-        if (members[i] && parent[i] != -2) {
-            for (int x = (int) i; x >= 0 && !sub[x]; x = parent[x]) {
-                sub[x] = 1;
-            }
-        }
-    }
+    netmodel_bcast_tree(m, h, comp, parent, sub, queue);
     for (const int *n = m->adj[h]; *n >= 0 && !rc; n++) {
         if (parent[*n] == h && sub[*n]) {
             uint32_t p = tunnel_port(m, h, *n, ofport, aux);

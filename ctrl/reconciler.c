@@ -213,17 +213,6 @@ put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t) v;
 }
 
-static int
-host_by_dpid(const struct netmodel *m, uint64_t dpid)
-{
-    for (size_t h = 0; h < m->n_hosts; h++) {
-        if (m->hosts[h].dpid == dpid) {
-            return (int) h;
-        }
-    }
-    return -1;
-}
-
 /* Sends 'frame' out of 'port' of switch 'dpid'. */
 static void
 packet_out(struct reconciler *r, uint64_t dpid, uint32_t port, uint8_t *frame,
@@ -425,9 +414,9 @@ reactive_wake(struct reconciler *r)
     }
 }
 
-/* host_by_dpid() with a small memo per thread (the packet-in handler runs
- * on the controller's loop thread), so the cost does not grow with the
- * number of hosts.  An entry is only a hint, checked against the model
+/* netmodel_host_by_dpid() with a small memo per thread (the packet-in
+ * handler runs on the controller's loop thread), so the cost does not grow
+ * with the number of hosts.  An entry is only a hint, checked against the model
  * at hand, so a replaced snapshot cannot mislead it. */
 static int
 reactive_host(const struct netmodel *m, uint64_t dpid)
@@ -438,7 +427,7 @@ reactive_host(const struct netmodel *m, uint64_t dpid)
     if (h >= 0 && (size_t) h < m->n_hosts && m->hosts[h].dpid == dpid) {
         return h;
     }
-    h = host_by_dpid(m, dpid);
+    h = netmodel_host_by_dpid(m, dpid);
     memo[slot] = h + 1;
     return h;
 }
@@ -556,7 +545,7 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
     if (s) {
-        int h = host_by_dpid(&s->m, dpid);
+        int h = netmodel_host_by_dpid(&s->m, dpid);
         if (h >= 0) {
             handle_arp(r, &s->m, h, dpid, (uint32_t) in_port, pi->cookie, p,
                        pi->len, l2);

@@ -17,17 +17,6 @@ ip_json(uint32_t ip)
     return json_string(s);
 }
 
-static int
-host_by_dpid(const struct netmodel *m, uint64_t dpid)
-{
-    for (size_t h = 0; h < m->n_hosts; h++) {
-        if (m->hosts[h].dpid == dpid) {
-            return (int) h;
-        }
-    }
-    return -1;
-}
-
 json_t *
 topology_json(const struct netmodel *m, topology_connected_fn *connected, void *aux,
               const struct topology_lldp *links, size_t n_links)
@@ -54,7 +43,7 @@ topology_json(const struct netmodel *m, topology_connected_fn *connected, void *
     }
     for (size_t i = 0; i < n_links; i++) {
         const struct topology_lldp *l = &links[i];
-        int a = host_by_dpid(m, l->a_dpid), b = host_by_dpid(m, l->b_dpid);
+        int a = netmodel_host_by_dpid(m, l->a_dpid), b = netmodel_host_by_dpid(m, l->b_dpid);
         json_array_append_new(lldp, json_pack(
             "{s:s?, s:i, s:s?, s:i}", "a", a >= 0 ? m->hosts[a].o.name : NULL,
             "a_port", (int) l->a_port, "b", b >= 0 ? m->hosts[b].o.name : NULL,
