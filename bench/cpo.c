@@ -48,6 +48,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/maclearn.h"
 #include "core/netmodel.h"
 #include "core/vlog.h"
 #include "ctrl/ofctl.h"
@@ -193,44 +194,9 @@ write_profile(unsigned int T, const char *path)
 
 /* --- off: a MAC-learning switch on the same controller --- */
 
-#define SLOTS (1u << 16)
-struct slot {
-    uint64_t dpid, mac;
-    uint32_t port;
-    bool used;
-};
-static struct slot *table;
+static struct maclearn table;
 static struct ofctl *ctl;
 static atomic_ulong answered;
-
-static struct slot *
-lookup(uint64_t dpid, uint64_t mac, bool insert)
-{
-    uint64_t h = (dpid * 0x9e3779b97f4a7c15ULL) ^ (mac * 0xc2b2ae3d27d4eb4fULL);
-    for (uint64_t i = h ^ (h >> 29);; i++) {
-        struct slot *s = &table[i & (SLOTS - 1)];
-        if (!s->used) {
-            if (!insert) {
-                return NULL;
-            }
-            *s = (struct slot) { dpid, mac, 0, true };
-            return s;
-        }
-        if (s->dpid == dpid && s->mac == mac) {
-            return s;
-        }
-    }
-}
-
-static uint64_t
-mac_at(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 static void
 learn_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
@@ -240,8 +206,10 @@ learn_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (pi->len < 14 || !ofmatch_get(&pi->match, MF_IN_PORT, &in_port, NULL)) {
         return;
     }
-    lookup(dpid, mac_at(pi->data + 6), true)->port = (uint32_t) in_port;
-    struct slot *d = lookup(dpid, mac_at(pi->data), false);
+    maclearn_lookup(&table, dpid, maclearn_mac_at(pi->data + 6), true)->port =
+        (uint32_t) in_port;
+    struct maclearn_slot *d = maclearn_lookup(&table, dpid, maclearn_mac_at(pi->data),
+                                              false);
     struct ofaction act = {.type = OFPAT_OUTPUT,
                            .u.output = {d ? d->port : OFPP_FLOOD, 0}};
     struct ofmsg po;
@@ -315,9 +283,8 @@ main(int argc, char **argv)
             return 1;
         }
     } else {
-        table = calloc(SLOTS, sizeof *table);
         struct ofctl_callbacks cbs = {.packet_in = learn_packet_in};
-        ctl = table ? ofctl_create(&cbs, NULL, NULL) : NULL;
+        ctl = !maclearn_init(&table, 16) ? ofctl_create(&cbs, NULL, NULL) : NULL;
         if (!ctl || ofctl_listen(ctl, argv[2], NULL)) {
             fprintf(stderr, "cpo: cannot listen on %s\n", argv[2]);
             return 1;
@@ -347,7 +314,7 @@ main(int argc, char **argv)
         printf("packet_ins=%llu passes=%llu\n", st.packet_ins, st.passes);
     } else {
         ofctl_destroy(ctl);
-        free(table);
+        maclearn_uninit(&table);
         printf("answered=%lu\n", atomic_load(&answered));
     }
     return 0;

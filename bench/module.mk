@@ -8,7 +8,7 @@ $(BUILD)/bench/ofbench: $(BUILD)/bench/ofbench.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 BENCH_PROGS += $(BUILD)/bench/ofctl_learn
-$(BUILD)/bench/ofctl_learn: $(BUILD)/bench/ofctl_learn.o $(BUILD)/libskyctrl.a $(BUILD)/libskycore.a
+$(BUILD)/bench/ofctl_learn: $(BUILD)/bench/ofctl_learn.o $(BUILD)/bench/maclearn.o $(BUILD)/libskyctrl.a $(BUILD)/libskycore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 bench-ctrl:

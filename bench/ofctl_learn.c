@@ -15,55 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/maclearn.h"
 #include "ctrl/ofctl.h"
 
-/* Per-switch MAC tables in one open-addressing hash keyed by (dpid, mac). */
-#define SLOTS (1u << 20)
-struct slot {
-    uint64_t dpid, mac;
-    uint32_t port;
-    bool used;
-};
-static struct slot *table;
+/* Per-switch MAC tables in one hash keyed by (dpid, mac). */
+static struct maclearn table;
 static struct ofctl *ctl;
 static atomic_ulong answered, flow_mods;
-
-static uint64_t
-hash(uint64_t dpid, uint64_t mac)
-{
-    uint64_t h = (dpid * 0x9e3779b97f4a7c15ULL) ^ (mac * 0xc2b2ae3d27d4eb4fULL);
-    return h ^ (h >> 29);
-}
-
-static struct slot *
-lookup(uint64_t dpid, uint64_t mac, bool insert)
-{
-    for (uint64_t i = hash(dpid, mac);; i++) {
-        struct slot *s = &table[i & (SLOTS - 1)];
-        if (!s->used) {
-            if (!insert) {
-                return NULL;
-            }
-            s->used = true;
-            s->dpid = dpid;
-            s->mac = mac;
-            return s;
-        }
-        if (s->dpid == dpid && s->mac == mac) {
-            return s;
-        }
-    }
-}
-
-static uint64_t
-mac_at(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 static void
 packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
@@ -73,9 +31,9 @@ packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (pi->len < 14 || !ofmatch_get(&pi->match, MF_IN_PORT, &in_port, NULL)) {
         return;
     }
-    uint64_t dst = mac_at(pi->data), src = mac_at(pi->data + 6);
-    lookup(dpid, src, true)->port = (uint32_t) in_port;
-    struct slot *d = lookup(dpid, dst, false);
+    uint64_t dst = maclearn_mac_at(pi->data), src = maclearn_mac_at(pi->data + 6);
+    maclearn_lookup(&table, dpid, src, true)->port = (uint32_t) in_port;
+    struct maclearn_slot *d = maclearn_lookup(&table, dpid, dst, false);
     uint32_t out_port = d ? d->port : OFPP_FLOOD;
     struct ofaction act = {.type = OFPAT_OUTPUT, .u.output = {out_port, 0}};
     if (d) {
@@ -116,7 +74,7 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: ofctl_learn tcp:IP:PORT\n");
         return 2;
     }
-    table = calloc(SLOTS, sizeof *table);
+    int nomem = maclearn_init(&table, 20);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -124,7 +82,7 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct ofctl_callbacks cbs = {.packet_in = packet_in};
     ctl = ofctl_create(&cbs, NULL, NULL);
-    if (!table || !ctl || ofctl_listen(ctl, argv[1], NULL)) {
+    if (nomem || !ctl || ofctl_listen(ctl, argv[1], NULL)) {
         fprintf(stderr, "ofctl_learn: cannot listen on %s\n", argv[1]);
         return 1;
     }
@@ -134,6 +92,6 @@ main(int argc, char **argv)
     sigwait(&stop, &sig);
     ofctl_destroy(ctl);
     printf("answered=%lu flow_mods=%lu\n", atomic_load(&answered), atomic_load(&flow_mods));
-    free(table);
+    maclearn_uninit(&table);
     return 0;
 }
