@@ -65,6 +65,20 @@ class Sim:
         return sh("ovs-vsctl", f"--db=unix:{self.hdir(host)}/db.sock",
                   "--timeout=10", *args, ns=self.host_ns(host))
 
+    # As a context manager: built on entry (torn down again if that fails),
+    # torn down on exit.
+    def __enter__(self):
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        return False
+
     # -- build ---------------------------------------------------------------
     def up(self):
         os.makedirs(self.state, exist_ok=True)

@@ -239,6 +239,14 @@ def assert_problem(resp, status, slug, field=None):
     return body
 
 
+def ok(resp, *codes):
+    """The body of an API answer (Api.request's tuple) whose status is one of
+    'codes' (default: any 2xx a write or read gives)."""
+    status, body = resp[0], resp[2]
+    assert status in (codes or (200, 201, 204)), (status, body)
+    return body
+
+
 class Capture:
     """IPv4 frames a VM receives while the block runs (tcpdump on its
     eth0).  Counting all frames would not do: the host end of a VM's veth

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Capture, Skyvisord
+from conftest import ROOT, Capture, Skyvisord, ok
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -58,12 +58,8 @@ def sim(tmp_path_factory):
     spec = {"prefix": f"sve{os.getpid() % 1000}", "clouds": host_spec(),
             "vms": [{"name": k, "host": v[2], "iface": k, "mac": v[3], "ip": v[4]}
                     for k, v in VMS.items()]}
-    s = cloudsim.Sim(spec, state)
-    try:
-        s.up()
+    with cloudsim.Sim(spec, state) as s:
         yield s
-    finally:
-        s.down()
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +73,6 @@ def world(pg, sim):
     finally:
         d.stop()
         print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
-
-
-def ok(resp, *codes):
-    status, body = resp[0], resp[2]
-    assert status in (codes or (200, 201, 204)), (status, body)
-    return body
 
 
 def declare(api, sim):

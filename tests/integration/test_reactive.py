@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Capture, Skyvisord
+from conftest import ROOT, Capture, Skyvisord, ok
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -44,18 +44,8 @@ def sim(tmp_path_factory):
             "clouds": [{"name": CLOUD, "hosts": HOSTS}],
             "vms": [{"name": k, "host": v[1], "iface": k, "mac": v[2], "ip": v[3]}
                     for k, v in VMS.items()]}
-    s = cloudsim.Sim(spec, state)
-    try:
-        s.up()
+    with cloudsim.Sim(spec, state) as s:
         yield s
-    finally:
-        s.down()
-
-
-def ok(resp, *codes):
-    status, body = resp[0], resp[2]
-    assert status in (codes or (200, 201, 204)), (status, body)
-    return body
 
 
 @pytest.fixture(scope="module")

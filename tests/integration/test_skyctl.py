@@ -590,12 +590,8 @@ def one_cloud(tmp_path):
                      "mac": "02:00:00:00:09:01", "ip": "10.9.0.1"},
                     {"name": "svk-v2", "host": "svk-h1", "iface": "svkv2",
                      "mac": "02:00:00:00:09:02", "ip": "10.9.0.2"}]}
-    s = cloudsim.Sim(spec, state)
-    try:
-        s.up()
+    with cloudsim.Sim(spec, state) as s:
         yield s
-    finally:
-        s.down()
 
 
 def test_wait_until_realized_on_open_vswitch(pg, tmp_path, one_cloud):
