@@ -85,6 +85,23 @@ db_conn_destroy(struct db_conn *c)
 }
 
 bool
+db_conn_set_actor(struct db_conn *c, const char *actor)
+{
+    c->actor[0] = '\0';
+    if (!actor || !*actor) {
+        return true;
+    }
+    size_t n = strlen(actor);
+    if (n >= sizeof c->actor
+        || strspn(actor, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789:_./-") != n) {
+        return false;
+    }
+    memcpy(c->actor, actor, n + 1);
+    return true;
+}
+
+bool
 db_conn_ensure(struct db_conn *c)
 {
     if (PQstatus(c->pg) == CONNECTION_OK) {
@@ -162,9 +179,44 @@ conn_prepare(struct db_conn *c, const struct db_stmt *s)
     return DB_QS_ONE;
 }
 
+/* True if 's' only reads: it starts with SELECT and names no data-changing
+ * command (so a CTE that writes does not count).  Deliberately
+ * conservative: a false "no" merely forgoes a retry. */
+static bool
+stmt_reads_only(const struct db_stmt *s)
+{
+    const char *sql = s->sql;
+    while (*sql == ' ' || *sql == '\n') {
+        sql++;
+    }
+    return !strncmp(sql, "SELECT", 6) && !strstr(sql, "INSERT")
+           && !strstr(sql, "UPDATE") && !strstr(sql, "DELETE")
+           && !strstr(sql, "nextval") && !strstr(sql, "pg_notify");
+}
+
+static enum db_qs exec_once(struct db_conn *, const struct db_stmt *,
+                            const char *const *params, PGresult **resp);
+
 enum db_qs
 db_exec(struct db_conn *c, const struct db_stmt *s, const char *const *params,
         PGresult **resp)
+{
+    bool outside_txn = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    enum db_qs qs = exec_once(c, s, params, resp);
+    if (qs == DB_QS_SOFT && outside_txn && PQstatus(c->pg) == CONNECTION_OK
+        && strcmp(c->err.sqlstate, "40001") && strcmp(c->err.sqlstate, "40P01")
+        && stmt_reads_only(s)) {
+        /* The connection was lost and has been reset (conn_fail): a read
+         * outside a transaction can simply run again. */
+        vlog(VLOG_DEBUG, "db", "%s: retried on a fresh connection", s->name);
+        qs = exec_once(c, s, params, resp);
+    }
+    return qs;
+}
+
+static enum db_qs
+exec_once(struct db_conn *c, const struct db_stmt *s, const char *const *params,
+          PGresult **resp)
 {
     if (resp) {
         *resp = NULL;
@@ -218,16 +270,55 @@ backoff_sleep(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* COMMIT, classified as db.h says. */
+static enum db_qs
+txn_commit(struct db_conn *c)
+{
+    PGresult *res = PQexec(c->pg, "COMMIT");
+    ExecStatusType st = PQresultStatus(res);
+    enum db_qs qs;
+    if (st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT")) {
+        qs = DB_QS_ONE;
+    } else if (st == PGRES_COMMAND_OK) {
+        /* COMMIT of a transaction already aborted answers ROLLBACK. */
+        memset(&c->err, 0, sizeof c->err);
+        snprintf(c->err.sqlstate, sizeof c->err.sqlstate, "25P02");
+        snprintf(c->err.message, sizeof c->err.message,
+                 "the transaction was rolled back instead of committed");
+        qs = DB_QS_HARD;
+    } else if (PQstatus(c->pg) != CONNECTION_OK) {
+        conn_set_error(c, res);
+        vlog(VLOG_WARN, "db", "connection lost during COMMIT: %s", c->err.message);
+        c->err.outcome_unknown = true;
+        c->n_prepared = 0;
+        db_conn_ensure(c);
+        qs = DB_QS_HARD;
+    } else {
+        qs = conn_fail(c, res);
+    }
+    PQclear(res);
+    if (qs != DB_QS_ONE) {
+        c->err.at_commit = true;
+    }
+    return qs;
+}
+
 enum db_qs
 db_txn_run(struct db_conn *c, bool serializable, db_txn_fn *fn, void *ctx)
 {
-    const char *begin = serializable
-                            ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                            : "BEGIN";
+    char begin[256];
+    int n = snprintf(begin, sizeof begin, "BEGIN%s",
+                     serializable ? " ISOLATION LEVEL SERIALIZABLE" : "");
+    if (c->actor[0]) {
+        /* db_conn_set_actor admitted only characters that need no quoting. */
+        snprintf(begin + n, sizeof begin - (size_t) n,
+                 "; SET LOCAL skyvisor.actor = '%s'", c->actor);
+    }
     for (int attempt = 0; attempt < TXN_MAX_ATTEMPTS; attempt++) {
         if (attempt) {
             backoff_sleep(attempt);
         }
+        c->err.at_commit = c->err.outcome_unknown = false;
         if (!db_conn_ensure(c)) {
             return DB_QS_HARD;
         }
@@ -240,7 +331,7 @@ db_txn_run(struct db_conn *c, bool serializable, db_txn_fn *fn, void *ctx)
         }
         qs = fn(c, ctx);
         if (qs == DB_QS_ONE) {
-            qs = db_exec_sql(c, "COMMIT");
+            qs = txn_commit(c);
             if (qs == DB_QS_ONE) {
                 return DB_QS_ONE;
             }

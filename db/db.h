@@ -18,6 +18,26 @@
  * the whole thing on DB_QS_SOFT (with backoff, a bounded number of times).
  * fn returns DB_QS_ONE to commit, DB_QS_NONE to roll back on purpose (an
  * application-level refusal it recorded in ctx), or an error to roll back.
+ * Only a COMMIT that PostgreSQL answered with "COMMIT" is a success: a
+ * COMMIT refused (a deferred constraint or trigger) is DB_QS_HARD with
+ * err.at_commit set; a COMMIT whose answer never arrived (the connection
+ * broke while it was in flight) is DB_QS_HARD with err.at_commit and
+ * err.outcome_unknown set, and is never retried, since the transaction may
+ * have committed.  A serialization failure at COMMIT is retried like any
+ * other (the server rolled the transaction back).  Whatever fn wrote into
+ * ctx on an attempt that did not commit describes a change that did not
+ * happen: callers must not report it.
+ *
+ * Actor: when conn->actor is not empty, every transaction runs
+ * `SET LOCAL skyvisor.actor = '<actor>'` right after BEGIN (in the same
+ * round trip), for the audit triggers; the actor must match
+ * [A-Za-z0-9:_./-]{1,127} (db_conn_set_actor checks it).
+ *
+ * Statements outside a transaction block: a read-only statement (SQL that
+ * starts with SELECT and does not modify anything) that fails because the
+ * connection was lost is run once more on the reset connection, so a
+ * connection left stale by a database restart costs no error; anything
+ * else is reported as DB_QS_SOFT for the caller to decide.
  *
  * Threads: a db_conn is used by one thread at a time; db_pool hands them out.
  */
@@ -48,6 +68,8 @@ struct db_error {
     char constraint[64];    /* violated constraint, if any */
     char column[64];        /* column of a not-null violation, if any */
     char message[256];
+    bool at_commit;         /* the failure was the answer to COMMIT */
+    bool outcome_unknown;   /* ... which never arrived: may have committed */
 };
 
 struct db_conn {
@@ -57,6 +79,7 @@ struct db_conn {
     size_t n_prepared, cap_prepared;
     struct db_error err;
     bool in_pool_use;
+    char actor[128];        /* see "Actor" above; "" for none */
 };
 
 /* Connects to 'conninfo' (a libpq URL or key=value string), sets the
@@ -66,6 +89,10 @@ struct db_conn *db_conn_create(const char *conninfo);
 void db_conn_destroy(struct db_conn *);
 /* Re-establishes a broken connection; true if it is usable afterwards. */
 bool db_conn_ensure(struct db_conn *);
+/* Sets (or with NULL or "" clears) the actor recorded by the transactions
+ * of this connection.  Returns false, leaving the actor cleared, when
+ * 'actor' is not of the allowed form. */
+bool db_conn_set_actor(struct db_conn *, const char *actor);
 
 /* Runs 'stmt' with 'params' (stmt->nparams text values, NULL = SQL NULL).
  * On DB_QS_ONE/DB_QS_NONE, *res (if 'res' is non-NULL) receives the result,
