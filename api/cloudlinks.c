@@ -113,6 +113,47 @@ check_body(struct api_req *req, struct api_resp *resp, const json_t *body)
     return true;
 }
 
+/* PUT's transaction: If-Match against the link as it is now (locked), then
+ * the upsert.  Writes the answer into 'resp'; crud_write settles it. */
+struct put_txn {
+    struct api_req *req;
+    struct api_resp *resp;
+    const char *a, *b, *text;
+};
+
+static enum db_qs
+put_txn(struct db_conn *db, void *arg)
+{
+    struct put_txn *t = arg;
+    enum db_qs qs;
+    if (api_header(t->req, "If-Match")) {
+        struct store_row cur = {0};
+        qs = store_cloudlink_lock(db, t->a, t->b, &cur);
+        char etag[40] = "";
+        if (qs == DB_QS_ONE) {
+            crud_etag(etag, cur.id, cur.revision);
+        }
+        store_row_uninit(&cur);
+        if (qs < 0) {
+            return qs;
+        }
+        if (!crud_if_match(t->req, t->resp, etag)) {
+            return DB_QS_NONE;
+        }
+    }
+    struct store_row row = {0};
+    bool created = false;
+    qs = store_cloudlink_put(db, t->a, t->b, t->text, &row, &created);
+    if (qs == DB_QS_ONE) {
+        crud_etag(t->resp->etag, row.id, row.revision);
+        api_reply_owned(t->resp, created ? 201 : 200, row.json, strlen(row.json),
+                        "application/json");
+        row.json = NULL;
+    }
+    store_row_uninit(&row);
+    return qs == DB_QS_NONE ? DB_QS_HARD : qs;
+}
+
 void
 cloudlinks_put(struct api_req *req, struct api_resp *resp)
 {
@@ -122,40 +163,47 @@ cloudlinks_put(struct api_req *req, struct api_resp *resp)
         json_decref(body);
         return;
     }
-    if (api_header(req, "If-Match")) {
-        struct store_row cur = {0};
-        enum db_qs qs = store_cloudlink_get(req->db, a, b, &cur);
-        char etag[40] = "";
-        if (qs == DB_QS_ONE) {
-            crud_etag(etag, cur.id, cur.revision);
-        }
-        store_row_uninit(&cur);
-        if (qs < 0) {
-            crud_db_problem(req, resp, qs, "cloud link", NULL);
-            json_decref(body);
-            return;
-        }
-        if (!crud_if_match(req, resp, etag)) {
-            json_decref(body);
-            return;
-        }
-    }
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    struct store_row row = {0};
-    bool created = false;
-    enum db_qs qs = text ? store_cloudlink_put(req->db, a, b, text, &row, &created)
-                         : DB_QS_HARD;
+    if (!text) {
+        api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    struct put_txn t = {req, resp, a, b, text};
+    crud_write(req, resp, put_txn, &t, "cloud link", NULL);
     free(text);
-    if (qs != DB_QS_ONE) {
-        crud_db_problem(req, resp, qs, "cloud link", NULL);
-    } else {
-        crud_etag(resp->etag, row.id, row.revision);
-        api_reply_owned(resp, created ? 201 : 200, row.json, strlen(row.json),
-                        "application/json");
-        row.json = NULL;
+}
+
+/* DELETE's transaction: the link (locked), If-Match, the delete. */
+struct delete_txn {
+    struct api_req *req;
+    struct api_resp *resp;
+    const char *a, *b;
+};
+
+static enum db_qs
+delete_txn(struct db_conn *db, void *arg)
+{
+    struct delete_txn *t = arg;
+    struct store_row row = {0};
+    enum db_qs qs = store_cloudlink_lock(db, t->a, t->b, &row);
+    if (qs == DB_QS_ONE) {
+        char etag[40];
+        crud_etag(etag, row.id, row.revision);
+        if (!crud_if_match(t->req, t->resp, etag)) {
+            store_row_uninit(&row);
+            return DB_QS_NONE;
+        }
+        qs = store_cloudlink_delete(db, t->a, t->b, row.revision);
     }
     store_row_uninit(&row);
+    if (qs == DB_QS_NONE) {
+        api_problem(t->resp, t->req, SVE_NOT_FOUND, NULL, "no link between "
+                    "clouds '%s' and '%s'", t->req->params[0], t->req->params[1]);
+    } else if (qs == DB_QS_ONE) {
+        api_reply_owned(t->resp, 204, NULL, 0, NULL);
+    }
+    return qs;
 }
 
 void
@@ -165,31 +213,6 @@ cloudlinks_delete(struct api_req *req, struct api_resp *resp)
     if (!resolve_pair(req, resp, a, b)) {
         return;
     }
-    struct store_row row = {0};
-    enum db_qs qs = store_cloudlink_get(req->db, a, b, &row);
-    if (qs == DB_QS_ONE) {
-        char etag[40];
-        crud_etag(etag, row.id, row.revision);
-        bool conditional = api_header(req, "If-Match") != NULL;
-        if (!crud_if_match(req, resp, etag)) {
-            store_row_uninit(&row);
-            return;
-        }
-        qs = store_cloudlink_delete(req->db, a, b, conditional ? row.revision : -1);
-        if (qs == DB_QS_NONE && conditional) {
-            api_problem(resp, req, SVE_PRECONDITION_FAILED, NULL, "the cloud link "
-                        "changed while this request ran");
-            store_row_uninit(&row);
-            return;
-        }
-    }
-    store_row_uninit(&row);
-    if (qs < 0) {
-        crud_db_problem(req, resp, qs, "cloud link", NULL);
-    } else if (qs == DB_QS_NONE) {
-        api_problem(resp, req, SVE_NOT_FOUND, NULL, "no link between clouds '%s' "
-                    "and '%s'", req->params[0], req->params[1]);
-    } else {
-        api_reply_owned(resp, 204, NULL, 0, NULL);
-    }
+    struct delete_txn t = {req, resp, a, b};
+    crud_write(req, resp, delete_txn, &t, "cloud link", NULL);
 }

@@ -81,8 +81,20 @@ crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
 {
     const struct db_error *err = &req->db->err;
     const char *st = err->sqlstate;
-    if (qs == DB_QS_SOFT || !st[0] || !strncmp(st, "08", 2)
-        || !strncmp(st, "57", 2)) {
+    if (err->outcome_unknown) {
+        api_problem(resp, req, SVE_COMMIT_UNKNOWN, NULL, "the connection to the "
+                    "database broke while the change was being committed (%s); "
+                    "it may or may not have been made", err->message);
+    } else if (err->at_commit && !strncmp(st, "23", 2)) {
+        /* A deferred constraint: the change itself is refused. */
+        api_problem(resp, req, SVE_CONFLICT, NULL, "the change was refused when "
+                    "it was committed: %s%s%s", err->message,
+                    err->constraint[0] ? " " : "", err->constraint);
+    } else if (err->at_commit && strcmp(st, "40001") && strcmp(st, "40P01")) {
+        api_problem(resp, req, SVE_DB_UNAVAILABLE, NULL, "the database did not "
+                    "commit the change: %s", err->message);
+    } else if (qs == DB_QS_SOFT || !st[0] || !strncmp(st, "08", 2)
+               || !strncmp(st, "57", 2) || !strncmp(st, "40", 2)) {
         api_problem(resp, req, SVE_DB_UNAVAILABLE, NULL,
                     "the database did not complete the request: %s", err->message);
     } else if (!strcmp(st, "23505")) {
@@ -109,6 +121,24 @@ crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
         api_problem(resp, req, SVE_INTERNAL, NULL, "database error %s: %s", st,
                     err->message);
     }
+}
+
+void
+crud_write(struct api_req *req, struct api_resp *resp, db_txn_fn *fn, void *arg,
+           const char *kind, const char *in_use)
+{
+    enum db_qs qs = db_txn_run(req->db, false, fn, arg);
+    if (qs >= 0) {
+        return;
+    }
+    if (!req->db->err.at_commit && resp->body && resp->status >= 400) {
+        return;     /* fn's own problem for its own error */
+    }
+    /* Nothing of what fn built may reach the client. */
+    free(resp->location);
+    resp->location = NULL;
+    resp->etag[0] = '\0';
+    crud_db_problem(req, resp, qs, kind, in_use);
 }
 
 /* --- request parsing --- */
@@ -682,10 +712,7 @@ crud_create(struct api_req *req, struct api_resp *resp, const struct crud_res *r
         .idem_key = key,
         .method = "POST",
     };
-    enum db_qs qs = db_txn_run(req->db, false, create_txn, &t);
-    if (qs < 0 && !(resp->body && resp->status >= 400)) {
-        crud_db_problem(req, resp, qs, res->kind, NULL);
-    }
+    crud_write(req, resp, create_txn, &t, res->kind, NULL);
     ctx_uninit(&ctx);
 }
 
@@ -787,10 +814,7 @@ crud_patch(struct api_req *req, struct api_resp *resp, const struct crud_res *re
     if (!ctx.body) {
         return;
     }
-    enum db_qs qs = db_txn_run(req->db, false, patch_txn, &ctx);
-    if (qs == DB_QS_SOFT || (qs == DB_QS_HARD && !resp->body)) {
-        crud_db_problem(req, resp, qs, res->kind, NULL);
-    }
+    crud_write(req, resp, patch_txn, &ctx, res->kind, NULL);
     ctx_uninit(&ctx);
 }
 
@@ -839,10 +863,7 @@ void
 crud_delete(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
 {
     struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
-    enum db_qs qs = db_txn_run(req->db, false, delete_txn, &ctx);
-    if (qs == DB_QS_SOFT || (qs == DB_QS_HARD && !resp->body)) {
-        crud_db_problem(req, resp, qs, res->kind, NULL);
-    }
+    crud_write(req, resp, delete_txn, &ctx, res->kind, res->in_use);
     ctx_uninit(&ctx);
 }
 

@@ -145,6 +145,17 @@ typedef char *crud_finish_fn(char *json);
  * crud_reply_computed(), or with the problem (404 naming what is missing). */
 void crud_network_doc(struct api_req *, struct api_resp *, crud_network_doc_fn *,
                       crud_finish_fn *);
+/* Runs the write transaction 'fn' (db_txn_run on req->db) for a handler and
+ * settles its answer: what fn put in 'resp' stands only when the
+ * transaction committed, or when fn refused on purpose (DB_QS_NONE: a
+ * problem, or an idempotent replay of an answer committed earlier).  On any
+ * other outcome (fn failed, COMMIT refused, COMMIT lost) a response fn
+ * built is discarded and replaced by the problem for the failure, unless fn
+ * itself already wrote a problem for an error of its own.  Every API write
+ * goes through here, so no 2xx ever describes a change that did not
+ * commit. */
+void crud_write(struct api_req *, struct api_resp *, db_txn_fn *fn, void *arg,
+                const char *kind, const char *in_use);
 /* Writes the problem for a failed database call on 'req->db'. */
 void crud_db_problem(struct api_req *, struct api_resp *, enum db_qs,
                      const char *kind, const char *in_use);

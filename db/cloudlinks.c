@@ -22,6 +22,12 @@ static const struct db_stmt get = {
     " WHERE l.cloud_a = least($1::uuid, $2::uuid)"
     "  AND l.cloud_b = greatest($1::uuid, $2::uuid)", 2,
 };
+static const struct db_stmt lock = {
+    "cloudlink_lock",
+    "SELECT " CLOUDLINK_JSON ", l.revision, l.id" LINK_NAMES
+    " WHERE l.cloud_a = least($1::uuid, $2::uuid)"
+    "  AND l.cloud_b = greatest($1::uuid, $2::uuid) FOR UPDATE OF l", 2,
+};
 static const struct db_stmt list = {
     "cloudlink_list",
     "SELECT * FROM (SELECT " CLOUDLINK_JSON " AS j,"
@@ -73,6 +79,16 @@ store_cloudlink_get(struct db_conn *c, const char *a, const char *b,
     const char *params[] = {a, b};
     PGresult *res;
     enum db_qs qs = db_exec(c, &get, params, &res);
+    return row_from(res, qs, out);
+}
+
+enum db_qs
+store_cloudlink_lock(struct db_conn *c, const char *a, const char *b,
+                     struct store_row *out)
+{
+    const char *params[] = {a, b};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &lock, params, &res);
     return row_from(res, qs, out);
 }
 

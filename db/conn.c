@@ -286,7 +286,11 @@ txn_commit(struct db_conn *c)
         snprintf(c->err.message, sizeof c->err.message,
                  "the transaction was rolled back instead of committed");
         qs = DB_QS_HARD;
-    } else if (PQstatus(c->pg) != CONNECTION_OK) {
+    } else if (PQstatus(c->pg) != CONNECTION_OK
+               || !PQresultErrorField(res, PG_DIAG_SQLSTATE)
+               || !strncmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "57", 2)
+               || !strncmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "08", 2)) {
+        /* The server went away, or is going away, while COMMIT ran. */
         conn_set_error(c, res);
         vlog(VLOG_WARN, "db", "connection lost during COMMIT: %s", c->err.message);
         c->err.outcome_unknown = true;

@@ -87,6 +87,9 @@ enum db_qs store_network_topology(struct db_conn *, const char *tenant_id,
 /* Cloud links, keyed by the two cloud ids in any order. */
 enum db_qs store_cloudlink_get(struct db_conn *, const char *a, const char *b,
                                struct store_row *out);
+/* The same, locking the link's row until the transaction ends. */
+enum db_qs store_cloudlink_lock(struct db_conn *, const char *a, const char *b,
+                                struct store_row *out);
 enum db_qs store_cloudlink_list(struct db_conn *, const char *after,
                                 unsigned int limit, PGresult **res);
 /* *created tells whether the link is new. */
