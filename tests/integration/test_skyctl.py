@@ -619,8 +619,10 @@ def test_wait_until_realized_on_open_vswitch(pg, tmp_path, one_cloud):
     try:
         p = ok(skyctl(d, "apply", "-f", str(f), "--timeout", "90"))
         print(p.stdout[p.stdout.index("Plan:"):])
+        # Whether a "waiting:" line shows depends on how fast the reconciler
+        # is (it may finish before skyctl's first poll); what counts is that
+        # apply returned only once everything was realized.
         assert "8/8 realized" in p.stdout
-        assert "waiting: " in p.stdout
         p = ok(skyctl(d, "status", "-f", str(f)))
         assert "8 objects: 8 realized, 0 pending, 0 error" in p.stdout
         ping = cloudsim.sh("ping", "-c", "3", "-W", "1", "10.9.0.2", ns=sim.vm_ns("svk-v1"),
