@@ -60,3 +60,6 @@ UNIT_TESTS += test_loop test_ofconn
 
 # The reactive path (core/reactive.c).
 UNIT_TESTS += test_reactive
+
+# UTF-8 checks of wire text (core/utf8.c).
+UNIT_TESTS += test_utf8
