@@ -58,13 +58,16 @@ struct api_route {
 struct api_principal {
     bool admin;
     char tenant_id[37];     /* when !admin */
+    char token_id[37];      /* when !admin: the token used */
+    bool read_only;         /* when !admin: a read-only token */
 };
 
 /* Process-wide settings the handlers need. */
 struct reconciler;
 
 struct api_config {
-    const char *admin_token;
+    const char *admin_token;    /* SKYVISOR_ADMIN_TOKEN, when no file */
+    const char *admin_token_file; /* --admin-token-file, or NULL */
     struct db_pool *pool;
     const char *openapi_json;   /* the embedded document */
     struct reconciler *recon;   /* NULL with --no-reconciler */
@@ -134,6 +137,12 @@ const char *api_query(const struct api_req *, const char *name);
 enum sv_error auth_check(struct api_req *, struct api_resp *);
 /* Creates a new tenant token in 'out' (>= 68 bytes): "svt_" + 64 hex. */
 int auth_new_token(char *out, size_t len);
+/* The shortest admin token accepted. */
+#define AUTH_MIN_ADMIN_TOKEN 16
+/* Reads the admin token file (--admin-token-file) for the first time.
+ * Returns 0, or writes why it holds no usable token into 'err' and returns
+ * an errno value. */
+int auth_admin_file_load(const char *path, char *err, size_t errlen);
 
 /* --- metrics.c --- */
 void metrics_observe(unsigned int route_index, enum api_method method,
@@ -163,5 +172,7 @@ api_handler switches_list, switches_create, switches_get, switches_patch,
     switches_delete;
 api_handler links_list, links_create, links_get, links_patch, links_delete;
 api_handler vms_list, vms_create, vms_get, vms_patch, vms_delete;
+api_handler tokens_list, tokens_create, tokens_get, tokens_delete;
+api_handler audit_list;
 
 #endif

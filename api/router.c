@@ -34,6 +34,8 @@ const struct api_route router_routes[] = {
 
     {API_GET, "/v1/topology", ACCESS_ADMIN, topology_physical},
 
+    {API_GET, "/v1/audit", ACCESS_ADMIN, audit_list},
+
     {API_GET, "/v1/hosts", ACCESS_ADMIN, hosts_list},
     {API_POST, "/v1/hosts", ACCESS_ADMIN, hosts_create},
     {API_GET, "/v1/hosts/{host}", ACCESS_ADMIN, hosts_get},
@@ -44,6 +46,11 @@ const struct api_route router_routes[] = {
     {API_POST, "/v1/tenants", ACCESS_ADMIN, tenants_create},
     {API_GET, "/v1/tenants/{tenant}", ACCESS_TENANT, tenants_get},
     {API_DELETE, "/v1/tenants/{tenant}", ACCESS_ADMIN, tenants_delete},
+
+    {API_GET, "/v1/tenants/{tenant}/tokens", ACCESS_TENANT, tokens_list},
+    {API_POST, "/v1/tenants/{tenant}/tokens", ACCESS_TENANT, tokens_create},
+    {API_GET, "/v1/tenants/{tenant}/tokens/{token}", ACCESS_TENANT, tokens_get},
+    {API_DELETE, "/v1/tenants/{tenant}/tokens/{token}", ACCESS_TENANT, tokens_delete},
 
     {API_GET, "/v1/tenants/{tenant}/networks", ACCESS_TENANT, networks_list},
     {API_POST, "/v1/tenants/{tenant}/networks", ACCESS_TENANT, networks_create},

@@ -25,7 +25,6 @@
 #include "api/reconcile.h"
 
 #define SKYVISOR_VERSION "0.1.0"
-#define MIN_TOKEN_LEN 16
 
 extern const struct embed_file api_openapi_files[];
 
@@ -55,19 +54,23 @@ usage(FILE *out)
 "                       cloud-link costs, the default) or full-mesh\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
+"  --admin-token-file FILE\n"
+"                       the admin tokens, one per line ('#' starts a comment),\n"
+"                       instead of SKYVISOR_ADMIN_TOKEN; re-read whenever the\n"
+"                       file changes, so a token is rotated without a restart\n"
 "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
 "  --list-routes        print every API operation as 'METHOD /path' and exit\n"
 "  --version            print the version and exit\n"
 "  --help               print this help and exit\n"
 "\n"
 "Environment:\n"
-"  SKYVISOR_ADMIN_TOKEN  the admin bearer token (required, at least %d\n"
-"                        characters)\n"
+"  SKYVISOR_ADMIN_TOKEN  the admin bearer token (at least %d characters;\n"
+"                        required unless --admin-token-file is given)\n"
 "  SKYVISOR_PG_BINDIR    PostgreSQL binaries for the embedded cluster\n"
 "                        (default: newest /usr/lib/postgresql/N/bin)\n"
 "\n"
 "Logs go to stderr, one line per event.  SIGINT or SIGTERM stop it cleanly.\n",
-            MIN_TOKEN_LEN);
+            AUTH_MIN_ADMIN_TOKEN);
 }
 
 struct options {
@@ -75,6 +78,7 @@ struct options {
     const char *data_dir;
     const char *listen;
     const char *openflow_listen;
+    const char *admin_token_file;
     unsigned int threads;
     enum tunnels_layout tunnels;
     bool no_reconciler;
@@ -86,7 +90,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
-           OPT_TUNNELS, OPT_NO_RECONCILER };
+           OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -95,6 +99,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
+        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -117,6 +122,7 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_LISTEN: o->listen = optarg; break;
         case OPT_OPENFLOW_LISTEN: o->openflow_listen = optarg; break;
         case OPT_NO_RECONCILER: o->no_reconciler = true; break;
+        case OPT_ADMIN_TOKEN_FILE: o->admin_token_file = optarg; break;
         case OPT_TUNNELS:
             if (!strcmp(optarg, "mst")) {
                 o->tunnels = TUNNELS_MST;
@@ -191,9 +197,22 @@ main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     const char *token = getenv("SKYVISOR_ADMIN_TOKEN");
-    if (!token || strlen(token) < MIN_TOKEN_LEN) {
+    if (opt.admin_token_file) {
+        char err[512];
+        if (token && *token) {
+            fprintf(stderr, "skyvisord: give the admin token either in "
+                    "SKYVISOR_ADMIN_TOKEN or with --admin-token-file, not both\n");
+            return 2;
+        }
+        if (auth_admin_file_load(opt.admin_token_file, err, sizeof err)) {
+            fprintf(stderr, "skyvisord: %s\n", err);
+            return 2;
+        }
+        token = NULL;
+    } else if (!token || strlen(token) < AUTH_MIN_ADMIN_TOKEN) {
         fprintf(stderr, "skyvisord: set SKYVISOR_ADMIN_TOKEN to the admin token "
-                "(at least %d characters)\n", MIN_TOKEN_LEN);
+                "(at least %d characters), or use --admin-token-file\n",
+                AUTH_MIN_ADMIN_TOKEN);
         return 2;
     }
 
@@ -230,6 +249,7 @@ main(int argc, char **argv)
     }
     struct api_config config = {
         .admin_token = token,
+        .admin_token_file = opt.admin_token_file,
         .pool = pool,
         .openapi_json = api_openapi_files[0].data,
         .layout = opt.tunnels,

@@ -1,8 +1,10 @@
 /* tenants.c: /v1/tenants.  Creating a tenant assigns its 16-bit tag (the
  * tenant id carried in the first 16 bits of its MACs on the wire) and mints
- * its API token, which appears in the 201 answer only: the database keeps
- * its SHA-256, and an Idempotency-Key replay does not show it again. */
-#include "api/crud.h"
+ * its first API token, the read-write token 'initial' (tokens.c), which
+ * appears in the 201 answer only: the database keeps its SHA-256, and an
+ * Idempotency-Key replay does not show it again.  Further tokens live under
+ * /v1/tenants/{tenant}/tokens. */
+#include "api/tokens.h"
 
 static const struct crud_field fields[] = {
     {"id", CT_STRING, CF_READONLY},
@@ -22,34 +24,14 @@ validate(struct crud_ctx *ctx, json_t *obj)
     return crud_valid_name(ctx, obj);
 }
 
-static bool
-mint_token(struct crud_ctx *ctx, json_t *obj)
-{
-    char token[80];
-    if (auth_new_token(token, sizeof token)) {
-        return crud_fail(ctx, SVE_INTERNAL, NULL, "cannot draw random bytes for "
-                         "the token");
-    }
-    json_object_set_new(obj, "_token", json_string(token));
-    json_decref(ctx->extra);
-    ctx->extra = json_string(token);
-    return true;
-}
-
-static void
-show_token(struct crud_ctx *ctx, json_t *body)
-{
-    json_object_set(body, "token", ctx->extra);
-}
-
 const struct crud_res crud_tenants = {
     .store = &store_tenants,
     .fields = fields,
     .kind = "tenant",
     .in_use = "still has networks",
     .validate = validate,
-    .before_insert = mint_token,
-    .decorate_created = show_token,
+    .before_insert = tokens_mint,
+    .decorate_created = tokens_show,
 };
 
 void tenants_list(struct api_req *q, struct api_resp *r) { crud_list(q, r, &crud_tenants); }

@@ -93,28 +93,6 @@ store_lock(struct db_conn *c, const struct store_res *r)
     return r->lock ? db_exec(c, r->lock, NULL, NULL) : DB_QS_ONE;
 }
 
-static const struct db_stmt stmt_tenant_by_token = {
-    "tenant_by_token",
-    "SELECT t.id::text, coalesce(t.id::text = $2 OR t.name = $2, false)"
-    " FROM tenant t WHERE t.token_hash = sha256(convert_to($1, 'UTF8'))",
-    2,
-};
-
-enum db_qs
-store_tenant_by_token(struct db_conn *c, const char *token, const char *path_tenant,
-                      char id_out[37], bool *path_is_own)
-{
-    const char *params[] = {token, path_tenant};
-    PGresult *res;
-    enum db_qs qs = db_exec(c, &stmt_tenant_by_token, params, &res);
-    if (qs == DB_QS_ONE) {
-        snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
-        *path_is_own = PQgetvalue(res, 0, 1)[0] == 't';
-    }
-    PQclear(res);
-    return qs;
-}
-
 static const struct db_stmt stmt_ping = {"ping", "SELECT 1", 0};
 
 enum db_qs

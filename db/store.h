@@ -31,7 +31,7 @@ struct store_res {
 };
 
 extern const struct store_res store_clouds, store_hosts, store_tenants,
-    store_networks, store_switches, store_links, store_vms;
+    store_networks, store_switches, store_links, store_vms, store_tokens;
 
 /* One object.  'json' is malloc'ed and owned by the row. */
 struct store_row {
@@ -59,12 +59,30 @@ enum db_qs store_delete(struct db_conn *, const struct store_res *, const char *
 /* Takes the resource's lock, if it has one, for the current transaction. */
 enum db_qs store_lock(struct db_conn *, const struct store_res *);
 
-/* Authentication: finds the tenant whose token is 'token'; writes its id and
- * whether 'path_tenant' (an id or a name, may be NULL) names that same
- * tenant.  DB_QS_NONE when no tenant has this token. */
-enum db_qs store_tenant_by_token(struct db_conn *, const char *token,
-                                 const char *path_tenant, char id_out[37],
-                                 bool *path_is_own);
+/* Authentication (tokens.c): finds the live (not expired) token whose
+ * secret is 'secret' and stamps its last_used_at (at most once a minute).
+ * DB_QS_NONE when there is none. */
+struct store_token_auth {
+    char tenant_id[37];
+    char token_id[37];
+    bool read_only;         /* scope 'read-only' */
+    bool path_is_own;       /* 'path_tenant' (an id or a name, may be NULL)
+                             * names the token's tenant */
+};
+enum db_qs store_token_auth(struct db_conn *, const char *secret,
+                            const char *path_tenant, struct store_token_auth *out);
+
+/* The audit trail (audit.c), newest first: rows of (json, id).  Each
+ * filter member may be NULL (any). */
+struct store_audit_filter {
+    const char *before;     /* only rows with a smaller id (decimal) */
+    const char *kind;       /* "vm" */
+    const char *object_id;  /* a UUID */
+    const char *actor;      /* "admin", or "tenant:<id>" with or without
+                             * "/token:<id>" */
+};
+enum db_qs store_audit_list(struct db_conn *, const struct store_audit_filter *,
+                            unsigned int limit, PGresult **res);
 
 /* Readiness: a trivial round trip. */
 enum db_qs store_ping(struct db_conn *);

@@ -4,8 +4,10 @@
  * advisory lock held for the transaction (the `lock` statement), so two
  * concurrent creations never pick the same tag.  When all tags are in use
  * the expression yields NULL and the NOT NULL constraint on `tag` refuses
- * the row (reported as tenant-tags-exhausted).  Only the SHA-256 of the
- * token ("_token" in the validated object) is stored. */
+ * the row (reported as tenant-tags-exhausted).  The insert also creates the
+ * tenant's first token, the read-write token 'initial', of which only the
+ * SHA-256 of the secret ("_token" in the validated object) is stored (see
+ * tokens.c). */
 #include "db/resource_sql.h"
 #include "db/store.h"
 
@@ -35,11 +37,15 @@ static const struct db_stmt list = {
 };
 static const struct db_stmt insert = {
     "tenant_insert",
-    "INSERT INTO tenant AS t (name, tag, token_hash, labels)"
-    " SELECT j->>'name', " LOWEST_FREE_TAG ","
-    "  sha256(convert_to(j->>'_token', 'UTF8')), j->'labels'"
-    " FROM (SELECT $2::jsonb AS j) s"
-    " RETURNING " TENANT_JSON ", t.revision, t.id", 2,
+    "WITH t AS ("
+    " INSERT INTO tenant (name, tag, labels)"
+    " SELECT $2::jsonb->>'name', " LOWEST_FREE_TAG ", $2::jsonb->'labels'"
+    " RETURNING *),"
+    " k AS (INSERT INTO token (tenant_id, name, scope, hash, created_by)"
+    " SELECT t.id, 'initial', 'read-write',"
+    "  sha256(convert_to($2::jsonb->>'_token', 'UTF8')),"
+    "  nullif(current_setting('skyvisor.actor', true), '') FROM t)"
+    " SELECT " TENANT_JSON ", t.revision, t.id FROM t", 2,
 };
 static const struct db_stmt del = {
     "tenant_delete",

@@ -182,10 +182,11 @@ def test_tenant_token_shown_once_and_stored_hashed(api, pg, daemon, world):
     st, _, got = api.get("/v1/tenants/acme")
     assert "token" not in got and got["tag"] == t["tag"]
     db = daemon.args[daemon.args.index("--db") + 1].rsplit("/", 1)[1]
-    row = pg.psql("SELECT length(token_hash), encode(token_hash, 'hex') FROM tenant "
-                  "WHERE name = 'acme'", db=db)
-    assert row.split("|")[0] == "32"
+    row = pg.psql("SELECT length(k.hash), k.name, k.scope FROM token k JOIN tenant t"
+                  " ON t.id = k.tenant_id WHERE t.name = 'acme'", db=db)
+    assert row == "32|initial|read-write"
     dump = pg.psql("SELECT t::text FROM tenant t", db=db)
+    dump += pg.psql("SELECT k::text FROM token k", db=db)
     assert t["token"] not in dump and t["token"][4:] not in dump
 
 
