@@ -2,6 +2,7 @@
 #include "api/crud.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,13 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
                         type_name(f->type));
             goto fail;
         }
+        if (f->type == CT_INTEGER
+            && (json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)) {
+            /* Every integer column is a PostgreSQL integer. */
+            api_problem(resp, req, SVE_INVALID_VALUE, k, "'%s' must be an integer "
+                        "from %d to %d", k, INT32_MIN, INT32_MAX);
+            goto fail;
+        }
         if (f->type == CT_LABELS && !labels_ok(resp, req, k, v)) {
             goto fail;
         }
@@ -331,7 +339,8 @@ crud_page_params(struct api_req *req, struct api_resp *resp, unsigned int *limit
     const char *c = api_query(req, "cursor");
     if (c) {
         char key[256];
-        if (!hex_decode(c, key, sizeof key) || !key[0]) {
+        if (!hex_decode(c, key, sizeof key) || !key[0]
+            || !validate_text(key, sizeof key)) {
             api_problem(resp, req, SVE_BAD_QUERY, "cursor", "cursor is not one "
                         "this server handed out");
             return false;
@@ -402,8 +411,7 @@ crud_reply_computed(struct api_req *req, struct api_resp *resp, char *body,
                     size_t len)
 {
     crud_etag_body(resp->etag, body, len);
-    const char *inm = api_header(req, "If-None-Match");
-    if (inm && !strcmp(inm, resp->etag)) {
+    if (api_if_none_match(req, resp->etag)) {
         free(body);
         api_reply_owned(resp, 304, NULL, 0, NULL);
         return;
@@ -575,8 +583,7 @@ crud_get(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
     if (resolve_scope(&ctx) && load_target(&ctx, &row) == DB_QS_ONE) {
         char etag[40];
         crud_etag(etag, row.id, row.revision);
-        const char *inm = api_header(req, "If-None-Match");
-        if (inm && !strcmp(inm, etag)) {
+        if (api_if_none_match(req, etag)) {
             api_reply_owned(resp, 304, NULL, 0, NULL);
         } else {
             api_reply_owned(resp, 200, row.json, strlen(row.json),

@@ -23,7 +23,9 @@ bool validate_uuid(const char *s);
 bool validate_country(const char *s);
 /* Non-negative decimal with up to 9 integer and 6 fraction digits. */
 bool validate_decimal(const char *s);
-/* Free text of 1..max bytes without control characters. */
+/* Free text of 1..max characters (code points) of valid UTF-8, without
+ * control characters (C0, DEL, C1) or bidirectional formatting characters
+ * (U+202A-U+202E, U+2066-U+2069). */
 bool validate_text(const char *s, size_t max);
 /* Linux interface name: 1..15 of [A-Za-z0-9_.-]. */
 bool validate_ifname(const char *s);
@@ -47,7 +49,7 @@ bool validate_endpoint(const char *s, bool allow_unix);
 
 /* Label key: 1..63 of [a-z0-9._/-] starting and ending alphanumeric. */
 bool validate_label_key(const char *s);
-/* Label value: 0..255 bytes without control characters. */
+/* Label value: empty, or free text of up to 255 characters (validate_text). */
 bool validate_label_value(const char *s);
 
 /* Idempotency-Key header value: 1..255 printable ASCII. */

@@ -172,6 +172,40 @@ test_endpoints_and_labels(void **state)
     assert_false(validate_ifname("this-is-too-long0"));
 }
 
+static void
+test_text(void **state)
+{
+    (void) state;
+    static const struct str_case t[] = {
+        {"eu-west-1", true}, {"Z\xc3\xbc" "rich", true}, {"\xe6\x9d\xb1\xe4\xba\xac", true},
+        {"", false}, {"a\tb", false}, {"a\x7f", false},
+        {"\xc2\x85", false},                        /* U+0085, a C1 control */
+        {"\xff", false}, {"\xc3", false},             /* invalid, cut short */
+        {"\xc0\xaf", false},                        /* overlong '/' */
+        {"\xed\xa0\x80", false},                    /* a surrogate */
+        {"abc\xe2\x80\xae" "exe.txt", false},          /* U+202E right-to-left override */
+        {"\xe2\x80\xaa", false}, {"\xe2\x81\xa6", false}, {"\xe2\x81\xa9", false},
+        {"\xe2\x80\xa9", true},                     /* U+2029 is not a bidi control */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (validate_text(t[i].in, 64) != t[i].ok) {
+            fail_msg("validate_text case %zu should be %s", i,
+                     t[i].ok ? "accepted" : "rejected");
+        }
+    }
+    /* The limit counts characters, not bytes: 64 two-byte characters fit
+     * in 64, 65 do not. */
+    char buf[2 * 65 + 1];
+    for (int i = 0; i < 65; i++) {
+        memcpy(buf + 2 * i, "\xc3\xa9", 2);
+    }
+    buf[2 * 65] = '\0';
+    assert_false(validate_text(buf, 64));
+    buf[2 * 64] = '\0';
+    assert_true(validate_text(buf, 64));
+    assert_false(validate_label_value("\xe2\x80\xae" "evil"));
+}
+
 int
 main(void)
 {
@@ -182,6 +216,7 @@ main(void)
         cmocka_unit_test(test_cidr_and_membership),
         cmocka_unit_test(test_mac),
         cmocka_unit_test(test_endpoints_and_labels),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
