@@ -197,21 +197,35 @@ stmt_reads_only(const struct db_stmt *s)
 static enum db_qs exec_once(struct db_conn *, const struct db_stmt *,
                             const char *const *params, PGresult **resp);
 
-enum db_qs
-db_exec(struct db_conn *c, const struct db_stmt *s, const char *const *params,
-        PGresult **resp)
+static enum db_qs
+exec_retrying(struct db_conn *c, const struct db_stmt *s, const char *const *params,
+              PGresult **resp, bool idempotent)
 {
     bool outside_txn = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
     enum db_qs qs = exec_once(c, s, params, resp);
     if (qs == DB_QS_SOFT && outside_txn && PQstatus(c->pg) == CONNECTION_OK
         && strcmp(c->err.sqlstate, "40001") && strcmp(c->err.sqlstate, "40P01")
-        && stmt_reads_only(s)) {
+        && (idempotent || stmt_reads_only(s))) {
         /* The connection was lost and has been reset (conn_fail): a read
          * outside a transaction can simply run again. */
         vlog(VLOG_DEBUG, "db", "%s: retried on a fresh connection", s->name);
         qs = exec_once(c, s, params, resp);
     }
     return qs;
+}
+
+enum db_qs
+db_exec(struct db_conn *c, const struct db_stmt *s, const char *const *params,
+        PGresult **resp)
+{
+    return exec_retrying(c, s, params, resp, false);
+}
+
+enum db_qs
+db_exec_idempotent(struct db_conn *c, const struct db_stmt *s,
+                   const char *const *params, PGresult **resp)
+{
+    return exec_retrying(c, s, params, resp, true);
 }
 
 static enum db_qs

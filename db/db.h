@@ -34,10 +34,11 @@
  * [A-Za-z0-9:_./-]{1,127} (db_conn_set_actor checks it).
  *
  * Statements outside a transaction block: a read-only statement (SQL that
- * starts with SELECT and does not modify anything) that fails because the
- * connection was lost is run once more on the reset connection, so a
- * connection left stale by a database restart costs no error; anything
- * else is reported as DB_QS_SOFT for the caller to decide.
+ * starts with SELECT and does not modify anything), or one run with
+ * db_exec_idempotent, that fails because the connection was lost is run
+ * once more on the reset connection, so a connection left stale by a database
+ * restart costs no error; anything else is reported as DB_QS_SOFT for the
+ * caller to decide.
  *
  * Threads: a db_conn is used by one thread at a time; db_pool hands them out.
  */
@@ -99,6 +100,11 @@ bool db_conn_set_actor(struct db_conn *, const char *actor);
  * owned by the caller (PQclear); otherwise *res is NULL. */
 enum db_qs db_exec(struct db_conn *, const struct db_stmt *stmt,
                    const char *const *params, PGresult **res);
+/* db_exec for a statement whose repetition has no further effect (a read
+ * that also stamps a last-used time, say), which may therefore be retried
+ * outside a transaction like a read. */
+enum db_qs db_exec_idempotent(struct db_conn *, const struct db_stmt *stmt,
+                              const char *const *params, PGresult **res);
 /* Runs unprepared SQL without parameters (migrations, BEGIN/COMMIT). */
 enum db_qs db_exec_sql(struct db_conn *, const char *sql);
 

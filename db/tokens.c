@@ -69,7 +69,8 @@ store_token_auth(struct db_conn *c, const char *secret, const char *path_tenant,
 {
     const char *params[] = {secret, path_tenant};
     PGresult *res;
-    enum db_qs qs = db_exec(c, &auth, params, &res);
+    /* Stamping last_used_at twice is stamping it once. */
+    enum db_qs qs = db_exec_idempotent(c, &auth, params, &res);
     if (qs == DB_QS_ONE) {
         snprintf(out->tenant_id, sizeof out->tenant_id, "%s", PQgetvalue(res, 0, 0));
         snprintf(out->token_id, sizeof out->token_id, "%s", PQgetvalue(res, 0, 1));

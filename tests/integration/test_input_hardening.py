@@ -79,13 +79,21 @@ def test_no_spurious_503_after_postgresql_restarts():
         d = Skyvisord(db_url=cluster.url(), threads=8).start()
         api = d.api()
         assert api.post("/v1/clouds", CLOUD)[0] == 201
+        st, _, tenant = api.post("/v1/tenants", {"name": "acme"})
+        assert st == 201
+        tenant_api = d.api(token=tenant["token"])
+        # Public, admin and tenant-token routes: a tenant token is checked
+        # against the database on every request.
+        calls = [(api, "/readyz", None), (api, "/v1/clouds", "default"),
+                 (api, "/v1/clouds/c1", "default"),
+                 (tenant_api, "/v1/tenants/acme/networks", "default")]
 
         def burst():
             out, threads = [], []
             for i in range(16):
-                path = "/readyz" if i % 4 == 0 else ("/v1/clouds" if i % 2 else "/v1/clouds/c1")
-                t = threading.Thread(target=lambda p=path: out.append(
-                    (p, api.get(p, token=None if p == "/readyz" else "default")[0])))
+                who, path, tok = calls[i % len(calls)]
+                t = threading.Thread(target=lambda w=who, p=path, k=tok: out.append(
+                    (p, w.get(p, token=k)[0])))
                 threads.append(t)
                 t.start()
             for t in threads:
