@@ -3,6 +3,8 @@
  * "1.2.3.4 " or "+80" sneak past an API. */
 #include "core/validate.h"
 
+#include "core/utf8.h"
+
 #include <string.h>
 
 static bool
@@ -100,53 +102,28 @@ validate_decimal(const char *s)
     return s[i] == '\0';
 }
 
-/* Decodes the UTF-8 sequence at *sp into *cp and advances *sp; false for an
- * invalid, overlong or surrogate sequence. */
-static bool
-utf8_next(const unsigned char **sp, uint32_t *cp)
-{
-    const unsigned char *s = *sp;
-    unsigned int n;
-    uint32_t c = s[0], min;
-    if (c < 0x80) {
-        n = 0, min = 0;
-    } else if ((c & 0xe0) == 0xc0) {
-        n = 1, min = 0x80, c &= 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 2, min = 0x800, c &= 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 3, min = 0x10000, c &= 0x07;
-    } else {
-        return false;
-    }
-    for (unsigned int i = 1; i <= n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return false;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-        return false;
-    }
-    *cp = c;
-    *sp = s + n + 1;
-    return true;
-}
-
 bool
 validate_text(const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *) s;
-    size_t chars = 0;
-    while (*p) {
-        uint32_t c;
-        if (!utf8_next(&p, &c) || ++chars > max
-            || c < 0x20 || (c >= 0x7f && c <= 0x9f)
+    size_t left = strlen(s), chars = 0;
+    while (left) {
+        size_t n = utf8_seq_len(p, left);
+        if (!n || ++chars > max) {
+            return false;
+        }
+        uint32_t c = n == 1 ? p[0] : p[0] & (0x7fu >> n);
+        for (size_t i = 1; i < n; i++) {
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if (c < 0x20 || (c >= 0x7f && c <= 0x9f)
             /* Bidirectional embeddings, overrides and isolates: they make
              * text display as something other than what it is. */
             || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
             return false;
         }
+        p += n;
+        left -= n;
     }
     return chars >= 1;
 }
