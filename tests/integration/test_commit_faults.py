@@ -24,7 +24,8 @@ import pytest
 
 from conftest import BUILD, assert_problem
 
-TABLES = ("cloud", "cloud_link", "host", "tenant", "network", "vswitch", "vlink", "vm")
+TABLES = ("cloud", "cloud_link", "host", "tenant", "token", "network", "vswitch", "vlink",
+          "vm")
 
 FAULT_SQL = """
 CREATE TABLE IF NOT EXISTS commit_fault (mode text);
@@ -91,6 +92,11 @@ CASES = {
     "POST /v1/tenants": ("/v1/tenants", {"name": "t-new"}, "/v1/tenants/t-new", "absent"),
     "DELETE /v1/tenants/{tenant}": ("/v1/tenants/t-spare", None, "/v1/tenants/t-spare",
                                     "unchanged"),
+    "POST /v1/tenants/{tenant}/tokens": (
+        "/v1/tenants/acme/tokens", {"name": "ci", "scope": "read-only"},
+        "/v1/tenants/acme/tokens/ci", "absent"),
+    "DELETE /v1/tenants/{tenant}/tokens/{token}": (
+        "/v1/tenants/acme/tokens/spare", None, "/v1/tenants/acme/tokens/spare", "unchanged"),
     "POST /v1/tenants/{tenant}/networks": (
         "/v1/tenants/acme/networks", {"name": "n-new", "subnet": "10.9.0.0/24"},
         "/v1/tenants/acme/networks/n-new", "absent"),
@@ -145,6 +151,7 @@ def world(daemon, pg):
     assert api.post("/v1/hosts", host("h-spare", "c2", 2))[0] == 201
     for t in ("acme", "t-spare"):
         assert api.post("/v1/tenants", {"name": t})[0] == 201
+    assert api.post("/v1/tenants/acme/tokens", {"name": "spare"})[0] == 201
     for n, subnet in (("net", "10.0.0.0/24"), ("n-spare", "10.1.0.0/24")):
         assert api.post("/v1/tenants/acme/networks", {"name": n, "subnet": subnet})[0] == 201
     for s in ("s1", "s2", "s3", "s-free"):
