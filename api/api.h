@@ -31,8 +31,11 @@ struct MHD_Connection;
 #define API_MAX_BODY (1024 * 1024)
 #define API_MAX_PARAMS 4
 
+/* HEAD and OPTIONS are never in the route table: HEAD is served by the GET
+ * route, OPTIONS by the router itself (204 with Allow). */
 enum api_method {
-    API_GET, API_POST, API_PUT, API_PATCH, API_DELETE, API__N_METHODS
+    API_GET, API_POST, API_PUT, API_PATCH, API_DELETE, API_HEAD, API_OPTIONS,
+    API__N_METHODS
 };
 
 /* Who may use a route. */
@@ -96,7 +99,7 @@ struct api_resp {
     const char *content_type;   /* static storage */
     char etag[40];              /* "" or a quoted strong ETag */
     char *location;             /* owned, or NULL */
-    char allow[64];             /* for 405 */
+    char allow[64];             /* for 405 and OPTIONS */
     bool www_authenticate;      /* for 401 */
     bool security_headers;      /* dashboard pages: CSP and friends */
 };
@@ -130,6 +133,10 @@ void api_reply_owned(struct api_resp *, unsigned int status, char *text,
                      size_t len, const char *content_type);
 const char *api_header(const struct api_req *, const char *name);
 const char *api_query(const struct api_req *, const char *name);
+/* True if the request's If-None-Match matches 'etag' (a quoted entity tag):
+ * "*", or a comma-separated list holding it by weak comparison (W/ aside,
+ * RFC 9110 13.1.2).  A GET then answers 304. */
+bool api_if_none_match(const struct api_req *, const char *etag);
 
 /* --- auth.c --- */
 /* Authenticates the request and enforces the route's access class.  Returns
@@ -152,9 +159,15 @@ char *metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len
 
 /* --- http.c: server --- */
 struct api_server;
-/* Starts the HTTP server on 'listen' ("IP:PORT") with 'threads' workers.
- * Returns NULL and logs on failure.  'config' must outlive the server. */
-struct api_server *http_start(const char *listen, unsigned int threads,
+struct http_options {
+    const char *listen;             /* "IP:PORT" */
+    unsigned int threads;           /* worker threads */
+    unsigned int max_conns_per_ip;  /* connections one client address may
+                                     * hold (0: no limit) */
+};
+/* Starts the HTTP server.  Returns NULL and logs on failure.  'config' must
+ * outlive the server; 'opt' is read only here. */
+struct api_server *http_start(const struct http_options *opt,
                               const struct api_config *config);
 void http_stop(struct api_server *);
 

@@ -5,7 +5,9 @@
  * (one or more segments, possibly empty: "/ui/" matches "/ui/{path*}").  Matching is a linear scan: the table is small and
  * the scan touches only static data.  A path that matches some pattern under
  * another method yields 405 with the Allow list; one that matches none yields
- * 404.  The OpenAPI document must list exactly these operations
+ * 404.  HEAD takes the GET route; the Allow list names HEAD beside GET and
+ * always OPTIONS, which http.c answers for every known path.  The OpenAPI
+ * document must list exactly these operations
  * (tests/integration/test_openapi.py compares `skyvisord --list-routes`). */
 #include <stdio.h>
 #include <string.h>
@@ -81,7 +83,7 @@ const struct api_route router_routes[] = {
 const size_t router_n_routes = sizeof router_routes / sizeof router_routes[0];
 
 static const char *const method_names[API__N_METHODS] = {
-    "GET", "POST", "PUT", "PATCH", "DELETE",
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
 };
 
 const char *
@@ -138,6 +140,17 @@ match_pattern(const char *pattern, const char *path, const char **params,
     return true;
 }
 
+/* Appends a method to the Allow list being built in allow[0..*off). */
+static void
+allow_add(char *allow, size_t allow_len, size_t *off, enum api_method m)
+{
+    int w = snprintf(allow + *off, allow_len - *off, "%s%s", *off ? ", " : "",
+                     router_method_name(m));
+    if (w > 0 && (size_t) w < allow_len - *off) {
+        *off += (size_t) w;
+    }
+}
+
 enum sv_error
 router_match(struct api_req *req, char *allow, size_t allow_len)
 {
@@ -147,6 +160,7 @@ router_match(struct api_req *req, char *allow, size_t allow_len)
     size_t n_params;
     size_t off = 0;
     bool path_known = false;
+    enum api_method want = req->method == API_HEAD ? API_GET : req->method;
     allow[0] = '\0';
     for (size_t i = 0; i < router_n_routes; i++) {
         const struct api_route *r = &router_routes[i];
@@ -155,7 +169,7 @@ router_match(struct api_req *req, char *allow, size_t allow_len)
             continue;
         }
         path_known = true;
-        if (r->method == req->method) {
+        if (r->method == want) {
             memcpy(seg_buf, scratch, sizeof scratch);
             for (size_t k = 0; k < n_params; k++) {
                 req->params[k] = seg_buf + (params[k] - scratch);
@@ -165,13 +179,16 @@ router_match(struct api_req *req, char *allow, size_t allow_len)
             req->route_index = (unsigned int) i;
             return SVE_OK;
         }
-        int w = snprintf(allow + off, allow_len - off, "%s%s", off ? ", " : "",
-                         router_method_name(r->method));
-        if (w > 0 && (size_t) w < allow_len - off) {
-            off += (size_t) w;
+        allow_add(allow, allow_len, &off, r->method);
+        if (r->method == API_GET) {
+            allow_add(allow, allow_len, &off, API_HEAD);
         }
     }
-    return path_known ? SVE_METHOD_NOT_ALLOWED : SVE_NO_ROUTE;
+    if (!path_known) {
+        return SVE_NO_ROUTE;
+    }
+    allow_add(allow, allow_len, &off, API_OPTIONS);
+    return SVE_METHOD_NOT_ALLOWED;
 }
 
 void

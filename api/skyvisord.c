@@ -47,6 +47,10 @@ usage(FILE *out)
 "  --listen IP:PORT     HTTP address (default: 127.0.0.1:8080)\n"
 "  --threads N          HTTP worker threads, each with its own database\n"
 "                       connection (default: number of CPUs, at least 2)\n"
+"  --max-conns-per-ip N connections one client address may hold at once\n"
+"                       (default: 64; 0: no limit); an idle connection is\n"
+"                       closed after 10 s, one whose request head takes more\n"
+"                       than 15 s too\n"
 "  --openflow-listen IP:PORT\n"
 "                       accept OpenFlow 1.3 connections from bridges here (the\n"
 "                       hosts whose 'controller' field points at it)\n"
@@ -80,6 +84,7 @@ struct options {
     const char *openflow_listen;
     const char *admin_token_file;
     unsigned int threads;
+    unsigned int max_conns_per_ip;
     enum tunnels_layout tunnels;
     bool no_reconciler;
 };
@@ -90,12 +95,14 @@ parse_options(int argc, char **argv, struct options *o)
 {
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
-           OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE };
+           OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
+           OPT_MAX_CONNS_PER_IP };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
         {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
@@ -111,6 +118,7 @@ parse_options(int argc, char **argv, struct options *o)
         .data_dir = "skyvisor-data",
         .listen = "127.0.0.1:8080",
         .threads = ncpu > 2 ? (unsigned int) ncpu : 2,
+        .max_conns_per_ip = 64,
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -140,6 +148,15 @@ parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->threads = (unsigned int) n;
+            break;
+        }
+        case OPT_MAX_CONNS_PER_IP: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 4096) {
+                fprintf(stderr, "skyvisord: --max-conns-per-ip wants 0 to 4096\n");
+                return 2;
+            }
+            o->max_conns_per_ip = (unsigned int) n;
             break;
         }
         case OPT_LOG_LEVEL:
@@ -268,7 +285,12 @@ main(int argc, char **argv)
         }
         config.recon = sky_reconcile_get(recon);
     }
-    http = http_start(opt.listen, opt.threads, &config);
+    struct http_options ho = {
+        .listen = opt.listen,
+        .threads = opt.threads,
+        .max_conns_per_ip = opt.max_conns_per_ip,
+    };
+    http = http_start(&ho, &config);
     if (!http) {
         goto out;
     }

@@ -58,6 +58,21 @@ utf8_valid(const char *s, size_t len)
 }
 
 size_t
+utf8_whole_len(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = len;
+    while (i > 0 && len - i < 3 && (p[i - 1] & 0xc0) == 0x80) {
+        i--;                            /* back over continuation bytes */
+    }
+    if (i == 0 || p[i - 1] < 0xc2 || p[i - 1] > 0xf4) {
+        return len;                     /* no lead byte: nothing was cut */
+    }
+    size_t want = p[i - 1] >= 0xf0 ? 4 : p[i - 1] >= 0xe0 ? 3 : 2;
+    return len - (i - 1) < want ? i - 1 : len;
+}
+
+size_t
 utf8_sanitize(const char *s, size_t len, char *out, size_t cap)
 {
     static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */

@@ -17,6 +17,10 @@
 size_t utf8_seq_len(const unsigned char *s, size_t len);
 /* True if s[0..len) is well-formed UTF-8 (NUL bytes count as valid). */
 bool utf8_valid(const char *s, size_t len);
+/* 'len' less a character cut short at the end of s[0..len): a lead byte
+ * and fewer continuation bytes than it announces.  What a fixed buffer cut
+ * off is dropped rather than shown as U+FFFD. */
+size_t utf8_whole_len(const char *s, size_t len);
 /* Copies s[0..len) into 'out' (cap >= 1 bytes), replacing every byte that
  * does not start a well-formed sequence with U+FFFD, and stops at the last
  * whole character that fits before the terminating NUL.  NUL bytes in 's'

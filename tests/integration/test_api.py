@@ -158,7 +158,7 @@ def test_host_defaults_and_rules(api, world):
     assert_problem(api.post("/v1/hosts", neither), 400, "missing-field", "openflow")
     assert_problem(api.post("/v1/hosts", host("h7", "pt", 93, controller="unix:/x", openflow=None)),
                    400, "invalid-value", "controller")
-    assert_problem(api.post("/v1/hosts", host("h8", "pt", 92, ovsdb="ssl:1.2.3.4:6640")), 400,
+    assert_problem(api.post("/v1/hosts", host("h8", "pt", 92, ovsdb="ssl:1.2.3.4")), 400,
                    "invalid-value", "ovsdb")
     assert_problem(api.post("/v1/hosts", host("h9", "pt", 91, capacity=0)), 400,
                    "invalid-value", "capacity")
@@ -506,10 +506,10 @@ def test_media_type_size_routes_methods(daemon, api):
     assert_problem(api.get("/v1/nothing"), 404, "no-route")
     assert_problem(api.get("/v1/clouds/"), 404, "no-route")
     st, hdrs, body = api.request("PUT", "/v1/clouds", {"name": "x"})
-    assert st == 405 and hdrs["allow"] == "GET, POST"
+    assert st == 405 and hdrs["allow"] == "GET, HEAD, POST, OPTIONS"
     assert body["type"] == "urn:skyvisor:problem:method-not-allowed"
     st, hdrs, _ = raw(daemon, "OPTIONS", "/v1/hosts/x")
-    assert st == 405 and hdrs["allow"] == "GET, PATCH, DELETE"
+    assert st == 204 and hdrs["allow"] == "GET, HEAD, PATCH, DELETE, OPTIONS"
 
 
 def test_pagination(api):

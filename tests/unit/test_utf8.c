@@ -79,6 +79,19 @@ test_sanitize_cuts_at_boundaries(void **state)
     assert_string_equal(one, "");
 }
 
+static void
+test_whole_len(void **state)
+{
+    (void) state;
+    assert_int_equal(utf8_whole_len("ab\xe2\x82", 4), 2);
+    assert_int_equal(utf8_whole_len("ab\xe2", 3), 2);
+    assert_int_equal(utf8_whole_len("ab\xe2\x82\xac", 5), 5);
+    assert_int_equal(utf8_whole_len("\xf0\x9f\x98", 3), 0);
+    assert_int_equal(utf8_whole_len("\xf0\x9f\x98\x80", 4), 4);
+    assert_int_equal(utf8_whole_len("ab\x80", 3), 3);   /* ill-formed, not cut */
+    assert_int_equal(utf8_whole_len("", 0), 0);
+}
+
 int
 main(void)
 {
@@ -86,6 +99,7 @@ main(void)
         cmocka_unit_test(test_valid_table),
         cmocka_unit_test(test_sanitize_replaces),
         cmocka_unit_test(test_sanitize_cuts_at_boundaries),
+        cmocka_unit_test(test_whole_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
