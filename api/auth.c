@@ -8,10 +8,12 @@
  *     changes: each authentication stat()s it and compares device, inode,
  *     size, mtime and ctime with the copy in memory, so the request after a
  *     rewrite (or an atomic rename onto FILE) already uses the new tokens,
- *     with no signal and no restart.  Rotation without downtime: add the
- *     new token as a second line, move the clients over, remove the old
- *     line.  A file that disappears or cannot be read holds no tokens (the
- *     admin API is closed until it is back), never the old ones.
+ *     with no signal and no restart (a file changed within the last two
+ *     seconds is also compared by content, see admin_file_refresh).
+ *     Rotation without downtime: add the new token as a second line, move
+ *     the clients over, remove the old line.  A file that disappears or
+ *     cannot be read holds no tokens (the admin API is closed until it is
+ *     back), never the old ones.
  * Admin tokens are compared in constant time and never stored elsewhere.
  *
  * Tenant tokens ("svt_" + 64 hex digits from getrandom, shown once at
@@ -37,6 +39,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "core/vlog.h"
@@ -175,8 +178,22 @@ read_tokens(const char *path, struct stat *st, char **tokens, size_t *n)
     return error;
 }
 
+/* Length of a "tok\0tok\0\0" list, both final NULs included. */
+static size_t
+tokens_size(const char *t)
+{
+    const char *p = t;
+    while (*p) {
+        p += strlen(p) + 1;
+    }
+    return (size_t) (p - t) + 1;
+}
+
 /* Re-reads the file unless the one in memory has the identity the file
- * has now. */
+ * has now.  Timestamps move in clock ticks, not nanoseconds, so a file
+ * rewritten in place to the same size within one tick keeps its identity:
+ * like git's "racily clean" entries, a file changed less than two seconds
+ * ago is read again on every call and compared by content. */
 static void
 admin_file_refresh(const char *path)
 {
@@ -184,15 +201,38 @@ admin_file_refresh(const char *path)
     if (stat(path, &st)) {
         memset(&st, 0, sizeof st);
     }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     pthread_rwlock_rdlock(&admin_file.lock);
     bool current = admin_file.loaded && same_file(&st, &admin_file.seen);
+    bool racy = st.st_ino && now.tv_sec - st.st_mtim.tv_sec < 2;
     pthread_rwlock_unlock(&admin_file.lock);
-    if (current) {
+    if (current && !racy) {
         return;
     }
     char *tokens;
     size_t n;
     int error = st.st_ino ? read_tokens(path, &st, &tokens, &n) : ENOENT;
+    pthread_rwlock_wrlock(&admin_file.lock);
+    bool same = admin_file.loaded && error == admin_file.error
+                && (error || (admin_file.tokens && tokens_size(tokens)
+                                                     == tokens_size(admin_file.tokens)
+                              && !memcmp(tokens, admin_file.tokens,
+                                         tokens_size(tokens))));
+    if (same) {
+        free(error ? NULL : tokens);
+    } else {
+        free(admin_file.tokens);
+        admin_file.tokens = error ? NULL : tokens;
+        admin_file.n = error ? 0 : n;
+        admin_file.error = error;
+    }
+    admin_file.seen = st;
+    admin_file.loaded = true;
+    pthread_rwlock_unlock(&admin_file.lock);
+    if (same) {
+        return;
+    }
     if (error) {
         vlog(VLOG_WARN, "auth", "cannot read the admin token file %s: %s; no "
              "admin token is valid until it can be read", path, strerror(error));
@@ -200,14 +240,6 @@ admin_file_refresh(const char *path)
         vlog(VLOG_INFO, "auth", "read %zu admin token%s from %s", n,
              n == 1 ? "" : "s", path);
     }
-    pthread_rwlock_wrlock(&admin_file.lock);
-    free(admin_file.tokens);
-    admin_file.tokens = error ? NULL : tokens;
-    admin_file.n = error ? 0 : n;
-    admin_file.error = error;
-    admin_file.seen = st;
-    admin_file.loaded = true;
-    pthread_rwlock_unlock(&admin_file.lock);
 }
 
 int
