@@ -7,8 +7,9 @@
  * There is no cache in front of the lookup: every request reads the token's
  * row, so a deleted (revoked) or expired token fails on the first request
  * that starts after the deletion committed, on every skyvisord of the
- * database.  The lookup also stamps last_used_at, at most once a minute per
- * token, so that a busy token does not turn every read into a write. */
+ * database.  The lookup is a plain read; only when the token's last_used_at
+ * is a minute old or more does a second statement stamp it, so a busy token
+ * does not turn every read into a write. */
 #include <stdio.h>
 
 #include "db/store.h"
@@ -50,17 +51,19 @@ const struct store_res store_tokens = {"token", &get, &list, &insert, NULL,
 
 static const struct db_stmt auth = {
     "token_auth",
-    "WITH k AS ("
-    " SELECT k.id, k.tenant_id, k.scope, k.last_used_at FROM token k"
+    "SELECT k.tenant_id::text, k.id::text, k.scope = 'read-only',"
+    "  coalesce(t.id::text = $2 OR t.name = $2, false),"
+    "  k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'"
+    " FROM token k JOIN tenant t ON t.id = k.tenant_id"
     " WHERE k.hash = sha256(convert_to($1, 'UTF8'))"
-    "  AND (k.expires_at IS NULL OR k.expires_at > now())),"
-    " touch AS (UPDATE token SET last_used_at = now() FROM k"
-    "  WHERE token.id = k.id AND (k.last_used_at IS NULL"
-    "   OR k.last_used_at < now() - interval '1 minute'))"
-    " SELECT k.tenant_id::text, k.id::text, k.scope = 'read-only',"
-    "  coalesce(t.id::text = $2 OR t.name = $2, false)"
-    " FROM k JOIN tenant t ON t.id = k.tenant_id",
+    "  AND (k.expires_at IS NULL OR k.expires_at > now())",
     2,
+};
+static const struct db_stmt touch = {
+    "token_touch",
+    "UPDATE token SET last_used_at = now() WHERE id = $1::uuid"
+    " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+    1,
 };
 
 enum db_qs
@@ -76,6 +79,13 @@ store_token_auth(struct db_conn *c, const char *secret, const char *path_tenant,
         snprintf(out->token_id, sizeof out->token_id, "%s", PQgetvalue(res, 0, 1));
         out->read_only = PQgetvalue(res, 0, 2)[0] == 't';
         out->path_is_own = PQgetvalue(res, 0, 3)[0] == 't';
+        if (PQgetvalue(res, 0, 4)[0] == 't') {
+            /* Best effort: a failed stamp does not fail the request. */
+            const char *id[] = {out->token_id};
+            struct db_error saved = c->err;
+            db_exec(c, &touch, id, NULL);
+            c->err = saved;
+        }
     }
     PQclear(res);
     return qs;
