@@ -164,11 +164,16 @@ struct http_options {
     unsigned int threads;           /* worker threads */
     unsigned int max_conns_per_ip;  /* connections one client address may
                                      * hold (0: no limit) */
+    const char *tls_listen;         /* HTTPS "IP:PORT", or NULL; then */
+    const char *tls_cert, *tls_key; /* PEM files, re-read by http_reload */
 };
 /* Starts the HTTP server.  Returns NULL and logs on failure.  'config' must
  * outlive the server; 'opt' is read only here. */
 struct api_server *http_start(const struct http_options *opt,
                               const struct api_config *config);
+/* Re-reads the HTTPS certificate and key (SIGHUP); the old pair stays when
+ * the new one does not load. */
+void http_reload(struct api_server *);
 void http_stop(struct api_server *);
 
 /* --- handlers (one file per resource group) --- */

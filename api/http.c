@@ -28,6 +28,10 @@
  * connection is closed after HTTP_IDLE_SECONDS and a request head must
  * arrive within HTTP_HEAD_SECONDS (http_conn.h).
  *
+ * HTTPS (--tls-listen) is a second daemon on the same pipeline, its
+ * certificate asked of api/tls.c at every handshake so that SIGHUP can
+ * replace it (http_reload).
+ *
  * Methods: HEAD is routed as GET (libmicrohttpd sends the headers, with the
  * body's Content-Length, and no body); OPTIONS answers 204 with Allow for a
  * known path, before authentication.
@@ -46,6 +50,7 @@
 
 #include "api/api.h"
 #include "api/http_conn.h"
+#include "api/tls.h"
 #include "core/utf8.h"
 #include "core/vlog.h"
 #include "db/db.h"
@@ -60,6 +65,7 @@
 
 struct api_server {
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *tls_daemon;      /* --tls-listen, or NULL */
     struct http_conns *conns;
     const struct api_config *config;
 };
@@ -469,22 +475,27 @@ head_reply(struct api_req *req, struct api_resp *resp, enum sv_error e,
 static void
 send_raw(struct MHD_Connection *conn, const struct api_resp *resp)
 {
-    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
-        conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     const char *reason = MHD_get_reason_phrase_for(resp->status);
-    char head[256];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
+    char *msg = NULL;
+    int n = asprintf(&msg, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "Connection: close\r\n\r\n", resp->status, reason,
-                     resp->content_type, resp->body_len);
-    if (!fd || n <= 0 || (size_t) n >= sizeof head) {
+                     "Connection: close\r\n\r\n%s", resp->status, reason,
+                     resp->content_type, resp->body_len, resp->body);
+    if (n < 0) {
         return;
     }
-    struct iovec iov[2] = {{head, (size_t) n}, {resp->body, resp->body_len}};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-    while (sendmsg(fd->connect_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-        continue;
+    const union MHD_ConnectionInfo *tls = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (tls && tls->tls_session) {
+        tls_send_raw(tls->tls_session, msg, (size_t) n);
+    } else if (fd) {
+        while (send(fd->connect_fd, msg, (size_t) n, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+            continue;
+        }
     }
+    free(msg);
 }
 
 static enum MHD_Result
@@ -621,40 +632,45 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     vlog(VLOG_WARN, "http", "%s", buf);
 }
 
-struct api_server *
-http_start(const struct http_options *opt, const struct api_config *config)
+/* Parses 'flag''s "IPv4:PORT" into 'sin'.  Returns false after logging. */
+static bool
+parse_addr(const char *flag, const char *s, struct sockaddr_in *sin)
 {
-    const char *listen = opt->listen;
     char host[64];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t) (colon - listen) >= sizeof host) {
-        vlog(VLOG_ERR, "http", "--listen wants IP:PORT, not '%s'", listen);
-        return NULL;
+    const char *colon = strrchr(s, ':');
+    if (!colon || (size_t) (colon - s) >= sizeof host) {
+        vlog(VLOG_ERR, "http", "%s wants IP:PORT, not '%s'", flag, s);
+        return false;
     }
-    memcpy(host, listen, (size_t) (colon - listen));
-    host[colon - listen] = '\0';
+    memcpy(host, s, (size_t) (colon - s));
+    host[colon - s] = '\0';
     char *end;
     unsigned long port = strtoul(colon + 1, &end, 10);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-    if (*end || port > 65535 || inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        vlog(VLOG_ERR, "http", "--listen wants IPv4:PORT, not '%s'", listen);
-        return NULL;
+    *sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    if (*end || port > 65535 || inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+        vlog(VLOG_ERR, "http", "%s wants IPv4:PORT, not '%s'", flag, s);
+        return false;
     }
-    struct api_server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
-        return NULL;
-    }
-    srv->config = config;
-    srv->conns = http_conns_create(HTTP_HEAD_SECONDS);
-    if (!srv->conns) {
-        free(srv);
-        return NULL;
-    }
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-        (uint16_t) port, NULL, NULL, access_cb, srv,
+    return true;
+}
+
+/* One libmicrohttpd daemon on 'sin' ('tls': HTTPS with api/tls.c's
+ * certificate).  Returns NULL after logging. */
+static struct MHD_Daemon *
+start_daemon(struct api_server *srv, const struct http_options *opt,
+             const char *addr, struct sockaddr_in *sin, bool tls)
+{
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+                         | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *) tls_cert_cb},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, ntohs(sin->sin_port), NULL, NULL, access_cb, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sin,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) sin,
         MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, 4096u,
@@ -665,17 +681,57 @@ http_start(const struct http_options *opt, const struct api_config *config)
         MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, srv,
         MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, srv->conns,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+        MHD_OPTION_ARRAY, tls ? tls_opts : none,
         MHD_OPTION_END);
-    if (!srv->daemon) {
-        vlog(VLOG_ERR, "http", "cannot listen on %s: %s", listen, strerror(errno));
-        http_conns_destroy(srv->conns);
-        free(srv);
+    if (!d) {
+        vlog(VLOG_ERR, "http", "cannot listen on %s%s: %s", tls ? "https://" : "",
+             addr, strerror(errno));
         return NULL;
     }
-    vlog(VLOG_INFO, "http", "listening on %s with %u worker threads, at most "
-         "%u connections per client address", listen, opt->threads,
-         opt->max_conns_per_ip);
+    vlog(VLOG_INFO, "http", "listening on %s%s with %u worker threads, at most "
+         "%u connections per client address", tls ? "https://" : "", addr,
+         opt->threads, opt->max_conns_per_ip);
+    return d;
+}
+
+struct api_server *
+http_start(const struct http_options *opt, const struct api_config *config)
+{
+    struct sockaddr_in sin, tls_sin;
+    if (!parse_addr("--listen", opt->listen, &sin)
+        || (opt->tls_listen && !parse_addr("--tls-listen", opt->tls_listen, &tls_sin))) {
+        return NULL;
+    }
+    if (opt->tls_listen) {
+        char err[512];
+        if (tls_load(opt->tls_cert, opt->tls_key, err, sizeof err)) {
+            vlog(VLOG_ERR, "http", "TLS: %s", err);
+            return NULL;
+        }
+    }
+    struct api_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        return NULL;
+    }
+    srv->config = config;
+    srv->conns = http_conns_create(HTTP_HEAD_SECONDS);
+    if (!srv->conns
+        || !(srv->daemon = start_daemon(srv, opt, opt->listen, &sin, false))
+        || (opt->tls_listen
+            && !(srv->tls_daemon = start_daemon(srv, opt, opt->tls_listen,
+                                                &tls_sin, true)))) {
+        http_stop(srv);
+        return NULL;
+    }
     return srv;
+}
+
+void
+http_reload(struct api_server *srv)
+{
+    if (srv && srv->tls_daemon) {
+        tls_reload();
+    }
 }
 
 void
@@ -684,7 +740,13 @@ http_stop(struct api_server *srv)
     if (!srv) {
         return;
     }
-    MHD_stop_daemon(srv->daemon);
+    if (srv->tls_daemon) {
+        MHD_stop_daemon(srv->tls_daemon);
+    }
+    if (srv->daemon) {
+        MHD_stop_daemon(srv->daemon);
+    }
     http_conns_destroy(srv->conns);
+    tls_unload();
     free(srv);
 }

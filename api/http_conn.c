@@ -17,6 +17,8 @@ struct http_conn {
     int fd;
     bool listed;
     time_t head_start;              /* CLOCK_MONOTONIC seconds */
+    void *held;                     /* http_conn_hold(), dropped at close */
+    void (*release)(void *);
 };
 
 struct http_conns {
@@ -150,6 +152,9 @@ http_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         pthread_mutex_lock(&cs->mutex);
         unlist(c);
         pthread_mutex_unlock(&cs->mutex);
+        if (c->release) {
+            c->release(c->held);
+        }
         free(c);
         *socket_context = NULL;
     }
@@ -183,4 +188,19 @@ http_conn_next_head(struct MHD_Connection *conn)
         list_waiting(c);
         pthread_mutex_unlock(&c->owner->mutex);
     }
+}
+
+bool
+http_conn_hold(struct MHD_Connection *conn, void *ref, void (*release)(void *))
+{
+    struct http_conn *c = conn_of(conn);
+    if (!c) {
+        return false;
+    }
+    if (c->release) {
+        c->release(c->held);      /* a second handshake on the connection */
+    }
+    c->held = ref;
+    c->release = release;
+    return true;
 }

@@ -16,11 +16,15 @@
  * The connections waiting for a head sit on one list under one mutex; the
  * reaper thread walks it once a second.  libmicrohttpd reports the close
  * before it closes the descriptor, and the entry leaves the list under the
- * same mutex, so the reaper never touches a descriptor that was reused. */
+ * same mutex, so the reaper never touches a descriptor that was reused.
+ *
+ * A connection may also hold one reference for its lifetime (the TLS
+ * certificate pair of its handshake, api/tls.h), dropped when it closes. */
 #ifndef SKYVISOR_API_HTTP_CONN_H
 #define SKYVISOR_API_HTTP_CONN_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 struct http_conns;
 
@@ -38,5 +42,10 @@ void http_conns_notify(void *cls, struct MHD_Connection *,
 void http_conn_head_done(struct MHD_Connection *conn);
 /* The request on 'conn' completed: the next head's deadline starts now. */
 void http_conn_next_head(struct MHD_Connection *conn);
+
+/* Gives 'conn' a reference that release(ref) drops when the connection
+ * closes (the TLS certificate pair it was handshaken with).  False, and
+ * 'ref' not taken, when the connection has no state here. */
+bool http_conn_hold(struct MHD_Connection *conn, void *ref, void (*release)(void *));
 
 #endif

@@ -1,5 +1,5 @@
 # api/: HTTP only.  api/skyvisord.c holds main() and is linked separately.
-API_SRCS += api/http.c api/http_conn.c api/router.c api/problem.c api/auth.c api/metrics.c \
+API_SRCS += api/http.c api/http_conn.c api/tls.c api/router.c api/problem.c api/auth.c api/metrics.c \
             api/crud.c api/health.c api/clouds.c api/cloudlinks.c api/hosts.c \
             api/tenants.c api/networks.c api/switches.c api/links.c api/vms.c \
             api/web.c api/reconcile.c api/topology.c api/tokens.c api/audit.c \

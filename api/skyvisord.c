@@ -7,7 +7,8 @@
  * it programs into them is the reconciler's business.
  * Then the main thread waits for SIGINT or SIGTERM (blocked in every thread,
  * taken with sigwait) and shuts down in reverse order: the HTTP server
- * finishes in-flight requests, the pool closes, the embedded cluster stops. */
+ * finishes in-flight requests, the pool closes, the embedded cluster stops.
+ * SIGHUP, taken the same way, re-reads the HTTPS certificate and key. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -47,6 +48,10 @@ usage(FILE *out)
 "  --listen IP:PORT     HTTP address (default: 127.0.0.1:8080)\n"
 "  --threads N          HTTP worker threads, each with its own database\n"
 "                       connection (default: number of CPUs, at least 2)\n"
+"  --tls-listen IP:PORT HTTPS address, beside the plain HTTP of --listen; needs\n"
+"  --tls-cert FILE      the certificate chain (PEM, the server's first) and\n"
+"  --tls-key FILE       its private key (PEM); SIGHUP re-reads both, new\n"
+"                       connections get the new pair, the listener stays\n"
 "  --max-conns-per-ip N connections one client address may hold at once\n"
 "                       (default: 64; 0: no limit); an idle connection is\n"
 "                       closed after 10 s, one whose request head takes more\n"
@@ -73,7 +78,8 @@ usage(FILE *out)
 "  SKYVISOR_PG_BINDIR    PostgreSQL binaries for the embedded cluster\n"
 "                        (default: newest /usr/lib/postgresql/N/bin)\n"
 "\n"
-"Logs go to stderr, one line per event.  SIGINT or SIGTERM stop it cleanly.\n",
+"Logs go to stderr, one line per event.  SIGINT or SIGTERM stop it cleanly;\n"
+"SIGHUP reloads the HTTPS certificate.\n",
             AUTH_MIN_ADMIN_TOKEN);
 }
 
@@ -85,6 +91,7 @@ struct options {
     const char *admin_token_file;
     unsigned int threads;
     unsigned int max_conns_per_ip;
+    const char *tls_listen, *tls_cert, *tls_key;
     enum tunnels_layout tunnels;
     bool no_reconciler;
 };
@@ -96,13 +103,16 @@ parse_options(int argc, char **argv, struct options *o)
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
-           OPT_MAX_CONNS_PER_IP };
+           OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
+        {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
@@ -150,6 +160,9 @@ parse_options(int argc, char **argv, struct options *o)
             o->threads = (unsigned int) n;
             break;
         }
+        case OPT_TLS_LISTEN: o->tls_listen = optarg; break;
+        case OPT_TLS_CERT: o->tls_cert = optarg; break;
+        case OPT_TLS_KEY: o->tls_key = optarg; break;
         case OPT_MAX_CONNS_PER_IP: {
             long n = strtol(optarg, &end, 10);
             if (*end || n < 0 || n > 4096) {
@@ -172,6 +185,12 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_HELP: usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
+    }
+    if ((o->tls_listen || o->tls_cert || o->tls_key)
+        && !(o->tls_listen && o->tls_cert && o->tls_key)) {
+        fprintf(stderr, "skyvisord: HTTPS needs all of --tls-listen, --tls-cert "
+                "and --tls-key\n");
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "skyvisord: unexpected argument '%s'\n", argv[optind]);
@@ -239,6 +258,7 @@ main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -289,6 +309,9 @@ main(int argc, char **argv)
         .listen = opt.listen,
         .threads = opt.threads,
         .max_conns_per_ip = opt.max_conns_per_ip,
+        .tls_listen = opt.tls_listen,
+        .tls_cert = opt.tls_cert,
+        .tls_key = opt.tls_key,
     };
     http = http_start(&ho, &config);
     if (!http) {
@@ -296,8 +319,12 @@ main(int argc, char **argv)
     }
     vlog(VLOG_INFO, "main", "ready");
     int sig = 0;
-    while (sigwait(&stop, &sig) && errno == EINTR) {
-        continue;
+    while (sigwait(&stop, &sig) || sig == SIGHUP) {
+        if (sig == SIGHUP) {
+            vlog(VLOG_INFO, "main", "received SIGHUP: reloading the HTTPS certificate");
+            http_reload(http);
+            sig = 0;
+        }
     }
     vlog(VLOG_INFO, "main", "received %s, shutting down", strsignal(sig));
     rc = 0;

@@ -17,6 +17,7 @@ struct client {
     CURL *curl;
     char *url;
     char *auth;                 /* "Authorization: Bearer ..." or NULL */
+    char *cacert;               /* CA file for https, or NULL: the system's */
     long timeout_s;
 };
 
@@ -95,6 +96,14 @@ client_create(const char *url, const char *token, long timeout_s)
     return c;
 }
 
+int
+client_set_cacert(struct client *c, const char *file)
+{
+    free(c->cacert);
+    c->cacert = strdup(file);
+    return c->cacert ? 0 : ENOMEM;
+}
+
 void
 client_destroy(struct client *c)
 {
@@ -104,6 +113,7 @@ client_destroy(struct client *c)
         }
         free(c->url);
         free(c->auth);
+        free(c->cacert);
         free(c);
     }
 }
@@ -148,6 +158,9 @@ client_request(struct client *c, const char *method, const char *path, const jso
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout_s);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "skyctl");
+    if (c->cacert) {
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
+    }
     hdrs = curl_slist_append(hdrs, "Accept: application/json, application/problem+json");
     if (c->auth) {
         hdrs = curl_slist_append(hdrs, c->auth);

@@ -26,6 +26,9 @@ struct client_resp {
  * destroys it. */
 struct client *client_create(const char *url, const char *token, long timeout_s);
 void client_destroy(struct client *);
+/* Verifies an https server against the CA certificates in PEM 'file'
+ * instead of the system's.  Returns 0 or ENOMEM. */
+int client_set_cacert(struct client *, const char *file);
 
 /* Sends one request.  'body' (may be NULL) is not consumed; 'idem_key' adds
  * an Idempotency-Key header.  Returns 0 with *out filled (the caller calls

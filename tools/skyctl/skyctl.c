@@ -34,7 +34,7 @@
 #define EXIT_CHANGES 2
 
 static const char usage_text[] =
-    "usage: skyctl [--url URL] [--token TOKEN] COMMAND [OPTIONS]\n"
+    "usage: skyctl [--url URL] [--token TOKEN] [--cacert FILE] COMMAND [OPTIONS]\n"
     "\n"
     "Declarative provisioning for skyvisor: keep clouds, hosts, tenants and their\n"
     "networks in a file, and make the server match it.\n"
@@ -64,6 +64,8 @@ static const char usage_text[] =
     "                      http://127.0.0.1:8080)\n"
     "      --token TOKEN   the admin token (default $SKYVISOR_TOKEN): skyctl reads\n"
     "                      and writes clouds, hosts and tenants\n"
+    "      --cacert FILE   for an https URL: trust the CA certificates in FILE\n"
+    "                      (PEM) instead of the system's (default $SKYVISOR_CACERT)\n"
     "      --prune         also delete objects skyctl created for this file that the\n"
     "                      file no longer declares (never objects it did not create)\n"
     "      --no-wait       apply: do not wait for the reconciler\n"
@@ -122,7 +124,7 @@ static const char usage_text[] =
     "failing objects and their status detail); 64 bad usage.\n";
 
 struct opts {
-    const char *file, *url, *token, *output;
+    const char *file, *url, *token, *output, *cacert;
     bool prune, no_wait, timeout_given;
     double timeout;
 };
@@ -148,6 +150,10 @@ connect_client(const struct opts *o)
         return NULL;
     }
     struct client *c = client_create(o->url, o->token, 60);
+    if (c && o->cacert && *o->cacert && client_set_cacert(c, o->cacert)) {
+        client_destroy(c);
+        c = NULL;
+    }
     if (!c) {
         die(1, "%s", "out of memory");
     }
@@ -342,18 +348,20 @@ main(int argc, char **argv)
     struct opts o = {
         .url = getenv("SKYVISOR_URL"),
         .token = getenv("SKYVISOR_TOKEN"),
+        .cacert = getenv("SKYVISOR_CACERT"),
         .timeout = 300,
     };
     if (!o.url || !*o.url) {
         o.url = "http://127.0.0.1:8080";
     }
-    enum { O_URL = 256, O_TOKEN, O_PRUNE, O_NO_WAIT, O_TIMEOUT };
+    enum { O_URL = 256, O_TOKEN, O_PRUNE, O_NO_WAIT, O_TIMEOUT, O_CACERT };
     static const struct option longopts[] = {
         {"file", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"url", required_argument, NULL, O_URL},
         {"token", required_argument, NULL, O_TOKEN},
+        {"cacert", required_argument, NULL, O_CACERT},
         {"prune", no_argument, NULL, O_PRUNE},
         {"no-wait", no_argument, NULL, O_NO_WAIT},
         {"timeout", required_argument, NULL, O_TIMEOUT},
@@ -368,6 +376,7 @@ main(int argc, char **argv)
         case 'h': fputs(usage_text, stdout); return 0;
         case O_URL: o.url = optarg; break;
         case O_TOKEN: o.token = optarg; break;
+        case O_CACERT: o.cacert = optarg; break;
         case O_PRUNE: o.prune = true; break;
         case O_NO_WAIT: o.no_wait = true; break;
         case O_TIMEOUT:
