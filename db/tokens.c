@@ -83,7 +83,7 @@ store_token_auth(struct db_conn *c, const char *secret, const char *path_tenant,
             /* Best effort: a failed stamp does not fail the request. */
             const char *id[] = {out->token_id};
             struct db_error saved = c->err;
-            db_exec(c, &touch, id, NULL);
+            db_exec_idempotent(c, &touch, id, NULL);
             c->err = saved;
         }
     }
