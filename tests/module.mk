@@ -18,6 +18,8 @@ FUZZ_TARGETS += fuzz_jsonrpc
 FUZZ_SRCS_fuzz_jsonrpc := ctrl/jsonrpc.c ctrl/ovsdb.c ctrl/ovsdb_datum.c \
                           ctrl/ovsdb_replica.c ctrl/ovsdb_txn.c ctrl/ovsdb_vswitch.c \
                           core/vlog.c
+FUZZ_SRCS_fuzz_jsonrpc += ctrl/stream.c ctrl/stream_tls.c core/certname.c
+FUZZ_LIBS_fuzz_jsonrpc := -lssl -lcrypto
 FUZZ_TARGETS += fuzz_skyspec
 FUZZ_SRCS_fuzz_skyspec := tools/skyctl/model.c tools/skyctl/spec.c
 FUZZ_LIBS_fuzz_skyspec := -lyaml -lm
@@ -63,3 +65,11 @@ UNIT_TESTS += test_reactive
 
 # UTF-8 checks of wire text (core/utf8.c).
 UNIT_TESTS += test_utf8
+
+# C drivers of db/ against a real PostgreSQL: tests/ctrl/NAME_driver.c too,
+# linked with the database library.
+DB_DRIVERS := changelog_driver
+INTEGRATION_DEPS += $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS))
+$(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/ctrl/%.o $(BUILD)/libskydb.a $(BUILD)/libskycore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)

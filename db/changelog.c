@@ -1,0 +1,97 @@
+/* changelog.c: the change log's two statements (see changelog.h and
+ * migrations/005_change_log.sql). */
+#include "db/changelog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One statement, one snapshot: pg_current_snapshot() is the snapshot the
+ * statement reads change_log with, so the rows returned are exactly those
+ * the next watermark sees and the previous one did not. */
+static const struct db_stmt stmt_read = {
+    "changelog_read",
+    "WITH s AS (SELECT pg_current_snapshot() AS now, $1::pg_snapshot AS w,"
+    "  (SELECT bound FROM change_log_horizon) AS horizon)"
+    " SELECT s.now::text,"
+    "  s.w IS NULL OR pg_snapshot_xmin(s.w) <= s.horizon AS reload,"
+    "  c.seq, c.kind, c.object_id::text, c.network_id::text, c.op"
+    " FROM s LEFT JOIN change_log c ON s.w IS NOT NULL"
+    "  AND pg_snapshot_xmin(s.w) > s.horizon"
+    "  AND c.xid >= pg_snapshot_xmin(s.w)"
+    "  AND NOT pg_visible_in_snapshot(c.xid, s.w)"
+    " ORDER BY c.seq",
+    1,
+};
+
+static const struct db_stmt stmt_prune = {
+    "changelog_prune",
+    "WITH h AS (SELECT max(xid) AS x FROM change_log"
+    "   WHERE at < now() - make_interval(secs => $1::integer)),"
+    " d AS (DELETE FROM change_log c USING h WHERE c.xid <= h.x RETURNING 1),"
+    " u AS (UPDATE change_log_horizon SET bound = h.x FROM h"
+    "   WHERE h.x IS NOT NULL AND h.x > change_log_horizon.bound RETURNING 1)"
+    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)",
+    1,
+};
+
+static enum changelog_op
+parse_op(const char *s)
+{
+    return s[0] == 'c' ? CHANGELOG_CREATE
+           : s[0] == 'd' ? CHANGELOG_DELETE : CHANGELOG_UPDATE;
+}
+
+enum db_qs
+changelog_read(struct db_conn *c, const char *watermark, struct changelog_batch *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *params[] = {watermark};
+    PGresult *res;
+    enum db_qs qs = db_exec_idempotent(c, &stmt_read, params, &res);
+    if (qs != DB_QS_ONE) {
+        PQclear(res);
+        return qs < 0 ? qs : DB_QS_HARD;    /* the statement always has a row */
+    }
+    int rows = PQntuples(res);
+    out->watermark = strdup(PQgetvalue(res, 0, 0));
+    out->reload = PQgetvalue(res, 0, 1)[0] == 't';
+    bool any = !PQgetisnull(res, 0, 2);
+    out->entries = any ? calloc((size_t) rows, sizeof *out->entries) : NULL;
+    if (!out->watermark || (any && !out->entries)) {
+        PQclear(res);
+        changelog_batch_uninit(out);
+        return DB_QS_HARD;
+    }
+    for (int i = 0; any && i < rows; i++) {
+        struct changelog_entry *e = &out->entries[out->n++];
+        e->seq = atoll(PQgetvalue(res, i, 2));
+        snprintf(e->kind, sizeof e->kind, "%s", PQgetvalue(res, i, 3));
+        snprintf(e->object_id, sizeof e->object_id, "%s", PQgetvalue(res, i, 4));
+        snprintf(e->network_id, sizeof e->network_id, "%s", PQgetvalue(res, i, 5));
+        e->op = parse_op(PQgetvalue(res, i, 6));
+    }
+    PQclear(res);
+    return DB_QS_ONE;
+}
+
+void
+changelog_batch_uninit(struct changelog_batch *b)
+{
+    free(b->entries);
+    free(b->watermark);
+    memset(b, 0, sizeof *b);
+}
+
+enum db_qs
+changelog_prune(struct db_conn *c, unsigned int keep_seconds, long long *n)
+{
+    char keep[16];
+    snprintf(keep, sizeof keep, "%u", keep_seconds);
+    const char *params[] = {keep};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_prune, params, &res);
+    *n = qs == DB_QS_ONE ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return qs < 0 ? qs : DB_QS_ONE;
+}

@@ -1,0 +1,49 @@
+/* changelog.h: reading the log of desired-state changes in commit order
+ * (migrations/005_change_log.sql explains the log and its watermark).
+ *
+ * A reader keeps a watermark, the text of a PostgreSQL snapshot; each read
+ * returns the changes committed since the previous watermark and the next
+ * watermark, in one statement, so nothing is read twice and nothing that
+ * commits late is skipped.  A reader without a watermark, or whose
+ * watermark is older than what pruning kept, is told to reload everything
+ * (and gets a fresh watermark to continue from after that reload: the
+ * reload must read desired state no earlier than the watermark's snapshot,
+ * which holds when it starts after changelog_read returned). */
+#ifndef SKYVISOR_DB_CHANGELOG_H
+#define SKYVISOR_DB_CHANGELOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db/db.h"
+
+enum changelog_op { CHANGELOG_CREATE, CHANGELOG_UPDATE, CHANGELOG_DELETE };
+
+struct changelog_entry {
+    long long seq;
+    char kind[16];          /* table name: cloud, host, vm, ... */
+    char object_id[37];
+    char network_id[37];    /* "" when the object belongs to no network */
+    enum changelog_op op;
+};
+
+struct changelog_batch {
+    struct changelog_entry *entries;   /* owned, in seq order */
+    size_t n;
+    bool reload;            /* the reader must reload everything */
+    char *watermark;        /* owned: the next watermark */
+};
+
+/* Reads what committed since 'watermark' (NULL: never read).  On success
+ * fills 'out' (changelog_batch_uninit frees it) and returns DB_QS_ONE.
+ * Runs outside a transaction (one statement). */
+enum db_qs changelog_read(struct db_conn *, const char *watermark,
+                          struct changelog_batch *out);
+void changelog_batch_uninit(struct changelog_batch *);
+
+/* Deletes the rows older than 'keep_seconds', raising the horizon.  *n
+ * receives how many went. */
+enum db_qs changelog_prune(struct db_conn *, unsigned int keep_seconds,
+                           long long *n);
+
+#endif

@@ -1,0 +1,64 @@
+/* changelog_driver.c: db/changelog.c against a real PostgreSQL, for
+ * tests/integration/test_changelog.py.
+ *
+ *   changelog_driver URL read [WATERMARK]   one read, printed as one JSON
+ *       line: {"watermark", "reload", "changes": [{seq, kind, id, network, op}]}
+ *   changelog_driver URL prune SECONDS      {"pruned": N}
+ * Exit status 0, or 1 with the database's message on stderr. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/changelog.h"
+
+static const char *const op_names[] = {"create", "update", "delete"};
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 3 || (strcmp(argv[2], "read") && strcmp(argv[2], "prune"))
+        || (!strcmp(argv[2], "prune") && argc != 4)) {
+        fprintf(stderr, "usage: %s URL read [WATERMARK] | URL prune SECONDS\n",
+                argv[0]);
+        return 2;
+    }
+    struct db_conn *c = db_conn_create(argv[1]);
+    if (!c) {
+        return 1;
+    }
+    json_t *out;
+    if (!strcmp(argv[2], "prune")) {
+        long long n;
+        if (changelog_prune(c, (unsigned int) atoi(argv[3]), &n) < 0) {
+            fprintf(stderr, "%s\n", c->err.message);
+            db_conn_destroy(c);
+            return 1;
+        }
+        out = json_pack("{s:I}", "pruned", (json_int_t) n);
+    } else {
+        struct changelog_batch b;
+        if (changelog_read(c, argc > 3 ? argv[3] : NULL, &b) < 0) {
+            fprintf(stderr, "%s\n", c->err.message);
+            db_conn_destroy(c);
+            return 1;
+        }
+        json_t *changes = json_array();
+        for (size_t i = 0; i < b.n; i++) {
+            const struct changelog_entry *e = &b.entries[i];
+            json_array_append_new(changes, json_pack(
+                "{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t) e->seq,
+                "kind", e->kind, "id", e->object_id, "network", e->network_id,
+                "op", op_names[e->op]));
+        }
+        out = json_pack("{s:s, s:b, s:o}", "watermark", b.watermark, "reload",
+                        b.reload, "changes", changes);
+        changelog_batch_uninit(&b);
+    }
+    char *text = json_dumps(out, JSON_COMPACT);
+    puts(text);
+    free(text);
+    json_decref(out);
+    db_conn_destroy(c);
+    return 0;
+}
