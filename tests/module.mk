@@ -73,3 +73,6 @@ INTEGRATION_DEPS += $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS))
 $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/ctrl/%.o $(BUILD)/libskydb.a $(BUILD)/libskycore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The installed-flow table (ctrl/flowtable.c).
+UNIT_TESTS += test_flowtable

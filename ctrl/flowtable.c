@@ -1,0 +1,360 @@
+/* flowtable.c: see flowtable.h.
+ *
+ * Layout: an open-addressing index (linear probing, power-of-two size, at
+ * most half full) of pointers to entries; an entry is one allocation
+ * holding its hash, cookie, diff generation and the two byte strings: the
+ * key (table, priority, canonical match) and the instructions.  Removal
+ * re-inserts the rest of the probe run (no tombstones). */
+#include "ctrl/flowtable.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/buf.h"
+
+struct ft_entry {
+    uint64_t hash;
+    uint64_t cookie;
+    uint32_t gen;
+    uint16_t key_len;
+    uint16_t insts_len;
+    uint8_t data[];                 /* key, then instructions */
+};
+
+struct flowtable {
+    struct ft_entry **slots;
+    size_t cap;                     /* power of two, or 0 */
+    size_t n;
+    size_t bytes;
+    uint32_t gen;
+    struct buf key, insts;          /* scratch */
+};
+
+struct flowtable *
+flowtable_create(void)
+{
+    struct flowtable *ft = calloc(1, sizeof *ft);
+    if (ft) {
+        buf_init(&ft->key);
+        buf_init(&ft->insts);
+    }
+    return ft;
+}
+
+void
+flowtable_clear(struct flowtable *ft)
+{
+    for (size_t i = 0; i < ft->cap; i++) {
+        free(ft->slots[i]);
+        ft->slots[i] = NULL;
+    }
+    ft->n = 0;
+    ft->bytes = 0;
+}
+
+void
+flowtable_destroy(struct flowtable *ft)
+{
+    if (!ft) {
+        return;
+    }
+    flowtable_clear(ft);
+    free(ft->slots);
+    buf_uninit(&ft->key);
+    buf_uninit(&ft->insts);
+    free(ft);
+}
+
+size_t
+flowtable_count(const struct flowtable *ft)
+{
+    return ft->n;
+}
+
+size_t
+flowtable_bytes(const struct flowtable *ft)
+{
+    return ft->bytes;
+}
+
+static int
+cmp_u8(const void *a, const void *b)
+{
+    return (int) *(const uint8_t *) a - (int) *(const uint8_t *) b;
+}
+
+static uint64_t
+fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Encodes the identity into ft->key: table, priority, then the match with
+ * its items in field order.  False if it does not encode. */
+static bool
+encode_key(struct flowtable *ft, uint8_t table, uint16_t priority,
+           const struct ofmatch *match)
+{
+    struct ofmatch canon = *match;
+    qsort(canon.order, canon.n, sizeof canon.order[0], cmp_u8);
+    buf_clear(&ft->key);
+    buf_put_u8(&ft->key, table);
+    buf_put_u16(&ft->key, priority);
+    ofmatch_encode(&canon, &ft->key);
+    return !ft->key.failed && ft->key.len <= UINT16_MAX;
+}
+
+static bool
+encode_insts(struct flowtable *ft, const struct ofinst *insts, size_t n)
+{
+    buf_clear(&ft->insts);
+    ofaction_encode_insts(insts, n, &ft->insts);
+    return !ft->insts.failed && ft->insts.len <= UINT16_MAX;
+}
+
+/* The slot holding the entry whose key is ft->key (hash 'h'), or the empty
+ * slot where it would go. */
+static size_t
+probe(const struct flowtable *ft, uint64_t h)
+{
+    size_t s = h & (ft->cap - 1);
+    for (; ft->slots[s]; s = (s + 1) & (ft->cap - 1)) {
+        const struct ft_entry *e = ft->slots[s];
+        if (e->hash == h && e->key_len == ft->key.len
+            && !memcmp(e->data, ft->key.data, ft->key.len)) {
+            break;
+        }
+    }
+    return s;
+}
+
+static void
+place(struct flowtable *ft, struct ft_entry *e)
+{
+    size_t s = e->hash & (ft->cap - 1);
+    while (ft->slots[s]) {
+        s = (s + 1) & (ft->cap - 1);
+    }
+    ft->slots[s] = e;
+}
+
+static int
+grow(struct flowtable *ft)
+{
+    if (2 * (ft->n + 1) <= ft->cap) {
+        return 0;
+    }
+    size_t cap = ft->cap ? 2 * ft->cap : 64;
+    struct ft_entry **slots = calloc(cap, sizeof *slots);
+    if (!slots) {
+        return ENOMEM;
+    }
+    struct ft_entry **old = ft->slots;
+    size_t old_cap = ft->cap;
+    ft->slots = slots;
+    ft->cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i]) {
+            place(ft, old[i]);
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Stores the entry for ft->key with 'cookie' and the instructions in
+ * ft->insts, replacing one of the same identity. */
+static int
+store(struct flowtable *ft, uint64_t cookie)
+{
+    if (grow(ft)) {
+        return ENOMEM;
+    }
+    uint64_t h = fnv1a(ft->key.data, ft->key.len);
+    size_t s = probe(ft, h);
+    struct ft_entry *old = ft->slots[s];
+    if (old && old->cookie == cookie && old->insts_len == ft->insts.len
+        && !memcmp(old->data + old->key_len, ft->insts.data, ft->insts.len)) {
+        return 0;
+    }
+    size_t size = sizeof *old + ft->key.len + ft->insts.len;
+    struct ft_entry *e = malloc(size);
+    if (!e) {
+        return ENOMEM;
+    }
+    e->hash = h;
+    e->cookie = cookie;
+    e->gen = old ? old->gen : 0;
+    e->key_len = (uint16_t) ft->key.len;
+    e->insts_len = (uint16_t) ft->insts.len;
+    memcpy(e->data, ft->key.data, ft->key.len);
+    if (ft->insts.len) {
+        memcpy(e->data + ft->key.len, ft->insts.data, ft->insts.len);
+    }
+    if (old) {
+        ft->bytes -= sizeof *old + old->key_len + old->insts_len;
+        free(old);
+    } else {
+        ft->n++;
+    }
+    ft->bytes += size;
+    ft->slots[s] = e;
+    return 0;
+}
+
+int
+flowtable_set(struct flowtable *ft, const struct ofmsg_flow_mod *fm)
+{
+    if (!encode_key(ft, fm->table_id, fm->priority, &fm->match)
+        || !encode_insts(ft, fm->insts, fm->n_insts)) {
+        return ENOMEM;
+    }
+    return store(ft, fm->cookie);
+}
+
+bool
+flowtable_remove(struct flowtable *ft, uint8_t table, uint16_t priority,
+                 const struct ofmatch *match)
+{
+    if (!ft->cap || !encode_key(ft, table, priority, match)) {
+        return false;
+    }
+    size_t s = probe(ft, fnv1a(ft->key.data, ft->key.len));
+    struct ft_entry *e = ft->slots[s];
+    if (!e) {
+        return false;
+    }
+    ft->bytes -= sizeof *e + e->key_len + e->insts_len;
+    free(e);
+    ft->slots[s] = NULL;
+    ft->n--;
+    /* Re-place the rest of the run so no probe stops early. */
+    for (size_t i = (s + 1) & (ft->cap - 1); ft->slots[i]; i = (i + 1) & (ft->cap - 1)) {
+        struct ft_entry *moved = ft->slots[i];
+        ft->slots[i] = NULL;
+        place(ft, moved);
+    }
+    return true;
+}
+
+int
+flowtable_load(struct flowtable *ft, const struct offlow_stats *flows, size_t n)
+{
+    flowtable_clear(ft);
+    for (size_t i = 0; i < n; i++) {
+        const struct offlow_stats *f = &flows[i];
+        if (!encode_key(ft, f->table_id, f->priority, &f->match)
+            || !encode_insts(ft, f->insts, f->n_insts) || store(ft, f->cookie)) {
+            flowtable_clear(ft);
+            return ENOMEM;
+        }
+    }
+    return 0;
+}
+
+void
+flowtable_begin(struct flowtable *ft)
+{
+    ft->gen++;
+}
+
+/* Looks up ft->key (already encoded) and marks it; compares content. */
+static enum flowtable_state
+mark_encoded(struct flowtable *ft, uint64_t cookie)
+{
+    if (!ft->cap) {
+        return FLOWTABLE_ABSENT;
+    }
+    struct ft_entry *e = ft->slots[probe(ft, fnv1a(ft->key.data, ft->key.len))];
+    if (!e) {
+        return FLOWTABLE_ABSENT;
+    }
+    e->gen = ft->gen;
+    return e->cookie == cookie && e->insts_len == ft->insts.len
+                   && !memcmp(e->data + e->key_len, ft->insts.data, ft->insts.len)
+               ? FLOWTABLE_SAME : FLOWTABLE_DIFFERENT;
+}
+
+enum flowtable_state
+flowtable_mark(struct flowtable *ft, const struct ofmsg_flow_mod *fm)
+{
+    if (!encode_key(ft, fm->table_id, fm->priority, &fm->match)
+        || !encode_insts(ft, fm->insts, fm->n_insts)) {
+        return FLOWTABLE_ABSENT;
+    }
+    return mark_encoded(ft, fm->cookie);
+}
+
+int
+flowtable_sweep(const struct flowtable *ft, flowtable_scope_fn *scope, void *aux,
+                struct ofmsg **dels, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < ft->cap; i++) {
+        const struct ft_entry *e = ft->slots[i];
+        if (!e || e->gen == ft->gen || (scope && !scope(aux, e->cookie))) {
+            continue;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 16;
+            struct ofmsg *grown = realloc(*dels, c * sizeof *grown);
+            if (!grown) {
+                return ENOMEM;
+            }
+            *dels = grown;
+            *cap = c;
+        }
+        struct ofmsg *msg = &(*dels)[*n];
+        ofmsg_init(msg, OFPT_FLOW_MOD, 0);
+        struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
+        struct pull pl;
+        pull_init(&pl, e->data + 3, e->key_len - 3u);
+        if (ofmatch_decode(&pl, &fm->match)) {
+            continue;               /* cannot happen: we encoded it */
+        }
+        fm->table_id = e->data[0];
+        fm->priority = (uint16_t) (e->data[1] << 8 | e->data[2]);
+        fm->cookie = e->cookie;
+        fm->command = OFPFC_DELETE_STRICT;
+        fm->buffer_id = OFP_NO_BUFFER;
+        fm->out_port = OFPP_ANY;
+        fm->out_group = OFPG_ANY;
+        (*n)++;
+    }
+    return 0;
+}
+
+int
+flowtable_compare(struct flowtable *ft, const struct offlow_stats *flows, size_t n,
+                  size_t *missing, size_t *extra)
+{
+    *missing = *extra = 0;
+    flowtable_begin(ft);
+    for (size_t i = 0; i < n; i++) {
+        const struct offlow_stats *f = &flows[i];
+        if (!encode_key(ft, f->table_id, f->priority, &f->match)
+            || !encode_insts(ft, f->insts, f->n_insts)) {
+            return ENOMEM;
+        }
+        switch (mark_encoded(ft, f->cookie)) {
+        case FLOWTABLE_ABSENT:
+            (*extra)++;
+            break;
+        case FLOWTABLE_DIFFERENT:
+            (*missing)++;           /* the bridge's content is not ours */
+            break;
+        case FLOWTABLE_SAME:
+            break;
+        }
+    }
+    for (size_t i = 0; i < ft->cap; i++) {
+        if (ft->slots[i] && ft->slots[i]->gen != ft->gen) {
+            (*missing)++;
+        }
+    }
+    return 0;
+}
