@@ -29,9 +29,10 @@
  *   received; duplicated: copies beyond the first; reordered: first copies
  *   arriving after a higher sequence number had arrived;
  * - max_gap_ms: the longest time without any echo arriving.  The receive
- *   timeline starts when the first datagram is sent and ends when the last
- *   one is sent (or its echo arrives, whichever is later), so an outage at
- *   either end counts too;
+ *   timeline starts with the run (its first slot) and ends when the last
+ *   datagram is sent (or its echo arrives, whichever is later), so an
+ *   outage at either end counts too; duration_ms is the run up to the last
+ *   send;
  * - max_loss_run: the longest run of consecutive lost sequence numbers
  *   (max_loss_run_ms: that run at the nominal rate);
  * - stray: datagrams that were not an echo of this run.
@@ -419,9 +420,6 @@ send_one(struct sender *s, int64_t now)
     if (sendto(s->fd, buf, s->size, 0, (struct sockaddr *) &s->to, s->to_len) < 0) {
         s->send_errors++;
     }
-    if (s->seq == 0) {
-        s->last_arrival_ns = now;       /* the receive timeline starts here */
-    }
     s->last_send_ns = now;
     s->seq++;
 }
@@ -575,6 +573,7 @@ run_send(struct sender *s)
     format_addr(&s->to, where, sizeof where);
     fprintf(stderr, "udpprobe: sending to %s at %" PRIu64 "/s\n", where, s->rate);
     s->start_ns = mono_ns();
+    s->last_arrival_ns = s->start_ns;   /* the receive timeline starts here */
     window_open(s, s->start_ns);
     int64_t next = s->start_ns;
     for (;;) {
