@@ -33,7 +33,7 @@ ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
                -fno-sanitize-recover=all
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS := -lmicrohttpd -lgnutls -ljansson -lpq -lurcu-bp -lpthread
+LIBS := -lmicrohttpd -lgnutls -ljansson -lpq -lurcu-bp -lssl -lcrypto -lpthread
 
 CORE_SRCS  :=
 CTRL_SRCS  :=

@@ -3,3 +3,4 @@ CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
              core/tunnels.c core/netmodel.c core/vtopo.c
 CORE_SRCS += core/reactive.c
 CORE_SRCS += core/utf8.c
+CORE_SRCS += core/certname.c

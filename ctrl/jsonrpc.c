@@ -6,27 +6,23 @@
  *
  * Connection states (jsonrpc.status is the sticky error, 0 while healthy):
  *
- *     open() --> CONNECTING --(POLLOUT, SO_ERROR==0)--> CONNECTED
+ *     open() --> CONNECTING --(stream_connect() == 0)--> CONNECTED
  *                    |                                      |
  *                    +------(error: status=errno)-----------+--> broken
  *
+ * CONNECTING covers the TLS handshake of an ssl: target (ctrl/stream.h).
  * Only jsonrpc_run() moves CONNECTING to CONNECTED; send() queues even while
- * connecting. */
+ * connecting.  Input is read until EAGAIN, in STREAM_RECV_MIN chunks. */
 #include "ctrl/jsonrpc.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "core/vlog.h"
+#include "ctrl/stream.h"
 
 /* ---- splitter ---- */
 
@@ -337,8 +333,7 @@ jsonrpc_msg_to_json(const struct jsonrpc_msg *m)
 /* ---- connection ---- */
 
 struct jsonrpc {
-    char *name;
-    int fd;
+    struct stream *stream;
     bool connected;
     int status;                 /* Sticky error, 0 while healthy. */
     char *out;                  /* Queued output bytes. */
@@ -346,78 +341,22 @@ struct jsonrpc {
     struct jsonrpc_splitter in;
 };
 
-static int
-parse_target(const char *target, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    if (!strncmp(target, "unix:", 5)) {
-        struct sockaddr_un *sun = (struct sockaddr_un *) ss;
-        if (strlen(target + 5) >= sizeof sun->sun_path) {
-            return ENAMETOOLONG;
-        }
-        sun->sun_family = AF_UNIX;
-        strcpy(sun->sun_path, target + 5);
-        *len = sizeof *sun;
-        return 0;
-    }
-    if (!strncmp(target, "tcp:", 4)) {
-        char host[64];
-        const char *colon = strrchr(target + 4, ':');
-        size_t hl = colon ? (size_t) (colon - (target + 4)) : 0;
-        if (!colon || hl == 0 || hl >= sizeof host) {
-            return EINVAL;
-        }
-        memcpy(host, target + 4, hl);
-        host[hl] = '\0';
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port <= 0 || port > 65535) {
-            return EINVAL;
-        }
-        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            return EINVAL;
-        }
-        *len = sizeof *sin;
-        return 0;
-    }
-    return EAFNOSUPPORT;
-}
-
 int
 jsonrpc_open(const char *target, struct jsonrpc **rpcp)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
     *rpcp = NULL;
-    int err = parse_target(target, &ss, &sl);
+    struct stream *stream;
+    int err = stream_open(target, &stream);
     if (err) {
         return err;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-    if (fd < 0) {
-        return errno;
-    }
-    bool connected = true;
-    if (connect(fd, (struct sockaddr *) &ss, sl) < 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN) {
-            err = errno;
-            close(fd);
-            return err;
-        }
-        connected = false;
-    }
     struct jsonrpc *rpc = calloc(1, sizeof *rpc);
-    if (!rpc || !(rpc->name = strdup(target))) {
-        free(rpc);
-        close(fd);
+    if (!rpc) {
+        stream_close(stream);
         return ENOMEM;
     }
-    rpc->fd = fd;
-    rpc->connected = connected;
+    rpc->stream = stream;
+    rpc->connected = !stream_connect(stream);   /* a local socket may be */
     jsonrpc_splitter_init(&rpc->in);
     *rpcp = rpc;
     return 0;
@@ -427,23 +366,41 @@ void
 jsonrpc_close(struct jsonrpc *rpc)
 {
     if (rpc) {
-        close(rpc->fd);
-        free(rpc->name);
+        stream_close(rpc->stream);
         free(rpc->out);
         jsonrpc_splitter_uninit(&rpc->in);
         free(rpc);
     }
 }
 
-const char *jsonrpc_name(const struct jsonrpc *rpc) { return rpc->name; }
-int jsonrpc_fd(const struct jsonrpc *rpc) { return rpc->fd; }
+const char *jsonrpc_name(const struct jsonrpc *rpc) { return stream_name(rpc->stream); }
+int jsonrpc_fd(const struct jsonrpc *rpc) { return stream_fd(rpc->stream); }
 bool jsonrpc_is_connected(const struct jsonrpc *rpc) { return rpc->connected; }
 size_t jsonrpc_backlog(const struct jsonrpc *rpc) { return rpc->out_len; }
 
 short
 jsonrpc_events(const struct jsonrpc *rpc)
 {
-    return POLLIN | (!rpc->connected || rpc->out_len ? POLLOUT : 0);
+    return stream_events(rpc->stream, POLLIN | (rpc->out_len ? POLLOUT : 0));
+}
+
+const char *
+jsonrpc_error(const struct jsonrpc *rpc)
+{
+    const char *why = stream_error(rpc->stream);
+    return why[0] || !rpc->status ? why : stream_strerror(rpc->status);
+}
+
+const char *const *
+jsonrpc_peer_names(const struct jsonrpc *rpc, size_t *n)
+{
+    return stream_peer_names(rpc->stream, n);
+}
+
+bool
+jsonrpc_is_tls(const struct jsonrpc *rpc)
+{
+    return stream_is_tls(rpc->stream);
 }
 
 int
@@ -453,25 +410,22 @@ jsonrpc_run(struct jsonrpc *rpc)
         return rpc->status;
     }
     if (!rpc->connected) {
-        struct pollfd pfd = { .fd = rpc->fd, .events = POLLOUT };
-        if (poll(&pfd, 1, 0) <= 0) {
+        int err = stream_connect(rpc->stream);
+        if (err == EAGAIN) {
             return 0;
         }
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        getsockopt(rpc->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-        if (soerr) {
-            return rpc->status = soerr;
+        if (err) {
+            return rpc->status = err;
         }
         rpc->connected = true;
     }
     while (rpc->out_len) {
-        ssize_t n = send(rpc->fd, rpc->out, rpc->out_len, MSG_NOSIGNAL);
+        ssize_t n = stream_send(rpc->stream, rpc->out, rpc->out_len);
+        if (n == -EAGAIN) {
+            break;
+        }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                break;
-            }
-            return rpc->status = errno;
+            return rpc->status = (int) -n;
         }
         memmove(rpc->out, rpc->out + n, rpc->out_len - (size_t) n);
         rpc->out_len -= (size_t) n;
@@ -526,16 +480,16 @@ jsonrpc_recv(struct jsonrpc *rpc, struct jsonrpc_msg **msgp)
             }
         }
         if (err != EAGAIN) {
-            vlog(VLOG_WARN, "jsonrpc", "%s: closing: %s", rpc->name, why);
+            vlog(VLOG_WARN, "jsonrpc", "%s: closing: %s", jsonrpc_name(rpc), why);
             return rpc->status = err;
         }
-        char buf[16384];
-        ssize_t n = recv(rpc->fd, buf, sizeof buf, 0);
+        char buf[STREAM_RECV_MIN];
+        ssize_t n = stream_recv(rpc->stream, buf, sizeof buf);
+        if (n == -EAGAIN) {
+            return EAGAIN;
+        }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                return EAGAIN;
-            }
-            return rpc->status = errno;
+            return rpc->status = (int) -n;
         }
         if (n == 0) {
             return rpc->status = ECONNRESET;

@@ -18,9 +18,10 @@
  *                reply    {"result": any, "error": null, "id": non-null}
  *                error    {"error": non-null, "id": any} ("result" null
  *                         or absent: ovsdb-server omits it)
- *   connection a non-blocking stream socket ("unix:PATH" or "tcp:IP:PORT")
- *              with an output queue; the owner polls jsonrpc_fd() for
- *              jsonrpc_events() and calls jsonrpc_run() / jsonrpc_recv().
+ *   connection a non-blocking stream (ctrl/stream.h: "unix:PATH",
+ *              "tcp:IP:PORT" or "ssl:IP:PORT") with an output queue; the
+ *              owner polls jsonrpc_fd() for jsonrpc_events() and calls
+ *              jsonrpc_run() / jsonrpc_recv().
  *
  * Invariants: a struct jsonrpc_msg owns every json_t and string it points
  * to; jsonrpc_send() always consumes its message. */
@@ -99,15 +100,25 @@ json_t *jsonrpc_msg_to_json(const struct jsonrpc_msg *);
 /* ---- connection ---- */
 struct jsonrpc;
 
-/* Starts a non-blocking connect to 'target' ("unix:PATH", "tcp:IP:PORT").
- * Returns 0 with '*rpcp' (caller owns, jsonrpc_close()) or a positive errno. */
+/* Starts a non-blocking connect to 'target' ("unix:PATH", "tcp:IP:PORT",
+ * "ssl:IP:PORT").  Returns 0 with '*rpcp' (caller owns, jsonrpc_close()) or
+ * a positive errno (stream_open()'s). */
 int jsonrpc_open(const char *target, struct jsonrpc **rpcp);
 void jsonrpc_close(struct jsonrpc *);
 const char *jsonrpc_name(const struct jsonrpc *);
 int jsonrpc_fd(const struct jsonrpc *);
-/* POLLIN, plus POLLOUT while connecting or output is queued. */
+/* What to poll for: reading always, writing while output is queued, as
+ * the stream translates it (connecting, TLS). */
 short jsonrpc_events(const struct jsonrpc *);
+/* Connected: the connect (and for ssl: the TLS handshake) is done. */
 bool jsonrpc_is_connected(const struct jsonrpc *);
+bool jsonrpc_is_tls(const struct jsonrpc *);
+/* The TLS peer's certificate names once connected (stream_peer_names()),
+ * NULL for a plain connection; borrowed. */
+const char *const *jsonrpc_peer_names(const struct jsonrpc *, size_t *n);
+/* Why the connection broke ("" while it has not): the stream's reason,
+ * or the sticky errno's text.  Borrowed. */
+const char *jsonrpc_error(const struct jsonrpc *);
 /* Completes the connect and flushes output.  Returns 0, or the errno that
  * broke the connection (sticky: the owner must close it). */
 int jsonrpc_run(struct jsonrpc *);

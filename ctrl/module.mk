@@ -4,3 +4,4 @@ CTRL_SRCS += ctrl/jsonrpc.c ctrl/ovsdb.c ctrl/ovsdb_datum.c ctrl/ovsdb_replica.c
              ctrl/ovsdb_txn.c ctrl/ovsdb_vswitch.c
 CTRL_SRCS += ctrl/loop.c ctrl/ofconn.c ctrl/ofctl.c ctrl/reconciler.c ctrl/topology.c \
              ctrl/flowtable.c
+CTRL_SRCS += ctrl/stream.c ctrl/stream_tls.c

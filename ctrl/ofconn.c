@@ -22,19 +22,14 @@
  * input; when it fires early it simply recomputes. */
 #include "ctrl/ofconn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "core/vlog.h"
+#include "ctrl/stream.h"
 
 #define MOD "ofconn"
 #define READ_CHUNK 65536
@@ -70,7 +65,9 @@ struct ofconn {
     void *aux;
 
     enum ofconn_state state;
-    int fd;
+    struct stream *s;               /* non-NULL exactly when fd >= 0 */
+    int fd;                         /* stream_fd(s), as registered */
+    char refusal[256];              /* why 'admit' refused this connection */
     uint32_t events;                /* registered epoll events */
     bool write_error;
     bool reading;                   /* inside do_read(): flush once at its end */
@@ -97,6 +94,7 @@ struct ofconn {
 static void on_io(struct loop *, int fd, uint32_t events, void *aux);
 static void on_timer(struct loop *, void *aux);
 static void connect_now(struct ofconn *);
+static void advance_connect(struct ofconn *);
 static void handle_frame(struct ofconn *, const uint8_t *p, size_t len);
 
 const char *
@@ -128,37 +126,17 @@ ofconn_ports(const struct ofconn *c, size_t *n)
     return c->ports;
 }
 
-int
-ofconn_parse_target(const char *target, struct sockaddr_storage *ss,
-                    unsigned int *ss_len)
+bool
+ofconn_is_tls(const struct ofconn *c)
 {
-    memset(ss, 0, sizeof *ss);
-    if (!strncmp(target, "unix:", 5)) {
-        struct sockaddr_un *un = (struct sockaddr_un *) ss;
-        size_t n = strlen(target + 5);
-        if (!n || n >= sizeof un->sun_path) {
-            return EINVAL;
-        }
-        un->sun_family = AF_UNIX;
-        memcpy(un->sun_path, target + 5, n + 1);
-        *ss_len = (unsigned int) sizeof *un;
-        return 0;
-    }
-    if (!strncmp(target, "tcp:", 4)) {
-        char ip[64];
-        unsigned int port;
-        char extra;
-        struct sockaddr_in *in = (struct sockaddr_in *) ss;
-        if (sscanf(target + 4, "%63[0-9.]:%u%c", ip, &port, &extra) != 2
-            || port > 65535 || inet_pton(AF_INET, ip, &in->sin_addr) != 1) {
-            return EINVAL;
-        }
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t) port);
-        *ss_len = (unsigned int) sizeof *in;
-        return 0;
-    }
-    return EINVAL;
+    return c->s && stream_is_tls(c->s);
+}
+
+const char *const *
+ofconn_peer_names(const struct ofconn *c, size_t *n)
+{
+    *n = 0;
+    return c->s ? stream_peer_names(c->s, n) : NULL;
 }
 
 static uint32_t
@@ -228,10 +206,12 @@ update_events(struct ofconn *c)
     size_t pending = c->tx.len - c->tx_off;
     uint32_t ev;
     if (c->state == OFCONN_CONNECTING) {
-        ev = EPOLLOUT;
+        ev = (uint32_t) stream_events(c->s, 0);
+    } else if (c->write_error) {
+        ev = EPOLLOUT;              /* on_io() closes it at once */
     } else {
-        ev = (pending > OFCONN_TX_HIGH ? 0 : EPOLLIN)
-             | (pending || c->write_error ? EPOLLOUT : 0);
+        ev = (uint32_t) stream_events(c->s, (short) ((pending > OFCONN_TX_HIGH ? 0 : EPOLLIN)
+                                                     | (pending ? EPOLLOUT : 0)));
     }
     if (ev != c->events && !loop_mod_fd(c->loop, c->fd, ev)) {
         c->events = ev;
@@ -245,13 +225,10 @@ flush_tx(struct ofconn *c)
 {
     while (c->fd >= 0 && !c->write_error && c->tx_off < c->tx.len
            && c->state != OFCONN_CONNECTING) {
-        ssize_t w = send(c->fd, c->tx.data + c->tx_off, c->tx.len - c->tx_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = stream_send(c->s, c->tx.data + c->tx_off, c->tx.len - c->tx_off);
         if (w > 0) {
             c->tx_off += (size_t) w;
-        } else if (w < 0 && errno == EINTR) {
-            continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (w == -EAGAIN) {
             break;
         } else {
             c->write_error = true;
@@ -578,7 +555,8 @@ close_fd(struct ofconn *c)
 {
     if (c->fd >= 0) {
         loop_del_fd(c->loop, c->fd);
-        close(c->fd);
+        stream_close(c->s);
+        c->s = NULL;
         c->fd = -1;
     }
     c->events = 0;
@@ -616,6 +594,7 @@ static void
 on_connected(struct ofconn *c)
 {
     c->state = OFCONN_HELLO_SENT;
+    c->refusal[0] = '\0';
     c->last_rx = loop_now_ms();
     c->echo_sent = false;
     buf_clear(&c->rx);
@@ -639,37 +618,40 @@ register_fd(struct ofconn *c, uint32_t events)
     return error;
 }
 
+/* CONNECTING: drives the stream's connect and TLS handshake; on to
+ * HELLO_SENT once it is open. */
+static void
+advance_connect(struct ofconn *c)
+{
+    int error = stream_connect(c->s);
+    if (error == EAGAIN) {
+        update_events(c);
+        rearm(c);
+    } else if (error) {
+        const char *why = stream_error(c->s);
+        fail(c, why[0] ? why : stream_strerror(error));
+    } else {
+        on_connected(c);
+    }
+}
+
 static void
 connect_now(struct ofconn *c)
 {
-    struct sockaddr_storage ss;
-    unsigned int ss_len;
     c->state = OFCONN_CONNECTING;
     c->last_rx = loop_now_ms();
     c->echo_sent = false;
-    if (ofconn_parse_target(c->target, &ss, &ss_len)) {
-        fail(c, "bad target");
+    int error = stream_open(c->target, &c->s);
+    if (error) {
+        fail(c, stream_strerror(error));
         return;
     }
-    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        fail(c, strerror(errno));
-        return;
-    }
-    int r = connect(c->fd, (struct sockaddr *) &ss, ss_len);
-    if (r && errno != EINPROGRESS) {
-        fail(c, strerror(errno));
-        return;
-    }
+    c->fd = stream_fd(c->s);
     if (register_fd(c, EPOLLOUT)) {
         fail(c, "epoll");
         return;
     }
-    if (!r) {
-        on_connected(c);
-    } else {
-        rearm(c);
-    }
+    advance_connect(c);
 }
 
 static void
@@ -699,8 +681,8 @@ ofconn_create_active(struct loop *loop, const char *target,
                      struct ofconn **out)
 {
     struct sockaddr_storage ss;
-    unsigned int ss_len;
-    if (ofconn_parse_target(target, &ss, &ss_len)) {
+    socklen_t ss_len;
+    if (stream_parse_target(target, &ss, &ss_len, NULL)) {
         return EINVAL;
     }
     struct ofconn *c = calloc(1, sizeof *c);
@@ -716,30 +698,31 @@ ofconn_create_active(struct loop *loop, const char *target,
 }
 
 int
-ofconn_create_passive(struct loop *loop, int fd, const char *peer,
+ofconn_create_passive(struct loop *loop, struct stream *s,
                       const struct ofconn_config *cfg,
                       const struct ofconn_handler *h, void *aux,
                       struct ofconn **out)
 {
     struct ofconn *c = calloc(1, sizeof *c);
-    if (!c || !(c->target = strdup(peer))) {
+    if (!c || !(c->target = strdup(stream_name(s)))) {
         free(c);
-        close(fd);
+        stream_close(s);
         return ENOMEM;
     }
     init_conn(c, loop, cfg, h, aux);
-    int flags = fcntl(fd, F_GETFL);
-    c->fd = fd;
-    int error = flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) ? errno
-                                                                    : register_fd(c, EPOLLIN);
+    c->s = s;
+    c->fd = stream_fd(s);
+    int error = register_fd(c, EPOLLIN);
     if (error) {
-        close(fd);
+        stream_close(s);
         free(c->target);
         free(c);
         return error;
     }
     *out = c;
-    on_connected(c);
+    c->state = OFCONN_CONNECTING;   /* the TLS handshake, if any */
+    c->last_rx = loop_now_ms();
+    advance_connect(c);
     return 0;
 }
 
@@ -790,6 +773,12 @@ on_features(struct ofconn *c, const struct ofmsg *m)
     }
     c->features = m->u.features;
     c->n_ports = 0;
+    if (c->h->admit && !c->h->admit(c, c->aux, c->refusal, sizeof c->refusal)) {
+        vlog(VLOG_WARN, MOD, "%s: switch %016llx refused: %s", c->target,
+             (unsigned long long) c->features.datapath_id, c->refusal);
+        c->write_error = true;      /* close once on_io() regains control */
+        return;
+    }
     struct ofmsg cfg;
     ofmsg_init(&cfg, OFPT_SET_CONFIG, alloc_xids(c, 1));
     cfg.u.config.miss_send_len = OFPCML_NO_BUFFER;  /* whole packets to us */
@@ -1016,18 +1005,15 @@ do_read(struct ofconn *c)
             fail(c, "out of memory");
             return;
         }
-        ssize_t r = recv(c->fd, c->rx.data + have, READ_CHUNK, MSG_DONTWAIT);
+        ssize_t r = stream_recv(c->s, c->rx.data + have, READ_CHUNK);
         c->rx.len = have + (r > 0 ? (size_t) r : 0);
         if (r == 0) {
             fail(c, "connection closed by peer");
             return;
         }
         if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                fail(c, strerror(errno));
+            if (r != -EAGAIN) {
+                fail(c, stream_error(c->s));
             }
             return;
         }
@@ -1069,23 +1055,24 @@ on_io(struct loop *loop, int fd, uint32_t events, void *aux)
     (void) loop;
     (void) fd;
     if (c->state == OFCONN_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-            fail(c, strerror(err ? err : errno));
+        advance_connect(c);
+        if (c->state == OFCONN_CONNECTING || c->fd < 0) {
             return;
         }
-        on_connected(c);
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    /* A TLS read may have been waiting for the socket to turn writable
+     * (stream.h): try it whatever woke us, unless reading is paused. */
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        || (stream_is_tls(c->s) && c->tx.len - c->tx_off <= OFCONN_TX_HIGH)) {
         do_read(c);
     }
     if (c->fd >= 0) {
         flush_tx(c);
     }
     if (c->fd >= 0 && c->write_error) {
-        fail(c, c->state == OFCONN_HELLO_SENT ? "no common OpenFlow version"
-                                              : "write failed or handshake refused");
+        fail(c, c->refusal[0] ? c->refusal
+                : c->state == OFCONN_HELLO_SENT ? "no common OpenFlow version"
+                : "write failed or handshake refused");
     }
 }
 

@@ -1,26 +1,27 @@
 /* ofconn.h: one OpenFlow 1.3 switch connection and its state machine.
  *
  * An ofconn lives on the loop thread (ctrl/loop.h) and is only touched
- * there.  It owns one stream socket, an input buffer cut into messages by
+ * there.  It owns one stream (ctrl/stream.h: a socket, plain or TLS), an
+ * input buffer cut into messages by
  * ofmsg_frame(), an output queue, the handshake, the echo keepalive, xid
  * allocation and the table of outstanding requests (batches closed by a
  * barrier, multipart reads).  ctrl/ofctl.c owns the ofconns and routes the
  * public API to them.
  *
  * Two kinds:
- *   active   ofconn_create_active(): connects out to "unix:PATH" or
- *            "tcp:IP:PORT" and keeps reconnecting with exponential backoff
- *            (backoff_min doubling to backoff_max, reset by a completed
- *            handshake) until destroyed;
+ *   active   ofconn_create_active(): connects out to "unix:PATH",
+ *            "tcp:IP:PORT" or "ssl:IP:PORT" and keeps reconnecting with
+ *            exponential backoff (backoff_min doubling to backoff_max,
+ *            reset by a completed handshake) until destroyed;
  *   passive  ofconn_create_passive(): adopts an accepted (or socketpair)
- *            fd; when it closes it stays CLOSED and tells its owner
+ *            stream; when it closes it stays CLOSED and tells its owner
  *            (handler 'closed'), which destroys it.
  *
  * State machine:
  *
- *      create_active                         create_passive
- *            |                                     |
- *            v        connected, HELLO sent        v
+ *      create_active / create_passive
+ *            |
+ *            v     stream open, HELLO sent
  *      CONNECTING --------------------------> HELLO_SENT
  *        ^   |                                     | peer HELLO has 1.3:
  *        |   | connect failed                      | FEATURES_REQUEST sent
@@ -32,15 +33,18 @@
  *   (passive conns go to CLOSED instead of BACKOFF)
  *
  *   state          event                         action / next state
- *   CONNECTING     connect() done                send HELLO; HELLO_SENT
- *   CONNECTING     connect() failed              BACKOFF
+ *   CONNECTING     stream open (connect() and,   send HELLO; HELLO_SENT
+ *                  for TLS, the handshake done)
+ *   CONNECTING     connect() or TLS failed       BACKOFF (CLOSED)
  *   HELLO_SENT     HELLO without 1.3             send ERROR HELLO_FAILED,
  *                                                flush, fail
  *   HELLO_SENT     HELLO with 1.3                send FEATURES_REQUEST;
  *                                                FEATURES_WAIT
- *   FEATURES_WAIT  FEATURES_REPLY                record dpid; send
- *                                                SET_CONFIG (full packet-ins)
+ *   FEATURES_WAIT  FEATURES_REPLY, 'admit'       record dpid; send
+ *                  accepts                       SET_CONFIG (full packet-ins)
  *                                                and PORT_DESC request
+ *   FEATURES_WAIT  FEATURES_REPLY, 'admit'       log the reason, fail
+ *                  refuses
  *   FEATURES_WAIT  PACKET_IN, PORT_STATUS,       held (up to 1 MiB)
  *                  FLOW_REMOVED
  *   FEATURES_WAIT  last PORT_DESC part           ACTIVE, backoff reset, 'up',
@@ -98,35 +102,35 @@ struct ofconn;
 /* Called on the loop thread.  'message' gets PACKET_IN, FLOW_REMOVED and
  * PORT_STATUS (after the port list is updated); the message is borrowed.
  * 'closed' (passive conns only) means the owner must destroy the conn; it
- * is called from a timer, never from inside an ofconn function. */
+ * is called from a timer, never from inside an ofconn function.  'admit'
+ * (optional) decides, once the switch has told its datapath id, whether
+ * the connection may go on (ofconn_dpid(), ofconn_peer_names() are set);
+ * to refuse it returns false with the reason in why[0..len). */
 struct ofconn_handler {
     void (*up)(struct ofconn *, void *aux);
     void (*down)(struct ofconn *, void *aux);
     void (*message)(struct ofconn *, const struct ofmsg *, void *aux);
     void (*closed)(struct ofconn *, void *aux);
+    bool (*admit)(struct ofconn *, void *aux, char *why, size_t len);
 };
 
 /* Creates a connection; 'target' and 'cfg' are copied, 'h' must outlive
  * it.  Active: connects at once (EINVAL for a bad target).  Passive: takes
- * ownership of 'fd' (closed on failure too) and sends HELLO.  Returns 0 and
- * the new conn in *out, or an errno. */
+ * ownership of stream 's' (closed on failure too; named after it) and
+ * sends HELLO once it is open.  Returns 0 and the new conn in *out, or an
+ * errno. */
 int ofconn_create_active(struct loop *, const char *target,
                          const struct ofconn_config *cfg,
                          const struct ofconn_handler *h, void *aux,
                          struct ofconn **out);
-int ofconn_create_passive(struct loop *, int fd, const char *peer,
+struct stream;
+int ofconn_create_passive(struct loop *, struct stream *s,
                           const struct ofconn_config *cfg,
                           const struct ofconn_handler *h, void *aux,
                           struct ofconn **out);
 /* Closes the socket, fails pending requests with ECONNRESET (without
  * calling 'down'), frees.  Accepts NULL. */
 void ofconn_destroy(struct ofconn *);
-
-/* Parses "unix:PATH" or "tcp:IP:PORT" (IPv4) into a socket address.
- * Returns 0 or EINVAL. */
-struct sockaddr_storage;
-int ofconn_parse_target(const char *target, struct sockaddr_storage *ss,
-                        unsigned int *ss_len);
 
 enum ofconn_state ofconn_state(const struct ofconn *);
 const char *ofconn_state_name(enum ofconn_state);
@@ -135,6 +139,11 @@ uint64_t ofconn_dpid(const struct ofconn *);
 const struct ofmsg_features *ofconn_features(const struct ofconn *);
 /* The switch's ports (borrowed; valid until the next loop callback). */
 const struct ofport *ofconn_ports(const struct ofconn *, size_t *n);
+/* Whether the connection is (or will be) over TLS, and the names in the
+ * switch's certificate (borrowed; NULL for plain or before the TLS
+ * handshake is done). */
+bool ofconn_is_tls(const struct ofconn *);
+const char *const *ofconn_peer_names(const struct ofconn *, size_t *n);
 /* Number of completed handshakes (reconnects + 1), for tests. */
 unsigned int ofconn_n_handshakes(const struct ofconn *);
 

@@ -29,6 +29,7 @@
 #include "core/vlog.h"
 #include "ctrl/loop.h"
 #include "ctrl/ofconn.h"
+#include "ctrl/stream.h"
 
 #define MOD "ofctl"
 
@@ -42,7 +43,7 @@ struct ofctl {
     /* Loop thread only. */
     struct ofconn **conns;
     size_t n_conns, cap_conns;
-    int *listeners;
+    struct listener **listeners;
     size_t n_listeners;
 
     /* Any thread, under 'mutex'. */
@@ -55,6 +56,13 @@ struct ofctl {
 enum job_kind { JOB_CONNECT, JOB_DISCONNECT, JOB_LISTEN, JOB_SUBMIT, JOB_FLOWS,
                 JOB_SEND, JOB_SHUTDOWN };
 
+/* A listening socket: plain ("tcp:") or TLS ("ssl:"). */
+struct listener {
+    struct ofctl *ctl;
+    int fd;
+    bool tls;
+};
+
 /* One posted request; owned by the loop thread once posted. */
 struct job {
     struct ofctl *ctl;
@@ -62,6 +70,7 @@ struct job {
     uint64_t dpid;
     char *target;                   /* CONNECT, DISCONNECT */
     int fd;                         /* LISTEN */
+    bool tls;                       /* LISTEN */
     struct buf msgs;                /* SUBMIT, SEND: encoded messages */
     size_t n;
     uint64_t cookie, cookie_mask;   /* FLOWS */
@@ -194,14 +203,33 @@ on_closed(struct ofconn *c, void *aux)
     drop_conn(aux, c);
 }
 
+static bool
+on_admit(struct ofconn *c, void *aux, char *why, size_t len)
+{
+    struct ofctl *ctl = aux;
+    if (!ctl->cbs.switch_admit) {
+        return true;
+    }
+    const struct ofmsg_features *f = ofconn_features(c);
+    struct ofctl_switch_info info = {
+        .dpid = f->datapath_id, .n_tables = f->n_tables,
+        .capabilities = f->capabilities, .peer = ofconn_target(c),
+        .tls = ofconn_is_tls(c),
+    };
+    info.peer_names = ofconn_peer_names(c, &info.n_peer_names);
+    return ctl->cbs.switch_admit(ctl->aux, &info, why, len);
+}
+
 static const struct ofconn_handler conn_handler = {
-    .up = on_up, .down = on_down, .message = on_message, .closed = on_closed,
+    .admit = on_admit, .up = on_up, .down = on_down, .message = on_message,
+    .closed = on_closed,
 };
 
 static void
 on_accept(struct loop *loop, int fd, uint32_t events, void *aux)
 {
-    struct ofctl *ctl = aux;
+    struct listener *li = aux;
+    struct ofctl *ctl = li->ctl;
     (void) events;
     for (;;) {
         struct sockaddr_in peer;
@@ -216,10 +244,17 @@ on_accept(struct loop *loop, int fd, uint32_t events, void *aux)
         }
         char name[64], ip[INET_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        snprintf(name, sizeof name, "tcp:%s:%u", ip, (unsigned int) ntohs(peer.sin_port));
+        snprintf(name, sizeof name, "%s:%s:%u", li->tls ? "ssl" : "tcp", ip,
+                 (unsigned int) ntohs(peer.sin_port));
+        struct stream *st;
         struct ofconn *c;
-        if (ofconn_create_passive(loop, s, name, &ctl->cfg, &conn_handler, ctl, &c)) {
+        int error = stream_accept(s, li->tls, name, &st);
+        if (error) {
+            vlog(VLOG_WARN, MOD, "%s: %s", name, stream_strerror(error));
             continue;               /* 's' is closed */
+        }
+        if (ofconn_create_passive(loop, st, &ctl->cfg, &conn_handler, ctl, &c)) {
+            continue;               /* 'st' is closed */
         }
         if (add_conn(ctl, c)) {
             ofconn_destroy(c);
@@ -265,15 +300,20 @@ run_job(struct loop *loop, void *aux)
         }
         break;
     case JOB_LISTEN: {
-        int *g = realloc(ctl->listeners, (ctl->n_listeners + 1) * sizeof *g);
-        if (!g || loop_add_fd(loop, j->fd, EPOLLIN, on_accept, ctl)) {
-            vlog(VLOG_ERR, MOD, "cannot watch listening socket");
-            close(j->fd);
-        } else {
-            g[ctl->n_listeners++] = j->fd;
-        }
+        struct listener **g = realloc(ctl->listeners, (ctl->n_listeners + 1) * sizeof *g);
         if (g) {
             ctl->listeners = g;
+        }
+        struct listener *li = g ? malloc(sizeof *li) : NULL;
+        if (li) {
+            *li = (struct listener) {ctl, j->fd, j->tls};
+        }
+        if (!li || loop_add_fd(loop, j->fd, EPOLLIN, on_accept, li)) {
+            vlog(VLOG_ERR, MOD, "cannot watch listening socket");
+            close(j->fd);
+            free(li);
+        } else {
+            g[ctl->n_listeners++] = li;
         }
         break;
     }
@@ -307,8 +347,9 @@ run_job(struct loop *loop, void *aux)
             drop_conn(ctl, ctl->conns[ctl->n_conns - 1]);
         }
         for (size_t i = 0; i < ctl->n_listeners; i++) {
-            loop_del_fd(loop, ctl->listeners[i]);
-            close(ctl->listeners[i]);
+            loop_del_fd(loop, ctl->listeners[i]->fd);
+            close(ctl->listeners[i]->fd);
+            free(ctl->listeners[i]);
         }
         ctl->n_listeners = 0;
         loop_stop(loop);
@@ -417,9 +458,16 @@ int
 ofctl_listen(struct ofctl *ctl, const char *target, unsigned int *port_out)
 {
     struct sockaddr_storage ss;
-    unsigned int ss_len;
-    if (strncmp(target, "tcp:", 4) || ofconn_parse_target(target, &ss, &ss_len)) {
+    socklen_t ss_len;
+    bool tls;
+    if (strncmp(target, "tcp:", 4) && strncmp(target, "ssl:", 4)) {
         return EINVAL;
+    }
+    if (stream_parse_target(target, &ss, &ss_len, &tls)) {
+        return EINVAL;
+    }
+    if (tls && !stream_tls_configured()) {
+        return ENOKEY;
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -444,6 +492,7 @@ ofctl_listen(struct ofctl *ctl, const char *target, unsigned int *port_out)
         return ENOMEM;
     }
     j->fd = fd;
+    j->tls = tls;
     return job_post(j);
 }
 
@@ -462,8 +511,8 @@ int
 ofctl_connect(struct ofctl *ctl, const char *target)
 {
     struct sockaddr_storage ss;
-    unsigned int ss_len;
-    if (ofconn_parse_target(target, &ss, &ss_len)) {
+    socklen_t ss_len;
+    if (stream_parse_target(target, &ss, &ss_len, NULL)) {
         return EINVAL;
     }
     return post_target(ctl, JOB_CONNECT, target);

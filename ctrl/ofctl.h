@@ -5,7 +5,10 @@
  * connection on it (ctrl/ofconn.h), in both directions: it listens for
  * bridges that connect to it (ofctl_listen), and it connects out to
  * bridges' endpoints (ofctl_connect: a bridge's <bridge>.mgmt unix socket,
- * or tcp:IP:PORT), reconnecting with exponential backoff.  Switches are
+ * tcp:IP:PORT or ssl:IP:PORT), reconnecting with exponential backoff.
+ * TLS (ctrl/stream.h) needs stream_tls_configure() first; whether a
+ * switch's certificate names the switch it claims to be is the owner's
+ * call, made in switch_admit.  Switches are
  * known by datapath id once their handshake (HELLO, FEATURES, SET_CONFIG,
  * PORT_DESC) completes; every reconnect re-learns features and ports and
  * calls switch_up again.
@@ -31,6 +34,7 @@
 #ifndef SKYVISOR_CTRL_OFCTL_H
 #define SKYVISOR_CTRL_OFCTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,16 +49,28 @@ struct ofctl_switch_info {
     uint32_t capabilities;
     const struct ofport *ports;     /* valid during the callback */
     size_t n_ports;
-    const char *peer;               /* the target: "unix:/path", "tcp:IP:PORT" */
+    const char *peer;               /* the target: "unix:/path", "tcp:IP:PORT",
+                                     * "ssl:IP:PORT" */
+    bool tls;
+    const char *const *peer_names;  /* TLS: the certificate's names (CN,
+                                     * DNS subjectAltNames); else NULL */
+    size_t n_peer_names;
 };
 
-/* Any member may be NULL.  Messages are borrowed for the callback. */
+/* Any member may be NULL.  Messages are borrowed for the callback.
+ * switch_admit is asked once the switch has told its datapath id, before
+ * anything else is sent to it (ports are not known yet: n_ports is 0); it
+ * returns false with the reason in why[0..len) to refuse the connection,
+ * which is then closed (and, for ofctl_connect() targets, retried with
+ * backoff).  Without it every switch is admitted. */
 struct ofctl_callbacks {
     void (*switch_up)(void *aux, const struct ofctl_switch_info *);
     void (*switch_down)(void *aux, uint64_t dpid);
     void (*packet_in)(void *aux, uint64_t dpid, const struct ofmsg_packet_in *);
     void (*port_status)(void *aux, uint64_t dpid, const struct ofmsg_port_status *);
     void (*flow_removed)(void *aux, uint64_t dpid, const struct ofmsg_flow_removed *);
+    bool (*switch_admit)(void *aux, const struct ofctl_switch_info *, char *why,
+                         size_t len);
 };
 
 /* Zero fields take the defaults in parentheses. */
@@ -75,11 +91,13 @@ struct ofctl *ofctl_create(const struct ofctl_callbacks *cbs, void *aux,
  * thread, frees the controller.  Accepts NULL. */
 void ofctl_destroy(struct ofctl *);
 
-/* Listens on "tcp:IP:PORT" (PORT 0: any; the bound port is written to
- * *port_out if non-NULL).  Returns 0 or an errno. */
+/* Listens on "tcp:IP:PORT" or, for TLS, "ssl:IP:PORT" (PORT 0: any; the
+ * bound port is written to *port_out if non-NULL).  Returns 0 or an errno
+ * (ENOKEY: ssl: without a TLS configuration). */
 int ofctl_listen(struct ofctl *, const char *target, unsigned int *port_out);
-/* Keeps a connection to "unix:PATH" or "tcp:IP:PORT" up, reconnecting with
- * backoff, until ofctl_disconnect().  Returns 0, EINVAL or ENOMEM. */
+/* Keeps a connection to "unix:PATH", "tcp:IP:PORT" or "ssl:IP:PORT" up,
+ * reconnecting with backoff, until ofctl_disconnect().  Returns 0, EINVAL
+ * or ENOMEM. */
 int ofctl_connect(struct ofctl *, const char *target);
 /* Drops the connection made by ofctl_connect(target) (switch_down if it
  * was up).  Returns 0 or ENOMEM. */

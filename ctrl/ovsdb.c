@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/certname.h"
 #include "core/vlog.h"
 #include "ctrl/jsonrpc.h"
+#include "ctrl/stream.h"
 #include "ctrl/ovsdb_txn.h"
 
 #define BACKOFF_MIN_MS 100
@@ -48,6 +50,9 @@ struct ovsdb {
     struct pending *pend;
     size_t n_pend, cap_pend;
     struct ovsdb_replica replica;
+    char *peer_name;        /* Host a TLS peer's certificate must name. */
+    char why[256];          /* Why the last connection ended ("": none). */
+    bool refused;           /* ...and it was refused, not lost. */
 };
 
 long long
@@ -99,6 +104,7 @@ ovsdb_destroy(struct ovsdb *o)
         ovsdb_replica_uninit(&o->replica);
         free(o->target);
         free(o->db);
+        free(o->peer_name);
         free(o);
     }
 }
@@ -109,13 +115,32 @@ ovsdb_set_probe_ms(struct ovsdb *o, int probe_ms)
     o->probe_ms = probe_ms;
 }
 
+int
+ovsdb_set_peer_name(struct ovsdb *o, const char *name)
+{
+    char *copy = name ? strdup(name) : NULL;
+    if (name && !copy) {
+        return ENOMEM;
+    }
+    free(o->peer_name);
+    o->peer_name = copy;
+    return 0;
+}
+
+const char *ovsdb_last_error(const struct ovsdb *o) { return o->why; }
+bool ovsdb_refused(const struct ovsdb *o) { return o->refused; }
+
 /* Closes the connection (if any), fails pending requests, and schedules
- * the next attempt with doubled backoff. */
+ * the next attempt with doubled backoff.  'why' is copied first: it may
+ * belong to the connection. */
 static void
 disconnect(struct ovsdb *o, const char *why)
 {
+    if (why != o->why) {
+        snprintf(o->why, sizeof o->why, "%s", why);
+    }
     if (o->rpc) {
-        vlog(VLOG_WARN, "ovsdb", "%s: disconnected: %s", o->target, why);
+        vlog(VLOG_WARN, "ovsdb", "%s: disconnected: %s", o->target, o->why);
         jsonrpc_close(o->rpc);
         o->rpc = NULL;
     }
@@ -177,6 +202,8 @@ handle_reply(struct ovsdb *o, struct jsonrpc_msg *m)
             return;
         }
         o->state = OVSDB_SYNCED;
+        o->why[0] = '\0';
+        o->refused = false;
         o->backoff_ms = BACKOFF_MIN_MS;
         o->n_syncs++;
         vlog(VLOG_INFO, "ovsdb", "%s: monitoring %s", o->target, o->db);
@@ -228,6 +255,25 @@ handle_msg(struct ovsdb *o, struct jsonrpc_msg *m)
     return true;
 }
 
+/* A TLS peer must name the host this session is for (core/certname.h).
+ * Returns false (disconnected, refused) if it does not. */
+static bool
+check_peer(struct ovsdb *o)
+{
+    size_t n;
+    const char *const *names = jsonrpc_peer_names(o->rpc, &n);
+    if (!o->peer_name || !jsonrpc_is_tls(o->rpc)
+        || certname_names_host(names, n, o->peer_name)) {
+        return true;
+    }
+    char why[sizeof o->why - 16];
+    certname_refusal(names, n, o->peer_name, why, sizeof why);
+    snprintf(o->why, sizeof o->why, "refused: %s", why);
+    o->refused = true;
+    disconnect(o, o->why);
+    return false;
+}
+
 void
 ovsdb_run(struct ovsdb *o)
 {
@@ -239,8 +285,9 @@ ovsdb_run(struct ovsdb *o)
         int err = jsonrpc_open(o->target, &o->rpc);
         if (err) {
             vlog(VLOG_DEBUG, "ovsdb", "%s: connect: %s", o->target,
-                 strerror(err));
-            disconnect(o, strerror(err));
+                 stream_strerror(err));
+            o->refused = err == ENOKEY;
+            disconnect(o, stream_strerror(err));
             return;
         }
         o->state = OVSDB_CONNECTING;
@@ -250,7 +297,8 @@ ovsdb_run(struct ovsdb *o)
     if (o->state == OVSDB_CONNECTING) {
         int err = jsonrpc_run(o->rpc);
         if (err) {
-            disconnect(o, strerror(err));
+            o->refused = err == EPROTO;     /* TLS refused the peer */
+            disconnect(o, jsonrpc_error(o->rpc));
             return;
         }
         if (!jsonrpc_is_connected(o->rpc)) {
@@ -259,6 +307,10 @@ ovsdb_run(struct ovsdb *o)
             }
             return;
         }
+        if (!check_peer(o)) {
+            return;
+        }
+        o->refused = false;
         if (send_monitor(o)) {
             disconnect(o, "cannot send monitor");
             return;
@@ -273,7 +325,7 @@ ovsdb_run(struct ovsdb *o)
         }
         if (err) {
             disconnect(o, err == ECONNRESET ? "connection closed by peer"
-                                            : strerror(err));
+                                            : jsonrpc_error(o->rpc));
             return;
         }
         o->last_rx = now;
@@ -297,7 +349,7 @@ ovsdb_run(struct ovsdb *o)
     }
     int err = jsonrpc_run(o->rpc);
     if (err) {
-        disconnect(o, strerror(err));
+        disconnect(o, jsonrpc_error(o->rpc));
     }
 }
 

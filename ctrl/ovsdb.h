@@ -1,6 +1,7 @@
 /* ovsdb.h: an OVSDB (RFC 7047) client session with a monitor replica.
  *
- * One struct ovsdb talks to one ovsdb-server database over ctrl/jsonrpc.h.
+ * One struct ovsdb talks to one ovsdb-server database over ctrl/jsonrpc.h
+ * ("unix:PATH", "tcp:IP:PORT" or "ssl:IP:PORT").
  * It reconnects with exponential backoff, answers the server's "echo",
  * sends its own echo when idle (a peer silent for 2 probe intervals is
  * declared dead), monitors the Open_vSwitch, Bridge, Port, Interface,
@@ -25,7 +26,8 @@
  *
  *   state       event                     action
  *   BACKOFF     backoff timer expires     jsonrpc_open()         -> CONNECTING
- *   CONNECTING  connect completes         send monitor           -> MONITORING
+ *   CONNECTING  connect (and TLS) done,   send monitor           -> MONITORING
+ *               the peer named (below)
  *   MONITORING  monitor reply             replica := reply       -> SYNCED
  *   SYNCED      "update" notification     apply to replica
  *   any         echo request              reply with its params
@@ -38,7 +40,12 @@
  * committed: callers re-read the replica and recompute, which is what the
  * idempotent ovsdb_vswitch_* operations are for).  The replica keeps its
  * last content while disconnected and is replaced wholesale on re-monitor.
- * Note an "update" caused by a transaction may arrive before its reply. */
+ * Note an "update" caused by a transaction may arrive before its reply.
+ *
+ * TLS: given a peer name (ovsdb_set_peer_name()), an ssl: session goes on
+ * only if the server's certificate names that host (core/certname.h);
+ * otherwise it is refused: closed, logged, retried with backoff like any
+ * failure, and ovsdb_refused() says so until a session succeeds. */
 #ifndef SKYVISOR_CTRL_OVSDB_H
 #define SKYVISOR_CTRL_OVSDB_H
 
@@ -64,6 +71,16 @@ struct ovsdb *ovsdb_create(const char *target, const char *db);
 void ovsdb_destroy(struct ovsdb *);
 /* Sets the inactivity probe (default 5000 ms). */
 void ovsdb_set_probe_ms(struct ovsdb *, int probe_ms);
+/* The host the certificate of a TLS server must name ('name' copied; NULL:
+ * no check).  Returns 0 or ENOMEM. */
+int ovsdb_set_peer_name(struct ovsdb *, const char *name);
+/* Why the last connection attempt or session ended ("" once synced):
+ * borrowed, valid until the next ovsdb_run(). */
+const char *ovsdb_last_error(const struct ovsdb *);
+/* True if that was a refusal that retrying will not cure by itself: the
+ * TLS handshake failed (certificate chain), the certificate named another
+ * host, or TLS is not configured. */
+bool ovsdb_refused(const struct ovsdb *);
 
 /* Processes timers and I/O without blocking. */
 void ovsdb_run(struct ovsdb *);

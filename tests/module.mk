@@ -76,3 +76,7 @@ $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/c
 
 # The installed-flow table (ctrl/flowtable.c).
 UNIT_TESTS += test_flowtable
+
+# The switch transport (ctrl/stream*, plain and TLS) and the certificate
+# name rule (core/certname.c).
+UNIT_TESTS += test_stream test_certname

@@ -269,7 +269,7 @@ test_connection(void **state)
     }
     assert_int_equal(jsonrpc_recv(rpc, &m), ECONNRESET);
     jsonrpc_close(rpc);
-    assert_int_equal(jsonrpc_open("ssl:1.2.3.4:1", &rpc), EAFNOSUPPORT);
+    assert_int_equal(jsonrpc_open("udp:1.2.3.4:1", &rpc), EAFNOSUPPORT);
     assert_int_equal(jsonrpc_open("tcp:1.2.3.4", &rpc), EINVAL);
     assert_int_equal(jsonrpc_open("tcp:nohost:80", &rpc), EINVAL);
     close(peer);

@@ -20,6 +20,7 @@
 
 #include "ctrl/loop.h"
 #include "ctrl/ofconn.h"
+#include "ctrl/stream.h"
 
 struct fx {
     struct loop *loop;
@@ -34,6 +35,9 @@ struct fx {
     uint16_t batch_err_type;
     int batch_calls;
     size_t n_flows;
+    bool refuse;                    /* h_admit refuses */
+    int admits;
+    uint64_t admitted_dpid;
 };
 
 static void
@@ -70,7 +74,20 @@ h_closed(struct ofconn *c, void *aux)
     f->conn = NULL;
 }
 
-static const struct ofconn_handler handler = {h_up, h_down, h_message, h_closed};
+static bool
+h_admit(struct ofconn *c, void *aux, char *why, size_t len)
+{
+    struct fx *f = aux;
+    f->admits++;
+    f->admitted_dpid = ofconn_dpid(c);
+    assert_false(ofconn_is_tls(c));
+    if (f->refuse) {
+        snprintf(why, len, "not this switch");
+    }
+    return !f->refuse;
+}
+
+static const struct ofconn_handler handler = {h_up, h_down, h_message, h_closed, h_admit};
 
 static void
 pump(struct fx *f, int ms)
@@ -160,8 +177,9 @@ setup(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     f.sw = sv[1];
     struct ofconn_config cfg = {.probe_ms = 200, .request_timeout_ms = 300};
-    assert_int_equal(ofconn_create_passive(f.loop, sv[0], "test", &cfg, &handler, &f,
-                                           &f.conn), 0);
+    struct stream *st;
+    assert_int_equal(stream_accept(sv[0], false, "test", &st), 0);
+    assert_int_equal(ofconn_create_passive(f.loop, st, &cfg, &handler, &f, &f.conn), 0);
     *state = &f;
     return 0;
 }
@@ -258,6 +276,8 @@ test_handshake(void **state)
     assert_int_equal(f->ups, 1);
     assert_int_equal(ofconn_state(f->conn), OFCONN_ACTIVE);
     assert_int_equal(ofconn_dpid(f->conn), 0xabc);
+    assert_int_equal(f->admits, 1);
+    assert_int_equal(f->admitted_dpid, 0xabc);
     size_t n;
     const struct ofport *p = ofconn_ports(f->conn, &n);
     assert_int_equal(n, 2);
@@ -286,6 +306,33 @@ test_early_packet_in_delivered_after_up(void **state)
     assert_int_equal(f->ups, 1);
     assert_int_equal(f->messages, 1);
     assert_int_equal(f->ups_at_message, 1);     /* after 'up', not lost */
+}
+
+/* A switch 'admit' refuses is closed right after its FEATURES_REPLY:
+ * nothing more is sent to it and it never comes up. */
+static void
+test_admit_refuses(void **state)
+{
+    struct fx *f = *state;
+    f->refuse = true;
+    sw_expect(f, OFPT_HELLO, NULL);
+    struct ofmsg hello;
+    ofmsg_init(&hello, OFPT_HELLO, 1);
+    hello.u.hello.has_bitmap = true;
+    hello.u.hello.bitmap = 0x10;
+    sw_send(f, &hello);
+    uint32_t xid = sw_expect(f, OFPT_FEATURES_REQUEST, NULL);
+    struct ofmsg fr;
+    ofmsg_init(&fr, OFPT_FEATURES_REPLY, xid);
+    fr.u.features.datapath_id = 0xdef;
+    sw_send(f, &fr);
+    struct ofmsg m;
+    assert_false(sw_recv(f, &m));   /* EOF, no SET_CONFIG */
+    pump(f, 20);
+    assert_int_equal(f->admits, 1);
+    assert_int_equal(f->admitted_dpid, 0xdef);
+    assert_int_equal(f->closed, 1);
+    assert_int_equal(f->ups + f->downs, 0);
 }
 
 static void
@@ -580,6 +627,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_early_packet_in_delivered_after_up, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_version_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admit_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_barrier_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_dump_collects_all_parts, setup, teardown),
