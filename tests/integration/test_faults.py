@@ -106,9 +106,12 @@ def world(cluster, sim):
     finally:
         if echo:
             echo.kill()
-        d.stop()
+        rc = d.stop()
         print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
         write_results()
+    # After every fault, skyvisord still stops cleanly (and, in the
+    # sanitizer build, without a finding).
+    assert rc == 0, f"skyvisord exited {rc}"
 
 
 # -- convergence -----------------------------------------------------------------
