@@ -74,7 +74,7 @@ def test_counts_what_the_echo_dropped_duplicated_and_reordered(lo_ns):
     ]
     # 100 slots of 1 ms without an echo: the gap spans them (a late
     # schedule sends missed slots at once, never more than 50 ms' worth).
-    assert r["max_gap_ms"] >= 50 and r["windows"][1]["max_gap_ms"] == r["max_gap_ms"]
+    assert r["windows"][1]["max_gap_ms"] >= 50
 
 
 def test_nothing_comes_back(lo_ns):
@@ -107,7 +107,7 @@ def test_marks_put_an_outage_in_its_window(veth_pair):
     assert after["lost"] == 0 and after["received"] == after["sent"] > 0
     assert r["lost"] == during["lost"] and r["max_loss_run"] == during["max_loss_run"]
     assert sum(w["sent"] for w in r["windows"]) == r["sent"]
-    assert during["max_gap_ms"] == r["max_gap_ms"]
+    assert during["max_gap_ms"] >= 250          # nothing crosses a link down for 0.3 s
 
 
 def test_usage_errors():
