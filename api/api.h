@@ -3,7 +3,8 @@
  *
  * Life of a request (api/http.c drives it):
  *   1. libmicrohttpd hands over the method, the URL and the body in pieces;
- *      http.c accumulates the body (over 1 MiB: 413) and then
+ *      http.c accumulates the body (over the route's limit, 1 MiB unless
+ *      router.c names more: 413) and then
  *   2. router_match() finds the route: none -> 404 no-route, wrong method ->
  *      405 with Allow;
  *   3. auth_check() maps the bearer token to a principal (admin or one
@@ -29,6 +30,7 @@ struct db_pool;
 struct MHD_Connection;
 
 #define API_MAX_BODY (1024 * 1024)
+#define BATCH_MAX_BODY (16 * 1024 * 1024)   /* POST .../networks/{n}/batch */
 #define API_MAX_PARAMS 4
 
 /* HEAD and OPTIONS are never in the route table: HEAD is served by the GET
@@ -114,6 +116,10 @@ enum sv_error router_match(struct api_req *req, char *allow, size_t allow_len);
 const char *router_method_name(enum api_method);
 /* Prints "METHOD /pattern" per operation to 'out'. */
 void router_list(void *out_file);
+/* The body limit of the route 'method' 'path' would take: API_MAX_BODY
+ * unless router.c's table of larger limits names the route (the batch).
+ * For http.c to apply while the body arrives, before routing proper. */
+size_t router_max_body(enum api_method method, const char *path);
 
 /* --- problem.c --- */
 /* Replaces the response with an application/problem+json body for 'e';
@@ -121,6 +127,27 @@ void router_list(void *out_file);
 void api_problem(struct api_resp *, const struct api_req *, enum sv_error e,
                  const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* A request that fails in several places at once (api/batch.c) answers one
+ * problem for 'e' whose "errors" member lists an entry per failure: type,
+ * title, status and detail as the failure's own problem would say, and
+ * "pointer", a JSON Pointer (RFC 6901) into the request body.
+ * api_problem_entry builds an entry (a new reference, NULL when memory runs
+ * out); api_problem_entry_of turns a problem api_problem wrote into
+ * 'problem' into one, its field appended to the pointer 'base' (a member of
+ * 'body' as one token, a composed name "placement.host" as two) or, without
+ * a field, the pointer 'fieldless'; api_problem_errors replaces the
+ * response with the problem carrying 'errors' (an array, always
+ * consumed). */
+json_t *api_problem_entry(enum sv_error e, const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+json_t *api_problem_entry_of(const struct api_resp *problem, const char *base,
+                             const json_t *body, const char *fieldless);
+void api_problem_errors(struct api_resp *, const struct api_req *, enum sv_error e,
+                        json_t *errors, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Appends '/' and 'token' escaped as RFC 6901 says ('~' -> "~0", '/' ->
+ * "~1") to the NUL-terminated JSON Pointer in out[len], cutting at len. */
+void api_pointer_append(char *out, size_t len, const char *token);
 
 /* --- http.c: replies and request accessors --- */
 /* Sets a JSON reply.  Always consumes 'json'. */
@@ -192,5 +219,6 @@ api_handler links_list, links_create, links_get, links_patch, links_delete;
 api_handler vms_list, vms_create, vms_get, vms_patch, vms_delete;
 api_handler tokens_list, tokens_create, tokens_get, tokens_delete;
 api_handler audit_list;
+api_handler batch_post;
 
 #endif

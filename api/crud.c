@@ -222,8 +222,7 @@ find_field(const struct crud_field *fields, const char *name)
 }
 
 json_t *
-crud_parse_body(struct api_req *req, struct api_resp *resp,
-                const struct crud_field *fields, bool creating)
+crud_load_body(struct api_req *req, struct api_resp *resp)
 {
     json_error_t jerr;
     if (!req->body_len) {
@@ -247,6 +246,13 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
         json_decref(obj);
         return NULL;
     }
+    return obj;
+}
+
+bool
+crud_check_body(struct api_req *req, struct api_resp *resp, json_t *obj,
+                const struct crud_field *fields, bool creating)
+{
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
@@ -254,12 +260,12 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
         if (!f) {
             api_problem(resp, req, SVE_UNKNOWN_FIELD, k, "'%s' is not a field of "
                         "this resource", k);
-            goto fail;
+            return false;
         }
         if (f->flags & CF_READONLY) {
             api_problem(resp, req, SVE_READ_ONLY_FIELD, k, "'%s' is set by the "
                         "server", k);
-            goto fail;
+            return false;
         }
         if (json_is_null(v) && (f->flags & CF_NULLABLE)) {
             continue;
@@ -267,17 +273,17 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
         if (!type_ok(f->type, v)) {
             api_problem(resp, req, SVE_WRONG_TYPE, k, "'%s' must be %s", k,
                         type_name(f->type));
-            goto fail;
+            return false;
         }
         if (f->type == CT_INTEGER
             && (json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)) {
             /* Every integer column is a PostgreSQL integer. */
             api_problem(resp, req, SVE_INVALID_VALUE, k, "'%s' must be an integer "
                         "from %d to %d", k, INT32_MIN, INT32_MAX);
-            goto fail;
+            return false;
         }
         if (f->type == CT_LABELS && !labels_ok(resp, req, k, v)) {
-            goto fail;
+            return false;
         }
     }
     if (creating) {
@@ -286,18 +292,26 @@ crud_parse_body(struct api_req *req, struct api_resp *resp,
             if ((f->flags & CF_REQUIRED) && (!m || json_is_null(m))) {
                 api_problem(resp, req, SVE_MISSING_FIELD, f->name, "'%s' is "
                             "required", f->name);
-                goto fail;
+                return false;
             }
         }
         if (find_field(fields, "labels") && !json_object_get(obj, "labels")) {
             json_object_set_new(obj, "labels", json_object());
         }
     }
-    return obj;
+    return true;
+}
 
-fail:
-    json_decref(obj);
-    return NULL;
+json_t *
+crud_parse_body(struct api_req *req, struct api_resp *resp,
+                const struct crud_field *fields, bool creating)
+{
+    json_t *obj = crud_load_body(req, resp);
+    if (obj && !crud_check_body(req, resp, obj, fields, creating)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
 }
 
 static bool
@@ -422,7 +436,13 @@ crud_reply_computed(struct api_req *req, struct api_resp *resp, char *body,
 bool
 crud_if_match(struct api_req *req, struct api_resp *resp, const char *etag)
 {
-    const char *h = api_header(req, "If-Match");
+    return crud_if_match_value(req, resp, api_header(req, "If-Match"), etag);
+}
+
+bool
+crud_if_match_value(struct api_req *req, struct api_resp *resp, const char *h,
+                    const char *etag)
+{
     if (!h) {
         return true;
     }
@@ -469,10 +489,8 @@ crud_resolve(struct crud_ctx *ctx, const struct store_res *target,
     return true;
 }
 
-/* Resolves the parents named by the path parameters into ctx->scope and
- * ctx->parent.  Returns false after writing a 404 (or 503). */
-static bool
-resolve_scope(struct crud_ctx *ctx)
+bool
+crud_resolve_scope(struct crud_ctx *ctx)
 {
     const struct crud_res *chain[MAX_DEPTH];
     size_t depth = 0;
@@ -522,8 +540,8 @@ scope_or_null(const struct crud_ctx *ctx)
     return ctx->scope[0] ? ctx->scope : NULL;
 }
 
-static void
-ctx_uninit(struct crud_ctx *ctx)
+void
+crud_ctx_uninit(struct crud_ctx *ctx)
 {
     json_decref(ctx->parent);
     json_decref(ctx->current);
@@ -532,12 +550,19 @@ ctx_uninit(struct crud_ctx *ctx)
     ctx->parent = ctx->current = ctx->body = ctx->extra = NULL;
 }
 
-/* Loads the object named by the last path parameter.  Returns DB_QS_ONE,
- * or DB_QS_NONE after writing 404, or an error after writing it. */
-static enum db_qs
-load_target(struct crud_ctx *ctx, struct store_row *row)
+/* The object of the route: named by the last path parameter. */
+static const char *
+target_key(const struct crud_ctx *ctx)
 {
-    const char *key = ctx->req->params[scope_depth(ctx->res)];
+    return ctx->req->params[scope_depth(ctx->res)];
+}
+
+/* Loads the object named 'key' (an id or a name) in ctx's scope.  Returns
+ * DB_QS_ONE, or DB_QS_NONE after writing 404, or an error after writing
+ * it. */
+static enum db_qs
+load_target(struct crud_ctx *ctx, const char *key, struct store_row *row)
+{
     enum db_qs qs = store_get(ctx->req->db, ctx->res->store, scope_or_null(ctx),
                               key, row);
     if (qs == DB_QS_NONE) {
@@ -560,7 +585,7 @@ crud_list(struct api_req *req, struct api_resp *resp, const struct crud_res *res
     if (!crud_page_params(req, resp, &limit, &after)) {
         return;
     }
-    if (resolve_scope(&ctx)) {
+    if (crud_resolve_scope(&ctx)) {
         PGresult *rows;
         enum db_qs qs = store_list(req->db, res->store, scope_or_null(&ctx), after,
                                    limit + 1, &rows);
@@ -572,7 +597,7 @@ crud_list(struct api_req *req, struct api_resp *resp, const struct crud_res *res
         }
     }
     free(after);
-    ctx_uninit(&ctx);
+    crud_ctx_uninit(&ctx);
 }
 
 void
@@ -580,7 +605,7 @@ crud_get(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
 {
     struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
     struct store_row row = {0};
-    if (resolve_scope(&ctx) && load_target(&ctx, &row) == DB_QS_ONE) {
+    if (crud_resolve_scope(&ctx) && load_target(&ctx, target_key(&ctx), &row) == DB_QS_ONE) {
         char etag[40];
         crud_etag(etag, row.id, row.revision);
         if (api_if_none_match(req, etag)) {
@@ -593,61 +618,69 @@ crud_get(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
         memcpy(resp->etag, etag, sizeof etag);
     }
     store_row_uninit(&row);
-    ctx_uninit(&ctx);
+    crud_ctx_uninit(&ctx);
 }
 
-/* The write transaction of create: idempotency claim, scope, validation,
- * insert, idempotency record.  Re-run from the start on a retry. */
-struct create_txn {
-    struct crud_ctx *ctx;
-    const char *principal, *idem_key;
-    const char *method;
-    bool replayed;
-};
+/* --- the write steps (see crud.h) --- */
 
-static enum db_qs
-create_txn(struct db_conn *db, void *arg)
+enum db_qs
+crud_idem_claim(struct api_req *req, struct api_resp *resp, const char *key)
 {
-    struct create_txn *t = arg;
-    struct crud_ctx *ctx = t->ctx;
-    struct api_req *req = ctx->req;
-    enum db_qs qs;
-
-    if (t->idem_key) {
-        qs = store_idem_claim(db, t->principal, t->idem_key, t->method, req->url,
-                              req->body);
-        if (qs < 0) {
-            return qs;
-        }
-        if (qs == DB_QS_NONE) {
-            int status;
-            char *answer, *location;
-            bool same;
-            qs = store_idem_lookup(db, t->principal, t->idem_key, t->method,
-                                   req->url, req->body, &status, &answer,
-                                   &location, &same);
-            if (qs != DB_QS_ONE) {
-                return qs < 0 ? qs : DB_QS_SOFT;
-            }
-            if (!same) {
-                free(answer);
-                free(location);
-                api_problem(ctx->resp, req, SVE_IDEMPOTENCY_REUSED, NULL,
-                            "Idempotency-Key '%s' was first used with another "
-                            "request", t->idem_key);
-                return DB_QS_NONE;
-            }
-            api_reply_owned(ctx->resp, (unsigned int) status, answer,
-                            strlen(answer), "application/json");
-            ctx->resp->location = location;
-            t->replayed = true;
-            return DB_QS_NONE;
-        }
+    const char *principal = req->principal.admin ? "admin" : req->principal.tenant_id;
+    const char *method = router_method_name(req->method);
+    enum db_qs qs = store_idem_claim(req->db, principal, key, method, req->url,
+                                     req->body);
+    if (qs != DB_QS_NONE) {
+        return qs;
     }
-    if (!resolve_scope(ctx)) {
+    int status;
+    char *answer, *location;
+    bool same;
+    qs = store_idem_lookup(req->db, principal, key, method, req->url, req->body,
+                           &status, &answer, &location, &same);
+    if (qs != DB_QS_ONE) {
+        return qs < 0 ? qs : DB_QS_SOFT;
+    }
+    if (!same) {
+        free(answer);
+        free(location);
+        api_problem(resp, req, SVE_IDEMPOTENCY_REUSED, NULL, "Idempotency-Key '%s' "
+                    "was first used with another request", key);
         return DB_QS_NONE;
     }
-    if ((qs = store_lock(db, ctx->res->store)) < 0) {
+    api_reply_owned(resp, (unsigned int) status, answer, strlen(answer),
+                    "application/json");
+    free(resp->location);
+    resp->location = location;
+    return DB_QS_NONE;
+}
+
+enum db_qs
+crud_idem_finish(struct api_req *req, const char *key, unsigned int status,
+                 const char *answer, const char *location)
+{
+    const char *principal = req->principal.admin ? "admin" : req->principal.tenant_id;
+    return store_idem_finish(req->db, principal, key, (int) status, answer, location);
+}
+
+bool
+crud_idem_key_ok(struct api_req *req, struct api_resp *resp, const char **key)
+{
+    *key = api_header(req, "Idempotency-Key");
+    if (*key && !validate_idempotency_key(*key)) {
+        api_problem(resp, req, SVE_BAD_HEADER, "Idempotency-Key", "Idempotency-Key "
+                    "must be 1-255 printable ASCII characters");
+        return false;
+    }
+    return true;
+}
+
+enum db_qs
+crud_insert(struct crud_ctx *ctx, struct store_row *row)
+{
+    struct db_conn *db = ctx->req->db;
+    enum db_qs qs = store_lock(db, ctx->res->store);
+    if (qs < 0) {
         return qs;
     }
     json_t *obj = json_deep_copy(ctx->body);
@@ -658,69 +691,16 @@ create_txn(struct db_conn *db, void *arg)
     }
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    struct store_row row = {0};
-    qs = text ? store_insert(db, ctx->res->store, scope_or_null(ctx), text, &row)
+    qs = text ? store_insert(db, ctx->res->store, scope_or_null(ctx), text, row)
               : DB_QS_HARD;
     free(text);
-    if (qs != DB_QS_ONE) {
-        if (qs == DB_QS_HARD || qs == DB_QS_NONE) {
-            crud_db_problem(req, ctx->resp, DB_QS_HARD, ctx->res->kind, NULL);
-        }
-        return qs == DB_QS_NONE ? DB_QS_HARD : qs;
+    if (qs == DB_QS_ONE) {
+        return qs;
     }
-    size_t loc_len = strlen(req->url) + 40;
-    char *location = malloc(loc_len);
-    if (location) {
-        snprintf(location, loc_len, "%s/%s", req->url, row.id);
+    if (qs == DB_QS_HARD || qs == DB_QS_NONE) {
+        crud_db_problem(ctx->req, ctx->resp, DB_QS_HARD, ctx->res->kind, NULL);
     }
-    if (t->idem_key) {
-        qs = store_idem_finish(db, t->principal, t->idem_key, 201, row.json, location);
-        if (qs < 0) {
-            free(location);
-            store_row_uninit(&row);
-            return qs;
-        }
-    }
-    free(ctx->resp->location);
-    ctx->resp->location = location;
-    crud_etag(ctx->resp->etag, row.id, row.revision);
-    if (ctx->res->decorate_created) {
-        json_t *body = json_loads(row.json, 0, NULL);
-        if (body) {
-            ctx->res->decorate_created(ctx, body);
-            api_reply_json(ctx->resp, 201, body);
-        }
-    } else {
-        api_reply_owned(ctx->resp, 201, row.json, strlen(row.json),
-                        "application/json");
-        row.json = NULL;
-    }
-    store_row_uninit(&row);
-    return DB_QS_ONE;
-}
-
-void
-crud_create(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
-{
-    struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
-    const char *key = api_header(req, "Idempotency-Key");
-    if (key && !validate_idempotency_key(key)) {
-        api_problem(resp, req, SVE_BAD_HEADER, "Idempotency-Key", "Idempotency-Key "
-                    "must be 1-255 printable ASCII characters");
-        return;
-    }
-    ctx.body = crud_parse_body(req, resp, res->fields, true);
-    if (!ctx.body) {
-        return;
-    }
-    struct create_txn t = {
-        .ctx = &ctx,
-        .principal = req->principal.admin ? "admin" : req->principal.tenant_id,
-        .idem_key = key,
-        .method = "POST",
-    };
-    crud_write(req, resp, create_txn, &t, res->kind, NULL);
-    ctx_uninit(&ctx);
+    return qs == DB_QS_NONE ? DB_QS_HARD : qs;
 }
 
 /* Builds the object a PATCH asks for: the current writable fields, then
@@ -759,15 +739,31 @@ merge_patch(struct crud_ctx *ctx)
     return obj;
 }
 
+/* The outcome of an update or delete of the revision read: no row means
+ * the object changed since (with If-Match a lost race the client must see,
+ * 412; without, the transaction runs again and re-applies); a database
+ * refusal becomes its problem. */
 static enum db_qs
-patch_txn(struct db_conn *db, void *arg)
+settle(struct crud_ctx *ctx, enum db_qs qs, const char *if_match, const char *in_use)
 {
-    struct crud_ctx *ctx = arg;
-    struct store_row row = {0};
-    if (!resolve_scope(ctx)) {
-        return DB_QS_NONE;
+    if (qs == DB_QS_NONE && if_match) {
+        api_problem(ctx->resp, ctx->req, SVE_PRECONDITION_FAILED, NULL,
+                    "the %s changed while this request ran", ctx->res->kind);
+    } else if (qs == DB_QS_NONE) {
+        return DB_QS_SOFT;
+    } else if (qs == DB_QS_HARD) {
+        crud_db_problem(ctx->req, ctx->resp, qs, ctx->res->kind, in_use);
     }
-    enum db_qs qs = load_target(ctx, &row);
+    return qs;
+}
+
+enum db_qs
+crud_replace(struct crud_ctx *ctx, const char *key, const char *if_match,
+             struct store_row *updated)
+{
+    struct db_conn *db = ctx->req->db;
+    struct store_row row = {0};
+    enum db_qs qs = load_target(ctx, key, &row);
     if (qs != DB_QS_ONE) {
         return qs;
     }
@@ -776,7 +772,7 @@ patch_txn(struct db_conn *db, void *arg)
     json_decref(ctx->current);
     ctx->current = json_loads(row.json, 0, NULL);
     json_t *obj = NULL;
-    if (!crud_if_match(ctx->req, ctx->resp, etag) || !ctx->current
+    if (!crud_if_match_value(ctx->req, ctx->resp, if_match, etag) || !ctx->current
         || (qs = store_lock(db, ctx->res->store)) < 0
         || !(obj = merge_patch(ctx)) || !ctx->res->validate(ctx, obj)) {
         json_decref(obj);
@@ -785,32 +781,123 @@ patch_txn(struct db_conn *db, void *arg)
     }
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    struct store_row updated = {0};
     qs = text ? store_update(db, ctx->res->store, scope_or_null(ctx), row.id,
-                             row.revision, text, &updated)
+                             row.revision, text, updated)
               : DB_QS_HARD;
     free(text);
     store_row_uninit(&row);
-    if (qs == DB_QS_NONE) {
-        /* Changed since we read it: with If-Match that is a lost race the
-         * client must see; without, read again and re-apply. */
-        if (api_header(ctx->req, "If-Match")) {
-            api_problem(ctx->resp, ctx->req, SVE_PRECONDITION_FAILED, NULL,
-                        "the %s changed while this request ran", ctx->res->kind);
-            return DB_QS_NONE;
-        }
-        return DB_QS_SOFT;
-    }
-    if (qs < 0) {
-        if (qs == DB_QS_HARD) {
-            crud_db_problem(ctx->req, ctx->resp, qs, ctx->res->kind, NULL);
-        }
+    return settle(ctx, qs, if_match, NULL);
+}
+
+enum db_qs
+crud_remove(struct crud_ctx *ctx, const char *key, const char *if_match,
+            struct store_row *row)
+{
+    enum db_qs qs = load_target(ctx, key, row);
+    if (qs != DB_QS_ONE) {
         return qs;
     }
-    crud_etag(ctx->resp->etag, updated.id, updated.revision);
-    api_reply_owned(ctx->resp, 200, updated.json, strlen(updated.json),
-                    "application/json");
+    char etag[40];
+    crud_etag(etag, row->id, row->revision);
+    if (!crud_if_match_value(ctx->req, ctx->resp, if_match, etag)) {
+        return DB_QS_NONE;
+    }
+    qs = store_delete(ctx->req->db, ctx->res->store, scope_or_null(ctx), row->id,
+                      if_match ? row->revision : -1);
+    return settle(ctx, qs, if_match, ctx->res->in_use);
+}
+
+/* --- the single-object write routes --- */
+
+/* The write transaction of create: idempotency claim, scope, validation,
+ * insert, idempotency record.  Re-run from the start on a retry. */
+static enum db_qs
+create_txn(struct db_conn *db, void *arg)
+{
+    struct crud_ctx *ctx = arg;
+    struct api_req *req = ctx->req;
+    const char *key = api_header(req, "Idempotency-Key");
+    enum db_qs qs;
+    (void) db;
+
+    if (key && (qs = crud_idem_claim(req, ctx->resp, key)) != DB_QS_ONE) {
+        return qs;
+    }
+    if (!crud_resolve_scope(ctx)) {
+        return DB_QS_NONE;
+    }
+    struct store_row row = {0};
+    if ((qs = crud_insert(ctx, &row)) != DB_QS_ONE) {
+        return qs;
+    }
+    size_t loc_len = strlen(req->url) + 40;
+    char *location = malloc(loc_len);
+    if (location) {
+        snprintf(location, loc_len, "%s/%s", req->url, row.id);
+    }
+    if (key && (qs = crud_idem_finish(req, key, 201, row.json, location)) < 0) {
+        free(location);
+        store_row_uninit(&row);
+        return qs;
+    }
+    free(ctx->resp->location);
+    ctx->resp->location = location;
+    crud_etag(ctx->resp->etag, row.id, row.revision);
+    if (ctx->res->decorate_created) {
+        json_t *body = json_loads(row.json, 0, NULL);
+        if (body) {
+            ctx->res->decorate_created(ctx, body);
+            api_reply_json(ctx->resp, 201, body);
+        }
+    } else {
+        api_reply_owned(ctx->resp, 201, row.json, strlen(row.json),
+                        "application/json");
+        row.json = NULL;
+    }
+    store_row_uninit(&row);
     return DB_QS_ONE;
+}
+
+void
+crud_create(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
+{
+    struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
+    const char *key;
+    if (!crud_idem_key_ok(req, resp, &key)) {
+        return;
+    }
+    ctx.body = crud_parse_body(req, resp, res->fields, true);
+    if (!ctx.body) {
+        return;
+    }
+    crud_write(req, resp, create_txn, &ctx, res->kind, NULL);
+    crud_ctx_uninit(&ctx);
+}
+
+/* The write transaction of PATCH (ctx->body is the patch) and DELETE (no
+ * body) on the object the route names. */
+static enum db_qs
+target_txn(struct db_conn *db, void *arg)
+{
+    struct crud_ctx *ctx = arg;
+    struct store_row row = {0};
+    (void) db;
+    if (!crud_resolve_scope(ctx)) {
+        return DB_QS_NONE;
+    }
+    const char *if_match = api_header(ctx->req, "If-Match");
+    enum db_qs qs = ctx->body ? crud_replace(ctx, target_key(ctx), if_match, &row)
+                              : crud_remove(ctx, target_key(ctx), if_match, &row);
+    if (qs == DB_QS_ONE && ctx->body) {
+        crud_etag(ctx->resp->etag, row.id, row.revision);
+        api_reply_owned(ctx->resp, 200, row.json, strlen(row.json),
+                        "application/json");
+        row.json = NULL;
+    } else if (qs == DB_QS_ONE) {
+        api_reply_owned(ctx->resp, 204, NULL, 0, NULL);
+    }
+    store_row_uninit(&row);
+    return qs;
 }
 
 void
@@ -818,60 +905,18 @@ crud_patch(struct api_req *req, struct api_resp *resp, const struct crud_res *re
 {
     struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
     ctx.body = crud_parse_body(req, resp, res->fields, false);
-    if (!ctx.body) {
-        return;
+    if (ctx.body) {
+        crud_write(req, resp, target_txn, &ctx, res->kind, NULL);
+        crud_ctx_uninit(&ctx);
     }
-    crud_write(req, resp, patch_txn, &ctx, res->kind, NULL);
-    ctx_uninit(&ctx);
-}
-
-static enum db_qs
-delete_txn(struct db_conn *db, void *arg)
-{
-    struct crud_ctx *ctx = arg;
-    struct store_row row = {0};
-    if (!resolve_scope(ctx)) {
-        return DB_QS_NONE;
-    }
-    enum db_qs qs = load_target(ctx, &row);
-    if (qs != DB_QS_ONE) {
-        return qs;
-    }
-    char etag[40];
-    crud_etag(etag, row.id, row.revision);
-    bool conditional = api_header(ctx->req, "If-Match") != NULL;
-    if (!crud_if_match(ctx->req, ctx->resp, etag)) {
-        store_row_uninit(&row);
-        return DB_QS_NONE;
-    }
-    qs = store_delete(db, ctx->res->store, scope_or_null(ctx), row.id,
-                      conditional ? row.revision : -1);
-    store_row_uninit(&row);
-    if (qs == DB_QS_NONE) {
-        if (conditional) {
-            api_problem(ctx->resp, ctx->req, SVE_PRECONDITION_FAILED, NULL,
-                        "the %s changed while this request ran", ctx->res->kind);
-            return DB_QS_NONE;
-        }
-        return DB_QS_SOFT;
-    }
-    if (qs < 0) {
-        if (qs == DB_QS_HARD) {
-            crud_db_problem(ctx->req, ctx->resp, qs, ctx->res->kind,
-                            ctx->res->in_use);
-        }
-        return qs;
-    }
-    api_reply_owned(ctx->resp, 204, NULL, 0, NULL);
-    return DB_QS_ONE;
 }
 
 void
 crud_delete(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
 {
     struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
-    crud_write(req, resp, delete_txn, &ctx, res->kind, res->in_use);
-    ctx_uninit(&ctx);
+    crud_write(req, resp, target_txn, &ctx, res->kind, res->in_use);
+    crud_ctx_uninit(&ctx);
 }
 
 void

@@ -107,12 +107,58 @@ void crud_create(struct api_req *, struct api_resp *, const struct crud_res *);
 void crud_patch(struct api_req *, struct api_resp *, const struct crud_res *);
 void crud_delete(struct api_req *, struct api_resp *, const struct crud_res *);
 
+/* The write steps of one object, shared by the single-object routes and
+ * the batch (api/batch.c), so both apply exactly the same rules.  Each runs
+ * inside the caller's write transaction, on ctx->req->db, with ctx->res the
+ * resource and ctx->scope/ctx->parent resolved (crud_resolve_scope); a
+ * refusal is a problem written into ctx->resp.  Each returns DB_QS_ONE
+ * (done: *row holds the object as stored, or for crud_remove as it was
+ * before the delete; the caller uninits it), DB_QS_NONE (refused: problem
+ * written), DB_QS_HARD (a database refusal, problem written from
+ * req->db->err: a constraint, or a failure of the database) or
+ * DB_QS_SOFT (retry the transaction).
+ *   crud_insert:  validates a copy of ctx->body and inserts it;
+ *   crud_replace: merges the patch ctx->body into object 'key' (an id or a
+ *                 name), validates the result and replaces the row;
+ *   crud_remove:  deletes object 'key'.
+ * 'if_match' (may be NULL: unconditional) is an If-Match value. */
+enum db_qs crud_insert(struct crud_ctx *, struct store_row *row);
+enum db_qs crud_replace(struct crud_ctx *, const char *key, const char *if_match,
+                        struct store_row *row);
+enum db_qs crud_remove(struct crud_ctx *, const char *key, const char *if_match,
+                       struct store_row *row);
+/* Resolves the parents named by the path parameters into ctx->scope and
+ * ctx->parent.  Returns false after writing a 404 (or 503). */
+bool crud_resolve_scope(struct crud_ctx *);
+/* Releases what the engine and the hooks hung on ctx (parent, current,
+ * body, extra). */
+void crud_ctx_uninit(struct crud_ctx *);
+
+/* Idempotency-Key, for a POST: crud_idem_key_ok reads the header into *key
+ * (NULL when absent) and writes a 400 when it is malformed (false).  In
+ * the write transaction, crud_idem_claim returns DB_QS_ONE when this
+ * request now owns the key (record the answer with crud_idem_finish before
+ * committing), DB_QS_NONE when the key was used before (resp then holds
+ * the first answer, or 422 when that request was another one: roll back
+ * and send it), or an error. */
+bool crud_idem_key_ok(struct api_req *, struct api_resp *, const char **key);
+enum db_qs crud_idem_claim(struct api_req *, struct api_resp *, const char *key);
+enum db_qs crud_idem_finish(struct api_req *, const char *key, unsigned int status,
+                            const char *answer, const char *location);
+
 /* Shared by handlers outside the engine (cloud links, network status). */
 /* Parses the body as a JSON object and checks it against 'fields';
  * 'creating' enforces CF_REQUIRED.  Returns a new reference or NULL after
  * writing the problem. */
 json_t *crud_parse_body(struct api_req *, struct api_resp *,
                         const struct crud_field *fields, bool creating);
+/* The two halves of crud_parse_body: the body as a JSON object (a new
+ * reference, or NULL after writing the problem), and the check of an
+ * object against 'fields' (false after writing the problem naming the
+ * field; on create, an absent "labels" becomes {}). */
+json_t *crud_load_body(struct api_req *, struct api_resp *);
+bool crud_check_body(struct api_req *, struct api_resp *, json_t *obj,
+                     const struct crud_field *fields, bool creating);
 /* Reads ?limit= and ?cursor=; on error writes the problem, returns false.
  * *after is malloc'ed (or NULL). */
 bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
@@ -134,6 +180,9 @@ void crud_etag(char out[40], const char *id, long long revision);
 void crud_etag_body(char out[40], const char *body, size_t len);
 /* Checks If-Match against 'etag'; false (412 written) on mismatch. */
 bool crud_if_match(struct api_req *, struct api_resp *, const char *etag);
+/* The same for the If-Match value 'h' (NULL: no condition). */
+bool crud_if_match_value(struct api_req *, struct api_resp *, const char *h,
+                         const char *etag);
 /* A document computed for one network (its status, its topology): the
  * fetch writes a malloc'ed JSON text; 'finish', if not NULL, turns it into
  * the reply body (consumes it; NULL when memory runs out). */

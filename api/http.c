@@ -80,6 +80,7 @@ struct http_ctx {
     char *body;
     size_t len, cap;
     unsigned long long drained; /* body bytes received */
+    size_t max_body;            /* the route's limit (router_max_body) */
     bool too_large;
 };
 
@@ -256,7 +257,8 @@ dispatch(struct api_req *req, struct api_resp *resp, struct http_ctx *ctx)
     }
     if (ctx->too_large) {
         api_problem(resp, req, SVE_BODY_TOO_LARGE, NULL,
-                    "the request body exceeds %d bytes", API_MAX_BODY);
+                    "the request body exceeds %zu bytes",
+                    router_max_body(req->method, req->url));
         return;
     }
     bool wants_body = req->method == API_POST || req->method == API_PUT
@@ -520,7 +522,7 @@ take_body(struct http_ctx *ctx, const char *data, size_t n)
     if (ctx->drained > API_MAX_DRAIN) {
         return false;
     }
-    if (ctx->too_large || ctx->len + n > API_MAX_BODY) {
+    if (ctx->too_large || ctx->len + n > ctx->max_body) {
         ctx->too_large = true;
         free(ctx->body);
         ctx->body = NULL;
@@ -582,7 +584,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        ctx->too_large = declared > API_MAX_BODY;
+        ctx->max_body = router_max_body(req.method, url);
+        ctx->too_large = declared > ctx->max_body;
         if (declared <= API_MAX_DRAIN) {
             return MHD_YES;
         }
@@ -594,8 +597,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_YES;
         }
         api_problem(&resp, &req, SVE_BODY_TOO_LARGE, NULL, "the request body "
-                    "exceeds %d bytes; stopped reading it after %llu",
-                    API_MAX_BODY, API_MAX_DRAIN);
+                    "exceeds %zu bytes; stopped reading it after %llu",
+                    ctx->max_body, API_MAX_DRAIN);
         metrics_observe(req.route_index, req.method, resp.status,
                         elapsed_since(&ctx->start));
         send_raw(conn, &resp);

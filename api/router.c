@@ -79,8 +79,18 @@ const struct api_route router_routes[] = {
     {API_GET, TN "/vms/{vm}", ACCESS_TENANT, vms_get},
     {API_PATCH, TN "/vms/{vm}", ACCESS_TENANT, vms_patch},
     {API_DELETE, TN "/vms/{vm}", ACCESS_TENANT, vms_delete},
+
+    {API_POST, TN "/batch", ACCESS_TENANT, batch_post},
 };
 const size_t router_n_routes = sizeof router_routes / sizeof router_routes[0];
+
+/* The routes that take a body larger than API_MAX_BODY. */
+static const struct {
+    api_handler *handler;
+    size_t max_body;
+} body_limits[] = {
+    {batch_post, BATCH_MAX_BODY},
+};
 
 static const char *const method_names[API__N_METHODS] = {
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
@@ -198,4 +208,20 @@ router_list(void *out_file)
         fprintf(out_file, "%s %s\n", router_method_name(router_routes[i].method),
                 router_routes[i].pattern);
     }
+}
+
+size_t
+router_max_body(enum api_method method, const char *path)
+{
+    struct api_req probe = {.method = method, .url = path};
+    char allow[64];
+    if (router_match(&probe, allow, sizeof allow) != SVE_OK) {
+        return API_MAX_BODY;
+    }
+    for (size_t i = 0; i < sizeof body_limits / sizeof body_limits[0]; i++) {
+        if (body_limits[i].handler == probe.route->handler) {
+            return body_limits[i].max_body;
+        }
+    }
+    return API_MAX_BODY;
 }

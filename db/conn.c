@@ -277,6 +277,19 @@ db_exec_sql(struct db_conn *c, const char *sql)
     return qs;
 }
 
+enum db_qs
+db_savepoint(struct db_conn *c, enum db_savepoint_op op, unsigned int level)
+{
+    static const char *const verbs[] = {
+        [DB_SP_SET] = "SAVEPOINT",
+        [DB_SP_ROLLBACK] = "ROLLBACK TO SAVEPOINT",
+        [DB_SP_RELEASE] = "RELEASE SAVEPOINT",
+    };
+    char sql[64];
+    snprintf(sql, sizeof sql, "%s sv_%u", verbs[op], level);
+    return db_exec_sql(c, sql);
+}
+
 static void
 backoff_sleep(int attempt)
 {

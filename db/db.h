@@ -114,6 +114,12 @@ typedef enum db_qs db_txn_fn(struct db_conn *, void *ctx);
 enum db_qs db_txn_run(struct db_conn *, bool serializable, db_txn_fn *fn,
                       void *ctx);
 
+/* Savepoints inside fn's transaction, named by a nesting level: sets one,
+ * rolls back to it (undoing what followed, a failed statement included, so
+ * the transaction goes on), or releases it. */
+enum db_savepoint_op { DB_SP_SET, DB_SP_ROLLBACK, DB_SP_RELEASE };
+enum db_qs db_savepoint(struct db_conn *, enum db_savepoint_op, unsigned int level);
+
 /* Connection pool: a fixed number of connections, handed out one thread at
  * a time. */
 struct db_pool;

@@ -125,6 +125,13 @@ CASES = {
         f"{T}/vms/v1", {"labels": {"role": "db"}}, f"{T}/vms/v1", "unchanged"),
     "DELETE /v1/tenants/{tenant}/networks/{network}/vms/{vm}": (
         f"{T}/vms/v1", None, f"{T}/vms/v1", "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/batch": (
+        f"{T}/batch", {"operations": [
+            {"op": "create", "kind": "switch", "body": {"name": "s-batch"}},
+            {"op": "create", "kind": "vm",
+             "body": vm("v-batch", "02:00:00:00:01:98", "10.0.0.98", switch="s-batch")},
+            {"op": "delete", "kind": "vm", "target": "v1"}]},
+        f"{T}/switches/s-batch", "absent"),
 }
 
 EXPECT = {

@@ -266,6 +266,12 @@ def test_live_answers_match_the_document(daemon):
         ("GET", n + "/vms", None, 200), ("GET", n + "/vms/vm1", None, 200),
         ("PATCH", n + "/vms/vm2", {"labels": {"k": "v"}}, 200),
         ("GET", n + "/status", None, 200),
+        ("POST", n + "/batch", {"operations": [
+            {"op": "create", "kind": "switch", "body": {"name": "s3"}},
+            {"op": "update", "kind": "switch", "target": "s3", "body": {"labels": {}}},
+            {"op": "delete", "kind": "switch", "target": "s3"}]}, 200),
+        ("POST", n + "/batch", {"operations": [
+            {"op": "create", "kind": "vm", "body": {"name": "vm9"}}]}, 422),
         # one of each error class
         ("POST", "/v1/clouds", {"name": "oa-c3"}, 400),
         ("PATCH", "/v1/clouds/oa-c1", {"id": "x"}, 400),
