@@ -81,7 +81,7 @@ validate(struct crud_ctx *ctx, json_t *obj)
     }
     if (!validate_endpoint(crud_str(obj, "ovsdb"), true)) {
         return crud_fail(ctx, SVE_INVALID_VALUE, "ovsdb", "ovsdb must be "
-                         "unix:/absolute/path or tcp:IPv4:PORT");
+                         "unix:/absolute/path, tcp:IPv4:PORT or ssl:IPv4:PORT");
     }
     if (!validate_ifname(crud_str(obj, "bridge"))) {
         return crud_fail(ctx, SVE_INVALID_VALUE, "bridge", "bridge must be 1-15 "
@@ -99,11 +99,11 @@ validate(struct crud_ctx *ctx, json_t *obj)
     }
     if (of && !validate_endpoint(of, true)) {
         return crud_fail(ctx, SVE_INVALID_VALUE, "openflow", "openflow must be "
-                         "unix:/absolute/path or tcp:IPv4:PORT");
+                         "unix:/absolute/path, tcp:IPv4:PORT or ssl:IPv4:PORT");
     }
     if (ctl && !validate_endpoint(ctl, false)) {
         return crud_fail(ctx, SVE_INVALID_VALUE, "controller", "controller must be "
-                         "tcp:IPv4:PORT");
+                         "tcp:IPv4:PORT or ssl:IPv4:PORT");
     }
     char cloud_id[37];
     if (!crud_resolve(ctx, &store_clouds, NULL, crud_str(obj, "cloud"), "cloud",

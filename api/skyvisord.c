@@ -24,6 +24,7 @@
 #include "db/embedded.h"
 #include "db/migrate.h"
 #include "api/reconcile.h"
+#include "ctrl/stream.h"
 
 #define SKYVISOR_VERSION "0.1.0"
 
@@ -56,9 +57,18 @@ usage(FILE *out)
 "                       (default: 64; 0: no limit); an idle connection is\n"
 "                       closed after 10 s, one whose request head takes more\n"
 "                       than 15 s too\n"
-"  --openflow-listen IP:PORT\n"
+"  --openflow-listen [pssl:]IP:PORT\n"
 "                       accept OpenFlow 1.3 connections from bridges here (the\n"
-"                       hosts whose 'controller' field points at it)\n"
+"                       hosts whose 'controller' field points at it); pssl:\n"
+"                       for TLS\n"
+"  --ssl-key FILE --ssl-cert FILE --ssl-ca-cert FILE\n"
+"                       TLS to the switches (ssl: targets of hosts, a pssl:\n"
+"                       listener): skyvisord's private key and certificate\n"
+"                       (signed by the CA the switches trust: ovs-pki's\n"
+"                       controllerca) and the CA that signed the switches'\n"
+"                       certificates (ovs-pki's switchca); a switch's\n"
+"                       certificate must also name its host (CN or DNS\n"
+"                       subjectAltName: NAME or 'NAME id:...')\n"
 "  --tunnels LAYOUT     inter-cloud tunnels: mst (minimum spanning tree of the\n"
 "                       cloud-link costs, the default) or full-mesh\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
@@ -88,6 +98,7 @@ struct options {
     const char *data_dir;
     const char *listen;
     const char *openflow_listen;
+    const char *ssl_key, *ssl_cert, *ssl_ca_cert;
     const char *admin_token_file;
     unsigned int threads;
     unsigned int max_conns_per_ip;
@@ -103,7 +114,8 @@ parse_options(int argc, char **argv, struct options *o)
     enum { OPT_DB = 256, OPT_DATA_DIR, OPT_LISTEN, OPT_THREADS, OPT_LOG_LEVEL,
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
-           OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY };
+           OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
+           OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -114,6 +126,9 @@ parse_options(int argc, char **argv, struct options *o)
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"openflow-listen", required_argument, NULL, OPT_OPENFLOW_LISTEN},
+        {"ssl-key", required_argument, NULL, OPT_SSL_KEY},
+        {"ssl-cert", required_argument, NULL, OPT_SSL_CERT},
+        {"ssl-ca-cert", required_argument, NULL, OPT_SSL_CA_CERT},
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
@@ -139,6 +154,9 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_DATA_DIR: o->data_dir = optarg; break;
         case OPT_LISTEN: o->listen = optarg; break;
         case OPT_OPENFLOW_LISTEN: o->openflow_listen = optarg; break;
+        case OPT_SSL_KEY: o->ssl_key = optarg; break;
+        case OPT_SSL_CERT: o->ssl_cert = optarg; break;
+        case OPT_SSL_CA_CERT: o->ssl_ca_cert = optarg; break;
         case OPT_NO_RECONCILER: o->no_reconciler = true; break;
         case OPT_ADMIN_TOKEN_FILE: o->admin_token_file = optarg; break;
         case OPT_TUNNELS:
@@ -203,6 +221,17 @@ parse_options(int argc, char **argv, struct options *o)
                 "(drop --no-reconciler)\n");
         return 2;
     }
+    if ((o->ssl_key || o->ssl_cert || o->ssl_ca_cert)
+        && !(o->ssl_key && o->ssl_cert && o->ssl_ca_cert)) {
+        fprintf(stderr, "skyvisord: TLS needs all of --ssl-key, --ssl-cert and "
+                "--ssl-ca-cert\n");
+        return 2;
+    }
+    if (o->openflow_listen && !strncmp(o->openflow_listen, "pssl:", 5) && !o->ssl_key) {
+        fprintf(stderr, "skyvisord: --openflow-listen pssl: needs --ssl-key, "
+                "--ssl-cert and --ssl-ca-cert\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -251,6 +280,14 @@ main(int argc, char **argv)
                 AUTH_MIN_ADMIN_TOKEN);
         return 2;
     }
+    if (opt.ssl_key) {
+        char err[512];
+        if (stream_tls_configure(opt.ssl_key, opt.ssl_cert, opt.ssl_ca_cert, err,
+                                 sizeof err)) {
+            fprintf(stderr, "skyvisord: TLS: %s\n", err);
+            return 2;
+        }
+    }
 
     /* Block the stop signals before any thread starts, so that every thread
      * inherits the mask and only sigwait() below takes them. */
@@ -293,8 +330,9 @@ main(int argc, char **argv)
     };
     if (!opt.no_reconciler) {
         char target[128];
-        snprintf(target, sizeof target, "tcp:%s",
-                 opt.openflow_listen ? opt.openflow_listen : "");
+        const char *of = opt.openflow_listen ? opt.openflow_listen : "";
+        bool pssl = !strncmp(of, "pssl:", 5);
+        snprintf(target, sizeof target, "%s:%s", pssl ? "ssl" : "tcp", of + (pssl ? 5 : 0));
         struct recon_options ro = {
             .layout = opt.tunnels,
             .openflow_listen = opt.openflow_listen ? target : NULL,

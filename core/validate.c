@@ -283,7 +283,7 @@ validate_endpoint(const char *s, bool allow_unix)
     if (!strncmp(s, "unix:", 5)) {
         return allow_unix && s[5] == '/' && validate_text(s + 5, 200);
     }
-    if (strncmp(s, "tcp:", 4)) {
+    if (strncmp(s, "tcp:", 4) && strncmp(s, "ssl:", 4)) {
         return false;
     }
     const char *p = s + 4;

@@ -43,8 +43,9 @@ bool validate_ip_in_subnet(uint32_t addr, uint32_t net, unsigned int len);
  * into 'canon' when non-NULL. */
 bool validate_mac(const char *s, uint8_t mac[6], char canon[18]);
 
-/* Endpoint of an OVSDB or OpenFlow peer: "unix:/absolute/path" or
- * "tcp:IPv4:PORT" (1..65535).  'allow_unix' false admits only tcp. */
+/* Endpoint of an OVSDB or OpenFlow peer: "unix:/absolute/path",
+ * "tcp:IPv4:PORT" or "ssl:IPv4:PORT" (1..65535).  'allow_unix' false
+ * admits only tcp and ssl. */
 bool validate_endpoint(const char *s, bool allow_unix);
 
 /* Label key: 1..63 of [a-z0-9._/-] starting and ending alphanumeric. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 
+#include "core/certname.h"
 #include "core/reactive.h"
 #include "core/vlog.h"
 #include "ctrl/ofctl.h"
@@ -51,6 +52,7 @@ struct snapshot {
 
 struct agent {
     char id[40];
+    char name[128];                 /* the host's, as its OVSDB peer name */
     char ovsdb_target[256];
     struct ovsdb *db;
     uint64_t seqno;                 /* replica seqno seen by the last pass */
@@ -68,6 +70,13 @@ struct agent {
 struct lldp_link {
     uint64_t a_dpid, b_dpid;
     uint32_t a_port, b_port;
+};
+
+/* The last OpenFlow connection refused for a datapath id (switch_admit),
+ * until a connection for it is admitted. */
+struct of_refusal {
+    uint64_t dpid;
+    char why[256];
 };
 
 struct reconciler {
@@ -93,6 +102,8 @@ struct reconciler {
     struct recon_stats stats;
     struct lldp_link *links;
     size_t n_links;
+    struct of_refusal *refusals;
+    size_t n_refusals;
 };
 
 static long long
@@ -131,6 +142,81 @@ is_up(struct reconciler *r, uint64_t dpid)
 }
 
 /* --- controller callbacks (controller thread) --- */
+
+/* Records (why non-NULL) or forgets the refusal of 'dpid'. */
+static void
+note_refusal(struct reconciler *r, uint64_t dpid, const char *why)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t i = 0;
+    while (i < r->n_refusals && r->refusals[i].dpid != dpid) {
+        i++;
+    }
+    if (!why) {
+        if (i < r->n_refusals) {
+            r->refusals[i] = r->refusals[--r->n_refusals];
+        }
+    } else {
+        if (i == r->n_refusals) {
+            struct of_refusal *g = realloc(r->refusals, (i + 1) * sizeof *g);
+            if (g) {
+                r->refusals = g;
+                r->n_refusals++;
+                r->refusals[i].dpid = dpid;
+            }
+        }
+        if (i < r->n_refusals) {
+            snprintf(r->refusals[i].why, sizeof r->refusals[i].why, "%s", why);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Copies the refusal of 'dpid' into 'buf'; false if there is none. */
+static bool
+get_refusal(struct reconciler *r, uint64_t dpid, char *buf, size_t size)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_refusals && !found; i++) {
+        if (r->refusals[i].dpid == dpid) {
+            snprintf(buf, size, "%s", r->refusals[i].why);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+/* A switch over TLS must hold a certificate that names the host whose
+ * datapath id it reported (core/certname.h); plain connections are
+ * admitted as before (their trust is the network's). */
+static bool
+cb_switch_admit(void *aux, const struct ofctl_switch_info *info, char *why,
+                size_t len)
+{
+    struct reconciler *r = aux;
+    if (!info->tls) {
+        return true;
+    }
+    bool ok = false;
+    urcu_bp_read_lock();
+    struct snapshot *s = rcu_dereference(r->snap);
+    int h = s ? netmodel_host_by_dpid(&s->m, info->dpid) : -1;
+    if (h < 0) {
+        snprintf(why, len, "no host has datapath id %016" PRIx64, info->dpid);
+    } else if (!(ok = certname_names_host(info->peer_names, info->n_peer_names,
+                                          s->m.hosts[h].o.name))) {
+        certname_refusal(info->peer_names, info->n_peer_names, s->m.hosts[h].o.name,
+                         why, len);
+    }
+    urcu_bp_read_unlock();
+    note_refusal(r, info->dpid, ok ? NULL : why);
+    if (!ok) {
+        wake(r);                    /* the host's status says why */
+    }
+    return ok;
+}
 
 static void
 cb_switch_up(void *aux, const struct ofctl_switch_info *info)
@@ -621,12 +707,22 @@ sync_agents(struct reconciler *r, const struct netmodel *m)
         }
         a->seen = true;
         a->dpid = ho->dpid;
+        if (strcmp(a->name, ho->o.name)) {
+            snprintf(a->name, sizeof a->name, "%s", ho->o.name);
+            if (a->db) {
+                ovsdb_set_peer_name(a->db, a->name);
+            }
+        }
         if (!a->of_since) {
             a->of_since = now_us();     /* a bridge that connects to us */
         }
         if (strcmp(a->ovsdb_target, ho->ovsdb)) {
             ovsdb_destroy(a->db);
             a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
+            if (a->db && ovsdb_set_peer_name(a->db, a->name)) {
+                ovsdb_destroy(a->db);
+                a->db = NULL;
+            }
             snprintf(a->ovsdb_target, sizeof a->ovsdb_target, "%s", ho->ovsdb);
             a->seqno = 0;
             a->db_since = now_us();
@@ -758,10 +854,13 @@ ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *
 {
     const struct nm_host *ho = &m->hosts[h];
     if (!a->db || !ovsdb_is_synced(a->db)) {
-        if (a->db && !a->db_ever_up && now_us() - a->db_since < CONNECT_GRACE_US) {
+        const char *why = a->db ? ovsdb_last_error(a->db) : "";
+        if (a->db && !a->db_ever_up && !ovsdb_refused(a->db)
+            && now_us() - a->db_since < CONNECT_GRACE_US) {
             a->note = "connecting to its OVSDB server";
         } else {
-            agent_error(a, "ovsdb %s: not connected", ho->ovsdb);
+            agent_error(a, "ovsdb %s: not connected%s%s", ho->ovsdb, why[0] ? ": " : "",
+                        why);
         }
         return;
     }
@@ -1623,6 +1722,11 @@ pass(struct reconciler *r)
         if (a->err) {
             continue;
         }
+        char refusal[256];
+        if (!is_up(r, a->dpid) && get_refusal(r, a->dpid, refusal, sizeof refusal)) {
+            agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge, refusal);
+            continue;
+        }
         if (!is_up(r, a->dpid)) {
             if (!a->of_ever_up && now_us() - a->of_since < CONNECT_GRACE_US) {
                 a->note = "waiting for the bridge's OpenFlow connection";
@@ -1747,6 +1851,7 @@ reconciler_create(const struct recon_store *store, void *aux,
     pthread_mutex_init(&r->mu, NULL);
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     static const struct ofctl_callbacks cbs = {
+        .switch_admit = cb_switch_admit,
         .switch_up = cb_switch_up, .switch_down = cb_switch_down,
         .packet_in = cb_packet_in,
     };
@@ -1811,6 +1916,7 @@ reconciler_destroy(struct reconciler *r)
     pthread_mutex_destroy(&r->mu);
     free(r->up);
     free(r->links);
+    free(r->refusals);
     free(r);
 }
 

@@ -10,7 +10,12 @@
  *                packet-in handler, the topology endpoints);
  *   2. sessions  one OVSDB session per host and one OpenFlow connection
  *                (we connect to the host's `openflow` target, or the bridge
- *                connects to our listener through its `controller`);
+ *                connects to our listener through its `controller`); over
+ *                TLS (ssl: targets, an ssl: listener) the switch's
+ *                certificate must name the host (core/certname.h): the
+ *                OVSDB server's the host the session is for, the OpenFlow
+ *                switch's the host whose datapath id it reports; a refused
+ *                session puts the host in error with the reason;
  *   3. OVSDB     on every host first: the integration bridge (netdev or
  *                system datapath, fail-mode secure, OpenFlow 1.3, the
  *                datapath id the platform derives from the host id), its VM
@@ -74,7 +79,7 @@ struct recon_store {
 
 struct recon_options {
     enum tunnels_layout layout;
-    const char *openflow_listen;    /* "tcp:IP:PORT" or NULL */
+    const char *openflow_listen;    /* "tcp:IP:PORT", "ssl:IP:PORT" or NULL */
     unsigned int resync_ms;         /* periodic pass (10000) */
     unsigned int retry_ms;          /* next pass while pending (250) */
 };

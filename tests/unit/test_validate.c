@@ -151,11 +151,13 @@ test_endpoints_and_labels(void **state)
     static const struct str_case any[] = {
         {"unix:/var/run/openvswitch/db.sock", true}, {"tcp:127.0.0.1:6640", true},
         {"unix:relative", false}, {"tcp:127.0.0.1", false}, {"tcp:127.0.0.1:0", false},
-        {"tcp:127.0.0.1:65536", false}, {"ssl:1.2.3.4:6640", false}, {"tcp::6640", false},
+        {"tcp:127.0.0.1:65536", false}, {"ssl:1.2.3.4:6640", true}, {"tcp::6640", false},
+        {"ssl:1.2.3.4", false}, {"ssl:1.2.3.4:0", false}, {"tls:1.2.3.4:6640", false},
+        {"ssl:/x", false}, {"pssl:1.2.3.4:6640", false},
     };
     CHECK_TABLE(endpoint_any, any);
     static const struct str_case tcp[] = {
-        {"tcp:10.0.0.1:6653", true}, {"unix:/x", false},
+        {"tcp:10.0.0.1:6653", true}, {"unix:/x", false}, {"ssl:10.0.0.1:6653", true},
     };
     CHECK_TABLE(endpoint_tcp, tcp);
     static const struct str_case keys[] = {
