@@ -164,6 +164,18 @@ const char *api_query(const struct api_req *, const char *name);
  * "*", or a comma-separated list holding it by weak comparison (W/ aside,
  * RFC 9110 13.1.2).  A GET then answers 304. */
 bool api_if_none_match(const struct api_req *, const char *etag);
+/* Steps 2-5 for a request whose head and body are in: the pipeline as
+ * libmicrohttpd's callbacks run it, the entry for tests and fuzzing.
+ * 'target' is the request target as sent (over 8192 bytes: 414; a path or
+ * query parameter that is not UTF-8 or holds NUL once percent-decoded: 400
+ * invalid-utf8), 'too_large' says the body outgrew API_MAX_BODY (413 once
+ * routed).  The caller fills req's method, url (the decoded path), body,
+ * body_len, mhd (what api_header and api_query look in), config and
+ * route_index = router_n_routes, and resp->status = 500; it owns resp's
+ * body and location afterwards.  Any database connection is back in the
+ * pool on return. */
+void http_serve(struct api_req *req, struct api_resp *resp, const char *target,
+                bool too_large);
 
 /* --- auth.c --- */
 /* Authenticates the request and enforces the route's access class.  Returns

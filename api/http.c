@@ -236,7 +236,7 @@ is_json_type(const char *ct)
 
 /* Steps 2-4 of the pipeline: route, check, authenticate, run the handler. */
 static void
-dispatch(struct api_req *req, struct api_resp *resp, struct http_ctx *ctx)
+dispatch(struct api_req *req, struct api_resp *resp, const struct http_ctx *ctx)
 {
     enum sv_error e = router_match(req, resp->allow, sizeof resp->allow);
     if (req->method == API_OPTIONS && e != SVE_NO_ROUTE) {
@@ -425,6 +425,17 @@ uri_cb(void *cls, const char *target, struct MHD_Connection *conn)
     return ctx;
 }
 
+/* The problem with the request target that target_check() recorded, if
+ * any (SVE_OK when none). */
+static enum sv_error
+target_problem(const struct http_ctx *ctx)
+{
+    if (ctx->target_len > API_MAX_URI) {
+        return SVE_URI_TOO_LONG;
+    }
+    return ctx->bad_field ? SVE_INVALID_UTF8 : SVE_OK;
+}
+
 /* The problem with the request head, if any (SVE_OK when none), answered
  * before routing. */
 static enum sv_error
@@ -438,7 +449,7 @@ head_problem(struct MHD_Connection *conn, const struct http_ctx *ctx)
     if (hs && hs->header_size > ctx->target_len + API_MAX_HEADERS) {
         return SVE_HEADERS_TOO_LARGE;
     }
-    return ctx->bad_field ? SVE_INVALID_UTF8 : SVE_OK;
+    return target_problem(ctx);
 }
 
 static void
@@ -500,17 +511,41 @@ send_raw(struct MHD_Connection *conn, const struct api_resp *resp)
     free(msg);
 }
 
-static enum MHD_Result
-finish(struct MHD_Connection *conn, struct api_req *req, struct api_resp *resp,
-       const struct http_ctx *ctx, const char *method)
+/* The pipeline once the head is judged ('head': SVE_OK, or the problem to
+ * answer without routing): dispatch, the database connection back to the
+ * pool, a 500 for a handler that answered nothing, metrics.  Both
+ * libmicrohttpd's access_cb and http_serve() end here. */
+static void
+serve(struct api_req *req, struct api_resp *resp, const struct http_ctx *ctx,
+      enum sv_error head)
 {
+    if (head != SVE_OK) {
+        head_reply(req, resp, head, ctx);
+    } else {
+        dispatch(req, resp, ctx);
+        if (req->db) {
+            db_pool_put(req->config->pool, req->db);
+            req->db = NULL;
+        }
+    }
     if (!resp->body && resp->status != 204 && resp->status != 304) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "the handler produced no answer");
     }
     metrics_observe(req->route_index, req->method, resp->status,
                     elapsed_since(&ctx->start));
-    vlog(VLOG_DEBUG, "http", "%s %s -> %u", method, req->url, resp->status);
-    return send_response(conn, resp);
+    vlog(VLOG_DEBUG, "http", "%s %s -> %u", router_method_name(req->method),
+         req->url, resp->status);
+}
+
+void
+http_serve(struct api_req *req, struct api_resp *resp, const char *target,
+           bool too_large)
+{
+    struct http_ctx ctx = {.too_large = too_large};
+    clock_gettime(CLOCK_MONOTONIC, &ctx.start);
+    target_check(&ctx, target);
+    serve(req, resp, &ctx, target_problem(&ctx));
+    free(ctx.bad_field);
 }
 
 /* Takes one piece of the body.  Returns false when the drain limit is
@@ -578,8 +613,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
         http_conn_head_done(conn);
         enum sv_error e = head_problem(conn, ctx);
         if (e != SVE_OK) {
-            head_reply(&req, &resp, e, ctx);
-            return finish(conn, &req, &resp, ctx, method);
+            serve(&req, &resp, ctx, e);
+            return send_response(conn, &resp);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -608,11 +643,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 
     req.body = ctx->body ? ctx->body : "";
     req.body_len = ctx->len;
-    dispatch(&req, &resp, ctx);
-    if (req.db) {
-        db_pool_put(srv->config->pool, req.db);
-    }
-    return finish(conn, &req, &resp, ctx, method);
+    serve(&req, &resp, ctx, SVE_OK);
+    return send_response(conn, &resp);
 }
 
 static void
