@@ -52,9 +52,16 @@ curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks" -d '{"name":"n","subnet"
 curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks/n/switches" -d '{"name":"s"}' >/dev/null
 
 cat > "$work/vm.lua" <<'LUA'
--- Each request creates a new VM: unique name, MAC and IP per thread and count.
+-- Each request creates a new VM: unique name, MAC and IP per thread and
+-- count.  mac-prefix tagging keeps only a VM's lower 32 MAC bits on the wire,
+-- so those must differ between all VMs of the tenant: the thread id is their
+-- top byte and the count the 24 bits below it (16 M VMs per thread).  The IP
+-- spreads thread and count over 10.0.0.0/8 the same way (1 M per thread,
+-- never a .0 or .255 host byte).  Every answer's status is counted per
+-- thread and printed by done(), so a refused POST cannot pass unnoticed.
 local counter, tid = 0, 0
 local threads = {}
+statuses = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
@@ -62,41 +69,71 @@ end
 function init(args) tid = tonumber(wrk.thread:get("tid")) end
 function request()
   counter = counter + 1
+  if counter >= 16777216 or tid > 15 then error("VM generator exhausted") end
   local function byte(x, div) return math.floor(x / div) % 256 end
   local body = string.format(
-    '{"name":"vm-%d-%d","mac":"02:%02x:%02x:%02x:%02x:%02x","ip":"10.%d.%d.%d","switch":"s","placement":{"jurisdiction":["DE"]}}',
-    tid, counter, tid, byte(counter, 16777216), byte(counter, 65536), byte(counter, 256),
-    counter % 256, tid, math.floor(counter / 254) % 256, counter % 254 + 1)
+    '{"name":"vm-%d-%d","mac":"02:00:%02x:%02x:%02x:%02x","ip":"10.%d.%d.%d","switch":"s","placement":{"jurisdiction":["DE"]}}',
+    tid, counter, tid, byte(counter, 65536), byte(counter, 256), counter % 256,
+    tid * 16 + math.floor(counter / 65024) % 16, math.floor(counter / 254) % 256, counter % 254 + 1)
   return wrk.format("POST", nil, nil, body)
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("statuses")) do total[status] = (total[status] or 0) + n end
+  end
+  for status, n in pairs(total) do io.write(string.format("status %d: %d\n", status, n)) end
 end
 LUA
 
-run() { # name method path [lua]
+run() { # name path [lua]
   local name=$1 path=$2 lua=${3:-}
   local out
   out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" \
         -H "Content-Type: application/json" ${lua:+-s "$lua"} "http://$HTTP$path")
-  local rps p50 p99 non2xx
+  local rps p50 p99 non2xx errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  errors=$(awk '/Socket errors/' <<<"$out")
   printf '| %s | %s | %.0f | %s | %s | %s |\n' "$name" "$path" "$rps" "$p50" "$p99" "${non2xx:-0}" | tee -a "$work/rows"
+  grep '^status ' <<<"$out" | sed "s|^|  $name: |" || true
+  if [ "${non2xx:-0}" != 0 ] || [ -n "$errors" ]; then
+    echo "FAILED: $name answered ${non2xx:-0} requests non-2xx ${errors:+($errors)}; BENCHMARKS.md left as it was" >&2
+    exit 1
+  fi
+  ok2xx=$(awk '/^status 2[0-9][0-9]:/ {n += $3} END {print n + 0}' <<<"$out")
 }
+load0=$(cut -d' ' -f1 /proc/loadavg)
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk: 2 threads, $CONNS connections, ${DURATION}s each; skyvisord --threads $THREADS"
 run "list GET" /v1/clouds
 run "small GET" /v1/clouds/cloud-2
 run "healthz (no DB)" /healthz
 run "VM POST" /v1/tenants/bench/networks/n/vms "$work/vm.lua"
 vms=$(curl "${A[@]}" "http://$HTTP/v1/hosts?limit=1000" | python3 -c 'import json,sys; print(sum(h["vm_count"] for h in json.load(sys.stdin)["items"]))')
-echo "VMs created by the POST run: $vms"
+echo "VMs created by the POST run: $vms, POSTs answered 201: $ok2xx"
+# wrk stops counting at the deadline: the requests still in flight then (at
+# most one per connection) may have created their VM unseen.
+if [ "$vms" -lt "$ok2xx" ] || [ "$vms" -gt $((ok2xx + CONNS)) ]; then
+  echo "FAILED: $ok2xx POSTs answered 2xx but $vms VMs exist; BENCHMARKS.md left as it was" >&2
+  exit 1
+fi
+load_end=$(cut -d' ' -f1 /proc/loadavg)
 
 section="## HTTP API (make bench-api)
 
 $(date -u +%Y-%m-%d), $(nproc) cores shared by wrk, skyvisord (--threads $THREADS) and
 PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'); wrk -t2 -c$CONNS -d${DURATION}s; admin token.
+Load average (1 min) $load0 at the start, $load_end at the end.
 The VM POST run creates a new VM per request (placement by jurisdiction over
-12 hosts, advisory-locked); it created $vms VMs.
+12 hosts, advisory-locked), each with a MAC unique in its lower 32 bits (the
+mac-prefix rule); every answer was 2xx (the run fails otherwise), $ok2xx answered
+201 and $vms VMs exist (the difference: requests in flight at wrk's deadline).
 
 | workload | path | requests/s | p50 | p99 | non-2xx |
 |---|---|---|---|---|---|

@@ -1,7 +1,7 @@
 # bench/: benchmarks.  They print numbers and write BENCHMARKS.md; they are
 # never part of `make test`.
 bench-api: all
-	bench/api.sh
+	BUILD=$(BUILD) bench/api.sh
 
 BENCH_PROGS += $(BUILD)/bench/ofbench
 $(BUILD)/bench/ofbench: $(BUILD)/bench/ofbench.o
