@@ -153,11 +153,12 @@ def world(pg, pki):
                                       "placement": {"host": "tls-a"}}))
         yield d, api, hosts
     finally:
+        rc = d.stop()
         log = d.read_log() if d.proc else ""
-        d.stop()
         for h in hosts.values():
             h.stop()
         print("\n".join(line for line in log.splitlines() if " http" not in line)[-8000:])
+        assert rc in (0, None), f"skyvisord exited {rc}"   # a sanitizer's report
 
 
 def wait_host(api, name, pred, timeout=40):
