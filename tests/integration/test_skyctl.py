@@ -178,9 +178,13 @@ def test_demo_round_trip(daemon, pg):
     assert p.stdout.count("token (shown once") == 2
     assert set(items(api, "/v1/clouds")) == {"aws-fra", "gcp-iowa", "onprem-lis"}
     db = daemon.args[daemon.args.index("--db") + 1].rsplit("/", 1)[1]
-    keys = pg.psql("SELECT key FROM idempotency WHERE key LIKE 'skyctl-%'", db=db)
-    assert sum(k.endswith("-1") for k in keys.split()) == 29
-    assert sum(k.endswith("-2") for k in keys.split()) == 29
+    keys = pg.psql("SELECT key FROM idempotency WHERE key LIKE 'skyctl-%'", db=db).split()
+    # The second apply's creates: one per cloud, host, tenant and network
+    # POST (3 + 7 + 2 + 2) and one per network's batch of switches, links
+    # and VMs (2), each the successor of a first key.
+    second = [k for k in keys if k.endswith("-2")]
+    assert len(second) == 16
+    assert all(k[:-1] + "1" in keys for k in second)
     ok(skyctl(daemon, "destroy", "-f", DEMO))
     assert items(api, "/v1/clouds") == {}
 
@@ -419,22 +423,28 @@ def test_errors_stop_and_a_fixed_file_finishes(daemon, tmp_path):
     assert "err-c" not in items(api, "/v1/clouds")
 
     # A VM on a switch that does not exist: the server's problem, with its
-    # title, detail and field; what came before it is in place.
+    # title, detail and field, on the object it is about.  What came before
+    # the network's batch is in place; the batch itself is all or nothing.
     f = write(tmp_path, "err.yaml", ERR.replace("SWITCH", "nope").replace("MAC", "'02:00:00:00:03:02'"))
     p = ok(skyctl(daemon, "apply", "-f", f, "--no-wait"), 1)
-    assert ("POST /v1/tenants/err/networks/net/vms: 400 A field's value is not valid: "
+    assert "POST /v1/tenants/err/networks/net/batch: 422" in p.stderr
+    assert ("  vm err/net/v2: 400 A field's value is not valid: "
             "no switch 'nope' in this network (field: switch)") in p.stderr
-    assert set(items(api, vms)) == {"v1"}
-    # A bad MAC, the same way.
+    assert "net" in items(api, "/v1/tenants/err/networks")
+    assert set(items(api, vms)) == set()
+    assert set(items(api, "/v1/tenants/err/networks/net/switches")) == set()
+    # A bad MAC, the same way; now the plan, too, refuses it: the server
+    # checks the network's batch as a dry run.
     f = write(tmp_path, "err.yaml", ERR.replace("SWITCH", "a").replace("MAC", "zz:00"))
     p = ok(skyctl(daemon, "apply", "-f", f, "--no-wait"), 1)
-    assert "(field: mac)" in p.stderr and "400" in p.stderr
-    # The plan still shows what is missing, and the fixed file finishes.
-    p = ok(skyctl(daemon, "plan", "-f", f), 2)
-    assert "Plan: 1 to create, 0 to change, 0 to delete." in p.stdout
+    assert "  vm err/net/v2: 400" in p.stderr and "(field: mac)" in p.stderr
+    p = ok(skyctl(daemon, "plan", "-f", f), 1)
+    assert "Plan: 3 to create, 0 to change, 0 to delete." in p.stdout
+    assert "the server refuses this plan" in p.stderr and "(field: mac)" in p.stderr
     f = write(tmp_path, "err.yaml", ERR.replace("SWITCH", "a").replace("MAC", "'02:00:00:00:03:02'"))
+    p = ok(skyctl(daemon, "plan", "-f", f), 2)
     p = ok(skyctl(daemon, "apply", "-f", f, "--no-wait"))
-    assert "1 created, 0 changed" in p.stdout
+    assert "3 created, 0 changed" in p.stdout
     assert set(items(api, vms)) == {"v1", "v2"}
     ok(skyctl(daemon, "plan", "-f", f))
     ok(skyctl(daemon, "destroy", "-f", f))
@@ -444,6 +454,35 @@ def test_errors_stop_and_a_fixed_file_finishes(daemon, tmp_path):
     assert "bad.json: line 2" in p.stderr
     p = ok(skyctl(daemon, "plan", "-f", str(tmp_path / "missing.yaml")), 1)
     assert "missing.yaml: No such file or directory" in p.stderr
+
+
+def test_plan_refuses_what_apply_would_refuse(daemon, tmp_path):
+    """An IP outside the network's subnet (10.7.0.300 is no address at all)
+    passes every check skyctl can make on its own; the server's dry run of
+    the network's batch refuses it, so plan fails as apply would, and
+    nothing is written."""
+    api = daemon.api()
+    good = ERR.replace("name: err", "name: ipc").replace("err-", "ipc-").replace(
+        "- name: err", "- name: ipc").replace("10.3.0", "10.7.0").replace(
+        "198.18.8.2", "198.18.9.2").replace("SWITCH", "a").replace(
+        "MAC", "'02:00:00:00:09:02'").replace("02:00:00:00:03:01", "02:00:00:00:09:01")
+    f = write(tmp_path, "ipc.yaml", good)
+    ok(skyctl(daemon, "apply", "-f", f, "--no-wait"))
+    vms = "/v1/tenants/ipc/networks/net/vms"
+    before = items(api, vms)
+    bad = write(tmp_path, "ipc.yaml", good.replace("ip: 10.7.0.2,", "ip: 10.7.0.300,")
+                .replace("switches: [a]", "switches: [a, b]"))
+    p = ok(skyctl(daemon, "plan", "-f", bad), 1)
+    assert "~ vm ipc/net/v2" in p.stdout and '"10.7.0.2" -> "10.7.0.300"' in p.stdout
+    assert "the server refuses this plan" in p.stderr
+    assert "  vm ipc/net/v2: 400 A field's value is not valid: ip must be an IPv4 " \
+        "address (field: ip)" in p.stderr, p.stderr
+    p = ok(skyctl(daemon, "apply", "-f", bad, "--no-wait"), 1)
+    assert "(field: ip)" in p.stderr
+    # All or nothing: the new switch of the same batch was not made either.
+    assert items(api, vms) == before
+    assert set(items(api, "/v1/tenants/ipc/networks/net/switches")) == {"a"}
+    ok(skyctl(daemon, "destroy", "-f", f))
 
 
 PRUNE = """\

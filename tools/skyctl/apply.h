@@ -1,8 +1,15 @@
 /* apply.h: carrying out a plan against the API, then waiting for the
  * reconciler to realize what the file declares.
  *
- * Each action is one request, in the plan's order; the first refusal stops
- * the run (the server's problem is the error).  Because everything is
+ * The plan's actions run in its order; the first refusal stops the run
+ * (the server's problem is the error).  Clouds, cloud links, hosts, tenants
+ * and networks are one request each.  The switches, links and VMs of a
+ * network go as one batch per network (POST .../networks/{n}/batch: one
+ * transaction, all or nothing): those actions are held back, per network,
+ * until the next action of another kind or the end of the plan, and then
+ * sent network by network in the order each began.  Actions of different
+ * networks never depend on each other, so only their relative order
+ * changes; a refusal names each failing object with the server's field.  Because everything is
  * addressed by name and planned from what the server holds, running the
  * same (or a fixed) file again carries on from wherever a run stopped.
  *
@@ -13,7 +20,10 @@
  * replay the answer of an object that no longer exists: each create is
  * checked with a GET of the object it answered, and a dead answer moves on
  * to the next key of a fixed sequence (key-1, key-2, ...), which keeps the
- * keys deterministic.  Cloud links are PUT (idempotent by nature). */
+ * keys deterministic.  A batch is keyed the same way (its body names
+ * updated and deleted objects by id, so a batch aimed at objects made since
+ * is a new request) and checked by its first created object.  Cloud links
+ * are PUT (idempotent by nature). */
 #ifndef SKYCTL_APPLY_H
 #define SKYCTL_APPLY_H
 
@@ -27,6 +37,16 @@
  * Returns 0, or an error with its message in err. */
 int apply_run(struct client *, const struct spec *, const struct plan *, FILE *out,
               char *err, size_t errlen);
+
+/* What `plan` asks the server before it shows a plan as sound: each
+ * network's batch as a dry run (validated in full, rolled back), so the
+ * plan refuses what apply would refuse.  A network not yet on the server,
+ * or replaced by the plan, cannot be checked; while the plan changes clouds
+ * or hosts, a refusal made only of placement errors is not one (placement
+ * depends on them).  A note on 'out' says what was not checked.  Returns
+ * 0, or EPROTO with the refusals in err. */
+int apply_check(struct client *, const struct spec *, const struct plan *,
+                const struct model_set *server, FILE *out, char *err, size_t errlen);
 
 /* Polls until every declared object with a status is realized at its
  * current generation, printing a progress line when it changes.  Fails on

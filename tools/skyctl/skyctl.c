@@ -41,8 +41,10 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  plan -f FILE [--prune]       show what apply would create (+), change (~, with\n"
-    "                               old -> new), replace (-/+) and delete (-); exit 0\n"
-    "                               when nothing would change, 2 when something would\n"
+    "                               old -> new), replace (-/+) and delete (-), each\n"
+    "                               network's part checked by the server (a dry run);\n"
+    "                               exit 0 when nothing would change, 2 when something\n"
+    "                               would, 1 when the server refuses it\n"
     "  apply -f FILE [--prune] [--no-wait] [--timeout S]\n"
     "                               make the changes in dependency order, then wait\n"
     "                               until every object of the file is realized (state\n"
@@ -116,8 +118,10 @@ static const char usage_text[] =
     "tagging while it has VMs) are replacements: delete, then create again.\n"
     "Tenants have no PATCH: their labels are set at creation only.\n"
     "\n"
-    "Creates send an Idempotency-Key derived from the file id, the URL and the\n"
-    "body, so re-running after a crash or a lost answer creates nothing twice.\n"
+    "A network's switches, links and VMs go as one batch request per network\n"
+    "(all or nothing).  Creates and batches send an Idempotency-Key derived from\n"
+    "the file id, the URL and the body, so re-running after a crash or a lost\n"
+    "answer creates nothing twice.\n"
     "\n"
     "Exit status: 0 done (plan: no changes); 2 plan: changes pending, status: not\n"
     "all realized; 1 error (the server's problem title, detail and field, or the\n"
@@ -220,6 +224,12 @@ cmd_plan(const struct opts *o, bool apply, bool destroy)
     bool changes = plan.n_create || plan.n_update || plan.n_delete;
     rc = changes ? EXIT_CHANGES : 0;
     char err[4096];
+    if (!apply && !destroy && changes) {
+        fflush(stdout);
+        if (apply_check(c, &spec, &plan, &srv, stdout, err, sizeof err)) {
+            rc = die(1, "the server refuses this plan: %s", err);
+        }
+    }
     if (apply || destroy) {
         rc = 0;
         if (changes) {
