@@ -23,6 +23,24 @@ FUZZ_LIBS_fuzz_jsonrpc := -lssl -lcrypto
 FUZZ_TARGETS += fuzz_skyspec
 FUZZ_SRCS_fuzz_skyspec := tools/skyctl/model.c tools/skyctl/spec.c
 FUZZ_LIBS_fuzz_skyspec := -lyaml -lm
+# The HTTP layer (tests/fuzz/fuzz_http.c): one request per input through
+# http_serve() and every handler.  fuzz_http answers for PostgreSQL with
+# tests/fuzz/fuzz_http_db.c through link-time wraps of libpq;
+# fuzz_http_pg, not in the smoke run, uses a real one (make fuzz-http-pg).
+FUZZ_HTTP_SRCS = $(filter-out $(BUILD)/%,$(API_SRCS) $(DB_SRCS) $(CTRL_SRCS) \
+                   $(CORE_SRCS)) $(BUILD)/gen/openapi.c $(BUILD)/gen/web.c \
+                 $(BUILD)/gen/migrations.c
+FUZZ_HTTP_LIBS := -Wl,--wrap=MHD_lookup_connection_value -lmicrohttpd -lgnutls \
+                  -lpq -lurcu-bp -lssl -lcrypto -lpthread
+FUZZ_TARGETS += fuzz_http
+FUZZ_SRCS_fuzz_http = tests/fuzz/fuzz_http_db.c $(FUZZ_HTTP_SRCS)
+FUZZ_LIBS_fuzz_http := -Wl,--wrap=PQconnectdb,--wrap=PQfinish,--wrap=PQstatus \
+    -Wl,--wrap=PQtransactionStatus,--wrap=PQreset,--wrap=PQerrorMessage \
+    -Wl,--wrap=PQexec,--wrap=PQprepare,--wrap=PQexecPrepared,--wrap=PQclear \
+    -Wl,--wrap=PQresultErrorField,--wrap=PQresultErrorMessage \
+    -Wl,--wrap=PQcmdStatus,--wrap=PQcmdTuples,--wrap=nanosleep $(FUZZ_HTTP_LIBS)
+FUZZ_SRCS_fuzz_http_pg = $(FUZZ_HTTP_SRCS)
+FUZZ_LIBS_fuzz_http_pg := $(FUZZ_HTTP_LIBS)
 
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
@@ -42,6 +60,16 @@ fuzz-smoke: $(patsubst %,$(FUZZ_BUILD)/%,$(FUZZ_TARGETS))
 	  rc=$${PIPESTATUS[0]}; rm -rf $$scratch; \
 	  [ $$rc -eq 0 ] || { echo "fuzz target $$t failed ($$rc)"; exit 1; }; \
 	done
+
+$(FUZZ_BUILD)/fuzz_http $(FUZZ_BUILD)/fuzz_http_pg: $(BUILD)/gen/openapi.c \
+    $(BUILD)/gen/web.c $(BUILD)/gen/migrations.c
+
+# fuzz_http_pg for FUZZ_HTTP_PG_RUNS inputs against a throwaway PostgreSQL.
+FUZZ_HTTP_PG_RUNS ?= 2000
+.PHONY: fuzz-http-pg
+fuzz-http-pg: $(FUZZ_BUILD)/fuzz_http_pg
+	$(PYTHON) tests/fuzz/fuzz_http_pg.py $(FUZZ_BUILD)/fuzz_http_pg \
+	    tests/fuzz/corpus/fuzz_http $(FUZZ_HTTP_PG_RUNS)
 
 .PHONY: FORCE
 FORCE:
