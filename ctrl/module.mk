@@ -5,3 +5,4 @@ CTRL_SRCS += ctrl/jsonrpc.c ctrl/ovsdb.c ctrl/ovsdb_datum.c ctrl/ovsdb_replica.c
 CTRL_SRCS += ctrl/loop.c ctrl/ofconn.c ctrl/ofctl.c ctrl/reconciler.c ctrl/topology.c \
              ctrl/flowtable.c
 CTRL_SRCS += ctrl/stream.c ctrl/stream_tls.c
+CTRL_SRCS += ctrl/recon_packetin.c ctrl/recon_ovsdb.c ctrl/recon_flows.c

@@ -108,3 +108,6 @@ UNIT_TESTS += test_flowtable
 # The switch transport (ctrl/stream*, plain and TLS) and the certificate
 # name rule (core/certname.c).
 UNIT_TESTS += test_stream test_certname
+
+# The status fold (core/statusfold.c).
+UNIT_TESTS += test_statusfold

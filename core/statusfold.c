@@ -1,0 +1,270 @@
+/* statusfold.c: see statusfold.h. */
+#include "core/statusfold.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct verdict {
+    enum nm_state state;
+    char *detail;                   /* owned */
+};
+
+static void
+verdict_set(struct verdict *v, enum nm_state st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+verdict_set(struct verdict *v, enum nm_state st, const char *fmt, ...)
+{
+    free(v->detail);
+    v->detail = NULL;
+    v->state = st;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&v->detail, fmt, ap) < 0) {
+            v->detail = NULL;
+        }
+        va_end(ap);
+    }
+}
+
+/* Folds child verdict 'c' named 'what' into parent 'p' (error beats
+ * pending beats realized; the first error is kept). */
+static void
+fold(struct verdict *p, const struct verdict *c, const char *what)
+{
+    if (c->state == NM_ERROR && p->state != NM_ERROR) {
+        verdict_set(p, NM_ERROR, "%s: %s", what, c->detail ? c->detail : "error");
+    } else if (c->state == NM_PENDING && p->state == NM_REALIZED) {
+        verdict_set(p, NM_PENDING, "waiting for %s", what);
+    }
+}
+
+static bool
+status_changed(const struct nm_obj *o, const struct verdict *v)
+{
+    const char *a = o->detail ? o->detail : "", *b = v->detail ? v->detail : "";
+    return o->state != v->state || strcmp(a, b)
+           || (v->state != NM_PENDING && o->observed_generation < o->generation);
+}
+
+static void
+emit(struct statusfold_batch *b, enum nm_kind kind, struct nm_obj *o, const struct verdict *v)
+{
+    if (!status_changed(o, v)) {
+        return;
+    }
+    b->obj[b->n] = o;
+    struct nm_status *s = &b->v[b->n++];
+    s->kind = kind;
+    s->id = o->id;
+    s->state = v->state;
+    s->detail = v->detail ? strdup(v->detail) : NULL;     /* owned by the batch */
+    s->observed_generation = v->state == NM_PENDING ? o->observed_generation : o->generation;
+}
+
+void
+statusfold_commit(struct statusfold_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct nm_obj *o = b->obj[i];
+        o->state = b->v[i].state;
+        free(o->detail);
+        o->detail = b->v[i].detail ? strdup(b->v[i].detail) : NULL;
+        o->observed_generation = b->v[i].observed_generation;
+    }
+}
+
+bool
+statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
+                   char *const *vm_err, const uint32_t *vm_port,
+                   struct statusfold_batch *batch)
+{
+    size_t nh = m->n_hosts;
+    struct verdict *hv = calloc(nh ? nh : 1, sizeof *hv);
+    struct verdict *vv = calloc(m->n_vms ? m->n_vms : 1, sizeof *vv);
+    struct verdict *sv = calloc(m->n_switches ? m->n_switches : 1, sizeof *sv);
+    struct verdict *nv = calloc(m->n_networks ? m->n_networks : 1, sizeof *nv);
+    size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
+                   + m->n_links + m->n_vms;
+    batch->v = calloc(total ? total : 1, sizeof *batch->v);
+    batch->obj = calloc(total ? total : 1, sizeof *batch->obj);
+    batch->n = 0;
+    bool all_done = true;
+    if (!hv || !vv || !sv || !nv || !batch->v || !batch->obj) {
+        all_done = false;
+        goto out;
+    }
+
+    for (size_t h = 0; h < nh; h++) {
+        if (hosts[h].detail) {
+            verdict_set(&hv[h], hosts[h].state, "%s", hosts[h].detail);
+        } else {
+            verdict_set(&hv[h], hosts[h].state, NULL);
+        }
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        const struct nm_vm *vm = &m->vms[v];
+        int h = vm->host, c = m->vm_comp[v];
+        verdict_set(&vv[v], NM_REALIZED, NULL);
+        if (h < 0 || c < 0) {
+            verdict_set(&vv[v], NM_ERROR, "%s", "no host");
+            continue;
+        }
+        if (hv[h].state == NM_ERROR) {
+            verdict_set(&vv[v], NM_ERROR, "host %s: %s", m->hosts[h].o.name,
+                        hv[h].detail ? hv[h].detail : "error");
+            continue;
+        }
+        if (vm_err[v]) {
+            verdict_set(&vv[v], NM_ERROR, "%s", vm_err[v]);
+            continue;
+        }
+        if (!vm_port[v] || hv[h].state != NM_REALIZED) {
+            verdict_set(&vv[v], NM_PENDING, "waiting for host %s", m->hosts[h].o.name);
+            continue;
+        }
+        /* Every bridge on the way to the other members' hosts.  The
+         * member's own host is not on the way: when it is down, that
+         * member is in error, not this VM, whose side is in place. */
+        for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
+            if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
+                continue;
+            }
+            int x = h;
+            while (x != (int) dst) {
+                int nx = netmodel_next_hop(m, x, (int) dst);
+                if (nx < 0) {
+                    const struct nm_host *a = &m->hosts[x], *b = &m->hosts[dst];
+                    verdict_set(&vv[v], NM_ERROR, "no tunnel path from cloud %s to "
+                                "cloud %s (each cloud needs a gateway host)",
+                                a->cloud >= 0 ? m->clouds[a->cloud].o.name : "?",
+                                b->cloud >= 0 ? m->clouds[b->cloud].o.name : "?");
+                    break;
+                }
+                if (nx == (int) dst) {
+                    break;
+                }
+                if (hv[nx].state == NM_ERROR) {
+                    verdict_set(&vv[v], NM_ERROR, "host %s on the path to host %s: %s",
+                                m->hosts[nx].o.name, m->hosts[dst].o.name,
+                                hv[nx].detail ? hv[nx].detail : "error");
+                    break;
+                }
+                if (hv[nx].state != NM_REALIZED) {
+                    verdict_set(&vv[v], NM_PENDING, "waiting for host %s",
+                                m->hosts[nx].o.name);
+                    break;
+                }
+                x = nx;
+            }
+        }
+    }
+    for (size_t s = 0; s < m->n_switches; s++) {
+        verdict_set(&sv[s], NM_REALIZED, NULL);
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        if (m->vms[v].sw >= 0) {
+            char what[160];
+            snprintf(what, sizeof what, "vm %s", m->vms[v].o.name);
+            fold(&sv[m->vms[v].sw], &vv[v], what);
+        }
+    }
+    for (size_t n = 0; n < m->n_networks; n++) {
+        verdict_set(&nv[n], NM_REALIZED, NULL);
+    }
+    for (size_t s = 0; s < m->n_switches; s++) {
+        if (m->switches[s].network >= 0) {
+            char what[160];
+            snprintf(what, sizeof what, "switch %s", m->switches[s].o.name);
+            fold(&nv[m->switches[s].network], &sv[s], what);
+        }
+    }
+
+    for (size_t c = 0; c < m->n_clouds; c++) {
+        struct verdict cv = {NM_REALIZED, NULL};
+        bool has_hosts = false;
+        for (size_t h = 0; h < nh; h++) {
+            has_hosts |= m->hosts[h].cloud == (int) c;
+        }
+        int g = m->clouds[c].gateway;
+        if (has_hosts && g < 0) {
+            verdict_set(&cv, NM_ERROR, "%s", "no gateway host: the cloud's hosts "
+                        "cannot reach other clouds");
+        } else if (g >= 0) {
+            char what[160];
+            snprintf(what, sizeof what, "gateway %s", m->hosts[g].o.name);
+            fold(&cv, &hv[g], what);
+        }
+        emit(batch, NK_CLOUD, &m->clouds[c].o, &cv);
+        all_done &= cv.state != NM_PENDING;
+        free(cv.detail);
+    }
+    for (size_t h = 0; h < nh; h++) {
+        emit(batch, NK_HOST, &m->hosts[h].o, &hv[h]);
+        all_done &= hv[h].state != NM_PENDING;
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        emit(batch, NK_VM, &m->vms[v].o, &vv[v]);
+        all_done &= vv[v].state != NM_PENDING;
+    }
+    for (size_t s = 0; s < m->n_switches; s++) {
+        emit(batch, NK_SWITCH, &m->switches[s].o, &sv[s]);
+    }
+    for (size_t l = 0; l < m->n_links; l++) {
+        const struct nm_link *lk = &m->links[l];
+        struct verdict lv = {NM_REALIZED, NULL};
+        if (lk->a >= 0) fold(&lv, &sv[lk->a], m->switches[lk->a].o.name);
+        if (lk->b >= 0) fold(&lv, &sv[lk->b], m->switches[lk->b].o.name);
+        emit(batch, NK_LINK, &m->links[l].o, &lv);
+        if (lk->network >= 0) {
+            char what[160];
+            snprintf(what, sizeof what, "link %s", lk->o.name);
+            fold(&nv[lk->network], &lv, what);
+        }
+        free(lv.detail);
+    }
+    for (size_t n = 0; n < m->n_networks; n++) {
+        emit(batch, NK_NETWORK, &m->networks[n].o, &nv[n]);
+    }
+    for (size_t t = 0; t < m->n_tenants; t++) {
+        struct verdict tv = {NM_REALIZED, NULL};
+        for (size_t n = 0; n < m->n_networks; n++) {
+            if (m->networks[n].tenant == (int) t) {
+                char what[160];
+                snprintf(what, sizeof what, "network %s", m->networks[n].o.name);
+                fold(&tv, &nv[n], what);
+            }
+        }
+        emit(batch, NK_TENANT, &m->tenants[t].o, &tv);
+        free(tv.detail);
+    }
+
+out:
+    for (size_t h = 0; hv && h < nh; h++) free(hv[h].detail);
+    for (size_t v = 0; vv && v < m->n_vms; v++) free(vv[v].detail);
+    for (size_t s = 0; sv && s < m->n_switches; s++) free(sv[s].detail);
+    for (size_t n = 0; nv && n < m->n_networks; n++) free(nv[n].detail);
+    free(hv);
+    free(vv);
+    free(sv);
+    free(nv);
+    if (!all_done && (!batch->v || !batch->obj)) {
+        statusfold_batch_uninit(batch);
+    }
+    return all_done;
+}
+
+void
+statusfold_batch_uninit(struct statusfold_batch *b)
+{
+    for (size_t i = 0; b->v && i < b->n; i++) {
+        free((char *) b->v[i].detail);
+    }
+    free(b->v);
+    free(b->obj);
+    memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,53 @@
+/* statusfold.h: every object's status from what a reconciler pass found.
+ *
+ * Input: the model (after netmodel_finish), each host's verdict (its
+ * bridge realized, pending with a reason, or in error with the cause), and
+ * per VM an error found while configuring its port (or NULL) and its
+ * OpenFlow port number (0: not numbered yet).  The fold:
+ *   VM       error when it has no host, its host is in error, its port
+ *            failed, or a host on the tunnel path to another member of its
+ *            component is in error (or no path exists); pending while its
+ *            port is unnumbered or a host on the way is not realized;
+ *   switch   folds its VMs, network its switches and links, link its two
+ *            switches, tenant its networks, cloud its gateway host (a
+ *            cloud with hosts and no gateway is an error);
+ * a fold keeps the first error, else the first pending ("waiting for
+ * vm web"), else realized.  Only statuses that differ from what the
+ * model holds (state, detail, or an observed generation behind) are
+ * returned.  Pure: no I/O, deterministic for a given input.
+ *
+ * Ownership: the batch owns its arrays and details (statusfold_batch_
+ * uninit); its ids and objects point into the model, which must outlive
+ * it.  statusfold_commit() records a written batch in the model. */
+#ifndef SKYVISOR_CORE_STATUSFOLD_H
+#define SKYVISOR_CORE_STATUSFOLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/netmodel.h"
+
+struct statusfold_host {
+    enum nm_state state;
+    const char *detail;             /* borrowed, NULL for none */
+};
+
+struct statusfold_batch {
+    struct nm_status *v;            /* owned, details owned */
+    struct nm_obj **obj;            /* the object of each status */
+    size_t n;
+};
+
+/* Fills 'out' (initialised by this call) with the statuses that changed;
+ * 'hosts' has m->n_hosts entries, vm_err and vm_port m->n_vms.  True when
+ * nothing is left pending (clouds, hosts and VMs); false too when memory
+ * runs out (then 'out' is empty). */
+bool statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
+                        char *const *vm_err, const uint32_t *vm_port,
+                        struct statusfold_batch *out);
+/* Records the batch's statuses in the objects it names. */
+void statusfold_commit(struct statusfold_batch *);
+void statusfold_batch_uninit(struct statusfold_batch *);
+
+#endif

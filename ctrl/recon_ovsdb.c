@@ -1,0 +1,453 @@
+/* recon_ovsdb.c: OVSDB realization, on the reconciler thread.
+ *
+ * One agent per host holds its OVSDB session (a monitored replica of
+ * Open_vSwitch, ctrl/ovsdb.h) and the OpenFlow target the controller keeps
+ * connected.  Per pass: recon_agent_ports() computes the host's port list
+ * once; recon_ovsdb_pass() ensures the bridge, then every port's
+ * transaction (ctrl/ovsdb_vswitch.h) computed from one replica and all sent
+ * before any reply is awaited, then removes the ports skyvisor owns that
+ * are no longer wanted; recon_settle_ports() waits (bounded) for
+ * ovs-vswitchd to number new ports; recon_iface_pass() reads interface
+ * states into per-VM errors and port numbers.  A host's failure is kept
+ * in its agent (the first cause) and becomes its status. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/ovsdb.h"
+#include "ctrl/ovsdb_datum.h"
+#include "ctrl/ovsdb_replica.h"
+#include "ctrl/ovsdb_txn.h"
+#include "ctrl/ovsdb_vswitch.h"
+#include "ctrl/recon_internal.h"
+
+#define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
+
+struct agent *
+recon_agent_for(struct reconciler *r, const struct nm_host *h)
+{
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (!strcmp(r->agents[i].id, h->o.id)) {
+            return &r->agents[i];
+        }
+    }
+    struct agent *g = realloc(r->agents, (r->n_agents + 1) * sizeof *g);
+    if (!g) {
+        return NULL;
+    }
+    r->agents = g;
+    struct agent *a = &r->agents[r->n_agents++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->id, sizeof a->id, "%s", h->o.id);
+    return a;
+}
+
+void
+recon_agent_close(struct reconciler *r, struct agent *a)
+{
+    ovsdb_destroy(a->db);
+    a->db = NULL;
+    a->ovsdb_target[0] = 0;
+    if (a->of_target[0]) {
+        ofctl_disconnect(r->ctl, a->of_target);
+        a->of_target[0] = 0;
+    }
+    free(a->err);
+    a->err = NULL;
+    free(a->ports);
+    a->ports = NULL;
+    a->n_ports = 0;
+}
+
+void
+recon_agent_error(struct agent *a, const char *fmt, ...)
+{
+    if (a->err) {
+        return;                     /* keep the first cause */
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&a->err, fmt, ap) < 0) {
+        a->err = NULL;
+    }
+    va_end(ap);
+}
+
+void
+recon_sync_agents(struct reconciler *r, const struct netmodel *m)
+{
+    for (size_t i = 0; i < r->n_agents; i++) {
+        r->agents[i].seen = false;
+    }
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        const struct nm_host *ho = &m->hosts[h];
+        struct agent *a = recon_agent_for(r, ho);
+        if (!a) {
+            continue;
+        }
+        a->seen = true;
+        a->dpid = ho->dpid;
+        if (strcmp(a->name, ho->o.name)) {
+            snprintf(a->name, sizeof a->name, "%s", ho->o.name);
+            if (a->db) {
+                ovsdb_set_peer_name(a->db, a->name);
+            }
+        }
+        if (!a->of_since) {
+            a->of_since = recon_now_us();     /* a bridge that connects to us */
+        }
+        if (strcmp(a->ovsdb_target, ho->ovsdb)) {
+            ovsdb_destroy(a->db);
+            a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
+            if (a->db && ovsdb_set_peer_name(a->db, a->name)) {
+                ovsdb_destroy(a->db);
+                a->db = NULL;
+            }
+            snprintf(a->ovsdb_target, sizeof a->ovsdb_target, "%s", ho->ovsdb);
+            a->seqno = 0;
+            a->db_since = recon_now_us();
+            a->db_ever_up = false;
+            if (a->db) {
+                ovsdb_run(a->db);
+            }
+        }
+        if (strcmp(a->of_target, ho->openflow)) {
+            if (a->of_target[0]) {
+                ofctl_disconnect(r->ctl, a->of_target);
+            }
+            snprintf(a->of_target, sizeof a->of_target, "%s", ho->openflow);
+            a->of_since = recon_now_us();
+            a->of_ever_up = false;
+            if (a->of_target[0] && ofctl_connect(r->ctl, a->of_target)) {
+                a->of_target[0] = 0;
+            }
+        }
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (r->agents[i].seen) {
+            r->agents[w++] = r->agents[i];
+        } else {
+            recon_agent_close(r, &r->agents[i]);
+        }
+    }
+    r->n_agents = w;
+}
+
+static int
+apply_txn(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn,
+          const char *what)
+{
+    if (!txn) {
+        return 0;
+    }
+    char *err = NULL;
+    int rc = ovsdb_vswitch_apply(a->db, txn, RECON_OVSDB_TIMEOUT_MS, &err);
+    a->sent++;
+    pthread_mutex_lock(&r->mu);
+    r->stats.ovsdb_txns++;
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, what,
+                    err ? err : strerror(rc));
+    }
+    free(err);
+    return rc;
+}
+
+/* Records that port 'p''s transaction failed: its VM's error, or the
+ * host's for a tunnel. */
+static void
+port_failed(struct agent *a, const struct nm_port *p, char **vm_err, const char *why)
+{
+    if (p->kind != NM_PORT_VM) {
+        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, p->name, why);
+    } else if (!vm_err[p->vm]
+               && asprintf(&vm_err[p->vm], "port %s: %s", p->name, why) < 0) {
+        vm_err[p->vm] = NULL;
+    }
+}
+
+/* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
+ * only then collects the replies, within one RECON_OVSDB_TIMEOUT_MS for all. */
+static void
+apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, size_t n,
+           struct ovsdb_txn **txns, char **vm_err)
+{
+    uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    size_t *n_ops = calloc(n ? n : 1, sizeof *n_ops);
+    bool *sent = calloc(n ? n : 1, sizeof *sent);
+    unsigned long long count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!txns[i]) {
+            continue;
+        }
+        if (!ids || !n_ops || !sent) {
+            ovsdb_txn_destroy(txns[i]);
+            txns[i] = NULL;
+            port_failed(a, &ports[i], vm_err, "out of memory");
+            continue;
+        }
+        n_ops[i] = ovsdb_txn_n_ops(txns[i]);
+        int rc = ovsdb_transact(a->db, txns[i], &ids[i]);
+        txns[i] = NULL;
+        if (rc) {
+            port_failed(a, &ports[i], vm_err, strerror(rc));
+        } else {
+            sent[i] = true;
+            count++;
+        }
+    }
+    long long deadline = ovsdb_now_ms() + RECON_OVSDB_TIMEOUT_MS;
+    for (size_t i = 0; sent && i < n; i++) {
+        if (!sent[i]) {
+            continue;
+        }
+        long long left = deadline - ovsdb_now_ms();
+        json_t *result = NULL;
+        char *err = NULL;
+        int rc = ovsdb_wait_reply(a->db, ids[i], left > 0 ? (int) left : 1, &result, &err);
+        if (!rc) {
+            rc = ovsdb_txn_check_result(result, n_ops[i], &err);
+        }
+        json_decref(result);
+        if (rc) {
+            port_failed(a, &ports[i], vm_err, err ? err : strerror(rc));
+        }
+        free(err);
+    }
+    free(ids);
+    free(n_ops);
+    free(sent);
+    a->sent += count;
+    pthread_mutex_lock(&r->mu);
+    r->stats.ovsdb_txns += count;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
+ * host's VMs whose port could not be configured; their port numbers are
+ * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
+void
+recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
+           char **vm_err)
+{
+    const struct nm_host *ho = &m->hosts[h];
+    if (!a->db || !ovsdb_is_synced(a->db)) {
+        const char *why = a->db ? ovsdb_last_error(a->db) : "";
+        if (a->db && !a->db_ever_up && !ovsdb_refused(a->db)
+            && recon_now_us() - a->db_since < RECON_CONNECT_GRACE_US) {
+            a->note = "connecting to its OVSDB server";
+        } else {
+            recon_agent_error(a, "ovsdb %s: not connected%s%s", ho->ovsdb, why[0] ? ": " : "",
+                        why);
+        }
+        return;
+    }
+    a->db_ever_up = true;
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    char dpid[17];
+    snprintf(dpid, sizeof dpid, "%016" PRIx64, ho->dpid);
+    json_t *oc = json_pack("{s:s, s:s}", "datapath-id", dpid, "disable-in-band", "true");
+    struct ovsdb_vswitch_bridge br = {
+        .name = ho->bridge, .datapath_type = ho->datapath, .fail_mode = "secure",
+        .protocols = "OpenFlow13",
+        .controller = ho->controller[0] ? ho->controller : NULL,
+        .other_config = oc,
+    };
+    struct ovsdb_txn *txn = NULL;
+    int rc = ovsdb_vswitch_ensure_bridge(rep, &br, &txn);
+    json_decref(oc);
+    if (rc) {
+        recon_agent_error(a, "ovsdb %s: bridge %s: %s", ho->ovsdb, ho->bridge, strerror(rc));
+        return;
+    }
+    if (apply_txn(r, a, txn, "creating the bridge")) {
+        return;
+    }
+    rep = ovsdb_get_replica(a->db);
+
+    const struct nm_port *ports = a->ports;
+    size_t n = a->n_ports;
+    /* Every port's transaction is computed from this one replica, then all
+     * are sent before any reply is awaited: one round trip for the host,
+     * not one per port.  They are independent (each inserts its own Port
+     * and Interface and adds it to the bridge), so their order does not
+     * matter, and a failed one is recomputed by the next pass. */
+    struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
+    if (!txns) {
+        recon_agent_error(a, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct nm_port *p = &ports[i];
+        txn = NULL;
+        if (p->kind == NM_PORT_VM) {
+            json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "vm",
+                                    "skyvisor-vm-id", m->vms[p->vm].o.id);
+            struct ovsdb_vswitch_port spec = {
+                .bridge = ho->bridge, .name = p->name,
+                .type = p->internal ? "internal" : NULL, .external_ids = eid,
+            };
+            rc = ovsdb_vswitch_ensure_port(rep, &spec, &txn);
+            json_decref(eid);
+        } else {
+            char rip[16], lip[16];
+            snprintf(rip, sizeof rip, "%u.%u.%u.%u", p->remote_ip >> 24,
+                     p->remote_ip >> 16 & 255, p->remote_ip >> 8 & 255, p->remote_ip & 255);
+            snprintf(lip, sizeof lip, "%u.%u.%u.%u", p->local_ip >> 24,
+                     p->local_ip >> 16 & 255, p->local_ip >> 8 & 255, p->local_ip & 255);
+            json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "tunnel",
+                                    "skyvisor-peer", m->hosts[p->peer].o.name);
+            struct ovsdb_vswitch_tunnel spec = {
+                .bridge = ho->bridge, .name = p->name, .type = "vxlan",
+                .remote_ip = rip, .local_ip = lip, .external_ids = eid,
+            };
+            rc = ovsdb_vswitch_ensure_tunnel(rep, &spec, &txn);
+            json_decref(eid);
+        }
+        if (rc) {
+            if (p->kind == NM_PORT_VM) {
+                if (!vm_err[p->vm] && asprintf(&vm_err[p->vm], "port %s: %s", p->name,
+                                               rc == EEXIST ? "already on another bridge"
+                                                            : strerror(rc)) < 0) {
+                    vm_err[p->vm] = NULL;
+                }
+            } else {
+                recon_agent_error(a, "tunnel %s: %s", p->name, strerror(rc));
+            }
+            continue;
+        }
+        txns[i] = txn;
+    }
+    apply_txns(r, a, ports, n, txns, vm_err);
+    free(txns);
+    rep = ovsdb_get_replica(a->db);
+
+    /* Ports we own that are no longer desired. */
+    const char *br_uuid;
+    const json_t *brow = ovsdb_replica_find(rep, "Bridge", "name", ho->bridge, &br_uuid);
+    const json_t *pset = brow ? json_object_get(brow, "ports") : NULL;
+    size_t np = pset ? ovsdb_datum_n(pset) : 0;
+    char **stale = calloc(np ? np : 1, sizeof *stale);
+    size_t n_stale = 0;
+    for (size_t i = 0; stale && i < np; i++) {
+        const char *pu = ovsdb_datum_get_uuid(ovsdb_datum_at(pset, i));
+        const json_t *prow = pu ? ovsdb_replica_row(rep, "Port", pu) : NULL;
+        const char *pname = prow ? json_string_value(json_object_get(prow, "name")) : NULL;
+        if (!pname || !ovsdb_datum_map_get(json_object_get(prow, "external_ids"),
+                                           "skyvisor")) {
+            continue;
+        }
+        bool wanted = false;
+        for (size_t j = 0; j < n && !wanted; j++) {
+            wanted = !strcmp(ports[j].name, pname);
+        }
+        if (!wanted) {
+            stale[n_stale++] = strdup(pname);
+        }
+    }
+    for (size_t i = 0; i < n_stale; i++) {
+        txn = NULL;
+        if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)) {
+            apply_txn(r, a, txn, stale[i]);
+        }
+        free(stale[i]);
+    }
+    free(stale);
+}
+
+/* Whether every port host 'h' wants has its OpenFlow number (or an error)
+ * in the replica: what ovs-vswitchd writes shortly after a port is added. */
+static bool
+ports_numbered(const struct agent *a)
+{
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    bool all = true;
+    for (size_t i = 0; i < a->n_ports && all; i++) {
+        long long ofport = 0;
+        const char *ierr = NULL;
+        all = !ovsdb_vswitch_iface_status(rep, a->ports[i].name, &ofport, &ierr)
+              && (ofport != 0 || ierr);
+    }
+    return all;
+}
+
+/* Runs the OVSDB sessions of the hosts this pass changed until every
+ * port they want is numbered, for at most SETTLE_MS: ovs-vswitchd numbers
+ * a new port within milliseconds, and a host that does not answer only
+ * leaves its own VMs pending for the next pass. */
+void
+recon_settle_ports(struct reconciler *r, const struct netmodel *m)
+{
+    long long deadline = ovsdb_now_ms() + SETTLE_MS;
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = recon_agent_for(r, &m->hosts[h]);
+        if (!a || !a->sent || a->err || a->note || !a->db) {
+            continue;
+        }
+        while (ovsdb_is_synced(a->db) && !ports_numbered(a)) {
+            long long left = deadline - ovsdb_now_ms();
+            if (left <= 0) {
+                return;
+            }
+            ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
+        }
+    }
+}
+
+uint32_t
+recon_ofport(const struct ovsdb_replica *rep, const char *name)
+{
+    long long ofport = 0;
+    const char *err = NULL;
+    if (ovsdb_vswitch_iface_status(rep, name, &ofport, &err) || ofport <= 0) {
+        return 0;
+    }
+    return (uint32_t) ofport;
+}
+
+/* Reads host 'h''s interface states: fills vm_err/vm_port for its VMs,
+ * and the host's error for a failed tunnel. */
+void
+recon_iface_pass(struct agent *a, char **vm_err, uint32_t *vm_port)
+{
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    for (size_t i = 0; i < a->n_ports; i++) {
+        const struct nm_port *p = &a->ports[i];
+        long long ofport = 0;
+        const char *ierr = NULL;
+        if (ovsdb_vswitch_iface_status(rep, p->name, &ofport, &ierr)) {
+            continue;
+        }
+        if (p->kind == NM_PORT_VM) {
+            if ((ierr || ofport < 0) && !vm_err[p->vm]
+                && asprintf(&vm_err[p->vm], "interface %s: %s", p->name,
+                            ierr ? ierr : "no OpenFlow port") < 0) {
+                vm_err[p->vm] = NULL;
+            }
+            vm_port[p->vm] = ofport > 0 ? (uint32_t) ofport : 0;
+        } else if (ierr) {
+            recon_agent_error(a, "tunnel %s: %s", p->name, ierr);
+        }
+    }
+}
+
+bool
+recon_agent_ports(struct agent *a, const struct netmodel *m, int h)
+{
+    free(a->ports);
+    a->ports = NULL;
+    a->n_ports = 0;
+    if (netmodel_ports(m, h, &a->ports, &a->n_ports)) {
+        a->ports = NULL;
+        a->n_ports = 0;
+        recon_agent_error(a, "out of memory");
+        return false;
+    }
+    return true;
+}
+

@@ -1,0 +1,219 @@
+/* Unit tests for core/statusfold.c: the status of every object from the
+ * hosts' verdicts and the VMs' port results, on the shared three-cloud
+ * world (tests/unit/nm_world.h): errors and pending states travel along
+ * tunnel paths and up the object tree with the first cause named, and
+ * only what changed is returned. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/statusfold.h"
+#include "nm_world.h"
+
+struct fold_case {
+    const char *name;
+    int bad_host;                   /* -1: none */
+    enum nm_state bad_state;
+    const char *bad_detail;
+    int vm_failed;                  /* -1: none; vm_err "port p: boom" */
+    int vm_unnumbered;              /* -1: none */
+    bool all_done;
+    /* expected (state, detail) of: red web, red db, red lab1, blue web,
+     * red's switch front, red's network, red tenant, the cloud onprem-lis */
+    struct { enum nm_state state; const char *detail; } want[8];
+};
+
+static const struct fold_case cases[] = {
+    {"all realized", -1, NM_REALIZED, NULL, -1, -1, true, {
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL}, {NM_REALIZED, NULL},
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL}, {NM_REALIZED, NULL},
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL}}},
+    {"a transit gateway in error", C_GW, NM_ERROR, "bridge down", -1, -1, true, {
+        {NM_ERROR, "host onprem-lis-gw on the path to host onprem-lis-h1: bridge down"},
+        {NM_ERROR, "host onprem-lis-gw on the path to host aws-fra-h1: bridge down"},
+        {NM_REALIZED, NULL},
+        {NM_ERROR, "host onprem-lis-gw on the path to host onprem-lis-h1: bridge down"},
+        {NM_ERROR, "vm web: host onprem-lis-gw on the path to host onprem-lis-h1: "
+                   "bridge down"},
+        {NM_ERROR, "switch front: vm web: host onprem-lis-gw on the path to host "
+                   "onprem-lis-h1: bridge down"},
+        {NM_ERROR, "network prod: switch front: vm web: host onprem-lis-gw on the "
+                   "path to host onprem-lis-h1: bridge down"},
+        {NM_ERROR, "gateway onprem-lis-gw: bridge down"}}},
+    {"a gateway still pending", B_GW, NM_PENDING, "configuring the bridge", -1, -1,
+     false, {
+        {NM_PENDING, "waiting for host gcp-iowa-gw"}, {NM_PENDING,
+                                                      "waiting for host gcp-iowa-gw"},
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL},
+        {NM_PENDING, "waiting for vm web"}, {NM_PENDING, "waiting for switch front"},
+        {NM_PENDING, "waiting for network prod"}, {NM_REALIZED, NULL}}},
+    {"the VM's own host in error", A_H1, NM_ERROR, "ovsdb down", -1, -1, true, {
+        {NM_ERROR, "host aws-fra-h1: ovsdb down"},
+        {NM_REALIZED, NULL},    /* its side is in place: web's host is web's */
+        {NM_ERROR, "host aws-fra-h1: ovsdb down"},
+        {NM_ERROR, "host aws-fra-h1: ovsdb down"},
+        {NM_ERROR, "vm web: host aws-fra-h1: ovsdb down"},
+        {NM_ERROR, "switch front: vm web: host aws-fra-h1: ovsdb down"},
+        {NM_ERROR, "network prod: switch front: vm web: host aws-fra-h1: ovsdb down"},
+        {NM_REALIZED, NULL}}},
+    {"a port that failed", -1, NM_REALIZED, NULL, RED_LAB, -1, true, {
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL}, {NM_ERROR, "port p: boom"},
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL},
+        {NM_ERROR, "switch lab: vm lab1: port p: boom"},
+        {NM_ERROR, "network prod: switch lab: vm lab1: port p: boom"},
+        {NM_REALIZED, NULL}}},
+    {"a port not numbered yet", -1, NM_REALIZED, NULL, -1, RED_DB, false, {
+        {NM_REALIZED, NULL}, {NM_PENDING, "waiting for host onprem-lis-h1"},
+        {NM_REALIZED, NULL}, {NM_REALIZED, NULL}, {NM_REALIZED, NULL},
+        {NM_PENDING, "waiting for switch back"},
+        {NM_PENDING, "waiting for network prod"}, {NM_REALIZED, NULL}}},
+};
+
+/* The status the batch holds for 'o', or NULL. */
+static const struct nm_status *
+find(const struct statusfold_batch *b, const struct nm_obj *o)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->obj[i] == o) {
+            return &b->v[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+check(const struct statusfold_batch *b, const struct nm_obj *o, enum nm_state state,
+      const char *detail, const char *what)
+{
+    const struct nm_status *s = find(b, o);
+    if (!s) {
+        fail_msg("%s: no status for %s", what, o->name);
+    }
+    if (s->state != state || strcmp(s->detail ? s->detail : "", detail ? detail : "")) {
+        fail_msg("%s: %s is %d \"%s\", want %d \"%s\"", what, o->name, s->state,
+                 s->detail ? s->detail : "", state, detail ? detail : "");
+    }
+}
+
+static void
+fold_case(struct netmodel *m, const struct fold_case *c, struct statusfold_batch *b)
+{
+    struct statusfold_host hs[N_HOSTS];
+    for (int h = 0; h < N_HOSTS; h++) {
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL };
+    }
+    if (c->bad_host >= 0) {
+        hs[c->bad_host] = (struct statusfold_host) { c->bad_state, c->bad_detail };
+    }
+    char *vm_err[N_VMS] = {0};
+    uint32_t vm_port[N_VMS];
+    for (int v = 0; v < N_VMS; v++) {
+        vm_port[v] = (uint32_t) v + 1;
+    }
+    if (c->vm_failed >= 0) {
+        vm_err[c->vm_failed] = "port p: boom";
+    }
+    if (c->vm_unnumbered >= 0) {
+        vm_port[c->vm_unnumbered] = 0;
+    }
+    bool done = statusfold_compute(m, hs, vm_err, vm_port, b);
+    if (done != c->all_done) {
+        fail_msg("%s: all_done %d", c->name, done);
+    }
+}
+
+static void
+test_fold_table(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct fold_case *c = &cases[i];
+        struct netmodel m;
+        build(&m, TUNNELS_MST);
+        struct statusfold_batch b;
+        fold_case(&m, c, &b);
+        const struct nm_obj *objs[8] = {
+            &m.vms[RED_WEB].o, &m.vms[RED_DB].o, &m.vms[RED_LAB].o, &m.vms[BLUE_WEB].o,
+            &m.switches[0].o, &m.networks[0].o, &m.tenants[0].o, &m.clouds[2].o,
+        };
+        for (int k = 0; k < 8; k++) {
+            check(&b, objs[k], c->want[k].state, c->want[k].detail, c->name);
+        }
+        /* Everything was pending at generation 1, observed 0: every object
+         * changed, and a settled one now observes its generation. */
+        assert_int_equal(b.n, m.n_clouds + m.n_hosts + m.n_tenants + m.n_networks
+                              + m.n_switches + m.n_links + m.n_vms);
+        const struct nm_status *lab = find(&b, &m.vms[RED_LAB].o);
+        assert_int_equal(lab->observed_generation, 1);
+        statusfold_batch_uninit(&b);
+        netmodel_free(&m);
+    }
+}
+
+static void
+test_only_changes_are_returned(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST);
+    struct statusfold_batch b;
+    fold_case(&m, &cases[0], &b);
+    statusfold_commit(&b);
+    assert_int_equal(m.vms[RED_WEB].o.state, NM_REALIZED);
+    assert_int_equal(m.vms[RED_WEB].o.observed_generation, 1);
+    statusfold_batch_uninit(&b);
+
+    fold_case(&m, &cases[0], &b);
+    assert_int_equal(b.n, 0);
+    statusfold_batch_uninit(&b);
+
+    /* A new generation of one VM: that VM alone, observing it. */
+    m.vms[RED_DB].o.generation = 2;
+    fold_case(&m, &cases[0], &b);
+    assert_int_equal(b.n, 1);
+    assert_ptr_equal(b.obj[0], &m.vms[RED_DB].o);
+    assert_int_equal(b.v[0].observed_generation, 2);
+    statusfold_commit(&b);
+    statusfold_batch_uninit(&b);
+
+    /* A pending VM keeps the generation it last observed. */
+    m.vms[RED_DB].o.generation = 3;
+    fold_case(&m, &cases[5], &b);
+    const struct nm_status *db = find(&b, &m.vms[RED_DB].o);
+    assert_non_null(db);
+    assert_int_equal(db->state, NM_PENDING);
+    assert_int_equal(db->observed_generation, 2);
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
+static void
+test_cloud_without_gateway(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST);
+    m.clouds[1].gateway = -1;
+    struct statusfold_batch b;
+    fold_case(&m, &cases[0], &b);
+    check(&b, &m.clouds[1].o, NM_ERROR, "no gateway host: the cloud's hosts cannot "
+          "reach other clouds", "no gateway");
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
+int
+main(void)
+{
+    (void) ofport_of;               /* nm_world.h's, for the flow tests */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_table),
+        cmocka_unit_test(test_only_changes_are_returned),
+        cmocka_unit_test(test_cloud_without_gateway),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
