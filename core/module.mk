@@ -4,4 +4,5 @@ CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
 CORE_SRCS += core/reactive.c
 CORE_SRCS += core/utf8.c
 CORE_SRCS += core/certname.c
+CORE_SRCS += core/vm_phase.c
 CORE_SRCS += core/statusfold.c

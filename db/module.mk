@@ -5,6 +5,9 @@ DB_SRCS += db/conn.c db/pool.c db/migrate.c db/embedded.c db/store.c \
            db/switches.c db/links.c db/vms.c db/idempotency.c db/state.c \
            db/tokens.c db/audit.c db/changelog.c \
            $(BUILD)/gen/migrations.c
+# Snapshots, stop and start, VM counters and live migrations: what the API
+# writes and the reconciler reads and settles.
+DB_SRCS += db/guard.c db/snapshots.c db/vm_migrations.c db/vm_stats.c
 
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed

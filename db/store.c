@@ -16,9 +16,8 @@ store_row_uninit(struct store_row *row)
     row->json = NULL;
 }
 
-/* Copies (json, revision, id) from row 0 of 'res' into 'out'; PQclears res. */
-static enum db_qs
-take_row(PGresult *res, enum db_qs qs, struct store_row *out)
+enum db_qs
+store_take_row(PGresult *res, enum db_qs qs, struct store_row *out)
 {
     if (qs == DB_QS_ONE) {
         out->json = strdup(PQgetvalue(res, 0, 0));
@@ -41,7 +40,7 @@ store_get(struct db_conn *c, const struct store_res *r, const char *scope,
     const char *params[] = {scope, is_id ? key : NULL, is_id ? NULL : key};
     PGresult *res;
     enum db_qs qs = db_exec(c, r->get, params, &res);
-    return take_row(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs
@@ -61,7 +60,7 @@ store_insert(struct db_conn *c, const struct store_res *r, const char *scope,
     const char *params[] = {scope, body};
     PGresult *res;
     enum db_qs qs = db_exec(c, r->insert, params, &res);
-    return take_row(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs
@@ -74,7 +73,7 @@ store_update(struct db_conn *c, const struct store_res *r, const char *scope,
     const char *params[] = {scope, id, rev, body};
     PGresult *res;
     enum db_qs qs = db_exec(c, r->update, params, &res);
-    return take_row(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs
@@ -105,7 +104,11 @@ static const struct db_stmt stmt_placement_candidates = {
     "placement_candidates",
     "SELECT h.id::text, h.name, c.id::text, c.name, c.jurisdiction,"
     "       h.role = 'gateway', h.capacity,"
-    "       (SELECT count(*) FROM vm v WHERE v.host_id = h.id),"
+    "       (SELECT count(*) FROM vm v WHERE v.host_id = h.id"
+    "          AND v.power = 'running')"
+    "       + (SELECT count(*) FROM vm_migration m WHERE m.finished_at IS NULL"
+    "          AND CASE WHEN m.phase IN ('prepare', 'clone', 'dual')"
+    "                   THEN m.to_host_id ELSE m.from_host_id END = h.id),"
     "       c.cost_per_hour::float8"
     " FROM host h JOIN cloud c ON c.id = h.cloud_id ORDER BY h.name",
     0,

@@ -40,6 +40,10 @@ struct store_row {
     char id[37];
 };
 void store_row_uninit(struct store_row *);
+/* Copies (json, revision, id) of row 0 of 'res' into 'out' when qs is
+ * DB_QS_ONE; always PQclears 'res'.  Returns qs (DB_QS_HARD when memory
+ * runs out).  For statements of other files that answer like get. */
+enum db_qs store_take_row(PGresult *res, enum db_qs qs, struct store_row *out);
 
 /* 'key' is an id or a name; it is looked up as an id when it has the shape
  * of a UUID, else as a name. */
@@ -58,6 +62,18 @@ enum db_qs store_delete(struct db_conn *, const struct store_res *, const char *
                         const char *id, long long revision);
 /* Takes the resource's lock, if it has one, for the current transaction. */
 enum db_qs store_lock(struct db_conn *, const struct store_res *);
+
+/* A VM's power (vms.c; migrations/006_snapshots_migrations.sql): stop
+ * marks running VM 'vm_id' of network 'network_id' stopped, with the
+ * snapshot its stop took; start marks a stopped one running on 'host_id'
+ * from 'snapshot_id', with placement 'placement_json' (NULL: unchanged).
+ * Both are spec changes (generation bumped).  DB_QS_NONE when the VM is
+ * not in the power the move starts from.  *out as store_get's. */
+enum db_qs store_vm_stop(struct db_conn *, const char *network_id, const char *vm_id,
+                         const char *snapshot_id, struct store_row *out);
+enum db_qs store_vm_start(struct db_conn *, const char *network_id, const char *vm_id,
+                          const char *snapshot_id, const char *host_id,
+                          const char *placement_json, struct store_row *out);
 
 /* Authentication (tokens.c): finds the live (not expired) token whose
  * secret is 'secret' and stamps its last_used_at (at most once a minute).
@@ -88,7 +104,10 @@ enum db_qs store_audit_list(struct db_conn *, const struct store_audit_filter *,
 enum db_qs store_ping(struct db_conn *);
 
 /* Placement candidates: rows of (host id, host name, cloud id, cloud name,
- * jurisdiction, is gateway ('t'/'f'), capacity, VMs placed, cloud cost). */
+ * jurisdiction, is gateway ('t'/'f'), capacity, slots used, cloud cost).
+ * A slot is used by each running VM placed there (a stopped one releases
+ * its slot) and by each active migration's other copy of its VM: the
+ * target before activate, the source from activate on. */
 enum db_qs store_placement_candidates(struct db_conn *, PGresult **res);
 /* Number of VMs in network 'network_id'. */
 enum db_qs store_network_vm_count(struct db_conn *, const char *network_id,

@@ -1,4 +1,5 @@
-/* vms.c: the VM resource's statements, scoped by network (see store.h).
+/* vms.c: the VM resource's statements, scoped by network (see store.h),
+ * and its stop and start (store_vm_stop, store_vm_start).
  * The validated object carries "_switch_id" and the placement's resolved
  * "_host_id".  Placements are serialised by an advisory lock (`lock`) so
  * that two concurrent creations never both take a host's last slot. */
@@ -13,7 +14,12 @@
     " 'iface', v.iface, 'placement', v.placement, 'host_id', v.host_id,"      \
     " 'host', (SELECT name FROM host WHERE id = v.host_id),"                  \
     " 'cloud', (SELECT c.name FROM host h JOIN cloud c ON c.id = h.cloud_id"  \
-    "   WHERE h.id = v.host_id))::text"
+    "   WHERE h.id = v.host_id),"                                            \
+    " 'power', v.power, 'power_snapshot', v.power_snapshot_id,"               \
+    " 'power_changed_at', v.power_changed_at,"                                \
+    " 'migration', (SELECT json_build_object('id', m.id, 'phase', m.phase,"   \
+    "   'to_host', (SELECT name FROM host WHERE id = m.to_host_id))"          \
+    "   FROM vm_migration m WHERE m.vm_id = v.id AND m.finished_at IS NULL))::text"
 
 #define VM_COLUMNS                                                            \
     "name, mac, ip, switch_id, iface, placement, host_id, labels"
@@ -57,3 +63,41 @@ static const struct db_stmt lock = {
 
 const struct store_res store_vms = {"vm", &get, &list, &insert, &update, &del,
                                     &lock};
+
+/* Stop and start: the power and the snapshot (see store.h). */
+static const struct db_stmt stmt_stop = {
+    "vm_stop",
+    "UPDATE vm AS v SET power = 'stopped', power_snapshot_id = $3::uuid,"
+    " power_changed_at = now(), " SQL_SPEC_CHANGED
+    " WHERE v.network_id = $1::uuid AND v.id = $2::uuid AND v.power = 'running'"
+    " RETURNING " VM_JSON ", v.revision, v.id", 3,
+};
+static const struct db_stmt stmt_start = {
+    "vm_start",
+    "UPDATE vm AS v SET power = 'running', power_snapshot_id = $3::uuid,"
+    " host_id = $4::uuid, placement = coalesce($5::jsonb, v.placement),"
+    " power_changed_at = now(), " SQL_SPEC_CHANGED
+    " WHERE v.network_id = $1::uuid AND v.id = $2::uuid AND v.power = 'stopped'"
+    " RETURNING " VM_JSON ", v.revision, v.id", 5,
+};
+
+enum db_qs
+store_vm_stop(struct db_conn *c, const char *network_id, const char *vm_id,
+              const char *snapshot_id, struct store_row *out)
+{
+    const char *params[] = {network_id, vm_id, snapshot_id};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_stop, params, &res);
+    return store_take_row(res, qs, out);
+}
+
+enum db_qs
+store_vm_start(struct db_conn *c, const char *network_id, const char *vm_id,
+               const char *snapshot_id, const char *host_id,
+               const char *placement_json, struct store_row *out)
+{
+    const char *params[] = {network_id, vm_id, snapshot_id, host_id, placement_json};
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_start, params, &res);
+    return store_take_row(res, qs, out);
+}

@@ -97,6 +97,7 @@ UNIT_TESTS += test_utf8
 # C drivers of db/ against a real PostgreSQL: tests/ctrl/NAME_driver.c too,
 # linked with the database library.
 DB_DRIVERS := changelog_driver
+DB_DRIVERS += lifecycle_driver
 INTEGRATION_DEPS += $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS))
 $(patsubst %,$(BUILD)/tests/%,$(DB_DRIVERS)): $(BUILD)/tests/%: $(BUILD)/tests/ctrl/%.o $(BUILD)/libskydb.a $(BUILD)/libskycore.a
 	@mkdir -p $(dir $@)
@@ -108,6 +109,9 @@ UNIT_TESTS += test_flowtable
 # The switch transport (ctrl/stream*, plain and TLS) and the certificate
 # name rule (core/certname.c).
 UNIT_TESTS += test_stream test_certname
+
+# A VM migration's phases (core/vm_phase.c).
+UNIT_TESTS += test_vm_phase
 
 # The status fold (core/statusfold.c).
 UNIT_TESTS += test_statusfold

@@ -1,0 +1,70 @@
+/* vm_stats.c: the statements of vm_stats.h. */
+#include "db/vm_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/guard.h"
+
+static const struct db_stmt stmt_record = {
+    "vm_stats_record",
+    "INSERT INTO vm_stats AS s (vm_id, as_of, rx_packets, rx_bytes, rx_dropped,"
+    "  tx_packets, tx_bytes, tx_dropped, duplicated, offsets)"
+    " SELECT v.id, to_timestamp($2::float8), $3::bigint, $4::bigint, $5::bigint,"
+    "  $6::bigint, $7::bigint, $8::bigint, $9::bigint, coalesce($10::jsonb, '{}')"
+    " FROM vm v WHERE v.id = $1::uuid"
+    " ON CONFLICT (vm_id) DO UPDATE SET as_of = excluded.as_of,"
+    "  rx_packets = excluded.rx_packets, rx_bytes = excluded.rx_bytes,"
+    "  rx_dropped = excluded.rx_dropped, tx_packets = excluded.tx_packets,"
+    "  tx_bytes = excluded.tx_bytes, tx_dropped = excluded.tx_dropped,"
+    "  duplicated = excluded.duplicated,"
+    "  offsets = CASE WHEN $10::jsonb IS NULL THEN s.offsets ELSE excluded.offsets END"
+    " WHERE s.as_of <= excluded.as_of", 10,
+};
+
+#define COUNTER(N) " '" N "', s." N ","
+static const struct db_stmt stmt_document = {
+    "vm_stats_document",
+    "SELECT json_build_object('vm', v.name, 'vm_id', v.id,"
+    " 'host', (SELECT name FROM host WHERE id = v.host_id), 'host_id', v.host_id,"
+    " 'power', v.power, 'as_of', s.as_of,"
+    COUNTER("rx_packets") COUNTER("rx_bytes") COUNTER("rx_dropped")
+    COUNTER("tx_packets") COUNTER("tx_bytes") COUNTER("tx_dropped")
+    COUNTER("duplicated")
+    " 'migration', (SELECT json_build_object('id', m.id, 'phase', m.phase,"
+    "   'duplicated', m.duplicated) FROM vm_migration m"
+    "   WHERE m.vm_id = v.id AND m.finished_at IS NULL))::text"
+    " FROM vm v LEFT JOIN vm_stats s ON s.vm_id = v.id"
+    " WHERE v.network_id = $1::uuid AND v.id = $2::uuid", 2,
+};
+
+enum db_qs
+vm_stats_record(struct db_conn *c, const char *vm_id, const struct vm_stats_sample *s)
+{
+    char v[8][32];
+    const long long n[] = {s->rx_packets, s->rx_bytes, s->rx_dropped, s->tx_packets,
+                           s->tx_bytes, s->tx_dropped, s->duplicated};
+    snprintf(v[0], sizeof v[0], "%.6f", s->as_of);
+    for (size_t i = 0; i < 7; i++) {
+        snprintf(v[i + 1], sizeof v[i + 1], "%lld", n[i]);
+    }
+    const char *params[] = {vm_id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                            s->offsets_json};
+    return guard_run(c, &stmt_record, params, NULL);
+}
+
+enum db_qs
+vm_stats_document(struct db_conn *c, const char *network_id, const char *vm_id,
+                  char **json)
+{
+    const char *params[] = {network_id, vm_id};
+    PGresult *res;
+    *json = NULL;
+    enum db_qs qs = db_exec(c, &stmt_document, params, &res);
+    if (qs == DB_QS_ONE && !(*json = strdup(PQgetvalue(res, 0, 0)))) {
+        qs = DB_QS_HARD;
+    }
+    PQclear(res);
+    return qs;
+}
