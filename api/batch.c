@@ -312,6 +312,13 @@ run_ops(struct batch *b, struct crud_ctx *ctx, bool diagnose, bool *again)
              : op->verb == BV_UPDATE ? crud_replace(ctx, op->target, op->if_match, &row)
              : crud_remove(ctx, op->target, op->if_match, &row);
         bool refused = qs == DB_QS_NONE;
+        if (refused && scratch.status >= 500) {
+            /* A validate hook's query failed (a lost connection, a
+             * serialization failure, a timeout): the transaction is gone or
+             * aborted, so no later operation may run in it. */
+            refused = false;
+            qs = DB_QS_HARD;
+        }
         if (qs == DB_QS_HARD && refused_by_database(db)) {
             if (!diagnose) {
                 *again = true;

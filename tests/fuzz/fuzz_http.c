@@ -17,8 +17,8 @@
  * and query parameters reach api_header()/api_query() through a link-time
  * wrap of MHD_lookup_connection_value; the path is percent-decoded by
  * libmicrohttpd's own MHD_http_unescape, as libmicrohttpd does before it
- * calls us.  A declared Content-Length over API_MAX_BODY stands for a body
- * too large to keep.
+ * calls us.  A declared Content-Length over the route's limit
+ * (router_max_body) stands for a body too large to keep.
  *
  * Two builds of this file:
  *   fuzz_http     libpq stood in for (fuzz_http_db.c, -Wl,--wrap): a fixed
@@ -34,9 +34,12 @@
  *     outage or a concurrent writer (with a real database: ever);
  *   - a JSON or problem+json body that is not valid JSON (UTF-8 included),
  *     or a problem whose "status" is not the response's;
- *   - a 2xx to a write when no COMMIT succeeded and no idempotent replay
- *     was handed out (stand-in only): an acknowledged write that was never
- *     made;
+ *   - a 2xx to a write, not a dry run, when no COMMIT succeeded and no
+ *     idempotent replay was handed out (stand-in only): an acknowledged
+ *     write that was never made;
+ *   - a resource's INSERT, UPDATE or DELETE run outside a transaction
+ *     (stand-in only): after a lost connection, a handler that goes on
+ *     writes in autocommit what it meant to write all or nothing;
  *   - a database connection not back in the pool after the request.
  * With $FUZZ_HTTP_REPORT set, the target writes there at exit how many
  * inputs reached each route of router_routes[] and with which statuses. */
@@ -259,18 +262,12 @@ check(const char *method, const char *target, enum api_method m,
         finding(st == 503 ? "503 without an outage" : "server error", method,
                 target, resp);
     }
-#ifndef FUZZ_HTTP_PG
-    if (is_write(m) && st >= 200 && st < 300 && !rep.committed && !rep.replayed) {
-        finding("2xx for a write that was never committed", method, target, resp);
-    }
-#else
-    (void) m;
-#endif
     const char *ct = resp->content_type ? resp->content_type : "";
     bool problem = !strcmp(ct, "application/problem+json");
+    json_t *doc = NULL;
     if (resp->body && (problem || !strcmp(ct, "application/json"))) {
         json_error_t err;
-        json_t *doc = json_loadb(resp->body, resp->body_len, 0, &err);
+        doc = json_loadb(resp->body, resp->body_len, 0, &err);
         if (!doc || strlen(resp->body) != resp->body_len) {
             finding("body is not JSON", method, target, resp);
         }
@@ -278,8 +275,19 @@ check(const char *method, const char *target, enum api_method m,
                         || !json_is_string(json_object_get(doc, "type")))) {
             finding("problem without its status or type", method, target, resp);
         }
-        json_decref(doc);
     }
+#ifndef FUZZ_HTTP_PG
+    if (rep.write_outside_txn) {
+        finding("a write statement ran outside a transaction", method, target, resp);
+    }
+    if (is_write(m) && st >= 200 && st < 300 && !rep.committed && !rep.replayed
+        && !json_is_true(json_object_get(doc, "dry_run"))) {
+        finding("2xx for a write that was never committed", method, target, resp);
+    }
+#else
+    (void) m;
+#endif
+    json_decref(doc);
     struct db_pool_stats ps;
     db_pool_get_stats(config.pool, &ps);
     if (ps.in_use) {
@@ -389,7 +397,8 @@ serve_input(const uint8_t *data, size_t size, char **body)
         .config = &config,
     };
     struct api_resp resp = {.status = 500};
-    http_serve(&req, &resp, target, cl && strtoull(cl, NULL, 10) > API_MAX_BODY);
+    http_serve(&req, &resp, target,
+               cl && strtoull(cl, NULL, 10) > router_max_body(m, path));
     check(method, target, m, &resp);
     stats_count(req.route_index, resp.status);
 

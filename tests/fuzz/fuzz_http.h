@@ -35,6 +35,9 @@ struct fdb_report {
                          * it was read): after the retries run out, a 503
                          * is a correct answer too */
     bool committed;     /* a COMMIT was answered COMMIT */
+    bool write_outside_txn; /* an INSERT, UPDATE or DELETE of a resource ran
+                         * outside a transaction: never right, every API
+                         * write runs in one */
     bool replayed;      /* an idempotency record was found and handed out */
 };
 void fdb_report(struct fdb_report *);

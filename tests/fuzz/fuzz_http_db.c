@@ -28,7 +28,8 @@
  *     7    a lost connection, the next byte saying whether the server is
  *          back for PQreset (even) or stays down for the request (odd).
  * Like PostgreSQL, an error inside a transaction aborts it: later
- * statements fail with 25P02 and COMMIT answers ROLLBACK.  The stand-in
+ * statements fail with 25P02 and COMMIT answers ROLLBACK, until a
+ * ROLLBACK TO SAVEPOINT.  The stand-in
  * never produces what PostgreSQL could not (a row with a missing column,
  * an INSERT ... RETURNING without its row, a constraint violation from a
  * SELECT), so a 500 is always a finding; it records whether it simulated
@@ -585,6 +586,20 @@ is_write(const char *name)
     return false;
 }
 
+/* $FDB_TRACE: every statement and what it was answered, for triage. */
+static void
+trace(const char *what, const char *name, unsigned int b)
+{
+    static int on = -1;
+    if (on < 0) {
+        on = getenv("FDB_TRACE") != NULL;
+    }
+    if (on) {
+        fprintf(stderr, "fdb: %-22s %-40.40s byte %u (txn %d)\n", what, name, b,
+                (int) fdb.txn);
+    }
+}
+
 static PGresult *
 answer(const char *name, enum op op, int n, const char *const *params)
 {
@@ -764,6 +779,7 @@ PGresult *
 __wrap_PQexec(PGconn *c, const char *sql)
 {
     (void) c;
+    trace("sql", sql, fdb.pos < fdb.len ? fdb.script[fdb.pos] & 7 : 0);
     if (fdb.lost) {
         return no_connection();
     }
@@ -775,6 +791,23 @@ __wrap_PQexec(PGconn *c, const char *sql)
         return command("ROLLBACK");
     }
     bool begin = !strncmp(sql, "BEGIN", 5), commit = !strcmp(sql, "COMMIT");
+    if (!strncmp(sql, "SAVEPOINT ", 10) || !strncmp(sql, "RELEASE SAVEPOINT ", 18)
+        || !strncmp(sql, "ROLLBACK TO SAVEPOINT ", 22)) {
+        /* Only ROLLBACK TO a savepoint works in an aborted transaction, and
+         * it makes the transaction usable again. */
+        if (fdb.txn == TXN_IDLE) {
+            return err_result("25P01", "SAVEPOINT can only be used in transaction "
+                              "blocks", NULL, NULL);
+        }
+        if (sql[0] == 'R' && sql[9] == 'T') {
+            fdb.txn = TXN_OPEN;
+        } else if (fdb.txn == TXN_ABORTED) {
+            return err_result("25P02", "current transaction is aborted, commands "
+                              "ignored until end of transaction block", NULL, NULL);
+        }
+        return (next_byte() & 7) == 7 ? lose(next_byte() & 1)
+                                       : command(sql[0] == 'S' ? "SAVEPOINT" : "RELEASE");
+    }
     if (!begin && !commit) {
         fail("SQL", sql);
     }
@@ -824,10 +857,17 @@ __wrap_PQexecPrepared(PGconn *c, const char *name, int n, const char *const *par
         return no_connection();
     }
     if (fdb.txn == TXN_ABORTED) {
+        trace("statement (aborted)", name, 0);
         return err_result("25P02", "current transaction is aborted, commands ignored "
                      "until end of transaction block", NULL, NULL);
     }
+    if (fdb.txn == TXN_IDLE && is_write(name)) {
+        /* Autocommitted: a write outside the transaction its handler
+         * began, after the connection under it was lost and reset. */
+        fdb.report.write_outside_txn = true;
+    }
     unsigned int b = next_byte();
+    trace("statement", name, b & 7);
     switch (b & 7) {
     case 4:
         return answer(name, OP_VARIANT, n, params);
