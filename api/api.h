@@ -229,6 +229,10 @@ api_handler switches_list, switches_create, switches_get, switches_patch,
     switches_delete;
 api_handler links_list, links_create, links_get, links_patch, links_delete;
 api_handler vms_list, vms_create, vms_get, vms_patch, vms_delete;
+api_handler vms_stop, vms_start, vms_stats;
+api_handler snapshots_list, snapshots_create, snapshots_get, snapshots_delete;
+api_handler vm_migrations_list, vm_migrations_create, vm_migrations_get,
+    vm_migrations_delete, vm_migrations_activate;
 api_handler tokens_list, tokens_create, tokens_get, tokens_delete;
 api_handler audit_list;
 api_handler batch_post;

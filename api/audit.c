@@ -4,7 +4,7 @@
  * change (migrations/003_tokens_audit.sql); this handler only reads them,
  * newest first, paginated with limit and cursor like every list, and
  * filtered by ?kind= (cloud, cloud-link, host, tenant, token, network,
- * switch, link, vm), ?object= (an object id) and ?actor= ("admin",
+ * switch, link, vm, snapshot, migration), ?object= (an object id) and ?actor= ("admin",
  * "tenant:<id>" for all of a tenant's tokens, or
  * "tenant:<id>/token:<id>" for one token). */
 #include <stdlib.h>
@@ -27,7 +27,7 @@ audit_list(struct api_req *req, struct api_resp *resp)
 {
     static const char *const kinds[] = {"cloud", "cloud-link", "host", "tenant",
                                         "token", "network", "switch", "link",
-                                        "vm", NULL};
+                                        "vm", "snapshot", "migration", NULL};
     unsigned int limit;
     char *after;
     if (!crud_page_params(req, resp, &limit, &after)) {
@@ -44,7 +44,8 @@ audit_list(struct api_req *req, struct api_resp *resp)
                     "server handed out");
     } else if (f.kind && !crud_one_of(f.kind, kinds)) {
         api_problem(resp, req, SVE_BAD_QUERY, "kind", "kind is one of cloud, "
-                    "cloud-link, host, tenant, token, network, switch, link, vm");
+                    "cloud-link, host, tenant, token, network, switch, link, vm, "
+                    "snapshot, migration");
     } else if (f.object_id && !validate_uuid(f.object_id)) {
         api_problem(resp, req, SVE_BAD_QUERY, "object", "object is an object's id "
                     "(a UUID)");

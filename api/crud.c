@@ -72,6 +72,7 @@ static const struct {
     {"vm_network_id_mac_key", "mac", "another VM of this network has this MAC"},
     {"vm_network_id_ip_key", "ip", "another VM of this network has this IP"},
     {"vlink_pair", "b", "a link between these two switches already exists"},
+    {"vm_migration_one_active", NULL, "the VM is migrating already"},
     {"vm_tenant_wire", "mac", "another VM of this tenant has the same lower 32 MAC "
      "bits; mac-prefix tagging carries only those bits and the tenant tag on the wire"},
 };

@@ -99,6 +99,8 @@ bool crud_one_of(const char *v, const char *const *options);
 /* The resources, for parent links. */
 extern const struct crud_res crud_clouds, crud_hosts, crud_tenants,
     crud_networks, crud_switches, crud_links, crud_vms;
+/* Under a VM (api/snapshots.c, api/vm_migrations.c). */
+extern const struct crud_res crud_snapshots, crud_vm_migrations;
 
 /* Handlers. */
 void crud_list(struct api_req *, struct api_resp *, const struct crud_res *);

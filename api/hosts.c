@@ -118,7 +118,7 @@ const struct crud_res crud_hosts = {
     .store = &store_hosts,
     .fields = fields,
     .kind = "host",
-    .in_use = "still has VMs",
+    .in_use = "still has VMs, or a migration in progress moves one from or to it",
     .validate = validate,
 };
 

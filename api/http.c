@@ -261,9 +261,12 @@ dispatch(struct api_req *req, struct api_resp *resp, const struct http_ctx *ctx)
                     router_max_body(req->method, req->url));
         return;
     }
+    /* A POST without a body and without a Content-Type (stop, start,
+     * activate) has nothing to type. */
     bool wants_body = req->method == API_POST || req->method == API_PUT
                       || req->method == API_PATCH;
-    if (wants_body && !is_json_type(api_header(req, "Content-Type"))) {
+    const char *ctype = api_header(req, "Content-Type");
+    if (wants_body && (req->body_len || ctype) && !is_json_type(ctype)) {
         api_problem(resp, req, SVE_UNSUPPORTED_MEDIA, NULL,
                     "send the body as application/json");
         return;

@@ -1,14 +1,15 @@
 /* vms.c: .../networks/{network}/vms.  A VM is a tenant endpoint: its MAC and
  * IP (inside the network's subnet), the virtual switch it plugs into, and a
  * placement resolved here, once, to a host with room (core/placement.c).
- * A PATCH that leaves the placement as it was keeps the VM where it is. */
+ * A PATCH that leaves the placement as it was keeps the VM where it is; while
+ * the VM migrates, a PATCH of its placement, MAC, IP or switch is a 409 and
+ * its DELETE too (a trigger refuses it: migrations/006). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/crud.h"
-#include "core/placement.h"
+#include "api/vms.h"
 #include "core/validate.h"
 
 static const struct crud_field fields[] = {
@@ -23,6 +24,10 @@ static const struct crud_field fields[] = {
     {"host", CT_STRING, CF_READONLY},
     {"host_id", CT_STRING, CF_READONLY},
     {"cloud", CT_STRING, CF_READONLY},
+    {"power", CT_STRING, CF_READONLY},
+    {"power_snapshot", CT_STRING, CF_READONLY},
+    {"power_changed_at", CT_STRING, CF_READONLY},
+    {"migration", CT_OBJECT, CF_READONLY},
     {"labels", CT_LABELS, 0},
     {"status", CT_OBJECT, CF_READONLY},
     {"created_at", CT_STRING, CF_READONLY},
@@ -30,13 +35,9 @@ static const struct crud_field fields[] = {
     {NULL, 0, 0},
 };
 
-#define MAX_LIST 64
-
-/* Reads a placement object into 'req' (pointers into 'p').  Writes the
- * problem and returns false when it is malformed. */
-static bool
-parse_placement(struct crud_ctx *ctx, const json_t *p, struct placement_req *req,
-                const char **jur, const char **avoid)
+bool
+vms_parse_placement(struct crud_ctx *ctx, const json_t *p, const char *prefix,
+                    struct placement_req *req, const char **jur, const char **avoid)
 {
     const char *k;
     json_t *v;
@@ -48,19 +49,22 @@ parse_placement(struct crud_ctx *ctx, const json_t *p, struct placement_req *req
     json_object_foreach((json_t *) p, k, v) {
         if (strcmp(k, "host") && strcmp(k, "cloud") && strcmp(k, "jurisdiction")
             && strcmp(k, "avoid_clouds")) {
-            return crud_fail(ctx, SVE_UNKNOWN_FIELD, "placement", "placement has "
-                             "no field '%s'; use host, cloud, or jurisdiction and "
-                             "avoid_clouds", k);
+            return crud_fail(ctx, SVE_UNKNOWN_FIELD, prefix[0] ? "placement" : k,
+                             "%s has no field '%s'; use host, cloud, or "
+                             "jurisdiction and avoid_clouds",
+                             prefix[0] ? "placement" : "the target", k);
         }
     }
     if (host || cloud) {
         if (n_keys != 1) {
-            return crud_fail(ctx, SVE_INVALID_VALUE, "placement", "placement is "
-                             "exactly one of {host}, {cloud}, or constraints "
-                             "{jurisdiction, avoid_clouds}");
+            return crud_fail(ctx, SVE_INVALID_VALUE, prefix[0] ? "placement" : NULL,
+                             "%s is exactly one of {host}, {cloud}, or constraints "
+                             "{jurisdiction, avoid_clouds}",
+                             prefix[0] ? "placement" : "the target");
         }
         json_t *t = host ? host : cloud;
-        const char *field = host ? "placement.host" : "placement.cloud";
+        char field[48];
+        snprintf(field, sizeof field, "%s%s", prefix, host ? "host" : "cloud");
         if (!json_is_string(t)) {
             return crud_fail(ctx, SVE_WRONG_TYPE, field, "'%s' must be a string",
                              field);
@@ -70,26 +74,33 @@ parse_placement(struct crud_ctx *ctx, const json_t *p, struct placement_req *req
         return true;
     }
     if (!n_keys) {
-        return crud_fail(ctx, SVE_INVALID_VALUE, "placement", "placement is empty; "
-                         "give host, cloud, or jurisdiction/avoid_clouds");
+        return crud_fail(ctx, SVE_INVALID_VALUE, prefix[0] ? "placement" : NULL,
+                         "%s is empty; give host, cloud, or "
+                         "jurisdiction/avoid_clouds",
+                         prefix[0] ? "placement" : "the target");
     }
     req->kind = PLACEMENT_CONSTRAINTS;
+    char jf[48], af[48];
+    snprintf(jf, sizeof jf, "%sjurisdiction", prefix);
+    snprintf(af, sizeof af, "%savoid_clouds", prefix);
     const struct {
         json_t *list;
         const char *field;
         const char **out;
         size_t *n;
     } lists[] = {
-        {jl, "placement.jurisdiction", jur, &req->n_jurisdictions},
-        {al, "placement.avoid_clouds", avoid, &req->n_avoid_clouds},
+        {jl, jf, jur, &req->n_jurisdictions},
+        {al, af, avoid, &req->n_avoid_clouds},
     };
     for (size_t l = 0; l < 2; l++) {
         if (!lists[l].list) {
             continue;
         }
-        if (!json_is_array(lists[l].list) || json_array_size(lists[l].list) > MAX_LIST) {
+        if (!json_is_array(lists[l].list)
+            || json_array_size(lists[l].list) > VMS_MAX_LIST) {
             return crud_fail(ctx, SVE_WRONG_TYPE, lists[l].field, "'%s' must be an "
-                             "array of at most %d strings", lists[l].field, MAX_LIST);
+                             "array of at most %d strings", lists[l].field,
+                             VMS_MAX_LIST);
         }
         size_t i;
         json_array_foreach(lists[l].list, i, v) {
@@ -109,10 +120,16 @@ parse_placement(struct crud_ctx *ctx, const json_t *p, struct placement_req *req
     return true;
 }
 
-/* Resolves the placement to a host id (under the placement lock, which the
- * engine holds for VM writes). */
+/* True if host 'h' is the one 'key' (an id or a name) names. */
 static bool
-place(struct crud_ctx *ctx, const struct placement_req *preq, char host_id[37])
+host_is(const struct placement_host *h, const char *key)
+{
+    return key && (!strcmp(h->host_id, key) || !strcmp(h->host_name, key));
+}
+
+bool
+vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *prefix,
+          const char *exclude, char host_id[37])
 {
     PGresult *res;
     enum db_qs qs = store_placement_candidates(ctx->req->db, &res);
@@ -140,28 +157,70 @@ place(struct crud_ctx *ctx, const struct placement_req *preq, char host_id[37])
         };
     }
     size_t chosen;
-    char reason[512];
-    int error = placement_choose(preq, hosts, (size_t) n, &chosen, reason,
-                                 sizeof reason);
+    char reason[512], field[48];
+    snprintf(field, sizeof field, "%s%s", prefix,
+             preq->kind == PLACEMENT_HOST ? "host" : "cloud");
+    /* The excluded host (a migration's source) is not a candidate: a
+     * target that names it, or that only it satisfies, is a conflict. */
+    size_t n_cand = (size_t) n;
+    bool only_excluded = false;
+    for (size_t i = 0; exclude && i < n_cand; i++) {
+        if (host_is(&hosts[i], exclude)) {
+            struct placement_host alone = hosts[i];
+            alone.used = 0;         /* whether it matches, full or not */
+            alone.capacity = 1;
+            only_excluded = !placement_choose(preq, &alone, 1, &chosen, reason,
+                                              sizeof reason)
+                            || (preq->kind == PLACEMENT_HOST
+                                && host_is(&hosts[i], preq->target));
+            hosts[i] = hosts[--n_cand];
+            break;
+        }
+    }
+    int error = preq->kind == PLACEMENT_HOST && only_excluded
+                    ? EEXIST
+                    : placement_choose(preq, hosts, n_cand, &chosen, reason,
+                                       sizeof reason);
     bool ok = !error;
     if (ok) {
         snprintf(host_id, 37, "%s", hosts[chosen].host_id);
+    } else if (exclude && only_excluded && (error == EEXIST || error == ENOENT)) {
+        crud_fail(ctx, SVE_CONFLICT, field, "the target is the VM's own host: "
+                  "no other host satisfies it");
     } else if (error == ENOENT && preq->kind != PLACEMENT_CONSTRAINTS) {
-        crud_fail(ctx, SVE_INVALID_VALUE,
-                  preq->kind == PLACEMENT_HOST ? "placement.host" : "placement.cloud",
-                  "%s", reason);
+        crud_fail(ctx, SVE_INVALID_VALUE, field, "%s", reason);
     } else {
-        crud_fail(ctx, SVE_PLACEMENT_FAILED, "placement", "%s", reason);
+        crud_fail(ctx, SVE_PLACEMENT_FAILED, prefix[0] ? "placement" : NULL, "%s",
+                  reason);
     }
     free(hosts);
     PQclear(res);
     return ok;
 }
 
+/* While the VM migrates, what the migration moves or relies on stays as
+ * it is: its placement, MAC, IP and switch. */
+static bool
+not_migrating(struct crud_ctx *ctx)
+{
+    static const char *const frozen[] = {"placement", "mac", "ip", "switch"};
+    json_t *m = json_object_get(ctx->current, "migration");
+    for (size_t i = 0; json_is_object(m) && i < 4; i++) {
+        json_t *v = json_object_get(ctx->body, frozen[i]);
+        if (v && !json_equal(v, json_object_get(ctx->current, frozen[i]))) {
+            return crud_fail(ctx, SVE_CONFLICT, frozen[i], "the VM is migrating "
+                             "(migration %s, phase %s): its %s cannot change until "
+                             "the migration ends", crud_str(m, "id"),
+                             crud_str(m, "phase"), frozen[i]);
+        }
+    }
+    return true;
+}
+
 static bool
 validate(struct crud_ctx *ctx, json_t *obj)
 {
-    if (!crud_valid_name(ctx, obj)) {
+    if (!crud_valid_name(ctx, obj) || (ctx->current && !not_migrating(ctx))) {
         return false;
     }
     char mac[18];
@@ -195,18 +254,35 @@ validate(struct crud_ctx *ctx, json_t *obj)
 
     json_t *p = json_object_get(obj, "placement");
     struct placement_req preq;
-    const char *jur[MAX_LIST], *avoid[MAX_LIST];
-    if (!parse_placement(ctx, p, &preq, jur, avoid)) {
+    const char *jur[VMS_MAX_LIST], *avoid[VMS_MAX_LIST];
+    if (!vms_parse_placement(ctx, p, "placement.", &preq, jur, avoid)) {
         return false;
     }
     char host_id[37];
     if (ctx->current && json_equal(p, json_object_get(ctx->current, "placement"))) {
         snprintf(host_id, sizeof host_id, "%s", crud_str(ctx->current, "host_id"));
-    } else if (!place(ctx, &preq, host_id)) {
+    } else if (!vms_place(ctx, &preq, "placement.", NULL, host_id)) {
         return false;
     }
     json_object_set_new(obj, "_host_id", json_string(host_id));
     return true;
+}
+
+enum db_qs
+vms_load(struct crud_ctx *ctx, struct store_row *vm)
+{
+    ctx->res = &crud_vms;
+    if (!crud_resolve_scope(ctx)) {
+        return DB_QS_NONE;
+    }
+    const char *key = ctx->req->params[2];
+    enum db_qs qs = store_get(ctx->req->db, &store_vms, ctx->scope, key, vm);
+    if (qs == DB_QS_NONE) {
+        api_problem(ctx->resp, ctx->req, SVE_NOT_FOUND, "vm", "no vm '%s'", key);
+    } else if (qs < 0) {
+        crud_db_problem(ctx->req, ctx->resp, qs, "vm", NULL);
+    }
+    return qs;
 }
 
 const struct crud_res crud_vms = {
@@ -214,6 +290,8 @@ const struct crud_res crud_vms = {
     .fields = fields,
     .parent = &crud_networks,
     .kind = "vm",
+    .in_use = "has a migration in progress: wait until it ends, or DELETE the "
+              "migration to roll it back",
     .validate = validate,
 };
 

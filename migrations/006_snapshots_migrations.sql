@@ -67,7 +67,8 @@
 -- write of db/snapshots.c and db/vm_migrations.c bumps it, the
 -- reconciler's included), and the audit trail (003), which leaves out
 -- snapshot content and migration counters.  A VM with an active
--- migration cannot be deleted (23503, the API's 409).
+-- migration cannot be deleted, nor a host it moves from or to (23503, the
+-- API's 409).
 
 ALTER TABLE vm ADD COLUMN power text NOT NULL DEFAULT 'running'
     CHECK (power IN ('running', 'stopped'));
@@ -193,6 +194,21 @@ BEGIN
 END $$;
 CREATE TRIGGER vm_migrating BEFORE DELETE ON vm
     FOR EACH ROW EXECUTE FUNCTION sv_vm_migrating();
+
+-- Nor is a host an active migration moves a VM from or to (history keeps
+-- a deleted host as null).
+CREATE FUNCTION sv_host_migrating() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM vm_migration WHERE finished_at IS NULL
+                AND OLD.id IN (from_host_id, to_host_id)) THEN
+        RAISE EXCEPTION 'host % is the source or target of a migration in progress',
+                        OLD.name
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'host_migrating';
+    END IF;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER host_migrating BEFORE DELETE ON host
+    FOR EACH ROW EXECUTE FUNCTION sv_host_migrating();
 
 -- The change log (005): snapshots and migrations belong to their VM's
 -- network.

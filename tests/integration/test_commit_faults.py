@@ -25,7 +25,7 @@ import pytest
 from conftest import BUILD, assert_problem
 
 TABLES = ("cloud", "cloud_link", "host", "tenant", "token", "network", "vswitch", "vlink",
-          "vm")
+          "vm", "vm_snapshot", "vm_migration")
 
 FAULT_SQL = """
 CREATE TABLE IF NOT EXISTS commit_fault (mode text);
@@ -125,6 +125,25 @@ CASES = {
         f"{T}/vms/v1", {"labels": {"role": "db"}}, f"{T}/vms/v1", "unchanged"),
     "DELETE /v1/tenants/{tenant}/networks/{network}/vms/{vm}": (
         f"{T}/vms/v1", None, f"{T}/vms/v1", "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/stop": (
+        f"{T}/vms/v-run/stop", None, f"{T}/vms/v-run", "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/start": (
+        f"{T}/vms/v-off/start", None, f"{T}/vms/v-off", "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/snapshots": (
+        f"{T}/vms/v1/snapshots", {"name": "sn-new"}, f"{T}/vms/v1/snapshots/sn-new",
+        "absent"),
+    "DELETE /v1/tenants/{tenant}/networks/{network}/vms/{vm}/snapshots/{snapshot}": (
+        f"{T}/vms/v1/snapshots/sn-del", None, f"{T}/vms/v1/snapshots/sn-del",
+        "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/migrations": (
+        f"{T}/vms/v1/migrations", {"host": "c2-w"}, f"{T}/vms/v1/migrations",
+        "unchanged"),
+    "DELETE /v1/tenants/{tenant}/networks/{network}/vms/{vm}/migrations/{migration}": (
+        f"{T}/vms/v-mig/migrations/{{mig}}", None, f"{T}/vms/v-mig/migrations/{{mig}}",
+        "unchanged"),
+    "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/migrations/{migration}/activate": (
+        f"{T}/vms/v-mig/migrations/{{mig}}/activate", None,
+        f"{T}/vms/v-mig/migrations/{{mig}}", "unchanged"),
     "POST /v1/tenants/{tenant}/networks/{network}/batch": (
         f"{T}/batch", {"operations": [
             {"op": "create", "kind": "switch", "body": {"name": "s-batch"}},
@@ -133,6 +152,9 @@ CASES = {
             {"op": "delete", "kind": "vm", "target": "v1"}]},
         f"{T}/switches/s-batch", "absent"),
 }
+
+# Ids the world fixture learns, for the paths above that name them.
+IDS = {}
 
 EXPECT = {
     "constraint": (409, "conflict"),
@@ -165,7 +187,19 @@ def world(daemon, pg):
         assert api.post(f"{T}/switches", {"name": s})[0] == 201
     assert api.post(f"{T}/links", {"name": "l1", "a": "s1", "b": "s2"})[0] == 201
     assert api.post(f"{T}/vms", vm("v1", "02:00:00:00:01:01", "10.0.0.10"))[0] == 201
+    # The VM lifecycle: a running VM to stop, a stopped one with a captured
+    # snapshot to start, a snapshot to delete, a migrating VM.
+    for name, n in (("v-run", 2), ("v-off", 3), ("v-mig", 4)):
+        assert api.post(f"{T}/vms", vm(name, f"02:00:00:00:01:0{n}", f"10.0.0.1{n}"))[0] == 201
+    assert api.post(f"{T}/vms/v-off/stop", None)[0] == 202
+    assert api.post(f"{T}/vms/v1/snapshots", {"name": "sn-del"})[0] == 202
+    assert api.post("/v1/hosts", host("c2-w", "c2", 3))[0] == 201
+    st, _, mig = api.post(f"{T}/vms/v-mig/migrations", {"host": "c2-w"})
+    assert st == 202
+    IDS["mig"] = mig["id"]
     db = daemon.args[daemon.args.index("--db") + 1].rsplit("/", 1)[1]
+    pg.psql("UPDATE vm_snapshot SET state = 'ready', content = '{}' WHERE reason = 'stop'",
+            db=db)
     pg.psql(FAULT_SQL + "".join(TRIGGER_SQL.format(t=t) for t in TABLES), db=db)
     return db
 
@@ -190,6 +224,7 @@ def test_a_failed_commit_is_never_acknowledged(daemon, pg, world, mode):
     for route in write_routes():
         method = route.split(" ", 1)[0]
         path, body, read, expect = CASES[route]
+        path, read = path.format_map(IDS), read.format_map(IDS)
         before = api.get(read)
         set_fault(pg, world, mode)
         try:

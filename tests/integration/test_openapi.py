@@ -265,6 +265,17 @@ def test_live_answers_match_the_document(daemon):
                               "switch": "s2", "placement": {"jurisdiction": ["IE"]}}, 201),
         ("GET", n + "/vms", None, 200), ("GET", n + "/vms/vm1", None, 200),
         ("PATCH", n + "/vms/vm2", {"labels": {"k": "v"}}, 200),
+        ("POST", n + "/vms/vm1/snapshots", {"name": "sn1"}, 202),
+        ("GET", n + "/vms/vm1/snapshots", None, 200),
+        ("GET", n + "/vms/vm1/snapshots/sn1", None, 200),
+        ("GET", n + "/vms/vm1/stats", None, 200),
+        ("POST", n + "/vms/vm1/migrations", {"host": "oa-gw"}, 202),
+        ("GET", n + "/vms/vm1/migrations", None, 200),
+        ("GET", n + "/vms/vm1", None, 200),
+        ("POST", n + "/vms/vm1/stop", None, 409),
+        ("POST", n + "/vms/vm2/stop", {"snapshot": "at-stop"}, 202),
+        ("POST", n + "/vms/vm2/start", None, 409),
+        ("DELETE", n + "/vms/vm1/snapshots/sn1", None, 204),
         ("GET", n + "/status", None, 200),
         ("POST", n + "/batch", {"operations": [
             {"op": "create", "kind": "switch", "body": {"name": "s3"}},
@@ -288,6 +299,11 @@ def test_live_answers_match_the_document(daemon):
         if path == "/v1/tenants" and method == "POST":
             tenant = daemon.api(resp["token"])
 
+    mig = call("GET", n + "/vms/vm1/migrations")[2]["items"][0]["id"]
+    assert call("GET", f"{n}/vms/vm1/migrations/{mig}")[0] == 200
+    assert call("POST", f"{n}/vms/vm1/migrations/{mig}/activate")[0] == 202
+    assert call("DELETE", f"{n}/vms/vm1/migrations/{mig}")[0] == 202
+    assert call("POST", f"{n}/vms/vm1/migrations/{mig}/activate")[0] == 409
     assert call("GET", "/v1/clouds", token=None)[0] == 401
     assert call("GET", "/v1/clouds", api=tenant)[0] == 403
     assert call("GET", n, api=tenant)[0] == 200
