@@ -6,3 +6,4 @@ CORE_SRCS += core/utf8.c
 CORE_SRCS += core/certname.c
 CORE_SRCS += core/vm_phase.c
 CORE_SRCS += core/statusfold.c
+CORE_SRCS += core/augment.c core/detour.c
