@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, assert_problem, ok
+from conftest import ADMIN_TOKEN, BUILD, assert_problem, ok
 
 N = "/v1/tenants/acme/networks/n"
 CLOUD = {"provider": "aws", "region": "r", "kind": "public"}
@@ -48,12 +48,12 @@ def changes(url, watermark=None):
 
 @pytest.fixture(scope="module")
 def world(daemon):
-    """Clouds de (hosts de-1 with 2 slots, de-2 with 3) and us (us-1 with 1);
+    """Clouds de (hosts de-1 with 2 slots, de-2 with 8) and us (us-1 with 1);
     tenants acme (network n, switches s1 s2) and other."""
     api = daemon.api()
     ok(api.post("/v1/clouds", {"name": "de", "jurisdiction": "DE", **CLOUD}), 201)
     ok(api.post("/v1/clouds", {"name": "us", "jurisdiction": "US", **CLOUD}), 201)
-    for i, (name, cloud, cap) in enumerate((("de-1", "de", 2), ("de-2", "de", 3),
+    for i, (name, cloud, cap) in enumerate((("de-1", "de", 2), ("de-2", "de", 8),
                                             ("us-1", "us", 1))):
         ok(api.post("/v1/hosts", {"name": name, "cloud": cloud, "capacity": cap,
                                   "tunnel_ip": f"198.18.0.{i + 1}",
@@ -424,3 +424,79 @@ def test_idempotent_migration_create(daemon, world, url):
     assert first[0] == again[0] == 202
     assert first[2]["id"] == again[2]["id"] and again[1]["location"] == first[1]["location"]
     assert len(ok(api.get(f"{N}/vms/twice/migrations"))["items"]) == 1
+    assert driver(url, "mig-rollback", first[2]["id"], "prepare")["result"] == "one"
+
+
+# --- skyctl --------------------------------------------------------------
+
+def skyctl(daemon, *args, popen=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYVISOR_")}
+    env.update(SKYVISOR_URL=f"http://127.0.0.1:{daemon.port}", SKYVISOR_TOKEN=ADMIN_TOKEN)
+    cmd = [os.path.join(BUILD, "skyctl"), *args]
+    if popen:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_skyctl_snapshot_stop_start(daemon, world, url):
+    api = world["acme"]
+    ok(api.post(f"{N}/vms", vm_body("cli", "02:00:00:00:00:0a", "10.0.0.10",
+                                    {"host": "de-2"})), 201)
+    p = skyctl(daemon, "snapshot", "acme/n/cli")
+    assert p.returncode == 0, p.stderr
+    assert re.match(r"snapshot snap-\S+ of acme/n/cli: pending", p.stdout), p.stdout
+    p = skyctl(daemon, "stop", "acme/n/cli")
+    assert p.returncode == 0 and "acme/n/cli: stopped" in p.stdout, p.stderr
+    stopped = ok(api.get(f"{N}/vms/cli"))
+    assert stopped["power"] == "stopped"
+    p = skyctl(daemon, "start", "acme/n/cli", "--from", stopped["power_snapshot"])
+    assert p.returncode == 1 and "is pending" in p.stderr, p.stderr
+    assert driver(url, "snap-capture", stopped["power_snapshot"], "{}")["result"] == "one"
+    p = skyctl(daemon, "start", "acme/n/cli", "--from", stopped["power_snapshot"])
+    assert p.returncode == 0 and "acme/n/cli: running on de-2" in p.stdout, p.stderr
+    for args in (("stop",), ("stop", "acme/n"), ("start", "acme/n/cli", "--to", "cloud=us"),
+                 ("migrate", "acme/n/cli"), ("migrate", "acme/n/cli", "--to", "rack=r1"),
+                 ("snapshot", "acme/n/cli", "--from", "x")):
+        assert skyctl(daemon, *args).returncode == 64, args
+
+
+def test_skyctl_migrate_prints_each_phase(daemon, world, url):
+    api = world["acme"]
+    ok(api.post(f"{N}/vms", vm_body("cli-m", "02:00:00:00:00:0b", "10.0.0.11",
+                                    {"host": "de-2"})), 201)
+    p = skyctl(daemon, "migrate", "acme/n/cli-m", "--to", "host=de-1", "--no-wait")
+    assert p.returncode == 0, p.stderr
+    first = ok(api.get(f"{N}/vms/cli-m"))["migration"]["id"]
+    assert p.stdout.startswith(f"migration {first}: acme/n/cli-m from de-2 (de) to de-1")
+    assert driver(url, "mig-rollback", first, "prepare", "asked")["result"] == "one"
+
+    proc = skyctl(daemon, "migrate", "acme/n/cli-m", "--to", "host=de-1", popen=True)
+    try:
+        head = proc.stdout.readline()
+        assert head.startswith("migration ") and " to de-1 (de)" in head, head
+        mig = head.split()[1].rstrip(":")
+        assert proc.stdout.readline().split()[0] == "prepare"
+        # The reconciler's part, one phase after skyctl has shown the last.
+        for frm, to in (("prepare", "clone"), ("clone", "dual"), ("dual", "activate"),
+                        ("activate", "cleanup"), ("cleanup", "done")):
+            assert driver(url, "mig-advance", mig, frm, to, "7", "1", "3")["result"] == "one"
+            line = proc.stdout.readline()
+            assert line.split()[0] == to, line
+            assert "flows cloned 3, duplicated 7, to controller 1" in line, line
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ok(api.get(f"{N}/vms/cli-m"))["host"] == "de-1"
+
+    proc = skyctl(daemon, "migrate", "acme/n/cli-m", "--to", "host=de-2", popen=True)
+    try:
+        mig = proc.stdout.readline().split()[1].rstrip(":")
+        assert driver(url, "mig-fail", mig, "prepare", "target host de-2: OVSDB "
+                      "unreachable")["result"] == "one"
+        assert proc.wait(timeout=30) == 1
+        assert "ended failed: target host de-2: OVSDB unreachable" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -5,7 +5,7 @@
 # tests linked with the sky libraries.
 SKYCTL_SRCS := tools/skyctl/model.c tools/skyctl/spec.c tools/skyctl/plan.c \
                tools/skyctl/client.c tools/skyctl/fetch.c tools/skyctl/apply.c \
-               tools/skyctl/output.c
+               tools/skyctl/output.c tools/skyctl/lifecycle.c
 SKYCTL_LIBS := -lcurl -ljansson -lyaml -lm
 
 $(BUILD)/skyctl: $(BUILD)/tools/skyctl/skyctl.o $(patsubst %.c,$(BUILD)/%.o,$(SKYCTL_SRCS))

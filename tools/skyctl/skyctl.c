@@ -5,11 +5,13 @@
  *   skyctl destroy -f FILE
  *   skyctl get KIND [NAME] [-o table|json]
  *   skyctl status [-f FILE] [-o table|json]
+ *   skyctl snapshot PATH | stop PATH | start PATH [--from SNAP]
+ *   skyctl migrate PATH --to host=NAME|cloud=NAME [--no-wait] [--timeout S]
  *
  * How it fits: spec.c reads the file into declared objects, fetch.c reads
  * the server's through the API (client.c), plan.c computes the ordered
  * difference, output.c prints it, apply.c carries it out and waits for the
- * reconciler.  This file parses the command line and maps outcomes to exit
+ * reconciler; lifecycle.c runs the imperative VM commands.  This file parses the command line and maps outcomes to exit
  * codes: 0 success (plan: no changes), 2 plan: changes pending (status: not
  * all realized), 1 any error, 64 bad usage.  Every command reads clouds and
  * hosts, so skyctl needs the admin token (the API's tenant tokens see only
@@ -25,6 +27,7 @@
 #include "tools/skyctl/apply.h"
 #include "tools/skyctl/client.h"
 #include "tools/skyctl/fetch.h"
+#include "tools/skyctl/lifecycle.h"
 #include "tools/skyctl/model.h"
 #include "tools/skyctl/output.h"
 #include "tools/skyctl/plan.h"
@@ -59,6 +62,15 @@ static const char usage_text[] =
     "  status [-f FILE]             every object's state, with the detail of those\n"
     "                               not realized (only the file's objects with -f);\n"
     "                               exit 0 when all are realized, 2 otherwise\n"
+    "  snapshot PATH                take a snapshot of VM PATH (TENANT/NETWORK/VM);\n"
+    "                               the reconciler captures it\n"
+    "  stop PATH                    stop the VM: a snapshot is taken, its port and\n"
+    "                               flows removed; its addresses stay reserved\n"
+    "  start PATH [--from SNAP]     start a stopped VM from its newest snapshot, or\n"
+    "                               SNAP (a name or an id)\n"
+    "  migrate PATH --to host=NAME|cloud=NAME [--no-wait] [--timeout S]\n"
+    "                               move the VM live; prints a line per phase until\n"
+    "                               done (exit 0), rolled-back or failed (exit 1)\n"
     "\n"
     "Options:\n"
     "  -f, --file FILE     the declaration file, YAML or JSON (\"-\" is not accepted)\n"
@@ -70,8 +82,10 @@ static const char usage_text[] =
     "                      (PEM) instead of the system's (default $SKYVISOR_CACERT)\n"
     "      --prune         also delete objects skyctl created for this file that the\n"
     "                      file no longer declares (never objects it did not create)\n"
-    "      --no-wait       apply: do not wait for the reconciler\n"
-    "      --timeout S     apply: seconds to wait (default 300)\n"
+    "      --no-wait       apply, migrate: do not wait for the reconciler\n"
+    "      --timeout S     apply, migrate: seconds to wait (default 300)\n"
+    "      --to TARGET     migrate: host=NAME or cloud=NAME\n"
+    "      --from SNAP     start: the snapshot to start from\n"
     "  -o, --output FMT    get, status: table (default) or json\n"
     "  -h, --help          this text\n"
     "\n"
@@ -128,7 +142,7 @@ static const char usage_text[] =
     "failing objects and their status detail); 64 bad usage.\n";
 
 struct opts {
-    const char *file, *url, *token, *output, *cacert;
+    const char *file, *url, *token, *output, *cacert, *to, *from;
     bool prune, no_wait, timeout_given;
     double timeout;
 };
@@ -352,6 +366,32 @@ cmd_status(const struct opts *o)
     return rc;
 }
 
+/* snapshot, stop, start, migrate: one VM named by its path. */
+static int
+cmd_lifecycle(const struct opts *o, const char *cmd, int nargs, char **args)
+{
+    if (nargs != 1) {
+        return die(EXIT_USAGE, "usage: skyctl %s TENANT/NETWORK/VM%s", cmd,
+                   !strcmp(cmd, "migrate") ? " --to host=NAME|cloud=NAME" : "");
+    }
+    if (!strcmp(cmd, "migrate") && !o->to) {
+        return die(EXIT_USAGE, "%s", "migrate needs --to host=NAME or --to cloud=NAME");
+    }
+    struct client *c = connect_client(o);
+    if (!c) {
+        return 1;
+    }
+    char err[1200];
+    int rc = !strcmp(cmd, "snapshot") ? lifecycle_snapshot(c, args[0], stdout, err, sizeof err)
+             : !strcmp(cmd, "stop") ? lifecycle_stop(c, args[0], stdout, err, sizeof err)
+             : !strcmp(cmd, "start") ? lifecycle_start(c, args[0], o->from, stdout, err,
+                                                       sizeof err)
+             : lifecycle_migrate(c, args[0], o->to, o->no_wait, o->timeout, stdout, err,
+                                 sizeof err);
+    client_destroy(c);
+    return rc ? die(rc, "%s", err) : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -364,7 +404,7 @@ main(int argc, char **argv)
     if (!o.url || !*o.url) {
         o.url = "http://127.0.0.1:8080";
     }
-    enum { O_URL = 256, O_TOKEN, O_PRUNE, O_NO_WAIT, O_TIMEOUT, O_CACERT };
+    enum { O_URL = 256, O_TOKEN, O_PRUNE, O_NO_WAIT, O_TIMEOUT, O_CACERT, O_TO, O_FROM };
     static const struct option longopts[] = {
         {"file", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
@@ -375,6 +415,8 @@ main(int argc, char **argv)
         {"prune", no_argument, NULL, O_PRUNE},
         {"no-wait", no_argument, NULL, O_NO_WAIT},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"to", required_argument, NULL, O_TO},
+        {"from", required_argument, NULL, O_FROM},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -389,6 +431,8 @@ main(int argc, char **argv)
         case O_CACERT: o.cacert = optarg; break;
         case O_PRUNE: o.prune = true; break;
         case O_NO_WAIT: o.no_wait = true; break;
+        case O_TO: o.to = optarg; break;
+        case O_FROM: o.from = optarg; break;
         case O_TIMEOUT:
             o.timeout_given = true;
             o.timeout = strtod(optarg, &end);
@@ -415,8 +459,11 @@ main(int argc, char **argv)
             return die(EXIT_USAGE, "unexpected argument '%s'", args[0]);
         }
     }
-    if ((o.no_wait || o.timeout_given) && strcmp(cmd, "apply")) {
-        return die(EXIT_USAGE, "%s", "--no-wait and --timeout go with apply");
+    if ((o.no_wait || o.timeout_given) && strcmp(cmd, "apply") && strcmp(cmd, "migrate")) {
+        return die(EXIT_USAGE, "%s", "--no-wait and --timeout go with apply and migrate");
+    }
+    if ((o.to && strcmp(cmd, "migrate")) || (o.from && strcmp(cmd, "start"))) {
+        return die(EXIT_USAGE, "%s", "--to goes with migrate, --from with start");
     }
     if (o.output && strcmp(cmd, "get") && strcmp(cmd, "status")) {
         return die(EXIT_USAGE, "%s", "-o goes with get and status");
@@ -437,10 +484,13 @@ main(int argc, char **argv)
         return cmd_get(&o, args[0], nargs == 2 ? args[1] : NULL);
     } else if (!strcmp(cmd, "status")) {
         return cmd_status(&o);
+    } else if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "stop") || !strcmp(cmd, "start")
+               || !strcmp(cmd, "migrate")) {
+        return cmd_lifecycle(&o, cmd, nargs, args);
     } else if (!strcmp(cmd, "help")) {
         fputs(usage_text, stdout);
         return 0;
     }
-    return die(EXIT_USAGE, "unknown command '%s' (plan, apply, destroy, get, status; "
-               "see skyctl --help)", cmd);
+    return die(EXIT_USAGE, "unknown command '%s' (plan, apply, destroy, get, status, "
+               "snapshot, stop, start, migrate; see skyctl --help)", cmd);
 }
