@@ -46,7 +46,7 @@ static const struct db_stmt put = {
     "  rtt_ms = EXCLUDED.rtt_ms, bandwidth_mbps = EXCLUDED.bandwidth_mbps,"
     "  generation = l.generation + 1"
     " RETURNING l.*, (xmax = 0) AS created)"
-    " SELECT " CLOUDLINK_JSON ", l.revision, l.created"
+    " SELECT " CLOUDLINK_JSON ", l.revision, l.id, l.created"
     " FROM up l JOIN cloud ca ON ca.id = l.cloud_a"
     " JOIN cloud cb ON cb.id = l.cloud_b", 3,
 };
@@ -110,7 +110,7 @@ store_cloudlink_put(struct db_conn *c, const char *a, const char *b,
     PGresult *res;
     enum db_qs qs = db_exec(c, &put, params, &res);
     if (qs == DB_QS_ONE) {
-        *created = PQgetvalue(res, 0, 2)[0] == 't';
+        *created = PQgetvalue(res, 0, 3)[0] == 't';
     }
     return row_from(res, qs, out);
 }

@@ -469,11 +469,11 @@ world_find(const char *kind, const char *id, const char *name)
 
 /* (json, revision, id) */
 static PGresult *
-object_row(const struct fdb_obj *o, enum op op, const char *third)
+object_row(const struct fdb_obj *o, enum op op)
 {
     PGresult *res = rows(3);
     if (op != OP_NONE) {
-        const char *v[] = {o->json, op == OP_VARIANT ? "7" : "1", third ? third : o->id};
+        const char *v[] = {o->json, op == OP_VARIANT ? "7" : "1", o->id};
         row_add(res, v);
     }
     return res;
@@ -550,19 +550,18 @@ resource(const char *name, enum op op, int n, const char *const *params,
     *known = true;
     if (!strcmp(verb, "get")) {
         return object_row(world_find(kind, param(n, params, 1), param(n, params, 2)),
-                          op, NULL);
+                          op);
     }
     if (!strcmp(verb, "list")) {
         return list_rows(kind, op, param(n, params, 2));
     }
     if (!strcmp(verb, "insert")) {
         /* INSERT ... RETURNING always has its row. */
-        return object_row(world_find(kind, NULL, NULL), op == OP_NONE ? OP_ROWS : op,
-                          NULL);
+        return object_row(world_find(kind, NULL, NULL), op == OP_NONE ? OP_ROWS : op);
     }
     if (!strcmp(verb, "update")) {
         fdb.report.contended = fdb.report.contended || op == OP_NONE;
-        return object_row(world_find(kind, param(n, params, 1), NULL), op, NULL);
+        return object_row(world_find(kind, param(n, params, 1), NULL), op);
     }
     if (!strcmp(verb, "delete")) {
         fdb.report.contended = fdb.report.contended || op != OP_ROWS;
@@ -665,15 +664,19 @@ answer(const char *name, enum op op, int n, const char *const *params)
         return res;
     }
     if (!strcmp(name, "cloudlink_get") || !strcmp(name, "cloudlink_lock")) {
-        return object_row(world_find("cloudlink", NULL, NULL), op, NULL);
+        return object_row(world_find("cloudlink", NULL, NULL), op);
     }
     if (!strcmp(name, "cloudlink_list")) {
         return list_rows("cloudlink", op, param(n, params, 1));
     }
     if (!strcmp(name, "cloudlink_put")) {
-        /* An upsert always returns its row: (json, revision, created). */
-        return object_row(world_find("cloudlink", NULL, NULL),
-                          op == OP_NONE ? OP_ROWS : op, op == OP_VARIANT ? "f" : "t");
+        /* An upsert always returns its row: (json, revision, id, created). */
+        const struct fdb_obj *o = world_find("cloudlink", NULL, NULL);
+        const char *v[] = {o->json, op == OP_VARIANT ? "7" : "1", o->id,
+                           op == OP_VARIANT ? "f" : "t"};
+        res = rows(4);
+        row_add(res, v);
+        return res;
     }
     if (!strcmp(name, "cloudlink_delete")) {
         fdb.report.contended = fdb.report.contended || op != OP_ROWS;

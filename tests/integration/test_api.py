@@ -121,6 +121,10 @@ def test_cloud_links(api, world):
     st, hdrs, again = api.put("/v1/cloud-links/de-cheap/us", {"cost": 12, "bandwidth_mbps": 1000})
     assert st == 200 and again["cost"] == 12 and again["rtt_ms"] is None
     assert api.get("/v1/cloud-links/us/de-cheap")[2] == again
+    # The ETag of a PUT is the one a GET shows, so it works as If-Match.
+    assert api.get("/v1/cloud-links/us/de-cheap")[1]["etag"] == hdrs["etag"]
+    assert api.put("/v1/cloud-links/us/de-cheap", {"cost": 12, "bandwidth_mbps": 1000},
+                   headers={"If-Match": hdrs["etag"]})[0] == 200
     assert_problem(api.put("/v1/cloud-links/us/de-cheap", {"cost": 1},
                            headers={"If-Match": '"stale"'}), 412, "precondition-failed")
     api.put("/v1/cloud-links/pt/us", {"cost": 3})
