@@ -203,6 +203,35 @@ key_of(const struct problem *p, const uint64_t *set)
 
 /* --- exact ---------------------------------------------------------------- */
 
+/* Compares {l} + base (l not in base) with 'other' by the name rule: < 0
+ * when the first comes first. */
+static int
+lex_with(const uint64_t *base, size_t l, const uint64_t *other, size_t lw)
+{
+    for (size_t w = 0; w < lw; w++) {
+        uint64_t x = base[w] | (l / WORD_BITS == w ? (uint64_t) 1 << (l % WORD_BITS) : 0);
+        uint64_t d = x ^ other[w];
+        if (d) {
+            return x & (d & -d) ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* A link whose cover lies within a strictly cheaper link's is in no
+ * optimal set (swap it for the cheaper one): leave it out of the search. */
+static void
+drop_dominated(const struct problem *p, const uint32_t *mask, bool *useful)
+{
+    for (size_t l = 0; l < p->n_links; l++) {
+        useful[l] = mask[l] != 0;
+        for (size_t m = 0; m < p->n_links && useful[l]; m++) {
+            useful[l] = !((mask[l] & ~mask[m]) == 0
+                          && p->links[m].cost < p->links[l].cost);
+        }
+    }
+}
+
 static int
 solve_exact(const struct problem *p, uint64_t *best)
 {
@@ -214,15 +243,15 @@ solve_exact(const struct problem *p, uint64_t *best)
     }
     size_t lw = p->lw, states = (size_t) 1 << k;
     uint32_t *mask = calloc(p->n_links + 1, sizeof *mask);
+    bool *useful = malloc((p->n_links + 1) * sizeof *useful);
     size_t *by_bit = malloc((k * p->n_links + 1) * sizeof *by_bit);
     size_t n_by_bit[AUGMENT_EXACT_MAX_NODES] = {0};
     double *cost = malloc(states * sizeof *cost);
     uint32_t *count = malloc(states * sizeof *count);
     uint32_t *churn = malloc(states * sizeof *churn);
     uint64_t *sets = calloc(states * lw, sizeof *sets);
-    uint64_t *cand = calloc(lw, sizeof *cand);
     int error = 0;
-    if (!mask || !by_bit || !cost || !count || !churn || !sets || !cand) {
+    if (!mask || !useful || !by_bit || !cost || !count || !churn || !sets) {
         error = ENOMEM;
         goto out;
     }
@@ -232,47 +261,57 @@ solve_exact(const struct problem *p, uint64_t *best)
                 mask[l] |= (uint32_t) 1 << bit_of[e];
             }
         }
-        for (size_t b = 0; b < k; b++) {
+    }
+    drop_dominated(p, mask, useful);
+    for (size_t l = 0; l < p->n_links; l++) {
+        for (size_t b = 0; b < k && useful[l]; b++) {
             if (mask[l] >> b & 1) {
                 by_bit[b * p->n_links + n_by_bit[b]++] = l;
             }
         }
     }
+
+    /* dp[s]: the first set in the order of augment.h covering the bits of
+     * s; its last link covers the lowest bit of s and the rest is dp[r]. */
     cost[0] = 0;
     count[0] = churn[0] = 0;
     for (size_t s = 1; s < states; s++) {
         size_t b = (size_t) __builtin_ctzll(s);
-        uint64_t *out = &sets[s * lw];
-        struct set_key bk = {0, 0, 0, out};
-        bool have = false;
+        size_t best_l = SIZE_MAX;
+        double bc = 0;
+        uint32_t bn = 0, bh = 0;
         for (size_t i = 0; i < n_by_bit[b]; i++) {
             size_t l = by_bit[b * p->n_links + i];
             size_t r = s & ~(size_t) mask[l];
-            memcpy(cand, &sets[r * lw], lw * sizeof *cand);
-            bit_set(cand, l);
-            struct set_key ck = {p->links[l].cost + cost[r], count[r] + 1,
-                                 churn[r] + !is_kept(p, l), cand};
-            if (!have || set_key_cmp(&ck, &bk, lw) < 0) {
-                memcpy(out, cand, lw * sizeof *out);
-                bk.cost = ck.cost;
-                bk.count = ck.count;
-                bk.churn = ck.churn;
-                have = true;
+            double c = p->links[l].cost + cost[r];
+            uint32_t n = count[r] + 1, h = churn[r] + !is_kept(p, l);
+            int cmp = best_l == SIZE_MAX ? -1
+                      : c != bc ? (c < bc ? -1 : 1)
+                      : n != bn ? (n < bn ? -1 : 1)
+                      : h != bh ? (h < bh ? -1 : 1)
+                      : lex_with(&sets[r * lw], l, &sets[s * lw], lw);
+            if (cmp < 0) {
+                best_l = l;
+                bc = c;
+                bn = n;
+                bh = h;
+                memcpy(&sets[s * lw], &sets[r * lw], lw * sizeof *sets);
+                bit_set(&sets[s * lw], l);
             }
         }
-        cost[s] = bk.cost;
-        count[s] = (uint32_t) bk.count;
-        churn[s] = (uint32_t) bk.churn;
+        cost[s] = bc;
+        count[s] = bn;
+        churn[s] = bh;
     }
     memcpy(best, &sets[(states - 1) * lw], lw * sizeof *best);
 out:
     free(mask);
+    free(useful);
     free(by_bit);
     free(cost);
     free(count);
     free(churn);
     free(sets);
-    free(cand);
     return error;
 }
 

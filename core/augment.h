@@ -14,10 +14,13 @@
  *   exact      dynamic programming over the subsets of tree edges still to
  *              cover, branching on the links that cover the lowest one (every
  *              cover contains one of them): 2^k states for the k coverable
- *              tree edges, each trying at most the links that cover one edge.
- *              Used up to AUGMENT_EXACT_MAX_NODES nodes (k <= 17: 2^17 states
- *              of 8 * (2 + ceil(links / 64)) bytes; BENCHMARKS.md has the
- *              time).
+ *              tree edges, each trying the links that cover one edge, less
+ *              those whose cover lies within a strictly cheaper link's (never
+ *              in an optimal set).  Used up to AUGMENT_EXACT_MAX_NODES nodes
+ *              (k <= 15: 2^15 states of 8 * (2 + ceil(links / 64)) bytes);
+ *              each further node multiplies the time by about 2.5 to 3 (at
+ *              16 nodes a few milliseconds, at 18 tens: BENCHMARKS.md), and
+ *              the layout is recomputed on every change of the clouds.
  *   greedy     "greedy cover with reverse-delete": (1) repeatedly take the
  *              link of least cost per tree edge it newly covers; (2) for each
  *              tree edge in turn not yet covered, take its cheapest covering
@@ -50,7 +53,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUGMENT_EXACT_MAX_NODES 18
+#define AUGMENT_EXACT_MAX_NODES 16
 
 struct augment_edge {
     size_t u, v;        /* node indexes, u != v */

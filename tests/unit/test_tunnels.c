@@ -441,7 +441,7 @@ test_backup_tie_breaks(void **state)
 /* The greedy cover on random sparse graphs of 10 to 64 nodes: every tree
  * edge that some link covers is covered (so the overlay is 2-edge-connected
  * exactly when tree plus links is), no chosen link is redundant, and on up
- * to 18 nodes it never beats the exact method. */
+ * to AUGMENT_EXACT_MAX_NODES nodes it never beats the exact method. */
 static void
 test_greedy_valid_large(void **state)
 {
