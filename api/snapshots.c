@@ -60,12 +60,16 @@ create_step(struct crud_ctx *ctx, struct store_row *out, char **location)
     if (qs != DB_QS_ONE) {
         return qs;
     }
-    if ((name && !crud_valid_name(ctx, ctx->body))
-        || !(obj = json_loads(vm.json, 0, NULL))) {
-        qs = obj || name ? DB_QS_NONE : DB_QS_HARD;
+    if (name && !crud_valid_name(ctx, ctx->body)) {
+        qs = DB_QS_NONE;
         goto out;
     }
-    if (!strcmp(crud_str(obj, "power"), "stopped")) {
+    if (!(obj = json_loads(vm.json, 0, NULL))) {
+        qs = DB_QS_HARD;
+        goto out;
+    }
+    const char *power = crud_str(obj, "power");
+    if (power && !strcmp(power, "stopped")) {
         const char *snap = crud_str(obj, "power_snapshot");
         qs = DB_QS_NONE;
         crud_fail(ctx, SVE_CONFLICT, NULL, "vm '%s' is stopped: it has no network "

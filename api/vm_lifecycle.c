@@ -228,7 +228,7 @@ start_snapshot(struct crud_ctx *ctx, const struct store_row *vm, char snap_id[37
     if (!(s = json_loads(snap.json, 0, NULL))) {
         qs = DB_QS_NONE;
         crud_fail(ctx, SVE_INTERNAL, NULL, "out of memory");
-    } else if (strcmp(crud_str(s, "state"), "ready")) {
+    } else if (!crud_str(s, "state") || strcmp(crud_str(s, "state"), "ready")) {
         qs = DB_QS_NONE;
         crud_fail(ctx, SVE_CONFLICT, "snapshot", "snapshot '%s' is %s%s%s: only a "
                   "ready snapshot can be started from", crud_str(s, "name"),

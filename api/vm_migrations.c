@@ -100,7 +100,8 @@ create_step(struct crud_ctx *ctx, struct store_row *out, char **location)
                   crud_str(m, "phase"));
         goto out;
     }
-    if (strcmp(crud_str(obj, "power"), "running")) {
+    const char *power = crud_str(obj, "power");
+    if (!power || strcmp(power, "running")) {
         crud_fail(ctx, SVE_CONFLICT, NULL, "vm '%s' is stopped: start it where it "
                   "should run instead (POST .../start with a placement)",
                   crud_str(obj, "name"));
