@@ -70,7 +70,10 @@ usage(FILE *out)
 "                       certificate must also name its host (CN or DNS\n"
 "                       subjectAltName: NAME or 'NAME id:...')\n"
 "  --tunnels LAYOUT     inter-cloud tunnels: mst (minimum spanning tree of the\n"
-"                       cloud-link costs, the default) or full-mesh\n"
+"                       cloud-link costs, the default), mst+backup (the tree\n"
+"                       plus backup tunnels for the loss of any one tunnel;\n"
+"                       the backups are not realized yet: the switches get\n"
+"                       the tree) or full-mesh\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
 "  --admin-token-file FILE\n"
@@ -103,7 +106,8 @@ struct options {
     unsigned int threads;
     unsigned int max_conns_per_ip;
     const char *tls_listen, *tls_cert, *tls_key;
-    enum tunnels_layout tunnels;
+    enum tunnels_layout tunnels;        /* realized */
+    enum tunnels_layout tunnels_asked;  /* --tunnels */
     bool no_reconciler;
 };
 
@@ -160,14 +164,14 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_NO_RECONCILER: o->no_reconciler = true; break;
         case OPT_ADMIN_TOKEN_FILE: o->admin_token_file = optarg; break;
         case OPT_TUNNELS:
-            if (!strcmp(optarg, "mst")) {
-                o->tunnels = TUNNELS_MST;
-            } else if (!strcmp(optarg, "full-mesh")) {
-                o->tunnels = TUNNELS_FULL_MESH;
-            } else {
-                fprintf(stderr, "skyvisord: --tunnels wants mst or full-mesh\n");
+            if (tunnels_layout_parse(optarg, &o->tunnels_asked)) {
+                fprintf(stderr, "skyvisord: --tunnels wants mst, mst+backup or full-mesh\n");
                 return 2;
             }
+            /* Until the reconciler realizes backup tunnels, mst+backup
+             * runs the datapath of mst (main() says so at start). */
+            o->tunnels = o->tunnels_asked == TUNNELS_MST_BACKUP ? TUNNELS_MST
+                                                                : o->tunnels_asked;
             break;
         case OPT_THREADS: {
             long n = strtol(optarg, &end, 10);
@@ -300,6 +304,12 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     vlog(VLOG_INFO, "main", "skyvisord %s starting", SKYVISOR_VERSION);
+    if (opt.tunnels_asked != opt.tunnels) {
+        vlog(VLOG_WARN, "main", "--tunnels %s: backup tunnels are not yet realized "
+             "(core/tunnels computes them, the reconciler does not consume them); "
+             "the switches get the %s tree only",
+             tunnels_layout_name(opt.tunnels_asked), tunnels_layout_name(opt.tunnels));
+    }
     struct embedded_pg *pg = NULL;
     const char *conninfo = opt.db;
     if (!conninfo) {
