@@ -500,3 +500,24 @@ def test_skyctl_migrate_prints_each_phase(daemon, world, url):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_concurrent_writers_move_a_phase_once(daemon, world, url):
+    """Eight writers that all read "prepare" race to move it: one wins, the
+    others change nothing."""
+    api = world["acme"]
+    ok(api.post(f"{N}/vms", vm_body("raced", "02:00:00:00:00:0c", "10.0.0.12",
+                                    {"host": "de-2"})), 201)
+    ok(daemon.api().post("/v1/hosts", {"name": "de-3", "cloud": "de",
+                                       "tunnel_ip": "198.18.0.9",
+                                       "ovsdb": "unix:/run/de-3.sock",
+                                       "openflow": "unix:/run/de-3.mgmt"}), 201)
+    m = ok(api.post(f"{N}/vms/raced/migrations", {"host": "de-3"}), 202)
+    cmd = [os.path.join(BUILD, "tests", "lifecycle_driver"), url, "mig-advance", m["id"],
+           "prepare", "clone"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(8)]
+    results = sorted(json.loads(p.communicate(timeout=30)[0])["result"] for p in procs)
+    assert results == ["none"] * 7 + ["one"]
+    got = ok(api.get(f"{N}/vms/raced/migrations/{m['id']}"))
+    assert got["phase"] == "clone" and got["generation"] == m["generation"] + 1
+    assert driver(url, "mig-rollback", m["id"], "clone")["result"] == "one"
