@@ -349,6 +349,20 @@ class Psql:
 TABLES = ("cloud", "host", "tenant", "network", "vswitch", "vlink", "vm")
 
 
+def declare_fleet(api, fleet, hosts):
+    """The clouds of 'hosts' (host_names' tuples) and the hosts, with the
+    fleet's OVSDB and OpenFlow targets, through the API."""
+    for c in sorted({h[0] for h in hosts}):
+        ok(api.post("/v1/clouds", {"name": f"c{c}", "provider": "aws", "region": f"r{c}",
+                                   "jurisdiction": "DE", "kind": "public"}))
+    for c, name, gw, tip, pip in hosts:
+        body = {"name": name, "cloud": f"c{c}", "tunnel_ip": tip, "capacity": 100000,
+                **fleet.targets(name)}
+        if gw:
+            body.update(role="gateway", public_ip=pip)
+        ok(api.post("/v1/hosts", body))
+
+
 def wait_hosts(api, timeout=60):
     deadline = time.time() + timeout
     while True:
@@ -377,15 +391,7 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
            "vms": n_vms}
     try:
         api = d.api()
-        for c in range(1, clouds + 1):
-            ok(api.post("/v1/clouds", {"name": f"c{c}", "provider": "aws", "region": f"r{c}",
-                                       "jurisdiction": "DE", "kind": "public"}))
-        for c, name, gw, tip, pip in hosts:
-            body = {"name": name, "cloud": f"c{c}", "tunnel_ip": tip, "capacity": 100000,
-                    **fleet.targets(name)}
-            if gw:
-                body.update(role="gateway", public_ip=pip)
-            ok(api.post("/v1/hosts", body))
+        declare_fleet(api, fleet, hosts)
         wait_hosts(api)
         before = count(fleet.stats(names), hosts)["passes"]
 
