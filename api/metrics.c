@@ -206,6 +206,12 @@ metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len)
             C(reactive_dropped, "Tenant-table misses dropped (destination not "
                                 "the sender's to reach)."),
             C(lldp_links, "Links between bridges LLDP discovered."),
+            C(readbacks, "Bridges whose flows were read back (start, reconnect, "
+                         "audit, an unexplained miss)."),
+            C(audits, "Periodic audits of every bridge's flows."),
+            C(drift_found, "Flows found missing, changed or unknown on a bridge "
+                           "(audits, flow-removed notifications)."),
+            C(drift_repaired, "Drifted flows put right since."),
 #undef C
         };
         for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {

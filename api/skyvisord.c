@@ -74,6 +74,10 @@ usage(FILE *out)
 "                       plus backup tunnels for the loss of any one tunnel;\n"
 "                       the backups are not realized yet: the switches get\n"
 "                       the tree) or full-mesh\n"
+"  --audit-interval SECONDS\n"
+"                       read every bridge's flows back this often and repair\n"
+"                       what drifted (default 300); between audits changes\n"
+"                       are diffed against the flows the bridges confirmed\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
 "  --admin-token-file FILE\n"
@@ -105,6 +109,7 @@ struct options {
     const char *admin_token_file;
     unsigned int threads;
     unsigned int max_conns_per_ip;
+    unsigned int audit_s;
     const char *tls_listen, *tls_cert, *tls_key;
     enum tunnels_layout tunnels;        /* realized */
     enum tunnels_layout tunnels_asked;  /* --tunnels */
@@ -119,7 +124,7 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
-           OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT };
+           OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -135,6 +140,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"ssl-ca-cert", required_argument, NULL, OPT_SSL_CA_CERT},
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
+        {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
         {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
@@ -180,6 +186,15 @@ parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->threads = (unsigned int) n;
+            break;
+        }
+        case OPT_AUDIT_INTERVAL: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 86400) {
+                fprintf(stderr, "skyvisord: --audit-interval wants 1 to 86400 seconds\n");
+                return 2;
+            }
+            o->audit_s = (unsigned int) n;
             break;
         }
         case OPT_TLS_LISTEN: o->tls_listen = optarg; break;
@@ -346,6 +361,7 @@ main(int argc, char **argv)
         struct recon_options ro = {
             .layout = opt.tunnels,
             .openflow_listen = opt.openflow_listen ? target : NULL,
+            .audit_ms = opt.audit_s * 1000,
         };
         recon = sky_reconcile_start(conninfo, &ro);
         if (!recon) {

@@ -1,20 +1,47 @@
-/* recon_flows.c: flow translation, the diff and the ordering engine, on
- * the reconciler thread.
+/* recon_flows.c: flow translation, the diff against the installed-flow
+ * tables, and the one ordering engine, on the reconciler thread.
  *
- * A bridge's desired flows (core/netmodel.h, with the port numbers OVSDB
- * reports) are encoded as ADD flow-mods and diffed against what the
- * bridge holds by identity (table, priority, match): a flow with the same
- * cookie and instructions is kept untouched, so a restarted skyvisord
- * adopts what its predecessor installed.  Additions go deepest table
- * first, deletions from the ingress table on, each batch closed by a
- * barrier. */
+ * Plan (per bridge): the desired flows (core/netmodel.h, with the port
+ * numbers OVSDB reports) become ADD flow-mods carrying OFPFF_SEND_FLOW_REM
+ * and are marked in the bridge's table (ctrl/flowtable.h): the same flow
+ * (identity, cookie, instructions) is kept untouched, an absent or
+ * different one is added; the sweep yields the DELETE_STRICTs.  The table
+ * is read back first only when the agent asks for it (start, reconnect, a
+ * failed batch, an audit, an unexplained miss): an ordinary pass costs no
+ * read-back.  A flow a predecessor installed is adopted as it is, unless
+ * it lacks the flow-removed flag, which a plain add then gives it.
+ *
+ * Apply (every bridge of the pass together), make before break:
+ *
+ *   adds:  level = the deepest table any bridge still has to change;
+ *          send that table's adds to every bridge (ofctl_submit, each
+ *          batch closed by a barrier), wait for every barrier, record what
+ *          each confirmed in its table; repeat with the next shallower
+ *          table.  Local delivery (40, 30, 20 on the destination) and
+ *          transit (20 on gateways) are thus confirmed everywhere before an
+ *          ingress rule (10, then 0) sends traffic their way;
+ *   dels:  the other way round, from the ingress table on, so a path is
+ *          closed at its entrance before its inner rules go.
+ *
+ * A bridge whose batch fails stops there (later levels would lead traffic
+ * to what it may lack), gets the error, and is read back by the next pass;
+ * the others go on: one broken host does not hold up the rest.
+ *
+ * Events from the loop thread: a flow-removed of a flow the table holds
+ * (deleted behind our back; our own deletions have left the table before
+ * their notifications are looked at, as a batch's barrier reply follows
+ * them on the connection) drops it from the table and asks for a repair
+ * pass; a reactive forward on a bridge the last pass left in sync means
+ * the bridge lacks a flow the table holds, and reads it back. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/vlog.h"
+#include "ctrl/flowtable.h"
 #include "ctrl/ofmsg.h"
 #include "ctrl/ovsdb.h"
 #include "ctrl/recon_internal.h"
@@ -109,44 +136,6 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
     return 0;
 }
 
-static uint64_t
-mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h * 0xff51afd7ed558ccdull;
-}
-
-static uint64_t
-flow_key_hash(uint8_t table, uint16_t prio, const struct ofmatch *m)
-{
-    uint64_t h = mix(table, prio);
-    for (int f = 0; f < MF__COUNT; f++) {
-        uint64_t v, mask;
-        if (ofmatch_get(m, (enum mf) f, &v, &mask)) {
-            h = mix(h, (uint64_t) f);
-            h = mix(h, v);
-            h = mix(h, mask);
-        }
-    }
-    return h;
-}
-
-/* Compares two instruction lists by their encodings, in the reconciler's
- * two scratch buffers (reused, so a pass over thousands of flows does not
- * allocate per comparison). */
-static bool
-insts_equal(struct reconciler *r, const struct ofinst *a, size_t na,
-            const struct ofinst *b, size_t nb)
-{
-    struct buf *x = &r->scratch[0], *y = &r->scratch[1];
-    buf_clear(x);
-    buf_clear(y);
-    ofaction_encode_insts(a, na, x);
-    ofaction_encode_insts(b, nb, y);
-    return !x->failed && !y->failed && x->len == y->len
-           && (!x->len || !memcmp(x->data, y->data, x->len));
-}
-
 static int
 cmp_table_desc(const void *a, const void *b)
 {
@@ -167,134 +156,401 @@ lookup_ofport(void *aux, int h, const char *name)
     return recon_ofport(aux, name);
 }
 
-static int
-submit(struct reconciler *r, struct agent *a, struct ofmsg *msgs, size_t n,
-       const char *what)
+void
+recon_plan_clear(struct recon_plan *p)
 {
-    if (!n) {
-        return 0;
+    for (size_t i = 0; i < p->n_adds; i++) {
+        ofmsg_uninit(&p->adds[i]);
     }
-    size_t failed = 0;
-    struct ofmsg_error err = {0};
-    int rc = ofctl_submit_wait(r->ctl, a->dpid, msgs, n, RECON_OF_TIMEOUT_MS, &failed, &err);
-    if (rc == EPROTO) {
-        recon_agent_error(a, "openflow: the switch rejected %s %zu of %zu (error type %u code %u)",
-                    what, failed + 1, n, err.type, err.code);
-        free(err.data);
-    } else if (rc) {
-        recon_agent_error(a, "openflow: %s: %s", what, strerror(rc));
-    }
-    return rc;
+    free(p->adds);
+    free(p->dels);                  /* own nothing */
+    memset(p, 0, sizeof *p);
 }
 
-int
-recon_flow_pass(struct reconciler *r, const struct netmodel *m, int h, struct agent *a)
+/* Reads the bridge's flows into a->ft.  An audit first counts how far the
+ * bridge drifted from the table.  Flows a predecessor installed without
+ * OFPFF_SEND_FLOW_REM are left out of the table, so the diff sends them
+ * again with the flag (a stale one is deleted through 'unflagged'). */
+static int
+read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
 {
-    struct nm_flows want = {0};
-    if (netmodel_flows(m, h, lookup_ofport, (void *) ovsdb_get_replica(a->db), &want)) {
-        recon_agent_error(a, "out of memory");
-        return ENOMEM;
-    }
     struct offlow_stats *have = NULL;
     size_t n_have = 0;
     int rc = ofctl_dump_flows_wait(r->ctl, a->dpid, NM_COOKIE_MAGIC, NM_COOKIE_MASK,
                                    RECON_OF_TIMEOUT_MS, &have, &n_have);
     if (rc) {
         recon_agent_error(a, "openflow: reading flows: %s", strerror(rc));
-        nm_flows_clear(&want);
         return rc;
     }
-
-    size_t cap = 16;
-    while (cap < 2 * (n_have + 1)) {
-        cap *= 2;
+    size_t missing = 0, extra = 0;
+    if (a->audit && a->ft && !flowtable_compare(a->ft, have, n_have, &missing, &extra)
+        && missing + extra) {
+        VLOG_INF(RECON_MOD, "audit: bridge %016" PRIx64 " drifted: %zu flows missing "
+                 "or changed, %zu unknown", a->dpid, missing, extra);
+        a->drift += missing + extra;
     }
-    size_t *slots = malloc(cap * sizeof *slots);         /* index + 1, 0 empty */
-    bool *kept = calloc(n_have ? n_have : 1, sizeof *kept);
-    struct ofmsg *adds = calloc(want.n ? want.n : 1, sizeof *adds);
-    struct ofmsg *dels = calloc(n_have ? n_have : 1, sizeof *dels);
-    size_t n_adds = 0, n_dels = 0, n_kept = 0;
-    if (!slots || !kept || !adds || !dels) {
+    if (!a->ft && !(a->ft = flowtable_create())) {
         rc = ENOMEM;
+    } else {
+        rc = flowtable_load(a->ft, have, n_have);
+    }
+    for (size_t i = 0; !rc && i < n_have; i++) {
+        if (!(have[i].flags & OFPFF_SEND_FLOW_REM)) {
+            struct ofmsg_flow_mod fm = {
+                .cookie = have[i].cookie, .table_id = have[i].table_id,
+                .priority = have[i].priority, .match = have[i].match,
+                .insts = have[i].insts, .n_insts = have[i].n_insts,
+            };
+            flowtable_remove(a->ft, have[i].table_id, have[i].priority, &have[i].match);
+            rc = flowtable_set(unflagged, &fm);
+        }
+    }
+    ofctl_free_flows(have, n_have);
+    if (rc) {
+        flowtable_clear(a->ft);
+        recon_agent_error(a, "out of memory");
+        return rc;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->stats.readbacks++;
+    r->stats.drift_found += missing + extra;
+    pthread_mutex_unlock(&r->mu);
+    a->readback = false;
+    a->audit = false;
+    a->readback_us = recon_now_us();
+    return 0;
+}
+
+int
+recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a)
+{
+    struct recon_plan *p = &a->plan;
+    recon_plan_clear(p);
+    struct flowtable *unflagged = NULL;
+    if (a->readback || !a->ft) {
+        unflagged = flowtable_create();
+        int rc = unflagged ? read_back(r, a, unflagged) : ENOMEM;
+        if (rc) {
+            flowtable_destroy(unflagged);
+            return rc;
+        }
+        if (!flowtable_count(unflagged)) {
+            flowtable_destroy(unflagged);
+            unflagged = NULL;
+        }
+    }
+    struct nm_flows want = {0};
+    int rc = ENOMEM;
+    if (netmodel_flows(m, h, lookup_ofport, (void *) ovsdb_get_replica(a->db), &want)
+        || !(p->adds = calloc(want.n ? want.n : 1, sizeof *p->adds))) {
         goto out;
     }
-    memset(slots, 0, cap * sizeof *slots);
-    for (size_t i = 0; i < n_have; i++) {
-        uint64_t k = flow_key_hash(have[i].table_id, have[i].priority, &have[i].match);
-        size_t s = k & (cap - 1);
-        while (slots[s]) {
-            s = (s + 1) & (cap - 1);
-        }
-        slots[s] = i + 1;
+    p->cap_adds = want.n;
+    flowtable_begin(a->ft);
+    if (unflagged) {
+        flowtable_begin(unflagged);
     }
     for (size_t i = 0; i < want.n; i++) {
-        struct ofmsg *msg = &adds[n_adds];
+        struct ofmsg *msg = &p->adds[p->n_adds];
         if ((rc = to_flow_mod(&want.v[i], msg))) {
             ofmsg_uninit(msg);
             goto out;
         }
-        const struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
-        uint64_t k = flow_key_hash(fm->table_id, fm->priority, &fm->match);
-        bool same = false;
-        for (size_t s = k & (cap - 1); slots[s]; s = (s + 1) & (cap - 1)) {
-            const struct offlow_stats *fs = &have[slots[s] - 1];
-            if (fs->table_id == fm->table_id && fs->priority == fm->priority
-                && ofmatch_equal(&fs->match, &fm->match)) {
-                kept[slots[s] - 1] = true;
-                same = fs->cookie == fm->cookie
-                       && insts_equal(r, fs->insts, fs->n_insts, fm->insts, fm->n_insts);
-                break;
-            }
+        msg->u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
+        if (unflagged) {
+            flowtable_mark(unflagged, &msg->u.flow_mod);     /* replaced by the add */
         }
-        if (same) {
+        if (flowtable_mark(a->ft, &msg->u.flow_mod) == FLOWTABLE_SAME) {
             ofmsg_uninit(msg);
-            n_kept++;
+            p->n_kept++;
         } else {
-            n_adds++;
+            p->n_adds++;
         }
     }
-    for (size_t i = 0; i < n_have; i++) {
-        if (kept[i]) {
-            continue;
-        }
-        struct ofmsg *msg = &dels[n_dels++];
-        ofmsg_init(msg, OFPT_FLOW_MOD, 0);
-        struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
-        fm->table_id = have[i].table_id;
-        fm->command = OFPFC_DELETE_STRICT;
-        fm->priority = have[i].priority;
-        fm->buffer_id = OFP_NO_BUFFER;
-        fm->out_port = OFPP_ANY;
-        fm->out_group = OFPG_ANY;
-        fm->match = have[i].match;
+    rc = flowtable_sweep(a->ft, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
+    if (!rc && unflagged) {
+        size_t n_known = p->n_dels;
+        rc = flowtable_sweep(unflagged, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
+        a->drift += p->n_dels - n_known;
     }
-    qsort(adds, n_adds, sizeof *adds, cmp_table_desc);
-    qsort(dels, n_dels, sizeof *dels, cmp_table_asc);
-    rc = submit(r, a, adds, n_adds, "flow");
-    if (!rc) {
-        rc = submit(r, a, dels, n_dels, "flow deletion");
+    if (rc) {
+        goto out;
     }
-    pthread_mutex_lock(&r->mu);
-    r->stats.flows_added += rc ? 0 : n_adds;
-    r->stats.flows_deleted += rc ? 0 : n_dels;
-    r->stats.flows_kept += n_kept;
-    pthread_mutex_unlock(&r->mu);
-    if (n_adds || n_dels) {
-        VLOG_DBG(RECON_MOD, "host %s: %zu flows added, %zu deleted, %zu kept",
-                 m->hosts[h].o.name, n_adds, n_dels, n_kept);
-    }
+    qsort(p->adds, p->n_adds, sizeof *p->adds, cmp_table_desc);
+    qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_table_asc);
+    p->active = true;
 
 out:
-    for (size_t i = 0; adds && i < n_adds; i++) {
-        ofmsg_uninit(&adds[i]);
+    if (rc) {
+        recon_plan_clear(p);
+        recon_agent_error(a, "out of memory");
     }
-    free(adds);
-    free(dels);                     /* matches were copied, nothing owned */
-    free(kept);
-    free(slots);
-    ofctl_free_flows(have, n_have);
+    flowtable_destroy(unflagged);
     nm_flows_clear(&want);
     return rc;
+}
+
+/* --- the ordering engine --- */
+
+/* One level's batches in flight, completed on the loop thread. */
+struct level {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending;
+};
+
+struct level_slot {
+    struct level *lv;
+    struct agent *a;
+    struct ofmsg *msgs;
+    size_t n;
+    bool adds;
+    int error;
+    size_t failed;
+    uint8_t etype, ecode;
+};
+
+static void
+level_done(void *aux, int error, size_t failed, const struct ofmsg_error *err)
+{
+    struct level_slot *s = aux;
+    pthread_mutex_lock(&s->lv->mu);
+    s->error = error;
+    s->failed = failed;
+    if (err) {
+        s->etype = (uint8_t) err->type;
+        s->ecode = (uint8_t) err->code;
+    }
+    if (!--s->lv->pending) {
+        pthread_cond_signal(&s->lv->cv);
+    }
+    pthread_mutex_unlock(&s->lv->mu);
+}
+
+/* Records a confirmed (or failed) batch in its bridge's table. */
+static void
+level_record(struct reconciler *r, struct level_slot *s)
+{
+    struct agent *a = s->a;
+    if (s->error) {
+        const char *what = s->adds ? "flow" : "flow deletion";
+        if (s->error == EPROTO) {
+            recon_agent_error(a, "openflow: the switch rejected %s %zu of %zu "
+                              "(error type %u code %u)", what, s->failed + 1, s->n,
+                              s->etype, s->ecode);
+        } else {
+            recon_agent_error(a, "openflow: %s: %s", what, strerror(s->error));
+        }
+        a->plan.error = s->error;
+        a->readback = true;         /* OpenFlow has no transactions */
+        return;
+    }
+    bool oom = false;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ofmsg_flow_mod *fm = &s->msgs[i].u.flow_mod;
+        if (s->adds) {
+            oom |= flowtable_set(a->ft, fm) != 0;
+        } else {
+            flowtable_remove(a->ft, fm->table_id, fm->priority, &fm->match);
+        }
+    }
+    a->readback |= oom;
+    pthread_mutex_lock(&r->mu);
+    if (s->adds) {
+        r->stats.flows_added += s->n;
+    } else {
+        r->stats.flows_deleted += s->n;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Sends one level (every bridge's run of flow-mods for table 'table', adds
+ * or deletions) and waits until every bridge confirmed it or failed. */
+static void
+run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int table)
+{
+    struct level lv = { .pending = 0 };
+    pthread_mutex_init(&lv.mu, NULL);
+    pthread_cond_init(&lv.cv, NULL);
+    struct level_slot *slots = calloc(n ? n : 1, sizeof *slots);
+    if (!slots) {
+        for (size_t i = 0; i < n; i++) {
+            recon_agent_error(agents[i], "out of memory");
+            agents[i]->plan.error = ENOMEM;
+        }
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct recon_plan *p = &agents[i]->plan;
+        struct ofmsg *v = adds ? p->adds : p->dels;
+        size_t total = adds ? p->n_adds : p->n_dels, *next = adds ? &p->next_add
+                                                                  : &p->next_del;
+        size_t k = *next;
+        while (k < total && v[k].u.flow_mod.table_id == table) {
+            k++;
+        }
+        if (p->error || k == *next) {
+            continue;
+        }
+        slots[i] = (struct level_slot) {
+            .lv = &lv, .a = agents[i], .msgs = v + *next, .n = k - *next, .adds = adds,
+        };
+        *next = k;
+        pthread_mutex_lock(&lv.mu);
+        lv.pending++;
+        pthread_mutex_unlock(&lv.mu);
+        int rc = ofctl_submit(r->ctl, agents[i]->dpid, slots[i].msgs, slots[i].n,
+                              level_done, &slots[i]);
+        if (rc) {
+            pthread_mutex_lock(&lv.mu);
+            lv.pending--;
+            pthread_mutex_unlock(&lv.mu);
+            slots[i].error = rc;
+        }
+    }
+    /* ofctl calls every completion exactly once (a barrier reply, the
+     * connection's loss, or its request timeout), so this wait ends. */
+    pthread_mutex_lock(&lv.mu);
+    while (lv.pending) {
+        pthread_cond_wait(&lv.cv, &lv.mu);
+    }
+    pthread_mutex_unlock(&lv.mu);
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i].a) {
+            level_record(r, &slots[i]);
+        }
+    }
+out:
+    free(slots);
+    pthread_cond_destroy(&lv.cv);
+    pthread_mutex_destroy(&lv.mu);
+}
+
+/* The table of the next level: the deepest (adds) or shallowest (deletions)
+ * table some bridge still has to change, -1 when none. */
+static int
+next_table(struct agent **agents, size_t n, bool adds)
+{
+    int best = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct recon_plan *p = &agents[i]->plan;
+        if (p->error) {
+            continue;
+        }
+        if (adds && p->next_add < p->n_adds) {
+            int t = p->adds[p->next_add].u.flow_mod.table_id;
+            best = best < 0 || t > best ? t : best;
+        } else if (!adds && p->next_del < p->n_dels) {
+            int t = p->dels[p->next_del].u.flow_mod.table_id;
+            best = best < 0 || t < best ? t : best;
+        }
+    }
+    return best;
+}
+
+void
+recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
+{
+    for (int t; (t = next_table(agents, n, true)) >= 0;) {
+        run_level(r, agents, n, true, t);
+        if (t == NM_T_TENANT && next_table(agents, n, true) == NM_T_CLASSIFY) {
+            /* A barrier confirms the OpenFlow tables, not the datapath:
+             * ovs-vswitchd revalidates its cached datapath flows (here, a
+             * tenant-table miss still sending frames to the controller)
+             * asynchronously, a few milliseconds later.  Port security is
+             * what lets a new VM's traffic in: it waits that long. */
+            struct timespec ts = { 0, RECON_DATAPATH_SETTLE_MS * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int t; (t = next_table(agents, n, false)) >= 0;) {
+        run_level(r, agents, n, false, t);
+    }
+    unsigned long long kept = 0, repaired = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct agent *a = agents[i];
+        kept += a->plan.n_kept;
+        if (!a->plan.error) {
+            repaired += a->drift;
+            a->drift = 0;
+        }
+        if (a->plan.n_adds || a->plan.n_dels) {
+            VLOG_DBG(RECON_MOD, "bridge %016" PRIx64 ": %zu flows added, %zu deleted, "
+                     "%zu kept%s", a->dpid, a->plan.n_adds, a->plan.n_dels,
+                     a->plan.n_kept, a->plan.error ? " (failed)" : "");
+        }
+    }
+    pthread_mutex_lock(&r->mu);
+    r->stats.flows_kept += kept;
+    r->stats.drift_repaired += repaired;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* --- what the loop thread reported --- */
+
+static struct agent *
+agent_by_dpid(struct reconciler *r, uint64_t dpid)
+{
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (r->agents[i].dpid == dpid) {
+            return &r->agents[i];
+        }
+    }
+    return NULL;
+}
+
+void
+recon_flows_reconnected(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_reconnected; i++) {
+        struct agent *a = agent_by_dpid(r, r->reconnected[i]);
+        if (a) {
+            a->readback = true;
+        }
+    }
+    r->n_reconnected = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+bool
+recon_flows_events(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->mu);
+    struct recon_event *ev = r->events;
+    size_t n = r->n_events;
+    r->events = NULL;
+    r->n_events = 0;
+    pthread_mutex_unlock(&r->mu);
+    bool repair = false;
+    unsigned long long found = 0;
+    long long now = recon_now_us();
+    for (size_t i = 0; i < n; i++) {
+        struct agent *a = agent_by_dpid(r, ev[i].dpid);
+        if (!a || !a->ft || a->readback) {
+            continue;
+        }
+        if (ev[i].miss) {
+            /* The bridge was in sync with the model after the last pass,
+             * yet a frame the model forwards missed: something the table
+             * holds is not on the bridge.  At most one read-back a second. */
+            if (a->in_sync && now - a->readback_us >= RECON_MISS_READBACK_US) {
+                a->readback = true;
+                repair = true;
+            }
+        } else if (flowtable_remove(a->ft, ev[i].table, ev[i].priority, &ev[i].match)) {
+            a->drift++;
+            found++;
+            repair = true;
+        }
+    }
+    free(ev);
+    if (found) {
+        pthread_mutex_lock(&r->mu);
+        r->stats.drift_found += found;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return repair;
 }
 
 void

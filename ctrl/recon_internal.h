@@ -25,10 +25,10 @@
 #include <stdint.h>
 
 #include "core/netmodel.h"
-#include "ctrl/buf.h"
 #include "ctrl/ofctl.h"
 #include "ctrl/reconciler.h"
 
+struct flowtable;
 struct ovsdb;
 struct ovsdb_replica;
 
@@ -40,9 +40,31 @@ struct ovsdb_replica;
  * was just created needs a moment before its management socket answers.
  * A session that was up and went down is an error at once. */
 #define RECON_CONNECT_GRACE_US 10000000LL
+/* A miss on a bridge in sync reads it back at most this often. */
+#define RECON_MISS_READBACK_US 1000000LL
+/* A flow-removed is repaired by a pass this long after it: a burst of
+ * removals (an operator's del-flows) is repaired in one pass, and the
+ * reactive path carries the traffic meanwhile. */
+#define RECON_REPAIR_DELAY_MS 500
+/* The wait between the tenant-table level and the port-security level
+ * (recon_flows_apply): Open vSwitch's datapath revalidation. */
+#define RECON_DATAPATH_SETTLE_MS 5
 
 struct snapshot {
     struct netmodel m;
+};
+
+/* What a pass will change on one bridge (recon_flows.c): additions
+ * sorted deepest table first, deletions ingress table first. */
+struct recon_plan {
+    struct ofmsg *adds;             /* owned, ADD flow-mods */
+    size_t n_adds, cap_adds;
+    struct ofmsg *dels;             /* DELETE_STRICT flow-mods, own nothing */
+    size_t n_dels, cap_dels;
+    size_t n_kept;
+    size_t next_add, next_del;      /* the ordering engine's cursors */
+    int error;                      /* a batch failed: nothing more goes */
+    bool active;                    /* planned this pass */
 };
 
 /* One per host: its sessions and what this pass found. */
@@ -63,6 +85,27 @@ struct agent {
     bool seen;
     struct nm_port *ports;          /* this pass's netmodel_ports(), owned */
     size_t n_ports;
+    /* The bridge's installed flows (ctrl/flowtable.h), as its barriers
+     * confirmed them; read back when 'readback' is set: at start, on a
+     * (re)connect, after a batch failed, in an audit, or when a packet-in
+     * shows a miss the table cannot explain. */
+    struct flowtable *ft;           /* owned, NULL until first read back */
+    bool readback;
+    bool in_sync;                   /* the last pass confirmed every change */
+    bool audit;                     /* this read-back counts drift */
+    long long readback_us;          /* the last read-back */
+    unsigned long long drift;       /* drift found, not yet repaired */
+    struct recon_plan plan;
+};
+
+/* A flow-removed or a miss reported by the loop thread for the reconciler
+ * thread (struct reconciler.events). */
+struct recon_event {
+    uint64_t dpid;
+    bool miss;                      /* a reactive forward; else flow-removed */
+    uint8_t table;
+    uint16_t priority;
+    struct ofmatch match;
 };
 
 struct lldp_link {
@@ -84,6 +127,7 @@ struct reconciler {
     struct ofctl *ctl;
     pthread_t thread;
     int wake_fd;
+    int event_fd;                   /* 'events' or 'reconnected' grew */
     atomic_bool stop;
     atomic_bool need_load;
     atomic_llong reactive_woke_us;  /* last reactive_wake() that woke us */
@@ -92,7 +136,7 @@ struct reconciler {
 
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;
-    struct buf scratch[2];          /* reconciler thread only: insts_equal() */
+    long long next_audit_us;        /* reconciler thread only */
 
     pthread_mutex_t mu;             /* protects what follows */
     uint64_t *up;                   /* connected datapath ids */
@@ -102,12 +146,19 @@ struct reconciler {
     size_t n_links;
     struct of_refusal *refusals;
     size_t n_refusals;
+    uint64_t *reconnected;          /* dpids up or down since the last pass */
+    size_t n_reconnected;
+    struct recon_event *events;
+    size_t n_events;
 };
 
 /* reconciler.c */
 long long recon_now_us(void);
 void recon_wake(struct reconciler *);
 bool recon_is_up(struct reconciler *, uint64_t dpid);
+
+/* Queues an event for the reconciler thread (any thread but it). */
+void recon_post_event(struct reconciler *, const struct recon_event *);
 
 /* recon_packetin.c: the callbacks reconciler_create() registers. */
 extern const struct ofctl_callbacks recon_callbacks;
@@ -138,9 +189,22 @@ void recon_iface_pass(struct agent *, char **vm_err, uint32_t *vm_port);
 uint32_t recon_ofport(const struct ovsdb_replica *rep, const char *name);
 
 /* recon_flows.c (reconciler thread) */
-/* Makes the flows of host 'h' match the model.  0 when in sync. */
-int recon_flow_pass(struct reconciler *, const struct netmodel *, int h,
-                    struct agent *);
+/* Reads the bridge back when its table asks for it, compiles host 'h''s
+ * desired flows and diffs them against the table into a->plan.  0 or an
+ * errno (the host's error is set). */
+int recon_flows_plan(struct reconciler *, const struct netmodel *, int h,
+                     struct agent *);
+/* Applies the plans of agents[0..n) (make before break, see the file
+ * comment), updating each table from what its barriers confirmed; a
+ * failed bridge gets its error and is read back by the next pass. */
+void recon_flows_apply(struct reconciler *, struct agent **agents, size_t n);
+void recon_plan_clear(struct recon_plan *);
+/* Takes the loop thread's events: a flow-removed of a flow a table holds
+ * drops it from that table, a miss on a bridge whose table claims the
+ * flow schedules a read-back.  True when a pass should repair something. */
+bool recon_flows_events(struct reconciler *);
+/* Marks the bridges that (re)connected for a read-back. */
+void recon_flows_reconnected(struct reconciler *);
 /* LLDP probes on every numbered tunnel port of host 'h'. */
 void recon_lldp_probe(struct reconciler *, const struct netmodel *, int h,
                       struct agent *);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctrl/flowtable.h"
 #include "ctrl/ovsdb.h"
 #include "ctrl/ovsdb_datum.h"
 #include "ctrl/ovsdb_replica.h"
@@ -60,6 +61,9 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
+    flowtable_destroy(a->ft);
+    a->ft = NULL;
+    recon_plan_clear(&a->plan);
 }
 
 void

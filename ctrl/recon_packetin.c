@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <urcu/urcu-bp.h>
 
 #include "core/certname.h"
@@ -93,11 +94,39 @@ cb_switch_admit(void *aux, const struct ofctl_switch_info *info, char *why,
     return ok;
 }
 
+/* Notes that 'dpid' (re)connected or left: its installed-flow table is
+ * read back by the next pass.  Called with r->mu held. */
+static void
+note_reconnected(struct reconciler *r, uint64_t dpid)
+{
+    uint64_t *g = realloc(r->reconnected, (r->n_reconnected + 1) * sizeof *g);
+    if (g) {
+        r->reconnected = g;
+        r->reconnected[r->n_reconnected++] = dpid;
+    }
+}
+
+void
+recon_post_event(struct reconciler *r, const struct recon_event *ev)
+{
+    pthread_mutex_lock(&r->mu);
+    struct recon_event *g = realloc(r->events, (r->n_events + 1) * sizeof *g);
+    if (g) {
+        r->events = g;
+        r->events[r->n_events++] = *ev;
+    }
+    pthread_mutex_unlock(&r->mu);
+    uint64_t one = 1;
+    ssize_t n = write(r->event_fd, &one, sizeof one);
+    (void) n;
+}
+
 static void
 cb_switch_up(void *aux, const struct ofctl_switch_info *info)
 {
     struct reconciler *r = aux;
     pthread_mutex_lock(&r->mu);
+    note_reconnected(r, info->dpid);
     bool known = false;
     for (size_t i = 0; i < r->n_up; i++) {
         known |= r->up[i] == info->dpid;
@@ -124,6 +153,7 @@ cb_switch_down(void *aux, uint64_t dpid)
 {
     struct reconciler *r = aux;
     pthread_mutex_lock(&r->mu);
+    note_reconnected(r, dpid);
     for (size_t i = 0; i < r->n_up; i++) {
         if (r->up[i] == dpid) {
             r->up[i] = r->up[--r->n_up];
@@ -468,6 +498,10 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
             r->stats.reactive_dropped++;
         }
         pthread_mutex_unlock(&r->mu);
+        if (res.verdict == REACTIVE_FORWARD) {
+            struct recon_event ev = { .dpid = dpid, .miss = true };
+            recon_post_event(r, &ev);
+        }
         reactive_wake(r);
     }
 }
@@ -514,8 +548,24 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     urcu_bp_read_unlock();
 }
 
+/* A flow of ours went away (our own deletions too: the reconciler thread
+ * tells them apart, they have left its table by the time it looks). */
+static void
+cb_flow_removed(void *aux, uint64_t dpid, const struct ofmsg_flow_removed *fr)
+{
+    struct reconciler *r = aux;
+    if ((fr->cookie & NM_COOKIE_MASK) != NM_COOKIE_MAGIC) {
+        return;
+    }
+    struct recon_event ev = {
+        .dpid = dpid, .table = fr->table_id, .priority = fr->priority,
+        .match = fr->match,
+    };
+    recon_post_event(r, &ev);
+}
+
 const struct ofctl_callbacks recon_callbacks = {
     .switch_admit = cb_switch_admit,
     .switch_up = cb_switch_up, .switch_down = cb_switch_down,
-    .packet_in = cb_packet_in,
+    .packet_in = cb_packet_in, .flow_removed = cb_flow_removed,
 };

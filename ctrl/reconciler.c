@@ -164,12 +164,27 @@ pass(struct reconciler *r)
         a->note = NULL;
         a->sent = 0;
         a->realized = false;
+        a->in_sync = false;
         if (recon_agent_ports(a, m, (int) h)) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }
     }
     recon_settle_ports(r, m);
-    for (size_t h = 0; h < m->n_hosts; h++) {
+    recon_flows_reconnected(r);
+    if (r->opt.audit_ms && recon_now_us() >= r->next_audit_us) {
+        if (r->next_audit_us) {
+            for (size_t i = 0; i < r->n_agents; i++) {
+                r->agents[i].readback = r->agents[i].audit = true;
+            }
+            pthread_mutex_lock(&r->mu);
+            r->stats.audits++;
+            pthread_mutex_unlock(&r->mu);
+        }
+        r->next_audit_us = recon_now_us() + (long long) r->opt.audit_ms * 1000;
+    }
+    struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
+    size_t n_ready = 0;
+    for (size_t h = 0; ready && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (!a || a->err || a->note) {
             continue;
@@ -179,8 +194,10 @@ pass(struct reconciler *r)
             continue;
         }
         char refusal[256];
-        if (!recon_is_up(r, a->dpid) && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
-            recon_agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge, refusal);
+        if (!recon_is_up(r, a->dpid)
+            && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
+            recon_agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge,
+                              refusal);
             continue;
         }
         if (!recon_is_up(r, a->dpid)) {
@@ -188,26 +205,41 @@ pass(struct reconciler *r)
                 a->note = "waiting for the bridge's OpenFlow connection";
             } else {
                 recon_agent_error(a, "openflow: bridge %s is not connected (%s)",
-                            m->hosts[h].bridge, m->hosts[h].openflow[0]
-                            ? m->hosts[h].openflow : "waiting for it to connect");
+                                  m->hosts[h].bridge, m->hosts[h].openflow[0]
+                                  ? m->hosts[h].openflow : "waiting for it to connect");
             }
             continue;
         }
         a->of_ever_up = true;
-        if (!recon_flow_pass(r, m, (int) h, a)) {
+        if (!recon_flows_plan(r, m, (int) h, a)) {
+            ready[n_ready++] = a;
+        }
+    }
+    /* Every bridge's changes together, so that no bridge's ingress rule is
+     * confirmed before the deeper rules it leads to on other bridges. */
+    recon_flows_apply(r, ready, n_ready);
+    for (size_t i = 0; i < n_ready; i++) {
+        struct agent *a = ready[i];
+        if (!a->plan.error) {
             bool all_ports = true;
             const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
-            for (size_t i = 0; i < a->n_ports; i++) {
-                if (a->ports[i].kind == NM_PORT_TUNNEL
-                    && !recon_ofport(rep, a->ports[i].name)) {
+            for (size_t k = 0; k < a->n_ports; k++) {
+                if (a->ports[k].kind == NM_PORT_TUNNEL
+                    && !recon_ofport(rep, a->ports[k].name)) {
                     all_ports = false;
                 }
             }
             a->realized = all_ports;
-            recon_lldp_probe(r, m, (int) h, a);
+            int h = netmodel_host_by_dpid(m, a->dpid);
+            if (h >= 0) {
+                recon_lldp_probe(r, m, h, a);
+            }
         }
+        a->in_sync = !a->plan.error && !a->readback;
+        recon_plan_clear(&a->plan);
         a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
+    free(ready);
     bool done = write_statuses(r, m, vm_err, vm_port);
     for (size_t v = 0; v < m->n_vms; v++) {
         free(vm_err[v]);
@@ -228,7 +260,7 @@ run(void *arg)
     struct reconciler *r = arg;
     long long next = 0;             /* ms, monotonic */
     while (!atomic_load(&r->stop)) {
-        size_t cap = r->n_agents + 2;
+        size_t cap = r->n_agents + 3;
         struct pollfd *pfd = calloc(cap, sizeof *pfd);
         if (!pfd) {
             usleep(100000);
@@ -238,6 +270,7 @@ run(void *arg)
         pfd[n++] = (struct pollfd) { .fd = r->wake_fd, .events = POLLIN };
         int sfd = r->store.fd ? r->store.fd(r->aux) : -1;
         pfd[n++] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+        pfd[n++] = (struct pollfd) { .fd = r->event_fd, .events = POLLIN };
         long long now = ovsdb_now_ms();
         long long timeout = next > now ? next - now : 0;
         for (size_t i = 0; i < r->n_agents; i++) {
@@ -260,6 +293,14 @@ run(void *arg)
         if (sfd >= 0 && pfd[1].revents && r->store.drain && r->store.drain(r->aux)) {
             atomic_store(&r->need_load, true);
             next = now;
+        }
+        if (pfd[2].revents & POLLIN) {
+            uint64_t v;
+            ssize_t k = read(r->event_fd, &v, sizeof v);
+            (void) k;
+            if (recon_flows_events(r) && next > now + RECON_REPAIR_DELAY_MS) {
+                next = now + RECON_REPAIR_DELAY_MS;
+            }
         }
         for (size_t i = 0; i < r->n_agents; i++) {
             struct agent *a = &r->agents[i];
@@ -296,11 +337,13 @@ reconciler_create(const struct recon_store *store, void *aux,
     r->opt = *opt;
     if (!r->opt.resync_ms) r->opt.resync_ms = 10000;
     if (!r->opt.retry_ms) r->opt.retry_ms = 250;
+    if (!r->opt.audit_ms) r->opt.audit_ms = 300000;
     atomic_init(&r->stop, false);
     atomic_init(&r->need_load, true);
     atomic_init(&r->reactive_woke_us, 0);
     pthread_mutex_init(&r->mu, NULL);
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    r->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     /* A bridge's management socket appears only once the reconciler has
      * created the bridge, and reappears soon after a switch restarts: keep
      * retrying often (a refused connect to a local socket costs nothing),
@@ -308,7 +351,7 @@ reconciler_create(const struct recon_store *store, void *aux,
     static const struct ofctl_options ofopt = {
         .backoff_min_ms = 50, .backoff_max_ms = 1000,
     };
-    r->ctl = r->wake_fd >= 0 ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
+    r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
     if (!r->ctl) {
         VLOG_ERR_(RECON_MOD, "cannot start the OpenFlow controller");
         goto fail;
@@ -332,6 +375,9 @@ fail:
     if (r->wake_fd >= 0) {
         close(r->wake_fd);
     }
+    if (r->event_fd >= 0) {
+        close(r->event_fd);
+    }
     pthread_mutex_destroy(&r->mu);
     free(r);
     return NULL;
@@ -351,16 +397,17 @@ reconciler_destroy(struct reconciler *r)
     }
     ofctl_destroy(r->ctl);
     free(r->agents);
-    buf_uninit(&r->scratch[0]);
-    buf_uninit(&r->scratch[1]);
     if (r->snap) {
         urcu_bp_synchronize_rcu();
         netmodel_free(&r->snap->m);
         free(r->snap);
     }
     close(r->wake_fd);
+    close(r->event_fd);
     pthread_mutex_destroy(&r->mu);
     free(r->up);
+    free(r->reconnected);
+    free(r->events);
     free(r->links);
     free(r->refusals);
     free(r);

@@ -27,15 +27,29 @@
  *                ovs-vswitchd has numbered their new ports, so their flows
  *                go in this same pass;
  *   4. flows     per connected bridge: compile the desired flows with the
- *                port numbers OVSDB reports, read back the flows carrying a
- *                skyvisor cookie, diff by (table, priority, match), and
- *                apply: additions deepest table first, then deletions from
- *                the ingress table on, each batch closed by a barrier; an
- *                unchanged flow is never touched, so a restarted skyvisord
- *                adopts what its predecessor installed;
+ *                port numbers OVSDB reports and diff them by (table,
+ *                priority, match) against the bridge's installed-flow
+ *                table (ctrl/flowtable.h), which holds what the bridge's
+ *                barriers confirmed; then apply every bridge's changes
+ *                make before break: additions level by level, deepest
+ *                table first (local delivery and transit before the
+ *                ingress rules that lead there), each level confirmed by a
+ *                barrier on every bridge before the next is sent, then
+ *                deletions the other way round; an unchanged flow is never
+ *                touched, so a restarted skyvisord adopts what its
+ *                predecessor installed;
  *   5. status    every object's state (pending / realized / error with a
  *                detail naming the cause) and observed generation, written
  *                back when it changed.
+ *
+ * Drift.  A bridge is read back (its flows carrying a skyvisor cookie)
+ * only at start, when it (re)connects, after one of its batches failed,
+ * in the periodic audit (audit_ms: the read-back is first compared with
+ * the table and the difference counted as drift), and when a packet-in
+ * shows a miss on a bridge the table says is in sync.  Every flow is
+ * installed with OFPFF_SEND_FLOW_REM, so a flow deleted behind our back
+ * comes back as a flow-removed: dropped from the table, it is repaired by
+ * a pass shortly after (a burst of removals is repaired at once).
  *
  * A host that is down marks its own objects (and the VMs that need it)
  * error and does not hold up the others.  A pass that leaves anything
@@ -82,6 +96,8 @@ struct recon_options {
     const char *openflow_listen;    /* "tcp:IP:PORT", "ssl:IP:PORT" or NULL */
     unsigned int resync_ms;         /* periodic pass (10000) */
     unsigned int retry_ms;          /* next pass while pending (250) */
+    unsigned int audit_ms;          /* read every bridge back (300000; 0:
+                                     * the default) */
 };
 
 /* Starts the thread.  'store' is copied, 'aux' must outlive the
@@ -98,6 +114,9 @@ struct recon_stats {
     unsigned long long ovsdb_txns;
     unsigned long long arp_replies, packet_ins, lldp_links;
     unsigned long long reactive_forwarded, reactive_dropped;
+    unsigned long long readbacks, audits;
+    unsigned long long drift_found;     /* flows missing, changed or unknown */
+    unsigned long long drift_repaired;  /* of those, put right since */
     long long last_pass_us;
     bool converged;                 /* last pass left nothing pending */
 };
