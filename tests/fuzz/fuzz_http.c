@@ -142,7 +142,7 @@ stats_write(void)
         return;
     }
     for (size_t i = 0; i <= router_n_routes; i++) {
-        char route[96];
+        char route[112];
         if (i < router_n_routes) {
             snprintf(route, sizeof route, "%s %s",
                      router_method_name(router_routes[i].method),
@@ -150,7 +150,7 @@ stats_write(void)
         } else {
             snprintf(route, sizeof route, "(none: 400, 404, 405, 414, OPTIONS)");
         }
-        fprintf(f, "%-68s %10llu ", route, stats[i].execs);
+        fprintf(f, "%-84s %10llu ", route, stats[i].execs);
         for (size_t k = 0; k < MAX_STATUSES && stats[i].st[k].status; k++) {
             fprintf(f, " %u:%llu", stats[i].st[k].status, stats[i].st[k].n);
         }

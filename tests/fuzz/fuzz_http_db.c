@@ -36,8 +36,11 @@
  * an outage or a concurrent writer (then a 503 is right), whether a COMMIT
  * succeeded and whether an idempotent replay was handed out (fdb_report).
  *
- * A statement or SQL text the stand-in does not know aborts the run with
- * its name: a query added to db/ needs its answer here.
+ * A prepared statement the stand-in has no rows for is named on stderr
+ * and answered as a lost connection (its handler's failure path still
+ * runs); SQL text it does not know (other than BEGIN, COMMIT, ROLLBACK and
+ * savepoints) aborts the run.  A query added to db/ wants its answer
+ * here.
  *
  * Single-threaded, like libFuzzer's loop; one connection. */
 #include <libpq-fe.h>
@@ -84,8 +87,11 @@
     "{'id':'" id "','name':'" name "','labels':{}," TS(t) "," ST ","          \
     "'network':'net','mac':'" mac "','ip':'" ip "','switch':'" sw "',"        \
     "'iface':null,'placement':" placement ",'host_id':'" HOST2 "',"           \
-    "'host':'fra-w1','cloud':'aws-fra'}"
+    "'host':'fra-w1','cloud':'aws-fra','power':'running','power_snapshot':"   \
+    "null,'power_changed_at':null,'migration':null}"
 #define ITEM(id, name) "{'id':'" id "','name':'" name "'," ST "}"
+#define SNAP "5c1e0e0e-8d1a-4c55-9a51-1f3a7b1f0001"
+#define MIG "5c1e0e0e-8d1a-4c55-9a51-1f3a7b1f0002"
 
 struct fdb_obj {
     const char *kind;       /* the statement prefix: "cloud" */
@@ -151,6 +157,28 @@ static struct fdb_obj world[] = {
      "{'id':15,'at':'2026-12-01T23:23:19.453907+00:00','actor':'admin',"
      "'kind':'network','object_id':'" NET "','op':'update','old':{'name':"
      "'net'},'new':{'name':'net'}}"},
+    {"snapshot", SNAP, "snap-1",
+     "{'id':'" SNAP "','name':'snap-1','vm':'web','vm_id':'" VM1 "','reason':"
+     "'manual','labels':{},'state':'ready','detail':null,'mac':"
+     "'02:00:00:00:00:01','ip':'10.0.0.5','switch':'s1','switch_id':'" SW1 "',"
+     "'host':'fra-w1','host_id':'" HOST2 "','size_bytes':120,"
+     "'capture_started_at':'2026-12-01T23:24:00+00:00','captured_at':"
+     "'2026-12-01T23:24:01+00:00','capture_times':{},'generation':2,"
+     TS("24.000000") ",'content':{'flows':[]}}"},
+    {"migration", MIG, "m1",
+     "{'id':'" MIG "','vm':'web','vm_id':'" VM1 "','from_host':'fra-w1',"
+     "'from_host_id':'" HOST2 "','from_cloud':'aws-fra','to_host':'fra-gw',"
+     "'to_host_id':'" HOST1 "','to_cloud':'aws-fra','target':{'host':'fra-gw'},"
+     "'phase':'dual','phase_times':{'prepare':'2026-12-01T23:25:00+00:00',"
+     "'dual':'2026-12-01T23:25:01+00:00'},'counters':{'duplicated':0,"
+     "'to_controller':0,'flows_cloned':3},'detail':null,'dual_timeout_s':300,"
+     "'rollback_requested_at':null,'activate_requested_at':null,"
+     "'finished_at':null,'generation':2," TS("25.000000") "}"},
+    {"stats", VM1, "web",
+     "{'vm':'web','vm_id':'" VM1 "','host':'fra-w1','host_id':'" HOST2 "',"
+     "'power':'running','as_of':'2026-12-01T23:26:00+00:00','rx_packets':10,"
+     "'rx_bytes':1000,'rx_dropped':0,'tx_packets':9,'tx_bytes':900,"
+     "'tx_dropped':0,'duplicated':0,'migration':null}"},
     {"status", NET, "net",
      "{'network':" ITEM(NET, "net") ",'switches':[" ITEM(SW1, "s1") ","
      ITEM(SW2, "s2") "],'links':[" ITEM(LINK, "l1") "],'vms':[" ITEM(VM2, "db")
@@ -255,6 +283,26 @@ fail(const char *what, const char *name)
 {
     fprintf(stderr, "fuzz_http_db: no stand-in for %s '%s'\n", what, name);
     abort();
+}
+
+/* A statement the stand-in has no rows for: said once, on stderr, and
+ * answered as a lost connection (the caller turns NULL into that), so that
+ * a statement added to db/ costs its handler's happy path, not the run. */
+static void
+unknown(const char *name)
+{
+    static char seen[32][48];
+    for (size_t i = 0; i < sizeof seen / sizeof seen[0]; i++) {
+        if (!strcmp(seen[i], name)) {
+            return;
+        }
+        if (!seen[i][0]) {
+            snprintf(seen[i], sizeof seen[i], "%s", name);
+            break;
+        }
+    }
+    fprintf(stderr, "fuzz_http_db: no rows for statement '%s': answered as a lost "
+            "connection; add it to tests/fuzz/fuzz_http_db.c\n", name);
 }
 
 static void
@@ -531,7 +579,8 @@ resource(const char *name, enum op op, int n, const char *const *params,
          bool *known)
 {
     static const char *const kinds[] = {"cloud", "host", "tenant", "network",
-                                        "switch", "link", "vm", "token"};
+                                        "switch", "link", "vm", "token",
+                                        "snapshot"};
     const char *us = strchr(name, '_');
     *known = false;
     if (!us) {
@@ -663,6 +712,30 @@ answer(const char *name, enum op op, int n, const char *const *params)
         }
         return res;
     }
+    if (!strcmp(name, "vm_stop") || !strcmp(name, "vm_start")) {
+        /* UPDATE ... WHERE power = ...: no row when it was not. */
+        return object_row(world_find("vm", param(n, params, 1), NULL), op);
+    }
+    if (!strcmp(name, "vm_stats_document")) {
+        res = rows(1);
+        if (op != OP_NONE) {
+            row_add(res, &world_find("stats", NULL, NULL)->json);
+        }
+        return res;
+    }
+    if (!strcmp(name, "snapshot_latest")) {
+        return object_row(world_find("snapshot", NULL, NULL), op);
+    }
+    if (!strcmp(name, "snapshot_diff")) {
+        return op == OP_NONE ? rows(1) : one_value(op == OP_VARIANT ? "3" : "0");
+    }
+    if (!strcmp(name, "vm_migration_get") || !strcmp(name, "vm_migration_insert")
+        || !strcmp(name, "vm_migration_request")) {
+        return object_row(world_find("migration", NULL, NULL), op);
+    }
+    if (!strcmp(name, "vm_migration_list")) {
+        return list_rows("migration", op, param(n, params, 2));
+    }
     if (!strcmp(name, "cloudlink_get") || !strcmp(name, "cloudlink_lock")) {
         return object_row(world_find("cloudlink", NULL, NULL), op);
     }
@@ -702,7 +775,7 @@ answer(const char *name, enum op op, int n, const char *const *params)
             return table_rows(state[i].cells, state[i].n, state[i].ncols, OP_ROWS);
         }
     }
-    fail("prepared statement", name);
+    unknown(name);
     return NULL;
 }
 
@@ -871,18 +944,23 @@ __wrap_PQexecPrepared(PGconn *c, const char *name, int n, const char *const *par
     }
     unsigned int b = next_byte();
     trace("statement", name, b & 7);
+    PGresult *res;
     switch (b & 7) {
     case 4:
-        return answer(name, OP_VARIANT, n, params);
+        res = answer(name, OP_VARIANT, n, params);
+        break;
     case 5:
-        return answer(name, OP_NONE, n, params);
+        res = answer(name, OP_NONE, n, params);
+        break;
     case 6:
         return sql_error(next_byte(), is_write(name), false);
     case 7:
         return lose(next_byte() & 1);
     default:
-        return answer(name, OP_ROWS, n, params);
+        res = answer(name, OP_ROWS, n, params);
+        break;
     }
+    return res ? res : lose(false);
 }
 
 void
