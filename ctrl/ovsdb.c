@@ -44,6 +44,7 @@ struct ovsdb {
     long long next_try;     /* BACKOFF: when to reconnect. */
     long long last_rx;      /* Connected: last time bytes arrived. */
     bool probe_sent;
+    bool more;              /* ovsdb_run() stopped with input left over */
     int probe_ms;
     unsigned n_syncs;
     uint64_t next_id;
@@ -136,6 +137,7 @@ bool ovsdb_refused(const struct ovsdb *o) { return o->refused; }
 static void
 disconnect(struct ovsdb *o, const char *why)
 {
+    o->more = false;
     if (why != o->why) {
         snprintf(o->why, sizeof o->why, "%s", why);
     }
@@ -317,10 +319,15 @@ ovsdb_run(struct ovsdb *o)
         }
         o->state = OVSDB_MONITORING;
     }
-    for (int i = 0; i < 64; i++) {      /* Bounded: let others run too. */
+    /* Bounded, to let others run too; what is left (complete messages
+     * already buffered, which the socket will not announce again) makes
+     * ovsdb_timeout_ms() 0, so the caller's next poll returns at once. */
+    o->more = true;
+    for (int i = 0; i < 64; i++) {
         struct jsonrpc_msg *m;
         int err = jsonrpc_recv(o->rpc, &m);
         if (err == EAGAIN) {
+            o->more = false;
             break;
         }
         if (err) {
@@ -369,6 +376,9 @@ int
 ovsdb_timeout_ms(const struct ovsdb *o)
 {
     long long now = ovsdb_now_ms(), when;
+    if (o->more && o->state != OVSDB_BACKOFF) {
+        return 0;
+    }
     if (o->state == OVSDB_BACKOFF) {
         when = o->next_try;
     } else {
