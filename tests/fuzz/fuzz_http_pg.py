@@ -40,7 +40,8 @@ def main():
                               stderr=subprocess.STDOUT, text=True, errors="replace")
         lines = proc.stdout.splitlines()
         print("\n".join(lines[-40:] if proc.returncode else
-                        [l for l in lines if l.startswith(("stat::", "Done"))]))
+                        [l for l in lines if l.startswith(("stat::", "Done"))
+                         or "DONE" in l.split()]))
         if os.path.exists(report):
             with open(report) as f:
                 print(f.read(), end="")
