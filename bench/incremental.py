@@ -452,7 +452,10 @@ class Network:
                     "SELECT count(*) FILTER (WHERE state <> 'realized'), "
                     "count(*) FILTER (WHERE state = 'error') FROM vm").split("|"))
                 if err:
-                    raise RuntimeError(f"{err} VMs in error")
+                    detail = poll.one("SELECT count(*) || ' of them: ' || detail FROM vm "
+                                      "WHERE state = 'error' GROUP BY detail "
+                                      "ORDER BY count(*) DESC LIMIT 1")
+                    raise RuntimeError(f"{err} VMs in error ({detail})")
                 if not left:
                     return time.time()
                 if time.time() > deadline:
@@ -606,6 +609,20 @@ def flatness(results):
     return out
 
 
+def aims(results):
+    """Each figure against issue 10's aim, with the factor it misses by."""
+    out = []
+    for r in results:
+        if "failed" in r or r["fleet"] != "emulated":
+            continue
+        p50, p99 = pct(r["add"], 50), pct(r["add"], 99)
+        out.append(f"{r['vms']} VMs: add p50 {p50:.1f} ms ({p50 / 5:.1f}x the 5 ms aim), "
+                   f"p99 {p99:.1f} ms ({p99 / 20:.1f}x the 20 ms aim); "
+                   f"{r['rss_per_vm_kib']:.0f} KiB per VM ({r['rss_per_vm_kib'] / 20:.1f}x "
+                   f"the 20 KiB aim)")
+    return out
+
+
 def commit():
     """The code measured: BENCH_COMMIT when the build is of another tree (an
     export of one commit), else this tree's HEAD, marked when the sources
@@ -694,7 +711,7 @@ def section(results, load0, observe):
            if observe == "listen" else
            "GET of the VM in a tight loop over one keep-alive connection (resolution one GET "
            "round trip; it competes for the CPU it measures)")
-    notes = flatness(results)
+    notes = flatness(results) + aims(results)
     return f"""## Incremental changes (make bench-incremental)
 
 {time.strftime('%Y-%m-%d', time.gmtime())}, commit {commit()}, {os.cpu_count()} cores shared by everything below and other
