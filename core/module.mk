@@ -7,3 +7,5 @@ CORE_SRCS += core/certname.c
 CORE_SRCS += core/vm_phase.c
 CORE_SRCS += core/statusfold.c
 CORE_SRCS += core/augment.c core/detour.c
+# Cloud leases: what an instance acquires, renews or lets go (core/lease.c).
+CORE_SRCS += core/lease.c

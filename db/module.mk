@@ -13,3 +13,5 @@ MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed
 	@mkdir -p $(dir $@)
 	tools/embed db_mig $(MIGRATIONS) > $@
+# Instances and cloud leases (migrations/007).
+DB_SRCS += db/instances.c

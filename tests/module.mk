@@ -115,3 +115,6 @@ UNIT_TESTS += test_vm_phase
 
 # The status fold (core/statusfold.c).
 UNIT_TESTS += test_statusfold
+
+# Cloud leases of several instances (core/lease.c).
+UNIT_TESTS += test_lease
