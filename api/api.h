@@ -69,6 +69,7 @@ struct api_principal {
 
 /* Process-wide settings the handlers need. */
 struct reconciler;
+struct lease_keeper;
 
 struct api_config {
     const char *admin_token;    /* SKYVISOR_ADMIN_TOKEN, when no file */
@@ -77,6 +78,7 @@ struct api_config {
     const char *openapi_json;   /* the embedded document */
     struct reconciler *recon;   /* NULL with --no-reconciler */
     enum tunnels_layout layout; /* --tunnels */
+    struct lease_keeper *keeper; /* this instance's leases (api/lease_keeper.h) */
 };
 
 struct api_req {
@@ -193,8 +195,10 @@ int auth_admin_file_load(const char *path, char *err, size_t errlen);
 /* --- metrics.c --- */
 void metrics_observe(unsigned int route_index, enum api_method method,
                      unsigned int status, double seconds);
-/* Renders the Prometheus text exposition; caller frees. */
-char *metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len);
+/* Renders the Prometheus text exposition; caller frees.  'recon' and
+ * 'keeper' may be NULL. */
+char *metrics_render(struct db_pool *pool, struct reconciler *recon,
+                     struct lease_keeper *keeper, size_t *len);
 
 /* --- http.c: server --- */
 struct api_server;
@@ -235,6 +239,7 @@ api_handler vm_migrations_list, vm_migrations_create, vm_migrations_get,
     vm_migrations_delete, vm_migrations_activate;
 api_handler tokens_list, tokens_create, tokens_get, tokens_delete;
 api_handler audit_list;
+api_handler instances_list;
 api_handler batch_post;
 
 #endif

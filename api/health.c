@@ -1,8 +1,11 @@
 /* health.c: the unauthenticated endpoints: liveness, readiness (the
- * database answers), Prometheus metrics and the OpenAPI document. */
+ * database answers and this instance's heartbeat is being recorded, so an
+ * instance that lost its database or was paused past its lease says so),
+ * Prometheus metrics and the OpenAPI document. */
 #include <string.h>
 
 #include "api/api.h"
+#include "api/lease_keeper.h"
 #include "db/db.h"
 #include "db/store.h"
 
@@ -18,7 +21,11 @@ health_readyz(struct api_req *req, struct api_resp *resp)
 {
     struct db_conn *c = db_pool_get(req->config->pool, 2000);
     enum db_qs qs = c ? store_ping(c) : DB_QS_HARD;
-    if (qs == DB_QS_ONE) {
+    char why[160];
+    if (qs == DB_QS_ONE && req->config->keeper
+        && !lease_keeper_healthy(req->config->keeper, why, sizeof why)) {
+        api_problem(resp, req, SVE_INSTANCE_UNHEALTHY, NULL, "%s", why);
+    } else if (qs == DB_QS_ONE) {
         api_reply_text(resp, 200, "{\"status\":\"ready\"}", "application/json");
     } else {
         api_problem(resp, req, SVE_DB_UNAVAILABLE, NULL, "the database does not "
@@ -32,7 +39,8 @@ void
 health_metrics(struct api_req *req, struct api_resp *resp)
 {
     size_t len;
-    char *text = metrics_render(req->config->pool, req->config->recon, &len);
+    char *text = metrics_render(req->config->pool, req->config->recon,
+                                req->config->keeper, &len);
     if (!text) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "cannot render metrics");
         return;

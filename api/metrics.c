@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/lease_keeper.h"
 #include "ctrl/reconciler.h"
 #include "db/db.h"
 
-#define MAX_ROUTES 64
+#define MAX_ROUTES 128
 static const unsigned int status_codes[] = {200, 201, 204, 304, 400, 401, 403,
                                             404, 405, 409, 412, 413, 415, 422,
                                             500, 503, 0};
@@ -98,8 +99,47 @@ route_label(unsigned int r)
     return r < router_n_routes ? router_routes[r].pattern : "(none)";
 }
 
+/* This instance's leases (api/lease_keeper.h). */
+static void
+render_leases(struct out *o, struct lease_keeper *keeper)
+{
+    struct lease_keeper_stats s;
+    lease_keeper_get_stats(keeper, &s);
+    out_printf(o, "# HELP skyvisor_leases_held Cloud leases this instance holds now "
+                  "(by its own deadline).\n# TYPE skyvisor_leases_held gauge\n"
+                  "skyvisor_leases_held %zu\n", s.held);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+#define C(FIELD, NAME, HELP) {"skyvisor_lease_" NAME "_total", HELP, \
+                              offsetof(struct lease_keeper_stats, FIELD)}
+        C(acquired, "acquisitions", "Cloud leases acquired, each with a new epoch."),
+        C(takeovers, "takeovers", "Acquisitions of a cloud another instance held."),
+        C(yielded, "yields", "Leases let go to the cloud's pinned instance."),
+        C(lost, "losses", "Leases found held by another instance or epoch."),
+        C(expired, "expirations", "Leases whose deadline passed before a renewal."),
+        C(fenced, "fencing_refusals", "Writes or role requests a switch refused "
+                                      "(stale epoch, not master)."),
+        C(heartbeat_failures, "heartbeat_failures", "Heartbeats not recorded."),
+#undef C
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        unsigned long long v;
+        memcpy(&v, (const char *) &s + counters[i].off, sizeof v);
+        out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name,
+                   counters[i].help, counters[i].name, counters[i].name, v);
+    }
+    out_printf(o, "# HELP skyvisor_instance_heartbeat_age_seconds Time since this "
+                  "instance's last recorded heartbeat.\n"
+                  "# TYPE skyvisor_instance_heartbeat_age_seconds gauge\n"
+                  "skyvisor_instance_heartbeat_age_seconds %.3f\n",
+               s.heartbeat_age_ms < 0 ? -1.0 : (double) s.heartbeat_age_ms / 1e3);
+}
+
 char *
-metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len)
+metrics_render(struct db_pool *pool, struct reconciler *recon,
+               struct lease_keeper *keeper, size_t *len)
 {
     struct out o = {malloc(16384), 0, 16384, false};
     if (!o.buf) {
@@ -228,6 +268,9 @@ metrics_render(struct db_pool *pool, struct reconciler *recon, size_t *len)
                        "nothing pending.\n# TYPE skyvisor_reconciler_converged gauge\n"
                        "skyvisor_reconciler_converged %d\n",
                    (double) rs.last_pass_us / 1e6, rs.converged ? 1 : 0);
+    }
+    if (keeper) {
+        render_leases(&o, keeper);
     }
     if (o.failed) {
         free(o.buf);

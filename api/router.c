@@ -38,6 +38,8 @@ const struct api_route router_routes[] = {
 
     {API_GET, "/v1/audit", ACCESS_ADMIN, audit_list},
 
+    {API_GET, "/v1/instances", ACCESS_ADMIN, instances_list},
+
     {API_GET, "/v1/hosts", ACCESS_ADMIN, hosts_list},
     {API_POST, "/v1/hosts", ACCESS_ADMIN, hosts_create},
     {API_GET, "/v1/hosts/{host}", ACCESS_ADMIN, hosts_get},

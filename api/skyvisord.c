@@ -2,6 +2,7 @@
  *
  * Start-up: flags -> admin token -> database (the --db URL, or the embedded
  * cluster under --data-dir) -> migrations -> connection pool -> HTTP server
+ * -> this instance's registration and lease keeper (api/lease_keeper.h)
  * -> (with --openflow-listen) the embedded OpenFlow controller's listener,
  * which completes the handshake with the bridges that connect to it; what
  * it programs into them is the reconciler's business.
@@ -23,6 +24,8 @@
 #include "db/db.h"
 #include "db/embedded.h"
 #include "db/migrate.h"
+#include "api/lease_keeper.h"
+#include "api/lifecycle_store.h"
 #include "api/reconcile.h"
 #include "ctrl/stream.h"
 
@@ -80,6 +83,16 @@ usage(FILE *out)
 "                       are diffed against the flows the bridges confirmed\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
+"  --lease-ms MS        cloud lease length: the owner of a cloud's switches\n"
+"                       renews its lease every heartbeat and stops writing\n"
+"                       when it lapses (default 3000); several instances on\n"
+"                       one database share the clouds this way\n"
+"  --heartbeat-ms MS    how often this instance heartbeats and renews\n"
+"                       (default 1000; below the lease)\n"
+"  --clouds A,B         prefer these clouds (names): this instance takes them\n"
+"                       when orphaned, and back from an unpinned owner once\n"
+"                       it has been healthy for two leases; without it the\n"
+"                       instance takes any orphaned cloud\n"
 "  --admin-token-file FILE\n"
 "                       the admin tokens, one per line ('#' starts a comment),\n"
 "                       instead of SKYVISOR_ADMIN_TOKEN; re-read whenever the\n"
@@ -114,6 +127,8 @@ struct options {
     enum tunnels_layout tunnels;        /* realized */
     enum tunnels_layout tunnels_asked;  /* --tunnels */
     bool no_reconciler;
+    unsigned int lease_ms, heartbeat_ms;
+    const char *clouds;                 /* --clouds */
 };
 
 /* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
@@ -124,7 +139,8 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_LIST_ROUTES, OPT_VERSION, OPT_HELP, OPT_OPENFLOW_LISTEN,
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
-           OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL };
+           OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL,
+           OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -141,6 +157,9 @@ parse_options(int argc, char **argv, struct options *o)
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
+        {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
+        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+        {"clouds", required_argument, NULL, OPT_CLOUDS},
         {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"list-routes", no_argument, NULL, OPT_LIST_ROUTES},
@@ -154,6 +173,8 @@ parse_options(int argc, char **argv, struct options *o)
         .listen = "127.0.0.1:8080",
         .threads = ncpu > 2 ? (unsigned int) ncpu : 2,
         .max_conns_per_ip = 64,
+        .lease_ms = 3000,
+        .heartbeat_ms = 1000,
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -197,6 +218,18 @@ parse_options(int argc, char **argv, struct options *o)
             o->audit_s = (unsigned int) n;
             break;
         }
+        case OPT_LEASE_MS:
+        case OPT_HEARTBEAT_MS: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 50 || n > 600000) {
+                fprintf(stderr, "skyvisord: --%s wants 50 to 600000 milliseconds\n",
+                        c == OPT_LEASE_MS ? "lease-ms" : "heartbeat-ms");
+                return 2;
+            }
+            *(c == OPT_LEASE_MS ? &o->lease_ms : &o->heartbeat_ms) = (unsigned int) n;
+            break;
+        }
+        case OPT_CLOUDS: o->clouds = optarg; break;
         case OPT_TLS_LISTEN: o->tls_listen = optarg; break;
         case OPT_TLS_CERT: o->tls_cert = optarg; break;
         case OPT_TLS_KEY: o->tls_key = optarg; break;
@@ -246,12 +279,57 @@ parse_options(int argc, char **argv, struct options *o)
                 "--ssl-ca-cert\n");
         return 2;
     }
+    if (o->heartbeat_ms >= o->lease_ms) {
+        fprintf(stderr, "skyvisord: --heartbeat-ms must be below --lease-ms\n");
+        return 2;
+    }
     if (o->openflow_listen && !strncmp(o->openflow_listen, "pssl:", 5) && !o->ssl_key) {
         fprintf(stderr, "skyvisord: --openflow-listen pssl: needs --ssl-key, "
                 "--ssl-cert and --ssl-ca-cert\n");
         return 2;
     }
     return 0;
+}
+
+/* Splits --clouds "a,b" into names[] (at most max, pointing into 'buf', a
+ * copy the caller keeps).  Returns the count, or -1 for a name that is not
+ * one a cloud may have. */
+static int
+split_clouds(char *buf, const char **names, int max)
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(t);
+        if (n == max || len < 1 || len > 63 || t[0] == '-' || t[len - 1] == '-'
+            || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-") != len) {
+            return -1;
+        }
+        names[n++] = t;
+    }
+    return n;
+}
+
+/* Registers this instance and starts its lease keeper.  NULL on failure. */
+static struct lease_keeper *
+start_keeper(const struct options *o, const char *conninfo)
+{
+    char host[256] = "localhost", name[320], pins_buf[1024];
+    const char *pins[64];
+    gethostname(host, sizeof host - 1);
+    snprintf(name, sizeof name, "%s:%s", host, o->listen);
+    snprintf(pins_buf, sizeof pins_buf, "%s", o->clouds ? o->clouds : "");
+    int n = split_clouds(pins_buf, pins, 64);
+    if (n < 0) {
+        vlog(VLOG_ERR, "main", "--clouds wants cloud names separated by commas");
+        return NULL;
+    }
+    struct lease_keeper_options ko = {
+        .conninfo = conninfo, .name = name, .api_address = o->listen,
+        .openflow_address = o->openflow_listen, .pins = pins, .n_pins = (size_t) n,
+        .lease_ms = o->lease_ms, .heartbeat_ms = o->heartbeat_ms,
+    };
+    return lease_keeper_start(&ko);
 }
 
 /* Connects once to apply the migrations.  Returns 0 or 1. */
@@ -338,6 +416,8 @@ main(int argc, char **argv)
     struct db_pool *pool = NULL;
     struct api_server *http = NULL;
     struct sky_reconcile *recon = NULL;
+    struct lifecycle_store *life = NULL;
+    struct lease_keeper *keeper = NULL;
     rc = 1;
     if (prepare_schema(conninfo)) {
         goto out;
@@ -346,12 +426,17 @@ main(int argc, char **argv)
     if (!pool) {
         goto out;
     }
+    keeper = start_keeper(&opt, conninfo);
+    if (!keeper) {
+        goto out;
+    }
     struct api_config config = {
         .admin_token = token,
         .admin_token_file = opt.admin_token_file,
         .pool = pool,
         .openapi_json = api_openapi_files[0].data,
         .layout = opt.tunnels,
+        .keeper = keeper,
     };
     if (!opt.no_reconciler) {
         char target[128];
@@ -368,6 +453,10 @@ main(int argc, char **argv)
             goto out;
         }
         config.recon = sky_reconcile_get(recon);
+        life = lifecycle_store_start(conninfo, config.recon);
+        if (!life) {
+            goto out;
+        }
     }
     struct http_options ho = {
         .listen = opt.listen,
@@ -396,6 +485,8 @@ main(int argc, char **argv)
 out:
     http_stop(http);
     sky_reconcile_stop(recon);
+    lifecycle_store_stop(life);
+    lease_keeper_stop(keeper);      /* after the writers stopped */
     db_pool_destroy(pool);
     embedded_pg_stop(pg);
     vlog(VLOG_INFO, "main", "stopped");
