@@ -9,6 +9,15 @@
  *   fail()           any open state -> BACKOFF (active) / CLOSED (passive)
  *   on_timer()       BACKOFF -> CONNECTING; keepalive; request deadlines
  *
+ * Roles (ofconn.h): role_request() sends the ROLE_REQUEST as a request of
+ * its own (REQ_ROLE: the xid table, the deadline and the failure on
+ * disconnect are those of every request); role_done() settles it, releases
+ * or refuses the held writes (struct held, in submission order) and calls
+ * 'fenced' for the switch's refusals; role_lost() is the same for a
+ * granted role taken away (IS_SLAVE error, ROLE_STATUS).  fail() refuses
+ * held writes with ECONNRESET and forgets the role state, so the next
+ * handshake asks again.
+ *
  * I/O never fails synchronously inside a send: flush_tx() only records a
  * write error and asks for EPOLLOUT, and on_io() turns it into fail().  So
  * fail() runs only from on_io(), on_timer() and connect_now(), never from
@@ -35,7 +44,16 @@
 #define READ_CHUNK 65536
 #define EARLY_MAX (1u << 20)        /* bytes of early async messages kept */
 
-enum req_kind { REQ_BATCH, REQ_FLOWS };
+enum req_kind { REQ_BATCH, REQ_FLOWS, REQ_ROLE };
+
+/* A write held until the role reply (ofconn.h, "Roles"). */
+struct held {
+    struct held *next;
+    uint8_t *msgs;                  /* owned */
+    size_t len, n;
+    ofconn_batch_fn *done;          /* NULL: one raw message (ofconn_send_raw) */
+    void *aux;
+};
 
 struct req {
     struct req *next;
@@ -54,6 +72,9 @@ struct req {
     ofconn_flows_fn *flows_done;
     struct offlow_stats *flows;     /* owned until handed to flows_done */
     size_t n_flows, cap_flows;
+    /* REQ_ROLE */
+    struct ofconn *conn;
+    uint32_t role_reply;
 };
 
 struct ofconn {
@@ -89,6 +110,15 @@ struct ofconn {
     size_t n_ports, cap_ports;
     unsigned int n_handshakes;
     struct req *reqs;
+
+    /* Roles (ofconn.h). */
+    uint32_t role;                  /* asked; OFPCR_ROLE_NOCHANGE: none */
+    uint64_t generation;
+    uint64_t until_ms;              /* 0: no deadline */
+    enum ofconn_role_state role_state;
+    int role_error;                 /* REFUSED: the errno writes get */
+    uint32_t role_xid;              /* the ROLE_REQUEST in flight */
+    struct held *held, **held_tail;
 };
 
 static void on_io(struct loop *, int fd, uint32_t events, void *aux);
@@ -96,6 +126,7 @@ static void on_timer(struct loop *, void *aux);
 static void connect_now(struct ofconn *);
 static void advance_connect(struct ofconn *);
 static void handle_frame(struct ofconn *, const uint8_t *p, size_t len);
+static void role_done(struct ofconn *, struct req *, int error);
 
 const char *
 ofconn_state_name(enum ofconn_state s)
@@ -285,24 +316,86 @@ queue_error_reply(struct ofconn *c, enum oferr e, const uint8_t *p, size_t len)
     }
 }
 
+/* Holds a write until the role reply: copies msgs[0..len).  Returns 0 or
+ * ENOMEM. */
+static int
+hold(struct ofconn *c, const uint8_t *msgs, size_t len, size_t n,
+     ofconn_batch_fn *done, void *aux)
+{
+    struct held *h = calloc(1, sizeof *h);
+    if (!h || !(h->msgs = malloc(len ? len : 1))) {
+        free(h);
+        return ENOMEM;
+    }
+    memcpy(h->msgs, msgs, len);
+    h->len = len;
+    h->n = n;
+    h->done = done;
+    h->aux = aux;
+    if (!c->held) {
+        c->held_tail = &c->held;
+    }
+    *c->held_tail = h;
+    c->held_tail = &h->next;
+    return 0;
+}
+
+/* Sends (error 0) or refuses every held write, in order. */
+static void
+release_held(struct ofconn *c, int error)
+{
+    struct held *h = c->held;
+    c->held = NULL;
+    c->held_tail = &c->held;
+    while (h) {
+        struct held *next = h->next;
+        if (h->done) {
+            if (error) {
+                h->done(h->aux, error, 0, NULL);
+            } else {
+                ofconn_submit(c, h->msgs, h->len, h->n, h->done, h->aux);
+            }
+        } else if (error || ofconn_send_raw(c, h->msgs, h->len)) {
+            vlog(VLOG_WARN, MOD, "%s: a held %s dropped: %s", c->target,
+                 ofmsg_type_name(h->msgs[1]), strerror(error ? error : ENOTCONN));
+        }
+        free(h->msgs);
+        free(h);
+        h = next;
+    }
+}
+
+int
+ofconn_write_gate(const struct ofconn *c)
+{
+    if (c->role == OFPCR_ROLE_NOCHANGE) {
+        return c->cfg.fenced ? EPERM : 0;
+    }
+    if (c->role == OFPCR_ROLE_SLAVE) {
+        return EPERM;
+    }
+    switch (c->role_state) {
+    case OFCONN_ROLE_UNSET:
+    case OFCONN_ROLE_PENDING:
+        return EAGAIN;
+    case OFCONN_ROLE_REFUSED:
+        return c->role_error;
+    case OFCONN_ROLE_GRANTED:
+        break;
+    }
+    return c->until_ms && loop_now_ms() >= c->until_ms ? ETIME : 0;
+}
+
 int
 ofconn_send(struct ofconn *c, const struct ofmsg *msg)
 {
-    if (c->state != OFCONN_ACTIVE) {
-        return ENOTCONN;
+    struct buf b;
+    buf_init(&b);
+    int error = ofmsg_encode(msg, &b);
+    if (!error) {
+        error = ofconn_send_raw(c, b.data, b.len);
     }
-    if (c->tx.len - c->tx_off > OFCONN_TX_MAX) {
-        return ENOBUFS;
-    }
-    int error;
-    if (msg->xid) {
-        error = queue_msg(c, msg);
-    } else {
-        struct ofmsg copy = *msg;   /* shallow: only the xid differs */
-        copy.xid = alloc_xids(c, 1);
-        error = queue_msg(c, &copy);
-    }
-    kick_tx(c);
+    buf_uninit(&b);
     return error;
 }
 
@@ -326,6 +419,12 @@ ofconn_send_raw(struct ofconn *c, const uint8_t *msg, size_t len)
     }
     if (ofmsg_frame(msg, len) != (long) len) {
         return EINVAL;
+    }
+    int gate = ofconn_write_gate(c);
+    if (gate == EAGAIN) {
+        return hold(c, msg, len, 1, NULL, NULL);
+    } else if (gate) {
+        return gate;
     }
     size_t start = c->tx.len;
     buf_put(&c->tx, msg, len);
@@ -355,7 +454,9 @@ req_free(struct req *r)
 static void
 req_complete(struct req *r, int error)
 {
-    if (r->kind == REQ_BATCH) {
+    if (r->kind == REQ_ROLE) {
+        role_done(r->conn, r, error);
+    } else if (r->kind == REQ_BATCH) {
         if (!error && r->failed) {
             error = EPROTO;
         }
@@ -451,6 +552,17 @@ ofconn_submit(struct ofconn *c, const uint8_t *msgs, size_t len, size_t n,
             return;
         }
         off += (size_t) m;
+    }
+    int gate = count == n ? ofconn_write_gate(c) : 0;
+    if (gate == EAGAIN) {
+        int error = hold(c, msgs, len, n, done, aux);
+        if (error) {
+            done(aux, error, 0, NULL);
+        }
+        return;
+    } else if (gate) {
+        done(aux, gate, 0, NULL);
+        return;
     }
     struct req *r = count == n ? req_add(c, REQ_BATCH, aux) : NULL;
     if (!r) {
@@ -548,6 +660,141 @@ take_flows(struct req *r, struct ofmsg_multipart *mp)
     return 0;
 }
 
+/* --- roles --- */
+
+const char *
+ofconn_role_state_name(enum ofconn_role_state s)
+{
+    static const char *const names[] = {
+        [OFCONN_ROLE_UNSET] = "unset", [OFCONN_ROLE_PENDING] = "pending",
+        [OFCONN_ROLE_GRANTED] = "granted", [OFCONN_ROLE_REFUSED] = "refused",
+    };
+    return (unsigned int) s <= OFCONN_ROLE_REFUSED ? names[s] : "?";
+}
+
+enum ofconn_role_state ofconn_role_state(const struct ofconn *c) { return c->role_state; }
+
+static const char *
+role_name(uint32_t role)
+{
+    return role == OFPCR_ROLE_MASTER ? "MASTER" : role == OFPCR_ROLE_SLAVE ? "SLAVE"
+           : role == OFPCR_ROLE_EQUAL ? "EQUAL" : "NOCHANGE";
+}
+
+/* Sends the ROLE_REQUEST for c->role and c->generation: PENDING. */
+static void
+role_request(struct ofconn *c)
+{
+    struct req *r = req_add(c, REQ_ROLE, NULL);
+    if (!r) {
+        c->role_state = OFCONN_ROLE_REFUSED;
+        c->role_error = ENOMEM;
+        return;
+    }
+    r->conn = c;
+    r->last_xid = alloc_xids(c, 1);
+    c->role_xid = r->last_xid;
+    c->role_state = OFCONN_ROLE_PENDING;
+    struct ofmsg m;
+    ofmsg_init(&m, OFPT_ROLE_REQUEST, r->last_xid);
+    m.u.role.role = c->role;
+    m.u.role.generation_id = c->generation;
+    queue_msg(c, &m);
+    kick_tx(c);
+}
+
+/* The role was refused or taken away: writes stop, held ones are
+ * refused, and for the switch's own refusals the owner hears of it. */
+static void
+role_refused(struct ofconn *c, int reason, const char *why)
+{
+    c->role_state = OFCONN_ROLE_REFUSED;
+    c->role_error = reason;
+    vlog(VLOG_WARN, MOD, "%s: switch %016llx: role %s generation %llu %s", c->target,
+         (unsigned long long) c->features.datapath_id, role_name(c->role),
+         (unsigned long long) c->generation, why);
+    release_held(c, reason);
+    if ((reason == ESTALE || reason == EPERM) && c->h->fenced) {
+        c->h->fenced(c, c->aux, reason, c->generation);
+    }
+}
+
+/* Settles the ROLE_REQUEST 'r' (already unlinked): error 0 with the
+ * reply's role in r->role_reply, EPROTO with the switch's error in r->err,
+ * or ECONNRESET / ETIMEDOUT / ENOMEM. */
+static void
+role_done(struct ofconn *c, struct req *r, int error)
+{
+    if (r->last_xid != c->role_xid || c->role_state != OFCONN_ROLE_PENDING) {
+        return;                     /* superseded by a newer request */
+    }
+    c->role_xid = 0;
+    if (error == ECONNRESET) {
+        return;                     /* fail() forgets the role state */
+    }
+    if (!error && r->role_reply == c->role) {
+        c->role_state = OFCONN_ROLE_GRANTED;
+        vlog(VLOG_INFO, MOD, "%s: switch %016llx: role %s generation %llu granted",
+             c->target, (unsigned long long) c->features.datapath_id,
+             role_name(c->role), (unsigned long long) c->generation);
+        release_held(c, 0);
+    } else if (error == EPROTO && r->err.type == 11 && r->err.code == 0) {
+        role_refused(c, ESTALE, "refused: stale (the switch has seen a higher one)");
+    } else if (error == EPROTO || !error) {
+        role_refused(c, EPERM, "refused by the switch");
+    } else {
+        role_refused(c, error, strerror(error));
+    }
+}
+
+/* A granted MASTER or EQUAL role was taken away ('why'). */
+static void
+role_lost(struct ofconn *c, const char *why)
+{
+    if (c->role != OFPCR_ROLE_SLAVE && c->role != OFPCR_ROLE_NOCHANGE
+        && c->role_state == OFCONN_ROLE_GRANTED) {
+        role_refused(c, EPERM, why);
+    }
+}
+
+void
+ofconn_set_role(struct ofconn *c, uint32_t role, uint64_t generation, uint64_t until_ms)
+{
+    c->until_ms = until_ms;
+    if (role == c->role && generation == c->generation) {
+        return;                     /* only the deadline moves */
+    }
+    c->role = role;
+    c->generation = generation;
+    c->role_xid = 0;                /* a reply to an older request is ignored */
+    c->role_state = OFCONN_ROLE_UNSET;
+    if (role == OFPCR_ROLE_NOCHANGE) {
+        release_held(c, c->cfg.fenced ? EPERM : 0);
+    } else if (c->state == OFCONN_ACTIVE) {
+        role_request(c);
+    }
+    if (role == OFPCR_ROLE_SLAVE) {
+        release_held(c, EPERM);
+    }
+}
+
+/* An ONF ROLE_STATUS (OpenFlow 1.3 experimenter 0x4f4e4600, type 1911:
+ * role u32, reason u8, pad, generation_id u64) at p[0..len): true when it
+ * is one, after acting on it. */
+static bool
+on_role_status(struct ofconn *c, const uint8_t *p, size_t len)
+{
+    if (len < 32 || p[1] != OFPT_EXPERIMENTER || get_be32(p + 8) != 0x4f4e4600
+        || get_be32(p + 12) != 1911) {
+        return false;
+    }
+    uint32_t role = get_be32(p + 16);
+    if (role == OFPCR_ROLE_SLAVE) {
+        role_lost(c, "lost: another controller became master");
+    }
+    return true;
+}
+
 /* --- connection lifetime --- */
 
 static void
@@ -583,6 +830,8 @@ fail(struct ofconn *c, const char *why)
         c->state = OFCONN_CLOSED;
     }
     fail_all(c, ECONNRESET);
+    c->role_state = OFCONN_ROLE_UNSET;
+    release_held(c, ECONNRESET);
     if (was_active && c->h->down) {
         c->h->down(c, c->aux);
     }
@@ -668,7 +917,10 @@ init_conn(struct ofconn *c, struct loop *loop, const struct ofconn_config *cfg,
     c->cfg.backoff_max_ms = cfg && cfg->backoff_max_ms ? cfg->backoff_max_ms : 8000;
     c->cfg.request_timeout_ms = cfg && cfg->request_timeout_ms
                                     ? cfg->request_timeout_ms : 10000;
+    c->cfg.fenced = cfg && cfg->fenced;
     c->backoff_ms = c->cfg.backoff_min_ms;
+    c->role = OFPCR_ROLE_NOCHANGE;
+    c->held_tail = &c->held;
     buf_init(&c->rx);
     buf_init(&c->early);
     buf_init(&c->tx);
@@ -738,6 +990,8 @@ ofconn_destroy(struct ofconn *c)
     close_fd(c);
     c->state = OFCONN_CLOSED;
     fail_all(c, ECONNRESET);
+    c->role_state = OFCONN_ROLE_UNSET;
+    release_held(c, ECONNRESET);
     buf_uninit(&c->rx);
     buf_uninit(&c->early);
     buf_uninit(&c->tx);
@@ -838,6 +1092,9 @@ on_port_desc(struct ofconn *c, const struct ofmsg_multipart *mp)
     c->n_handshakes++;
     vlog(VLOG_INFO, MOD, "%s: switch %016llx up (%zu ports)", c->target,
          (unsigned long long) c->features.datapath_id, c->n_ports);
+    if (c->role != OFPCR_ROLE_NOCHANGE) {
+        role_request(c);            /* before anything the owner sends */
+    }
     if (c->h->up) {
         c->h->up(c, c->aux);
     }
@@ -877,6 +1134,9 @@ on_multipart_reply(struct ofconn *c, struct ofmsg *m)
 static void
 on_error(struct ofconn *c, struct ofmsg *m)
 {
+    if (m->u.error.type == 1 && m->u.error.code == 10) {     /* IS_SLAVE */
+        role_lost(c, "lost: the switch says we are a slave");
+    }
     struct req *r = req_find(c, m->xid);
     if (!r) {
         vlog(VLOG_WARN, MOD, "%s: error type %u code %u for xid %u", c->target,
@@ -896,8 +1156,8 @@ on_error(struct ofconn *c, struct ofmsg *m)
         }
         return;
     }
-    /* The barrier or the multipart request itself was refused. */
-    if (r->kind == REQ_BATCH && !r->failed) {
+    /* The barrier, the multipart or the role request itself was refused. */
+    if ((r->kind == REQ_BATCH || r->kind == REQ_ROLE) && !r->failed) {
         r->failed = true;
         r->failed_index = r->n;
         r->err = m->u.error;
@@ -912,6 +1172,9 @@ on_error(struct ofconn *c, struct ofmsg *m)
 static void
 handle_frame(struct ofconn *c, const uint8_t *p, size_t len)
 {
+    if (p[1] == OFPT_EXPERIMENTER && on_role_status(c, p, len)) {
+        return;
+    }
     struct ofmsg m;
     enum oferr e = ofmsg_decode(p, len, &m);
     if (e) {
@@ -982,8 +1245,16 @@ handle_frame(struct ofconn *c, const uint8_t *p, size_t len)
             c->h->message(c, &m, c->aux);
         }
         break;
+    case OFPT_ROLE_REPLY: {
+        struct req *r = req_find(c, m.xid);
+        if (r && r->kind == REQ_ROLE) {
+            r->role_reply = m.u.role.role;
+            req_unlink(c, r);
+            req_complete(r, 0);
+        }
+        break;
+    }
     case OFPT_GET_CONFIG_REPLY:
-    case OFPT_ROLE_REPLY:
         break;
     default:
         /* A request a switch has no business sending us. */

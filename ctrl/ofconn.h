@@ -68,6 +68,33 @@
  * only input error that closes the connection is an impossible header
  * length, which leaves no way to find the next message.
  *
+ * Roles (fencing: several controllers, one owner).  ofconn_set_role() sets
+ * the role and generation_id the connection asks for; it asks at once if
+ * the connection is ACTIVE and again after every handshake, before the
+ * 'up' handler runs, so the ROLE_REQUEST is the first thing after the
+ * handshake and no write precedes it.  Writes (ofconn_submit,
+ * ofconn_send, ofconn_send_raw) pass a gate:
+ *
+ *   role asked   role state   write
+ *   none         -            sent (refused EPERM when cfg.fenced)
+ *   SLAVE        any          refused EPERM (a slave never writes)
+ *   MASTER/EQUAL PENDING      held, in order, until the reply
+ *   MASTER/EQUAL GRANTED      sent while now < until_ms (0: no deadline),
+ *                             refused ETIME after it
+ *   MASTER/EQUAL REFUSED      refused with the reason (ESTALE: the switch
+ *                             has seen a higher generation; EPERM: it made
+ *                             us a slave; ETIMEDOUT: no reply)
+ *
+ * A granted role is lost (REFUSED, EPERM) when the switch answers a write
+ * with BAD_REQUEST/IS_SLAVE or reports a role status naming us slave
+ * (Open vSwitch sends the ONF extension ROLE_STATUS to OpenFlow 1.3
+ * connections when another controller becomes master).  A refusal the
+ * switch made (ESTALE, EPERM) calls the 'fenced' handler, so the owner
+ * steps down at once.  Held writes go out when the role is granted, or
+ * complete with the refusal's errno, or with ECONNRESET if the connection
+ * fails first.  A new ofconn_set_role() with the same role and generation
+ * only moves the deadline; any other asks again.
+ *
  * Backpressure: while more than OFCONN_TX_HIGH bytes wait to be written the
  * connection stops reading (so a switch flooding echoes or packet-ins
  * cannot grow our queue without bound); ofconn_send() refuses new messages
@@ -95,6 +122,16 @@ struct ofconn_config {
     unsigned int backoff_min_ms;    /* 0: 100 */
     unsigned int backoff_max_ms;    /* 0: 8000 */
     unsigned int request_timeout_ms;/* batches and multipart reads; 0: 10000 */
+    bool fenced;                    /* writes need a granted MASTER or EQUAL
+                                     * role (see "Roles") */
+};
+
+enum ofconn_role_state {
+    OFCONN_ROLE_UNSET,              /* nothing asked (or not since the
+                                     * connection came up) */
+    OFCONN_ROLE_PENDING,            /* ROLE_REQUEST out, no reply yet */
+    OFCONN_ROLE_GRANTED,
+    OFCONN_ROLE_REFUSED,
 };
 
 struct ofconn;
@@ -105,13 +142,16 @@ struct ofconn;
  * is called from a timer, never from inside an ofconn function.  'admit'
  * (optional) decides, once the switch has told its datapath id, whether
  * the connection may go on (ofconn_dpid(), ofconn_peer_names() are set);
- * to refuse it returns false with the reason in why[0..len). */
+ * to refuse it returns false with the reason in why[0..len).  'fenced'
+ * (optional) reports that the switch refused the role asked with
+ * 'generation' (reason ESTALE) or took it away (EPERM); see "Roles". */
 struct ofconn_handler {
     void (*up)(struct ofconn *, void *aux);
     void (*down)(struct ofconn *, void *aux);
     void (*message)(struct ofconn *, const struct ofmsg *, void *aux);
     void (*closed)(struct ofconn *, void *aux);
     bool (*admit)(struct ofconn *, void *aux, char *why, size_t len);
+    void (*fenced)(struct ofconn *, void *aux, int reason, uint64_t generation);
 };
 
 /* Creates a connection; 'target' and 'cfg' are copied, 'h' must outlive
@@ -147,18 +187,33 @@ const char *const *ofconn_peer_names(const struct ofconn *, size_t *n);
 /* Number of completed handshakes (reconnects + 1), for tests. */
 unsigned int ofconn_n_handshakes(const struct ofconn *);
 
+/* Sets the role (OFPCR_ROLE_MASTER, _SLAVE, _EQUAL, or _NOCHANGE for none)
+ * and generation_id asked for now (if ACTIVE) and after every handshake,
+ * and the deadline (CLOCK_MONOTONIC ms, loop_now_ms(); 0: none) after
+ * which writes are refused with ETIME whatever the switch says. */
+void ofconn_set_role(struct ofconn *, uint32_t role, uint64_t generation,
+                     uint64_t until_ms);
+enum ofconn_role_state ofconn_role_state(const struct ofconn *);
+const char *ofconn_role_state_name(enum ofconn_role_state);
+/* What a write would meet now: 0 (sent), EAGAIN (held until the role
+ * reply), or the errno it is refused with (see "Roles"). */
+int ofconn_write_gate(const struct ofconn *);
+
 /* Encodes and queues one message; xid 0 gets a fresh xid.  Returns 0,
- * ENOTCONN (not ACTIVE), ENOBUFS (queue full) or the encoder's error. */
+ * ENOTCONN (not ACTIVE), ENOBUFS (queue full), the encoder's error or a
+ * role refusal; a write held for the role reply returns 0. */
 int ofconn_send(struct ofconn *, const struct ofmsg *);
 
 /* Queues one already-encoded message (len bytes, one whole frame); an xid
  * of 0 in it is replaced by a fresh one.  Same errors as ofconn_send(),
- * plus EINVAL for bytes that are not one frame. */
+ * plus EINVAL for bytes that are not one frame; a held write whose role
+ * is then refused is dropped with a log line. */
 int ofconn_send_raw(struct ofconn *, const uint8_t *msg, size_t len);
 
 /* Completion of a batch: error 0 (all applied), EPROTO (message
- * 'failed_index' was rejected with 'err', borrowed), ECONNRESET, ETIMEDOUT
- * or ENOTCONN. */
+ * 'failed_index' was rejected with 'err', borrowed), ECONNRESET, ETIMEDOUT,
+ * ENOTCONN, or a role refusal (EPERM, ESTALE, ETIME, ETIMEDOUT) with
+ * nothing sent. */
 typedef void ofconn_batch_fn(void *aux, int error, size_t failed_index,
                              const struct ofmsg_error *err);
 /* Sends 'n' already-encoded messages (concatenated in 'msgs', 'len' bytes;

@@ -43,6 +43,8 @@ struct ofctl {
     /* Loop thread only. */
     struct ofconn **conns;
     size_t n_conns, cap_conns;
+    struct role_entry *roles;       /* ofctl_set_role(), by dpid */
+    size_t n_roles;
     struct listener **listeners;
     size_t n_listeners;
 
@@ -54,7 +56,14 @@ struct ofctl {
 };
 
 enum job_kind { JOB_CONNECT, JOB_DISCONNECT, JOB_LISTEN, JOB_SUBMIT, JOB_FLOWS,
-                JOB_SEND, JOB_SHUTDOWN };
+                JOB_SEND, JOB_ROLE, JOB_SHUTDOWN };
+
+/* The role a switch's connections ask for (OFPCR_ROLE_*). */
+struct role_entry {
+    uint64_t dpid;
+    uint32_t role;
+    uint64_t generation, until_ms;
+};
 
 /* A listening socket: plain ("tcp:") or TLS ("ssl:"). */
 struct listener {
@@ -74,6 +83,7 @@ struct job {
     struct buf msgs;                /* SUBMIT, SEND: encoded messages */
     size_t n;
     uint64_t cookie, cookie_mask;   /* FLOWS */
+    struct role_entry role;         /* ROLE */
     ofctl_done_fn *done;
     ofctl_flows_fn *flows_done;
     void *aux;
@@ -203,10 +213,76 @@ on_closed(struct ofconn *c, void *aux)
     drop_conn(aux, c);
 }
 
+static const struct role_entry *
+find_role(const struct ofctl *ctl, uint64_t dpid)
+{
+    for (size_t i = 0; i < ctl->n_roles; i++) {
+        if (ctl->roles[i].dpid == dpid) {
+            return &ctl->roles[i];
+        }
+    }
+    return NULL;
+}
+
+/* Gives 'c' the role of its switch (none if unset): once the datapath id
+ * is known, so the handshake's end asks for it before switch_up. */
+static void
+apply_role(struct ofctl *ctl, struct ofconn *c)
+{
+    const struct role_entry *r = find_role(ctl, ofconn_dpid(c));
+    if (r) {
+        ofconn_set_role(c, r->role, r->generation, r->until_ms);
+    } else {
+        ofconn_set_role(c, OFPCR_ROLE_NOCHANGE, 0, 0);
+    }
+}
+
+/* JOB_ROLE: records the entry and applies it to the switch's connections. */
+static void
+set_role_now(struct ofctl *ctl, const struct role_entry *e)
+{
+    size_t i = 0;
+    while (i < ctl->n_roles && ctl->roles[i].dpid != e->dpid) {
+        i++;
+    }
+    if (e->role == OFPCR_ROLE_NOCHANGE) {
+        if (i < ctl->n_roles) {
+            ctl->roles[i] = ctl->roles[--ctl->n_roles];
+        }
+    } else if (i < ctl->n_roles) {
+        ctl->roles[i] = *e;
+    } else {
+        struct role_entry *g = realloc(ctl->roles, (ctl->n_roles + 1) * sizeof *g);
+        if (!g) {
+            vlog(VLOG_ERR, MOD, "out of memory for the role of %016llx",
+                 (unsigned long long) e->dpid);
+            return;
+        }
+        ctl->roles = g;
+        ctl->roles[ctl->n_roles++] = *e;
+    }
+    for (size_t k = 0; k < ctl->n_conns; k++) {
+        enum ofconn_state st = ofconn_state(ctl->conns[k]);
+        if (st == OFCONN_ACTIVE && ofconn_dpid(ctl->conns[k]) == e->dpid) {
+            apply_role(ctl, ctl->conns[k]);
+        }
+    }
+}
+
+static void
+on_fenced(struct ofconn *c, void *aux, int reason, uint64_t generation)
+{
+    struct ofctl *ctl = aux;
+    if (ctl->cbs.fenced) {
+        ctl->cbs.fenced(ctl->aux, ofconn_dpid(c), reason, generation);
+    }
+}
+
 static bool
 on_admit(struct ofconn *c, void *aux, char *why, size_t len)
 {
     struct ofctl *ctl = aux;
+    apply_role(ctl, c);
     if (!ctl->cbs.switch_admit) {
         return true;
     }
@@ -222,7 +298,7 @@ on_admit(struct ofconn *c, void *aux, char *why, size_t len)
 
 static const struct ofconn_handler conn_handler = {
     .admit = on_admit, .up = on_up, .down = on_down, .message = on_message,
-    .closed = on_closed,
+    .closed = on_closed, .fenced = on_fenced,
 };
 
 static void
@@ -342,6 +418,9 @@ run_job(struct loop *loop, void *aux)
         }
         break;
     }
+    case JOB_ROLE:
+        set_role_now(ctl, &j->role);
+        break;
     case JOB_SHUTDOWN:
         while (ctl->n_conns) {
             drop_conn(ctl, ctl->conns[ctl->n_conns - 1]);
@@ -415,7 +494,8 @@ ofctl_create(const struct ofctl_callbacks *cbs, void *aux,
     ctl->aux = aux;
     if (opt) {
         ctl->cfg = (struct ofconn_config){opt->probe_ms, opt->backoff_min_ms,
-                                          opt->backoff_max_ms, opt->request_timeout_ms};
+                                          opt->backoff_max_ms, opt->request_timeout_ms,
+                                          opt->fenced};
     }
     pthread_mutex_init(&ctl->mutex, NULL);
     pthread_condattr_t ca;
@@ -447,6 +527,7 @@ ofctl_destroy(struct ofctl *ctl)
     pthread_join(ctl->thread, NULL);
     loop_destroy(ctl->loop);
     free(ctl->conns);
+    free(ctl->roles);
     free(ctl->listeners);
     free(ctl->up);
     pthread_cond_destroy(&ctl->cond);
@@ -558,6 +639,25 @@ ofctl_submit(struct ofctl *ctl, uint64_t dpid, const struct ofmsg *msgs, size_t 
     }
     j->done = done;
     j->aux = aux;
+    return job_post(j);
+}
+
+int
+ofctl_set_role(struct ofctl *ctl, uint64_t dpid, enum ofctl_role role,
+               uint64_t generation, uint64_t until_ms)
+{
+    static const uint32_t wire[] = {
+        [OFCTL_ROLE_NONE] = OFPCR_ROLE_NOCHANGE, [OFCTL_ROLE_SLAVE] = OFPCR_ROLE_SLAVE,
+        [OFCTL_ROLE_MASTER] = OFPCR_ROLE_MASTER, [OFCTL_ROLE_EQUAL] = OFPCR_ROLE_EQUAL,
+    };
+    if ((unsigned int) role > OFCTL_ROLE_EQUAL) {
+        return EINVAL;
+    }
+    struct job *j = job_new(ctl, JOB_ROLE);
+    if (!j) {
+        return ENOMEM;
+    }
+    j->role = (struct role_entry) {dpid, wire[role], generation, until_ms};
     return job_post(j);
 }
 

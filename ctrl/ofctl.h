@@ -29,8 +29,24 @@
  * message the switch rejected (the OFPT_ERROR whose xid matches it), or
  * ENOENT (no such switch connected), ECONNRESET (the connection went away
  * first), ETIMEDOUT (no barrier reply within request_timeout_ms), ENOBUFS
- * (the switch's output queue is full).  A rejected message does not stop
- * the switch from applying the others: OpenFlow has no transactions. */
+ * (the switch's output queue is full), or a fencing refusal (EPERM, ESTALE,
+ * ETIME: nothing was sent; see "Fencing").  A rejected message does not stop
+ * the switch from applying the others: OpenFlow has no transactions.
+ *
+ * Fencing: with several controllers on one switch, only the owner of its
+ * cloud may write (api/lease_keeper.h says who, with which epoch, until
+ * when).  ofctl_set_role(dpid, MASTER, epoch, deadline) makes every
+ * connection to that switch ask for the role with generation_id = epoch
+ * at once and after every reconnect, before anything else is sent and
+ * before switch_up; batches and sends wait for the reply (ctrl/ofconn.h,
+ * "Roles"), and are refused without reaching the switch when the role is
+ * refused (ESTALE: a higher epoch was seen there; EPERM: made slave),
+ * when this process asked SLAVE (EPERM), or once the deadline passed
+ * (ETIME).  The switch's refusals (STALE, IS_SLAVE, a role status naming
+ * another master) also call 'fenced', so the owner steps down at once
+ * (lease_keeper_fenced()).  With ofctl_options.fenced a switch whose role
+ * was never set refuses writes (EPERM) instead of writing with the full
+ * rights Open vSwitch gives a connection that asked for no role. */
 #ifndef SKYVISOR_CTRL_OFCTL_H
 #define SKYVISOR_CTRL_OFCTL_H
 
@@ -71,6 +87,9 @@ struct ofctl_callbacks {
     void (*flow_removed)(void *aux, uint64_t dpid, const struct ofmsg_flow_removed *);
     bool (*switch_admit)(void *aux, const struct ofctl_switch_info *, char *why,
                          size_t len);
+    /* The switch refused the role asked with 'generation' (reason ESTALE)
+     * or took it away (EPERM): see "Fencing". */
+    void (*fenced)(void *aux, uint64_t dpid, int reason, uint64_t generation);
 };
 
 /* Zero fields take the defaults in parentheses. */
@@ -80,6 +99,7 @@ struct ofctl_options {
     unsigned int backoff_min_ms;    /* first reconnect delay (100) */
     unsigned int backoff_max_ms;    /* cap of the doubling delay (8000) */
     unsigned int request_timeout_ms;/* batch / multipart deadline (10000) */
+    bool fenced;                    /* no writes without a granted role */
 };
 
 /* Starts a controller and its loop thread.  'cbs' is copied; 'aux' must
@@ -102,6 +122,24 @@ int ofctl_connect(struct ofctl *, const char *target);
 /* Drops the connection made by ofctl_connect(target) (switch_down if it
  * was up).  Returns 0 or ENOMEM. */
 int ofctl_disconnect(struct ofctl *, const char *target);
+
+enum ofctl_role {
+    OFCTL_ROLE_NONE,                /* ask nothing: Open vSwitch's default
+                                     * (EQUAL), writes unfenced */
+    OFCTL_ROLE_SLAVE,               /* a follower: reads only */
+    OFCTL_ROLE_MASTER,              /* the owner, with its epoch */
+    OFCTL_ROLE_EQUAL,
+};
+
+/* Sets the role every connection to switch 'dpid' asks for, with
+ * generation_id 'generation', now and after every reconnect, and the
+ * deadline 'until_ms' (CLOCK_MONOTONIC ms as loop_now_ms(); 0: none) after
+ * which its writes are refused with ETIME.  The same role and generation
+ * again only moves the deadline (a lease renewal); another asks again.
+ * OFCTL_ROLE_NONE forgets the switch's entry.  Returns 0 or ENOMEM; the
+ * outcome comes through the writes' completions and 'fenced'. */
+int ofctl_set_role(struct ofctl *, uint64_t dpid, enum ofctl_role role,
+                   uint64_t generation, uint64_t until_ms);
 
 typedef void ofctl_done_fn(void *aux, int error, size_t failed_index,
                            const struct ofmsg_error *err);

@@ -4,6 +4,7 @@
  * A line protocol on stdin/stdout: one command per line, one answer line
  * per command, "ok ..." or "err ...".  Commands:
  *   connect TARGET            ofctl_connect
+ *   disconnect TARGET         ofctl_disconnect
  *   listen TARGET             ofctl_listen; answers "ok PORT"
  *   wait N MS                 N switches up; answers "ok DPID..." (hex)
  *   waitups N MS              N switch_up events seen so far (reconnects)
@@ -15,6 +16,15 @@
  *   ports DPID                answers "ok NAME..." sorted by port number
  *   learn DPID                table-miss to controller, learning switch on
  *   stats                     "ok packet_ins=N flow_mods=N packet_outs=N"
+ *   role DPID ROLE GEN [MS]   ofctl_set_role, ROLE master|slave|equal|none,
+ *                             deadline MS from now (0 or none: no deadline)
+ *   addflow DPID COOKIE       one drop flow (priority 1000 + the cookie's low
+ *                             12 bits) with that cookie,
+ *                             one batch: "ok", "rejected ..." or "err ERRNO"
+ *   onup DPID COOKIE          on the next switch_up of DPID, submit that flow
+ *                             from the callback (as an owner would at once)
+ *   onupresult MS             the outcome of that submit, like addflow
+ *   fenced                    "ok N ERRNO GEN": 'fenced' calls, the last one
  *   quit
  * Numbers may be decimal or 0x-hex.  Everything the controller does happens
  * on its own thread; this program only calls the public API. */
@@ -24,11 +34,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctrl/ofctl.h"
 
 static struct ofctl *ctl;
 static atomic_uint n_ups, n_packet_ins, n_flow_mods, n_packet_outs;
+static atomic_uint n_fenced;
+static atomic_int fenced_reason, onup_result = -1;
+static atomic_ullong fenced_gen, onup_dpid, onup_cookie;
 static atomic_bool learning;
 
 /* MAC table of the learning switch: touched on the loop thread only. */
@@ -36,12 +50,44 @@ static atomic_bool learning;
 static struct { uint64_t mac; uint32_t port; } macs[MACS];
 static size_t n_macs;
 
+static void flow_mod_drop(struct ofmsg *m, uint64_t cookie);
+
+static void
+onup_done(void *aux, int error, size_t failed_index, const struct ofmsg_error *err)
+{
+    (void) aux;
+    (void) failed_index;
+    (void) err;
+    atomic_store(&onup_result, error);
+}
+
 static void
 on_up(void *aux, const struct ofctl_switch_info *info)
 {
     (void) aux;
-    (void) info;
     atomic_fetch_add(&n_ups, 1);
+    if (atomic_load(&onup_cookie) && info->dpid == atomic_load(&onup_dpid)) {
+        struct ofmsg m;
+        flow_mod_drop(&m, atomic_exchange(&onup_cookie, 0));
+        ofctl_submit(ctl, info->dpid, &m, 1, onup_done, NULL);
+    }
+}
+
+static void
+on_fenced(void *aux, uint64_t dpid, int reason, uint64_t generation)
+{
+    (void) aux;
+    (void) dpid;
+    atomic_store(&fenced_reason, reason);
+    atomic_store(&fenced_gen, generation);
+    atomic_fetch_add(&n_fenced, 1);
+}
+
+static const char *
+errno_name(int e)
+{
+    return e == EPERM ? "EPERM" : e == ESTALE ? "ESTALE" : e == ETIME ? "ETIME"
+           : e == ENOENT ? "ENOENT" : e == ETIMEDOUT ? "ETIMEDOUT" : strerror(e);
 }
 
 static uint64_t
@@ -207,7 +253,59 @@ print_submit_result(int error, size_t idx, struct ofmsg_error *err)
         printf("rejected %zu %u %u\n", idx, err->type, err->code);
         free(err->data);
     } else {
-        printf("err %s\n", strerror(error));
+        printf("err %s\n", errno_name(error));
+    }
+}
+
+/* A flow-mod adding a drop flow with 'cookie' to table 0, its priority
+ * 1000 + the cookie's low 12 bits (so flows of different cookies differ). */
+static void
+flow_mod_drop(struct ofmsg *m, uint64_t cookie)
+{
+    ofmsg_init(m, OFPT_FLOW_MOD, 0);
+    m->u.flow_mod.cookie = cookie;
+    m->u.flow_mod.command = OFPFC_ADD;
+    m->u.flow_mod.priority = (uint16_t) (1000 + (cookie & 0xfff));
+    m->u.flow_mod.buffer_id = OFP_NO_BUFFER;
+    m->u.flow_mod.out_port = OFPP_ANY;
+    m->u.flow_mod.out_group = OFPG_ANY;
+}
+
+static void
+cmd_role(uint64_t dpid, const char *role, uint64_t gen, uint64_t ms)
+{
+    enum ofctl_role r = !strcmp(role, "master") ? OFCTL_ROLE_MASTER
+                        : !strcmp(role, "slave") ? OFCTL_ROLE_SLAVE
+                        : !strcmp(role, "equal") ? OFCTL_ROLE_EQUAL : OFCTL_ROLE_NONE;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    int e = ofctl_set_role(ctl, dpid, r, gen, ms ? now + ms : 0);
+    printf(e ? "err %s\n" : "ok\n", errno_name(e));
+}
+
+static void
+cmd_addflow(uint64_t dpid, uint64_t cookie)
+{
+    struct ofmsg m;
+    flow_mod_drop(&m, cookie);
+    size_t idx = 0;
+    struct ofmsg_error err = {0};
+    print_submit_result(ofctl_submit_wait(ctl, dpid, &m, 1, 5000, &idx, &err), idx, &err);
+}
+
+static void
+cmd_onupresult(unsigned int ms)
+{
+    for (unsigned int t = 0; t < ms && atomic_load(&onup_result) < 0; t += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int e = atomic_load(&onup_result);
+    if (e < 0) {
+        printf("err timeout\n");
+    } else {
+        printf(e ? "err %s\n" : "ok\n", errno_name(e));
     }
 }
 
@@ -383,7 +481,8 @@ main(int argc, char **argv)
     if (argc > 1) {
         opt.probe_ms = (unsigned int) num(argv[1]);
     }
-    struct ofctl_callbacks cbs = {.switch_up = on_up, .packet_in = on_packet_in};
+    struct ofctl_callbacks cbs = {.switch_up = on_up, .packet_in = on_packet_in,
+                                  .fenced = on_fenced};
     ctl = ofctl_create(&cbs, NULL, &opt);
     if (!ctl) {
         fprintf(stderr, "ofctl_create failed\n");
@@ -403,6 +502,9 @@ main(int argc, char **argv)
             break;
         } else if (!strcmp(cmd, "connect") && a1) {
             int e = ofctl_connect(ctl, a1);
+            printf(e ? "err %s\n" : "ok\n", strerror(e));
+        } else if (!strcmp(cmd, "disconnect") && a1) {
+            int e = ofctl_disconnect(ctl, a1);
             printf(e ? "err %s\n" : "ok\n", strerror(e));
         } else if (!strcmp(cmd, "listen") && a1) {
             unsigned int port = 0;
@@ -428,6 +530,22 @@ main(int argc, char **argv)
             cmd_ports(num(a1));
         } else if (!strcmp(cmd, "learn")) {
             cmd_learn(num(a1));
+        } else if (!strcmp(cmd, "role") && a1 && a2) {
+            char *a4 = strtok_r(NULL, " \t\n", &save);
+            cmd_role(num(a1), a2, num(a3), num(a4));
+        } else if (!strcmp(cmd, "addflow")) {
+            cmd_addflow(num(a1), num(a2));
+        } else if (!strcmp(cmd, "onup")) {
+            atomic_store(&onup_result, -1);
+            atomic_store(&onup_dpid, num(a1));
+            atomic_store(&onup_cookie, num(a2));
+            printf("ok\n");
+        } else if (!strcmp(cmd, "onupresult")) {
+            cmd_onupresult((unsigned int) num(a1));
+        } else if (!strcmp(cmd, "fenced")) {
+            printf("ok %u %s %llu\n", atomic_load(&n_fenced),
+                   atomic_load(&n_fenced) ? errno_name(atomic_load(&fenced_reason)) : "-",
+                   (unsigned long long) atomic_load(&fenced_gen));
         } else if (!strcmp(cmd, "stats")) {
             printf("ok packet_ins=%u flow_mods=%u packet_outs=%u\n",
                    atomic_load(&n_packet_ins), atomic_load(&n_flow_mods),

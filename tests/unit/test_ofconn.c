@@ -38,6 +38,9 @@ struct fx {
     bool refuse;                    /* h_admit refuses */
     int admits;
     uint64_t admitted_dpid;
+    int fenced;                     /* h_fenced calls, the last reason */
+    int fenced_reason;
+    uint64_t fenced_generation;
 };
 
 static void
@@ -87,7 +90,18 @@ h_admit(struct ofconn *c, void *aux, char *why, size_t len)
     return !f->refuse;
 }
 
-static const struct ofconn_handler handler = {h_up, h_down, h_message, h_closed, h_admit};
+static void
+h_fenced(struct ofconn *c, void *aux, int reason, uint64_t generation)
+{
+    (void) c;
+    struct fx *f = aux;
+    f->fenced++;
+    f->fenced_reason = reason;
+    f->fenced_generation = generation;
+}
+
+static const struct ofconn_handler handler = {h_up, h_down, h_message, h_closed, h_admit,
+                                              h_fenced};
 
 static void
 pump(struct fx *f, int ms)
@@ -168,7 +182,7 @@ sw_send_simple(struct fx *f, enum ofptype type, uint32_t xid)
 }
 
 static int
-setup(void **state)
+setup_ex(void **state, bool fenced)
 {
     static struct fx f;
     memset(&f, 0, sizeof f);
@@ -176,12 +190,25 @@ setup(void **state)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     f.sw = sv[1];
-    struct ofconn_config cfg = {.probe_ms = 200, .request_timeout_ms = 300};
+    struct ofconn_config cfg = {.probe_ms = 200, .request_timeout_ms = 300,
+                                .fenced = fenced};
     struct stream *st;
     assert_int_equal(stream_accept(sv[0], false, "test", &st), 0);
     assert_int_equal(ofconn_create_passive(f.loop, st, &cfg, &handler, &f, &f.conn), 0);
     *state = &f;
     return 0;
+}
+
+static int
+setup(void **state)
+{
+    return setup_ex(state, false);
+}
+
+static int
+setup_fenced(void **state)
+{
+    return setup_ex(state, true);
 }
 
 static int
@@ -619,6 +646,219 @@ test_active_reconnects_with_backoff(void **state)
     unlink(un.sun_path);
 }
 
+/* --- roles (ofconn.h, "Roles") --- */
+
+/* Nothing from the controller for 30 ms. */
+static void
+sw_nothing(struct fx *f)
+{
+    pump(f, 30);
+    uint8_t b[8];
+    assert_int_equal(recv(f->sw, b, sizeof b, MSG_DONTWAIT), -1);
+    assert_int_equal(f->in_len, 0);
+}
+
+/* Receives a ROLE_REQUEST, checks role and generation; returns its xid. */
+static uint32_t
+sw_expect_role(struct fx *f, uint32_t role, uint64_t generation)
+{
+    struct ofmsg m;
+    uint32_t xid = sw_expect(f, OFPT_ROLE_REQUEST, &m);
+    assert_int_equal(m.u.role.role, role);
+    assert_int_equal(m.u.role.generation_id, generation);
+    ofmsg_uninit(&m);
+    return xid;
+}
+
+static void
+sw_role_reply(struct fx *f, uint32_t xid, uint32_t role, uint64_t generation)
+{
+    struct ofmsg r;
+    ofmsg_init(&r, OFPT_ROLE_REPLY, xid);
+    r.u.role.role = role;
+    r.u.role.generation_id = generation;
+    sw_send(f, &r);
+}
+
+static void
+sw_error(struct fx *f, uint32_t xid, uint16_t type, uint16_t code)
+{
+    struct ofmsg err;
+    ofmsg_init(&err, OFPT_ERROR, xid);
+    err.u.error.type = type;
+    err.u.error.code = code;
+    sw_send(f, &err);
+}
+
+/* Submits 2 flow-mods; the batch's outcome lands in f->batch_*. */
+static void
+submit2(struct fx *f)
+{
+    struct buf b;
+    buf_init(&b);
+    encode_flow_mods(&b, 2);
+    ofconn_submit(f->conn, b.data, b.len, 2, batch_done, f);
+    buf_uninit(&b);
+}
+
+/* The switch side of a 2-flow-mod batch that it applies. */
+static void
+sw_apply2(struct fx *f)
+{
+    sw_expect(f, OFPT_FLOW_MOD, NULL);
+    sw_expect(f, OFPT_FLOW_MOD, NULL);
+    sw_send_simple(f, OFPT_BARRIER_REPLY, sw_expect(f, OFPT_BARRIER_REQUEST, NULL));
+    pump(f, 20);
+}
+
+/* The role asked before the handshake is the first thing after it, before
+ * 'up'; a write submitted meanwhile (as an owner's 'up' handler would)
+ * stays in the controller until the reply grants the role. */
+static void
+test_role_request_first_writes_held_until_granted(void **state)
+{
+    struct fx *f = *state;
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 7, 0);
+    handshake(f);
+    assert_int_equal(f->ups, 1);
+    uint32_t xid = sw_expect_role(f, OFPCR_ROLE_MASTER, 7);
+    assert_int_equal(ofconn_role_state(f->conn), OFCONN_ROLE_PENDING);
+    assert_int_equal(ofconn_write_gate(f->conn), EAGAIN);
+    submit2(f);
+    struct ofmsg pkt;
+    ofmsg_init(&pkt, OFPT_BARRIER_REQUEST, 0);
+    assert_int_equal(ofconn_send(f->conn, &pkt), 0);       /* held too */
+    sw_nothing(f);
+    assert_int_equal(f->batch_calls, 0);
+
+    sw_role_reply(f, xid, OFPCR_ROLE_MASTER, 7);
+    sw_apply2(f);                   /* in submission order: the batch ... */
+    sw_expect(f, OFPT_BARRIER_REQUEST, NULL);              /* ... then the send */
+    assert_int_equal(f->batch_calls, 1);
+    assert_int_equal(f->batch_error, 0);
+    assert_int_equal(ofconn_role_state(f->conn), OFCONN_ROLE_GRANTED);
+    assert_int_equal(f->fenced, 0);
+}
+
+/* STALE: the held write is refused without reaching the switch, the owner
+ * is told, and later writes are refused at once. */
+static void
+test_stale_role_refuses_and_fences(void **state)
+{
+    struct fx *f = *state;
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 3, 0);
+    handshake(f);
+    uint32_t xid = sw_expect_role(f, OFPCR_ROLE_MASTER, 3);
+    submit2(f);
+    sw_error(f, xid, 11, 0);        /* ROLE_REQUEST_FAILED / STALE */
+    pump(f, 20);
+    assert_int_equal(f->batch_calls, 1);
+    assert_int_equal(f->batch_error, ESTALE);
+    assert_int_equal(f->fenced, 1);
+    assert_int_equal(f->fenced_reason, ESTALE);
+    assert_int_equal(f->fenced_generation, 3);
+    submit2(f);
+    assert_int_equal(f->batch_calls, 2);
+    assert_int_equal(f->batch_error, ESTALE);
+    sw_nothing(f);
+
+    /* A higher generation asks again, and writes flow once granted. */
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 4, 0);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_MASTER, 4), OFPCR_ROLE_MASTER, 4);
+    pump(f, 20);
+    submit2(f);
+    sw_apply2(f);
+    assert_int_equal(f->batch_calls, 3);
+    assert_int_equal(f->batch_error, 0);
+}
+
+/* A granted role is taken away by an IS_SLAVE error or a ROLE_STATUS
+ * naming us slave: fenced, and no write leaves afterwards. */
+static void
+test_is_slave_and_role_status_take_the_role(void **state)
+{
+    struct fx *f = *state;
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 5, 0);
+    handshake(f);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_MASTER, 5), OFPCR_ROLE_MASTER, 5);
+    pump(f, 20);
+    submit2(f);
+    uint32_t x0 = sw_expect(f, OFPT_FLOW_MOD, NULL);
+    sw_expect(f, OFPT_FLOW_MOD, NULL);
+    uint32_t bx = sw_expect(f, OFPT_BARRIER_REQUEST, NULL);
+    sw_error(f, x0, 1, 10);         /* BAD_REQUEST / IS_SLAVE */
+    sw_send_simple(f, OFPT_BARRIER_REPLY, bx);
+    pump(f, 20);
+    assert_int_equal(f->batch_error, EPROTO);
+    assert_int_equal(f->fenced, 1);
+    assert_int_equal(f->fenced_reason, EPERM);
+    submit2(f);
+    assert_int_equal(f->batch_error, EPERM);
+    sw_nothing(f);
+
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 6, 0);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_MASTER, 6), OFPCR_ROLE_MASTER, 6);
+    pump(f, 20);
+    assert_int_equal(ofconn_write_gate(f->conn), 0);
+    /* ONF ROLE_STATUS (experimenter 0x4f4e4600, type 1911): now SLAVE. */
+    static const uint8_t status[32] = {
+        4, OFPT_EXPERIMENTER, 0, 32, 0, 0, 0, 0, 0x4f, 0x4e, 0x46, 0x00, 0, 0, 0x07, 0x77,
+        0, 0, 0, OFPCR_ROLE_SLAVE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9,
+    };
+    sw_send_bytes(f, status, sizeof status);
+    pump(f, 20);
+    assert_int_equal(f->fenced, 2);
+    assert_int_equal(ofconn_write_gate(f->conn), EPERM);
+    sw_nothing(f);                  /* no error reply to it either */
+}
+
+/* A slave never writes; a granted master stops at its deadline, and a
+ * renewal (same role and generation) moves it without a new request. */
+static void
+test_slave_and_deadline(void **state)
+{
+    struct fx *f = *state;
+    handshake(f);
+    ofconn_set_role(f->conn, OFPCR_ROLE_SLAVE, 2, 0);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_SLAVE, 2), OFPCR_ROLE_SLAVE, 2);
+    submit2(f);
+    assert_int_equal(f->batch_error, EPERM);
+    sw_nothing(f);
+
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 3, loop_now_ms() + 60);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_MASTER, 3), OFPCR_ROLE_MASTER, 3);
+    pump(f, 10);
+    submit2(f);
+    sw_apply2(f);
+    assert_int_equal(f->batch_error, 0);
+    pump(f, 60);
+    submit2(f);
+    assert_int_equal(f->batch_error, ETIME);
+    sw_nothing(f);
+
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 3, loop_now_ms() + 10000);
+    submit2(f);                     /* no ROLE_REQUEST: straight to the writes */
+    sw_apply2(f);
+    assert_int_equal(f->batch_error, 0);
+}
+
+/* cfg.fenced: a connection that asked for no role does not write. */
+static void
+test_fenced_config_needs_a_role(void **state)
+{
+    struct fx *f = *state;
+    handshake(f);
+    submit2(f);
+    assert_int_equal(f->batch_error, EPERM);
+    sw_nothing(f);
+    ofconn_set_role(f->conn, OFPCR_ROLE_MASTER, 1, 0);
+    sw_role_reply(f, sw_expect_role(f, OFPCR_ROLE_MASTER, 1), OFPCR_ROLE_MASTER, 1);
+    pump(f, 20);
+    submit2(f);
+    sw_apply2(f);
+    assert_int_equal(f->batch_error, 0);
+}
+
 int
 main(void)
 {
@@ -635,6 +875,15 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_peer_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_reconnects_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_request_first_writes_held_until_granted,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_role_refuses_and_fences, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_is_slave_and_role_status_take_the_role, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_slave_and_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_config_needs_a_role, setup_fenced,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
