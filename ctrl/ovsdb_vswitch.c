@@ -478,3 +478,67 @@ ovsdb_vswitch_wait_iface(struct ovsdb *o, const char *name, int timeout_ms,
         ovsdb_wait(o, (int) (left < 100 ? left : 100));
     }
 }
+
+/* --- fencing (ovsdb_vswitch.h) --- */
+
+uint64_t
+ovsdb_vswitch_epoch(const struct ovsdb_replica *rep)
+{
+    const json_t *row = ovsdb_replica_first(rep, "Open_vSwitch", NULL);
+    const char *v = row ? ovsdb_datum_map_get(json_object_get(row, "external_ids"),
+                                              OVSDB_VSWITCH_EPOCH_KEY)
+                        : NULL;
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* ["map", [[KEY, "EPOCH"]]] (new reference). */
+static json_t *
+epoch_map(uint64_t epoch)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%llu", (unsigned long long) epoch);
+    return ovsdb_datum_map(json_pack("{ss}", OVSDB_VSWITCH_EPOCH_KEY, v));
+}
+
+int
+ovsdb_vswitch_fence(struct ovsdb_txn *txn, uint64_t epoch)
+{
+    /* The one Open_vSwitch row, selected only while its external_ids hold
+     * the epoch: exactly one row ({} projected on no column) or fail. */
+    json_t *where = json_pack("[[sso]]", "external_ids", "includes", epoch_map(epoch));
+    return ovsdb_txn_wait(txn, "Open_vSwitch", where, json_array(), true,
+                          json_pack("[{}]"), 0);
+}
+
+int
+ovsdb_vswitch_raise_epoch(const struct ovsdb_replica *rep, uint64_t epoch,
+                          struct ovsdb_txn **txnp)
+{
+    const char *ovs_uuid;
+    *txnp = NULL;
+    const json_t *row = ovsdb_replica_first(rep, "Open_vSwitch", &ovs_uuid);
+    if (!row) {
+        return ENOENT;
+    }
+    uint64_t have = ovsdb_vswitch_epoch(rep);
+    if (have > epoch) {
+        return ESTALE;
+    } else if (have == epoch) {
+        return 0;
+    }
+    struct ovsdb_txn *txn = txn_get(txnp);
+    if (!txn) {
+        return ENOMEM;
+    }
+    const json_t *ids = json_object_get(row, "external_ids");
+    int err = ovsdb_txn_wait(txn, "Open_vSwitch", ovsdb_txn_where_uuid(ovs_uuid),
+                             json_pack("[s]", "external_ids"), true,
+                             json_pack("[{sO}]", "external_ids", ids), 0);
+    err = err ? err : ovsdb_txn_mutate(
+        txn, "Open_vSwitch", ovsdb_txn_where_uuid(ovs_uuid),
+        json_pack("[o, o]",
+                  ovsdb_txn_mutation("external_ids", "delete",
+                                     string_set(OVSDB_VSWITCH_EPOCH_KEY)),
+                  ovsdb_txn_mutation("external_ids", "insert", epoch_map(epoch))));
+    return err;
+}

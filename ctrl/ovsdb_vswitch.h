@@ -23,6 +23,7 @@
 #define SKYVISOR_CTRL_OVSDB_VSWITCH_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct ovsdb;
 struct ovsdb_replica;
@@ -83,6 +84,27 @@ int ovsdb_vswitch_remove_port(const struct ovsdb_replica *,
 int ovsdb_vswitch_iface_status(const struct ovsdb_replica *,
                                const char *name, long long *ofport,
                                const char **errorp);
+
+/* Fencing (several instances, one owner per cloud: api/lease_keeper.h).
+ * The owner's epoch lives in external_ids:skyvisor-epoch of the
+ * Open_vSwitch row.  A new owner raises it once per host after acquiring
+ * its lease (ovsdb_vswitch_raise_epoch: only ever upwards, guarded by a
+ * wait that the row's external_ids are still what the replica showed);
+ * every transaction an owner sends carries ovsdb_vswitch_fence(txn,
+ * epoch), a wait that the key still holds its epoch, so once a newer owner
+ * raised it, whatever an older one sends fails whole ("timed out" on the
+ * wait) and changes nothing.
+ *
+ * raise: 0 with '*txnp' NULL when the key already holds 'epoch', 0 with
+ * the transaction, ESTALE when the replica shows a higher epoch (another
+ * owner took over: step down), ENOENT without an Open_vSwitch row, ENOMEM.
+ * fence: appends the wait to 'txn'; 0 or ENOMEM.  epoch: the value the
+ * replica shows, 0 when none. */
+#define OVSDB_VSWITCH_EPOCH_KEY "skyvisor-epoch"
+int ovsdb_vswitch_raise_epoch(const struct ovsdb_replica *, uint64_t epoch,
+                              struct ovsdb_txn **txnp);
+int ovsdb_vswitch_fence(struct ovsdb_txn *, uint64_t epoch);
+uint64_t ovsdb_vswitch_epoch(const struct ovsdb_replica *);
 
 /* Synchronous helpers over a session.  apply: sends 'txn' (consumed; NULL
  * is a no-op returning 0) and waits for a successful reply; '*errp' as in

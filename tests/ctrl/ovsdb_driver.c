@@ -14,6 +14,13 @@
  *                [--external-id K=V]... [--wait-iface MS]
  *   ovsdb_driver TARGET remove-port NAME
  *   ovsdb_driver TARGET iface NAME [--wait MS]
+ *   ovsdb_driver TARGET raise-epoch EPOCH
+ *
+ * Mutating commands also take --fence EPOCH: the transaction carries
+ * ovsdb_vswitch_fence() with that epoch (it fails once a higher one was
+ * raised).  raise-epoch prints {"ok":..., "ops":..., "error":...} and
+ * "epoch", the value the replica showed before; "error" is "stale" when it
+ * was higher.
  *
  * Every command prints one JSON object on stdout.  Mutating commands print
  * {"ok": bool, "ops": N, "error": E} where N is the number of operations of
@@ -155,6 +162,8 @@ add_kv(json_t **objp, const char *kv)
     free(k);
 }
 
+static unsigned long long fence_epoch;     /* --fence: 0 none */
+
 struct opts {
     const char *datapath_type, *fail_mode, *protocols, *controller, *type;
     const char *remote_ip, *key, *local_ip;
@@ -187,6 +196,7 @@ parse_opts(int argc, char **argv, struct opts *op)
         else if (!strcmp(a, "--other-config")) add_kv(&op->other_config, v);
         else if (!strcmp(a, "--option")) add_kv(&op->options, v);
         else if (!strcmp(a, "--external-id")) add_kv(&op->external_ids, v);
+        else if (!strcmp(a, "--fence")) fence_epoch = strtoull(v, NULL, 10);
         else usage();
     }
 }
@@ -195,6 +205,9 @@ static int
 report(struct ovsdb *o, int err, struct ovsdb_txn *txn, const char *iface,
        int wait_ms)
 {
+    if (!err && txn && fence_epoch) {
+        err = ovsdb_vswitch_fence(txn, fence_epoch);
+    }
     size_t n_ops = txn ? ovsdb_txn_n_ops(txn) : 0;
     char *msg = NULL;
     if (!err) {
@@ -273,6 +286,16 @@ main(int argc, char **argv)
         };
         err = ovsdb_vswitch_ensure_bridge(rep, &b, &txn);
         rc = report(o, err, txn, NULL, -1);
+    } else if (!strcmp(cmd, "raise-epoch") && argc == 4) {
+        unsigned long long before = ovsdb_vswitch_epoch(rep);
+        err = ovsdb_vswitch_raise_epoch(rep, strtoull(argv[3], NULL, 10), &txn);
+        if (err == ESTALE) {
+            print_json(json_pack("{s:b, s:i, s:s, s:I}", "ok", 0, "ops", 0, "error",
+                                 "stale", "epoch", (json_int_t) before));
+            rc = 1;
+        } else {
+            rc = report(o, err, txn, NULL, -1);
+        }
     } else if (!strcmp(cmd, "remove-bridge") && argc == 4) {
         err = ovsdb_vswitch_remove_bridge(rep, argv[3], &txn);
         rc = report(o, err, txn, NULL, -1);
