@@ -123,6 +123,14 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             verdict_set(&vv[v], NM_ERROR, "%s", vm_err[v]);
             continue;
         }
+        if (!vm_port[v] && !vm->iface[0] && hv[h].state == NM_REALIZED) {
+            /* Bound by its hypervisor (ctrl/recon_ovsdb.c): no interface
+             * on its host carries it yet. */
+            verdict_set(&vv[v], NM_PENDING, "waiting for an interface on host %s "
+                        "with external_ids:skyvisor-vm-id=%s", m->hosts[h].o.name,
+                        vm->o.id);
+            continue;
+        }
         if (!vm_port[v] || hv[h].state != NM_REALIZED) {
             verdict_set(&vv[v], NM_PENDING, "waiting for host %s", m->hosts[h].o.name);
             continue;

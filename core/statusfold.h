@@ -7,7 +7,10 @@
  *   VM       error when it has no host, its host is in error, its port
  *            failed, or a host on the tunnel path to another member of its
  *            component is in error (or no path exists); pending while its
- *            port is unnumbered or a host on the way is not realized;
+ *            port is unnumbered or a host on the way is not realized
+ *            (a VM without `iface` whose host is realized and that has no
+ *            port number is unbound: its detail names the host and the
+ *            external_ids:skyvisor-vm-id an interface there must carry);
  *   switch   folds its VMs, network its switches and links, link its two
  *            switches, tenant its networks, cloud its gateway host (a
  *            cloud with hosts and no gateway is an error);

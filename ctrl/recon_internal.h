@@ -187,6 +187,11 @@ void recon_settle_ports(struct reconciler *, const struct netmodel *);
 void recon_iface_pass(struct agent *, char **vm_err, uint32_t *vm_port);
 /* The OpenFlow number of interface 'name' in 'rep', 0 if none yet. */
 uint32_t recon_ofport(const struct ovsdb_replica *rep, const char *name);
+/* The Interface row (borrowed) bound to the model's port 'name': the
+ * interface of that name, or for a VM without `iface` the one carrying
+ * its external_ids:skyvisor-vm-id; NULL if none.  Its UUID to *uuidp. */
+const json_t *recon_vm_iface(const struct ovsdb_replica *rep, const char *name,
+                             const char **uuidp);
 
 /* recon_flows.c (reconciler thread) */
 /* Reads the bridge back when its table asks for it, compiles host 'h''s

@@ -9,7 +9,17 @@
  * are no longer wanted; recon_settle_ports() waits (bounded) for
  * ovs-vswitchd to number new ports; recon_iface_pass() reads interface
  * states into per-VM errors and port numbers.  A host's failure is kept
- * in its agent (the first cause) and becomes its status. */
+ * in its agent (the first cause) and becomes its status.
+ *
+ * Binding.  A VM with an `iface` is bound to the interface of that name,
+ * which skyvisor adds to the bridge.  A VM without one is bound to the
+ * interface its hypervisor plugged into the bridge with
+ * external_ids:skyvisor-vm-id set to the VM's id (recon_vm_iface); skyvisor
+ * makes no port for it, and until such an interface is on its host the VM
+ * has no port number, so the status fold keeps it pending with the host it
+ * waits on.  The model names such a port "vm" and the first 8 hex digits
+ * of the VM's id (netmodel_ports); every lookup by that name here goes to
+ * the bound interface. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,6 +36,57 @@
 #include "ctrl/recon_internal.h"
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
+
+/* Whether 'name' is the model's name of a VM port skyvisor does not make
+ * ("vm" and 8 hex digits: netmodel_ports). */
+static bool
+bound_by_id(const char *name)
+{
+    if (strncmp(name, "vm", 2) || strlen(name) != 10) {
+        return false;
+    }
+    return strspn(name + 2, "0123456789abcdef") == 8;
+}
+
+const json_t *
+recon_vm_iface(const struct ovsdb_replica *rep, const char *name, const char **uuidp)
+{
+    if (uuidp) {
+        *uuidp = NULL;
+    }
+    if (!bound_by_id(name)) {
+        return ovsdb_replica_find(rep, "Interface", "name", name, uuidp);
+    }
+    const json_t *t = ovsdb_replica_table(rep, "Interface");
+    const char *uuid;
+    json_t *row;
+    json_object_foreach((json_t *) t, uuid, row) {
+        const json_t *eid = json_object_get(row, "external_ids");
+        const char *id = ovsdb_datum_map_get(eid, "skyvisor-vm-id");
+        if (id && !strncmp(id, name + 2, 8) && !ovsdb_datum_map_get(eid, "skyvisor")) {
+            if (uuidp) {
+                *uuidp = uuid;
+            }
+            return row;
+        }
+    }
+    return NULL;
+}
+
+/* ovsdb_vswitch_iface_status() of the interface bound to port 'name'. */
+static int
+iface_status(const struct ovsdb_replica *rep, const char *name, long long *ofport,
+             const char **errorp)
+{
+    const json_t *row = recon_vm_iface(rep, name, NULL);
+    const char *iname = row ? json_string_value(json_object_get(row, "name")) : NULL;
+    if (!iname) {
+        *ofport = 0;
+        *errorp = NULL;
+        return ENOENT;
+    }
+    return ovsdb_vswitch_iface_status(rep, iname, ofport, errorp);
+}
 
 struct agent *
 recon_agent_for(struct reconciler *r, const struct nm_host *h)
@@ -289,6 +350,9 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     for (size_t i = 0; i < n; i++) {
         const struct nm_port *p = &ports[i];
         txn = NULL;
+        if (p->kind == NM_PORT_VM && p->internal) {
+            continue;               /* bound by its hypervisor, see above */
+        }
         if (p->kind == NM_PORT_VM) {
             json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "vm",
                                     "skyvisor-vm-id", m->vms[p->vm].o.id);
@@ -348,7 +412,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
         bool wanted = false;
         for (size_t j = 0; j < n && !wanted; j++) {
-            wanted = !strcmp(ports[j].name, pname);
+            wanted = !ports[j].internal && !strcmp(ports[j].name, pname);
         }
         if (!wanted) {
             stale[n_stale++] = strdup(pname);
@@ -374,7 +438,10 @@ ports_numbered(const struct agent *a)
     for (size_t i = 0; i < a->n_ports && all; i++) {
         long long ofport = 0;
         const char *ierr = NULL;
-        all = !ovsdb_vswitch_iface_status(rep, a->ports[i].name, &ofport, &ierr)
+        if (a->ports[i].internal && !recon_vm_iface(rep, a->ports[i].name, NULL)) {
+            continue;               /* not plugged yet: nothing to wait for */
+        }
+        all = !iface_status(rep, a->ports[i].name, &ofport, &ierr)
               && (ofport != 0 || ierr);
     }
     return all;
@@ -408,7 +475,7 @@ recon_ofport(const struct ovsdb_replica *rep, const char *name)
 {
     long long ofport = 0;
     const char *err = NULL;
-    if (ovsdb_vswitch_iface_status(rep, name, &ofport, &err) || ofport <= 0) {
+    if (iface_status(rep, name, &ofport, &err) || ofport <= 0) {
         return 0;
     }
     return (uint32_t) ofport;
@@ -424,7 +491,7 @@ recon_iface_pass(struct agent *a, char **vm_err, uint32_t *vm_port)
         const struct nm_port *p = &a->ports[i];
         long long ofport = 0;
         const char *ierr = NULL;
-        if (ovsdb_vswitch_iface_status(rep, p->name, &ofport, &ierr)) {
+        if (iface_status(rep, p->name, &ofport, &ierr)) {
             continue;
         }
         if (p->kind == NM_PORT_VM) {

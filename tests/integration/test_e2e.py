@@ -498,10 +498,13 @@ def test_host_down_marks_its_objects_without_stalling_others(world):
         assert all(v["state"] == "realized" for v in others.values()), \
             {k: v for k, v in others.items() if v["state"] != "realized"}
         # The rest of the platform keeps working and keeps changing: a new
-        # VM elsewhere (a port the platform makes) is realized meanwhile.
-        ok(api.post("/v1/tenants/blue/networks/prod/vms",
-                    {"name": "b-new", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.10",
-                     "switch": "front", "placement": {"host": "gcp-iowa-h1"}}))
+        # VM elsewhere (without `iface`: its hypervisor plugs a port carrying
+        # its id) is realized meanwhile.
+        new = ok(api.post("/v1/tenants/blue/networks/prod/vms",
+                          {"name": "b-new", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.10",
+                           "switch": "front", "placement": {"host": "gcp-iowa-h1"}}))
+        sim.vsctl("gcp-iowa-h1", "add-port", "br-sky", "bnew", "--", "set", "interface",
+                  "bnew", "type=internal", f"external_ids:skyvisor-vm-id={new['id']}")
         wait_for("b-new realized", lambda: ok(api.get(
             "/v1/tenants/blue/networks/prod/vms/b-new"))["status"]["state"] == "realized")
         assert ping(sim, "r-web", VMS["r-db"][4])
@@ -513,6 +516,7 @@ def test_host_down_marks_its_objects_without_stalling_others(world):
     wait_realized(api, timeout=90)
     assert ping(sim, "b-web", VMS["b-db"][4])
     ok(api.request("DELETE", "/v1/tenants/blue/networks/prod/vms/b-new"), 204)
+    sim.vsctl("gcp-iowa-h1", "del-port", "br-sky", "bnew")
 
 
 def test_switch_restart_is_restored(world):

@@ -174,6 +174,10 @@ def wait_host(api, name, pred, timeout=40):
 def test_host_over_tls_is_realized(world):
     d, api, hosts = world
     wait_host(api, "tls-a", lambda st: st["state"] == "realized")
+    # v1 has no `iface`: its hypervisor plugs a port carrying its id.
+    vm_id = ok(api.get("/v1/tenants/tlst/networks/n/vms/v1"))["id"]
+    hosts["tls-a"].vsctl("add-port", "br-sky", "v1tap", "--", "set", "interface", "v1tap",
+                         "type=internal", f"external_ids:skyvisor-vm-id={vm_id}")
     deadline = time.time() + 30
     while ok(api.get("/v1/tenants/tlst/networks/n/vms/v1"))["status"]["state"] != "realized":
         assert time.time() < deadline

@@ -206,6 +206,32 @@ test_cloud_without_gateway(void **state)
     netmodel_free(&m);
 }
 
+/* A VM without `iface` is bound by its hypervisor: with no port number on
+ * a realized host it waits for an interface there, named in the detail;
+ * with one it is realized like any other. */
+static void
+test_unbound_vm(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST);
+    m.vms[RED_DB].iface[0] = 0;
+    struct statusfold_batch b;
+    fold_case(&m, &cases[5], &b);
+    check(&b, &m.vms[RED_DB].o, NM_PENDING, "waiting for an interface on host "
+          "onprem-lis-h1 with external_ids:skyvisor-vm-id="
+          "e0000001-0000-0000-0000-000000000000", "unbound");
+    statusfold_batch_uninit(&b);
+    /* Its host not realized yet: the host is what it waits for. */
+    fold_case(&m, &cases[2], &b);
+    check(&b, &m.vms[RED_DB].o, NM_PENDING, "waiting for host gcp-iowa-gw", "host");
+    statusfold_batch_uninit(&b);
+    fold_case(&m, &cases[0], &b);
+    check(&b, &m.vms[RED_DB].o, NM_REALIZED, NULL, "bound");
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
 int
 main(void)
 {
@@ -214,6 +240,7 @@ main(void)
         cmocka_unit_test(test_fold_table),
         cmocka_unit_test(test_only_changes_are_returned),
         cmocka_unit_test(test_cloud_without_gateway),
+        cmocka_unit_test(test_unbound_vm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
