@@ -6,3 +6,5 @@ CTRL_SRCS += ctrl/loop.c ctrl/ofconn.c ctrl/ofctl.c ctrl/reconciler.c ctrl/topol
              ctrl/flowtable.c
 CTRL_SRCS += ctrl/stream.c ctrl/stream_tls.c
 CTRL_SRCS += ctrl/recon_packetin.c ctrl/recon_ovsdb.c ctrl/recon_flows.c
+# A VM's snapshots and counters, realized by the reconciler.
+CTRL_SRCS += ctrl/recon_lifecycle.c

@@ -31,6 +31,7 @@
 struct flowtable;
 struct ovsdb;
 struct ovsdb_replica;
+struct recon_life;
 
 #define RECON_MOD "reconciler"
 #define RECON_OVSDB_TIMEOUT_MS 5000
@@ -137,6 +138,9 @@ struct reconciler {
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;
     long long next_audit_us;        /* reconciler thread only */
+    /* Snapshots, stop and start, counters (recon_lifecycle.c); attached
+     * once by reconciler_attach_lifecycle(), NULL until then. */
+    _Atomic(struct recon_life *) life;
 
     pthread_mutex_t mu;             /* protects what follows */
     uint64_t *up;                   /* connected datapath ids */
@@ -213,5 +217,9 @@ void recon_flows_reconnected(struct reconciler *);
 /* LLDP probes on every numbered tunnel port of host 'h'. */
 void recon_lldp_probe(struct reconciler *, const struct netmodel *, int h,
                       struct agent *);
+
+/* recon_lifecycle.c (reconciler thread): after the flows, captures the
+ * pending snapshots and samples the VMs' counters. */
+void recon_lifecycle_pass(struct reconciler *, const struct netmodel *);
 
 #endif

@@ -240,6 +240,7 @@ pass(struct reconciler *r)
         a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
     free(ready);
+    recon_lifecycle_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
     for (size_t v = 0; v < m->n_vms; v++) {
         free(vm_err[v]);

@@ -39,6 +39,27 @@ static const struct db_stmt stmt_document = {
     " WHERE v.network_id = $1::uuid AND v.id = $2::uuid", 2,
 };
 
+static const struct db_stmt stmt_samples = {
+    "vm_stats_samples",
+    "SELECT coalesce(json_object_agg(s.vm_id, json_build_object('offsets', s.offsets,"
+    COUNTER("rx_packets") COUNTER("rx_bytes") COUNTER("rx_dropped")
+    COUNTER("tx_packets") COUNTER("tx_bytes")
+    " 'tx_dropped', s.tx_dropped)), '{}')::text FROM vm_stats s", 0,
+};
+
+enum db_qs
+vm_stats_samples(struct db_conn *c, char **json)
+{
+    PGresult *res;
+    *json = NULL;
+    enum db_qs qs = db_exec(c, &stmt_samples, NULL, &res);
+    if (qs == DB_QS_ONE && !(*json = strdup(PQgetvalue(res, 0, 0)))) {
+        qs = DB_QS_HARD;
+    }
+    PQclear(res);
+    return qs;
+}
+
 enum db_qs
 vm_stats_record(struct db_conn *c, const char *vm_id, const struct vm_stats_sample *s)
 {

@@ -29,6 +29,11 @@ struct vm_stats_sample {
 enum db_qs vm_stats_record(struct db_conn *, const char *vm_id,
                            const struct vm_stats_sample *);
 
+/* Every VM's recorded sample, for the reconciler's start: a JSON object
+ * {vm_id: {"offsets": {...}, "rx_packets": N, ...}} (malloc'ed text in
+ * *json, the caller frees).  One statement, outside any transaction. */
+enum db_qs vm_stats_samples(struct db_conn *, char **json);
+
 /* The stats document of VM 'vm_id' of network 'network_id' (malloc'ed
  * JSON text in *json, the caller frees), DB_QS_NONE when there is no such
  * VM. */

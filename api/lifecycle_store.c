@@ -1,0 +1,138 @@
+/* lifecycle_store.c: the reconciler's lifecycle store on PostgreSQL (see
+ * lifecycle_store.h). */
+#include "api/lifecycle_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vlog.h"
+#include "ctrl/recon_lifecycle.h"
+#include "db/db.h"
+#include "db/snapshots.h"
+#include "db/vm_stats.h"
+
+struct lifecycle_store {
+    struct db_conn *conn;
+    struct recon_life *life;
+};
+
+#define MOD "reconciler"
+
+/* 0 for a write done or one the guard refused (settled by another
+ * writer, or its object deleted), EAGAIN otherwise (logged). */
+static int
+settled(struct lifecycle_store *s, enum db_qs qs, const char *what)
+{
+    if (qs >= 0) {
+        return 0;
+    }
+    vlog(VLOG_WARN, MOD, "%s: %s", what, s->conn->err.message);
+    return EAGAIN;
+}
+
+static int
+ls_pending(void *aux, struct recon_life_request **out, size_t *n)
+{
+    struct lifecycle_store *s = aux;
+    struct snapshots_pending *p = NULL;
+    *out = NULL;
+    *n = 0;
+    if (!db_conn_ensure(s->conn)) {
+        return EAGAIN;
+    }
+    size_t k = 0;
+    if (snapshots_list_pending(s->conn, &p, &k) < 0) {
+        return settled(s, DB_QS_HARD, "listing pending snapshots");
+    }
+    *out = calloc(k ? k : 1, sizeof **out);
+    if (!*out) {
+        free(p);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+        memcpy((*out)[i].id, p[i].id, sizeof p[i].id);
+        memcpy((*out)[i].vm_id, p[i].vm_id, sizeof p[i].vm_id);
+        (*out)[i].requested_at = p[i].requested_at;
+    }
+    *n = k;
+    free(p);
+    return 0;
+}
+
+static int
+ls_captured(void *aux, const char *id, const char *content, double started_at,
+            double finished_at, const char *times)
+{
+    struct lifecycle_store *s = aux;
+    struct snapshots_capture cap = {content, started_at, finished_at, times};
+    return settled(s, snapshots_record_capture(s->conn, id, &cap), "recording a snapshot");
+}
+
+static int
+ls_failed(void *aux, const char *id, const char *detail)
+{
+    struct lifecycle_store *s = aux;
+    return settled(s, snapshots_record_error(s->conn, id, detail),
+                   "recording a snapshot's error");
+}
+
+static int
+ls_samples(void *aux, json_t **out)
+{
+    struct lifecycle_store *s = aux;
+    char *text = NULL;
+    *out = NULL;
+    if (!db_conn_ensure(s->conn)) {
+        return EAGAIN;
+    }
+    if (vm_stats_samples(s->conn, &text) < 0) {
+        return settled(s, DB_QS_HARD, "reading the VMs' counters");
+    }
+    *out = json_loads(text, 0, NULL);
+    free(text);
+    return *out ? 0 : EPROTO;
+}
+
+static int
+ls_record(void *aux, const char *vm_id, double as_of,
+          const long long counters[RLC__COUNT], const char *offsets)
+{
+    struct lifecycle_store *s = aux;
+    struct vm_stats_sample smp = {
+        .as_of = as_of,
+        .rx_packets = counters[RLC_RX_PACKETS], .rx_bytes = counters[RLC_RX_BYTES],
+        .rx_dropped = counters[RLC_RX_DROPPED], .tx_packets = counters[RLC_TX_PACKETS],
+        .tx_bytes = counters[RLC_TX_BYTES], .tx_dropped = counters[RLC_TX_DROPPED],
+        .offsets_json = offsets,
+    };
+    return settled(s, vm_stats_record(s->conn, vm_id, &smp), "recording a VM's counters");
+}
+
+struct lifecycle_store *
+lifecycle_store_start(const char *conninfo, struct reconciler *r)
+{
+    static const struct recon_life_store store = {
+        .pending = ls_pending, .captured = ls_captured, .failed = ls_failed,
+        .samples = ls_samples, .record = ls_record,
+    };
+    struct lifecycle_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->conn = db_conn_create(conninfo))
+        || !(s->life = recon_life_create(&store, s))) {
+        vlog(VLOG_ERR, MOD, "cannot start the lifecycle store");
+        lifecycle_store_stop(s);
+        return NULL;
+    }
+    reconciler_attach_lifecycle(r, s->life);
+    return s;
+}
+
+void
+lifecycle_store_stop(struct lifecycle_store *s)
+{
+    if (s) {
+        recon_life_destroy(s->life);
+        db_conn_destroy(s->conn);
+        free(s);
+    }
+}

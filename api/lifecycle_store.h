@@ -1,0 +1,23 @@
+/* lifecycle_store.h: the reconciler's lifecycle store on PostgreSQL.
+ *
+ * Glues ctrl/recon_lifecycle.h to db/snapshots.h and db/vm_stats.h over a
+ * database connection of its own (neither the HTTP pool's nor the one
+ * that LISTENs for the reconciler), used on the reconciler thread only.
+ * A lost connection is re-established by the next call; a snapshot or a
+ * sample that could not be written is simply tried again by a later pass. */
+#ifndef SKYVISOR_API_LIFECYCLE_STORE_H
+#define SKYVISOR_API_LIFECYCLE_STORE_H
+
+#include "ctrl/reconciler.h"
+
+struct lifecycle_store;
+
+/* Connects to 'conninfo' and attaches the store to 'r' (borrowed; it must
+ * be destroyed before the store is stopped).  NULL on failure (logged).
+ * The caller owns the result. */
+struct lifecycle_store *lifecycle_store_start(const char *conninfo,
+                                              struct reconciler *r);
+/* Accepts NULL. */
+void lifecycle_store_stop(struct lifecycle_store *);
+
+#endif

@@ -1,0 +1,300 @@
+"""A VM's lifecycle on real Open vSwitch: snapshots captured, stop and start
+(on the same host and in another cloud), counters that continue, and
+honest binding.
+
+Two simulated clouds (tools/cloudsim.py), each host an Open vSwitch in its
+own namespace: lc1 (gateway, h1, h2) and lc2 (gateway, h1).  Red's VMs:
+`a` on lc1-h1 and `b` on lc2-h1 (bound by `iface`), and `u` on lc1-h2
+declared without an interface: its hypervisor plugs one later, carrying
+external_ids:skyvisor-vm-id.  Everything goes through the public API; the
+assertions are on the switches' own flow tables and OVSDB, and on pings
+between the VM namespaces.  The scenarios run in file order (one world).
+"""
+
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, Skyvisord, ok
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import cloudsim  # noqa: E402
+
+HOSTS = {
+    "lc1": [{"name": "lc1-gw", "tunnel_ip": "198.18.21.1", "public_ip": "198.19.2.1"},
+            {"name": "lc1-h1", "tunnel_ip": "198.18.21.2"},
+            {"name": "lc1-h2", "tunnel_ip": "198.18.21.3"}],
+    "lc2": [{"name": "lc2-gw", "tunnel_ip": "198.18.22.1", "public_ip": "198.19.2.2"},
+            {"name": "lc2-h1", "tunnel_ip": "198.18.22.2"}],
+}
+# name: (host, mac, ip, iface)
+VMS = {
+    "a": ("lc1-h1", "02:00:00:00:51:01", "10.51.0.1", "lca"),
+    "b": ("lc2-h1", "02:00:00:00:51:02", "10.51.0.2", "lcb"),
+    "u": ("lc1-h2", "02:00:00:00:51:03", "10.51.0.3", None),
+}
+N = "/v1/tenants/red/networks/n"
+ALL_HOSTS = [h["name"] for hs in HOSTS.values() for h in hs]
+# Removing a stopped VM's port and flows needs the model to leave the VM
+# out once its stop snapshot is settled: db/state.c's VM query, to select
+# "WHERE power = 'running' OR power_snapshot_id IN (SELECT id FROM
+# vm_snapshot WHERE state = 'pending')".  Until it does, these fail (and
+# once it does, strict makes them fail until this mark is removed).
+NEEDS_STOPPED_OUT_OF_MODEL = pytest.mark.xfail(
+    strict=True, reason="the model still holds stopped VMs (db/state.c)")
+COUNTERS = ("rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes", "tx_dropped")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    state = str(tmp_path_factory.mktemp("cloudsim"))
+    spec = {"prefix": f"svl{os.getpid() % 1000}",
+            "clouds": [{"name": c, "hosts": hs} for c, hs in HOSTS.items()],
+            "vms": [{"name": k, "host": v[0], "iface": v[3] or "lcutap", "mac": v[1],
+                     "ip": v[2]} for k, v in VMS.items()]}
+    with cloudsim.Sim(spec, state) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def world(pg, sim):
+    d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
+                  extra=("--log-level", "debug"))
+    d.start()
+    api = d.api()
+    try:
+        for c, hs in HOSTS.items():
+            ok(api.post("/v1/clouds", {"name": c, "provider": "private", "region": "r1",
+                                       "jurisdiction": "PT", "kind": "private"}))
+            for h in hs:
+                body = {"name": h["name"], "cloud": c, "tunnel_ip": h["tunnel_ip"],
+                        "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock",
+                        "datapath": "netdev",
+                        "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
+                if "public_ip" in h:
+                    body.update(role="gateway", public_ip=h["public_ip"])
+                ok(api.post("/v1/hosts", body))
+        ok(api.post("/v1/tenants", {"name": "red"}))
+        ok(api.post("/v1/tenants/red/networks", {"name": "n", "subnet": "10.51.0.0/24",
+                                                 "tagging": "mac-prefix"}))
+        ok(api.post(f"{N}/switches", {"name": "s"}))
+        ids = {}
+        for name, (host, mac, ip, iface) in VMS.items():
+            body = {"name": name, "mac": mac, "ip": ip, "switch": "s",
+                    "placement": {"host": host}}
+            if iface:
+                body["iface"] = iface
+            ids[name] = ok(api.post(f"{N}/vms", body))["id"]
+        yield d, api, sim, ids
+    finally:
+        d.stop()
+        print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
+
+
+def wait_for(what, pred, timeout=40):
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def vm(api, name):
+    return ok(api.get(f"{N}/vms/{name}"))
+
+
+def realized(api, name):
+    st = vm(api, name)["status"]
+    return st["state"] == "realized" and st["observed_generation"] == st["generation"]
+
+
+def ping(sim, src, ip):
+    for _ in range(3):
+        if sim.ping(src, ip, count=5, wait=1):
+            return True
+    return False
+
+
+def flows(sim, host, cookie):
+    """The flows of 'host''s bridge with exactly this cookie, as
+    (table, priority, packets) in ovs-ofctl's own words."""
+    p = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows",
+                    f"unix:{sim.hdir(host)}/br-sky.mgmt", f"cookie={cookie}/-1")
+    out = []
+    for line in p.stdout.splitlines():
+        if "cookie=" not in line:
+            continue
+        f = dict(kv.split("=", 1) for kv in line.replace(",", " ").split() if "=" in kv)
+        out.append((int(f["table"]), int(f.get("priority", 32768)), int(f["n_packets"])))
+    return sorted(out)
+
+
+def ports(sim, host):
+    return sim.vsctl(host, "list-ports", "br-sky").stdout.split()
+
+
+def stats(api, name):
+    return ok(api.get(f"{N}/vms/{name}/stats"))
+
+
+def snapshot(api, name):
+    st, hdrs, s = api.post(f"{N}/vms/{name}/snapshots", {})
+    assert st == 202 and s["state"] == "pending", s
+    return wait_for(f"snapshot of {name} ready",
+                    lambda: (lambda g: g if g["state"] != "pending" else None)(
+                        ok(api.get(hdrs["location"]))))
+
+
+def test_unbound_vm_waits_for_its_interface(world):
+    """A VM without `iface` is pending, naming its host, until an interface
+    there carries its id; then it is realized and reachable."""
+    _, api, sim, ids = world
+    wait_for("a and b realized", lambda: realized(api, "a") and realized(api, "b"), 60)
+    want = ("waiting for an interface on host lc1-h2 with "
+            f"external_ids:skyvisor-vm-id={ids['u']}")
+    st = wait_for("u's detail", lambda: (lambda s: s if s["detail"] == want else None)(
+        vm(api, "u")["status"]))
+    assert st["state"] == "pending"
+    # Its interface waits in the host's namespace: skyvisor made no port.
+    assert "lcutap" not in ports(sim, "lc1-h2") and ports(sim, "lc1-h2")
+    time.sleep(1)
+    assert vm(api, "u")["status"]["state"] == "pending"
+    # The hypervisor plugs it with the VM's id: bound, realized, reachable.
+    sim.vsctl("lc1-h2", "add-port", "br-sky", "lcutap", "--", "set", "interface", "lcutap",
+              f"external_ids:skyvisor-vm-id={ids['u']}")
+    wait_for("u realized", lambda: realized(api, "u"))
+    assert ping(sim, "u", VMS["b"][2])
+
+
+def test_snapshot_holds_the_flows_port_and_counters(world):
+    _, api, sim, ids = world
+    wait_for("a realized", lambda: realized(api, "a"), 60)
+    assert ping(sim, "a", VMS["b"][2])
+    snap = snapshot(api, "a")
+    assert snap["state"] == "ready", snap
+    c = snap["content"]
+    assert snap["size_bytes"] > 0 and c["vm"]["id"] == ids["a"]
+    cookie = c["vm"]["cookie"]
+    # Every bridge that holds a flow of a's cookie is in the snapshot with
+    # exactly those flows, and every one of them has its capture time.
+    by_host = {br["host"]: br for br in c["bridges"]}
+    for host in ALL_HOSTS:
+        live = flows(sim, host, cookie)
+        if not live:
+            assert host not in by_host or not by_host[host]["flows"], host
+            continue
+        assert host in by_host, (host, live)
+        got = sorted((f["table"], f["priority"]) for f in by_host[host]["flows"])
+        assert got == [(t, p) for t, p, _ in live], host
+        assert set(snap["capture_times"]) >= {host}
+    # Its host, the gateways on the way and its peer's host.
+    assert {"lc1-h1", "lc1-gw", "lc2-gw", "lc2-h1"} <= set(by_host)
+    # Counters: the ping went through a's flows on its own host.
+    assert sum(f["packets"] for f in by_host["lc1-h1"]["flows"]) > 0
+    f0 = by_host["lc1-h1"]["flows"][0]
+    assert {"match", "instructions", "cookie", "bytes", "duration_s", "idle_timeout",
+            "hard_timeout"} <= set(f0) and f0["cookie"] == cookie
+    # The port as OVSDB has it.
+    port = c["port"]["interface"]
+    assert port["name"] == "lca"
+    assert port["ofport"] == int(sim.vsctl("lc1-h1", "get", "interface", "lca",
+                                           "ofport").stdout)
+    assert port["mac_in_use"] == sim.vsctl("lc1-h1", "get", "interface", "lca",
+                                           "mac_in_use").stdout.strip().strip('"')
+    assert port["external_ids"]["skyvisor-vm-id"] == ids["a"]
+    assert "rx_packets" in port["statistics"] and "mtu" in port
+    assert "qos" in c["port"]
+    # The tunnels its host rests on.
+    assert [t["peer"] for t in c["tunnels"]] == ["lc1-gw"] and c["tunnels"][0]["ofport"] > 0
+
+
+def counted(api, name, more_than=None):
+    s = stats(api, name)
+    if s["as_of"] is None:
+        return None
+    if more_than and not all(s[k] >= more_than[k] for k in COUNTERS):
+        return None
+    if more_than and s["tx_packets"] <= more_than["tx_packets"]:
+        return None
+    return s
+
+
+def assert_not_backwards(before, after):
+    for k in COUNTERS:
+        assert after[k] >= before[k], (k, before, after)
+
+
+def test_stats_are_sampled(world):
+    _, api, sim, _ = world
+    assert ping(sim, "a", VMS["b"][2])
+    s1 = wait_for("a's first sample", lambda: counted(api, "a"), 20)
+    assert s1["tx_packets"] > 0 and s1["rx_packets"] > 0 and s1["tx_bytes"] > 0
+    assert ping(sim, "a", VMS["b"][2])
+    s2 = wait_for("a's counters to grow", lambda: counted(api, "a", s1), 20)
+    assert s2["as_of"] > s1["as_of"]
+
+
+def stop(api, sim, name, host):
+    iface = VMS[name][3]
+    st, hdrs, body = api.post(f"{N}/vms/{name}/stop", None)
+    assert st == 202, body
+    snap = wait_for("the stop snapshot", lambda: (lambda g: g if g["state"] != "pending"
+                                                  else None)(ok(api.get(hdrs["location"]))))
+    assert snap["state"] == "ready" and snap["reason"] == "stop", snap
+    cookie = snap["content"]["vm"]["cookie"]
+    assert snap["content"]["bridges"]
+    wait_for(f"{name}'s port removed", lambda: iface not in ports(sim, host), 15)
+    wait_for(f"{name}'s flows removed",
+             lambda: not any(flows(sim, h, cookie) for h in ALL_HOSTS))
+    return snap
+
+
+@NEEDS_STOPPED_OUT_OF_MODEL
+def test_stop_and_start_on_the_same_host(world):
+    _, api, sim, _ = world
+    assert ping(sim, "a", VMS["b"][2])
+    before = wait_for("a sampled", lambda: counted(api, "a"))
+    stop(api, sim, "a", "lc1-h1")
+    assert not sim.ping("a", VMS["b"][2], count=2, wait=1)
+    st, _, body = api.post(f"{N}/vms/a/start", None)
+    assert st == 202, body
+    wait_for("a realized again", lambda: realized(api, "a"))
+    assert "lca" in ports(sim, "lc1-h1")
+    assert ping(sim, "a", VMS["b"][2])
+    after = wait_for("a's counters to continue", lambda: counted(api, "a", before), 20)
+    assert_not_backwards(before, after)
+
+
+@NEEDS_STOPPED_OUT_OF_MODEL
+def test_start_in_another_cloud(world):
+    """Stopped on lc1-h1, started on lc2-h1: the VM's interface moves with
+    it (the hypervisor's part), skyvisor re-maps its port and tunnels."""
+    _, api, sim, _ = world
+    assert ping(sim, "a", VMS["b"][2])
+    before = wait_for("a sampled", lambda: counted(api, "a"))
+    stop(api, sim, "a", "lc1-h1")
+    # The compute side: a's NIC now leads to lc2-h1.
+    vns, old, new = sim.vm_ns("a"), sim.host_ns("lc1-h1"), sim.host_ns("lc2-h1")
+    cloudsim.sh("ip", "-n", vns, "link", "del", "eth0")
+    cloudsim.sh("ip", "link", "add", "eth0", "netns", vns, "mtu", "1400", "type", "veth",
+                "peer", "name", "lca", "netns", new)
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "address", VMS["a"][1])
+    cloudsim.sh("ip", "-n", vns, "addr", "add", f"{VMS['a'][2]}/24", "dev", "eth0")
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "up")
+    cloudsim.sh("ip", "-n", new, "link", "set", "lca", "up")
+    cloudsim.sh("ethtool", "-K", "eth0", "tx", "off", ns=vns, check=False)
+    assert cloudsim.sh("ip", "-n", old, "link", "show", "lca", check=False).returncode
+    st, _, body = api.post(f"{N}/vms/a/start", {"placement": {"host": "lc2-h1"}})
+    assert st == 202 and body["host"] == "lc2-h1", body
+    wait_for("a realized on lc2-h1", lambda: realized(api, "a"))
+    assert "lca" in ports(sim, "lc2-h1") and "lca" not in ports(sim, "lc1-h1")
+    assert ping(sim, "a", VMS["b"][2]) and ping(sim, "a", VMS["u"][2])
+    after = wait_for("a's counters to continue", lambda: counted(api, "a", before), 20)
+    assert_not_backwards(before, after)
+    snap = snapshot(api, "a")
+    assert snap["content"]["vm"]["host"] == "lc2-h1"
+    assert snap["content"]["counters"]["totals"]["tx_packets"] >= before["tx_packets"]
