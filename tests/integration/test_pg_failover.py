@@ -1,0 +1,189 @@
+"""PostgreSQL failover under skyvisord: a primary with a synchronous
+streaming standby (made by pg_basebackup here), skyvisord on a multi-host
+connection string with target_session_attrs=read-write, a stream of POSTs,
+kill -9 of the primary, pg_ctl promote of the standby.  Every write
+answered 2xx is on the promoted standby; the API answers 503 only between
+the kill and shortly after the promotion, and 2xx again after; the
+instance's cloud lease is re-acquired with an epoch above every epoch of
+the old timeline (the timeline is folded into it: migrations/007).
+
+This is the documented setting (README, "Several instances and PostgreSQL
+failover"): synchronous_standby_names on the primary, so a commit is
+acknowledged only once the standby has it.  Promotion is by hand here, as
+the test plays the operator; in production Patroni does it."""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from conftest import Skyvisord, free_port, pg_bindir, ok
+
+# How long after the promotion connections may still be failing over
+# (the pool's reconnects try the dead host first, then the new primary).
+GRACE_S = 3.0
+
+
+class Cluster:
+    """One PostgreSQL server of the pair (run as 'postgres' under root)."""
+
+    def __init__(self, root, name):
+        self.bindir = pg_bindir()
+        self.root = root
+        self.data = os.path.join(root, name)
+        self.log = os.path.join(root, name + ".log")
+        self.port = free_port()
+        self.as_postgres = os.geteuid() == 0
+
+    def run(self, tool, *args, check=True):
+        cmd = [os.path.join(self.bindir, tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, check=check, cwd=self.root, capture_output=True,
+                              text=True, timeout=120)
+
+    def start(self, extra=""):
+        self.run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o",
+                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+                 f" -c fsync=off -c max_connections=100 {extra}", "start")
+
+    def psql(self, sql, db="postgres"):
+        return subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                               f"postgresql://postgres@127.0.0.1:{self.port}/{db}",
+                               "-c", sql], check=True, capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    def kill9(self):
+        """SIGKILL to the postmaster and every process it started."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            pid = int(f.readline())
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+        for p in [pid, *children]:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop(self):
+        self.run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+
+
+def test_failover_loses_no_acknowledged_write(tmp_path_factory):
+    root = tempfile.mkdtemp(prefix="skyv-pgha-")
+    os.chmod(root, 0o755)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+    primary, standby = Cluster(root, "primary"), Cluster(root, "standby")
+    daemon = None
+    try:
+        primary.run("initdb", "-D", primary.data, "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--locale=C", "--no-sync")
+        primary.start("-c wal_level=replica -c max_wal_senders=5 -c synchronous_commit=on")
+        primary.psql("CREATE DATABASE sky")
+        primary.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
+                    "-U", "postgres", "-D", standby.data, "-R", "-X", "stream",
+                    "--checkpoint=fast", "--no-sync")
+        standby.start()
+        primary.psql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        primary.psql("SELECT pg_reload_conf()")
+        # The standby is synchronous before anything is written.
+        deadline = time.monotonic() + 30
+        while primary.psql("SELECT count(*) FROM pg_stat_replication"
+                           " WHERE sync_state = 'sync'") != "1":
+            assert time.monotonic() < deadline, "the standby never became synchronous"
+            time.sleep(0.1)
+
+        url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+               "/sky?target_session_attrs=read-write&connect_timeout=2")
+        daemon = Skyvisord(db_url=url, threads=2,
+                           extra=("--lease-ms", "1000", "--heartbeat-ms", "250")).start()
+        api = daemon.api()
+        ok(api.post("/v1/clouds", {"name": "c1", "provider": "aws", "region": "r",
+                                   "jurisdiction": "DE", "kind": "public"}), 201)
+
+        def lease_epoch():
+            st, _, doc = api.get("/v1/instances")
+            if st != 200:
+                return None
+            owns = doc["self"]["owns"]
+            return owns[0]["epoch"] if owns else None
+        deadline = time.monotonic() + 10
+        while not lease_epoch():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        epoch_before = lease_epoch()
+
+        answers = []                # (monotonic time answered, name, status, sent)
+        stop = threading.Event()
+
+        def writer(k):
+            i = 0
+            while not stop.is_set():
+                name = f"t{k}-{i}"
+                i += 1
+                sent = time.monotonic()
+                try:
+                    st = api.post("/v1/tenants", {"name": name})[0]
+                except OSError:
+                    st = 0
+                answers.append((time.monotonic(), name, st, sent))
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        t_kill = time.monotonic()
+        primary.kill9()
+        time.sleep(1.5)             # the operator notices (the lease lapses)
+        standby.run("pg_ctl", "-D", standby.data, "-w", "promote")
+        t_promoted = time.monotonic()
+        # Writes go on until the API has answered 2xx again for a while.
+        deadline = time.monotonic() + 30
+        while True:
+            recent = [a for a in answers if a[0] > t_promoted + GRACE_S]
+            if len([a for a in recent if a[2] == 201]) >= 20:
+                break
+            assert time.monotonic() < deadline, "no 2xx after the promotion"
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join()
+
+        acked = {n for _, n, st, _ in answers if st == 201}
+        before = [a for a in answers if a[0] < t_kill]
+        assert before and all(a[2] == 201 for a in before), before[-5:]
+        failed = [(t, n, st) for t, n, st, _ in answers if st != 201]
+        assert all(st == 503 for _, _, st in failed), failed
+        assert all(t_kill <= t <= t_promoted + GRACE_S for t, _, _ in failed), \
+            (t_kill, t_promoted, failed)
+        # Every acknowledged write is on the new primary.
+        present = set(standby.psql("SELECT name FROM tenant", db="sky").split())
+        missing = acked - present
+        assert not missing, sorted(missing)[:10]
+        first_ok = min(t for t, _, st, sent in answers if st == 201 and sent > t_kill)
+        print(f"failover: {len(acked)} writes acknowledged, {len(failed)} answered 503, "
+              f"API writable {first_ok - t_promoted:.2f} s after the promotion "
+              f"({first_ok - t_kill:.2f} s after the kill)")
+
+        # The lease is held again, with an epoch of the new timeline.
+        deadline = time.monotonic() + 10
+        while not (lease_epoch() or 0) > epoch_before:
+            assert time.monotonic() < deadline, \
+                "the lease was not re-acquired:\n" + daemon.read_log()[-3000:]
+            time.sleep(0.05)
+        assert lease_epoch() >> 32 == (epoch_before >> 32) + 1
+        st, _, _ = daemon.api(token=None).get("/readyz")
+        assert st == 200
+        assert daemon.stop() == 0, daemon.read_log()[-3000:]
+        daemon = None
+    finally:
+        if daemon:
+            daemon.stop(signal.SIGKILL)
+        primary.stop()
+        standby.stop()
+        shutil.rmtree(root, ignore_errors=True)
