@@ -30,8 +30,18 @@ def compose_config():
 def test_compose_file_is_valid_and_complete():
     cfg = compose_config()
     services = cfg["services"]
-    assert set(services) == {"postgres", "skyvisord", "cloud-aws", "cloud-gcp",
-                             "cloud-onprem", "demo"}
+    assert set(services) == {"postgres", "postgres-standby", "skyvisord", "skyvisord-2",
+                             "cloud-aws", "cloud-gcp", "cloud-onprem", "demo"}
+    # Two instances on one database that follows its primary; the standby
+    # streams synchronously from it.
+    for name in ("skyvisord", "skyvisord-2"):
+        db = services[name]["command"][services[name]["command"].index("--db") + 1]
+        assert "postgres:5432,postgres-standby:5432" in db, db
+        assert "target_session_attrs=read-write" in db, db
+    assert "synchronous_standby_names=*" in services["postgres"]["command"]
+    assert "pg_basebackup" in " ".join(services["postgres-standby"]["entrypoint"])
+    assert services["postgres-standby"]["depends_on"]["postgres"]["condition"] \
+        == "service_healthy"
     for name, svc in services.items():
         if name != "demo":
             assert "healthcheck" in svc, f"{name} has no health check"
@@ -60,7 +70,8 @@ def test_flags_the_images_pass_exist():
     cfg = compose_config()
     dockerfile = open(DOCKERFILE).read()
     used = set(re.findall(r'"(--[a-z-]+)"', dockerfile))
-    used |= {a for a in cfg["services"]["skyvisord"]["command"] if a.startswith("--")}
+    for name in ("skyvisord", "skyvisord-2"):
+        used |= {a for a in cfg["services"][name]["command"] if a.startswith("--")}
     assert used, "no flags found"
     for flag in used:
         assert flag in helptext, f"skyvisord has no {flag}"
