@@ -9,3 +9,5 @@ CORE_SRCS += core/statusfold.c
 CORE_SRCS += core/augment.c core/detour.c
 # Cloud leases: what an instance acquires, renews or lets go (core/lease.c).
 CORE_SRCS += core/lease.c
+# A VM's counters across the interfaces that carry it (core/vmcount.c).
+CORE_SRCS += core/vmcount.c

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/vlog.h"
+#include "core/vmcount.h"
 #include "ctrl/ovsdb.h"
 #include "ctrl/ovsdb_datum.h"
 #include "ctrl/ovsdb_replica.h"
@@ -37,15 +38,13 @@ static const char *const iface_keys[RLC__COUNT] = {
     "tx_packets", "tx_bytes", "tx_dropped", "rx_packets", "rx_bytes", "rx_dropped",
 };
 
+_Static_assert((int) RLC__COUNT == (int) VMCOUNT_N, "one offset per counter");
+
 struct vm_count {
     char vm_id[40];
-    char key[96];                   /* the interface counted: "host/uuid" */
-    long long base[RLC__COUNT];     /* total = base + raw */
-    long long raw[RLC__COUNT];      /* the interface's, last read */
-    long long total[RLC__COUNT];
-    bool recorded;                  /* 'total' is what the store holds */
-    bool seen;                      /* 'key' and 'raw' are set */
-    bool offsets_dirty;             /* 'key' and 'base' not recorded yet */
+    struct vmcount c;               /* its key: "host id/Interface UUID" */
+    bool recorded;                  /* 'c.total' is what the store holds */
+    bool offsets_dirty;             /* 'c.key' and 'c.base' not recorded yet */
 };
 
 struct recon_life {
@@ -411,15 +410,16 @@ load_samples(struct recon_life *l)
         }
         const json_t *off = json_object_get(s, "offsets");
         const char *key = json_string_value(json_object_get(off, "iface"));
-        snprintf(c->key, sizeof c->key, "%s", key ? key : "");
+        snprintf(c->c.key, sizeof c->c.key, "%s", key ? key : "");
         for (int k = 0; k < RLC__COUNT; k++) {
-            c->total[k] = json_integer_value(json_object_get(s, recon_life_counter_names[k]));
-            c->base[k] = json_integer_value(json_object_get(json_object_get(off, "base"),
-                                                            recon_life_counter_names[k]));
-            c->raw[k] = c->total[k] - c->base[k];
+            const char *name = recon_life_counter_names[k];
+            c->c.total[k] = json_integer_value(json_object_get(s, name));
+            c->c.base[k] = json_integer_value(json_object_get(json_object_get(off, "base"),
+                                                              name));
+            c->c.raw[k] = c->c.total[k] - c->c.base[k];
         }
+        c->c.counted = true;
         c->recorded = true;
-        c->seen = key != NULL;
     }
     json_decref(all);
     l->loaded = true;
@@ -439,17 +439,15 @@ counters_json(const long long v[RLC__COUNT])
 static json_t *
 offsets_json(const struct vm_count *c)
 {
-    return json_pack("{s:s, s:o}", "iface", c->key, "base", counters_json(c->base));
+    return json_pack("{s:s, s:o}", "iface", c->c.key, "base", counters_json(c->c.base));
 }
 
-/* Folds interface 'key''s statistics 'stats' into VM 'c'; true when the
- * offsets changed. */
-static bool
-vc_update(struct vm_count *c, const char *key, const json_t *stats)
+/* The VM's counters from Interface statistics 'stats' (a map). */
+static void
+read_stats(const json_t *stats, long long raw[RLC__COUNT])
 {
-    long long raw[RLC__COUNT];
+    const json_t *pairs = json_array_get(stats, 1);
     for (int k = 0; k < RLC__COUNT; k++) {
-        const json_t *pairs = json_array_get(stats, 1);
         raw[k] = 0;
         for (size_t i = 0; i < json_array_size(pairs); i++) {
             const json_t *kv = json_array_get(pairs, i);
@@ -459,28 +457,6 @@ vc_update(struct vm_count *c, const char *key, const json_t *stats)
             }
         }
     }
-    bool rebase = !c->seen || strcmp(c->key, key);
-    for (int k = 0; k < RLC__COUNT && !rebase; k++) {
-        rebase = raw[k] < c->raw[k];        /* the interface was reset */
-    }
-    if (rebase) {
-        /* A first interface counts from its own zero; any later one
-         * continues from the last total. */
-        for (int k = 0; k < RLC__COUNT; k++) {
-            c->base[k] = c->seen || c->recorded ? c->total[k] - raw[k] : 0;
-        }
-        snprintf(c->key, sizeof c->key, "%s", key);
-        c->seen = true;
-    }
-    for (int k = 0; k < RLC__COUNT; k++) {
-        c->raw[k] = raw[k];
-        long long t = c->base[k] + raw[k];
-        if (t != c->total[k]) {
-            c->total[k] = t;
-            c->recorded = false;
-        }
-    }
-    return rebase;
 }
 
 static void
@@ -514,7 +490,11 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             }
             char key[96];
             snprintf(key, sizeof key, "%s/%s", a->id, uuid);
-            c->offsets_dirty |= vc_update(c, key, stats);
+            long long raw[RLC__COUNT];
+            bool changed;
+            read_stats(stats, raw);
+            c->offsets_dirty |= vmcount_update(&c->c, key, raw, &changed);
+            c->recorded &= !changed;
             if (c->recorded && !c->offsets_dirty) {
                 continue;
             }
@@ -527,7 +507,7 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
                     return;
                 }
             }
-            if (!l->store.record(l->aux, vm_id, as_of, c->total, off)) {
+            if (!l->store.record(l->aux, vm_id, as_of, c->c.total, off)) {
                 c->recorded = true;
                 c->offsets_dirty = false;
             }
@@ -656,7 +636,7 @@ capture(struct reconciler *r, struct recon_life *l, const struct netmodel *m,
     const json_t *iface = p ? recon_vm_iface(rep, p->name, &if_uuid) : NULL;
     json_t *port = iface ? port_view(rep, iface, if_uuid) : json_null();
     struct vm_count *c = load_samples(l) ? vc_get(l, vm->o.id, false) : NULL;
-    json_t *counters = c ? json_pack("{s:o, s:o}", "totals", counters_json(c->total),
+    json_t *counters = c ? json_pack("{s:o, s:o}", "totals", counters_json(c->c.total),
                                      "offsets", offsets_json(c))
                          : json_null();
     char mac[20], ip[16];

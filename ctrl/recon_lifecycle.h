@@ -27,10 +27,9 @@
  *              VM sees them: what the switch received from the port is
  *              what the VM sent (tx).  OpenFlow cannot set a counter, and a
  *              port that comes back (a start, another host, another cloud)
- *              counts from its own zero, so each VM keeps an offset: when
- *              its interface changes, or its counters go back, the offset
- *              becomes the last total minus what the new interface shows,
- *              so totals continue and never go backwards.  The offsets are
+ *              counts from its own zero, so each VM keeps offsets that
+ *              carry its totals across interfaces (core/vmcount.h): they
+ *              continue and never go backwards.  The offsets are
  *              recorded beside the sample and read back at start.  A sample
  *              is recorded when a total changed (or for a VM never recorded
  *              since skyvisord started), with its time as `as_of`.

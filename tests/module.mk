@@ -115,6 +115,8 @@ UNIT_TESTS += test_vm_phase
 
 # The status fold (core/statusfold.c).
 UNIT_TESTS += test_statusfold
+# A VM's counters across interfaces (core/vmcount.c).
+UNIT_TESTS += test_vmcount
 
 # Cloud leases of several instances (core/lease.c).
 UNIT_TESTS += test_lease
