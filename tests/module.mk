@@ -117,6 +117,8 @@ UNIT_TESTS += test_vm_phase
 UNIT_TESTS += test_statusfold
 # A VM's counters across interfaces (core/vmcount.c).
 UNIT_TESTS += test_vmcount
+# The JSON forms of a VM's snapshot (ctrl/recon_lifecycle.c).
+UNIT_TESTS += test_recon_lifecycle
 
 # Cloud leases of several instances (core/lease.c).
 UNIT_TESTS += test_lease
