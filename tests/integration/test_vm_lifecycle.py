@@ -161,7 +161,10 @@ def test_unbound_vm_waits_for_its_interface(world):
     assert st["state"] == "pending"
     # Its interface waits in the host's namespace: skyvisor made no port.
     assert "lcutap" not in ports(sim, "lc1-h2") and ports(sim, "lc1-h2")
-    time.sleep(1)
+    # A snapshot meanwhile holds its flows elsewhere, and no port.
+    snap = snapshot(api, "u")
+    assert snap["state"] == "ready" and snap["content"]["port"] is None, snap
+    assert snap["content"]["bridges"]
     assert vm(api, "u")["status"]["state"] == "pending"
     # The hypervisor plugs it with the VM's id: bound, realized, reachable.
     sim.vsctl("lc1-h2", "add-port", "br-sky", "lcutap", "--", "set", "interface", "lcutap",
@@ -231,8 +234,11 @@ def assert_not_backwards(before, after):
 def test_stats_are_sampled(world):
     _, api, sim, _ = world
     assert ping(sim, "a", VMS["b"][2])
-    s1 = wait_for("a's first sample", lambda: counted(api, "a"), 20)
-    assert s1["tx_packets"] > 0 and s1["rx_packets"] > 0 and s1["tx_bytes"] > 0
+    # ovs-vswitchd refreshes an interface's statistics every 5 s.
+    s1 = wait_for("a's pings counted", lambda: (lambda s: s if s and s["tx_packets"] > 0
+                                                and s["rx_packets"] > 0 else None)(
+        counted(api, "a")), 20)
+    assert s1["tx_bytes"] > 0 and s1["rx_bytes"] > 0
     assert ping(sim, "a", VMS["b"][2])
     s2 = wait_for("a's counters to grow", lambda: counted(api, "a", s1), 20)
     assert s2["as_of"] > s1["as_of"]
