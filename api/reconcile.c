@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/vlog.h"
+#include "db/changelog.h"
 #include "db/db.h"
 #include "db/state.h"
 
@@ -16,6 +18,8 @@ struct sky_reconcile {
     /* The same reconciler, for the reconciler thread (set once started). */
     _Atomic(struct reconciler *) kick;
     atomic_bool absorbed;           /* absorbed before 'kick' was set */
+    char *watermark;                /* the change log read up to here
+                                     * (db/changelog.h), NULL: never */
 };
 
 /* libpq reads a NOTIFY that arrives while a query runs into its own queue,
@@ -61,19 +65,182 @@ ready(struct sky_reconcile *s)
     return s->listening;
 }
 
+/* Reads the change log from the watermark into 'b'; false if the database
+ * is unreachable or failed (the watermark is kept). */
+static bool
+read_log(struct sky_reconcile *s, struct changelog_batch *b)
+{
+    if (!ready(s)) {
+        return false;
+    }
+    if (changelog_read(s->conn, s->watermark, b) != DB_QS_ONE) {
+        s->listening = false;
+        return false;
+    }
+    absorb_notifies(s);
+    return true;
+}
+
+static void
+advance(struct sky_reconcile *s, struct changelog_batch *b)
+{
+    free(s->watermark);
+    s->watermark = b->watermark;
+    b->watermark = NULL;
+}
+
 static int
 store_load(void *aux, struct netmodel *m)
 {
     struct sky_reconcile *s = aux;
-    if (!ready(s)) {
+    /* The watermark first: what commits after it is read by the next
+     * changes(), and the load below sees at least what it saw. */
+    struct changelog_batch b;
+    if (!read_log(s, &b)) {
         return EAGAIN;
     }
+    char *prev = s->watermark;
+    s->watermark = NULL;
+    advance(s, &b);
+    changelog_batch_uninit(&b);
     if (state_load(s->conn, m) < 0) {
+        free(s->watermark);
+        s->watermark = prev;        /* read these changes again */
         s->listening = false;
         return EAGAIN;
     }
+    free(prev);
     absorb_notifies(s);
     return 0;
+}
+
+/* Appends 'id' to the set v[0..*n) unless it is there. */
+static bool
+id_add(char (**v)[40], size_t *n, const char *id)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (!strcmp((*v)[i], id)) {
+            return true;
+        }
+    }
+    char (*g)[40] = realloc(*v, (*n + 1) * sizeof *g);
+    if (!g) {
+        return false;
+    }
+    *v = g;
+    snprintf(g[(*n)++], sizeof *g, "%s", id);
+    return true;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Sorts the change log's entries: VMs by id into vm_ids (their networks
+ * into vm_nets), the networks of switches, links and networks into
+ * out->networks; anything outside networks (clouds, cloud links, hosts,
+ * tenants, or a kind this code does not know) is a reload.  Snapshots and
+ * migrations realize nothing by themselves (a migration moves its VM by
+ * updating the VM).  False when memory runs out. */
+static bool
+classify(const struct changelog_batch *b, struct recon_changes *out,
+         char (**vm_ids)[40], size_t *n_vm_ids, char (**vm_nets)[40], size_t *n_vm_nets)
+{
+    bool ok = true;
+    for (size_t i = 0; ok && i < b->n && !out->reload; i++) {
+        const struct changelog_entry *e = &b->entries[i];
+        if (!strcmp(e->kind, "vm")) {
+            ok = id_add(vm_ids, n_vm_ids, e->object_id)
+                 && (!e->network_id[0] || id_add(vm_nets, n_vm_nets, e->network_id));
+        } else if (!strcmp(e->kind, "vswitch") || !strcmp(e->kind, "vlink")
+                   || !strcmp(e->kind, "network")) {
+            ok = id_add(&out->networks, &out->n_networks, e->network_id);
+            out->reload |= !e->network_id[0];
+        } else if (strcmp(e->kind, "vm_snapshot") && strcmp(e->kind, "vm_migration")) {
+            out->reload = true;
+        }
+    }
+    return ok;
+}
+
+/* Reads the VMs named in ids[0..n) (sorted) into out->vms and lists those
+ * that are gone.  0, EAGAIN or ENOMEM; out->reload when a VM names what
+ * 'cur' lacks. */
+static int
+read_vms(struct sky_reconcile *s, const struct netmodel *cur, char (*ids)[40], size_t n,
+         struct recon_changes *out)
+{
+    const char **p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        p[i] = ids[i];
+    }
+    enum db_qs qs = state_load_vms(s->conn, cur, p, n, &out->vms, &out->n_vms);
+    free(p);
+    absorb_notifies(s);
+    if (qs == DB_QS_NONE) {
+        out->reload = true;
+        return 0;
+    }
+    if (qs < 0) {
+        s->listening = false;
+        return EAGAIN;
+    }
+    /* Both lists are ordered by id: the ids not read are gone. */
+    for (size_t i = 0, k = 0; i < n; i++) {
+        while (k < out->n_vms && strcmp(out->vms[k].o.id, ids[i]) < 0) {
+            k++;
+        }
+        if ((k == out->n_vms || strcmp(out->vms[k].o.id, ids[i]))
+            && !id_add(&out->vms_gone, &out->n_vms_gone, ids[i])) {
+            return ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* What changed since the last read (struct recon_store.changes): the
+ * change log from the watermark; when it names only VMs, those VMs read
+ * by id; when it names switches, links or networks, the networks touched
+ * (the VMs' included) for a reload.  The watermark advances only once
+ * everything was read. */
+static int
+store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
+{
+    struct sky_reconcile *s = aux;
+    struct changelog_batch b;
+    if (!read_log(s, &b)) {
+        return EAGAIN;
+    }
+    char (*ids)[40] = NULL, (*nets)[40] = NULL;
+    size_t n_ids = 0, n_nets = 0;
+    int rc = 0;
+    out->reload = b.reload;
+    if (!classify(&b, out, &ids, &n_ids, &nets, &n_nets)) {
+        rc = ENOMEM;
+    } else if (out->reload) {
+        /* nothing more to read */
+    } else if (out->n_networks) {
+        for (size_t i = 0; !rc && i < n_nets; i++) {
+            rc = id_add(&out->networks, &out->n_networks, nets[i]) ? 0 : ENOMEM;
+        }
+    } else if (n_ids) {
+        qsort(ids, n_ids, sizeof *ids, cmp_id);
+        rc = read_vms(s, cur, ids, n_ids, out);
+    }
+    free(ids);
+    free(nets);
+    if (rc) {
+        recon_changes_uninit(out);
+    } else {
+        advance(s, &b);
+    }
+    changelog_batch_uninit(&b);
+    return rc;
 }
 
 static int
@@ -117,7 +284,7 @@ sky_reconcile_start(const char *conninfo, const struct recon_options *opt)
     }
     ready(s);
     static const struct recon_store store = {
-        .load = store_load, .write_status = store_write,
+        .load = store_load, .changes = store_changes, .write_status = store_write,
         .fd = store_fd, .drain = store_drain,
     };
     s->recon = reconciler_create(&store, s, opt);
@@ -139,6 +306,7 @@ sky_reconcile_stop(struct sky_reconcile *s)
     if (s) {
         reconciler_destroy(s->recon);
         db_conn_destroy(s->conn);
+        free(s->watermark);
         free(s);
     }
 }

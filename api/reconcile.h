@@ -1,10 +1,13 @@
 /* reconcile.h: skyvisord's reconciler, fed by PostgreSQL.
  *
- * Glues ctrl/reconciler.h to db/state.h: a dedicated database connection
- * (not one of the HTTP pool's) that LISTENs for desired-state changes,
- * loads the model and writes statuses back.  When the connection is lost
- * the next load reconnects and LISTENs again, and the reconciler re-reads
- * everything, so no notification can be missed for good. */
+ * Glues ctrl/reconciler.h to db/state.h and db/changelog.h: a dedicated
+ * database connection (not one of the HTTP pool's) that LISTENs for
+ * desired-state changes, reads the change log from its watermark, loads
+ * the model or the changed VMs, and writes statuses back.  A notification
+ * only wakes the reconciler: when the connection is lost the next read
+ * reconnects and LISTENs again, and the log, read in commit order, still
+ * holds what the lost notifications announced (a reader behind the log's
+ * horizon reloads everything). */
 #ifndef SKYVISOR_API_RECONCILE_H
 #define SKYVISOR_API_RECONCILE_H
 

@@ -366,6 +366,167 @@ netmodel_finish(struct netmodel *m)
     return rc;
 }
 
+/* --- incremental updates --- */
+
+static int
+cmp_obj_id(const void *a, const void *b)
+{
+    return strcmp(((const struct nm_obj *) a)->id, ((const struct nm_obj *) b)->id);
+}
+
+static int
+cmp_id40(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Copies n objects of 'size' bytes, each starting with a struct nm_obj,
+ * duplicating their details.  0 or ENOMEM. */
+static int
+copy_objs(void **dst, const void *src, size_t n, size_t size)
+{
+    *dst = malloc((n ? n : 1) * size);
+    if (!*dst) {
+        return ENOMEM;
+    }
+    if (n) {
+        memcpy(*dst, src, n * size);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct nm_obj *o = (void *) ((char *) *dst + i * size);
+        if (o->detail && !(o->detail = strdup(o->detail))) {
+            rc = ENOMEM;
+        }
+    }
+    return rc;
+}
+
+int
+netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
+                   char (*gone)[40], size_t n_gone, struct netmodel *dst)
+{
+    netmodel_init(dst);
+    dst->layout = src->layout;
+    int rc = 0;
+#define COPY(f) \
+    do { \
+        dst->n_##f = src->n_##f; \
+        rc = rc ? rc : copy_objs((void **) &dst->f, src->f, src->n_##f, sizeof *src->f); \
+    } while (0)
+    COPY(clouds);
+    COPY(hosts);
+    COPY(tenants);
+    COPY(networks);
+    COPY(switches);
+    COPY(links);
+#undef COPY
+    dst->n_cloudlinks = src->n_cloudlinks;
+    dst->cloudlinks = malloc((src->n_cloudlinks ? src->n_cloudlinks : 1)
+                             * sizeof *dst->cloudlinks);
+    dst->vms = malloc((src->n_vms + n_up ? src->n_vms + n_up : 1) * sizeof *dst->vms);
+    if (rc || !dst->cloudlinks || !dst->vms) {
+        netmodel_free(dst);
+        return ENOMEM;
+    }
+    if (src->n_cloudlinks) {
+        memcpy(dst->cloudlinks, src->cloudlinks, src->n_cloudlinks * sizeof *src->cloudlinks);
+    }
+    qsort(up, n_up, sizeof *up, cmp_obj_id);
+    qsort(gone, n_gone, sizeof *gone, cmp_id40);
+    size_t i = 0, j = 0, n = 0;
+    while (i < src->n_vms || j < n_up) {
+        int c = i == src->n_vms ? 1 : j == n_up ? -1 : strcmp(src->vms[i].o.id, up[j].o.id);
+        struct nm_vm *v = &dst->vms[n];
+        if (c >= 0) {
+            *v = up[j];                 /* moved */
+            up[j++].o.detail = NULL;
+            i += c == 0;
+            if (j < n_up && !strcmp(up[j].o.id, v->o.id)) {
+                free(v->o.detail);      /* a later copy of the same VM wins */
+                continue;
+            }
+        } else if (bsearch(src->vms[i].o.id, gone, n_gone, sizeof *gone, cmp_id40)) {
+            i++;
+            continue;
+        } else {
+            *v = src->vms[i++];
+            if (v->o.detail && !(v->o.detail = strdup(v->o.detail))) {
+                rc = ENOMEM;
+            }
+        }
+        n++;
+    }
+    dst->n_vms = n;
+    rc = rc ? rc : netmodel_finish(dst);
+    if (rc) {
+        netmodel_free(dst);
+    }
+    return rc;
+}
+
+int
+netmodel_index(const void *objs, size_t n, size_t size, const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct nm_obj *o = (const void *) ((const char *) objs + mid * size);
+        int c = strcmp(o->id, id);
+        if (!c) {
+            return (int) mid;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return -1;
+}
+
+int
+netmodel_vm_by_id(const struct netmodel *m, const char *id)
+{
+    return netmodel_index(m->vms, m->n_vms, sizeof *m->vms, id);
+}
+
+int
+netmodel_network_by_id(const struct netmodel *m, const char *id)
+{
+    return netmodel_index(m->networks, m->n_networks, sizeof *m->networks, id);
+}
+
+bool
+netmodel_vm_shares_host(const struct netmodel *m, int v)
+{
+    int c = m->vm_comp[v];
+    if (c < 0) {
+        return true;
+    }
+    for (const int *x = m->vms_on_host[m->vms[v].host]; *x >= 0; x++) {
+        if (*x != v && m->vm_comp[*x] == c) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+netmodel_network_hosts(const struct netmodel *m, int net, uint8_t *mark)
+{
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        if (m->hosts[h].gateway) {
+            mark[h] = 1;
+        }
+    }
+    for (size_t v = 0; v < m->n_vms; v++) {
+        if (m->vms[v].network == net && m->vms[v].host >= 0) {
+            mark[m->vms[v].host] = 1;
+        }
+    }
+}
+
 /* --- identities --- */
 
 uint64_t
@@ -385,6 +546,13 @@ uint64_t
 netmodel_vm_cookie(const struct netmodel *m, int vm)
 {
     return netmodel_cookie(NM_CK_VM, netmodel_vm_tag(m, vm), m->vms[vm].wire_low);
+}
+
+uint64_t
+netmodel_comp_cookie(const struct netmodel *m, int comp)
+{
+    int v = m->comp_vms[comp][0];
+    return netmodel_cookie(NM_CK_COMP, v >= 0 ? netmodel_vm_tag(m, v) : 0, m->comp_name[comp]);
 }
 
 uint64_t
@@ -676,18 +844,24 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     match(f, NF_ARP_SHA, vm->mac);
     act(c, f, NA_CONTROLLER, 0);
 
-    /* 10: broadcast from this VM. */
+    /* 10: broadcast from this VM: the tunnels of its tree with its
+     * platform source MAC, then its own MAC back for the local members
+     * (25; the flood skips the port it came in on). */
     f = flow_new(c, NM_T_TENANT, 90, ck);
     match(f, NF_IN_PORT, port);
     match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
-    for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
-        if (*d != s && m->vms[*d].host == c->h && c->vm_port[*d]) {
-            act(c, f, NA_OUTPUT, c->vm_port[*d]);
-        }
-    }
     act(c, f, NA_SET_ETH_SRC, wire);
     netmodel_bcast_tree(m, c->h, comp, parent, sub, queue);
+    size_t before = f ? f->n_acts : 0;
     bcast_children(c, f, parent, sub);
+    if (f && f->n_acts == before) {
+        f->n_acts--;                /* no tunnel: no rewrite */
+    } else {
+        act(c, f, NA_SET_ETH_SRC, vm->mac);
+    }
+    if (f) {
+        f->goto_table = NM_T_FLOOD;
+    }
 
     /* 15: source tag. */
     f = flow_new(c, NM_T_SRC_TAG, 100, ck);
@@ -712,9 +886,98 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     act(c, f, NA_OUTPUT, port);
 }
 
-int
-netmodel_flows(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
-               struct nm_flows *out)
+/* The flows of VM 'v' that are not local delivery: the tenant-table entry
+ * and source restore where a local member of its component sends (table
+ * 10, 30), transit on a gateway (20), and its broadcasts when this host is
+ * on its pruned tree (20). */
+static void
+flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *sub,
+         int *queue)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[v];
+    int h = c->h;
+    int comp = m->vm_comp[v];
+    if (comp < 0) {
+        return;
+    }
+    uint64_t ck = netmodel_vm_cookie(m, v);
+    uint64_t wire = netmodel_wire_mac(m, v);
+    bool local = vm->host == h;
+    if (local && !c->vm_port[v]) {
+        return;
+    }
+    /* 10: local senders of the component reach it. */
+    if (comp_seen[comp]) {
+        struct nm_flow *f = flow_new(c, NM_T_TENANT, 100, ck);
+        match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
+        match(f, NF_ETH_DST, vm->mac);
+        act(c, f, NA_SET_ETH_DST, wire);
+        if (f) {
+            f->goto_table = NM_T_SRC_TAG;
+        }
+        /* 30: its frames to local members get its own MAC back. */
+        f = flow_new(c, NM_T_SRC_RESTORE, 100, ck);
+        match(f, NF_ETH_SRC, wire);
+        act(c, f, NA_SET_ETH_SRC, vm->mac);
+        if (f) {
+            f->goto_table = NM_T_OUTPUT;
+        }
+    }
+    if (local) {
+        return;
+    }
+    /* 20: transit on gateways. */
+    if (m->hosts[h].gateway) {
+        int nx = netmodel_next_hop(m, h, vm->host);
+        if (nx >= 0 && nx != h && c->tun_port[nx]) {
+            struct nm_flow *f = flow_new(c, NM_T_FORWARD, 100, ck);
+            match(f, NF_ETH_DST, wire);
+            act(c, f, NA_OUTPUT, c->tun_port[nx]);
+        }
+    }
+    /* 20: its broadcasts, if this host is on its pruned tree. */
+    netmodel_bcast_tree(m, vm->host, comp, parent, sub, queue);
+    if (parent[h] == -2 || !sub[h]) {
+        return;
+    }
+    struct nm_flow *f = flow_new(c, NM_T_FORWARD, 110, ck);
+    match(f, NF_ETH_SRC, wire);
+    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    bcast_children(c, f, parent, sub);
+    if (comp_seen[comp]) {
+        /* The local members, with its own MAC (25). */
+        act(c, f, NA_SET_ETH_SRC, vm->mac);
+        if (f) {
+            f->write_meta = true;
+            f->meta = (uint64_t) m->comp_name[comp] << 32;
+            f->meta_mask = META_COMP_MASK;
+            f->goto_table = NM_T_FLOOD;
+        }
+    }
+}
+
+/* 25: a broadcast of component 'comp' to its members on this host. */
+static void
+flows_flood(struct fctx *c, int comp)
+{
+    const struct netmodel *m = c->m;
+    struct nm_flow *f = flow_new(c, NM_T_FLOOD, 100, netmodel_comp_cookie(m, comp));
+    match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
+    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
+        if (m->vms[*d].host == c->h && c->vm_port[*d]) {
+            act(c, f, NA_OUTPUT, c->vm_port[*d]);
+        }
+    }
+}
+
+/* Compiles the flows of host 'h': every flow, or when 'scoped' only those
+ * of the VMs owners[0..n_owners) and the floods of comps[0..n_comps). */
+static int
+flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, bool scoped,
+              const int *owners, size_t n_owners, const int *comps, size_t n_comps,
+              struct nm_flows *out)
 {
     size_t nh = m->n_hosts;
     struct fctx c = { .m = m, .h = h, .ofport = ofport, .aux = aux, .out = out };
@@ -745,77 +1008,39 @@ netmodel_flows(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
         }
     }
     free(ports);
-
-    flows_infra(&c);
-    for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
-        flows_local_vm(&c, *v, parent, sub, queue);
+    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
         if (m->vm_comp[*v] >= 0 && c.vm_port[*v]) {
             comp_seen[m->vm_comp[*v]] = 1;
         }
     }
 
-    const struct nm_host *self = &m->hosts[h];
+    if (scoped) {                   /* in the order of a whole compile */
+        for (size_t i = 0; i < n_owners && !c.rc; i++) {
+            if (m->vms[owners[i]].host == h) {
+                flows_local_vm(&c, owners[i], parent, sub, queue);
+            }
+        }
+        for (size_t i = 0; i < n_comps && !c.rc; i++) {
+            if (comps[i] >= 0 && comp_seen[comps[i]]) {
+                flows_flood(&c, comps[i]);
+            }
+        }
+        for (size_t i = 0; i < n_owners && !c.rc; i++) {
+            flows_vm(&c, owners[i], comp_seen, parent, sub, queue);
+        }
+        goto out;
+    }
+    flows_infra(&c);
+    for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
+        flows_local_vm(&c, *v, parent, sub, queue);
+    }
+    for (size_t k = 0; k < m->n_comps && !c.rc; k++) {
+        if (comp_seen[k]) {
+            flows_flood(&c, (int) k);
+        }
+    }
     for (size_t v = 0; v < m->n_vms && !c.rc; v++) {
-        const struct nm_vm *vm = &m->vms[v];
-        int comp = m->vm_comp[v];
-        if (comp < 0) {
-            continue;
-        }
-        uint64_t ck = netmodel_vm_cookie(m, (int) v);
-        uint64_t wire = netmodel_wire_mac(m, (int) v);
-        bool local = vm->host == h;
-        if (local && !c.vm_port[v]) {
-            continue;
-        }
-        /* 10: local senders of the component reach it. */
-        if (comp_seen[comp]) {
-            struct nm_flow *f = flow_new(&c, NM_T_TENANT, 100, ck);
-            match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32,
-                         META_COMP_MASK);
-            match(f, NF_ETH_DST, vm->mac);
-            act(&c, f, NA_SET_ETH_DST, wire);
-            if (f) {
-                f->goto_table = NM_T_SRC_TAG;
-            }
-            /* 30: its frames to local members get its own MAC back. */
-            f = flow_new(&c, NM_T_SRC_RESTORE, 100, ck);
-            match(f, NF_ETH_SRC, wire);
-            act(&c, f, NA_SET_ETH_SRC, vm->mac);
-            if (f) {
-                f->goto_table = NM_T_OUTPUT;
-            }
-        }
-        if (local) {
-            continue;
-        }
-        /* 20: transit on gateways. */
-        if (self->gateway) {
-            int nx = netmodel_next_hop(m, h, vm->host);
-            if (nx >= 0 && nx != h && c.tun_port[nx]) {
-                struct nm_flow *f = flow_new(&c, NM_T_FORWARD, 100, ck);
-                match(f, NF_ETH_DST, wire);
-                act(&c, f, NA_OUTPUT, c.tun_port[nx]);
-            }
-        }
-        /* 20: its broadcasts, if this host is on its pruned tree. */
-        netmodel_bcast_tree(m, vm->host, comp, parent, sub, queue);
-        if (parent[h] == -2 || !sub[h]) {
-            continue;
-        }
-        struct nm_flow *f = flow_new(&c, NM_T_FORWARD, 110, ck);
-        match(f, NF_ETH_SRC, wire);
-        match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
-        bcast_children(&c, f, parent, sub);
-        bool any_local = false;
-        for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
-            if (m->vms[*d].host == h && c.vm_port[*d]) {
-                if (!any_local) {
-                    act(&c, f, NA_SET_ETH_SRC, vm->mac);
-                    any_local = true;
-                }
-                act(&c, f, NA_OUTPUT, c.vm_port[*d]);
-            }
-        }
+        flows_vm(&c, (int) v, comp_seen, parent, sub, queue);
     }
 
 out:
@@ -826,6 +1051,21 @@ out:
     free(sub);
     free(comp_seen);
     return c.rc;
+}
+
+int
+netmodel_flows(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
+               struct nm_flows *out)
+{
+    return flows_compile(m, h, ofport, aux, false, NULL, 0, NULL, 0, out);
+}
+
+int
+netmodel_flows_owners(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
+                      const int *vms, size_t n, const int *comps, size_t n_comps,
+                      struct nm_flows *out)
+{
+    return flows_compile(m, h, ofport, aux, true, vms, n, comps, n_comps, out);
 }
 
 void

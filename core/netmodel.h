@@ -36,21 +36,28 @@
  *                  answers it; anything else (forged source, LLDP, other
  *                  ethertypes) is dropped.
  *   10 tenant L2   unicast to a component member: platform destination MAC,
- *                  then 15; broadcast: local members get it as sent, then
- *                  the platform source MAC and the tunnels of the tree; a
- *                  miss goes to the controller (the reactive path).
+ *                  then 15; broadcast: the platform source MAC to the
+ *                  tunnels of the tree, then as sent to 25; a miss goes to
+ *                  the controller (the reactive path).
  *   15 src tag     the sender's platform source MAC, then 20.
  *   20 forward     by platform destination: local VM (restore its MAC,
  *                  metadata[31:0] = its port, then 30) or the next tunnel;
- *                  broadcasts by platform source along the tree; a worker
- *                  host sends whatever else to its gateway.
+ *                  broadcasts by platform source along the tree, and with
+ *                  the sender's own MAC and metadata[63:32] = component to
+ *                  25 where the component has local members; a worker host
+ *                  sends whatever else to its gateway.
+ *   25 flood       a component's broadcast to its members on this host (the
+ *                  port it came in on excepted, as OpenFlow does): one flow
+ *                  per component, so a member added changes this flow and
+ *                  its own, not every sender's.
  *   30 src restore the sender's own source MAC, then 40.
  *   40 output      to the port in metadata[31:0].
  *
  * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
- * (infrastructure, or a VM), the tenant tag in 55..40 and the VM's wire_low
- * in 31..0, so the reconciler can read back exactly the flows it owns and
- * tell whose are missing or stale.
+ * (infrastructure, a VM, or a component's flood), the tenant tag in 55..40
+ * and the VM's wire_low (the component's name) in 31..0, so the reconciler
+ * can read back exactly the flows it owns, tell whose are missing or
+ * stale, and recompile one owner's flows alone.
  *
  * Ownership: a netmodel owns every array in it (netmodel_free); flow and
  * port lists returned by the planning functions belong to the caller. */
@@ -178,9 +185,11 @@ int netmodel_finish(struct netmodel *);
 /* Cookies. */
 #define NM_COOKIE_MAGIC   0xA000000000000000ull
 #define NM_COOKIE_MASK    0xF000000000000000ull
-enum nm_cookie_kind { NM_CK_INFRA = 1, NM_CK_VM = 2 };
+enum nm_cookie_kind { NM_CK_INFRA = 1, NM_CK_VM = 2, NM_CK_COMP = 3 };
 uint64_t netmodel_cookie(enum nm_cookie_kind, uint16_t tag, uint32_t low);
 uint64_t netmodel_vm_cookie(const struct netmodel *, int vm);
+/* A component's local flood (table 25): its tenant's tag, its name. */
+uint64_t netmodel_comp_cookie(const struct netmodel *, int comp);
 
 /* A VM's platform MAC, and the tag of its tenant. */
 uint64_t netmodel_wire_mac(const struct netmodel *, int vm);
@@ -238,7 +247,7 @@ struct nm_flow {
 
 enum {
     NM_T_CLASSIFY = 0, NM_T_TENANT = 10, NM_T_SRC_TAG = 15, NM_T_FORWARD = 20,
-    NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40,
+    NM_T_FLOOD = 25, NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40,
 };
 
 struct nm_flows {
@@ -255,6 +264,15 @@ typedef uint32_t nm_ofport_fn(void *aux, int h, const char *name);
 int netmodel_flows(const struct netmodel *, int h, nm_ofport_fn *ofport,
                    void *aux, struct nm_flows *out);
 void nm_flows_clear(struct nm_flows *);
+
+/* Appends to 'out' only the flows of host 'h' whose owners are the VMs
+ * vms[0..n) (their cookies, netmodel_vm_cookie()) and the components
+ * comps[0..n_comps) (their local floods, netmodel_comp_cookie(); -1
+ * entries are skipped), as netmodel_flows() would compile them.  0 or
+ * ENOMEM. */
+int netmodel_flows_owners(const struct netmodel *, int h, nm_ofport_fn *ofport,
+                          void *aux, const int *vms, size_t n, const int *comps,
+                          size_t n_comps, struct nm_flows *out);
 
 /* The component of a VM, and whether two VMs may talk. */
 uint32_t netmodel_vm_comp(const struct netmodel *, int vm);
@@ -273,5 +291,37 @@ int netmodel_host_by_dpid(const struct netmodel *, uint64_t dpid);
 /* Next hop from host 'h' toward host 'dst': an overlay neighbour of 'h',
  * 'h' itself when h == dst, -1 when unreachable. */
 int netmodel_next_hop(const struct netmodel *, int h, int dst);
+
+/* --- incremental updates ---
+ *
+ * A change to VMs alone (their switches, networks and hosts unchanged)
+ * does not need a reload: netmodel_apply_vms() builds the next model from
+ * the current one.  What it changes (the pipeline above): the VM's own
+ * flows (its cookie) on every host carrying its network
+ * (netmodel_network_hosts()); on its own host, its component's flood
+ * (25) too; and when the VM is its component's first or last member on
+ * its host (!netmodel_vm_shares_host()), the pruned broadcast trees: every
+ * flow of the component on every host carrying the network. */
+
+/* Builds 'dst' (uninitialised) from 'src': the same objects, but the VMs
+ * named in gone[0..n_gone) removed and up[0..n_up) inserted or replacing
+ * the VM of the same id; their network, switch and host indexes refer to
+ * src's arrays (the same in dst).  Then finishes dst.  Sorts 'up' and
+ * 'gone' and moves each up[i].o.detail into dst.  0 or ENOMEM (dst is
+ * then empty). */
+int netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
+                       char (*gone)[40], size_t n_gone, struct netmodel *dst);
+/* The index of the object with this id in objs[0..n), an array sorted by
+ * id of elements of 'size' bytes that start with a struct nm_obj (every
+ * array of the model is, as the store loads it); -1 if none. */
+int netmodel_index(const void *objs, size_t n, size_t size, const char *id);
+/* The index of the VM or network with this id, -1 if none. */
+int netmodel_vm_by_id(const struct netmodel *, const char *id);
+int netmodel_network_by_id(const struct netmodel *, const char *id);
+/* True unless VM 'v' is in a component and is its only member on its host. */
+bool netmodel_vm_shares_host(const struct netmodel *, int v);
+/* Sets mark[h] (n_hosts entries) for every host that may hold flows of
+ * network 'net': the hosts of its VMs and every gateway (transit). */
+void netmodel_network_hosts(const struct netmodel *, int net, uint8_t *mark);
 
 #endif

@@ -10,6 +10,10 @@
  * failed batch, an audit, an unexplained miss): an ordinary pass costs no
  * read-back.  A flow a predecessor installed is adopted as it is, unless
  * it lacks the flow-removed flag, which a plain add then gives it.
+ * A plan may cover only some cookie owners (the VMs a change touched):
+ * their flows are compiled (netmodel_flows_owners) and marked, and the
+ * sweep is limited to their cookies, so the rest of the table is neither
+ * compiled nor touched.
  *
  * Apply (every bridge of the pass together), make before break:
  *
@@ -221,13 +225,30 @@ read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
     return 0;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* flowtable_sweep()'s scope for an owners' plan: their cookies. */
+static bool
+in_owners(void *aux, uint64_t cookie)
+{
+    const struct recon_owners *o = aux;
+    return bsearch(&cookie, o->cookies, o->n_cookies, sizeof cookie, cmp_u64) != NULL;
+}
+
 int
-recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a)
+recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
+                 const struct recon_owners *owners)
 {
     struct recon_plan *p = &a->plan;
     recon_plan_clear(p);
     struct flowtable *unflagged = NULL;
     if (a->readback || !a->ft) {
+        owners = NULL;              /* a read-back is diffed whole */
         unflagged = flowtable_create();
         int rc = unflagged ? read_back(r, a, unflagged) : ENOMEM;
         if (rc) {
@@ -241,7 +262,10 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     }
     struct nm_flows want = {0};
     int rc = ENOMEM;
-    if (netmodel_flows(m, h, lookup_ofport, (void *) ovsdb_get_replica(a->db), &want)
+    void *rep = (void *) ovsdb_get_replica(a->db);
+    if ((owners ? netmodel_flows_owners(m, h, lookup_ofport, rep, owners->vms,
+                                        owners->n_vms, NULL, 0, &want)
+                : netmodel_flows(m, h, lookup_ofport, rep, &want))
         || !(p->adds = calloc(want.n ? want.n : 1, sizeof *p->adds))) {
         goto out;
     }
@@ -267,7 +291,8 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
             p->n_adds++;
         }
     }
-    rc = flowtable_sweep(a->ft, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
+    rc = flowtable_sweep(a->ft, owners ? in_owners : NULL, (void *) owners, &p->dels,
+                         &p->n_dels, &p->cap_dels);
     if (!rc && unflagged) {
         size_t n_known = p->n_dels;
         rc = flowtable_sweep(unflagged, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
@@ -539,6 +564,7 @@ recon_flows_events(struct reconciler *r)
                 repair = true;
             }
         } else if (flowtable_remove(a->ft, ev[i].table, ev[i].priority, &ev[i].match)) {
+            a->replan = true;       /* the next pass compiles it again */
             a->drift++;
             found++;
             repair = true;

@@ -97,6 +97,21 @@ struct agent {
     long long readback_us;          /* the last read-back */
     unsigned long long drift;       /* drift found, not yet repaired */
     struct recon_plan plan;
+    /* What this pass plans (reconciler.c): every flow of the bridge when
+     * 'replan' (or the table is not known to be in sync), else the flows
+     * of the pass's changed owners when 'owners', else nothing. */
+    bool replan;
+    bool owners;
+};
+
+/* The cookie owners a pass recompiles on the bridges it does not plan
+ * whole: the VMs a change touched. */
+struct recon_owners {
+    int *vms;                       /* owned: their indexes in the model */
+    size_t n_vms;
+    uint64_t *cookies;              /* owned, sorted: their cookies, before
+                                     * and after the change */
+    size_t n_cookies;
 };
 
 /* A flow-removed or a miss reported by the loop thread for the reconciler
@@ -138,6 +153,8 @@ struct reconciler {
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;
     long long next_audit_us;        /* reconciler thread only */
+    bool need_full;                 /* reconciler thread only: the next pass
+                                     * loads everything */
     /* Snapshots, stop and start, counters (recon_lifecycle.c); attached
      * once by reconciler_attach_lifecycle(), NULL until then. */
     _Atomic(struct recon_life *) life;
@@ -199,10 +216,11 @@ const json_t *recon_vm_iface(const struct ovsdb_replica *rep, const char *name,
 
 /* recon_flows.c (reconciler thread) */
 /* Reads the bridge back when its table asks for it, compiles host 'h''s
- * desired flows and diffs them against the table into a->plan.  0 or an
+ * desired flows (all of them, or with 'owners' only theirs, diffed within
+ * their cookies) and diffs them against the table into a->plan.  0 or an
  * errno (the host's error is set). */
 int recon_flows_plan(struct reconciler *, const struct netmodel *, int h,
-                     struct agent *);
+                     struct agent *, const struct recon_owners *owners);
 /* Applies the plans of agents[0..n) (make before break, see the file
  * comment), updating each table from what its barriers confirmed; a
  * failed bridge gets its error and is read back by the next pass. */

@@ -64,6 +64,40 @@ recon_is_up(struct reconciler *r, uint64_t dpid)
 }
 
 
+void
+recon_changes_uninit(struct recon_changes *c)
+{
+    for (size_t i = 0; i < c->n_vms; i++) {
+        free(c->vms[i].o.detail);
+    }
+    free(c->vms);
+    free(c->networks);
+    free(c->vms_gone);
+    memset(c, 0, sizeof *c);
+}
+
+static void
+owners_uninit(struct recon_owners *o)
+{
+    free(o->vms);
+    free(o->cookies);
+    memset(o, 0, sizeof *o);
+}
+
+/* Publishes 's' (consumed) and frees the snapshot it replaces once no
+ * reader holds it. */
+static void
+publish(struct reconciler *r, struct snapshot *s)
+{
+    struct snapshot *old = r->snap;
+    rcu_assign_pointer(r->snap, s);
+    if (old) {
+        urcu_bp_synchronize_rcu();
+        netmodel_free(&old->m);
+        free(old);
+    }
+}
+
 static bool
 load(struct reconciler *r)
 {
@@ -83,14 +117,152 @@ load(struct reconciler *r)
         free(s);
         return false;
     }
-    struct snapshot *old = r->snap;
-    rcu_assign_pointer(r->snap, s);
-    if (old) {
-        urcu_bp_synchronize_rcu();
-        netmodel_free(&old->m);
-        free(old);
-    }
+    publish(r, s);
     return true;
+}
+
+/* The agent of the host with this id, NULL if none (none is created). */
+static struct agent *
+agent_find(struct reconciler *r, const char *host_id)
+{
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (!strcmp(r->agents[i].id, host_id)) {
+            return &r->agents[i];
+        }
+    }
+    return NULL;
+}
+
+/* Marks the bridges that may carry network 'net' of 'm' for a whole plan
+ * ('whole') or an owners' plan. */
+static bool
+mark_network(struct reconciler *r, const struct netmodel *m, int net, bool whole)
+{
+    if (net < 0) {
+        return true;
+    }
+    uint8_t *mark = calloc(m->n_hosts ? m->n_hosts : 1, 1);
+    if (!mark) {
+        return false;
+    }
+    netmodel_network_hosts(m, net, mark);
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = mark[h] ? agent_find(r, m->hosts[h].o.id) : NULL;
+        if (a) {
+            a->replan |= whole;
+            a->owners = true;
+        }
+    }
+    free(mark);
+    return true;
+}
+
+/* Records what a change to VM 'v' of 'm' (the model before or after it)
+ * makes this pass plan (core/netmodel.h, incremental updates): its cookie
+ * on the bridges carrying its network, its own bridge whole, and every
+ * bridge carrying its network whole when it is its component's first or
+ * last member on its host. */
+static bool
+note_vm(struct reconciler *r, const struct netmodel *m, int v, struct recon_owners *o)
+{
+    o->cookies[o->n_cookies++] = netmodel_vm_cookie(m, v);
+    const struct nm_vm *vm = &m->vms[v];
+    struct agent *a = vm->host >= 0 ? agent_find(r, m->hosts[vm->host].o.id) : NULL;
+    if (a) {
+        a->replan = true;
+    }
+    return mark_network(r, m, vm->network, !netmodel_vm_shares_host(m, v));
+}
+
+static int
+cmp_cookie(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* Builds the next snapshot from the current one and the changed VMs in
+ * 'ch' (netmodel_apply_vms), filling 'o' with the owners to recompile.
+ * 0 or ENOMEM. */
+static int
+apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o)
+{
+    size_t n = ch->n_vms + ch->n_vms_gone;
+    const char **ids = malloc(n * sizeof *ids);
+    o->vms = malloc(n * sizeof *o->vms);
+    o->cookies = malloc(2 * n * sizeof *o->cookies);
+    struct snapshot *s = calloc(1, sizeof *s);
+    int rc = ids && o->vms && o->cookies && s ? 0 : ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        ids[i] = i < ch->n_vms ? ch->vms[i].o.id : ch->vms_gone[i - ch->n_vms];
+        int v = netmodel_vm_by_id(&r->snap->m, ids[i]);
+        if (v >= 0 && !note_vm(r, &r->snap->m, v, o)) {
+            rc = ENOMEM;
+        }
+    }
+    /* netmodel_apply_vms sorts ch->vms: copy the ids first. */
+    char (*after)[40] = rc ? NULL : malloc(n * sizeof *after);
+    for (size_t i = 0; after && i < n; i++) {
+        snprintf(after[i], sizeof *after, "%s", ids[i]);
+    }
+    if (!rc && (!after || netmodel_apply_vms(&r->snap->m, ch->vms, ch->n_vms, ch->vms_gone,
+                                             ch->n_vms_gone, &s->m))) {
+        rc = ENOMEM;
+    }
+    free(ids);
+    if (rc) {
+        free(after);
+        free(s);
+        return rc;
+    }
+    publish(r, s);
+    const struct netmodel *m = &r->snap->m;
+    for (size_t i = 0; !rc && i < n; i++) {
+        int v = netmodel_vm_by_id(m, after[i]);
+        if (v >= 0) {
+            o->vms[o->n_vms++] = v;
+            rc = note_vm(r, m, v, o) ? 0 : ENOMEM;
+        }
+    }
+    free(after);
+    qsort(o->cookies, o->n_cookies, sizeof *o->cookies, cmp_cookie);
+    return rc;
+}
+
+/* Takes in what changed through the store: a reload (every bridge), a
+ * reload for changed networks (the bridges carrying them, before and
+ * after), or the changed VMs applied to the model (their owners in 'o').
+ * *all is set when every bridge is to be planned whole.  0 or an errno;
+ * a failure after the store consumed the changes asks for a full load. */
+static int
+take_changes(struct reconciler *r, struct recon_owners *o, bool *all)
+{
+    struct recon_changes ch = {0};
+    int rc = r->store.changes(r->aux, &r->snap->m, &ch);
+    if (rc) {
+        return rc;
+    }
+    if (ch.reload) {
+        *all = true;
+        rc = load(r) ? 0 : EAGAIN;
+    } else if (ch.n_networks) {
+        for (size_t i = 0; i < ch.n_networks; i++) {
+            mark_network(r, &r->snap->m, netmodel_network_by_id(&r->snap->m,
+                                                                ch.networks[i]), true);
+        }
+        rc = load(r) ? 0 : EAGAIN;
+        for (size_t i = 0; !rc && i < ch.n_networks; i++) {
+            mark_network(r, &r->snap->m, netmodel_network_by_id(&r->snap->m,
+                                                                ch.networks[i]), true);
+        }
+    } else if (ch.n_vms || ch.n_vms_gone) {
+        rc = apply_vms(r, &ch, o);
+    }
+    recon_changes_uninit(&ch);
+    if (rc) {
+        r->need_full = true;
+    }
+    return rc;
 }
 
 /* The status fold (core/statusfold.h) of this pass, written back through
@@ -136,11 +308,21 @@ static bool
 pass(struct reconciler *r)
 {
     long long t0 = recon_now_us();
-    if (atomic_exchange(&r->need_load, false) || !r->snap) {
+    bool woke = atomic_exchange(&r->need_load, false);
+    bool audit = r->opt.audit_ms && r->next_audit_us && t0 >= r->next_audit_us;
+    bool all = false;
+    struct recon_owners owners = {0};
+    if (!r->snap || r->need_full || audit || (woke && !r->store.changes)) {
         if (!load(r)) {
             atomic_store(&r->need_load, true);
             return false;
         }
+        r->need_full = false;
+        all = true;
+    } else if (woke && take_changes(r, &owners, &all)) {
+        owners_uninit(&owners);
+        atomic_store(&r->need_load, true);
+        return false;
     }
     struct netmodel *m = &r->snap->m;
     recon_sync_agents(r, m);
@@ -159,13 +341,16 @@ pass(struct reconciler *r)
         if (!a) {
             continue;
         }
+        /* A bridge realized by the last pass whose replica has not moved
+         * since, and that no change touches, has the ports it needs. */
+        bool untouched = !all && !a->replan && a->realized && a->db && ovsdb_is_synced(a->db)
+                         && ovsdb_get_replica(a->db)->seqno == a->seqno;
         free(a->err);
         a->err = NULL;
         a->note = NULL;
         a->sent = 0;
         a->realized = false;
-        a->in_sync = false;
-        if (recon_agent_ports(a, m, (int) h)) {
+        if (recon_agent_ports(a, m, (int) h) && !untouched) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }
     }
@@ -186,7 +371,15 @@ pass(struct reconciler *r)
     size_t n_ready = 0;
     for (size_t h = 0; ready && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
-        if (!a || a->err || a->note) {
+        if (!a) {
+            continue;
+        }
+        bool whole = all || a->replan || !a->in_sync
+                     || ovsdb_get_replica(a->db)->seqno != a->seqno;
+        bool scoped = a->owners && owners.n_cookies;
+        a->replan = a->owners = false;
+        a->in_sync = false;         /* until this pass confirms it */
+        if (a->err || a->note) {
             continue;
         }
         recon_iface_pass(a, vm_err, vm_port);
@@ -211,10 +404,13 @@ pass(struct reconciler *r)
             continue;
         }
         a->of_ever_up = true;
-        if (!recon_flows_plan(r, m, (int) h, a)) {
+        if (!whole && !scoped && !a->readback && a->ft) {
+            ready[n_ready++] = a;   /* untouched: nothing to plan */
+        } else if (!recon_flows_plan(r, m, (int) h, a, whole ? NULL : &owners)) {
             ready[n_ready++] = a;
         }
     }
+    owners_uninit(&owners);
     /* Every bridge's changes together, so that no bridge's ingress rule is
      * confirmed before the deeper rules it leads to on other bridges. */
     recon_flows_apply(r, ready, n_ready);
@@ -317,7 +513,7 @@ run(void *arg)
             bool done = pass(r);
             now = ovsdb_now_ms();
             if (done) {
-                atomic_store(&r->need_load, true);  /* resync re-reads all */
+                atomic_store(&r->need_load, true);  /* the resync reads the log */
             }
             next = now + (done ? r->opt.resync_ms : r->opt.retry_ms);
         }

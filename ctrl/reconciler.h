@@ -4,10 +4,17 @@
  * file descriptor), on a switch connecting or leaving, on a kick, or every
  * resync interval, and runs a pass:
  *
- *   1. load      the whole desired state through the store, in one
- *                transaction; derive the overlay (core/netmodel.h); publish
- *                it as an immutable snapshot with liburcu (readers: the
- *                packet-in handler, the topology endpoints);
+ *   1. load      what changed: the store's changes() reads its change log
+ *                (db/changelog.h) from where it stopped; VMs alone are
+ *                read by id and applied to a copy of the model
+ *                (netmodel_apply_vms); switches, links or networks, or
+ *                anything outside networks, load the whole desired state
+ *                through the store in one transaction, as do the first
+ *                pass, a failed pass and the audit; derive the overlay
+ *                (core/netmodel.h); publish the model as an immutable
+ *                snapshot with liburcu (readers: the packet-in handler,
+ *                the topology endpoints).  A notification only wakes the
+ *                thread: the log, not the notification, says what changed;
  *   2. sessions  one OVSDB session per host and one OpenFlow connection
  *                (we connect to the host's `openflow` target, or the bridge
  *                connects to our listener through its `controller`); over
@@ -16,7 +23,9 @@
  *                OVSDB server's the host the session is for, the OpenFlow
  *                switch's the host whose datapath id it reports; a refused
  *                session puts the host in error with the reason;
- *   3. OVSDB     on every host first: the integration bridge (netdev or
+ *   3. OVSDB     on every host first (except a host the last pass
+ *                realized, whose replica has not moved since and which no
+ *                change touches): the integration bridge (netdev or
  *                system datapath, fail-mode secure, OpenFlow 1.3, the
  *                datapath id the platform derives from the host id), its VM
  *                ports and tunnels, removing the ports it owns that are no
@@ -26,11 +35,19 @@
  *                second, the sessions of the hosts just changed run until
  *                ovs-vswitchd has numbered their new ports, so their flows
  *                go in this same pass;
- *   4. flows     per connected bridge: compile the desired flows with the
- *                port numbers OVSDB reports and diff them by (table,
- *                priority, match) against the bridge's installed-flow
- *                table (ctrl/flowtable.h), which holds what the bridge's
- *                barriers confirmed; then apply every bridge's changes
+ *   4. flows     per connected bridge, as much as the change needs:
+ *                every flow after a reload of everything, on a bridge
+ *                carrying a changed network, on the host of a changed VM,
+ *                on a bridge whose replica moved or that the last pass
+ *                left out of sync; only the changed VMs' flows (their
+ *                cookies) on the other bridges carrying their networks;
+ *                nothing on the rest, whose tables stay as they are.
+ *                Compile them with the port numbers OVSDB reports and
+ *                diff them by (table, priority, match) against the
+ *                bridge's installed-flow table (ctrl/flowtable.h), which
+ *                holds what the bridge's barriers confirmed, within the
+ *                owners' cookies for a partial plan; then apply every
+ *                bridge's changes
  *                make before break: additions level by level, deepest
  *                table first (local delivery and transit before the
  *                ingress rules that lead there), each level confirmed by a
@@ -78,11 +95,34 @@
 
 struct reconciler;
 
+/* What changed in desired state since the store's previous load() or
+ * changes() (the store keeps its place in a change log). */
+struct recon_changes {
+    bool reload;                    /* anything else: load() everything and
+                                     * plan every bridge */
+    char (*networks)[40];           /* owned: networks whose switches, links
+                                     * or own row changed: load() everything,
+                                     * plan the bridges carrying them */
+    size_t n_networks;
+    struct nm_vm *vms;              /* owned (and details): VMs created or
+                                     * updated, with indexes into the model
+                                     * changes() was given */
+    size_t n_vms;
+    char (*vms_gone)[40];           /* owned: VMs deleted */
+    size_t n_vms_gone;
+};
+void recon_changes_uninit(struct recon_changes *);
+
 /* Where desired state comes from and statuses go (db/state.h in skyvisord,
  * anything else in tests). */
 struct recon_store {
     /* Fills an initialised, empty model (not yet finished); 0 or an errno. */
     int (*load)(void *aux, struct netmodel *);
+    /* Optional: fills 'out' (zeroed by the caller) with what changed since
+     * the previous load() or changes(), VMs resolved against 'cur', the
+     * model in use; 0 or an errno (then nothing was consumed).  Without
+     * it every pass that wakes for a change loads everything. */
+    int (*changes)(void *aux, const struct netmodel *cur, struct recon_changes *out);
     /* 0 or an errno. */
     int (*write_status)(void *aux, const struct nm_status *, size_t n);
     /* A descriptor that becomes readable when desired state may have
@@ -94,10 +134,12 @@ struct recon_store {
 struct recon_options {
     enum tunnels_layout layout;
     const char *openflow_listen;    /* "tcp:IP:PORT", "ssl:IP:PORT" or NULL */
-    unsigned int resync_ms;         /* periodic pass (10000) */
+    unsigned int resync_ms;         /* periodic pass, reading the change
+                                     * log (10000) */
     unsigned int retry_ms;          /* next pass while pending (250) */
-    unsigned int audit_ms;          /* read every bridge back (300000; 0:
-                                     * the default) */
+    unsigned int audit_ms;          /* reload everything and read every
+                                     * bridge back (300000; 0: the
+                                     * default) */
 };
 
 /* Starts the thread.  'store' is copied, 'aux' must outlive the
@@ -105,7 +147,8 @@ struct recon_options {
 struct reconciler *reconciler_create(const struct recon_store *store, void *aux,
                                      const struct recon_options *);
 void reconciler_destroy(struct reconciler *);
-/* Asks for a pass with a fresh load. */
+/* Asks for a pass that takes in what changed (with the store's changes(),
+ * else a fresh load). */
 void reconciler_kick(struct reconciler *);
 
 struct recon_stats {

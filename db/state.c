@@ -36,6 +36,10 @@ static const struct db_stmt q_vms = {
     "state_vms",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
     " wire_low, coalesce(iface, '') FROM vm ORDER BY id", 0};
+static const struct db_stmt q_vms_by_id = {
+    "state_vms_by_id",
+    "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
+    " wire_low, coalesce(iface, '') FROM vm WHERE id = ANY($1::uuid[]) ORDER BY id", 1};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
 
@@ -75,29 +79,25 @@ mac48(const char *s)
     return v;
 }
 
-/* Index of the object with 'id' in a sorted array of stride 'size' whose
- * elements start with a struct nm_obj, or -1. */
-static int
-find(const void *base, size_t n, size_t size, const char *id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct nm_obj *o = (const void *) ((const char *) base + mid * size);
-        int c = strcmp(o->id, id);
-        if (!c) {
-            return (int) mid;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return -1;
-}
+#define FIND(arr, n, id) netmodel_index((arr), (n), sizeof *(arr), (id))
 
-#define FIND(arr, n, id) find((arr), (n), sizeof *(arr), (id))
+/* Reads a row of q_vms or q_vms_by_id into 'v', its references resolved
+ * in 'm'.  False when a reference names an object 'm' lacks. */
+static bool
+read_vm(const PGresult *r, int row, const struct netmodel *m, struct nm_vm *v)
+{
+    read_obj(r, row, &v->o);
+    v->network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, 6));
+    v->sw = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 7));
+    v->host = FIND(m->hosts, m->n_hosts, PQgetvalue(r, row, 8));
+    v->mac = mac48(PQgetvalue(r, row, 9));
+    v->ip = ip4(PQgetvalue(r, row, 10));
+    v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
+    snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
+    return (v->network >= 0 || PQgetisnull(r, row, 6))
+           && (v->sw >= 0 || PQgetisnull(r, row, 7))
+           && (v->host >= 0 || PQgetisnull(r, row, 8));
+}
 
 struct load_ctx {
     struct netmodel *m;
@@ -212,16 +212,7 @@ load_txn(struct db_conn *c, void *ctx_)
         return qs;
     }
     for (size_t i = 0; i < m->n_vms; i++) {
-        struct nm_vm *v = &m->vms[i];
-        int row = (int) i;
-        read_obj(r, row, &v->o);
-        v->network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, 6));
-        v->sw = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 7));
-        v->host = FIND(m->hosts, m->n_hosts, PQgetvalue(r, row, 8));
-        v->mac = mac48(PQgetvalue(r, row, 9));
-        v->ip = ip4(PQgetvalue(r, row, 10));
-        v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
-        snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
+        read_vm(r, (int) i, m, &m->vms[i]);
     }
     PQclear(r);
 
@@ -250,6 +241,48 @@ state_load(struct db_conn *c, struct netmodel *m)
         netmodel_init(m);
     }
     return qs < 0 ? qs : DB_QS_ONE;
+}
+
+enum db_qs
+state_load_vms(struct db_conn *c, const struct netmodel *cur, const char *const *ids,
+               size_t n, struct nm_vm **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    char *arr = malloc(n * 37 + 3);
+    if (!arr) {
+        return DB_QS_HARD;
+    }
+    size_t len = 0;
+    arr[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t) sprintf(arr + len, "%s%.36s", i ? "," : "", ids[i]);
+    }
+    arr[len++] = '}';
+    arr[len] = 0;
+    const char *params[] = {arr};
+    PGresult *r = NULL;
+    void *vms;
+    size_t rows;
+    enum db_qs qs = db_exec_idempotent(c, &q_vms_by_id, params, &r);
+    free(arr);
+    if (qs < 0) {
+        PQclear(r);
+        return qs;
+    }
+    rows = (size_t) PQntuples(r);
+    if (!(vms = calloc(rows ? rows : 1, sizeof **out))) {
+        PQclear(r);
+        return DB_QS_HARD;
+    }
+    bool resolved = true;
+    for (size_t i = 0; i < rows; i++) {
+        resolved &= read_vm(r, (int) i, cur, &((struct nm_vm *) vms)[i]);
+    }
+    PQclear(r);
+    *out = vms;
+    *n_out = rows;
+    return resolved ? DB_QS_ONE : DB_QS_NONE;
 }
 
 /* --- status write-back --- */

@@ -343,12 +343,135 @@ test_cookies_name_owners(void **state)
             assert_int_not_equal(tables[h].v[i].cookie, batch);
             kept++;
         }
-        /* The broadcast flows of other senders lose an output, but no
-         * flow of another owner disappears. */
-        assert_true(kept >= before_other - (h == B_H1 ? 4 : 0));
+        /* No flow of another owner disappears, but where batch was its
+         * component's only member: the tenant-table entries and source
+         * restores of the others (2 VMs x 2) and the component's flood. */
+        assert_true(kept >= before_other - (h == B_H1 ? 5 : 0));
         nm_flows_clear(&before[h]);
     }
     free_all(&m);
+}
+
+static bool
+same_flow(const struct nm_flow *a, const struct nm_flow *b)
+{
+    if (a->table != b->table || a->priority != b->priority || a->cookie != b->cookie
+        || a->present != b->present || a->masked != b->masked
+        || memcmp(a->value, b->value, sizeof a->value)
+        || memcmp(a->mask, b->mask, sizeof a->mask) || a->n_acts != b->n_acts
+        || a->write_meta != b->write_meta || a->meta != b->meta
+        || a->meta_mask != b->meta_mask || a->goto_table != b->goto_table) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_acts; i++) {
+        if (a->acts[i].type != b->acts[i].type || a->acts[i].arg != b->acts[i].arg) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The flows of 'a' with cookie 'ck' or 'ck2' (keep == true) or with
+ * neither (keep == false), in order: a shallow copy (free its array only). */
+static struct nm_flows
+filtered(const struct nm_flows *a, uint64_t ck, uint64_t ck2, bool keep)
+{
+    struct nm_flows out = { .v = calloc(a->n + 1, sizeof *a->v) };
+    assert_non_null(out.v);
+    for (size_t i = 0; i < a->n; i++) {
+        if ((a->v[i].cookie == ck || a->v[i].cookie == ck2) == keep) {
+            out.v[out.n++] = a->v[i];
+        }
+    }
+    return out;
+}
+
+static void
+assert_same_flows(struct nm_flows a, struct nm_flows b)
+{
+    assert_int_equal(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_true(same_flow(&a.v[i], &b.v[i]));
+    }
+    free(a.v);
+    free(b.v);
+}
+
+/* The rule owner-scoped plans stand on (netmodel.h, incremental updates):
+ * a VM added beside a member of its component changes only the flows its
+ * cookie owns, and on its own host its component's flood;
+ * netmodel_flows_owners() compiles just those; netmodel_apply_vms() adds
+ * and removes it without a reload. */
+static void
+test_incremental_owners(void **state)
+{
+    (void) state;
+    struct netmodel w, more, back;
+    build(&w, TUNNELS_MST);
+    memset(portnames, 0, sizeof portnames);
+    /* A second red VM beside web. */
+    struct nm_vm x = w.vms[RED_WEB];
+    snprintf(x.o.id, sizeof x.o.id, "e0000009-0000-0000-0000-000000000000");
+    snprintf(x.o.name, sizeof x.o.name, "app2");
+    x.o.detail = strdup("waiting");
+    x.mac = 0x020000000019;
+    x.ip = 0x0a000019;
+    x.wire_low = 19;
+    snprintf(x.iface, sizeof x.iface, "veth9");
+    assert_int_equal(netmodel_apply_vms(&w, &x, 1, NULL, 0, &more), 0);
+    assert_null(x.o.detail);                    /* moved */
+    assert_int_equal(more.n_vms, N_VMS + 1);
+    int v = netmodel_vm_by_id(&more, "e0000009-0000-0000-0000-000000000000");
+    assert_int_equal(v, N_VMS);
+    assert_string_equal(more.vms[v].o.detail, "waiting");
+    assert_true(netmodel_vm_shares_host(&more, v));
+    assert_false(netmodel_vm_shares_host(&w, BLUE_WEB));   /* alone on A_H1 */
+    char gone[1][40];
+    snprintf(gone[0], sizeof gone[0], "%s", more.vms[v].o.id);
+    assert_int_equal(netmodel_apply_vms(&more, NULL, 0, gone, 1, &back), 0);
+    assert_int_equal(back.n_vms, N_VMS);
+
+    uint64_t ck = netmodel_vm_cookie(&more, v);
+    int comp = more.vm_comp[v];
+    uint64_t flood = netmodel_comp_cookie(&more, comp);
+    assert_int_equal(flood, netmodel_comp_cookie(&w, w.vm_comp[RED_WEB]));
+    size_t owned = 0;
+    for (int h = 0; h < N_HOSTS; h++) {
+        struct nm_flows fw = {0}, fm = {0}, fb = {0}, own = {0};
+        assert_int_equal(netmodel_flows(&w, h, ofport_of, NULL, &fw), 0);
+        assert_int_equal(netmodel_flows(&more, h, ofport_of, NULL, &fm), 0);
+        assert_int_equal(netmodel_flows(&back, h, ofport_of, NULL, &fb), 0);
+        assert_int_equal(netmodel_flows_owners(&more, h, ofport_of, NULL, &v, 1, &comp, 1,
+                                               &own), 0);
+        /* Its flows and, where it has members, its component's flood. */
+        assert_same_flows(filtered(&fm, ck, flood, true), filtered(&own, 0, 0, false));
+        /* Removed again: as before. */
+        assert_same_flows(filtered(&fw, 0, 0, false), filtered(&fb, 0, 0, false));
+        /* Nothing else changed, on any host; the flood only on its own. */
+        assert_same_flows(filtered(&fm, ck, flood, false), filtered(&fw, flood, flood, false));
+        if (h != A_H1) {
+            assert_same_flows(filtered(&fm, flood, flood, true),
+                              filtered(&fw, flood, flood, true));
+        } else {
+            struct nm_flows a = filtered(&fm, flood, flood, true);
+            struct nm_flows b = filtered(&fw, flood, flood, true);
+            assert_int_equal(a.n, 1);
+            assert_int_equal(b.n, 1);
+            assert_int_equal(a.v[0].table, NM_T_FLOOD);
+            assert_int_equal(a.v[0].n_acts, b.v[0].n_acts + 1);    /* app2's port */
+            free(a.v);
+            free(b.v);
+        }
+        owned += own.n;
+        nm_flows_clear(&fw);
+        nm_flows_clear(&fm);
+        nm_flows_clear(&fb);
+        nm_flows_clear(&own);
+    }
+    assert_true(owned > 0);
+    netmodel_free(&w);
+    netmodel_free(&more);
+    netmodel_free(&back);
 }
 
 int
@@ -359,6 +482,7 @@ main(void)
         cmocka_unit_test(test_connectivity_mst),
         cmocka_unit_test(test_connectivity_full_mesh),
         cmocka_unit_test(test_cookies_name_owners),
+        cmocka_unit_test(test_incremental_owners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
