@@ -142,6 +142,17 @@ def unrealized(api):
             or o["status"]["observed_generation"] != o["status"]["generation"]]
 
 
+def plug_writer_vms(api, sim):
+    """Plays the hypervisor for the VMs the writers created (they have no
+    `iface`): plugs an interface carrying each one's id into its host's
+    bridge, as a VM without `iface` waits for."""
+    for v in lst(api, "/v1/tenants/wr/networks/vms/vms"):
+        port = f"p{v['id'][:8]}"
+        sim.vsctl(v["host"], "--may-exist", "add-port", "br-sky", port, "--", "set",
+                  "interface", port, "type=internal",
+                  f"external_ids:skyvisor-vm-id={v['id']}")
+
+
 def converge(api, sim, bound):
     """Waits until every object is realized at its generation and `va`
     pings `vb`; returns the seconds it took, or fails naming what is not there."""
@@ -150,8 +161,11 @@ def converge(api, sim, bound):
     while time.time() - start < bound:
         try:
             bad = unrealized(api)
+            plug_writer_vms(api, sim)
         except (OSError, AssertionError, http.client.HTTPException) as e:
             bad = f"the API: {e}"
+        except RuntimeError as e:           # an ovs-vsctl that failed
+            bad = f"plugging the writers' VMs: {e}"
         if not bad:
             if sim.ping("va", VMS["vb"][2], count=1, wait=1):
                 return time.time() - start
