@@ -349,7 +349,7 @@ db_txn_run(struct db_conn *c, bool serializable, db_txn_fn *fn, void *ctx)
         if (attempt) {
             backoff_sleep(attempt);
         }
-        c->err.at_commit = c->err.outcome_unknown = false;
+        memset(&c->err, 0, sizeof c->err);
         if (!db_conn_ensure(c)) {
             return DB_QS_HARD;
         }
@@ -378,6 +378,14 @@ db_txn_run(struct db_conn *c, bool serializable, db_txn_fn *fn, void *ctx)
         }
         vlog(VLOG_DEBUG, "db", "transaction retry %d: %s", attempt + 1,
              c->err.message);
+    }
+    if (!c->err.message[0]) {
+        /* fn asked for every retry itself (it kept losing a race with
+         * concurrent writers): say so rather than report no reason. */
+        snprintf(c->err.sqlstate, sizeof c->err.sqlstate, "40001");
+        snprintf(c->err.message, sizeof c->err.message, "gave up after %d "
+                 "attempts: concurrent writers kept changing the same rows",
+                 TXN_MAX_ATTEMPTS);
     }
     return DB_QS_HARD;
 }
