@@ -14,7 +14,7 @@ the pid in their own pidfile).
         ovs.ofctl("add-flow", "br0", "actions=normal")
         ovs.kill_db(); ovs.start_db()      # crash + restart ovsdb-server
 
-Use unique namespace names (parallel colleagues share the machine); a test
+Use unique namespace names (parallel test runs share the machine); a test
 should create instances in a fixture whose finalizer calls ``stop()``
 (``__exit__`` does).
 """
