@@ -288,15 +288,16 @@ lease_keeper_start(const struct lease_keeper_options *opt)
     pthread_cond_init(&k->cond, &ca);
     pthread_condattr_destroy(&ca);
     k->pins = calloc(opt->n_pins + 1, sizeof *k->pins);
-    for (size_t i = 0; k->pins && i < opt->n_pins; i++) {
-        if (!(k->pins[i] = strdup(opt->pins[i]))) {
-            break;
-        }
+    bool copied = k->pins != NULL;
+    for (size_t i = 0; copied && i < opt->n_pins; i++) {
+        copied = (k->pins[i] = strdup(opt->pins[i])) != NULL;
     }
     new_uuid(k->id);
     k->name = strdup(opt->name);
     k->api_address = strdup(opt->api_address);
     k->openflow_address = opt->openflow_address ? strdup(opt->openflow_address) : NULL;
+    copied = copied && k->name && k->api_address
+             && (k->openflow_address || !opt->openflow_address);
     k->reg = (struct instances_reg) {
         .id = k->id, .name = k->name, .api_address = k->api_address,
         .openflow_address = k->openflow_address,
@@ -304,10 +305,10 @@ lease_keeper_start(const struct lease_keeper_options *opt)
         .lease_ms = k->opt.lease_ms, .heartbeat_ms = k->opt.heartbeat_ms,
     };
     k->db = db_conn_create(opt->conninfo);
-    if (!k->pins || !k->name || !k->api_address || !k->db
-        || instances_heartbeat(k->db, &k->reg) != DB_QS_ONE) {
+    if (!copied || !k->db || instances_heartbeat(k->db, &k->reg) != DB_QS_ONE) {
         vlog(VLOG_ERR, MOD, "cannot register the instance: %s",
-             k->db ? k->db->err.message : "no database connection");
+             !copied ? "out of memory"
+             : k->db ? k->db->err.message : "no database connection");
         keeper_free(k);
         return NULL;
     }
