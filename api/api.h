@@ -147,6 +147,10 @@ json_t *api_problem_entry_of(const struct api_resp *problem, const char *base,
 void api_problem_errors(struct api_resp *, const struct api_req *, enum sv_error e,
                         json_t *errors, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Replaces the response with the catalog's 'internal' problem, detail
+ * "cannot encode the response", built without jansson: what
+ * api_reply_json answers when a body cannot be encoded. */
+void api_problem_unencodable(struct api_resp *);
 /* Appends '/' and 'token' escaped as RFC 6901 says ('~' -> "~0", '/' ->
  * "~1") to the NUL-terminated JSON Pointer in out[len], cutting at len. */
 void api_pointer_append(char *out, size_t len, const char *token);

@@ -142,11 +142,7 @@ api_reply_json(struct api_resp *resp, unsigned int status, json_t *json)
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
     if (!text) {
-        api_reply_text(resp, 500,
-                       "{\"type\":\"urn:skyvisor:problem:internal\","
-                       "\"title\":\"Internal error\",\"status\":500,"
-                       "\"detail\":\"cannot encode the response\"}",
-                       "application/problem+json");
+        api_problem_unencodable(resp);
         return;
     }
     api_reply_owned(resp, status, text, strlen(text), "application/json");

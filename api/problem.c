@@ -148,6 +148,21 @@ api_problem_entry_of(const struct api_resp *problem, const char *base,
 }
 
 void
+api_problem_unencodable(struct api_resp *resp)
+{
+    /* The catalog's slug and title are plain ASCII without quotes or
+     * backslashes, so they need no escaping here. */
+    char body[256];
+    unsigned int status = error_http_status(SVE_INTERNAL);
+    snprintf(body, sizeof body,
+             "{\"type\":\"urn:skyvisor:problem:%s\",\"title\":\"%s\","
+             "\"status\":%u,\"detail\":\"cannot encode the response\"}",
+             error_slug(SVE_INTERNAL), error_title(SVE_INTERNAL), status);
+    api_reply_text(resp, status, body, "application/problem+json");
+    resp->etag[0] = '\0';
+}
+
+void
 api_problem_errors(struct api_resp *resp, const struct api_req *req, enum sv_error e,
                    json_t *errors, const char *fmt, ...)
 {
