@@ -1,5 +1,6 @@
 /* cpo: the controller side of `make bench-cpo`, the control-plane overhead
- * of the virtualization layer (the seed paper's Figure 3).
+ * of the virtualization layer (Figure 3 of the multi-cloud network
+ * virtualization paper skyvisor follows).
  *
  *   cpo profile T FILE        writes the ofbench profile (bench/ofbench.c)
  *                             of T tenants: T switches, one per tenant's

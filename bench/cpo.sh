@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/cpo.sh: control-plane overhead of the virtualization layer
-# (`make bench-cpo`), the seed paper's Figure 3.
+# (`make bench-cpo`), Figure 3 of the multi-cloud network virtualization
+# paper skyvisor follows.
 #
 # For T = 1, 2, 4, ... 64 tenants: bench/ofbench emulates T switches (one
 # per tenant's virtual network, 5 VMs with unique MACs each) sending the

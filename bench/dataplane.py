@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""bench/dataplane.py: data-plane overhead, the seed paper's Figure 4
+"""bench/dataplane.py: data-plane overhead, Figure 4 of the multi-cloud
+network virtualization paper skyvisor follows
 (`make bench-dataplane`).
 
 What it measures: ping RTT and iperf3 TCP throughput between two VMs in

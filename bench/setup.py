@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""bench/setup.py: setup time of tenant networks (`make bench-setup`), the
-seed paper's Figure 2, with the minimum-spanning-tree tunnel layout beside
-the full mesh in the same run.
+"""bench/setup.py: setup time of tenant networks (`make bench-setup`),
+Figure 2 of the multi-cloud network virtualization paper skyvisor follows,
+with the minimum-spanning-tree tunnel layout beside the full mesh in the
+same run.
 
 Fleets.  Every cloud has one gateway and SETUP_WORKERS worker hosts.
   - emulated: one real ovsdb-server per host (its own database, a unix

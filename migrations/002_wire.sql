@@ -3,7 +3,8 @@
 -- A frame between two bridges carries platform MACs: the tenant's 16-bit
 -- tag in the first two bytes and a 32-bit value in the last four that names
 -- the VM within its tenant (vm.wire_low):
---   * mac-prefix networks (the seed's scheme): the VM's own lower 32 MAC
+--   * mac-prefix networks (the scheme of the multi-cloud network
+--     virtualization paper skyvisor follows): the VM's own lower 32 MAC
 --     bits, so a tenant's MACs must be unique in their lower 32 bits across
 --     all its networks (409 otherwise);
 --   * rewrite networks: a value the platform allocates, so tenants may reuse
