@@ -64,8 +64,11 @@ struct batch_op {
     const char *target;         /* update, delete: borrowed from the body */
     const char *if_match;       /* or NULL */
     json_t *body;               /* create, update: borrowed */
-    json_t *errors;             /* what the request's shape got wrong, or
-                                 * NULL: then the operation runs; owned */
+    json_t *errors;             /* what the request's shape got wrong;
+                                 * owned */
+    bool refused;               /* the shape is wrong (even when memory ran
+                                 * out for 'errors'): the operation never
+                                 * runs */
 };
 
 struct batch {
@@ -80,6 +83,8 @@ struct batch {
     /* One attempt of the transaction: */
     json_t *results, *errors;
     size_t counts[3];
+    bool lost;                  /* a result or a refusal could not be
+                                 * recorded (out of memory) */
 };
 
 static const struct crud_res *const kinds[] = {&crud_switches, &crud_links, &crud_vms};
@@ -123,30 +128,37 @@ index_of(const char *v, const char *const *names)
     return -1;
 }
 
-/* Appends an entry to *list (created on first use). */
-static void
+/* Appends 'entry' (always consumed) to *list (created on first use).
+ * False when memory ran out and the entry is not in the list. */
+static bool
 add_error(json_t **list, json_t *entry)
 {
     if (!*list) {
         *list = json_array();
     }
-    if (*list && entry) {
-        json_array_append(*list, entry);
-    }
+    bool added = *list && entry && !json_array_append(*list, entry);
     json_decref(entry);
+    return added;
 }
 
 /* --- the request's shape --- */
 
-/* Reads operation 'i'; what is wrong goes to op->errors. */
+/* Refuses 'op' for 'entry' (always consumed). */
+static void
+op_refuse(struct batch_op *op, json_t *entry)
+{
+    op->refused = true;
+    add_error(&op->errors, entry);
+}
+
+/* Reads operation 'i'; what is wrong refuses it (op->refused, op->errors). */
 static void
 parse_op(struct batch *b, size_t i, json_t *o, struct batch_op *op)
 {
     char at[64], ptr[160];
     snprintf(at, sizeof at, "/operations/%zu", i);
     if (!json_is_object(o)) {
-        add_error(&op->errors, api_problem_entry(SVE_WRONG_TYPE, at, "an operation "
-                                                 "is an object"));
+        op_refuse(op, api_problem_entry(SVE_WRONG_TYPE, at, "an operation is an object"));
         return;
     }
     const char *k;
@@ -155,7 +167,7 @@ parse_op(struct batch *b, size_t i, json_t *o, struct batch_op *op)
         if (index_of(k, member_names) < 0) {
             snprintf(ptr, sizeof ptr, "%s", at);
             api_pointer_append(ptr, sizeof ptr, k);
-            add_error(&op->errors, api_problem_entry(
+            op_refuse(op, api_problem_entry(
                 SVE_UNKNOWN_FIELD, ptr, "'%s' is not a member of an operation (op, "
                 "kind, target, body, if_match)", k));
         }
@@ -165,7 +177,7 @@ parse_op(struct batch *b, size_t i, json_t *o, struct batch_op *op)
         v = json_object_get(o, choices[e].name);
         if ((pick[e] = index_of(json_string_value(v), choices[e].values)) < 0) {
             snprintf(ptr, sizeof ptr, "%s/%s", at, choices[e].name);
-            add_error(&op->errors, api_problem_entry(
+            op_refuse(op, api_problem_entry(
                 v ? SVE_INVALID_VALUE : SVE_MISSING_FIELD, ptr, "%s", choices[e].rule));
         }
     }
@@ -178,16 +190,16 @@ parse_op(struct batch *b, size_t i, json_t *o, struct batch_op *op)
                           : json_typeof(v) != members[m].type ? SVE_WRONG_TYPE : SVE_OK;
         if (e != SVE_OK) {
             snprintf(ptr, sizeof ptr, "%s/%s", at, members[m].name);
-            add_error(&op->errors, api_problem_entry(e, ptr, "%s", members[m].rule));
+            op_refuse(op, api_problem_entry(e, ptr, "%s", members[m].rule));
         }
     }
     json_t *body = json_object_get(o, "body");
-    if (!op->errors && verb != BV_DELETE) {
+    if (!op->refused && verb != BV_DELETE) {
         struct api_resp scratch = {.status = 500};
         snprintf(ptr, sizeof ptr, "%s/body", at);
         if (!crud_check_body(b->req, &scratch, body, kinds[kind]->fields,
                              verb == BV_CREATE)) {
-            add_error(&op->errors, api_problem_entry_of(&scratch, ptr, body, ptr));
+            op_refuse(op, api_problem_entry_of(&scratch, ptr, body, ptr));
         }
         free(scratch.body);
         free(scratch.location);
@@ -212,15 +224,17 @@ parse_batch(struct batch *b)
         char ptr[300] = "";
         api_pointer_append(ptr, sizeof ptr, k);
         if (!strcmp(k, "dry_run")) {
-            if (!json_is_boolean(v)) {
-                add_error(&b->top_errors, api_problem_entry(SVE_WRONG_TYPE, "/dry_run",
-                                                            "dry_run is a boolean"));
+            if (!json_is_boolean(v)
+                && !add_error(&b->top_errors, api_problem_entry(SVE_WRONG_TYPE, "/dry_run",
+                                                                "dry_run is a boolean"))) {
+                return false;       /* out of memory: nothing may run */
             }
             b->dry_run |= json_is_true(v);
-        } else if (strcmp(k, "operations")) {
-            add_error(&b->top_errors, api_problem_entry(
-                SVE_UNKNOWN_FIELD, ptr, "'%s' is not a member of a batch "
-                "(operations, dry_run)", k));
+        } else if (strcmp(k, "operations")
+                   && !add_error(&b->top_errors, api_problem_entry(
+                       SVE_UNKNOWN_FIELD, ptr, "'%s' is not a member of a batch "
+                       "(operations, dry_run)", k))) {
+            return false;
         }
     }
     json_t *ops = json_object_get(b->doc, "operations");
@@ -236,11 +250,11 @@ parse_batch(struct batch *b)
             "not %zu", BATCH_MAX_OPS, json_array_size(ops)));
         return false;
     }
-    b->n_ops = json_array_size(ops);
-    b->ops = calloc(b->n_ops + 1, sizeof *b->ops);
+    b->ops = calloc(json_array_size(ops) + 1, sizeof *b->ops);
     if (!b->ops) {
         return false;
     }
+    b->n_ops = json_array_size(ops);
     for (size_t i = 0; i < b->n_ops; i++) {
         parse_op(b, i, json_array_get(ops, i), &b->ops[i]);
     }
@@ -257,6 +271,7 @@ attempt_reset(struct batch *b)
     b->results = json_array();
     b->errors = b->top_errors ? json_deep_copy(b->top_errors) : json_array();
     memset(b->counts, 0, sizeof b->counts);
+    b->lost = !b->results || !b->errors;
 }
 
 /* A refusal of the operation itself (a constraint, a value PostgreSQL would
@@ -282,7 +297,7 @@ record_result(struct batch *b, const struct batch_op *op, struct store_row *row)
         }
     }
     json_decref(obj);
-    json_array_append_new(b->results, r);
+    b->lost |= !r || json_array_append_new(b->results, r);
     b->counts[op->verb]++;
 }
 
@@ -296,8 +311,8 @@ run_ops(struct batch *b, struct crud_ctx *ctx, bool diagnose, bool *again)
     enum db_qs qs = DB_QS_ONE;
     for (size_t i = 0; i < b->n_ops && qs >= 0; i++) {
         struct batch_op *op = &b->ops[i];
-        if (op->errors) {
-            json_array_extend(b->errors, op->errors);
+        if (op->refused) {
+            b->lost |= json_array_extend(b->errors, op->errors) != 0;
             continue;
         }
         struct api_resp scratch = {.status = 500};
@@ -333,7 +348,8 @@ run_ops(struct batch *b, struct crud_ctx *ctx, bool diagnose, bool *again)
             if (op->verb != BV_CREATE && scratch.status == 404) {
                 snprintf(at, sizeof at, "/operations/%zu/target", i);
             }
-            add_error(&b->errors, api_problem_entry_of(&scratch, body, op->body, at));
+            b->lost |= !add_error(&b->errors,
+                                  api_problem_entry_of(&scratch, body, op->body, at));
             qs = DB_QS_ONE;
         } else if (qs == DB_QS_ONE) {
             record_result(b, op, &row);
@@ -392,6 +408,11 @@ batch_txn(struct db_conn *db, void *arg)
     crud_ctx_uninit(&ctx);
     if (qs < 0) {
         return qs;
+    }
+    if (b->lost) {
+        /* A refusal not recorded would let the rest commit alone. */
+        api_problem(b->resp, req, SVE_INTERNAL, NULL, "out of memory");
+        return DB_QS_NONE;
     }
     if (json_array_size(b->errors)) {
         size_t n = json_array_size(b->errors);
