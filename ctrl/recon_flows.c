@@ -141,16 +141,40 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
 }
 
 static int
-cmp_table_desc(const void *a, const void *b)
+cmp_add_desc(const void *a, const void *b)
 {
-    const struct ofmsg *x = a, *y = b;
-    return (int) y->u.flow_mod.table_id - (int) x->u.flow_mod.table_id;
+    const struct recon_add *x = a, *y = b;
+    return (int) y->table - (int) x->table;
 }
 
 static int
 cmp_table_asc(const void *a, const void *b)
 {
-    return -cmp_table_desc(a, b);
+    const struct ofmsg *x = a, *y = b;
+    return (int) x->u.flow_mod.table_id - (int) y->u.flow_mod.table_id;
+}
+
+/* Appends the ADD flow-mod 'msg' to the plan in wire form.  0 or ENOMEM. */
+static int
+plan_add(struct recon_plan *p, const struct ofmsg *msg)
+{
+    if (p->n_adds == p->cap_adds) {
+        size_t cap = p->cap_adds ? 2 * p->cap_adds : 64;
+        struct recon_add *g = realloc(p->adds, cap * sizeof *g);
+        if (!g) {
+            return ENOMEM;
+        }
+        p->adds = g;
+        p->cap_adds = cap;
+    }
+    size_t off = p->wire.len;
+    if (ofmsg_encode(msg, &p->wire) || p->wire.failed || p->wire.len > UINT32_MAX) {
+        return ENOMEM;
+    }
+    p->adds[p->n_adds++] = (struct recon_add) {
+        msg->u.flow_mod.table_id, (uint32_t) off, (uint32_t) (p->wire.len - off),
+    };
+    return 0;
 }
 
 static uint32_t
@@ -163,9 +187,7 @@ lookup_ofport(void *aux, int h, const char *name)
 void
 recon_plan_clear(struct recon_plan *p)
 {
-    for (size_t i = 0; i < p->n_adds; i++) {
-        ofmsg_uninit(&p->adds[i]);
-    }
+    buf_uninit(&p->wire);
     free(p->adds);
     free(p->dels);                  /* own nothing */
     memset(p, 0, sizeof *p);
@@ -263,32 +285,32 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     struct nm_flows want = {0};
     int rc = ENOMEM;
     void *rep = (void *) ovsdb_get_replica(a->db);
-    if ((owners ? netmodel_flows_owners(m, h, lookup_ofport, rep, owners->vms,
-                                        owners->n_vms, NULL, 0, &want)
-                : netmodel_flows(m, h, lookup_ofport, rep, &want))
-        || !(p->adds = calloc(want.n ? want.n : 1, sizeof *p->adds))) {
+    if (owners ? netmodel_flows_owners(m, h, lookup_ofport, rep, owners->vms,
+                                       owners->n_vms, owners->comps, owners->n_comps, &want)
+               : netmodel_flows(m, h, lookup_ofport, rep, &want)) {
         goto out;
     }
-    p->cap_adds = want.n;
     flowtable_begin(a->ft);
     if (unflagged) {
         flowtable_begin(unflagged);
     }
     for (size_t i = 0; i < want.n; i++) {
-        struct ofmsg *msg = &p->adds[p->n_adds];
-        if ((rc = to_flow_mod(&want.v[i], msg))) {
-            ofmsg_uninit(msg);
+        struct ofmsg msg;
+        rc = to_flow_mod(&want.v[i], &msg);
+        if (!rc) {
+            msg.u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
+            if (unflagged) {
+                flowtable_mark(unflagged, &msg.u.flow_mod);     /* replaced by the add */
+            }
+            if (flowtable_mark(a->ft, &msg.u.flow_mod) == FLOWTABLE_SAME) {
+                p->n_kept++;
+            } else {
+                rc = plan_add(p, &msg);
+            }
+        }
+        ofmsg_uninit(&msg);
+        if (rc) {
             goto out;
-        }
-        msg->u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
-        if (unflagged) {
-            flowtable_mark(unflagged, &msg->u.flow_mod);     /* replaced by the add */
-        }
-        if (flowtable_mark(a->ft, &msg->u.flow_mod) == FLOWTABLE_SAME) {
-            ofmsg_uninit(msg);
-            p->n_kept++;
-        } else {
-            p->n_adds++;
         }
     }
     rc = flowtable_sweep(a->ft, owners ? in_owners : NULL, (void *) owners, &p->dels,
@@ -301,7 +323,7 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     if (rc) {
         goto out;
     }
-    qsort(p->adds, p->n_adds, sizeof *p->adds, cmp_table_desc);
+    qsort(p->adds, p->n_adds, sizeof *p->adds, cmp_add_desc);
     qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_table_asc);
     p->active = true;
 
@@ -327,7 +349,7 @@ struct level {
 struct level_slot {
     struct level *lv;
     struct agent *a;
-    struct ofmsg *msgs;
+    struct ofmsg *msgs;             /* additions: decoded, owned */
     size_t n;
     bool adds;
     int error;
@@ -389,6 +411,25 @@ level_record(struct reconciler *r, struct level_slot *s)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The additions p->adds[from..to) decoded (caller uninits and frees),
+ * NULL if memory runs out. */
+static struct ofmsg *
+decode_adds(const struct recon_plan *p, size_t from, size_t to)
+{
+    struct ofmsg *v = calloc(to - from, sizeof *v);
+    for (size_t i = from; v && i < to; i++) {
+        const struct recon_add *ad = &p->adds[i];
+        if (ofmsg_decode(p->wire.data + ad->off, ad->len, &v[i - from]) != OFERR_NONE) {
+            for (size_t j = from; j <= i; j++) {
+                ofmsg_uninit(&v[j - from]);
+            }
+            free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
 /* Sends one level (every bridge's run of flow-mods for table 'table', adds
  * or deletions) and waits until every bridge confirmed it or failed. */
 static void
@@ -407,18 +448,24 @@ run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int 
     }
     for (size_t i = 0; i < n; i++) {
         struct recon_plan *p = &agents[i]->plan;
-        struct ofmsg *v = adds ? p->adds : p->dels;
         size_t total = adds ? p->n_adds : p->n_dels, *next = adds ? &p->next_add
                                                                   : &p->next_del;
         size_t k = *next;
-        while (k < total && v[k].u.flow_mod.table_id == table) {
+        while (k < total && (adds ? p->adds[k].table
+                                  : p->dels[k].u.flow_mod.table_id) == table) {
             k++;
         }
         if (p->error || k == *next) {
             continue;
         }
+        struct ofmsg *msgs = adds ? decode_adds(p, *next, k) : p->dels + *next;
+        if (!msgs) {
+            recon_agent_error(agents[i], "out of memory");
+            p->error = ENOMEM;
+            continue;
+        }
         slots[i] = (struct level_slot) {
-            .lv = &lv, .a = agents[i], .msgs = v + *next, .n = k - *next, .adds = adds,
+            .lv = &lv, .a = agents[i], .msgs = msgs, .n = k - *next, .adds = adds,
         };
         *next = k;
         pthread_mutex_lock(&lv.mu);
@@ -444,6 +491,12 @@ run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int 
         if (slots[i].a) {
             level_record(r, &slots[i]);
         }
+        if (slots[i].adds) {
+            for (size_t j = 0; j < slots[i].n; j++) {
+                ofmsg_uninit(&slots[i].msgs[j]);
+            }
+            free(slots[i].msgs);
+        }
     }
 out:
     free(slots);
@@ -463,7 +516,7 @@ next_table(struct agent **agents, size_t n, bool adds)
             continue;
         }
         if (adds && p->next_add < p->n_adds) {
-            int t = p->adds[p->next_add].u.flow_mod.table_id;
+            int t = p->adds[p->next_add].table;
             best = best < 0 || t > best ? t : best;
         } else if (!adds && p->next_del < p->n_dels) {
             int t = p->dels[p->next_del].u.flow_mod.table_id;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/netmodel.h"
+#include "ctrl/buf.h"
 #include "ctrl/ofctl.h"
 #include "ctrl/reconciler.h"
 
@@ -55,10 +56,20 @@ struct snapshot {
     struct netmodel m;
 };
 
+/* One planned addition: an encoded ADD flow-mod in its plan's 'wire'. */
+struct recon_add {
+    uint8_t table;
+    uint32_t off, len;
+};
+
 /* What a pass will change on one bridge (recon_flows.c): additions
- * sorted deepest table first, deletions ingress table first. */
+ * sorted deepest table first, deletions ingress table first.  Additions
+ * wait in wire form (a fraction of a decoded flow-mod's size: a first
+ * pass plans every flow of every bridge at once) and are decoded one
+ * level at a time. */
 struct recon_plan {
-    struct ofmsg *adds;             /* owned, ADD flow-mods */
+    struct buf wire;                /* owned: the additions, back to back */
+    struct recon_add *adds;         /* owned */
     size_t n_adds, cap_adds;
     struct ofmsg *dels;             /* DELETE_STRICT flow-mods, own nothing */
     size_t n_dels, cap_dels;
@@ -102,6 +113,18 @@ struct agent {
      * of the pass's changed owners when 'owners', else nothing. */
     bool replan;
     bool owners;
+    bool vm_here;                   /* a changed VM is or was on this host:
+                                     * its ports go through OVSDB */
+    /* The port numbers its last plan compiled with, sorted by name
+     * (reconciler.c): a number that moved makes the next plan whole. */
+    struct recon_portno *known;     /* owned */
+    size_t n_known;
+};
+
+struct recon_portno {
+    char name[16];
+    uint32_t no;
+    int vm;                         /* the VM of a VM port, else -1 */
 };
 
 /* The cookie owners a pass recompiles on the bridges it does not plan
@@ -109,9 +132,20 @@ struct agent {
 struct recon_owners {
     int *vms;                       /* owned: their indexes in the model */
     size_t n_vms;
-    uint64_t *cookies;              /* owned, sorted: their cookies, before
-                                     * and after the change */
+    int *comps;                     /* owned: their components (indexes in
+                                     * the model), whose floods change on
+                                     * their hosts */
+    size_t n_comps;
+    uint64_t *cookies;              /* owned, sorted: their cookies and
+                                     * their components', before and after
+                                     * the change */
     size_t n_cookies;
+    struct recon_left {             /* owned: where they were (host id,
+                                     * component name) before the change */
+        char host[40];
+        uint32_t comp;
+    } *left;
+    size_t n_left;
 };
 
 /* A flow-removed or a miss reported by the loop thread for the reconciler

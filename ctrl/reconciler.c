@@ -12,6 +12,7 @@
 #include "ctrl/reconciler.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +81,112 @@ static void
 owners_uninit(struct recon_owners *o)
 {
     free(o->vms);
+    free(o->comps);
     free(o->cookies);
+    free(o->left);
     memset(o, 0, sizeof *o);
 }
+
+static int
+cmp_portno(const void *a, const void *b)
+{
+    return strcmp(((const struct recon_portno *) a)->name,
+                  ((const struct recon_portno *) b)->name);
+}
+
+/* The port numbers of a->ports now, sorted by name (caller frees); NULL
+ * when memory runs out. */
+static struct recon_portno *
+portnos(const struct agent *a)
+{
+    struct recon_portno *v = malloc((a->n_ports ? a->n_ports : 1) * sizeof *v);
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    for (size_t i = 0; v && i < a->n_ports; i++) {
+        snprintf(v[i].name, sizeof v[i].name, "%s", a->ports[i].name);
+        v[i].no = recon_ofport(rep, a->ports[i].name);
+        v[i].vm = a->ports[i].kind == NM_PORT_VM ? a->ports[i].vm : -1;
+    }
+    if (v) {
+        qsort(v, a->n_ports, sizeof *v, cmp_portno);
+    }
+    return v;
+}
+
+static bool
+is_owner(const struct recon_owners *o, int vm)
+{
+    for (size_t i = 0; vm >= 0 && i < o->n_vms; i++) {
+        if (o->vms[i] == vm) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether component 'comp' (its name) has a member on host 'h' whose port
+ * is numbered in now[0..n). */
+static bool
+comp_numbered(const struct netmodel *m, int h, uint32_t comp,
+              const struct recon_portno *now, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (now[i].vm >= 0 && now[i].no && m->vms[now[i].vm].host == h
+            && netmodel_vm_comp(m, now[i].vm) == comp) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether bridge 'h' must be planned whole although no change asked for
+ * it: a port number its flows use moved since its last plan (a VM port
+ * numbered late, a restarted switch), unless it is the port of a changed
+ * VM, whose flows the owners' plan compiles anyway; or a changed VM here
+ * is (or was) the only member of its component with a numbered port,
+ * which changes the component's other flows here. */
+static bool
+plan_whole(const struct agent *a, const struct netmodel *m, int h,
+           const struct recon_owners *o, const struct recon_portno *now)
+{
+    size_t i = 0, k = 0;
+    while (i < a->n_ports || k < a->n_known) {
+        int c = i == a->n_ports ? 1 : k == a->n_known ? -1
+                : strcmp(now[i].name, a->known[k].name);
+        if (c > 0) {
+            k++;                    /* gone: its VM left this host */
+            continue;
+        }
+        if ((c < 0 || now[i].no != a->known[k].no) && !is_owner(o, now[i].vm)) {
+            return true;
+        }
+        k += c == 0;
+        i++;
+    }
+    for (size_t j = 0; j < o->n_vms; j++) {
+        int v = o->vms[j];
+        if (m->vms[v].host == h && m->vm_comp[v] >= 0) {
+            /* Its component's other flows here stay as they are only if
+             * another member here had a number already. */
+            bool other = false;
+            for (size_t x = 0; x < a->n_ports && !other; x++) {
+                other = now[x].vm >= 0 && now[x].vm != v && now[x].no
+                        && !is_owner(o, now[x].vm) && m->vms[now[x].vm].host == h
+                        && m->vm_comp[now[x].vm] == m->vm_comp[v];
+            }
+            if (!other) {
+                return true;
+            }
+        }
+    }
+    for (size_t j = 0; j < o->n_left; j++) {
+        if (!strcmp(o->left[j].host, m->hosts[h].o.id)
+            && !comp_numbered(m, h, o->left[j].comp, now, a->n_ports)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 
 /* Publishes 's' (consumed) and frees the snapshot it replaces once no
  * reader holds it. */
@@ -157,19 +261,43 @@ mark_network(struct reconciler *r, const struct netmodel *m, int net, bool whole
     return true;
 }
 
-/* Records what a change to VM 'v' of 'm' (the model before or after it)
- * makes this pass plan (core/netmodel.h, incremental updates): its cookie
- * on the bridges carrying its network, its own bridge whole, and every
- * bridge carrying its network whole when it is its component's first or
- * last member on its host. */
-static bool
-note_vm(struct reconciler *r, const struct netmodel *m, int v, struct recon_owners *o)
+static void
+add_comp(struct recon_owners *o, int c)
 {
-    o->cookies[o->n_cookies++] = netmodel_vm_cookie(m, v);
+    for (size_t i = 0; i < o->n_comps; i++) {
+        if (o->comps[i] == c) {
+            return;
+        }
+    }
+    o->comps[o->n_comps++] = c;
+}
+
+/* Records what a change to VM 'v' of 'm' (the model before the change,
+ * 'after' false, or after it) makes this pass plan (core/netmodel.h,
+ * incremental updates): its cookie and its component's flood on the
+ * bridges carrying its network, and every bridge carrying its network
+ * whole when it is its component's first or last member on its host.
+ * Its own bridge's port numbers decide the rest (plan_whole()). */
+static bool
+note_vm(struct reconciler *r, const struct netmodel *m, int v, bool after,
+        struct recon_owners *o)
+{
     const struct nm_vm *vm = &m->vms[v];
+    int c = m->vm_comp[v];
     struct agent *a = vm->host >= 0 ? agent_find(r, m->hosts[vm->host].o.id) : NULL;
     if (a) {
-        a->replan = true;
+        a->vm_here = true;
+    }
+    o->cookies[o->n_cookies++] = netmodel_vm_cookie(m, v);
+    if (c >= 0) {
+        o->cookies[o->n_cookies++] = netmodel_comp_cookie(m, c);
+        if (after) {
+            add_comp(o, c);
+        } else {
+            struct recon_left *l = &o->left[o->n_left++];
+            snprintf(l->host, sizeof l->host, "%s", m->hosts[vm->host].o.id);
+            l->comp = m->comp_name[c];
+        }
     }
     return mark_network(r, m, vm->network, !netmodel_vm_shares_host(m, v));
 }
@@ -190,13 +318,15 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
     size_t n = ch->n_vms + ch->n_vms_gone;
     const char **ids = malloc(n * sizeof *ids);
     o->vms = malloc(n * sizeof *o->vms);
-    o->cookies = malloc(2 * n * sizeof *o->cookies);
+    o->comps = malloc(2 * n * sizeof *o->comps);
+    o->left = malloc(n * sizeof *o->left);
+    o->cookies = malloc(4 * n * sizeof *o->cookies);
     struct snapshot *s = calloc(1, sizeof *s);
-    int rc = ids && o->vms && o->cookies && s ? 0 : ENOMEM;
+    int rc = ids && o->vms && o->comps && o->left && o->cookies && s ? 0 : ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         ids[i] = i < ch->n_vms ? ch->vms[i].o.id : ch->vms_gone[i - ch->n_vms];
         int v = netmodel_vm_by_id(&r->snap->m, ids[i]);
-        if (v >= 0 && !note_vm(r, &r->snap->m, v, o)) {
+        if (v >= 0 && !note_vm(r, &r->snap->m, v, false, o)) {
             rc = ENOMEM;
         }
     }
@@ -221,10 +351,18 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
         int v = netmodel_vm_by_id(m, after[i]);
         if (v >= 0) {
             o->vms[o->n_vms++] = v;
-            rc = note_vm(r, m, v, o) ? 0 : ENOMEM;
+            rc = note_vm(r, m, v, true, o) ? 0 : ENOMEM;
         }
     }
     free(after);
+    /* The floods of the components they left change too. */
+    for (size_t i = 0; i < o->n_left; i++) {
+        for (size_t c = 0; c < m->n_comps; c++) {
+            if (m->comp_name[c] == o->left[i].comp) {
+                add_comp(o, (int) c);
+            }
+        }
+    }
     qsort(o->cookies, o->n_cookies, sizeof *o->cookies, cmp_cookie);
     return rc;
 }
@@ -304,6 +442,20 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
     return done;
 }
 
+/* Frees what reconciler.c keeps in the agents of hosts 'm' no longer has
+ * (recon_sync_agents() closes them). */
+static void
+forget_hosts_gone(struct reconciler *r, const struct netmodel *m)
+{
+    for (size_t i = 0; i < r->n_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (netmodel_index(m->hosts, m->n_hosts, sizeof *m->hosts, a->id) < 0) {
+            free(a->known);
+            a->known = NULL;
+        }
+    }
+}
+
 static bool
 pass(struct reconciler *r)
 {
@@ -325,6 +477,7 @@ pass(struct reconciler *r)
         return false;
     }
     struct netmodel *m = &r->snap->m;
+    forget_hosts_gone(r, m);
     recon_sync_agents(r, m);
     char **vm_err = calloc(m->n_vms ? m->n_vms : 1, sizeof *vm_err);
     uint32_t *vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *vm_port);
@@ -343,8 +496,10 @@ pass(struct reconciler *r)
         }
         /* A bridge realized by the last pass whose replica has not moved
          * since, and that no change touches, has the ports it needs. */
-        bool untouched = !all && !a->replan && a->realized && a->db && ovsdb_is_synced(a->db)
+        bool untouched = !all && !a->replan && !a->vm_here && a->realized && a->db
+                         && ovsdb_is_synced(a->db)
                          && ovsdb_get_replica(a->db)->seqno == a->seqno;
+        a->vm_here = false;
         free(a->err);
         a->err = NULL;
         a->note = NULL;
@@ -374,8 +529,7 @@ pass(struct reconciler *r)
         if (!a) {
             continue;
         }
-        bool whole = all || a->replan || !a->in_sync
-                     || ovsdb_get_replica(a->db)->seqno != a->seqno;
+        bool whole = all || a->replan || !a->in_sync || !a->known;
         bool scoped = a->owners && owners.n_cookies;
         a->replan = a->owners = false;
         a->in_sync = false;         /* until this pass confirms it */
@@ -386,6 +540,12 @@ pass(struct reconciler *r)
         if (a->err) {
             continue;
         }
+        struct recon_portno *now = portnos(a);
+        if (!now) {
+            recon_agent_error(a, "out of memory");
+            continue;
+        }
+        whole = whole || plan_whole(a, m, (int) h, &owners, now);
         char refusal[256];
         if (!recon_is_up(r, a->dpid)
             && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
@@ -406,8 +566,14 @@ pass(struct reconciler *r)
         a->of_ever_up = true;
         if (!whole && !scoped && !a->readback && a->ft) {
             ready[n_ready++] = a;   /* untouched: nothing to plan */
+            free(now);
         } else if (!recon_flows_plan(r, m, (int) h, a, whole ? NULL : &owners)) {
             ready[n_ready++] = a;
+            free(a->known);         /* taken back if the plan fails */
+            a->known = now;
+            a->n_known = a->n_ports;
+        } else {
+            free(now);
         }
     }
     owners_uninit(&owners);
@@ -432,10 +598,19 @@ pass(struct reconciler *r)
             }
         }
         a->in_sync = !a->plan.error && !a->readback;
+        if (!a->in_sync) {
+            free(a->known);         /* the next plan is whole */
+            a->known = NULL;
+        }
         recon_plan_clear(&a->plan);
         a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
     free(ready);
+    if (all) {
+        /* A pass that planned every bridge held every flow in its plans
+         * at once: give that memory back rather than keep it resident. */
+        malloc_trim(0);
+    }
     recon_lifecycle_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
     for (size_t v = 0; v < m->n_vms; v++) {
@@ -590,6 +765,7 @@ reconciler_destroy(struct reconciler *r)
     recon_wake(r);
     pthread_join(r->thread, NULL);
     for (size_t i = 0; i < r->n_agents; i++) {
+        free(r->agents[i].known);
         recon_agent_close(r, &r->agents[i]);
     }
     ofctl_destroy(r->ctl);

@@ -37,11 +37,13 @@
  *                go in this same pass;
  *   4. flows     per connected bridge, as much as the change needs:
  *                every flow after a reload of everything, on a bridge
- *                carrying a changed network, on the host of a changed VM,
- *                on a bridge whose replica moved or that the last pass
- *                left out of sync; only the changed VMs' flows (their
- *                cookies) on the other bridges carrying their networks;
- *                nothing on the rest, whose tables stay as they are.
+ *                carrying a changed network, on a bridge one of whose
+ *                port numbers moved since its last plan (other than a
+ *                changed VM's) or that the last pass left out of sync;
+ *                only the changed VMs' flows (their cookies) and their
+ *                components' floods on the other bridges carrying their
+ *                networks; nothing on the rest, whose tables stay as
+ *                they are.
  *                Compile them with the port numbers OVSDB reports and
  *                diff them by (table, priority, match) against the
  *                bridge's installed-flow table (ctrl/flowtable.h), which
