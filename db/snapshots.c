@@ -71,20 +71,31 @@ static const struct db_stmt stmt_pending = {
     " FROM vm_snapshot s JOIN vm v ON v.id = s.vm_id"
     " WHERE s.state = 'pending' ORDER BY s.created_at, s.id", 0,
 };
+/* A stop's snapshot settled: what the switches must hold of its VM changes
+ * (the model leaves a stopped VM out once its stop snapshot is no longer
+ * pending), though the VM's row does not, so the change log names the VM
+ * too.  Appended to a settling UPDATE ... RETURNING id, vm_id. */
+#define SETTLED_STOP                                                          \
+    " ), l AS (INSERT INTO change_log (kind, object_id, network_id, op)"      \
+    "  SELECT 'vm', v.id, v.network_id, 'update' FROM s JOIN vm v"            \
+    "   ON v.id = s.vm_id AND v.power_snapshot_id = s.id"                     \
+    "  WHERE v.power = 'stopped')"                                            \
+    " SELECT 1 FROM s"
+
 static const struct db_stmt stmt_capture = {
     "snapshot_capture",
-    "UPDATE vm_snapshot SET state = 'ready', detail = NULL, content = $2::jsonb,"
-    "  size_bytes = octet_length($2::jsonb::text),"
+    "WITH s AS (UPDATE vm_snapshot SET state = 'ready', detail = NULL,"
+    "  content = $2::jsonb, size_bytes = octet_length($2::jsonb::text),"
     "  capture_started_at = to_timestamp($3::float8),"
     "  captured_at = to_timestamp($4::float8), capture_times = $5::jsonb,"
     "  generation = generation + 1"
-    " WHERE id = $1::uuid AND state = 'pending'", 5,
+    " WHERE id = $1::uuid AND state = 'pending' RETURNING id, vm_id" SETTLED_STOP, 5,
 };
 static const struct db_stmt stmt_error = {
     "snapshot_error",
-    "UPDATE vm_snapshot SET state = 'error', detail = $2,"
+    "WITH s AS (UPDATE vm_snapshot SET state = 'error', detail = $2,"
     "  generation = generation + 1"
-    " WHERE id = $1::uuid AND state = 'pending'", 2,
+    " WHERE id = $1::uuid AND state = 'pending' RETURNING id, vm_id" SETTLED_STOP, 2,
 };
 
 enum db_qs

@@ -11,7 +11,9 @@
  * snapshots_record_error settle one.  Each settles only a snapshot still
  * 'pending' (DB_QS_NONE otherwise: captured or failed by another writer,
  * or deleted with its VM), in a transaction of its own, bumping the
- * snapshot's generation so the change log and a NOTIFY carry it.  Do not
+ * snapshot's generation so the change log and a NOTIFY carry it (and,
+ * for the snapshot a stop took, a change of its VM: the model leaves a
+ * stopped VM out once that snapshot is settled).  Do not
  * call them inside a transaction. */
 #ifndef SKYVISOR_DB_SNAPSHOTS_H
 #define SKYVISOR_DB_SNAPSHOTS_H

@@ -38,10 +38,11 @@ VMS = {
 N = "/v1/tenants/red/networks/n"
 ALL_HOSTS = [h["name"] for hs in HOSTS.values() for h in hs]
 # Removing a stopped VM's port and flows needs the model to leave the VM
-# out once its stop snapshot is settled: db/state.c's VM query, to select
-# "WHERE power = 'running' OR power_snapshot_id IN (SELECT id FROM
-# vm_snapshot WHERE state = 'pending')".  Until it does, these fail (and
-# once it does, strict makes them fail until this mark is removed).
+# out once its stop snapshot is settled (db/snapshots.c then logs a change
+# of the VM): db/state.c's two VM queries (all, and by id) to keep only
+# "(power = 'running' OR power_snapshot_id IN (SELECT id FROM vm_snapshot
+# WHERE state = 'pending'))".  Until they do, these fail (and once they do,
+# strict makes them fail until this mark is removed).
 NEEDS_STOPPED_OUT_OF_MODEL = pytest.mark.xfail(
     strict=True, reason="the model still holds stopped VMs (db/state.c)")
 COUNTERS = ("rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes", "tx_dropped")
