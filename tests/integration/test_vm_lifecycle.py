@@ -8,7 +8,8 @@ own namespace: lc1 (gateway, h1, h2) and lc2 (gateway, h1).  Red's VMs:
 declared without an interface: its hypervisor plugs one later, carrying
 external_ids:skyvisor-vm-id.  Everything goes through the public API; the
 assertions are on the switches' own flow tables and OVSDB, and on pings
-between the VM namespaces.  The scenarios run in file order (one world).
+between the VM namespaces.  The scenarios run in file order (one world);
+the last one stops a host's switch for a while.
 """
 
 import os
@@ -305,3 +306,20 @@ def test_start_in_another_cloud(world):
     snap = snapshot(api, "a")
     assert snap["content"]["vm"]["host"] == "lc2-h1"
     assert snap["content"]["counters"]["totals"]["tx_packets"] >= before["tx_packets"]
+
+
+def test_snapshot_of_a_vm_whose_bridge_is_gone_fails_naming_it(world):
+    """Its host's switch down: the snapshot waits, then settles in error
+    with the host named; nothing is captured from the other bridges alone."""
+    _, api, sim, _ = world
+    sim.daemon_kill("lc1-h2", "ovs-vswitchd")
+    try:
+        st, hdrs, s = api.post(f"{N}/vms/u/snapshots", {})
+        assert st == 202, s
+        snap = wait_for("the snapshot to settle", lambda: (
+            lambda g: g if g["state"] != "pending" else None)(ok(api.get(hdrs["location"]))))
+        assert snap["state"] == "error" and snap["content"] is None, snap
+        assert snap["detail"] == "host lc1-h2: its bridge br-sky is not reachable", snap
+    finally:
+        sim.daemon_start("lc1-h2", "ovs-vswitchd")
+    wait_for("u realized again", lambda: realized(api, "u"), 60)
