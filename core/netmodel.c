@@ -432,8 +432,12 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
     if (src->n_cloudlinks) {
         memcpy(dst->cloudlinks, src->cloudlinks, src->n_cloudlinks * sizeof *src->cloudlinks);
     }
-    qsort(up, n_up, sizeof *up, cmp_obj_id);
-    qsort(gone, n_gone, sizeof *gone, cmp_id40);
+    if (n_up) {
+        qsort(up, n_up, sizeof *up, cmp_obj_id);
+    }
+    if (n_gone) {
+        qsort(gone, n_gone, sizeof *gone, cmp_id40);
+    }
     size_t i = 0, j = 0, n = 0;
     while (i < src->n_vms || j < n_up) {
         int c = i == src->n_vms ? 1 : j == n_up ? -1 : strcmp(src->vms[i].o.id, up[j].o.id);
@@ -446,7 +450,7 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
                 free(v->o.detail);      /* a later copy of the same VM wins */
                 continue;
             }
-        } else if (bsearch(src->vms[i].o.id, gone, n_gone, sizeof *gone, cmp_id40)) {
+        } else if (n_gone && bsearch(src->vms[i].o.id, gone, n_gone, sizeof *gone, cmp_id40)) {
             i++;
             continue;
         } else {

@@ -323,8 +323,12 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     if (rc) {
         goto out;
     }
-    qsort(p->adds, p->n_adds, sizeof *p->adds, cmp_add_desc);
-    qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_table_asc);
+    if (p->n_adds) {
+        qsort(p->adds, p->n_adds, sizeof *p->adds, cmp_add_desc);
+    }
+    if (p->n_dels) {
+        qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_table_asc);
+    }
     p->active = true;
 
 out:

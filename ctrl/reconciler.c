@@ -540,12 +540,6 @@ pass(struct reconciler *r)
         if (a->err) {
             continue;
         }
-        struct recon_portno *now = portnos(a);
-        if (!now) {
-            recon_agent_error(a, "out of memory");
-            continue;
-        }
-        whole = whole || plan_whole(a, m, (int) h, &owners, now);
         char refusal[256];
         if (!recon_is_up(r, a->dpid)
             && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
@@ -564,6 +558,12 @@ pass(struct reconciler *r)
             continue;
         }
         a->of_ever_up = true;
+        struct recon_portno *now = portnos(a);
+        if (!now) {
+            recon_agent_error(a, "out of memory");
+            continue;
+        }
+        whole = whole || plan_whole(a, m, (int) h, &owners, now);
         if (!whole && !scoped && !a->readback && a->ft) {
             ready[n_ready++] = a;   /* untouched: nothing to plan */
             free(now);
