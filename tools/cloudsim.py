@@ -56,6 +56,16 @@ class Sim:
     def hdir(self, host):
         return os.path.join(self.state, host)
 
+    def host_body(self, h, cloud):
+        """The POST /v1/hosts body for the spec's host 'h' in 'cloud': its
+        OVSDB and bridge management sockets, a gateway's public_ip."""
+        body = {"name": h["name"], "cloud": cloud, "tunnel_ip": h["tunnel_ip"],
+                "ovsdb": f"unix:{self.hdir(h['name'])}/db.sock", "datapath": "netdev",
+                "openflow": f"unix:{self.hdir(h['name'])}/br-sky.mgmt"}
+        if "public_ip" in h:
+            body.update(role="gateway", public_ip=h["public_ip"])
+        return body
+
     def env(self, host):
         d = self.hdir(host)
         return dict(os.environ, OVS_RUNDIR=d, OVS_DBDIR=d, OVS_LOGDIR=d,

@@ -9,7 +9,6 @@ Everything goes through the public API; the assertions are on real
 traffic between VM namespaces and on the switches' own flow tables.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -82,12 +81,7 @@ def declare(api, sim):
     for cloud in sim.spec["clouds"]:
         cname = cloud["name"]
         for h in cloud["hosts"]:
-            body = {"name": h["name"], "cloud": cname, "tunnel_ip": h["tunnel_ip"],
-                    "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock", "datapath": "netdev",
-                    "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
-            if "public_ip" in h:
-                body.update(role="gateway", public_ip=h["public_ip"])
-            ok(api.post("/v1/hosts", body))
+            ok(api.post("/v1/hosts", sim.host_body(h, cname)))
     ok(api.request("PUT", "/v1/cloud-links/aws-fra/gcp-iowa", {"cost": 10}))
     ok(api.request("PUT", "/v1/cloud-links/aws-fra/onprem-lis", {"cost": 3}))
     ok(api.request("PUT", "/v1/cloud-links/gcp-iowa/onprem-lis", {"cost": 12}))

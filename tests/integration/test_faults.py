@@ -85,12 +85,7 @@ def world(cluster, sim):
             ok(api.post("/v1/clouds", {"name": c, "provider": "aws", "region": "r1",
                                        "jurisdiction": "DE", "kind": "public"}))
             for h in CLOUDS[c]:
-                body = {"name": h["name"], "cloud": c, "tunnel_ip": h["tunnel_ip"],
-                        "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock", "datapath": "netdev",
-                        "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
-                if "public_ip" in h:
-                    body.update(role="gateway", public_ip=h["public_ip"])
-                ok(api.post("/v1/hosts", body))
+                ok(api.post("/v1/hosts", sim.host_body(h, c)))
         ok(api.request("PUT", "/v1/cloud-links/fa/fb", {"cost": 1}))
         for t, net, subnet in (("red", "prod", "10.0.0.0/24"), ("wr", "vms", "10.64.0.0/16")):
             ok(api.post("/v1/tenants", {"name": t}))

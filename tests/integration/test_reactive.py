@@ -13,7 +13,6 @@ that isolation holds on this path too (another tenant's MAC, broadcast).
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -58,12 +57,7 @@ def world(pg, sim):
         ok(api.post("/v1/clouds", {"name": CLOUD, "provider": "aws", "region": "r1",
                                    "jurisdiction": "DE", "kind": "public"}))
         for h in HOSTS:
-            body = {"name": h["name"], "cloud": CLOUD, "tunnel_ip": h["tunnel_ip"],
-                    "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock", "datapath": "netdev",
-                    "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
-            if "public_ip" in h:
-                body.update(role="gateway", public_ip=h["public_ip"])
-            ok(api.post("/v1/hosts", body))
+            ok(api.post("/v1/hosts", sim.host_body(h, CLOUD)))
         for t, tagging in (("red", "mac-prefix"), ("blue", "rewrite")):
             ok(api.post("/v1/tenants", {"name": t}))
             base = f"/v1/tenants/{t}/networks"
