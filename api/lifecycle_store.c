@@ -95,18 +95,10 @@ ls_samples(void *aux, json_t **out)
 }
 
 static int
-ls_record(void *aux, const char *vm_id, double as_of,
-          const long long counters[RLC__COUNT], const char *offsets)
+ls_record(void *aux, const char *samples)
 {
     struct lifecycle_store *s = aux;
-    struct vm_stats_sample smp = {
-        .as_of = as_of,
-        .rx_packets = counters[RLC_RX_PACKETS], .rx_bytes = counters[RLC_RX_BYTES],
-        .rx_dropped = counters[RLC_RX_DROPPED], .tx_packets = counters[RLC_TX_PACKETS],
-        .tx_bytes = counters[RLC_TX_BYTES], .tx_dropped = counters[RLC_TX_DROPPED],
-        .offsets_json = offsets,
-    };
-    return settled(s, vm_stats_record(s->conn, vm_id, &smp), "recording a VM's counters");
+    return settled(s, vm_stats_record_many(s->conn, samples), "recording the VMs' counters");
 }
 
 struct lifecycle_store *

@@ -459,6 +459,21 @@ read_stats(const json_t *stats, long long raw[RLC__COUNT])
     }
 }
 
+/* One sample of VM 'c' taken at 'as_of' (new reference, NULL when memory
+ * runs out). */
+static json_t *
+sample_json(const struct vm_count *c, double as_of)
+{
+    json_t *o = counters_json(c->c.total);
+    if (o && (json_object_set_new(o, "vm_id", json_string(c->vm_id))
+              || json_object_set_new(o, "as_of", json_real(as_of))
+              || json_object_set_new(o, "offsets", offsets_json(c)))) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
 static void
 sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
 {
@@ -468,7 +483,8 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
     }
     l->next_sample_us = now + SAMPLE_EVERY_US;
     double as_of = wall_now();
-    for (size_t h = 0; h < m->n_hosts; h++) {
+    json_t *batch = json_array();
+    for (size_t h = 0; batch && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (!a || !a->db || !ovsdb_is_synced(a->db)) {
             continue;
@@ -483,10 +499,9 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             if (!stats || !ovsdb_datum_map_n(stats)) {
                 continue;           /* not plugged, or not counted yet */
             }
-            const char *vm_id = m->vms[p->vm].o.id;
-            struct vm_count *c = vc_get(l, vm_id, true);
+            struct vm_count *c = vc_get(l, m->vms[p->vm].o.id, true);
             if (!c) {
-                return;
+                break;
             }
             char key[96];
             snprintf(key, sizeof key, "%s/%s", a->id, uuid);
@@ -495,25 +510,28 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             read_stats(stats, raw);
             c->offsets_dirty |= vmcount_update(&c->c, key, raw, &changed);
             c->recorded &= !changed;
-            if (c->recorded && !c->offsets_dirty) {
-                continue;
+            if (!c->recorded || c->offsets_dirty) {
+                json_array_append_new(batch, sample_json(c, as_of));
             }
-            char *off = NULL;
-            if (c->offsets_dirty) {
-                json_t *o = offsets_json(c);
-                off = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-                json_decref(o);
-                if (!off) {
-                    return;
-                }
-            }
-            if (!l->store.record(l->aux, vm_id, as_of, c->c.total, off)) {
+        }
+    }
+    char *text = batch && json_array_size(batch)
+                 ? json_dumps(batch, JSON_COMPACT) : NULL;
+    if (text && !l->store.record(l->aux, text)) {
+        /* Every VM sampled is recorded now (a VM whose vc_get failed was
+         * not counted at all). */
+        for (size_t i = 0; i < json_array_size(batch); i++) {
+            const char *id = json_string_value(json_object_get(json_array_get(batch, i),
+                                                               "vm_id"));
+            struct vm_count *c = id ? vc_get(l, id, false) : NULL;
+            if (c) {
                 c->recorded = true;
                 c->offsets_dirty = false;
             }
-            free(off);
         }
     }
+    free(text);
+    json_decref(batch);
 }
 
 /* --- snapshots --- */

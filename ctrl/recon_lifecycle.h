@@ -31,8 +31,8 @@
  *              carry its totals across interfaces (core/vmcount.h): they
  *              continue and never go backwards.  The offsets are
  *              recorded beside the sample and read back at start.  A sample
- *              is recorded when a total changed (or for a VM never recorded
- *              since skyvisord started), with its time as `as_of`.
+ *              is recorded when a total or an offset changed, with its time
+ *              as `as_of`; a pass records all of its samples at once.
  *
  * Stop and start need nothing more here: a stop's snapshot is captured
  * like any other while the model still holds the VM; the model leaves a
@@ -81,10 +81,9 @@ struct recon_life_store {
     /* Every VM's last recorded sample, {vm_id: {"offsets": {...},
      * "rx_packets": N, ...}}, a new reference in *out. */
     int (*samples)(void *aux, json_t **out);
-    /* Records a sample; 'offsets' (a JSON object text) NULL keeps those
-     * recorded. */
-    int (*record)(void *aux, const char *vm_id, double as_of,
-                  const long long counters[RLC__COUNT], const char *offsets);
+    /* Records samples, all at once: 'samples' is a JSON array text of
+     * {"vm_id", "as_of", the counters by name, "offsets": {...}}. */
+    int (*record)(void *aux, const char *samples);
 };
 
 /* 'store' is copied; 'aux' must outlive the result.  NULL when memory

@@ -23,6 +23,24 @@ static const struct db_stmt stmt_record = {
     " WHERE s.as_of <= excluded.as_of", 10,
 };
 
+static const struct db_stmt stmt_record_many = {
+    "vm_stats_record_many",
+    "INSERT INTO vm_stats AS s (vm_id, as_of, rx_packets, rx_bytes, rx_dropped,"
+    "  tx_packets, tx_bytes, tx_dropped, offsets)"
+    " SELECT v.id, to_timestamp(x.as_of), x.rx_packets, x.rx_bytes, x.rx_dropped,"
+    "  x.tx_packets, x.tx_bytes, x.tx_dropped, coalesce(x.offsets, '{}')"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(vm_id uuid, as_of float8,"
+    "  rx_packets bigint, rx_bytes bigint, rx_dropped bigint, tx_packets bigint,"
+    "  tx_bytes bigint, tx_dropped bigint, offsets jsonb)"
+    " JOIN vm v ON v.id = x.vm_id"
+    " ON CONFLICT (vm_id) DO UPDATE SET as_of = excluded.as_of,"
+    "  rx_packets = excluded.rx_packets, rx_bytes = excluded.rx_bytes,"
+    "  rx_dropped = excluded.rx_dropped, tx_packets = excluded.tx_packets,"
+    "  tx_bytes = excluded.tx_bytes, tx_dropped = excluded.tx_dropped,"
+    "  offsets = excluded.offsets"
+    " WHERE s.as_of <= excluded.as_of", 1,
+};
+
 #define COUNTER(N) " '" N "', s." N ","
 static const struct db_stmt stmt_document = {
     "vm_stats_document",
@@ -73,6 +91,13 @@ vm_stats_record(struct db_conn *c, const char *vm_id, const struct vm_stats_samp
     const char *params[] = {vm_id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
                             s->offsets_json};
     return guard_run(c, &stmt_record, params, NULL);
+}
+
+enum db_qs
+vm_stats_record_many(struct db_conn *c, const char *samples_json)
+{
+    const char *params[] = {samples_json};
+    return guard_run(c, &stmt_record_many, params, NULL);
 }
 
 enum db_qs

@@ -29,6 +29,14 @@ struct vm_stats_sample {
 enum db_qs vm_stats_record(struct db_conn *, const char *vm_id,
                            const struct vm_stats_sample *);
 
+/* Records many samples in one statement (its own transaction), as
+ * vm_stats_record would one by one: 'samples_json' is a JSON array of
+ * {"vm_id", "as_of" (seconds since the epoch), "rx_packets", "rx_bytes",
+ * "rx_dropped", "tx_packets", "tx_bytes", "tx_dropped", "offsets"}; a
+ * sample's `duplicated` is left as recorded.  DB_QS_NONE when none was
+ * newer than what is recorded (or every VM is gone). */
+enum db_qs vm_stats_record_many(struct db_conn *, const char *samples_json);
+
 /* Every VM's recorded sample, for the reconciler's start: a JSON object
  * {vm_id: {"offsets": {...}, "rx_packets": N, ...}} (malloc'ed text in
  * *json, the caller frees).  One statement, outside any transaction. */

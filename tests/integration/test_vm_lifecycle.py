@@ -246,6 +246,43 @@ def test_stats_are_sampled(world):
     assert s2["as_of"] > s1["as_of"]
 
 
+def new_nic(sim, vm, host, iface):
+    """The hypervisor's part: VM 'vm''s NIC now leads to 'iface' on 'host',
+    a new interface (counting from zero); the old one is gone."""
+    vns, hns = sim.vm_ns(vm), sim.host_ns(host)
+    cloudsim.sh("ip", "-n", vns, "link", "del", "eth0")
+    cloudsim.sh("ip", "link", "add", "eth0", "netns", vns, "mtu", "1400", "type", "veth",
+                "peer", "name", iface, "netns", hns)
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "address", VMS[vm][1])
+    cloudsim.sh("ip", "-n", vns, "addr", "add", f"{VMS[vm][2]}/24", "dev", "eth0")
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "up")
+    cloudsim.sh("ip", "-n", hns, "link", "set", iface, "up")
+    cloudsim.sh("ethtool", "-K", "eth0", "tx", "off", ns=vns, check=False)
+
+
+def test_counters_continue_on_a_new_interface_and_across_a_restart(world):
+    """A new interface counts from its own zero, the VM's totals do not; and
+    a restarted skyvisord reads its offsets back, so it neither starts from
+    the interface's count again nor loses what was counted."""
+    d, api, sim, ids = world
+    assert ping(sim, "u", VMS["b"][2])
+    before = wait_for("u's pings counted", lambda: (
+        lambda s: s if s and s["tx_packets"] > 0 else None)(counted(api, "u")), 20)
+    sim.vsctl("lc1-h2", "del-port", "br-sky", "lcutap")
+    new_nic(sim, "u", "lc1-h2", "lcutap")
+    sim.vsctl("lc1-h2", "add-port", "br-sky", "lcutap", "--", "set", "interface", "lcutap",
+              f"external_ids:skyvisor-vm-id={ids['u']}")
+    wait_for("u realized again", lambda: realized(api, "u"))
+    assert ping(sim, "u", VMS["b"][2])
+    mid = wait_for("u's counters to continue", lambda: counted(api, "u", before), 20)
+    assert_not_backwards(before, mid)
+    d.stop()
+    d.start()
+    assert ping(sim, "u", VMS["b"][2])
+    after = wait_for("u's counters to continue", lambda: counted(api, "u", mid), 20)
+    assert_not_backwards(mid, after)
+
+
 def stop(api, sim, name, host):
     iface = VMS[name][3]
     st, hdrs, body = api.post(f"{N}/vms/{name}/stop", None)
@@ -286,16 +323,9 @@ def test_start_in_another_cloud(world):
     before = wait_for("a sampled", lambda: counted(api, "a"))
     stop(api, sim, "a", "lc1-h1")
     # The compute side: a's NIC now leads to lc2-h1.
-    vns, old, new = sim.vm_ns("a"), sim.host_ns("lc1-h1"), sim.host_ns("lc2-h1")
-    cloudsim.sh("ip", "-n", vns, "link", "del", "eth0")
-    cloudsim.sh("ip", "link", "add", "eth0", "netns", vns, "mtu", "1400", "type", "veth",
-                "peer", "name", "lca", "netns", new)
-    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "address", VMS["a"][1])
-    cloudsim.sh("ip", "-n", vns, "addr", "add", f"{VMS['a'][2]}/24", "dev", "eth0")
-    cloudsim.sh("ip", "-n", vns, "link", "set", "eth0", "up")
-    cloudsim.sh("ip", "-n", new, "link", "set", "lca", "up")
-    cloudsim.sh("ethtool", "-K", "eth0", "tx", "off", ns=vns, check=False)
-    assert cloudsim.sh("ip", "-n", old, "link", "show", "lca", check=False).returncode
+    new_nic(sim, "a", "lc2-h1", "lca")
+    assert cloudsim.sh("ip", "-n", sim.host_ns("lc1-h1"), "link", "show", "lca",
+                       check=False).returncode
     st, _, body = api.post(f"{N}/vms/a/start", {"placement": {"host": "lc2-h1"}})
     assert st == 202 and body["host"] == "lc2-h1", body
     wait_for("a realized on lc2-h1", lambda: realized(api, "a"))
