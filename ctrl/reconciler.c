@@ -614,6 +614,12 @@ pass(struct reconciler *r)
     recon_lifecycle_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
     for (size_t v = 0; v < m->n_vms; v++) {
+        /* A port that failed is tried again: its host is not left alone. */
+        struct agent *a = vm_err[v] && m->vms[v].host >= 0
+                          ? agent_find(r, m->hosts[m->vms[v].host].o.id) : NULL;
+        if (a) {
+            a->replan = true;
+        }
         free(vm_err[v]);
     }
     free(vm_err);
