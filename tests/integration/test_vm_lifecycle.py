@@ -91,8 +91,9 @@ def world(pg, sim):
             ids[name] = ok(api.post(f"{N}/vms", body))["id"]
         yield d, api, sim, ids
     finally:
-        d.stop()
+        rc = d.stop()
         print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
+    assert rc == 0, f"skyvisord exited {rc}"    # a sanitizer's report
 
 
 def wait_for(what, pred, timeout=40):
