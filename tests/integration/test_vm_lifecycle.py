@@ -71,13 +71,7 @@ def world(pg, sim):
             ok(api.post("/v1/clouds", {"name": c, "provider": "private", "region": "r1",
                                        "jurisdiction": "PT", "kind": "private"}))
             for h in hs:
-                body = {"name": h["name"], "cloud": c, "tunnel_ip": h["tunnel_ip"],
-                        "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock",
-                        "datapath": "netdev",
-                        "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
-                if "public_ip" in h:
-                    body.update(role="gateway", public_ip=h["public_ip"])
-                ok(api.post("/v1/hosts", body))
+                ok(api.post("/v1/hosts", sim.host_body(h, c)))
         ok(api.post("/v1/tenants", {"name": "red"}))
         ok(api.post("/v1/tenants/red/networks", {"name": "n", "subnet": "10.51.0.0/24",
                                                  "tagging": "mac-prefix"}))
