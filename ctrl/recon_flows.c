@@ -177,11 +177,27 @@ plan_add(struct recon_plan *p, const struct ofmsg *msg)
     return 0;
 }
 
+static int
+cmp_portno_name(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct recon_portno *) elem)->name);
+}
+
+/* The port numbers the pass took for this bridge (a->now), else the
+ * replica's. */
 static uint32_t
 lookup_ofport(void *aux, int h, const char *name)
 {
     (void) h;
-    return recon_ofport(aux, name);
+    const struct agent *a = aux;
+    if (a->now) {
+        const struct recon_portno *p = bsearch(name, a->now, a->n_ports, sizeof *a->now,
+                                               cmp_portno_name);
+        if (p) {
+            return p->no;
+        }
+    }
+    return recon_ofport(ovsdb_get_replica(a->db), name);
 }
 
 void
@@ -284,10 +300,9 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     }
     struct nm_flows want = {0};
     int rc = ENOMEM;
-    void *rep = (void *) ovsdb_get_replica(a->db);
-    if (owners ? netmodel_flows_owners(m, h, lookup_ofport, rep, owners->vms,
-                                       owners->n_vms, owners->comps, owners->n_comps, &want)
-               : netmodel_flows(m, h, lookup_ofport, rep, &want)) {
+    if (owners ? netmodel_flows_owners(m, h, lookup_ofport, a, owners->vms, owners->n_vms,
+                                       owners->comps, owners->n_comps, &want)
+               : netmodel_flows(m, h, lookup_ofport, a, &want)) {
         goto out;
     }
     flowtable_begin(a->ft);

@@ -115,6 +115,10 @@ struct agent {
     bool owners;
     bool vm_here;                   /* a changed VM is or was on this host:
                                      * its ports go through OVSDB */
+    bool untouched;                 /* this pass: realized by the last one,
+                                     * replica unmoved, no change here */
+    const struct recon_portno *now; /* this pass's port numbers, sorted by
+                                     * name (a->n_ports), while planning */
     /* The port numbers its last plan compiled with, sorted by name
      * (reconciler.c): a number that moved makes the next plan whole. */
     struct recon_portno *known;     /* owned */

@@ -112,6 +112,34 @@ portnos(const struct agent *a)
     return v;
 }
 
+static int
+cmp_name_portno(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct recon_portno *) elem)->name);
+}
+
+/* The numbers of a->known for the same ports a->ports names, with their
+ * VMs' indexes in the current model (caller frees); NULL when memory runs
+ * out or a port is not known. */
+static struct recon_portno *
+copy_portnos(const struct agent *a)
+{
+    struct recon_portno *v = malloc((a->n_known ? a->n_known : 1) * sizeof *v);
+    if (v && a->n_known) {
+        memcpy(v, a->known, a->n_known * sizeof *v);
+    }
+    for (size_t i = 0; v && i < a->n_ports; i++) {
+        struct recon_portno *p = bsearch(a->ports[i].name, v, a->n_known, sizeof *v,
+                                         cmp_name_portno);
+        if (!p) {
+            free(v);
+            return NULL;
+        }
+        p->vm = a->ports[i].kind == NM_PORT_VM ? a->ports[i].vm : -1;
+    }
+    return v;
+}
+
 static bool
 is_owner(const struct recon_owners *o, int vm)
 {
@@ -500,12 +528,13 @@ pass(struct reconciler *r)
                          && ovsdb_is_synced(a->db)
                          && ovsdb_get_replica(a->db)->seqno == a->seqno;
         a->vm_here = false;
+        a->untouched = untouched;
         free(a->err);
         a->err = NULL;
         a->note = NULL;
         a->sent = 0;
         a->realized = false;
-        if (recon_agent_ports(a, m, (int) h) && !untouched) {
+        if (recon_agent_ports(a, m, (int) h) && !a->untouched) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }
     }
@@ -536,8 +565,21 @@ pass(struct reconciler *r)
         if (a->err || a->note) {
             continue;
         }
-        recon_iface_pass(a, vm_err, vm_port);
+        /* An untouched host's interfaces are as the last pass read them
+         * (the VMs' indexes may have moved with the model). */
+        struct recon_portno *same = a->untouched && a->known && a->n_known == a->n_ports
+                                    ? copy_portnos(a) : NULL;
+        if (same) {
+            for (size_t k = 0; k < a->n_ports; k++) {
+                if (same[k].vm >= 0) {
+                    vm_port[same[k].vm] = same[k].no;
+                }
+            }
+        } else {
+            recon_iface_pass(a, vm_err, vm_port);
+        }
         if (a->err) {
+            free(same);
             continue;
         }
         char refusal[256];
@@ -545,6 +587,7 @@ pass(struct reconciler *r)
             && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
             recon_agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge,
                               refusal);
+            free(same);
             continue;
         }
         if (!recon_is_up(r, a->dpid)) {
@@ -555,15 +598,17 @@ pass(struct reconciler *r)
                                   m->hosts[h].bridge, m->hosts[h].openflow[0]
                                   ? m->hosts[h].openflow : "waiting for it to connect");
             }
+            free(same);
             continue;
         }
         a->of_ever_up = true;
-        struct recon_portno *now = portnos(a);
+        struct recon_portno *now = same ? same : portnos(a);
         if (!now) {
             recon_agent_error(a, "out of memory");
             continue;
         }
         whole = whole || plan_whole(a, m, (int) h, &owners, now);
+        a->now = now;
         if (!whole && !scoped && !a->readback && a->ft) {
             ready[n_ready++] = a;   /* untouched: nothing to plan */
             free(now);
@@ -575,6 +620,7 @@ pass(struct reconciler *r)
         } else {
             free(now);
         }
+        a->now = NULL;
     }
     owners_uninit(&owners);
     /* Every bridge's changes together, so that no bridge's ingress rule is
