@@ -32,14 +32,22 @@ static const struct db_stmt q_switches = {
 static const struct db_stmt q_links = {
     "state_links",
     "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
+/* A stopped VM leaves the model (its ports and flows go everywhere) once
+ * the snapshot its stop asked for has settled; until then it stays, so the
+ * snapshot captures it in place.  A VM read by id that this excludes is
+ * one the model drops. */
+#define VM_IN_MODEL                                                           \
+    "(power = 'running' OR power_snapshot_id IN"                              \
+    " (SELECT id FROM vm_snapshot WHERE state = 'pending'))"
 static const struct db_stmt q_vms = {
     "state_vms",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, '') FROM vm ORDER BY id", 0};
+    " wire_low, coalesce(iface, '') FROM vm WHERE " VM_IN_MODEL " ORDER BY id", 0};
 static const struct db_stmt q_vms_by_id = {
     "state_vms_by_id",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, '') FROM vm WHERE id = ANY($1::uuid[]) ORDER BY id", 1};
+    " wire_low, coalesce(iface, '') FROM vm WHERE id = ANY($1::uuid[])"
+    " AND " VM_IN_MODEL " ORDER BY id", 1};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
 

@@ -38,14 +38,9 @@ VMS = {
 }
 N = "/v1/tenants/red/networks/n"
 ALL_HOSTS = [h["name"] for hs in HOSTS.values() for h in hs]
-# Removing a stopped VM's port and flows needs the model to leave the VM
-# out once its stop snapshot is settled (db/snapshots.c then logs a change
-# of the VM): db/state.c's two VM queries (all, and by id) to keep only
-# "(power = 'running' OR power_snapshot_id IN (SELECT id FROM vm_snapshot
-# WHERE state = 'pending'))".  Until they do, these fail (and once they do,
-# strict makes them fail until this mark is removed).
-NEEDS_STOPPED_OUT_OF_MODEL = pytest.mark.xfail(
-    strict=True, reason="the model still holds stopped VMs (db/state.c)")
+# A stopped VM leaves the model once its stop snapshot has settled
+# (db/state.c's VM queries; db/snapshots.c logs a change of the VM then),
+# which is what removes its port and flows everywhere.
 COUNTERS = ("rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes", "tx_dropped")
 
 
@@ -293,7 +288,6 @@ def stop(api, sim, name, host):
     return snap
 
 
-@NEEDS_STOPPED_OUT_OF_MODEL
 def test_stop_and_start_on_the_same_host(world):
     _, api, sim, _ = world
     assert ping(sim, "a", VMS["b"][2])
@@ -309,7 +303,6 @@ def test_stop_and_start_on_the_same_host(world):
     assert_not_backwards(before, after)
 
 
-@NEEDS_STOPPED_OUT_OF_MODEL
 def test_start_in_another_cloud(world):
     """Stopped on lc1-h1, started on lc2-h1: the VM's interface moves with
     it (the hypervisor's part), skyvisor re-maps its port and tunnels."""
