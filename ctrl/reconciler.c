@@ -344,11 +344,12 @@ static int
 apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o)
 {
     size_t n = ch->n_vms + ch->n_vms_gone;
-    const char **ids = malloc(n * sizeof *ids);
-    o->vms = malloc(n * sizeof *o->vms);
-    o->comps = malloc(2 * n * sizeof *o->comps);
-    o->left = malloc(n * sizeof *o->left);
-    o->cookies = malloc(4 * n * sizeof *o->cookies);
+    size_t cap = n ? n : 1;         /* malloc(0) may answer NULL */
+    const char **ids = malloc(cap * sizeof *ids);
+    o->vms = malloc(cap * sizeof *o->vms);
+    o->comps = malloc(2 * cap * sizeof *o->comps);
+    o->left = malloc(cap * sizeof *o->left);
+    o->cookies = malloc(4 * cap * sizeof *o->cookies);
     struct snapshot *s = calloc(1, sizeof *s);
     int rc = ids && o->vms && o->comps && o->left && o->cookies && s ? 0 : ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -359,7 +360,7 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
         }
     }
     /* netmodel_apply_vms sorts ch->vms: copy the ids first. */
-    char (*after)[40] = rc ? NULL : malloc(n * sizeof *after);
+    char (*after)[40] = rc ? NULL : malloc(cap * sizeof *after);
     for (size_t i = 0; after && i < n; i++) {
         snprintf(after[i], sizeof *after, "%s", ids[i]);
     }
@@ -512,6 +513,7 @@ pass(struct reconciler *r)
     if (!vm_err || !vm_port) {
         free(vm_err);
         free(vm_port);
+        owners_uninit(&owners);
         return false;
     }
     /* OVSDB first, on every host: the port numbers ovs-vswitchd assigns to
