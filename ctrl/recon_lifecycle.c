@@ -536,17 +536,6 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
 
 /* --- snapshots --- */
 
-static int
-vm_index(const struct netmodel *m, const char *vm_id)
-{
-    for (size_t v = 0; v < m->n_vms; v++) {
-        if (!strcmp(m->vms[v].o.id, vm_id)) {
-            return (int) v;
-        }
-    }
-    return -1;
-}
-
 /* The VM's port on its host's bridge (from the pass's port list). */
 static const struct nm_port *
 vm_port_of(const struct agent *a, int v)
@@ -702,7 +691,7 @@ capture_pending(struct reconciler *r, struct recon_life *l, const struct netmode
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        int v = vm_index(m, q[i].vm_id);
+        int v = netmodel_vm_by_id(m, q[i].vm_id);
         char *why = NULL;
         int rc;
         if (v < 0 || m->vms[v].host < 0 || m->vm_comp[v] < 0) {
