@@ -115,12 +115,7 @@ def world(pg, sim):
         ok(api.post("/v1/clouds", {"name": CLOUD, "provider": "aws", "region": "r1",
                                    "jurisdiction": "DE", "kind": "public"}))
         for h in HOSTS:
-            body = {"name": h["name"], "cloud": CLOUD, "tunnel_ip": h["tunnel_ip"],
-                    "ovsdb": f"unix:{sim.hdir(h['name'])}/db.sock", "datapath": "netdev",
-                    "openflow": f"unix:{sim.hdir(h['name'])}/br-sky.mgmt"}
-            if "public_ip" in h:
-                body.update(role="gateway", public_ip=h["public_ip"])
-            ok(api.post("/v1/hosts", body))
+            ok(api.post("/v1/hosts", sim.host_body(h, CLOUD)))
         for tenant in ("red", "blue"):
             ok(api.post("/v1/tenants", {"name": tenant}))
             ok(api.post(f"/v1/tenants/{tenant}/networks",
