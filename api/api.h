@@ -230,7 +230,7 @@ api_handler topology_physical, topology_network;
 api_handler clouds_list, clouds_create, clouds_get, clouds_patch, clouds_delete;
 api_handler cloudlinks_list, cloudlinks_get, cloudlinks_put, cloudlinks_delete;
 api_handler hosts_list, hosts_create, hosts_get, hosts_patch, hosts_delete;
-api_handler tenants_list, tenants_create, tenants_get, tenants_delete;
+api_handler tenants_list, tenants_create, tenants_get, tenants_patch, tenants_delete;
 api_handler networks_list, networks_create, networks_get, networks_patch,
     networks_delete, networks_status;
 api_handler switches_list, switches_create, switches_get, switches_patch,

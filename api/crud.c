@@ -77,6 +77,34 @@ static const struct {
      "bits; mac-prefix tagging carries only those bits and the tenant tag on the wire"},
 };
 
+/* Check constraints (and the triggers that raise under a constraint's name)
+ * whose violation names a field and has an error of its own. */
+static const struct {
+    const char *constraint, *field;
+    enum sv_error error;
+    const char *detail;
+} check_conflicts[] = {
+    {"vswitch_controller_allowed", "controller", SVE_CONTROLLER_NOT_ALLOWED,
+     "the controller's address is not inside the tenant's controller_allow"},
+    {"tenant_controller_allow_in_use", "controller_allow", SVE_CONFLICT,
+     "a virtual switch of the tenant has its controller outside this list"},
+};
+
+/* Writes the problem of check_conflicts[] for 'constraint'; false when it
+ * has none. */
+static bool
+check_conflict(struct api_resp *resp, struct api_req *req, const char *constraint)
+{
+    for (size_t i = 0; i < sizeof check_conflicts / sizeof check_conflicts[0]; i++) {
+        if (!strcmp(constraint, check_conflicts[i].constraint)) {
+            api_problem(resp, req, check_conflicts[i].error, check_conflicts[i].field,
+                        "%s", check_conflicts[i].detail);
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
                 const char *kind, const char *in_use)
@@ -115,6 +143,9 @@ crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
     } else if (!strcmp(st, "23502") && !strcmp(err->column, "tag")) {
         api_problem(resp, req, SVE_TAGS_EXHAUSTED, NULL,
                     "every tenant tag from 1 to 65535 is taken");
+    } else if (!strcmp(st, "23514")
+               && check_conflict(resp, req, err->constraint)) {
+        return;
     } else if (!strcmp(st, "23514") || !strncmp(st, "22", 2)) {
         api_problem(resp, req, SVE_INVALID_VALUE, NULL, "rejected by the "
                     "database: %s%s%s", err->message,

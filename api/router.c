@@ -49,6 +49,7 @@ const struct api_route router_routes[] = {
     {API_GET, "/v1/tenants", ACCESS_ADMIN, tenants_list},
     {API_POST, "/v1/tenants", ACCESS_ADMIN, tenants_create},
     {API_GET, "/v1/tenants/{tenant}", ACCESS_TENANT, tenants_get},
+    {API_PATCH, "/v1/tenants/{tenant}", ACCESS_ADMIN, tenants_patch},
     {API_DELETE, "/v1/tenants/{tenant}", ACCESS_ADMIN, tenants_delete},
 
     {API_GET, "/v1/tenants/{tenant}/tokens", ACCESS_TENANT, tokens_list},

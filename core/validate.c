@@ -204,15 +204,16 @@ validate_ipv4(const char *s, uint32_t *addr)
 }
 
 bool
-validate_cidr(const char *s, uint32_t *net, unsigned int *len)
+validate_prefix(const char *s, unsigned int min_len, unsigned int max_len,
+                uint32_t *net, unsigned int *len)
 {
     uint32_t a;
     unsigned long l;
     if (!parse_ipv4(&s, &a) || *s++ != '/' || !parse_uint(&s, 32, &l)
-        || *s != '\0' || l < 8 || l > 30) {
+        || *s != '\0' || l < min_len || l > max_len) {
         return false;
     }
-    uint32_t mask = 0xffffffffu << (32 - l);
+    uint32_t mask = l ? 0xffffffffu << (32 - l) : 0;
     if (a & ~mask) {
         return false;
     }
@@ -223,6 +224,12 @@ validate_cidr(const char *s, uint32_t *net, unsigned int *len)
         *len = (unsigned int) l;
     }
     return true;
+}
+
+bool
+validate_cidr(const char *s, uint32_t *net, unsigned int *len)
+{
+    return validate_prefix(s, 8, 30, net, len);
 }
 
 bool

@@ -34,6 +34,10 @@ bool validate_ifname(const char *s);
 bool validate_ipv4(const char *s, uint32_t *addr);
 /* "a.b.c.d/len" with 8 <= len <= 30 and no host bits set. */
 bool validate_cidr(const char *s, uint32_t *net, unsigned int *len);
+/* The same with the prefix length in min_len..max_len (0..32): "0.0.0.0/0"
+ * passes validate_prefix(s, 0, 32, ...). */
+bool validate_prefix(const char *s, unsigned int min_len, unsigned int max_len,
+                     uint32_t *net, unsigned int *len);
 /* True if 'addr' lies inside net/len and is neither its network nor its
  * broadcast address. */
 bool validate_ip_in_subnet(uint32_t addr, uint32_t net, unsigned int len);

@@ -12,7 +12,11 @@
 #include "db/store.h"
 
 #define TENANT_JSON                                                           \
-    "json_build_object(" SQL_COMMON("t") ", 'tag', t.tag)::text"
+    "json_build_object(" SQL_COMMON("t") ", 'tag', t.tag,"                 \
+    " 'controller_allow', to_json(t.controller_allow::text[]))::text"
+/* The validated object's controller_allow (canonical CIDR texts) as cidr[]. */
+#define CONTROLLER_ALLOW(J)                                                   \
+    "ARRAY(SELECT jsonb_array_elements_text(" J "->'controller_allow'))::cidr[]"
 
 /* The tag after t, skipping tags whose first MAC byte would have the
  * multicast bit set (bit 8): the tag leads every platform MAC. */
@@ -38,8 +42,9 @@ static const struct db_stmt list = {
 static const struct db_stmt insert = {
     "tenant_insert",
     "WITH t AS ("
-    " INSERT INTO tenant (name, tag, labels)"
-    " SELECT $2::jsonb->>'name', " LOWEST_FREE_TAG ", $2::jsonb->'labels'"
+    " INSERT INTO tenant (name, tag, labels, controller_allow)"
+    " SELECT $2::jsonb->>'name', " LOWEST_FREE_TAG ", $2::jsonb->'labels',"
+    "  " CONTROLLER_ALLOW("$2::jsonb")
     " RETURNING *),"
     " k AS (INSERT INTO token (tenant_id, name, scope, hash, created_by)"
     " SELECT t.id, 'initial', 'read-write',"
@@ -56,6 +61,14 @@ static const struct db_stmt lock = {
     "tenant_lock", "SELECT pg_advisory_xact_lock(7398423)", 0,
 };
 
-/* Tenants have no PATCH (the API offers none), hence no update statement. */
-const struct store_res store_tenants = {"tenant", &get, &list, &insert, NULL,
+static const struct db_stmt update = {
+    "tenant_update",
+    "UPDATE tenant AS t SET labels = j->'labels',"
+    " controller_allow = " CONTROLLER_ALLOW("j") ", " SQL_SPEC_CHANGED
+    " FROM (SELECT $4::jsonb AS j) x"
+    " WHERE t.id = $2::uuid AND t.revision = $3::bigint"
+    " RETURNING " TENANT_JSON ", t.revision, t.id", 4,
+};
+
+const struct store_res store_tenants = {"tenant", &get, &list, &insert, &update,
                                         &del, &lock};

@@ -90,6 +90,8 @@ CASES = {
     "DELETE /v1/hosts/{host}": ("/v1/hosts/h-spare", None, "/v1/hosts/h-spare",
                                 "unchanged"),
     "POST /v1/tenants": ("/v1/tenants", {"name": "t-new"}, "/v1/tenants/t-new", "absent"),
+    "PATCH /v1/tenants/{tenant}": ("/v1/tenants/acme", {"controller_allow": ["192.0.2.0/24"]},
+                                   "/v1/tenants/acme", "unchanged"),
     "DELETE /v1/tenants/{tenant}": ("/v1/tenants/t-spare", None, "/v1/tenants/t-spare",
                                     "unchanged"),
     "POST /v1/tenants/{tenant}/tokens": (

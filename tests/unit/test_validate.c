@@ -98,6 +98,16 @@ test_cidr_and_membership(void **state)
     assert_false(validate_cidr("10.0.0.0/31", NULL, NULL));
     assert_false(validate_cidr("10.0.0.0", NULL, NULL));
     assert_false(validate_cidr("10.0.0.0/024", NULL, NULL));
+    /* Any prefix length, for allow lists. */
+    uint32_t pnet;
+    unsigned int plen;
+    assert_true(validate_prefix("0.0.0.0/0", 0, 32, &pnet, &plen));
+    assert_int_equal(plen, 0);
+    assert_true(validate_prefix("192.0.2.7/32", 0, 32, &pnet, &plen));
+    assert_int_equal(pnet, 0xc0000207u);
+    assert_false(validate_prefix("1.0.0.0/0", 0, 32, NULL, NULL)); /* host bits */
+    assert_false(validate_prefix("10.0.0.0/33", 0, 32, NULL, NULL));
+    assert_true(validate_prefix("10.0.0.0/31", 0, 32, NULL, NULL));
     uint32_t ip;
     validate_ipv4("10.0.0.5", &ip);
     assert_true(validate_ip_in_subnet(ip, net, len));
