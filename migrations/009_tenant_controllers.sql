@@ -107,3 +107,19 @@ CREATE TABLE vflow (
     last_hit_at   timestamptz NOT NULL DEFAULT now(),
     UNIQUE (vswitch_id, table_id, priority, match)
 );
+
+-- vport: the port numbers of a controlled virtual switch, as its controller
+-- sees them: one per VM on the switch and one per virtual link end, 1 and
+-- up, allocated (lowest free) by the tenant-controller agent when it first
+-- shows the port and kept while the VM or link is there, so a number never
+-- moves to another port while its object lives, across restarts too.
+CREATE TABLE vport (
+    vswitch_id uuid NOT NULL REFERENCES vswitch (id) ON DELETE CASCADE,
+    port_no    integer NOT NULL CHECK (port_no BETWEEN 1 AND 65279),
+    vm_id      uuid REFERENCES vm (id) ON DELETE CASCADE,
+    vlink_id   uuid REFERENCES vlink (id) ON DELETE CASCADE,
+    PRIMARY KEY (vswitch_id, port_no),
+    UNIQUE (vswitch_id, vm_id),
+    UNIQUE (vswitch_id, vlink_id),
+    CHECK ((vm_id IS NULL) <> (vlink_id IS NULL))
+);
