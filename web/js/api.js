@@ -2,20 +2,22 @@
 //
 // Every GET goes through apiGet(), which keeps the last ETag and body per URL
 // and sends If-None-Match, so an unchanged resource costs a 304 and the
-// caller learns "changed: false".  The bearer token lives in sessionStorage
-// and is only ever sent in the Authorization header.  Non-2xx answers become
-// ApiProblem (title/detail/status from application/problem+json).
+// caller learns "changed: false".  apiSend() is the one writer (POST,
+// DELETE).  The bearer token lives in sessionStorage and is only ever sent
+// in the Authorization header.  Non-2xx answers become ApiProblem
+// (title/detail/status/field from application/problem+json).
 
 const TOKEN_KEY = 'skyvisor.token';
 const TENANT_KEY = 'skyvisor.tenant';
 const cache = new Map(); // url -> { etag, body }
 
 export class ApiProblem extends Error {
-  constructor(status, title, detail) {
+  constructor(status, title, detail, field) {
     super(title);
     this.status = status;
     this.title = title;
     this.detail = detail || '';
+    this.field = field || '';
   }
 }
 
@@ -41,7 +43,7 @@ async function problemOf(resp) {
   let body = null;
   try { body = await resp.json(); } catch { /* not JSON */ }
   if (body && typeof body === 'object' && body.title) {
-    return new ApiProblem(resp.status, body.title, body.detail);
+    return new ApiProblem(resp.status, body.title, body.detail, body.field);
   }
   return new ApiProblem(resp.status, `HTTP ${resp.status} ${resp.statusText}`, '');
 }
@@ -61,6 +63,21 @@ export async function apiGet(url) {
   if (etag) cache.set(url, { etag, body });
   else cache.delete(url);
   return { body, changed: true };
+}
+
+// method (POST, DELETE) url with an optional JSON body.  Returns
+// { status, body, location } (body null when the answer has none).
+// Throws ApiProblem.
+export async function apiSend(method, url, body) {
+  const { token } = session();
+  const headers = { Accept: 'application/json', Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const resp = await fetch(url, { method, headers, cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!resp.ok) throw await problemOf(resp);
+  const text = await resp.text();
+  return { status: resp.status, body: text ? JSON.parse(text) : null,
+    location: resp.headers.get('Location') };
 }
 
 // GET a whole list (follows next_cursor).  Returns { items, changed }.

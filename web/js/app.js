@@ -6,15 +6,17 @@
 // re-renders only if some answer was not a 304.  The model is rebuilt from
 // scratch each time something changed; views are pure functions of it, and
 // UI choices (current view, selected network, filters) live outside it so
-// they survive re-renders.
+// they survive re-renders.  The selected VM's detail panel (snapshots,
+// migrations) is lifecycle.js's: app.js only tells it which VM and ticks it.
 
 import { apiGet, apiList, ApiProblem, session, saveSession, clearSession, seg } from './api.js';
 import { h, stateOf } from './dom.js';
 import { renderMap } from './map.js';
 import { renderTopology } from './topology.js';
+import { renderVmDetail, lifecycleTick, closeVmDetail } from './lifecycle.js';
 
 const $ = id => document.getElementById(id);
-const ui = { view: 'map', net: null, timer: null, model: null, busy: false };
+const ui = { view: 'map', net: null, vm: null, timer: null, model: null, busy: false };
 
 function showProblem(err) {
   if (!err) { $('problem').hidden = true; return; }
@@ -125,7 +127,7 @@ function renderNetworks(model) {
     h('span', { class: `dot state-${stateOf(n)}` }), ` ${key}`,
     h('span', { class: 'meta' }, ` ${n.subnet}`),
     errors ? h('span', { class: 'badge state-error' }, `${errors} error`) : null);
-    b.addEventListener('click', () => { ui.net = key; render(); });
+    b.addEventListener('click', () => { if (ui.net !== key) ui.vm = null; ui.net = key; render(); });
     return h('li', {}, b);
   }));
   if (!nets.length) list.append(h('li', { class: 'hint' }, 'No networks.'));
@@ -138,6 +140,38 @@ function renderNetworks(model) {
     `${net.switches.length} switches, ${net.links.length} links, ${net.vms.length} VMs — `,
     `${sum.realized} realized, ${sum.pending} pending, ${sum.error} error`] : []));
   $('topology').replaceChildren(net ? renderTopology(net) : h('p', { class: 'hint' }, 'Select a network.'));
+  renderVmPane(model, net);
+}
+
+// The selected network's VMs as buttons, and the selected one's detail.
+function renderVmPane(model, net) {
+  const vms = net ? [...net.vms].sort((a, b) => a.name.localeCompare(b.name)) : [];
+  if (ui.vm && !vms.some(v => v.name === ui.vm)) ui.vm = null;
+  $('vmpick').replaceChildren(...vms.map(vm => {
+    const b = h('button', { type: 'button', class: 'vmbtn', 'data-vm': vm.name,
+      'aria-pressed': vm.name === ui.vm ? 'true' : 'false' },
+    h('span', { class: `dot state-${stateOf(vm)}` }), ` ${vm.name}`,
+    vm.migration ? h('span', { class: `badge phase phase-${vm.migration.phase}` }, vm.migration.phase) : null,
+    vm.power === 'stopped' ? h('span', { class: 'badge power-stopped' }, 'stopped') : null);
+    b.addEventListener('click', () => selectVm(vm.name));
+    return h('li', {}, b);
+  }));
+  for (const g of document.querySelectorAll('#topology g.vm')) {
+    g.classList.toggle('selected', g.dataset.name === ui.vm);
+  }
+  const vm = vms.find(v => v.name === ui.vm);
+  if (!vm) {
+    closeVmDetail();
+    $('vm-detail').replaceChildren(h('p', { class: 'hint' },
+      vms.length ? 'Select a VM (here or in the drawing) for its snapshots and live migrations.' : 'No VMs.'));
+    return;
+  }
+  renderVmDetail($('vm-detail'), net, vm, { hosts: model.hosts, clouds: model.clouds });
+}
+
+function selectVm(name) {
+  ui.vm = ui.vm === name ? null : name;
+  render();
 }
 
 function rows(model) {
@@ -192,6 +226,7 @@ async function poll() {
     const { model, changed } = await load();
     showProblem(null);
     if (changed || !ui.model) { ui.model = model; render(); }
+    if (ui.view === 'networks') lifecycleTick();
     $('live').textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     if (err instanceof ApiProblem && err.status === 401) { signOut(); showProblem(err); return; }
@@ -220,8 +255,10 @@ function signOut() {
   ui.model = null;
   ui.view = 'map';
   ui.net = null;
+  ui.vm = null;
+  closeVmDetail();
   clearSession();
-  for (const id of ['map', 'hosts', 'netlist', 'topology', 'table-body']) $(id).replaceChildren();
+  for (const id of ['map', 'hosts', 'netlist', 'topology', 'vmpick', 'table-body']) $(id).replaceChildren();
   $('app').hidden = true;
   $('signout').hidden = true;
   $('live').hidden = true;
@@ -263,5 +300,9 @@ document.addEventListener('DOMContentLoaded', () => {
     $(id).addEventListener('input', () => ui.model && renderTable(ui.model));
   }
   $('filters').addEventListener('submit', e => e.preventDefault());
+  $('topology').addEventListener('click', e => {
+    const g = e.target.closest && e.target.closest('g.vm');
+    if (g) selectVm(g.dataset.name);
+  });
   if (session().token) { enterApp(); poll(); }
 });

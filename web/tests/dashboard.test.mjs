@@ -5,84 +5,36 @@
 // or ./build), declares a small demo through the REST API, then drives
 // Debian's /usr/bin/chromium with playwright-core (fresh profile) through
 // sign-in, map, topology, live updates, an error injected with psql on the
-// embedded cluster's unix socket, a tenant sign-in and a wrong token.
-// Screenshots go to build/test-artifacts/dashboard-*.png.  Everything it
+// embedded cluster's unix socket, a tenant sign-in, a wrong token, and a
+// VM's detail panel (a snapshot, a migration and its rollback, as far as
+// the API alone takes them: this skyvisord runs no reconciler).
+// Helpers in harness.mjs.  Screenshots go to build/test-artifacts/dashboard-*.png.  Everything it
 // started is stopped in after(), even on failure.
 //
 // Run: tools/web-test   (or: node --test web/tests/ from the repo root)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ADMIN, ARTIFACTS, apiClient, launchBrowser, signIn as signInAs, sql as psql,
+  startDaemon, stopDaemon } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BUILD = path.resolve(ROOT, process.env.SKYVISOR_BUILD || 'build');
-const ARTIFACTS = path.join(ROOT, 'build', 'test-artifacts');
-const ADMIN = `webtest-admin-${process.pid}-0123456789abcdef`;
-const CHROMIUM = '/usr/bin/chromium';
+let tmp, daemon, base, api, browser, page, pageErrors, redToken;
 
-let tmp, daemon, daemonLog = '', base, browser, page, redToken;
-const pageErrors = []; // script errors and CSP violations seen by the browser
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-async function api(method, url, body, token = ADMIN) {
-  const resp = await fetch(base + url, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await resp.text();
-  assert.ok(resp.ok, `${method} ${url} -> ${resp.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-function sql(statement) {
-  execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-qAt', '-h', path.join(tmp, 'db', 'run'),
-    '-p', '5432', '-U', 'skyvisor', '-d', 'skyvisor', '-c', statement], { stdio: 'pipe' });
-}
+const sql = statement => psql(tmp, statement);
+const signIn = (token, tenant) => signInAs(page, token, tenant);
 
 async function shot(name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
 }
 
-async function signIn(token, tenant = '') {
-  await page.fill('#token', token);
-  await page.fill('#tenant', tenant);
-  await page.click('#signin-form button[type=submit]');
-}
-
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  assert.ok(existsSync(path.join(BUILD, 'skyvisord')), `no ${BUILD}/skyvisord: run make`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   tmp = mkdtempSync(path.join(tmpdir(), 'skyweb-'));
   chmodSync(tmp, 0o711); // the embedded PostgreSQL runs as the postgres user
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  daemon = spawn(path.join(BUILD, 'skyvisord'), ['--listen', `127.0.0.1:${port}`, '--data-dir', path.join(tmp, 'db'), '--no-reconciler'],
-    { env: { ...process.env, SKYVISOR_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout.on('data', d => { daemonLog += d; });
-  daemon.stderr.on('data', d => { daemonLog += d; });
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    assert.equal(daemon.exitCode, null, `skyvisord exited:\n${daemonLog}`);
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    assert.ok(Date.now() < deadline, `skyvisord not ready in 60 s:\n${daemonLog}`);
-    await new Promise(r => setTimeout(r, 200));
-  }
+  ({ daemon, base } = await startDaemon(tmp, ['--no-reconciler']));
+  api = apiClient(base);
 
   // The demo: three clouds with a gateway and a host each, three links, two tenants.
   const clouds = [['web-fra', 'aws', 'eu-central-1', 'DE', 'public'],
@@ -121,28 +73,12 @@ before(async () => {
       "UPDATE vswitch SET state='realized'; UPDATE vlink SET state='realized'; " +
       "UPDATE vm SET state='realized' WHERE name IN ('cache', 'ops')");
 
-  browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 860 },
-  });
-  page = browser.pages()[0] || await browser.newPage();
-  page.on('pageerror', e => pageErrors.push(String(e)));
-  page.on('console', m => {
-    // The API's own 4xx answers are logged as "Failed to load resource": expected here.
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-  });
+  ({ browser, page, pageErrors } = await launchBrowser(path.join(tmp, 'profile')));
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
-  if (daemon && daemon.exitCode === null) {
-    daemon.kill('SIGTERM');
-    await new Promise(r => { const t = setTimeout(() => { daemon.kill('SIGKILL'); r(); }, 15000);
-      daemon.on('exit', () => { clearTimeout(t); r(); }); });
-  }
+  await stopDaemon(daemon);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -262,6 +198,88 @@ test('a tenant token sees only its tenant', async () => {
   await page.waitForSelector('#problem:not([hidden])');
   assert.match(await page.textContent('#problem'), /404/);
   assert.equal(await page.isVisible('#app'), false);
+});
+
+test('a VM detail panel takes a snapshot, starts a migration and rolls it back', async () => {
+  // This skyvisord runs no reconciler: a snapshot stays pending and a
+  // migration in prepare, the states the API alone reaches
+  // (web/tests/lifecycle.test.mjs drives the same panel against a
+  // reconciler and real Open vSwitch).
+  await page.goto(`${base}/ui/`);
+  await signIn(ADMIN);
+  await page.click('#tab-networks');
+  await page.click('button[data-net="red/red-prod"]');
+  await page.locator('#topology g.vm[data-name="web"] rect.vm-box').click();
+  const detail = page.locator('#vm-detail[data-vm="web"]');
+  await detail.waitFor();
+  assert.equal(await page.getAttribute('button.vmbtn[data-vm="web"]', 'aria-pressed'), 'true');
+  assert.match(await detail.locator('[data-field="host"]').textContent(), /^web-fra-h1 \(web-fra\)$/);
+  assert.equal(await detail.locator('[data-field="power"]').textContent(), 'running');
+  await detail.locator('#mig-panel', { hasText: 'No migration yet.' }).waitFor();
+
+  // A snapshot: 202, pending, listed with no size or capture time yet.
+  await page.fill('#snap-name', 'before-move');
+  await page.click('#snap-take');
+  const snap = detail.locator('#snap-body tr[data-name="before-move"]');
+  await snap.waitFor();
+  assert.equal(await snap.getAttribute('data-state'), 'pending');
+  assert.equal(await snap.locator('td[data-size]').getAttribute('data-size'), '');
+  const [row] = await api('GET', '/v1/tenants/red/networks/red-prod/vms/web/snapshots').then(r => r.items);
+  assert.equal(row.name, 'before-move');
+  assert.equal(row.state, 'pending');
+  // The same name again: the API's 409 problem shows in the panel.
+  await page.fill('#snap-name', 'before-move');
+  await page.click('#snap-take');
+  const problem = detail.locator('.vm-problem');
+  await problem.waitFor();
+  assert.match(await problem.textContent(), /\(HTTP 409\)/);
+  await shot('vm-snapshot');
+
+  // A migration to the VM's own host is refused with a problem naming why.
+  await page.selectOption('#mig-kind', 'host');
+  await page.fill('#mig-target', 'web-fra-h1');
+  await page.click('#mig-start');
+  await problem.locator('text=HTTP 409').waitFor();
+  assert.match(await problem.textContent(), /own host/);
+
+  // To another cloud: 202, phase prepare, from -> to, counters at zero.
+  await page.selectOption('#mig-kind', 'cloud');
+  await page.fill('#mig-target', 'web-lis');
+  await page.click('#mig-start');
+  const mig = detail.locator('#mig-panel[data-phase="prepare"]');
+  await mig.waitFor();
+  assert.equal(await problem.isVisible(), false);
+  const [m] = await api('GET', '/v1/tenants/red/networks/red-prod/vms/web/migrations').then(r => r.items);
+  assert.equal(m.phase, 'prepare');
+  assert.equal(m.to_host, 'web-lis-h1');
+  assert.equal(await mig.locator('[data-field="from_host"]').textContent(), 'web-fra-h1');
+  assert.equal(await mig.locator('[data-field="to_host"]').textContent(), 'web-lis-h1');
+  assert.equal(await mig.locator('[data-field="phase"]').textContent(), 'prepare');
+  for (const f of ['duplicated', 'to_controller', 'flows_cloned']) {
+    assert.equal(await mig.locator(`[data-field="${f}"]`).textContent(), '0', f);
+  }
+  // The timeline: prepare is the current step, with its time; the rest is ahead.
+  const steps = await mig.locator('ol.timeline li').evaluateAll(
+    els => els.map(e => `${e.dataset.phase}:${e.classList.contains('current') ? 'current' : e.classList.contains('todo') ? 'todo' : 'past'}`));
+  assert.deepEqual(steps, ['prepare:current', 'clone:todo', 'dual:todo', 'activate:todo', 'cleanup:todo', 'done:todo']);
+  assert.notEqual(await mig.locator('li[data-phase="prepare"] .step-time').getAttribute('title'), '');
+  // The VM is still at its source; the picker and the form know it migrates.
+  assert.match(await detail.locator('[data-field="host"]').textContent(), /^web-fra-h1/);
+  await page.locator('button.vmbtn[data-vm="web"] .badge.phase-prepare').waitFor();
+  assert.equal(await page.isDisabled('#mig-start'), true);
+  assert.doesNotMatch(await detail.textContent(), /null|undefined|NaN/);
+  await shot('vm-migration');
+
+  // Roll back: DELETE answers 202; the page shows the request and stops offering it.
+  await mig.locator('button[data-action="rollback"]').click();
+  await mig.locator('[data-field="notes"]', { hasText: 'Rollback asked at' }).waitFor();
+  assert.equal(await mig.locator('button[data-action="rollback"]').isDisabled(), true);
+  assert.equal(await mig.locator('button[data-action="activate"]').count(), 0);
+  const back = await api('GET', `/v1/tenants/red/networks/red-prod/vms/web/migrations/${m.id}`);
+  assert.notEqual(back.rollback_requested_at, null);
+  assert.equal(await problem.isVisible(), false);
+  await shot('vm-rollback');
+  await page.click('#signout');
 });
 
 test('no script error or CSP violation in the page', () => {
