@@ -44,7 +44,7 @@
 #define READ_CHUNK 65536
 #define EARLY_MAX (1u << 20)        /* bytes of early async messages kept */
 
-enum req_kind { REQ_BATCH, REQ_FLOWS, REQ_ROLE };
+enum req_kind { REQ_BATCH, REQ_FLOWS, REQ_ROLE, REQ_METERS };
 
 /* A write held until the role reply (ofconn.h, "Roles"). */
 struct held {
@@ -72,6 +72,10 @@ struct req {
     ofconn_flows_fn *flows_done;
     struct offlow_stats *flows;     /* owned until handed to flows_done */
     size_t n_flows, cap_flows;
+    /* REQ_METERS */
+    ofconn_meters_fn *meters_done;
+    struct ofmsg_meter_mod *meters; /* owned until handed to meters_done */
+    size_t n_meters, cap_meters;
     /* REQ_ROLE */
     struct ofconn *conn;
     uint32_t role_reply;
@@ -447,6 +451,7 @@ req_free(struct req *r)
 {
     free(r->err.data);
     ofconn_free_flows(r->flows, r->n_flows);
+    ofconn_free_meters(r->meters, r->n_meters);
     free(r);
 }
 
@@ -462,6 +467,13 @@ req_complete(struct req *r, int error)
         }
         r->batch_done(r->aux, error, error == EPROTO ? r->failed_index : 0,
                       error == EPROTO ? &r->err : NULL);
+    } else if (r->kind == REQ_METERS) {
+        r->meters_done(r->aux, error, error ? NULL : r->meters,
+                       error ? 0 : r->n_meters);
+        if (!error) {
+            r->meters = NULL;
+            r->n_meters = 0;
+        }
     } else {
         if (error) {
             r->flows_done(r->aux, error, NULL, 0);
@@ -632,6 +644,67 @@ ofconn_dump_flows(struct ofconn *c, uint64_t cookie, uint64_t cookie_mask,
         return;
     }
     kick_tx(c);
+}
+
+void
+ofconn_free_meters(struct ofmsg_meter_mod *meters, size_t n)
+{
+    for (size_t i = 0; meters && i < n; i++) {
+        free(meters[i].bands);
+    }
+    free(meters);
+}
+
+void
+ofconn_dump_meters(struct ofconn *c, ofconn_meters_fn *done, void *aux)
+{
+    if (c->state != OFCONN_ACTIVE) {
+        done(aux, ENOTCONN, NULL, 0);
+        return;
+    }
+    struct req *r = req_add(c, REQ_METERS, aux);
+    if (!r) {
+        done(aux, ENOMEM, NULL, 0);
+        return;
+    }
+    r->meters_done = done;
+    r->last_xid = alloc_xids(c, 1);
+    struct ofmsg m;
+    ofmsg_init(&m, OFPT_MULTIPART_REQUEST, r->last_xid);
+    m.u.mp.mp_type = OFPMP_METER_CONFIG;
+    m.u.mp.req.meter_id = OFPM_ALL;
+    if (queue_msg(c, &m)) {
+        req_unlink(c, r);
+        req_complete(r, ENOMEM);
+        return;
+    }
+    kick_tx(c);
+}
+
+/* Moves the meter configurations of a reply part into 'r'. */
+static int
+take_meters(struct req *r, struct ofmsg_multipart *mp)
+{
+    if (r->n_meters + mp->n > r->cap_meters) {
+        size_t cap = r->cap_meters ? r->cap_meters : 16;
+        while (cap < r->n_meters + mp->n) {
+            cap *= 2;
+        }
+        struct ofmsg_meter_mod *g = realloc(r->meters, cap * sizeof *g);
+        if (!g) {
+            return ENOMEM;
+        }
+        r->meters = g;
+        r->cap_meters = cap;
+    }
+    if (mp->n) {
+        memcpy(r->meters + r->n_meters, mp->meter_configs, mp->n * sizeof *mp->meter_configs);
+    }
+    r->n_meters += mp->n;
+    free(mp->meter_configs);
+    mp->meter_configs = NULL;
+    mp->n = 0;
+    return 0;
 }
 
 /* Moves the flow entries of a reply part into 'r'. */
@@ -1119,6 +1192,14 @@ on_multipart_reply(struct ofconn *c, struct ofmsg *m)
         return;
     }
     struct req *r = req_find(c, m->xid);
+    if (r && r->kind == REQ_METERS && mp->mp_type == OFPMP_METER_CONFIG) {
+        int error = take_meters(r, mp);
+        if (error || !(mp->flags & OFPMPF_MORE)) {
+            req_unlink(c, r);
+            req_complete(r, error);
+        }
+        return;
+    }
     if (!r || r->kind != REQ_FLOWS || mp->mp_type != OFPMP_FLOW) {
         vlog(VLOG_DEBUG, MOD, "%s: unexpected multipart reply xid %u", c->target,
              (unsigned int) m->xid);

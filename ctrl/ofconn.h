@@ -234,4 +234,14 @@ void ofconn_dump_flows(struct ofconn *, uint64_t cookie, uint64_t cookie_mask,
                        ofconn_flows_fn *done, void *aux);
 void ofconn_free_flows(struct offlow_stats *, size_t n);
 
+/* Completion of a meter read: 'meters' (n configurations, command 0) is
+ * owned by the callee, free with ofconn_free_meters().  NULL/0 on error. */
+typedef void ofconn_meters_fn(void *aux, int error, struct ofmsg_meter_mod *meters,
+                              size_t n);
+/* Sends a METER_CONFIG multipart request for every meter and collects every
+ * part of the reply.  'done' is called exactly once, possibly before this
+ * returns. */
+void ofconn_dump_meters(struct ofconn *, ofconn_meters_fn *done, void *aux);
+void ofconn_free_meters(struct ofmsg_meter_mod *, size_t n);
+
 #endif

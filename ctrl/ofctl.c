@@ -56,7 +56,7 @@ struct ofctl {
 };
 
 enum job_kind { JOB_CONNECT, JOB_DISCONNECT, JOB_LISTEN, JOB_SUBMIT, JOB_FLOWS,
-                JOB_SEND, JOB_ROLE, JOB_SHUTDOWN };
+                JOB_SEND, JOB_ROLE, JOB_SHUTDOWN, JOB_METERS };
 
 /* The role a switch's connections ask for (OFPCR_ROLE_*). */
 struct role_entry {
@@ -86,6 +86,7 @@ struct job {
     struct role_entry role;         /* ROLE */
     ofctl_done_fn *done;
     ofctl_flows_fn *flows_done;
+    ofctl_meters_fn *meters_done;
     void *aux;
 };
 
@@ -355,6 +356,14 @@ flows_done_adapter(void *aux, int error, struct offlow_stats *flows, size_t n)
 }
 
 static void
+meters_done_adapter(void *aux, int error, struct ofmsg_meter_mod *meters, size_t n)
+{
+    struct job *j = aux;
+    j->meters_done(j->aux, error, meters, n);
+    job_free(j);
+}
+
+static void
 run_job(struct loop *loop, void *aux)
 {
     struct job *j = aux;
@@ -408,6 +417,14 @@ run_job(struct loop *loop, void *aux)
             break;
         }
         ofconn_dump_flows(c, j->cookie, j->cookie_mask, flows_done_adapter, j);
+        return;                     /* 'j' freed by the adapter */
+    case JOB_METERS:
+        c = find_dpid(ctl, j->dpid);
+        if (!c) {
+            j->meters_done(j->aux, ENOENT, NULL, 0);
+            break;
+        }
+        ofconn_dump_meters(c, meters_done_adapter, j);
         return;                     /* 'j' freed by the adapter */
     case JOB_SEND: {
         c = find_dpid(ctl, j->dpid);
@@ -691,6 +708,25 @@ ofctl_free_flows(struct offlow_stats *flows, size_t n)
     ofconn_free_flows(flows, n);
 }
 
+int
+ofctl_dump_meters(struct ofctl *ctl, uint64_t dpid, ofctl_meters_fn *done, void *aux)
+{
+    struct job *j = job_new(ctl, JOB_METERS);
+    if (!j) {
+        return ENOMEM;
+    }
+    j->dpid = dpid;
+    j->meters_done = done;
+    j->aux = aux;
+    return job_post(j);
+}
+
+void
+ofctl_free_meters(struct ofmsg_meter_mod *meters, size_t n)
+{
+    ofconn_free_meters(meters, n);
+}
+
 /* --- blocking wrappers --- */
 
 /* Shared by a blocked caller and the completion; freed by whichever drops
@@ -706,6 +742,8 @@ struct waiter {
     struct offlow_stats *flows;     /* owned */
     size_t n;
     struct ofport *ports;           /* owned */
+    struct ofmsg_meter_mod *meters; /* owned, n_meters */
+    size_t n_meters;
     uint64_t dpid;
     struct ofctl *ctl;
 };
@@ -735,6 +773,7 @@ waiter_unref(struct waiter *w)
     if (last) {
         free(w->err.data);
         ofconn_free_flows(w->flows, w->n);
+        ofconn_free_meters(w->meters, w->n_meters);
         free(w->ports);
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->mutex);
@@ -863,6 +902,38 @@ ofctl_dump_flows_wait(struct ofctl *ctl, uint64_t dpid, uint64_t cookie,
         *n = w->n;
         w->flows = NULL;
         w->n = 0;
+    }
+    waiter_unref(w);
+    return error;
+}
+
+static void
+meters_waited(void *aux, int error, struct ofmsg_meter_mod *meters, size_t n)
+{
+    struct waiter *w = aux;
+    w->error = error;
+    w->meters = meters;
+    w->n_meters = n;
+    waiter_signal(w);
+}
+
+int
+ofctl_dump_meters_wait(struct ofctl *ctl, uint64_t dpid, unsigned int timeout_ms,
+                       struct ofmsg_meter_mod **meters, size_t *n)
+{
+    *meters = NULL;
+    *n = 0;
+    struct waiter *w = waiter_create();
+    if (!w) {
+        return ENOMEM;
+    }
+    int error = waiter_await(w, ofctl_dump_meters(ctl, dpid, meters_waited, w),
+                             timeout_ms);
+    if (!error) {
+        *meters = w->meters;
+        *n = w->n_meters;
+        w->meters = NULL;
+        w->n_meters = 0;
     }
     waiter_unref(w);
     return error;

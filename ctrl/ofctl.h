@@ -161,6 +161,15 @@ int ofctl_dump_flows(struct ofctl *, uint64_t dpid, uint64_t cookie,
                      uint64_t cookie_mask, ofctl_flows_fn *done, void *aux);
 void ofctl_free_flows(struct offlow_stats *, size_t n);
 
+typedef void ofctl_meters_fn(void *aux, int error, struct ofmsg_meter_mod *meters,
+                             size_t n);
+/* Reads every meter's configuration of 'dpid' (multipart METER_CONFIG,
+ * every part collected): the same contract as ofctl_dump_flows, the array
+ * freed with ofctl_free_meters (each entry a meter-mod whose command is
+ * 0). */
+int ofctl_dump_meters(struct ofctl *, uint64_t dpid, ofctl_meters_fn *done, void *aux);
+void ofctl_free_meters(struct ofmsg_meter_mod *, size_t n);
+
 /* Sends one message without waiting for anything (packet-out, or a
  * flow-mod whose outcome does not matter).  xid 0 gets a fresh xid.
  * Returns 0, EINVAL or ENOMEM; delivery errors (no such switch) are only
@@ -179,6 +188,9 @@ int ofctl_submit_wait(struct ofctl *, uint64_t dpid, const struct ofmsg *msgs,
 int ofctl_dump_flows_wait(struct ofctl *, uint64_t dpid, uint64_t cookie,
                           uint64_t cookie_mask, unsigned int timeout_ms,
                           struct offlow_stats **flows, size_t *n);
+/* *meters is the caller's (ofctl_free_meters). */
+int ofctl_dump_meters_wait(struct ofctl *, uint64_t dpid, unsigned int timeout_ms,
+                           struct ofmsg_meter_mod **meters, size_t *n);
 /* Waits up to timeout_ms until at least 'count' switches are up; writes
  * the first 'count' dpids (in order of arrival) to 'dpids' if non-NULL.
  * Returns 0 or ETIMEDOUT. */

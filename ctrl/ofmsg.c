@@ -385,17 +385,11 @@ encode_group_mod(const struct ofmsg_group_mod *gm, struct buf *b)
     }
 }
 
+/* Appends the bands that fill the rest of 'pl' to mm->bands. */
 static enum oferr
-decode_meter_mod(struct pull *pl, struct ofmsg_meter_mod *mm)
+decode_bands(struct pull *pl, struct ofmsg_meter_mod *mm)
 {
     size_t cap = 0;
-    if (!pull_u16(pl, &mm->command) || !pull_u16(pl, &mm->flags)
-        || !pull_u32(pl, &mm->meter_id)) {
-        return OFERR_BAD_REQUEST_BAD_LEN;
-    }
-    if (mm->command > OFPMC_DELETE) {
-        return OFERR_METER_MOD_FAILED_BAD_COMMAND;
-    }
     while (pl->left) {
         uint16_t type, len;
         struct pull body;
@@ -421,11 +415,8 @@ decode_meter_mod(struct pull *pl, struct ofmsg_meter_mod *mm)
 }
 
 static void
-encode_meter_mod(const struct ofmsg_meter_mod *mm, struct buf *b)
+encode_bands(const struct ofmsg_meter_mod *mm, struct buf *b)
 {
-    buf_put_u16(b, mm->command);
-    buf_put_u16(b, mm->flags);
-    buf_put_u32(b, mm->meter_id);
     for (size_t i = 0; i < mm->n_bands; i++) {
         const struct ofband *band = &mm->bands[i];
         buf_put_u16(b, band->type);
@@ -435,6 +426,51 @@ encode_meter_mod(const struct ofmsg_meter_mod *mm, struct buf *b)
         buf_put_u8(b, band->type == OFPMBT_DSCP_REMARK ? band->prec_level : 0);
         buf_put_zeros(b, 3);
     }
+}
+
+static enum oferr
+decode_meter_mod(struct pull *pl, struct ofmsg_meter_mod *mm)
+{
+    if (!pull_u16(pl, &mm->command) || !pull_u16(pl, &mm->flags)
+        || !pull_u32(pl, &mm->meter_id)) {
+        return OFERR_BAD_REQUEST_BAD_LEN;
+    }
+    if (mm->command > OFPMC_DELETE) {
+        return OFERR_METER_MOD_FAILED_BAD_COMMAND;
+    }
+    return decode_bands(pl, mm);
+}
+
+static void
+encode_meter_mod(const struct ofmsg_meter_mod *mm, struct buf *b)
+{
+    buf_put_u16(b, mm->command);
+    buf_put_u16(b, mm->flags);
+    buf_put_u32(b, mm->meter_id);
+    encode_bands(mm, b);
+}
+
+/* One METER_CONFIG reply entry (length, flags, meter_id, bands): the same
+ * body as a METER_MOD's after its own length; 'command' stays 0. */
+static enum oferr
+decode_meter_config(struct pull *pl, struct ofmsg_meter_mod *mc)
+{
+    uint16_t len;
+    struct pull entry;
+    if (!pull_u16(pl, &len) || len < 8 || !pull_sub(pl, len - 2u, &entry)
+        || !pull_u16(&entry, &mc->flags) || !pull_u32(&entry, &mc->meter_id)) {
+        return OFERR_BAD_REQUEST_BAD_LEN;
+    }
+    return decode_bands(&entry, mc);
+}
+
+static void
+encode_meter_config(const struct ofmsg_meter_mod *mc, struct buf *b)
+{
+    buf_put_u16(b, (uint16_t) (8 + 16 * mc->n_bands));
+    buf_put_u16(b, mc->flags);
+    buf_put_u32(b, mc->meter_id);
+    encode_bands(mc, b);
 }
 
 /* --- multipart --- */
@@ -456,8 +492,9 @@ decode_mp_request(struct pull *pl, struct ofmsg_multipart *mp)
     }
     case OFPMP_PORT_STATS:
     case OFPMP_METER:
-        return pull_u32(pl, mp->mp_type == OFPMP_METER ? &mp->req.meter_id
-                                                        : &mp->req.port_no)
+    case OFPMP_METER_CONFIG:
+        return pull_u32(pl, mp->mp_type != OFPMP_PORT_STATS ? &mp->req.meter_id
+                                                             : &mp->req.port_no)
                        && pull_skip(pl, 4)
                    ? OFERR_NONE : OFERR_BAD_REQUEST_BAD_LEN;
     case OFPMP_QUEUE:
@@ -486,7 +523,9 @@ encode_mp_request(const struct ofmsg_multipart *mp, struct buf *b)
     }
     case OFPMP_PORT_STATS:
     case OFPMP_METER:
-        buf_put_u32(b, mp->mp_type == OFPMP_METER ? mp->req.meter_id : mp->req.port_no);
+    case OFPMP_METER_CONFIG:
+        buf_put_u32(b, mp->mp_type != OFPMP_PORT_STATS ? mp->req.meter_id
+                                                       : mp->req.port_no);
         buf_put_zeros(b, 4);
         break;
     case OFPMP_QUEUE:
@@ -542,7 +581,7 @@ decode_mp_reply(struct pull *pl, struct ofmsg_multipart *mp)
     size_t cap = 0;
     if (mp->mp_type != OFPMP_PORT_DESC && mp->mp_type != OFPMP_FLOW
         && mp->mp_type != OFPMP_PORT_STATS && mp->mp_type != OFPMP_QUEUE
-        && mp->mp_type != OFPMP_METER) {
+        && mp->mp_type != OFPMP_METER && mp->mp_type != OFPMP_METER_CONFIG) {
         return OFERR_BAD_REQUEST_BAD_MULTIPART;
     }
     while (pl->left) {
@@ -605,6 +644,12 @@ decode_mp_reply(struct pull *pl, struct ofmsg_multipart *mp)
             struct ofmeter_stats *ms = grow((void **) &mp->meter_stats, &mp->n, &cap,
                                             sizeof *ms);
             e = ms ? decode_meter_stats(&entry, ms) : OFERR_BAD_REQUEST_BAD_LEN;
+            break;
+        }
+        case OFPMP_METER_CONFIG: {
+            struct ofmsg_meter_mod *mc = grow((void **) &mp->meter_configs, &mp->n, &cap,
+                                              sizeof *mc);
+            e = mc ? decode_meter_config(pl, mc) : OFERR_BAD_REQUEST_BAD_LEN;
             break;
         }
         default:
@@ -688,6 +733,9 @@ encode_mp_reply(const struct ofmsg_multipart *mp, struct buf *b)
             }
             break;
         }
+        case OFPMP_METER_CONFIG:
+            encode_meter_config(&mp->meter_configs[i], b);
+            break;
         default:
             break;
         }
@@ -930,6 +978,10 @@ ofmsg_uninit(struct ofmsg *msg)
             free(mp->meter_stats[i].band_packets);
             free(mp->meter_stats[i].band_bytes);
         }
+        for (size_t i = 0; mp->meter_configs && i < mp->n; i++) {
+            free(mp->meter_configs[i].bands);
+        }
+        free(mp->meter_configs);
         free(mp->ports);
         free(mp->flows);
         free(mp->port_stats);

@@ -55,6 +55,8 @@ enum ofptype {
 #define OFPP_LOCAL      0xfffffffeu
 #define OFPP_ANY        0xffffffffu
 #define OFPG_ANY        0xffffffffu
+#define OFPM_MAX        0xffff0000u     /* the last meter id a switch numbers */
+#define OFPM_ALL        0xffffffffu     /* every meter (METER_CONFIG, METER) */
 #define OFP_NO_BUFFER   0xffffffffu
 #define OFPCML_NO_BUFFER 0xffffu
 #define OFPVID_PRESENT  0x1000u
@@ -70,6 +72,7 @@ enum {
 };
 enum ofp_multipart_type {
     OFPMP_FLOW = 1, OFPMP_PORT_STATS = 4, OFPMP_QUEUE = 5, OFPMP_METER = 9,
+    OFPMP_METER_CONFIG = 10,
     OFPMP_PORT_DESC = 13,
 };
 #define OFPMPF_MORE 1u          /* request and reply flag: more parts follow */
@@ -298,7 +301,7 @@ struct ofmsg_multipart {
         struct ofmp_flow_request flow;          /* request FLOW */
         uint32_t port_no;                       /* request PORT_STATS */
         struct { uint32_t port_no, queue_id; } queue;   /* request QUEUE */
-        uint32_t meter_id;                      /* request METER */
+        uint32_t meter_id;                      /* request METER, METER_CONFIG */
     } req;
     /* Replies: exactly one array is used, per mp_type; owned. */
     struct ofport *ports;
@@ -306,6 +309,7 @@ struct ofmsg_multipart {
     struct ofport_stats *port_stats;
     struct ofqueue_stats *queue_stats;
     struct ofmeter_stats *meter_stats;
+    struct ofmsg_meter_mod *meter_configs;      /* METER_CONFIG: command 0 */
     size_t n;
 };
 
