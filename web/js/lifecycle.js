@@ -237,9 +237,10 @@ function renderMigration() {
 // The migrate form's state follows the VM: off while one is active or the VM is stopped.
 function renderForm() {
   const f = st.parts.form;
-  const busy = Boolean(st.vm.migration) || st.vm.power === 'stopped';
-  f.submit.disabled = busy;
-  f.hint.textContent = st.vm.migration ? 'A migration is under way.'
+  // The VM's own view (app.js's model) and the list here may be a poll apart.
+  const migrating = Boolean(st.vm.migration) || st.migs.some(m => !TERMINAL.has(m.phase));
+  f.submit.disabled = migrating || st.vm.power === 'stopped';
+  f.hint.textContent = migrating ? 'A migration is under way.'
     : st.vm.power === 'stopped' ? 'A stopped VM is started where it should run instead.' : '';
   const kind = f.kind.value;
   const names = kind === 'cloud' ? st.ctx.clouds.map(c => c.name)
