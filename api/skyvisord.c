@@ -11,6 +11,7 @@
  * finishes in-flight requests, the pool closes, the embedded cluster stops.
  * SIGHUP, taken the same way, re-reads the HTTPS certificate and key. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,12 +84,15 @@ usage(FILE *out)
 "                       are diffed against the flows the bridges confirmed\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
+"  --leases             several instances on one database: the reconciler\n"
+"                       writes only the switches of the clouds whose lease\n"
+"                       this instance holds, fenced by the lease's epoch\n"
+"                       (OpenFlow role generation, an OVSDB epoch), takes\n"
+"                       over an orphaned cloud's flows as they are, and\n"
+"                       writes only its clouds' statuses; without it this\n"
+"                       instance writes every switch (run one instance)\n"
 "  --lease-ms MS        cloud lease length: the owner of a cloud's switches\n"
-"                       renews its lease every heartbeat (default 3000);\n"
-"                       several instances on one database share the clouds\n"
-"                       this way (the reconciler does not heed the leases\n"
-"                       yet: run it in one instance, --no-reconciler in the\n"
-"                       others)\n"
+"                       renews its lease every heartbeat (default 3000)\n"
 "  --heartbeat-ms MS    how often this instance heartbeats and renews\n"
 "                       (default 1000; below the lease)\n"
 "  --clouds A,B         prefer these clouds (names): this instance takes them\n"
@@ -129,6 +133,7 @@ struct options {
     enum tunnels_layout tunnels;        /* realized */
     enum tunnels_layout tunnels_asked;  /* --tunnels */
     bool no_reconciler;
+    bool leases;                        /* --leases */
     unsigned int lease_ms, heartbeat_ms;
     const char *clouds;                 /* --clouds */
 };
@@ -142,7 +147,7 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
            OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL,
-           OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS };
+           OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS, OPT_LEASES };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -159,6 +164,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
+        {"leases", no_argument, NULL, OPT_LEASES},
         {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
         {"clouds", required_argument, NULL, OPT_CLOUDS},
@@ -232,6 +238,7 @@ parse_options(int argc, char **argv, struct options *o)
             break;
         }
         case OPT_CLOUDS: o->clouds = optarg; break;
+        case OPT_LEASES: o->leases = true; break;
         case OPT_TLS_LISTEN: o->tls_listen = optarg; break;
         case OPT_TLS_CERT: o->tls_cert = optarg; break;
         case OPT_TLS_KEY: o->tls_key = optarg; break;
@@ -275,6 +282,11 @@ parse_options(int argc, char **argv, struct options *o)
                 "(drop --no-reconciler)\n");
         return 2;
     }
+    if (o->no_reconciler && o->leases) {
+        fprintf(stderr, "skyvisord: --leases is for the reconciler (drop "
+                "--no-reconciler)\n");
+        return 2;
+    }
     if ((o->ssl_key || o->ssl_cert || o->ssl_ca_cert)
         && !(o->ssl_key && o->ssl_cert && o->ssl_ca_cert)) {
         fprintf(stderr, "skyvisord: TLS needs all of --ssl-key, --ssl-cert and "
@@ -312,6 +324,39 @@ split_clouds(char *buf, const char **names, int max)
     return n;
 }
 
+/* The reconciler the lease keeper wakes when its grants change (set once
+ * the reconciler runs). */
+static _Atomic(struct reconciler *) grants_reader;
+
+static void
+grants_changed(void *aux)
+{
+    (void) aux;
+    struct reconciler *r = atomic_load(&grants_reader);
+    if (r) {
+        reconciler_kick(r);
+    }
+}
+
+/* --leases: the reconciler asks the lease keeper (ctrl/reconciler.h). */
+static bool
+owner_owns(void *aux, const char *cloud_id, uint64_t *epoch, uint64_t *deadline_ms)
+{
+    struct lease_grant g;
+    if (!lease_keeper_owns(aux, cloud_id, &g)) {
+        return false;
+    }
+    *epoch = g.epoch;
+    *deadline_ms = g.deadline_ms;
+    return true;
+}
+
+static void
+owner_fenced(void *aux, const char *cloud_id, uint64_t epoch)
+{
+    lease_keeper_fenced(aux, cloud_id, epoch);
+}
+
 /* Registers this instance and starts its lease keeper.  NULL on failure. */
 static struct lease_keeper *
 start_keeper(const struct options *o, const char *conninfo)
@@ -330,6 +375,7 @@ start_keeper(const struct options *o, const char *conninfo)
         .conninfo = conninfo, .name = name, .api_address = o->listen,
         .openflow_address = o->openflow_listen, .pins = pins, .n_pins = (size_t) n,
         .lease_ms = o->lease_ms, .heartbeat_ms = o->heartbeat_ms,
+        .changed = grants_changed,
     };
     return lease_keeper_start(&ko);
 }
@@ -450,11 +496,19 @@ main(int argc, char **argv)
             .openflow_listen = opt.openflow_listen ? target : NULL,
             .audit_ms = opt.audit_s * 1000,
         };
+        static struct recon_owner_ops owner = {
+            .owns = owner_owns, .fenced = owner_fenced,
+        };
+        if (opt.leases) {
+            owner.aux = keeper;
+            ro.owner = &owner;
+        }
         recon = sky_reconcile_start(conninfo, &ro);
         if (!recon) {
             goto out;
         }
         config.recon = sky_reconcile_get(recon);
+        atomic_store(&grants_reader, config.recon);
         life = lifecycle_store_start(conninfo, config.recon);
         if (!life) {
             goto out;
@@ -486,6 +540,7 @@ main(int argc, char **argv)
 
 out:
     http_stop(http);
+    atomic_store(&grants_reader, NULL);
     sky_reconcile_stop(recon);
     lifecycle_store_stop(life);
     lease_keeper_stop(keeper);      /* after the writers stopped */

@@ -11,3 +11,5 @@ CORE_SRCS += core/augment.c core/detour.c
 CORE_SRCS += core/lease.c
 # A VM's counters across the interfaces that carry it (core/vmcount.c).
 CORE_SRCS += core/vmcount.c
+# Named points where a test stops the process (core/failpoint.c).
+CORE_SRCS += core/failpoint.c

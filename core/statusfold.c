@@ -110,6 +110,14 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
         const struct nm_vm *vm = &m->vms[v];
         int h = vm->host, c = m->vm_comp[v];
         verdict_set(&vv[v], NM_REALIZED, NULL);
+        if (h >= 0 && hosts[h].foreign) {
+            if (vm->o.detail) {
+                verdict_set(&vv[v], vm->o.state, "%s", vm->o.detail);
+            } else {
+                verdict_set(&vv[v], vm->o.state, NULL);
+            }
+            continue;
+        }
         if (h < 0 || c < 0) {
             verdict_set(&vv[v], NM_ERROR, "%s", "no host");
             continue;
@@ -208,16 +216,17 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             fold(&cv, &hv[g], what);
         }
         emit(batch, NK_CLOUD, &m->clouds[c].o, &cv);
-        all_done &= cv.state != NM_PENDING;
+        all_done &= cv.state != NM_PENDING || (g >= 0 && hosts[g].foreign);
         free(cv.detail);
     }
     for (size_t h = 0; h < nh; h++) {
         emit(batch, NK_HOST, &m->hosts[h].o, &hv[h]);
-        all_done &= hv[h].state != NM_PENDING;
+        all_done &= hv[h].state != NM_PENDING || hosts[h].foreign;
     }
     for (size_t v = 0; v < m->n_vms; v++) {
         emit(batch, NK_VM, &m->vms[v].o, &vv[v]);
-        all_done &= vv[v].state != NM_PENDING;
+        all_done &= vv[v].state != NM_PENDING
+                    || (m->vms[v].host >= 0 && hosts[m->vms[v].host].foreign);
     }
     for (size_t s = 0; s < m->n_switches; s++) {
         emit(batch, NK_SWITCH, &m->switches[s].o, &sv[s]);

@@ -34,6 +34,13 @@
 struct statusfold_host {
     enum nm_state state;
     const char *detail;             /* borrowed, NULL for none */
+    bool foreign;                   /* several instances: another instance
+                                     * owns the host's cloud and writes its
+                                     * status and its VMs' (state and
+                                     * detail above are its recorded
+                                     * status); its VMs fold in with their
+                                     * recorded statuses, and neither keeps
+                                     * this pass from being done */
 };
 
 struct statusfold_batch {

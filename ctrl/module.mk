@@ -8,3 +8,5 @@ CTRL_SRCS += ctrl/stream.c ctrl/stream_tls.c
 CTRL_SRCS += ctrl/recon_packetin.c ctrl/recon_ovsdb.c ctrl/recon_flows.c
 # A VM's snapshots and counters, realized by the reconciler.
 CTRL_SRCS += ctrl/recon_lifecycle.c
+# Several instances: only the owned clouds' switches, fenced (recon_owner.c).
+CTRL_SRCS += ctrl/recon_owner.c

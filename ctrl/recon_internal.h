@@ -123,6 +123,12 @@ struct agent {
      * (reconciler.c): a number that moved makes the next plan whole. */
     struct recon_portno *known;     /* owned */
     size_t n_known;
+    /* Several instances (recon_owner.c; all zero without them). */
+    char cloud[40];                 /* its cloud's id */
+    bool foreign;                   /* another instance owns its cloud */
+    uint64_t epoch;                 /* the owner's epoch held here, 0: none */
+    uint64_t deadline_ms;           /* writes stop then (CLOCK_MONOTONIC) */
+    uint64_t raised;                /* the epoch its OVSDB fence holds */
 };
 
 struct recon_portno {
@@ -193,6 +199,7 @@ struct reconciler {
     long long next_audit_us;        /* reconciler thread only */
     bool need_full;                 /* reconciler thread only: the next pass
                                      * loads everything */
+    long long owner_reload_us;      /* reconciler thread only: recon_owner.c */
     /* Snapshots, stop and start, counters (recon_lifecycle.c); attached
      * once by reconciler_attach_lifecycle(), NULL until then. */
     _Atomic(struct recon_life *) life;
@@ -273,6 +280,35 @@ void recon_flows_reconnected(struct reconciler *);
 /* LLDP probes on every numbered tunnel port of host 'h'. */
 void recon_lldp_probe(struct reconciler *, const struct netmodel *, int h,
                       struct agent *);
+
+/* recon_owner.c: several instances (reconciler thread unless noted; each
+ * does nothing without recon_options.owner). */
+struct statusfold_host;
+struct statusfold_batch;
+struct ovsdb_txn;
+/* Before recon_sync_agents(): each host owned (role MASTER with its
+ * epoch, adopted on a new epoch) or foreign (role forgotten). */
+void recon_owner_pass(struct reconciler *, const struct netmodel *);
+/* Whether this pass may write to host 'a' (else a->note or its error
+ * says why); raises its OVSDB fence on a new epoch first. */
+bool recon_owner_may_write(struct reconciler *, struct agent *);
+/* Adds the owner's fence to an OVSDB transaction for 'a'; 0, ETIME past
+ * the deadline, or ENOMEM. */
+int recon_owner_fence(const struct agent *, struct ovsdb_txn *);
+/* Moves the roles' deadlines with the renewals; the longest the run loop
+ * may sleep (ms), -1 without owners. */
+long long recon_owner_tick(struct reconciler *);
+/* The controller's 'fenced' callback (loop thread). */
+void recon_owner_fenced(void *aux, uint64_t dpid, int reason, uint64_t generation);
+/* Just before the pass applies its plans ready[0..n): the failpoint
+ * recon.apply (core/failpoint.h), reached only when a plan adds flows. */
+void recon_owner_before_apply(struct agent **ready, size_t n);
+/* The foreign hosts' verdicts: their recorded statuses. */
+void recon_owner_statuses(struct reconciler *, const struct netmodel *,
+                          struct statusfold_host *);
+/* Keeps in 'b' only the statuses this instance writes; true while other
+ * instances' objects are not realized (read again soon). */
+bool recon_owner_filter(struct reconciler *, struct netmodel *, struct statusfold_batch *);
 
 /* recon_lifecycle.c (reconciler thread): after the flows, captures the
  * pending snapshots and samples the VMs' counters. */

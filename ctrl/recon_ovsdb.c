@@ -179,11 +179,13 @@ recon_sync_agents(struct reconciler *r, const struct netmodel *m)
                 ovsdb_run(a->db);
             }
         }
-        if (strcmp(a->of_target, ho->openflow)) {
+        /* Only the owner of its cloud connects (recon_owner.c). */
+        const char *of = a->foreign ? "" : ho->openflow;
+        if (strcmp(a->of_target, of)) {
             if (a->of_target[0]) {
                 ofctl_disconnect(r->ctl, a->of_target);
             }
-            snprintf(a->of_target, sizeof a->of_target, "%s", ho->openflow);
+            snprintf(a->of_target, sizeof a->of_target, "%s", of);
             a->of_since = recon_now_us();
             a->of_ever_up = false;
             if (a->of_target[0] && ofctl_connect(r->ctl, a->of_target)) {
@@ -210,7 +212,12 @@ apply_txn(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn,
         return 0;
     }
     char *err = NULL;
-    int rc = ovsdb_vswitch_apply(a->db, txn, RECON_OVSDB_TIMEOUT_MS, &err);
+    int rc = recon_owner_fence(a, txn);
+    if (rc) {
+        ovsdb_txn_destroy(txn);
+    } else {
+        rc = ovsdb_vswitch_apply(a->db, txn, RECON_OVSDB_TIMEOUT_MS, &err);
+    }
     a->sent++;
     pthread_mutex_lock(&r->mu);
     r->stats.ovsdb_txns++;
@@ -256,8 +263,13 @@ apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, s
             port_failed(a, &ports[i], vm_err, "out of memory");
             continue;
         }
+        int rc = recon_owner_fence(a, txns[i]);
         n_ops[i] = ovsdb_txn_n_ops(txns[i]);
-        int rc = ovsdb_transact(a->db, txns[i], &ids[i]);
+        if (rc) {
+            ovsdb_txn_destroy(txns[i]);
+        } else {
+            rc = ovsdb_transact(a->db, txns[i], &ids[i]);
+        }
         txns[i] = NULL;
         if (rc) {
             port_failed(a, &ports[i], vm_err, strerror(rc));

@@ -568,4 +568,5 @@ const struct ofctl_callbacks recon_callbacks = {
     .switch_admit = cb_switch_admit,
     .switch_up = cb_switch_up, .switch_down = cb_switch_down,
     .packet_in = cb_packet_in, .flow_removed = cb_flow_removed,
+    .fenced = recon_owner_fenced,
 };

@@ -446,17 +446,19 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (a && a->err) {
-            hs[h] = (struct statusfold_host) { NM_ERROR, a->err };
+            hs[h] = (struct statusfold_host) { NM_ERROR, a->err, false };
         } else if (a && a->realized) {
-            hs[h] = (struct statusfold_host) { NM_REALIZED, NULL };
+            hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
         } else {
             hs[h] = (struct statusfold_host) {
-                NM_PENDING, a && a->note ? a->note : "configuring the bridge",
+                NM_PENDING, a && a->note ? a->note : "configuring the bridge", false,
             };
         }
     }
+    recon_owner_statuses(r, m, hs);
     struct statusfold_batch batch;
     bool done = statusfold_compute(m, hs, vm_err, vm_port, &batch);
+    done &= !recon_owner_filter(r, m, &batch);
     if (batch.n) {
         int rc = r->store.write_status(r->aux, batch.v, batch.n);
         if (rc) {
@@ -507,6 +509,7 @@ pass(struct reconciler *r)
     }
     struct netmodel *m = &r->snap->m;
     forget_hosts_gone(r, m);
+    recon_owner_pass(r, m);
     recon_sync_agents(r, m);
     char **vm_err = calloc(m->n_vms ? m->n_vms : 1, sizeof *vm_err);
     uint32_t *vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *vm_port);
@@ -536,7 +539,8 @@ pass(struct reconciler *r)
         a->note = NULL;
         a->sent = 0;
         a->realized = false;
-        if (recon_agent_ports(a, m, (int) h) && !a->untouched) {
+        if (recon_owner_may_write(r, a) && recon_agent_ports(a, m, (int) h)
+            && !a->untouched) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }
     }
@@ -625,6 +629,7 @@ pass(struct reconciler *r)
         a->now = NULL;
     }
     owners_uninit(&owners);
+    recon_owner_before_apply(ready, n_ready);
     /* Every bridge's changes together, so that no bridge's ingress rule is
      * confirmed before the deeper rules it leads to on other bridges. */
     recon_flows_apply(r, ready, n_ready);
@@ -699,6 +704,10 @@ run(void *arg)
         pfd[n++] = (struct pollfd) { .fd = r->event_fd, .events = POLLIN };
         long long now = ovsdb_now_ms();
         long long timeout = next > now ? next - now : 0;
+        long long owner_ms = recon_owner_tick(r);
+        if (owner_ms >= 0 && owner_ms < timeout) {
+            timeout = owner_ms;
+        }
         for (size_t i = 0; i < r->n_agents; i++) {
             struct ovsdb *db = r->agents[i].db;
             pfd[n++] = (struct pollfd) { .fd = db ? ovsdb_fd(db) : -1,
@@ -774,8 +783,9 @@ reconciler_create(const struct recon_store *store, void *aux,
      * created the bridge, and reappears soon after a switch restarts: keep
      * retrying often (a refused connect to a local socket costs nothing),
      * so a bridge is programmed within a second of coming up. */
-    static const struct ofctl_options ofopt = {
+    const struct ofctl_options ofopt = {
         .backoff_min_ms = 50, .backoff_max_ms = 1000,
+        .fenced = r->opt.owner != NULL,     /* no write without a role */
     };
     r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
     if (!r->ctl) {

@@ -92,6 +92,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/netmodel.h"
 
@@ -133,6 +134,19 @@ struct recon_store {
     bool (*drain)(void *aux);
 };
 
+/* Several instances on one database (api/lease_keeper.h; ctrl/recon_owner.c
+ * says what the reconciler does with it).  Called on the reconciler thread
+ * and the controller's loop thread; must not block. */
+struct recon_owner_ops {
+    /* Whether this instance owns cloud 'cloud_id' now; then the epoch it
+     * holds it with and its deadline (CLOCK_MONOTONIC ms). */
+    bool (*owns)(void *aux, const char *cloud_id, uint64_t *epoch,
+                 uint64_t *deadline_ms);
+    /* A switch or OVSDB server of 'cloud_id' refused the owner of 'epoch'. */
+    void (*fenced)(void *aux, const char *cloud_id, uint64_t epoch);
+    void *aux;
+};
+
 struct recon_options {
     enum tunnels_layout layout;
     const char *openflow_listen;    /* "tcp:IP:PORT", "ssl:IP:PORT" or NULL */
@@ -142,6 +156,8 @@ struct recon_options {
     unsigned int audit_ms;          /* reload everything and read every
                                      * bridge back (300000; 0: the
                                      * default) */
+    const struct recon_owner_ops *owner;    /* borrowed; NULL: this instance
+                                             * owns every switch */
 };
 
 /* Starts the thread.  'store' is copied, 'aux' must outlive the

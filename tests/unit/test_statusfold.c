@@ -104,10 +104,10 @@ fold_case(struct netmodel *m, const struct fold_case *c, struct statusfold_batch
 {
     struct statusfold_host hs[N_HOSTS];
     for (int h = 0; h < N_HOSTS; h++) {
-        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL };
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
     }
     if (c->bad_host >= 0) {
-        hs[c->bad_host] = (struct statusfold_host) { c->bad_state, c->bad_detail };
+        hs[c->bad_host] = (struct statusfold_host) { c->bad_state, c->bad_detail, false };
     }
     char *vm_err[N_VMS] = {0};
     uint32_t vm_port[N_VMS];
@@ -232,6 +232,41 @@ test_unbound_vm(void **state)
     netmodel_free(&m);
 }
 
+/* Several instances: a host another instance owns folds in with the
+ * status its owner recorded, and so do its VMs (their port numbers and
+ * errors here mean nothing); neither keeps the pass from being done. */
+static void
+test_foreign_host(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST);
+    m.hosts[C_H1].o.state = NM_PENDING;
+    m.hosts[C_H1].o.detail = strdup("configuring the bridge");
+    m.vms[RED_DB].o.state = NM_PENDING;
+    m.vms[RED_DB].o.detail = strdup("waiting for host onprem-lis-h1");
+    struct statusfold_host hs[N_HOSTS];
+    for (int h = 0; h < N_HOSTS; h++) {
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
+    }
+    hs[C_H1] = (struct statusfold_host) { NM_PENDING, m.hosts[C_H1].o.detail, true };
+    char *vm_err[N_VMS] = {0};
+    uint32_t vm_port[N_VMS] = {0};
+    for (int v = 0; v < N_VMS; v++) {
+        vm_port[v] = m.vms[v].host == C_H1 ? 0 : (uint32_t) v + 1;
+    }
+    vm_err[BLUE_DB] = "not ours to say";
+    struct statusfold_batch b;
+    assert_true(statusfold_compute(&m, hs, vm_err, vm_port, &b));
+    assert_null(find(&b, &m.hosts[C_H1].o));
+    assert_null(find(&b, &m.vms[RED_DB].o));
+    check(&b, &m.switches[1].o, NM_PENDING, "waiting for vm db", "foreign vm");
+    const struct nm_status *blue = find(&b, &m.vms[BLUE_DB].o);
+    assert_true(!blue || blue->state != NM_ERROR);
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
 int
 main(void)
 {
@@ -241,6 +276,7 @@ main(void)
         cmocka_unit_test(test_only_changes_are_returned),
         cmocka_unit_test(test_cloud_without_gateway),
         cmocka_unit_test(test_unbound_vm),
+        cmocka_unit_test(test_foreign_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
