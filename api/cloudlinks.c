@@ -1,10 +1,13 @@
 /* cloudlinks.c: /v1/cloud-links/{cloud_a}/{cloud_b}, the WAN cost between
  * two clouds that weighs the inter-cloud tunnel tree.  Undirected: a/b and
- * b/a name the same link.  PUT creates (201) or replaces (200). */
+ * b/a name the same link.  PUT creates (201) or replaces (200).  A
+ * bandwidth_mbps below what the tenants' WAN caps add up to is a 409
+ * (db/bandwidth.h), checked under the tenant lock. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/crud.h"
+#include "db/bandwidth.h"
 
 static const struct crud_field fields[] = {
     {"cloud_a", CT_STRING, CF_READONLY},
@@ -105,9 +108,10 @@ check_body(struct api_req *req, struct api_resp *resp, const json_t *body)
                     "non-negative number");
         return false;
     }
-    if (bw && !json_is_null(bw) && json_integer_value(bw) < 1) {
+    if (bw && !json_is_null(bw)
+        && (json_integer_value(bw) < 1 || json_integer_value(bw) > 2147483647)) {
         api_problem(resp, req, SVE_INVALID_VALUE, "bandwidth_mbps", "bandwidth_mbps "
-                    "must be a positive integer");
+                    "must be a positive 32-bit integer");
         return false;
     }
     return true;
@@ -119,13 +123,39 @@ struct put_txn {
     struct api_req *req;
     struct api_resp *resp;
     const char *a, *b, *text;
+    long long bandwidth;            /* -1: none */
 };
+
+/* Admission: the tenants' WAN caps must fit the new bandwidth.  False
+ * (problem written, *qs set) when they do not or the check failed. */
+static bool
+admit_bandwidth(struct db_conn *db, struct put_txn *t, enum db_qs *qs)
+{
+    *qs = t->bandwidth < 0 ? DB_QS_ONE : store_lock(db, &store_tenants);
+    if (*qs < 0 || t->bandwidth < 0) {
+        return *qs >= 0;
+    }
+    struct bandwidth_excess ex;
+    *qs = bandwidth_check_link(db, t->a, t->b, t->bandwidth, &ex);
+    if (*qs == DB_QS_ONE) {
+        api_problem(t->resp, t->req, SVE_CONFLICT, "bandwidth_mbps", "the WAN caps "
+                    "of %lld tenants add up to %lld Mbit/s, more than %lld Mbit/s "
+                    "for cloud link %s/%s", ex.n_tenants, ex.total_mbps,
+                    ex.bandwidth_mbps, ex.cloud_a, ex.cloud_b);
+        *qs = DB_QS_NONE;
+        return false;
+    }
+    return *qs >= 0;
+}
 
 static enum db_qs
 put_txn(struct db_conn *db, void *arg)
 {
     struct put_txn *t = arg;
     enum db_qs qs;
+    if (!admit_bandwidth(db, t, &qs)) {
+        return qs;
+    }
     if (api_header(t->req, "If-Match")) {
         struct store_row cur = {0};
         qs = store_cloudlink_lock(db, t->a, t->b, &cur);
@@ -163,13 +193,15 @@ cloudlinks_put(struct api_req *req, struct api_resp *resp)
         json_decref(body);
         return;
     }
+    json_t *bw = json_object_get(body, "bandwidth_mbps");
+    long long bandwidth = json_is_integer(bw) ? (long long) json_integer_value(bw) : -1;
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "out of memory");
         return;
     }
-    struct put_txn t = {req, resp, a, b, text};
+    struct put_txn t = {req, resp, a, b, text, bandwidth};
     crud_write(req, resp, put_txn, &t, "cloud link", NULL);
     free(text);
 }

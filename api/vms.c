@@ -3,7 +3,9 @@
  * placement resolved here, once, to a host with room (core/placement.c).
  * A PATCH that leaves the placement as it was keeps the VM where it is; while
  * the VM migrates, a PATCH of its placement, MAC, IP or switch is a 409 and
- * its DELETE too (a trigger refuses it: migrations/006). */
+ * its DELETE too (a trigger refuses it: migrations/006).  rate_mbps and
+ * burst_kb (both nullable) limit what the VM sends, policed by a meter at
+ * its ingress edge (migrations/010). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@ static const struct crud_field fields[] = {
     {"switch", CT_STRING, CF_REQUIRED},
     {"iface", CT_STRING, CF_NULLABLE},
     {"placement", CT_OBJECT, CF_REQUIRED},
+    {"rate_mbps", CT_INTEGER, CF_NULLABLE},
+    {"burst_kb", CT_INTEGER, CF_NULLABLE},
     {"host", CT_STRING, CF_READONLY},
     {"host_id", CT_STRING, CF_READONLY},
     {"cloud", CT_STRING, CF_READONLY},
@@ -217,10 +221,35 @@ not_migrating(struct crud_ctx *ctx)
     return true;
 }
 
+/* rate_mbps 1..400000 and burst_kb 1..4000000, a burst only with a rate. */
+static bool
+valid_rate(struct crud_ctx *ctx, const json_t *obj)
+{
+    json_t *rate = json_object_get(obj, "rate_mbps");
+    json_t *burst = json_object_get(obj, "burst_kb");
+    bool has_rate = rate && !json_is_null(rate);
+    if (has_rate && (json_integer_value(rate) < 1 || json_integer_value(rate) > 400000)) {
+        return crud_fail(ctx, SVE_INVALID_VALUE, "rate_mbps", "rate_mbps must be an "
+                         "integer from 1 to 400000");
+    }
+    if (burst && !json_is_null(burst)) {
+        if (json_integer_value(burst) < 1 || json_integer_value(burst) > 4000000) {
+            return crud_fail(ctx, SVE_INVALID_VALUE, "burst_kb", "burst_kb must be an "
+                             "integer from 1 to 4000000");
+        }
+        if (!has_rate) {
+            return crud_fail(ctx, SVE_INVALID_VALUE, "burst_kb", "burst_kb needs "
+                             "rate_mbps: a burst is a burst above a rate");
+        }
+    }
+    return true;
+}
+
 static bool
 validate(struct crud_ctx *ctx, json_t *obj)
 {
-    if (!crud_valid_name(ctx, obj) || (ctx->current && !not_migrating(ctx))) {
+    if (!crud_valid_name(ctx, obj) || (ctx->current && !not_migrating(ctx))
+        || !valid_rate(ctx, obj)) {
         return false;
     }
     char mac[18];

@@ -15,3 +15,5 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed
 	tools/embed db_mig $(MIGRATIONS) > $@
 # Instances and cloud leases (migrations/007).
 DB_SRCS += db/instances.c
+# Admission control of the tenants' WAN caps (migrations/010).
+DB_SRCS += db/bandwidth.c

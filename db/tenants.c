@@ -13,6 +13,7 @@
 
 #define TENANT_JSON                                                           \
     "json_build_object(" SQL_COMMON("t") ", 'tag', t.tag,"                 \
+    " 'wan_limit_mbps', t.wan_limit_mbps,"                                    \
     " 'controller_allow', to_json(t.controller_allow::text[]))::text"
 /* The validated object's controller_allow (canonical CIDR texts) as cidr[]. */
 #define CONTROLLER_ALLOW(J)                                                   \
@@ -42,9 +43,9 @@ static const struct db_stmt list = {
 static const struct db_stmt insert = {
     "tenant_insert",
     "WITH t AS ("
-    " INSERT INTO tenant (name, tag, labels, controller_allow)"
+    " INSERT INTO tenant (name, tag, labels, wan_limit_mbps, controller_allow)"
     " SELECT $2::jsonb->>'name', " LOWEST_FREE_TAG ", $2::jsonb->'labels',"
-    "  " CONTROLLER_ALLOW("$2::jsonb")
+    "  ($2::jsonb->>'wan_limit_mbps')::integer, " CONTROLLER_ALLOW("$2::jsonb")
     " RETURNING *),"
     " k AS (INSERT INTO token (tenant_id, name, scope, hash, created_by)"
     " SELECT t.id, 'initial', 'read-write',"
@@ -61,9 +62,12 @@ static const struct db_stmt lock = {
     "tenant_lock", "SELECT pg_advisory_xact_lock(7398423)", 0,
 };
 
+/* PATCH changes the labels, the WAN cap and controller_allow; the name and
+ * tag stay. */
 static const struct db_stmt update = {
     "tenant_update",
     "UPDATE tenant AS t SET labels = j->'labels',"
+    " wan_limit_mbps = (j->>'wan_limit_mbps')::integer,"
     " controller_allow = " CONTROLLER_ALLOW("j") ", " SQL_SPEC_CHANGED
     " FROM (SELECT $4::jsonb AS j) x"
     " WHERE t.id = $2::uuid AND t.revision = $3::bigint"

@@ -12,6 +12,7 @@
     " 'mac', v.mac::text, 'ip', host(v.ip),"                                  \
     " 'switch', (SELECT name FROM vswitch WHERE id = v.switch_id),"           \
     " 'iface', v.iface, 'placement', v.placement, 'host_id', v.host_id,"      \
+    " 'rate_mbps', v.rate_mbps, 'burst_kb', v.burst_kb,"                      \
     " 'host', (SELECT name FROM host WHERE id = v.host_id),"                  \
     " 'cloud', (SELECT c.name FROM host h JOIN cloud c ON c.id = h.cloud_id"  \
     "   WHERE h.id = v.host_id),"                                            \
@@ -22,11 +23,13 @@
     "   FROM vm_migration m WHERE m.vm_id = v.id AND m.finished_at IS NULL))::text"
 
 #define VM_COLUMNS                                                            \
-    "name, mac, ip, switch_id, iface, placement, host_id, labels"
+    "name, mac, ip, switch_id, iface, placement, host_id, labels,"            \
+    " rate_mbps, burst_kb"
 #define VM_VALUES                                                             \
     "j->>'name', (j->>'mac')::macaddr, (j->>'ip')::inet,"                     \
     " (j->>'_switch_id')::uuid, j->>'iface', j->'placement',"                 \
-    " (j->>'_host_id')::uuid, j->'labels'"
+    " (j->>'_host_id')::uuid, j->'labels',"                                   \
+    " (j->>'rate_mbps')::integer, (j->>'burst_kb')::integer"
 
 static const struct db_stmt get = {
     "vm_get",

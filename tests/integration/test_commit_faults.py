@@ -80,7 +80,8 @@ CASES = {
                                  "/v1/clouds/c1", "unchanged"),
     "DELETE /v1/clouds/{cloud}": ("/v1/clouds/c-spare", None, "/v1/clouds/c-spare",
                                   "unchanged"),
-    "PUT /v1/cloud-links/{cloud_a}/{cloud_b}": ("/v1/cloud-links/c1/c2", {"cost": 7},
+    "PUT /v1/cloud-links/{cloud_a}/{cloud_b}": ("/v1/cloud-links/c1/c2",
+                                                {"cost": 7, "bandwidth_mbps": 1000},
                                                 "/v1/cloud-links/c1/c2", "unchanged"),
     "DELETE /v1/cloud-links/{cloud_a}/{cloud_b}": ("/v1/cloud-links/c1/c2", None,
                                                    "/v1/cloud-links/c1/c2", "unchanged"),
@@ -90,7 +91,8 @@ CASES = {
     "DELETE /v1/hosts/{host}": ("/v1/hosts/h-spare", None, "/v1/hosts/h-spare",
                                 "unchanged"),
     "POST /v1/tenants": ("/v1/tenants", {"name": "t-new"}, "/v1/tenants/t-new", "absent"),
-    "PATCH /v1/tenants/{tenant}": ("/v1/tenants/acme", {"controller_allow": ["192.0.2.0/24"]},
+    "PATCH /v1/tenants/{tenant}": ("/v1/tenants/acme", {"controller_allow": ["192.0.2.0/24"],
+                                                        "wan_limit_mbps": 10},
                                    "/v1/tenants/acme", "unchanged"),
     "DELETE /v1/tenants/{tenant}": ("/v1/tenants/t-spare", None, "/v1/tenants/t-spare",
                                     "unchanged"),
@@ -124,7 +126,8 @@ CASES = {
         f"{T}/vms", vm("v-new", "02:00:00:00:01:99", "10.0.0.99"), f"{T}/vms/v-new",
         "absent"),
     "PATCH /v1/tenants/{tenant}/networks/{network}/vms/{vm}": (
-        f"{T}/vms/v1", {"labels": {"role": "db"}}, f"{T}/vms/v1", "unchanged"),
+        f"{T}/vms/v1", {"labels": {"role": "db"}, "rate_mbps": 50}, f"{T}/vms/v1",
+        "unchanged"),
     "DELETE /v1/tenants/{tenant}/networks/{network}/vms/{vm}": (
         f"{T}/vms/v1", None, f"{T}/vms/v1", "unchanged"),
     "POST /v1/tenants/{tenant}/networks/{network}/vms/{vm}/stop": (

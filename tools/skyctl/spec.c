@@ -197,7 +197,7 @@ static const struct fdef host_fields[] = {
 };
 static const struct fdef tenant_fields[] = {
     {"name", FT_STR, true, false}, {"labels", FT_LABELS, false, false},
-    {NULL, 0, false, false},
+    {"wan_limit_mbps", FT_INT, false, true}, {NULL, 0, false, false},
 };
 static const struct fdef network_fields[] = {
     {"name", FT_STR, true, false}, {"subnet", FT_STR, true, false},
@@ -217,6 +217,7 @@ static const struct fdef vm_fields[] = {
     {"name", FT_STR, true, false}, {"switch", FT_STR, true, false},
     {"mac", FT_STR, true, false}, {"ip", FT_STR, true, false},
     {"iface", FT_STR, false, true}, {"placement", FT_OBJ, true, false},
+    {"rate_mbps", FT_INT, false, true}, {"burst_kb", FT_INT, false, true},
     {"labels", FT_LABELS, false, false}, {NULL, 0, false, false},
 };
 

@@ -18,7 +18,8 @@
  *        labels}
  *   tenants:
  *     - name (req)
- *       labels: {...}          # set at creation only (tenants have no PATCH)
+ *       labels: {...}          # set at creation only
+ *       wan_limit_mbps         # the tenant's cap per inter-cloud link
  *       networks:
  *         - name (req)
  *           subnet (req), tagging, labels
@@ -28,7 +29,8 @@
  *           vms:
  *             - {name (req), switch (req), mac (req), ip (req), iface,
  *                placement (req): {host: H} | {cloud: C} |
- *                {jurisdiction: [..], avoid_clouds: [..]}, labels}
+ *                {jurisdiction: [..], avoid_clouds: [..]}, rate_mbps,
+ *                burst_kb, labels}
  *
  * Field names and values are the API's (openapi/openapi.json); the server
  * checks the values, this loader checks the shape: unknown keys, missing
