@@ -8,13 +8,16 @@
 
 #include "core/vlog.h"
 #include "ctrl/recon_lifecycle.h"
+#include "ctrl/recon_migration.h"
 #include "db/db.h"
 #include "db/snapshots.h"
+#include "db/vm_migrations.h"
 #include "db/vm_stats.h"
 
 struct lifecycle_store {
     struct db_conn *conn;
     struct recon_life *life;
+    struct recon_mig *mig;
 };
 
 #define MOD "reconciler"
@@ -101,21 +104,90 @@ ls_record(void *aux, const char *samples)
     return settled(s, vm_stats_record_many(s->conn, samples), "recording the VMs' counters");
 }
 
+static int
+ls_mig_active(void *aux, struct recon_mig_work **out, size_t *n)
+{
+    struct lifecycle_store *s = aux;
+    struct vm_migrations_work *w = NULL;
+    size_t k = 0;
+    *out = NULL;
+    *n = 0;
+    if (!db_conn_ensure(s->conn)) {
+        return EAGAIN;
+    }
+    if (vm_migrations_list_active(s->conn, VM_PHASE__N, &w, &k) < 0) {
+        return settled(s, DB_QS_HARD, "listing migrations");
+    }
+    *out = calloc(k ? k : 1, sizeof **out);
+    if (!*out) {
+        free(w);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+        struct recon_mig_work *o = &(*out)[i];
+        snprintf(o->id, sizeof o->id, "%s", w[i].id);
+        snprintf(o->vm_id, sizeof o->vm_id, "%s", w[i].vm_id);
+        snprintf(o->from_host_id, sizeof o->from_host_id, "%s", w[i].from_host_id);
+        snprintf(o->to_host_id, sizeof o->to_host_id, "%s", w[i].to_host_id);
+        o->phase = w[i].phase;
+        o->phase_since = w[i].phase_since;
+        o->rollback_requested = w[i].rollback_requested;
+        o->activate_requested = w[i].activate_requested;
+        o->dual_expired = w[i].dual_expired;
+        o->dual_timeout_s = w[i].dual_timeout_s;
+    }
+    *n = k;
+    free(w);
+    return 0;
+}
+
+static int
+ls_mig_move(void *aux, const char *id, enum vm_phase from, enum vm_phase to,
+            const struct recon_mig_counters *c, const char *detail)
+{
+    struct lifecycle_store *s = aux;
+    if (!db_conn_ensure(s->conn)) {
+        return EAGAIN;
+    }
+    enum db_qs qs;
+    if (to == VM_PHASE_ROLLED_BACK) {
+        qs = vm_migrations_roll_back(s->conn, id, from, detail);
+    } else if (to == VM_PHASE_FAILED) {
+        qs = vm_migrations_fail(s->conn, id, from, detail);
+    } else {
+        struct vm_migrations_counters k = VM_MIGRATIONS_COUNTERS_KEEP;
+        if (c) {
+            k = (struct vm_migrations_counters) {c->duplicated, c->to_controller,
+                                                 c->flows_cloned};
+        }
+        qs = vm_migrations_advance(s->conn, id, from, to, &k, detail);
+    }
+    if (qs == DB_QS_NONE) {
+        return ESTALE;
+    }
+    return settled(s, qs, "moving a migration");
+}
+
 struct lifecycle_store *
-lifecycle_store_start(const char *conninfo, struct reconciler *r)
+lifecycle_store_start(const char *conninfo, struct reconciler *r, unsigned int drain_ms)
 {
     static const struct recon_life_store store = {
         .pending = ls_pending, .captured = ls_captured, .failed = ls_failed,
         .samples = ls_samples, .record = ls_record,
     };
+    static const struct recon_mig_store mig_store = {
+        .active = ls_mig_active, .move = ls_mig_move,
+    };
     struct lifecycle_store *s = calloc(1, sizeof *s);
     if (!s || !(s->conn = db_conn_create(conninfo))
-        || !(s->life = recon_life_create(&store, s))) {
+        || !(s->life = recon_life_create(&store, s))
+        || !(s->mig = recon_mig_create(&mig_store, s, drain_ms))) {
         vlog(VLOG_ERR, MOD, "cannot start the lifecycle store");
         lifecycle_store_stop(s);
         return NULL;
     }
     reconciler_attach_lifecycle(r, s->life);
+    reconciler_attach_migrations(r, s->mig);
     return s;
 }
 
@@ -123,6 +195,7 @@ void
 lifecycle_store_stop(struct lifecycle_store *s)
 {
     if (s) {
+        recon_mig_destroy(s->mig);
         recon_life_destroy(s->life);
         db_conn_destroy(s->conn);
         free(s);

@@ -1,6 +1,7 @@
 /* lifecycle_store.h: the reconciler's lifecycle store on PostgreSQL.
  *
- * Glues ctrl/recon_lifecycle.h to db/snapshots.h and db/vm_stats.h over a
+ * Glues ctrl/recon_lifecycle.h to db/snapshots.h and db/vm_stats.h, and
+ * ctrl/recon_migration.h to db/vm_migrations.h, over a
  * database connection of its own (neither the HTTP pool's nor the one
  * that LISTENs for the reconciler), used on the reconciler thread only.
  * A lost connection is re-established by the next call; a snapshot or a
@@ -13,10 +14,12 @@
 struct lifecycle_store;
 
 /* Connects to 'conninfo' and attaches the store to 'r' (borrowed; it must
- * be destroyed before the store is stopped).  NULL on failure (logged).
- * The caller owns the result. */
+ * be destroyed before the store is stopped): snapshots and counters, and
+ * live migrations (db/vm_migrations.h) with 'drain_ms' as their drain
+ * wait.  NULL on failure (logged).  The caller owns the result. */
 struct lifecycle_store *lifecycle_store_start(const char *conninfo,
-                                              struct reconciler *r);
+                                              struct reconciler *r,
+                                              unsigned int drain_ms);
 /* Accepts NULL. */
 void lifecycle_store_stop(struct lifecycle_store *);
 

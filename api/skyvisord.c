@@ -82,6 +82,11 @@ usage(FILE *out)
 "                       read every bridge's flows back this often and repair\n"
 "                       what drifted (default 300); between audits changes\n"
 "                       are diffed against the flows the bridges confirmed\n"
+"  --migration-drain-ms MS\n"
+"                       a live migration waits this long after a step that\n"
+"                       stops sending to one of a VM's places before it\n"
+"                       removes what led there: at least the WAN's one-way\n"
+"                       delay (default 200)\n"
 "  --no-reconciler      serve the API only: nothing configures the switches\n"
 "                       and statuses stay as they are\n"
 "  --leases             several instances on one database: the reconciler\n"
@@ -129,6 +134,7 @@ struct options {
     unsigned int threads;
     unsigned int max_conns_per_ip;
     unsigned int audit_s;
+    unsigned int drain_ms;              /* --migration-drain-ms */
     const char *tls_listen, *tls_cert, *tls_key;
     enum tunnels_layout tunnels;        /* realized */
     enum tunnels_layout tunnels_asked;  /* --tunnels */
@@ -147,7 +153,8 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_TUNNELS, OPT_NO_RECONCILER, OPT_ADMIN_TOKEN_FILE,
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
            OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL,
-           OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS, OPT_LEASES };
+           OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS, OPT_LEASES,
+           OPT_MIGRATION_DRAIN_MS };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -164,6 +171,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"tunnels", required_argument, NULL, OPT_TUNNELS},
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
+        {"migration-drain-ms", required_argument, NULL, OPT_MIGRATION_DRAIN_MS},
         {"leases", no_argument, NULL, OPT_LEASES},
         {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
@@ -183,6 +191,7 @@ parse_options(int argc, char **argv, struct options *o)
         .max_conns_per_ip = 64,
         .lease_ms = 3000,
         .heartbeat_ms = 1000,
+        .drain_ms = 200,
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -224,6 +233,15 @@ parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->audit_s = (unsigned int) n;
+            break;
+        }
+        case OPT_MIGRATION_DRAIN_MS: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 60000) {
+                fprintf(stderr, "skyvisord: --migration-drain-ms wants 0 to 60000\n");
+                return 2;
+            }
+            o->drain_ms = (unsigned int) n;
             break;
         }
         case OPT_LEASE_MS:
@@ -509,7 +527,7 @@ main(int argc, char **argv)
         }
         config.recon = sky_reconcile_get(recon);
         atomic_store(&grants_reader, config.recon);
-        life = lifecycle_store_start(conninfo, config.recon);
+        life = lifecycle_store_start(conninfo, config.recon, opt.drain_ms);
         if (!life) {
             goto out;
         }

@@ -13,6 +13,7 @@
 #define ETH_TYPE_IP 0x0800
 #define ETH_TYPE_ARP 0x0806
 #define ETH_TYPE_LLDP 0x88cc
+#define ETH_TYPE_RARP 0x8035
 
 void
 netmodel_init(struct netmodel *m)
@@ -63,6 +64,7 @@ netmodel_free(struct netmodel *m)
     free_lists(m->comp_vms, m->n_comps);
     free(m->comp_hosts);
     free(m->comp_name);
+    free(m->mig_vms);
     memset(m, 0, sizeof *m);
 }
 
@@ -346,14 +348,27 @@ finish_host_vms(struct netmodel *m)
         m->vms_on_host[h][0] = -1;
         count[h] = 0;
     }
+    size_t n_mig = 0;
     for (size_t v = 0; v < m->n_vms; v++) {
         int h = m->vms[v].host;
         if (h >= 0) {
             m->vms_on_host[h][count[h]++] = (int) v;
             m->vms_on_host[h][count[h]] = -1;
         }
+        n_mig += m->vms[v].mig != NM_MIG_NONE;
     }
     free(count);
+    m->mig_vms = malloc((n_mig + 1) * sizeof *m->mig_vms);
+    if (!m->mig_vms) {
+        return ENOMEM;
+    }
+    n_mig = 0;
+    for (size_t v = 0; v < m->n_vms; v++) {
+        if (m->vms[v].mig != NM_MIG_NONE) {
+            m->mig_vms[n_mig++] = (int) v;
+        }
+    }
+    m->mig_vms[n_mig] = -1;
     return 0;
 }
 
@@ -525,8 +540,12 @@ netmodel_network_hosts(const struct netmodel *m, int net, uint8_t *mark)
         }
     }
     for (size_t v = 0; v < m->n_vms; v++) {
-        if (m->vms[v].network == net && m->vms[v].host >= 0) {
-            mark[m->vms[v].host] = 1;
+        const struct nm_vm *vm = &m->vms[v];
+        if (vm->network == net && vm->host >= 0) {
+            mark[vm->host] = 1;
+        }
+        if (vm->network == net && vm->mig != NM_MIG_NONE) {
+            mark[vm->mig_from] = mark[vm->mig_to] = 1;
         }
     }
 }
@@ -563,6 +582,41 @@ uint64_t
 netmodel_wire_mac(const struct netmodel *m, int vm)
 {
     return (uint64_t) netmodel_vm_tag(m, vm) << 32 | m->vms[vm].wire_low;
+}
+
+uint64_t
+netmodel_alt_mac(const struct netmodel *m, int vm)
+{
+    return m->vms[vm].alt_low;      /* tag bytes 00:00 */
+}
+
+int
+netmodel_vm_second(const struct netmodel *m, int vm)
+{
+    const struct nm_vm *v = &m->vms[vm];
+    switch (v->mig) {
+    case NM_MIG_CLONE:
+    case NM_MIG_DUAL:
+        return v->mig_to;
+    case NM_MIG_ACTIVATE:
+        return v->mig_from;
+    default:
+        return -1;
+    }
+}
+
+/* Where a VM's W leads (see netmodel.h, live migration). */
+static int
+wire_host(const struct nm_vm *v)
+{
+    return v->mig >= NM_MIG_CLONE && v->mig <= NM_MIG_ACTIVATE ? v->mig_from : v->host;
+}
+
+/* Where a migrating VM's A leads, -1 when it has none. */
+static int
+alt_host(const struct nm_vm *v)
+{
+    return v->mig >= NM_MIG_CLONE ? v->mig_to : -1;
 }
 
 uint32_t
@@ -606,6 +660,24 @@ netmodel_tunnel_name(const struct netmodel *m, int h, int peer, char name[16])
     }
 }
 
+/* VM 'v''s port, at its host or (second) at its migration's second place. */
+static void
+vm_port_spec(const struct netmodel *m, int v, bool second, struct nm_port *p)
+{
+    const struct nm_vm *vm = &m->vms[v];
+    memset(p, 0, sizeof *p);
+    p->kind = NM_PORT_VM;
+    p->vm = v;
+    p->peer = -1;
+    p->second = second;
+    if (vm->iface[0]) {
+        snprintf(p->name, sizeof p->name, "%s", vm->iface);
+    } else {
+        snprintf(p->name, sizeof p->name, "vm%.8s", vm->o.id);
+        p->internal = true;
+    }
+}
+
 int
 netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t *np)
 {
@@ -613,6 +685,20 @@ netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t 
     struct nm_port *ports = malloc(cap * sizeof *ports);
     if (!ports) {
         return ENOMEM;
+    }
+    for (const int *mv = m->mig_vms; mv && *mv >= 0; mv++) {
+        if (netmodel_vm_second(m, *mv) != h) {
+            continue;
+        }
+        if (n == cap) {
+            struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
+            if (!g) {
+                free(ports);
+                return ENOMEM;
+            }
+            ports = g;
+        }
+        vm_port_spec(m, *mv, true, &ports[n++]);
     }
     for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
         if (n == cap) {
@@ -623,18 +709,7 @@ netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t 
             }
             ports = g;
         }
-        const struct nm_vm *vm = &m->vms[*v];
-        struct nm_port *p = &ports[n++];
-        memset(p, 0, sizeof *p);
-        p->kind = NM_PORT_VM;
-        p->vm = *v;
-        p->peer = -1;
-        if (vm->iface[0]) {
-            snprintf(p->name, sizeof p->name, "%s", vm->iface);
-        } else {
-            snprintf(p->name, sizeof p->name, "vm%.8s", vm->o.id);
-            p->internal = true;
-        }
+        vm_port_spec(m, *v, false, &ports[n++]);
     }
     const struct nm_host *self = &m->hosts[h];
     for (const int *peer = m->adj[h]; *peer >= 0; peer++) {
@@ -814,6 +889,9 @@ flows_infra(struct fctx *c)
     }
 }
 
+static void flows_delivery(struct fctx *, int s, uint32_t port);
+static void flows_port_security(struct fctx *, int s, uint32_t port);
+
 /* Flows for a VM 's' on this host. */
 static void
 flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
@@ -829,24 +907,8 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     uint64_t wire = netmodel_wire_mac(m, s);
 
     /* 0: port security. */
-    struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
-    match(f, NF_IN_PORT, port);
-    match(f, NF_ETH_SRC, vm->mac);
-    match(f, NF_ETH_TYPE, ETH_TYPE_IP);
-    match(f, NF_IPV4_SRC, vm->ip);
-    if (f) {
-        f->write_meta = true;
-        f->meta = (uint64_t) m->comp_name[comp] << 32;
-        f->meta_mask = META_COMP_MASK;
-        f->goto_table = NM_T_TENANT;
-    }
-    f = flow_new(c, NM_T_CLASSIFY, 100, ck);
-    match(f, NF_IN_PORT, port);
-    match(f, NF_ETH_SRC, vm->mac);
-    match(f, NF_ETH_TYPE, ETH_TYPE_ARP);
-    match(f, NF_ARP_SPA, vm->ip);
-    match(f, NF_ARP_SHA, vm->mac);
-    act(c, f, NA_CONTROLLER, 0);
+    flows_port_security(c, s, port);
+    struct nm_flow *f;
 
     /* 10: broadcast from this VM: the tunnels of its tree with its
      * platform source MAC, then its own MAC back for the local members
@@ -875,19 +937,95 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
         f->goto_table = NM_T_FORWARD;
     }
 
-    /* 20 and 40: delivery to this VM. */
-    f = flow_new(c, NM_T_FORWARD, 100, ck);
-    match(f, NF_ETH_DST, wire);
-    act(c, f, NA_SET_ETH_DST, vm->mac);
-    if (f) {
-        f->write_meta = true;
-        f->meta = port;
-        f->meta_mask = META_PORT_MASK;
-        f->goto_table = NM_T_SRC_RESTORE;
+    flows_delivery(c, s, port);
+}
+
+/* 20 and 40: delivery to VM 's' through its port 'port' here, of each of
+ * its platform MACs that leads here. */
+static void
+flows_delivery(struct fctx *c, int s, uint32_t port)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[s];
+    uint64_t ck = netmodel_vm_cookie(m, s);
+    for (int i = 0; i < 2; i++) {
+        if ((i ? alt_host(vm) : wire_host(vm)) != c->h) {
+            continue;
+        }
+        struct nm_flow *f = flow_new(c, NM_T_FORWARD, 100, ck);
+        match(f, NF_ETH_DST, i ? netmodel_alt_mac(m, s) : netmodel_wire_mac(m, s));
+        act(c, f, NA_SET_ETH_DST, vm->mac);
+        if (f) {
+            f->write_meta = true;
+            f->meta = port;
+            f->meta_mask = META_PORT_MASK;
+            f->goto_table = NM_T_SRC_RESTORE;
+        }
     }
-    f = flow_new(c, NM_T_OUTPUT, 100, ck);
+    struct nm_flow *f = flow_new(c, NM_T_OUTPUT, 100, ck);
     match_masked(f, NF_METADATA, port, META_PORT_MASK);
     act(c, f, NA_OUTPUT, port);
+}
+
+/* The port security of VM 's' at its port 'port' here: its IPv4 to the
+ * tenant table with its component, its ARP to the controller. */
+static void
+flows_port_security(struct fctx *c, int s, uint32_t port)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[s];
+    uint64_t ck = netmodel_vm_cookie(m, s);
+    struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+    match(f, NF_IN_PORT, port);
+    match(f, NF_ETH_SRC, vm->mac);
+    match(f, NF_ETH_TYPE, ETH_TYPE_IP);
+    match(f, NF_IPV4_SRC, vm->ip);
+    if (f) {
+        f->write_meta = true;
+        f->meta = (uint64_t) netmodel_vm_comp(m, s) << 32;
+        f->meta_mask = META_COMP_MASK;
+        f->goto_table = NM_T_TENANT;
+    }
+    f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+    match(f, NF_IN_PORT, port);
+    match(f, NF_ETH_SRC, vm->mac);
+    match(f, NF_ETH_TYPE, ETH_TYPE_ARP);
+    match(f, NF_ARP_SPA, vm->ip);
+    match(f, NF_ARP_SHA, vm->mac);
+    act(c, f, NA_CONTROLLER, 0);
+}
+
+/* Flows for migrating VM 's' at its second place, this host (see
+ * netmodel.h, live migration). */
+static void
+flows_second_vm(struct fctx *c, int s)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[s];
+    uint32_t port = c->vm_port[s];
+    if (!port || m->vm_comp[s] < 0) {
+        return;
+    }
+    uint64_t ck = netmodel_vm_cookie(m, s);
+    flows_port_security(c, s, port);
+    /* 0: RARP, the announcement of a VM resumed here. */
+    struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+    match(f, NF_IN_PORT, port);
+    match(f, NF_ETH_SRC, vm->mac);
+    match(f, NF_ETH_TYPE, ETH_TYPE_RARP);
+    act(c, f, NA_CONTROLLER, 0);
+    /* 10: its broadcasts follow its host's tree only: none from here. */
+    f = flow_new(c, NM_T_TENANT, 90, ck);
+    match(f, NF_IN_PORT, port);
+    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    /* 15: source tag. */
+    f = flow_new(c, NM_T_SRC_TAG, 100, ck);
+    match(f, NF_IN_PORT, port);
+    act(c, f, NA_SET_ETH_SRC, netmodel_wire_mac(m, s));
+    if (f) {
+        f->goto_table = NM_T_FORWARD;
+    }
+    flows_delivery(c, s, port);
 }
 
 /* The flows of VM 'v' that are not local delivery: the tenant-table entry
@@ -911,12 +1049,18 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     if (local && !c->vm_port[v]) {
         return;
     }
-    /* 10: local senders of the component reach it. */
+    /* 10: local senders of the component reach it: at W, and during a
+     * migration's dual phase at A too (a copy resubmitted to the source
+     * tag first), or in activate at A only. */
     if (comp_seen[comp]) {
         struct nm_flow *f = flow_new(c, NM_T_TENANT, 100, ck);
         match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
         match(f, NF_ETH_DST, vm->mac);
-        act(c, f, NA_SET_ETH_DST, wire);
+        if (vm->mig == NM_MIG_DUAL) {
+            act(c, f, NA_SET_ETH_DST, netmodel_alt_mac(m, v));
+            act(c, f, NA_RESUBMIT, NM_T_SRC_TAG);
+        }
+        act(c, f, NA_SET_ETH_DST, vm->mig == NM_MIG_ACTIVATE ? netmodel_alt_mac(m, v) : wire);
         if (f) {
             f->goto_table = NM_T_SRC_TAG;
         }
@@ -928,17 +1072,19 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
             f->goto_table = NM_T_OUTPUT;
         }
     }
-    if (local) {
-        return;
-    }
-    /* 20: transit on gateways. */
-    if (m->hosts[h].gateway) {
-        int nx = netmodel_next_hop(m, h, vm->host);
+    /* 20: transit on gateways, of each platform MAC toward where it
+     * leads. */
+    for (int i = 0; i < 2 && m->hosts[h].gateway; i++) {
+        int to = i ? alt_host(vm) : wire_host(vm);
+        int nx = to >= 0 ? netmodel_next_hop(m, h, to) : -1;
         if (nx >= 0 && nx != h && c->tun_port[nx]) {
             struct nm_flow *f = flow_new(c, NM_T_FORWARD, 100, ck);
-            match(f, NF_ETH_DST, wire);
+            match(f, NF_ETH_DST, i ? netmodel_alt_mac(m, v) : wire);
             act(c, f, NA_OUTPUT, c->tun_port[nx]);
         }
+    }
+    if (local) {
+        return;
     }
     /* 20: its broadcasts, if this host is on its pruned tree. */
     netmodel_bcast_tree(m, vm->host, comp, parent, sub, queue);
@@ -1017,11 +1163,18 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
             comp_seen[m->vm_comp[*v]] = 1;
         }
     }
+    for (const int *v = m->mig_vms; *v >= 0; v++) {
+        if (netmodel_vm_second(m, *v) == h && m->vm_comp[*v] >= 0 && c.vm_port[*v]) {
+            comp_seen[m->vm_comp[*v]] = 1;
+        }
+    }
 
     if (scoped) {                   /* in the order of a whole compile */
         for (size_t i = 0; i < n_owners && !c.rc; i++) {
             if (m->vms[owners[i]].host == h) {
                 flows_local_vm(&c, owners[i], parent, sub, queue);
+            } else if (netmodel_vm_second(m, owners[i]) == h) {
+                flows_second_vm(&c, owners[i]);
             }
         }
         for (size_t i = 0; i < n_comps && !c.rc; i++) {
@@ -1037,6 +1190,11 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
     flows_infra(&c);
     for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
         flows_local_vm(&c, *v, parent, sub, queue);
+    }
+    for (const int *v = m->mig_vms; *v >= 0 && !c.rc; v++) {
+        if (netmodel_vm_second(m, *v) == h) {
+            flows_second_vm(&c, *v);
+        }
     }
     for (size_t k = 0; k < m->n_comps && !c.rc; k++) {
         if (comp_seen[k]) {

@@ -53,6 +53,32 @@
  *   30 src restore the sender's own source MAC, then 40.
  *   40 output      to the port in metadata[31:0].
  *
+ * Live migration (migrations/006 and 008).  A VM that migrates from host S
+ * to host T has two platform MACs while it does: its own W (above) and the
+ * migration's A (tag bytes 00:00, the migration's alt_low), each delivered
+ * to one place and forwarded there by the same transit rules as any other
+ * platform MAC.  Per phase (the VM's host in the database is S until
+ * activate, T from then on):
+ *
+ *   phase     W goes to  A goes to  second place  ingress (10) sends to
+ *   prepare   S          -          -             W
+ *   clone     S          T          T             W
+ *   dual      S          T          T             W and a copy to A
+ *   activate  S          T          S             A
+ *   cleanup   T          T          -             W
+ *
+ * The second place has the VM's port with port security (0), its source
+ * tag (15) and the deliveries that lead there; ARP and RARP from it go to
+ * the controller (the first frame of a VM resumed at T activates it), its
+ * broadcasts are dropped (they follow the tree of the VM's host only).
+ * Each step changes where a MAC leads only once nothing is sent to that
+ * MAC any more (activate stops sending W before cleanup moves it; cleanup
+ * sends W again only to T), so the ordering engine's deepest-first order
+ * is enough for no frame to be lost, and in dual every frame reaches both
+ * places.  The copy is made at the ingress edge by resubmitting it to the
+ * source tag table with A (an Open vSwitch extension) before the frame
+ * goes on with W.
+ *
  * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
  * (infrastructure, a VM, or a component's flood), the tenant tag in 55..40
  * and the VM's wire_low (the component's name) in 31..0, so the reconciler
@@ -144,7 +170,19 @@ struct nm_vm {
     uint64_t mac;                   /* low 48 bits */
     uint32_t ip;                    /* host order */
     uint32_t wire_low;
-    char iface[16];                 /* "" when the platform makes the port */
+    char iface[16];                 /* "" when its hypervisor plugs an
+                                     * interface carrying
+                                     * external_ids:skyvisor-vm-id */
+    /* Its active live migration (see above): NM_MIG_NONE, or the phase,
+     * the hosts it moves from and to, and the low bytes of A. */
+    uint8_t mig;                    /* enum nm_mig */
+    int mig_from, mig_to;
+    uint32_t alt_low;
+};
+
+enum nm_mig {
+    NM_MIG_NONE, NM_MIG_PREPARE, NM_MIG_CLONE, NM_MIG_DUAL, NM_MIG_ACTIVATE,
+    NM_MIG_CLEANUP
 };
 
 struct nm_cloudlink {
@@ -174,6 +212,8 @@ struct netmodel {
     int **comp_vms;                 /* per component: VM indexes, -1 ends */
     uint8_t *comp_hosts;            /* n_comps x n_hosts: 1 = has a member */
     uint32_t *comp_name;            /* per component: its metadata value */
+    int *mig_vms;                   /* VMs with an active migration,
+                                     * -1 ends */
 };
 
 void netmodel_init(struct netmodel *);
@@ -193,6 +233,11 @@ uint64_t netmodel_comp_cookie(const struct netmodel *, int comp);
 
 /* A VM's platform MAC, and the tag of its tenant. */
 uint64_t netmodel_wire_mac(const struct netmodel *, int vm);
+/* The platform MAC A of a migrating VM's second identity. */
+uint64_t netmodel_alt_mac(const struct netmodel *, int vm);
+/* The second place of a migrating VM (see "Live migration" above), -1 if
+ * none in its phase. */
+int netmodel_vm_second(const struct netmodel *, int vm);
 uint16_t netmodel_vm_tag(const struct netmodel *, int vm);
 
 /* --- ports --- */
@@ -202,13 +247,17 @@ enum nm_port_kind { NM_PORT_VM, NM_PORT_TUNNEL };
 struct nm_port {
     char name[16];
     enum nm_port_kind kind;
-    bool internal;                  /* VM port the platform creates */
+    bool internal;                  /* VM port its hypervisor plugs, bound
+                                     * by external_ids:skyvisor-vm-id */
+    bool second;                    /* the VM's port at its migration's
+                                     * second place, not at its host */
     int vm;                         /* NM_PORT_VM */
     int peer;                       /* NM_PORT_TUNNEL: the host at the far end */
     uint32_t local_ip, remote_ip;   /* NM_PORT_TUNNEL */
 };
 
-/* The ports host 'h' must have: its VMs' ports, then its tunnels.  Caller
+/* The ports host 'h' must have: its VMs' ports, the ports of the VMs
+ * whose second place it is, then its tunnels.  Caller
  * frees *ports.  0 or ENOMEM. */
 int netmodel_ports(const struct netmodel *, int h, struct nm_port **ports,
                    size_t *n);
@@ -222,7 +271,10 @@ enum nm_field {
     NF_ARP_SPA, NF_ARP_SHA, NF_METADATA, NF__COUNT
 };
 
-enum nm_act_type { NA_OUTPUT, NA_CONTROLLER, NA_SET_ETH_SRC, NA_SET_ETH_DST };
+/* NA_RESUBMIT: Open vSwitch's resubmit to table 'arg' (in_port kept). */
+enum nm_act_type {
+    NA_OUTPUT, NA_CONTROLLER, NA_SET_ETH_SRC, NA_SET_ETH_DST, NA_RESUBMIT
+};
 
 struct nm_act {
     uint8_t type;                   /* enum nm_act_type */
@@ -321,7 +373,8 @@ int netmodel_network_by_id(const struct netmodel *, const char *id);
 /* True unless VM 'v' is in a component and is its only member on its host. */
 bool netmodel_vm_shares_host(const struct netmodel *, int v);
 /* Sets mark[h] (n_hosts entries) for every host that may hold flows of
- * network 'net': the hosts of its VMs and every gateway (transit). */
+ * network 'net': the hosts of its VMs, the hosts its VMs migrate from and
+ * to, and every gateway (transit). */
 void netmodel_network_hosts(const struct netmodel *, int net, uint8_t *mark);
 
 #endif

@@ -8,5 +8,7 @@ CTRL_SRCS += ctrl/stream.c ctrl/stream_tls.c
 CTRL_SRCS += ctrl/recon_packetin.c ctrl/recon_ovsdb.c ctrl/recon_flows.c
 # A VM's snapshots and counters, realized by the reconciler.
 CTRL_SRCS += ctrl/recon_lifecycle.c
+# Live migrations: the moves between phases (recon_migration.h).
+CTRL_SRCS += ctrl/recon_migration.c
 # Several instances: only the owned clouds' switches, fenced (recon_owner.c).
 CTRL_SRCS += ctrl/recon_owner.c

@@ -122,6 +122,21 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
                 a->u.set_field.field = na->type == NA_SET_ETH_SRC ? MF_ETH_SRC : MF_ETH_DST;
                 a->u.set_field.value = na->arg;
                 break;
+            case NA_RESUBMIT:
+                /* nx_action_resubmit, subtype NXAST_RESUBMIT_TABLE, in_port
+                 * OFPP_IN_PORT: exactly as Open vSwitch reports it back. */
+                a->type = 0xffff;
+                a->raw = calloc(1, 16);
+                if (!a->raw) {
+                    fm->n_insts = k;
+                    return ENOMEM;
+                }
+                a->raw_len = 16;
+                memcpy(a->raw, (const uint8_t[]) {
+                    0xff, 0xff, 0x00, 0x10, 0x00, 0x00, 0x23, 0x20,
+                    0x00, 0x0e, 0xff, 0xf8, (uint8_t) na->arg, 0, 0, 0,
+                }, 16);
+                break;
             }
         }
     }

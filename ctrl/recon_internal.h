@@ -33,6 +33,7 @@ struct flowtable;
 struct ovsdb;
 struct ovsdb_replica;
 struct recon_life;
+struct recon_mig;
 
 #define RECON_MOD "reconciler"
 #define RECON_OVSDB_TIMEOUT_MS 5000
@@ -203,6 +204,11 @@ struct reconciler {
     /* Snapshots, stop and start, counters (recon_lifecycle.c); attached
      * once by reconciler_attach_lifecycle(), NULL until then. */
     _Atomic(struct recon_life *) life;
+    /* Live migrations (recon_migration.c); attached once by
+     * reconciler_attach_migrations(), NULL until then. */
+    _Atomic(struct recon_mig *) mig;
+    long long mig_next_us;          /* reconciler thread only: a pass wanted
+                                     * by then (recon_now_us), 0: none */
 
     pthread_mutex_t mu;             /* protects what follows */
     uint64_t *up;                   /* connected datapath ids */

@@ -493,7 +493,7 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
         for (size_t i = 0; i < a->n_ports; i++) {
             const struct nm_port *p = &a->ports[i];
             const char *uuid;
-            const json_t *row = p->kind == NM_PORT_VM
+            const json_t *row = p->kind == NM_PORT_VM && !p->second
                                 ? recon_vm_iface(rep, p->name, &uuid) : NULL;
             const json_t *stats = row ? json_object_get(row, "statistics") : NULL;
             if (!stats || !ovsdb_datum_map_n(stats)) {
@@ -541,7 +541,7 @@ static const struct nm_port *
 vm_port_of(const struct agent *a, int v)
 {
     for (size_t i = 0; i < a->n_ports; i++) {
-        if (a->ports[i].kind == NM_PORT_VM && a->ports[i].vm == v) {
+        if (a->ports[i].kind == NM_PORT_VM && a->ports[i].vm == v && !a->ports[i].second) {
             return &a->ports[i];
         }
     }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vlog.h"
 #include "ctrl/flowtable.h"
 #include "ctrl/ovsdb.h"
 #include "ctrl/ovsdb_datum.h"
@@ -237,6 +238,8 @@ port_failed(struct agent *a, const struct nm_port *p, char **vm_err, const char 
 {
     if (p->kind != NM_PORT_VM) {
         recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, p->name, why);
+    } else if (p->second) {
+        VLOG_WRN(RECON_MOD, "%s: migration port %s: %s", a->name, p->name, why);
     } else if (!vm_err[p->vm]
                && asprintf(&vm_err[p->vm], "port %s: %s", p->name, why) < 0) {
         vm_err[p->vm] = NULL;
@@ -391,7 +394,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
         if (rc) {
             if (p->kind == NM_PORT_VM) {
-                if (!vm_err[p->vm] && asprintf(&vm_err[p->vm], "port %s: %s", p->name,
+                if (!p->second && !vm_err[p->vm] && asprintf(&vm_err[p->vm], "port %s: %s", p->name,
                                                rc == EEXIST ? "already on another bridge"
                                                             : strerror(rc)) < 0) {
                     vm_err[p->vm] = NULL;
@@ -505,6 +508,9 @@ recon_iface_pass(struct agent *a, char **vm_err, uint32_t *vm_port)
         const char *ierr = NULL;
         if (iface_status(rep, p->name, &ofport, &ierr)) {
             continue;
+        }
+        if (p->kind == NM_PORT_VM && p->second) {
+            continue;               /* the VM's status is its host's port */
         }
         if (p->kind == NM_PORT_VM) {
             if ((ierr || ofport < 0) && !vm_err[p->vm]

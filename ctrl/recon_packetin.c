@@ -17,6 +17,7 @@
 #include "core/vlog.h"
 #include "ctrl/ofmsg.h"
 #include "ctrl/recon_internal.h"
+#include "ctrl/recon_migration.h"
 
 #define LLDP_MAC 0x0180c200000eull
 
@@ -224,6 +225,21 @@ recon_packet_out(struct reconciler *r, uint64_t dpid, uint32_t port, uint8_t *fr
 /* ARP request from a VM: answer for a member of its component.  The
  * sender is the VM whose port-security flow sent it up: its cookie names
  * it (two tenants' VMs on one host may share MAC and IP). */
+/* The migrating VM whose second place is host 'h' (core/netmodel.h, live
+ * migration) and whose own flow (cookie) sent a frame from MAC 'src' to
+ * the controller, -1 if none. */
+static int
+migrating_vm(const struct netmodel *m, int h, uint64_t cookie, uint64_t src)
+{
+    for (const int *v = m->mig_vms; v && *v >= 0; v++) {
+        if (netmodel_vm_second(m, *v) == h && m->vms[*v].mac == src
+            && netmodel_vm_cookie(m, *v) == cookie) {
+            return *v;
+        }
+    }
+    return -1;
+}
+
 static void
 handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
            uint32_t in_port, uint64_t cookie, const uint8_t *p, size_t len,
@@ -238,13 +254,16 @@ handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
     }
     uint64_t sha = get_mac(a + 8);
     uint32_t spa = get_u32(a + 14), tpa = get_u32(a + 24);
-    int s = -1;
-    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
+    int s = migrating_vm(m, h, cookie, sha);
+    for (const int *v = m->vms_on_host[h]; s < 0 && *v >= 0; v++) {
         if (m->vms[*v].mac == sha && m->vms[*v].ip == spa
             && netmodel_vm_cookie(m, *v) == cookie) {
             s = *v;
             break;
         }
+    }
+    if (s >= 0 && m->vms[s].ip != spa) {
+        return;
     }
     if (s < 0 || m->vm_comp[s] < 0) {
         return;
@@ -533,14 +552,21 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
         handle_reactive(r, dpid, (uint32_t) in_port, pi);
         return;
     }
-    if (type != 0x0806) {
+    if (type != 0x0806 && type != 0x8035) {
         return;
     }
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
     if (s) {
         int h = netmodel_host_by_dpid(&s->m, dpid);
-        if (h >= 0) {
+        /* A migrating VM's ARP or RARP at its target while both places
+         * receive its traffic: its first frames there (activation). */
+        int v = h >= 0 && pi->table_id == NM_T_CLASSIFY
+                ? migrating_vm(&s->m, h, pi->cookie, get_mac(p + 6)) : -1;
+        if (v >= 0 && s->m.vms[v].mig == NM_MIG_DUAL) {
+            recon_mig_first_frame(r, s->m.vms[v].o.id);
+        }
+        if (h >= 0 && type == 0x0806) {
             handle_arp(r, &s->m, h, dpid, (uint32_t) in_port, pi->cookie, p,
                        pi->len, l2);
         }

@@ -27,6 +27,7 @@
 #include "ctrl/ovsdb.h"
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/recon_internal.h"
+#include "ctrl/recon_migration.h"
 #include "ctrl/topology.h"
 
 long long
@@ -104,7 +105,8 @@ portnos(const struct agent *a)
     for (size_t i = 0; v && i < a->n_ports; i++) {
         snprintf(v[i].name, sizeof v[i].name, "%s", a->ports[i].name);
         v[i].no = recon_ofport(rep, a->ports[i].name);
-        v[i].vm = a->ports[i].kind == NM_PORT_VM ? a->ports[i].vm : -1;
+        v[i].vm = a->ports[i].kind == NM_PORT_VM && !a->ports[i].second
+                  ? a->ports[i].vm : -1;
     }
     if (v) {
         qsort(v, a->n_ports, sizeof *v, cmp_portno);
@@ -135,7 +137,8 @@ copy_portnos(const struct agent *a)
             free(v);
             return NULL;
         }
-        p->vm = a->ports[i].kind == NM_PORT_VM ? a->ports[i].vm : -1;
+        p->vm = a->ports[i].kind == NM_PORT_VM && !a->ports[i].second
+                ? a->ports[i].vm : -1;
     }
     return v;
 }
@@ -315,6 +318,14 @@ note_vm(struct reconciler *r, const struct netmodel *m, int v, bool after,
     struct agent *a = vm->host >= 0 ? agent_find(r, m->hosts[vm->host].o.id) : NULL;
     if (a) {
         a->vm_here = true;
+    }
+    /* A migration changes the component's flows at both of its ends (the
+     * second place's peers, its port): both planned whole. */
+    for (int i = 0; vm->mig != NM_MIG_NONE && i < 2; i++) {
+        a = agent_find(r, m->hosts[i ? vm->mig_to : vm->mig_from].o.id);
+        if (a) {
+            a->vm_here = a->replan = true;
+        }
     }
     o->cookies[o->n_cookies++] = netmodel_vm_cookie(m, v);
     if (c >= 0) {
@@ -664,6 +675,7 @@ pass(struct reconciler *r)
          * at once: give that memory back rather than keep it resident. */
         malloc_trim(0);
     }
+    r->mig_next_us = recon_migration_pass(r, m);
     recon_lifecycle_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
     for (size_t v = 0; v < m->n_vms; v++) {
@@ -754,6 +766,10 @@ run(void *arg)
                 atomic_store(&r->need_load, true);  /* the resync reads the log */
             }
             next = now + (done ? r->opt.resync_ms : r->opt.retry_ms);
+            long long mig = r->mig_next_us ? r->mig_next_us / 1000 : 0;
+            if (mig && mig < next) {
+                next = mig > now ? mig : now;   /* recon_now_us is monotonic too */
+            }
         }
     }
     return NULL;

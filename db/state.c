@@ -39,15 +39,23 @@ static const struct db_stmt q_links = {
 #define VM_IN_MODEL                                                           \
     "(power = 'running' OR power_snapshot_id IN"                              \
     " (SELECT id FROM vm_snapshot WHERE state = 'pending'))"
+/* A VM's active migration, as "phase from_host_id to_host_id alt_low", or
+ * "" when it has none. */
+#define VM_MIGRATION                                                          \
+    "coalesce((SELECT mg.phase || ' ' || mg.from_host_id || ' '"              \
+    " || mg.to_host_id || ' ' || mg.alt_low FROM vm_migration mg"             \
+    " WHERE mg.vm_id = vm.id AND mg.finished_at IS NULL), '')"
 static const struct db_stmt q_vms = {
     "state_vms",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, '') FROM vm WHERE " VM_IN_MODEL " ORDER BY id", 0};
+    " wire_low, coalesce(iface, ''), " VM_MIGRATION
+    " FROM vm WHERE " VM_IN_MODEL
+    " ORDER BY id", 0};
 static const struct db_stmt q_vms_by_id = {
     "state_vms_by_id",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, '') FROM vm WHERE id = ANY($1::uuid[])"
-    " AND " VM_IN_MODEL " ORDER BY id", 1};
+    " wire_low, coalesce(iface, ''), " VM_MIGRATION
+    " FROM vm WHERE id = ANY($1::uuid[]) AND " VM_IN_MODEL " ORDER BY id", 1};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
 
@@ -89,6 +97,40 @@ mac48(const char *s)
 
 #define FIND(arr, n, id) netmodel_index((arr), (n), sizeof *(arr), (id))
 
+/* Reads VM_MIGRATION's text into v->mig and the fields beside it.  False
+ * when it names a host 'm' lacks. */
+static bool
+read_migration(const char *text, const struct netmodel *m, struct nm_vm *v)
+{
+    static const char *const phases[] = {
+        [NM_MIG_PREPARE] = "prepare", [NM_MIG_CLONE] = "clone", [NM_MIG_DUAL] = "dual",
+        [NM_MIG_ACTIVATE] = "activate", [NM_MIG_CLEANUP] = "cleanup",
+    };
+    char phase[16], from[40], to[40];
+    unsigned long alt;
+    v->mig = NM_MIG_NONE;
+    v->mig_from = v->mig_to = -1;
+    if (!text[0]) {
+        return true;
+    }
+    if (sscanf(text, "%15s %39s %39s %lu", phase, from, to, &alt) != 4) {
+        return false;
+    }
+    for (unsigned int i = NM_MIG_PREPARE; i <= NM_MIG_CLEANUP; i++) {
+        if (!strcmp(phase, phases[i])) {
+            v->mig = (uint8_t) i;
+        }
+    }
+    v->mig_from = FIND(m->hosts, m->n_hosts, from);
+    v->mig_to = FIND(m->hosts, m->n_hosts, to);
+    v->alt_low = (uint32_t) alt;
+    if (v->mig == NM_MIG_NONE || v->mig_from < 0 || v->mig_to < 0) {
+        v->mig = NM_MIG_NONE;
+        return false;
+    }
+    return true;
+}
+
 /* Reads a row of q_vms or q_vms_by_id into 'v', its references resolved
  * in 'm'.  False when a reference names an object 'm' lacks. */
 static bool
@@ -102,7 +144,8 @@ read_vm(const PGresult *r, int row, const struct netmodel *m, struct nm_vm *v)
     v->ip = ip4(PQgetvalue(r, row, 10));
     v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
     snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
-    return (v->network >= 0 || PQgetisnull(r, row, 6))
+    return read_migration(PQgetvalue(r, row, 13), m, v)
+           && (v->network >= 0 || PQgetisnull(r, row, 6))
            && (v->sw >= 0 || PQgetisnull(r, row, 7))
            && (v->host >= 0 || PQgetisnull(r, row, 8));
 }
