@@ -118,15 +118,25 @@ function renderHeader() {
   const power = vm.power || 'running';
   const stop = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-action': 'stop' }, 'Stop');
   const start = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-action': 'start' }, 'Start');
+  // Start from: the VM's newest snapshot (the API's default) or a ready one
+  // named; the choice survives re-renders.
+  const prev = $('start-from') ? $('start-from').value : '';
+  const ready = st.snaps.filter(x => x.state === 'ready')
+    .sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
+  const from = h('select', { id: 'start-from', 'aria-label': 'Start from snapshot' },
+    h('option', { value: '' }, 'newest snapshot'), ready.map(x => h('option', { value: x.name }, x.name)));
+  if (ready.some(x => x.name === prev)) from.value = prev;
   stop.addEventListener('click', () => act(stop, () => apiSend('POST', `${st.base}/stop`, {})));
-  start.addEventListener('click', () => act(start, () => apiSend('POST', `${st.base}/start`, {})));
+  start.addEventListener('click', () => act(start, () =>
+    apiSend('POST', `${st.base}/start`, from.value ? { snapshot: from.value } : {})));
   st.parts.head.replaceChildren(
     h('h3', {}, `VM ${vm.name}`),
     h('p', { class: 'meta' }, `${vm.ip} · ${vm.mac} · switch ${vm.switch}`),
-    h('p', { class: 'vm-where' }, 'Now at ', h('strong', { 'data-field': 'host' }, where),
+    h('p', { class: 'vm-where' }, power === 'stopped' ? 'Last at ' : 'Now at ',
+      h('strong', { 'data-field': 'host' }, where),
       ' · ', h('span', { class: `badge power-${power}`, 'data-field': 'power' }, power),
       mig ? h('span', { class: 'meta' }, ` · migrating to ${mig.to_host || '?'} (${mig.phase})`) : null),
-    h('p', { class: 'vm-actions' }, power === 'running' ? stop : start));
+    h('p', { class: 'vm-actions' }, power === 'running' ? stop : [start, h('label', { class: 'meta' }, 'from ', from)]));
   if (mig) stop.disabled = true;
 }
 
@@ -189,7 +199,7 @@ function renderMigration() {
   const vm = st.vm;
   // Where the VM is: the API's own answer (its host moves at activate);
   // during dual its traffic reaches both places.
-  const now = m.phase === 'dual' ? `${vm.host || m.from_host} (traffic delivered to both)` : (vm.host || '');
+  const now = m.phase === 'dual' ? `${vm.host || m.from_host}, its traffic copied to ${m.to_host}` : (vm.host || '');
   const buttons = [];
   if (MAY_ROLL_BACK.has(m.phase)) {
     const asked = Boolean(m.rollback_requested_at);
