@@ -24,9 +24,9 @@
 #define BACKOFF_MAX_MS 8000
 #define MONITOR_ID "skyvisor"
 
-static const char *const monitored_tables[] = {
-    "Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "QoS",
-    "Queue",
+static const struct ovsdb_monitor default_monitor[] = {
+    {"Open_vSwitch", NULL}, {"Bridge", NULL}, {"Port", NULL},
+    {"Interface", NULL}, {"Controller", NULL}, {"QoS", NULL}, {"Queue", NULL},
 };
 
 struct pending {
@@ -45,12 +45,18 @@ struct ovsdb {
     long long last_rx;      /* Connected: last time bytes arrived. */
     bool probe_sent;
     bool more;              /* ovsdb_run() stopped with input left over */
+    /* Messages ovsdb_keepalive() read and left for ovsdb_run(), in order:
+     * held[head..n) (owned). */
+    struct jsonrpc_msg **held;
+    size_t head, n_held, cap_held;
     int probe_ms;
     unsigned n_syncs;
     uint64_t next_id;
     struct pending *pend;
     size_t n_pend, cap_pend;
     struct ovsdb_replica replica;
+    const struct ovsdb_monitor *mon;    /* borrowed: what to monitor */
+    size_t n_mon;
     char *peer_name;        /* Host a TLS peer's certificate must name. */
     char why[256];          /* Why the last connection ended ("": none). */
     bool refused;           /* ...and it was refused, not lost. */
@@ -83,6 +89,8 @@ ovsdb_create(const char *target, const char *db)
     o->next_try = 0;
     o->probe_ms = 5000;
     o->next_id = 1;
+    o->mon = default_monitor;
+    o->n_mon = sizeof default_monitor / sizeof *default_monitor;
     return o;
 }
 
@@ -93,10 +101,22 @@ pending_free(struct pending *p)
     free(p->error);
 }
 
+/* Frees the held messages not yet handled. */
+static void
+held_clear(struct ovsdb *o)
+{
+    for (size_t i = o->head; i < o->n_held; i++) {
+        jsonrpc_msg_destroy(o->held[i]);
+    }
+    o->head = o->n_held = 0;
+}
+
 void
 ovsdb_destroy(struct ovsdb *o)
 {
     if (o) {
+        held_clear(o);
+        free(o->held);
         jsonrpc_close(o->rpc);
         for (size_t i = 0; i < o->n_pend; i++) {
             pending_free(&o->pend[i]);
@@ -114,6 +134,13 @@ void
 ovsdb_set_probe_ms(struct ovsdb *o, int probe_ms)
 {
     o->probe_ms = probe_ms;
+}
+
+void
+ovsdb_set_monitor(struct ovsdb *o, const struct ovsdb_monitor *tables, size_t n)
+{
+    o->mon = tables;
+    o->n_mon = n;
 }
 
 int
@@ -138,6 +165,7 @@ static void
 disconnect(struct ovsdb *o, const char *why)
 {
     o->more = false;
+    held_clear(o);                  /* they belong to the lost connection */
     if (why != o->why) {
         snprintf(o->why, sizeof o->why, "%s", why);
     }
@@ -168,9 +196,17 @@ static int
 send_monitor(struct ovsdb *o)
 {
     json_t *reqs = json_object();
-    for (size_t i = 0; i < sizeof monitored_tables / sizeof *monitored_tables;
-         i++) {
-        json_object_set_new(reqs, monitored_tables[i], json_object());
+    for (size_t i = 0; reqs && i < o->n_mon; i++) {
+        json_t *req = json_object();
+        const char *const *c = o->mon[i].columns;
+        if (c) {
+            json_t *cols = json_array();
+            for (; *c; c++) {
+                json_array_append_new(cols, json_string(*c));
+            }
+            json_object_set_new(req, "columns", cols);
+        }
+        json_object_set_new(reqs, o->mon[i].table, req);
     }
     return send_request(o, "monitor",
                         json_pack("[s s o]", o->db, MONITOR_ID, reqs),
@@ -276,6 +312,21 @@ check_peer(struct ovsdb *o)
     return false;
 }
 
+/* Sends our echo once the peer has been silent for the probe interval.
+ * False if the session was disconnected. */
+static bool
+probe(struct ovsdb *o, long long now)
+{
+    if (now - o->last_rx > o->probe_ms && !o->probe_sent) {
+        o->probe_sent = true;
+        if (send_request(o, "echo", json_array(), json_string("echo"))) {
+            disconnect(o, "cannot send echo");
+            return false;
+        }
+    }
+    return true;
+}
+
 void
 ovsdb_run(struct ovsdb *o)
 {
@@ -319,6 +370,16 @@ ovsdb_run(struct ovsdb *o)
         }
         o->state = OVSDB_MONITORING;
     }
+    /* What ovsdb_keepalive() read comes first, in the order it came. */
+    while (o->head < o->n_held) {
+        struct jsonrpc_msg *m = o->held[o->head++];
+        bool alive = handle_msg(o, m);
+        jsonrpc_msg_destroy(m);
+        if (!alive) {
+            return;
+        }
+    }
+    o->head = o->n_held = 0;
     /* Bounded, to let others run too; what is left (complete messages
      * already buffered, which the socket will not announce again) makes
      * ovsdb_timeout_ms() 0, so the caller's next poll returns at once. */
@@ -347,16 +408,57 @@ ovsdb_run(struct ovsdb *o)
         disconnect(o, "no response to inactivity probe");
         return;
     }
-    if (now - o->last_rx > o->probe_ms && !o->probe_sent) {
-        o->probe_sent = true;
-        if (send_request(o, "echo", json_array(), json_string("echo"))) {
-            disconnect(o, "cannot send echo");
-            return;
-        }
+    if (!probe(o, now)) {
+        return;
     }
     int err = jsonrpc_run(o->rpc);
     if (err) {
         disconnect(o, jsonrpc_error(o->rpc));
+    }
+}
+
+void
+ovsdb_keepalive(struct ovsdb *o)
+{
+    if (o->state != OVSDB_MONITORING && o->state != OVSDB_SYNCED) {
+        return;
+    }
+    long long now = ovsdb_now_ms();
+    for (int i = 0; i < 1024; i++) {    /* bounded: the next call goes on */
+        struct jsonrpc_msg *m;
+        if (jsonrpc_recv(o->rpc, &m)) {
+            break;                  /* EAGAIN; an error is sticky: ovsdb_run() */
+        }
+        o->last_rx = now;
+        o->probe_sent = false;
+        const char *sid = json_string_value(m->id);
+        if (m->type == JSONRPC_REQUEST && !strcmp(m->method, "echo")) {
+            handle_msg(o, m);       /* answers it; touches nothing else */
+            jsonrpc_msg_destroy(m);
+            if (!o->rpc) {
+                return;
+            }
+            continue;
+        }
+        if (m->type == JSONRPC_REPLY && sid && !strcmp(sid, "echo")) {
+            jsonrpc_msg_destroy(m); /* the answer to our probe */
+            continue;
+        }
+        if (o->n_held == o->cap_held) {
+            size_t cap = o->cap_held ? 2 * o->cap_held : 16;
+            struct jsonrpc_msg **v = realloc(o->held, cap * sizeof *v);
+            if (!v) {
+                jsonrpc_msg_destroy(m);
+                disconnect(o, "out of memory");
+                return;
+            }
+            o->held = v;
+            o->cap_held = cap;
+        }
+        o->held[o->n_held++] = m;
+    }
+    if (probe(o, now)) {
+        (void) jsonrpc_run(o->rpc); /* an error is sticky: ovsdb_run() */
     }
 }
 
@@ -376,7 +478,7 @@ int
 ovsdb_timeout_ms(const struct ovsdb *o)
 {
     long long now = ovsdb_now_ms(), when;
-    if (o->more && o->state != OVSDB_BACKOFF) {
+    if ((o->more || o->head < o->n_held) && o->state != OVSDB_BACKOFF) {
         return 0;
     }
     if (o->state == OVSDB_BACKOFF) {

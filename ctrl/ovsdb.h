@@ -5,8 +5,9 @@
  * It reconnects with exponential backoff, answers the server's "echo",
  * sends its own echo when idle (a peer silent for 2 probe intervals is
  * declared dead), monitors the Open_vSwitch, Bridge, Port, Interface,
- * Controller, QoS and Queue tables (monitor version 1, all columns) into
- * an ovsdb_replica, and runs "transact" / "get_schema" requests whose
+ * Controller, QoS and Queue tables (monitor version 1, all columns, unless
+ * ovsdb_set_monitor() names fewer) into an ovsdb_replica, and runs
+ * "transact" / "get_schema" requests whose
  * replies the caller collects by id.
  *
  * Two ways to drive it:
@@ -31,6 +32,8 @@
  *   MONITORING  monitor reply             replica := reply       -> SYNCED
  *   SYNCED      "update" notification     apply to replica
  *   any         echo request              reply with its params
+ *                                         (also ovsdb_keepalive(), which
+ *                                         holds the rest for ovsdb_run())
  *   any conn.   idle > probe              send echo
  *   any conn.   idle > 2*probe, error     close, fail pending    -> BACKOFF
  *
@@ -69,6 +72,16 @@ enum ovsdb_state {
  * ovsdb_run(); NULL on ENOMEM. */
 struct ovsdb *ovsdb_create(const char *target, const char *db);
 void ovsdb_destroy(struct ovsdb *);
+/* One monitored table: its columns (NULL-terminated; NULL: every one). */
+struct ovsdb_monitor {
+    const char *table;
+    const char *const *columns;
+};
+/* Monitors tables[0..n) instead of the default (the seven tables above,
+ * every column): a replica holds only what its owner reads.  'tables' is
+ * borrowed and must outlive the session (a static table); it takes effect
+ * at the next monitor request, i.e. call it before the first ovsdb_run(). */
+void ovsdb_set_monitor(struct ovsdb *, const struct ovsdb_monitor *tables, size_t n);
 /* Sets the inactivity probe (default 5000 ms). */
 void ovsdb_set_probe_ms(struct ovsdb *, int probe_ms);
 /* The host the certificate of a TLS server must name ('name' copied; NULL:
@@ -84,6 +97,15 @@ bool ovsdb_refused(const struct ovsdb *);
 
 /* Processes timers and I/O without blocking. */
 void ovsdb_run(struct ovsdb *);
+/* Keeps a connected session alive while its owner is busy elsewhere (a
+ * long pass over other hosts) without touching the replica or the
+ * pending requests: reads what arrived, answers the server's echo, sends
+ * our own probe when due, and holds every other message, in order, for
+ * the next ovsdb_run(), which handles them first.  So rows and replies
+ * the owner borrowed stay valid, and the server's inactivity probe does
+ * not drop the session.  Never blocks; a broken connection is left for
+ * ovsdb_run() to notice. */
+void ovsdb_keepalive(struct ovsdb *);
 /* File descriptor to poll (-1 when not connected), its events, and the
  * number of ms until ovsdb_run() must be called anyway (-1: none). */
 int ovsdb_fd(const struct ovsdb *);

@@ -8,7 +8,11 @@
  * row-update with "new" replaces the whole row (version 1 sends every
  * monitored column in "new"), one with only "old" deletes it.
  *
- * Invariants: ovsdb_replica_apply() validates the whole update before
+ * Invariants: 'names' indexes the rows of 'tables' that have a string
+ * "name", each name to one row (when two rows share a name, which Open
+ * vSwitch's unique name index forbids, the last applied; deleting that one
+ * unindexes the name); ovsdb_replica_apply()
+ * validates the whole update before
  * changing anything, so a malformed update leaves the replica untouched;
  * 'seqno' increases by one on every successful apply or clear, so a caller
  * can cheaply notice change.  Rows handed out are borrowed and valid until
@@ -21,6 +25,9 @@
 
 struct ovsdb_replica {
     json_t *tables;     /* {table: {uuid: row}}, owned. */
+    json_t *names;      /* {table: {name: uuid}}, owned: the rows by their
+                         * "name" column (unique in Bridge, Port and
+                         * Interface), for ovsdb_replica_find(). */
     uint64_t seqno;
 };
 
@@ -39,7 +46,10 @@ const json_t *ovsdb_replica_table(const struct ovsdb_replica *,
 const json_t *ovsdb_replica_row(const struct ovsdb_replica *,
                                 const char *table, const char *uuid);
 /* The first row of 'table' whose string column 'column' equals 'value', or
- * NULL.  Its UUID goes to '*uuidp' if nonnull (borrowed). */
+ * NULL.  Its UUID goes to '*uuidp' if nonnull (borrowed).  By "name" it
+ * is a hash lookup (the last row given that name when names repeat, which
+ * Open vSwitch's schema forbids where it has the column); by any other
+ * column a scan of the table. */
 const json_t *ovsdb_replica_find(const struct ovsdb_replica *,
                                  const char *table, const char *column,
                                  const char *value, const char **uuidp);

@@ -50,8 +50,16 @@ struct recon_mig;
  * reactive path carries the traffic meanwhile. */
 #define RECON_REPAIR_DELAY_MS 500
 /* The wait between the tenant-table level and the port-security level
- * (recon_flows_apply): Open vSwitch's datapath revalidation. */
+ * (recon_flows_apply): Open vSwitch's datapath revalidation.  Paid only
+ * while tenant-table misses are recent (RECON_DATAPATH_IDLE_MS). */
 #define RECON_DATAPATH_SETTLE_MS 5
+/* How long a datapath keeps an idle cached flow (Open vSwitch's
+ * other_config:max-idle, 10 s): tenant-table misses older than this have
+ * left no cached flow for the settling wait to outlast. */
+#define RECON_DATAPATH_IDLE_MS 10000
+/* How often a pass keeps the OVSDB sessions alive (recon_keepalive):
+ * far within ovsdb-server's 5 s inactivity probe. */
+#define RECON_KEEPALIVE_MS 100
 
 struct snapshot {
     struct netmodel m;
@@ -201,6 +209,11 @@ struct reconciler {
     bool need_full;                 /* reconciler thread only: the next pass
                                      * loads everything */
     long long owner_reload_us;      /* reconciler thread only: recon_owner.c */
+    long long keepalive_ms;         /* reconciler thread only: the last
+                                     * recon_keepalive() */
+    unsigned long long misses_seen; /* reconciler thread only: tenant-table
+                                     * misses counted when last looked at, */
+    long long misses_us;            /* and when that count last moved */
     /* Snapshots, stop and start, counters (recon_lifecycle.c); attached
      * once by reconciler_attach_lifecycle(), NULL until then. */
     _Atomic(struct recon_life *) life;
@@ -256,6 +269,11 @@ bool recon_agent_ports(struct agent *, const struct netmodel *, int h);
 void recon_ovsdb_pass(struct reconciler *, const struct netmodel *, int h,
                       struct agent *, char **vm_err);
 void recon_settle_ports(struct reconciler *, const struct netmodel *);
+/* Keeps every host's OVSDB session alive during a long pass
+ * (ovsdb_keepalive(): the server's echo answered, the replicas left as
+ * they are), at most every RECON_KEEPALIVE_MS; cheap enough to call
+ * between any two steps of a pass. */
+void recon_keepalive(struct reconciler *);
 void recon_iface_pass(struct agent *, char **vm_err, uint32_t *vm_port);
 /* The OpenFlow number of interface 'name' in 'rep', 0 if none yet. */
 uint32_t recon_ofport(const struct ovsdb_replica *rep, const char *name);

@@ -38,6 +38,36 @@
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
 
+/* The columns the reconciler reads, and only those: a replica of every
+ * column holds each interface's status, statistics of ports and bridges
+ * and dozens of configuration columns nothing here looks at.  Who reads
+ * what: ovsdb_vswitch.c (bridge and port realization, interface states,
+ * the epoch in Open_vSwitch:external_ids), recon_ovsdb.c (bound
+ * interfaces by external_ids, stale ports), recon_lifecycle.c (a
+ * snapshot's port view: its if_cols, port_cols, qos_cols and queue_cols,
+ * and the counters in statistics).  A column read anywhere must be named
+ * here, or it reads as absent. */
+static const char *const ovs_cols[] = {"external_ids", NULL};
+static const char *const bridge_cols[] = {
+    "name", "ports", "datapath_type", "fail_mode", "protocols", "other_config",
+    "controller", NULL,
+};
+static const char *const port_cols[] = {
+    "name", "interfaces", "external_ids", "qos", "tag", NULL,
+};
+static const char *const iface_cols[] = {
+    "name", "type", "options", "external_ids", "ofport", "error", "statistics",
+    "mac_in_use", "mac", "mtu", "link_state", "admin_state", NULL,
+};
+static const char *const controller_cols[] = {"target", NULL};
+static const char *const qos_cols[] = {"type", "other_config", "queues", NULL};
+static const char *const queue_cols[] = {"dscp", "other_config", NULL};
+static const struct ovsdb_monitor monitor[] = {
+    {"Open_vSwitch", ovs_cols}, {"Bridge", bridge_cols}, {"Port", port_cols},
+    {"Interface", iface_cols}, {"Controller", controller_cols}, {"QoS", qos_cols},
+    {"Queue", queue_cols},
+};
+
 /* Whether 'name' is the model's name of a VM port skyvisor does not make
  * ("vm" and 8 hex digits: netmodel_ports). */
 static bool
@@ -168,6 +198,9 @@ recon_sync_agents(struct reconciler *r, const struct netmodel *m)
         if (strcmp(a->ovsdb_target, ho->ovsdb)) {
             ovsdb_destroy(a->db);
             a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
+            if (a->db) {
+                ovsdb_set_monitor(a->db, monitor, sizeof monitor / sizeof *monitor);
+            }
             if (a->db && ovsdb_set_peer_name(a->db, a->name)) {
                 ovsdb_destroy(a->db);
                 a->db = NULL;
@@ -246,6 +279,27 @@ port_failed(struct agent *a, const struct nm_port *p, char **vm_err, const char 
     }
 }
 
+/* ovsdb_wait_reply() on a->db that keeps the other hosts' sessions alive
+ * meanwhile: a host with hundreds of ports to add takes a while. */
+static int
+wait_reply(struct reconciler *r, struct agent *a, uint64_t id, int timeout_ms,
+           json_t **resultp, char **errp)
+{
+    long long deadline = ovsdb_now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - ovsdb_now_ms();
+        if (left <= 0) {
+            return ovsdb_wait_reply(a->db, id, 0, resultp, errp);  /* or forgets it */
+        }
+        int rc = ovsdb_poll_reply(a->db, id, resultp, errp);
+        if (rc != EAGAIN) {
+            return rc;
+        }
+        ovsdb_wait(a->db, (int) (left < RECON_KEEPALIVE_MS ? left : RECON_KEEPALIVE_MS));
+        recon_keepalive(r);
+    }
+}
+
 /* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
  * only then collects the replies, within one RECON_OVSDB_TIMEOUT_MS for all. */
 static void
@@ -289,7 +343,7 @@ apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, s
         long long left = deadline - ovsdb_now_ms();
         json_t *result = NULL;
         char *err = NULL;
-        int rc = ovsdb_wait_reply(a->db, ids[i], left > 0 ? (int) left : 1, &result, &err);
+        int rc = wait_reply(r, a, ids[i], left > 0 ? (int) left : 1, &result, &err);
         if (!rc) {
             rc = ovsdb_txn_check_result(result, n_ops[i], &err);
         }
@@ -481,6 +535,22 @@ recon_settle_ports(struct reconciler *r, const struct netmodel *m)
                 return;
             }
             ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
+            recon_keepalive(r);
+        }
+    }
+}
+
+void
+recon_keepalive(struct reconciler *r)
+{
+    long long now = ovsdb_now_ms();
+    if (now - r->keepalive_ms < RECON_KEEPALIVE_MS) {
+        return;
+    }
+    r->keepalive_ms = now;
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (r->agents[i].db) {
+            ovsdb_keepalive(r->agents[i].db);
         }
     }
 }

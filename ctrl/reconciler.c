@@ -554,6 +554,7 @@ pass(struct reconciler *r)
             && !a->untouched) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }
+        recon_keepalive(r);
     }
     recon_settle_ports(r, m);
     recon_flows_reconnected(r);
@@ -575,6 +576,7 @@ pass(struct reconciler *r)
         if (!a) {
             continue;
         }
+        recon_keepalive(r);
         bool whole = all || a->replan || !a->in_sync || !a->known;
         bool scoped = a->owners && owners.n_cookies;
         a->replan = a->owners = false;

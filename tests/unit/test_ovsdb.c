@@ -252,9 +252,20 @@ test_replica(void **state)
     }
     assert_non_null(ovsdb_replica_row(&r, "Bridge", U_BR));
 
+    /* The name index follows a rename. */
+    apply_ok(&r, "{\"Port\":{\"" U_PORT "\":{\"new\":{\"name\":\"p2\","
+                 "\"interfaces\":[\"uuid\",\"" U_IF "\"]}}}}");
+    assert_null(ovsdb_replica_find(&r, "Port", "name", "p1", NULL));
+    assert_non_null(ovsdb_replica_find(&r, "Port", "name", "p2", &uuid));
+    assert_string_equal(uuid, U_PORT);
+    /* A column other than name is scanned. */
+    assert_non_null(ovsdb_replica_find(&r, "Interface", "type", "internal", &uuid));
+    assert_string_equal(uuid, U_IF);
+
     /* Delete. */
-    apply_ok(&r, "{\"Port\":{\"" U_PORT "\":{\"old\":{\"name\":\"p1\"}}}}");
+    apply_ok(&r, "{\"Port\":{\"" U_PORT "\":{\"old\":{\"name\":\"p2\"}}}}");
     assert_null(ovsdb_replica_row(&r, "Port", U_PORT));
+    assert_null(ovsdb_replica_find(&r, "Port", "name", "p2", NULL));
     assert_int_equal(json_object_size(ovsdb_replica_table(&r, "Port")), 0);
     ovsdb_replica_clear(&r);
     assert_null(ovsdb_replica_table(&r, "Bridge"));
@@ -452,10 +463,28 @@ fake_accept(struct fake *f, struct ovsdb *o)
     jsonrpc_splitter_init(&f->in);
 }
 
-/* Runs the session until the fake server has read one message from it;
- * returns it (caller owns). */
+/* Drives the session while the fake server waits for a message from it:
+ * ovsdb_wait() (fake_read), or only ovsdb_keepalive() (fake_read_keepalive,
+ * which then waits on the server's side itself). */
+static void
+drive_run(struct ovsdb *o, int fd)
+{
+    (void) fd;
+    ovsdb_wait(o, 10);
+}
+
+static void
+drive_keepalive(struct ovsdb *o, int fd)
+{
+    ovsdb_keepalive(o);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    poll(&pfd, 1, 10);
+}
+
+/* Drives the session with 'drive' until the fake server has read one
+ * message from it; returns it (caller owns). */
 static json_t *
-fake_read(struct fake *f, struct ovsdb *o)
+fake_read_with(struct fake *f, struct ovsdb *o, void (*drive)(struct ovsdb *, int))
 {
     for (int i = 0; i < 300; i++) {
         json_t *j;
@@ -463,7 +492,7 @@ fake_read(struct fake *f, struct ovsdb *o)
         if (!jsonrpc_splitter_next(&f->in, &j, &why)) {
             return j;
         }
-        ovsdb_wait(o, 10);
+        drive(o, f->fd);
         char buf[4096];
         ssize_t n = recv(f->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
@@ -472,6 +501,12 @@ fake_read(struct fake *f, struct ovsdb *o)
     }
     fail_msg("no message from the client");
     return NULL;
+}
+
+static json_t *
+fake_read(struct fake *f, struct ovsdb *o)
+{
+    return fake_read_with(f, o, drive_run);
 }
 
 static void
@@ -598,6 +633,59 @@ test_session(void **state)
     rmdir(f.dir);
 }
 
+/* A session monitoring chosen columns asks for them; ovsdb_keepalive()
+ * answers the server's echo while leaving an update that came before it
+ * for ovsdb_run(), in order. */
+static void
+test_keepalive(void **state)
+{
+    (void) state;
+    static const char *const if_cols[] = {"name", "ofport", NULL};
+    static const struct ovsdb_monitor mon[] = {
+        {"Bridge", NULL}, {"Port", NULL}, {"Interface", if_cols}, {"Queue", NULL},
+    };
+    struct fake f;
+    fake_listen(&f);
+    struct ovsdb *o = ovsdb_create(f.target, "Open_vSwitch");
+    ovsdb_set_monitor(o, mon, sizeof mon / sizeof *mon);
+    fake_accept(&f, o);
+    json_t *req = fake_read(&f, o);
+    json_t *tables = json_array_get(json_object_get(req, "params"), 2);
+    assert_int_equal(json_object_size(tables), 4);
+    json_t *want = json_loads("{\"columns\":[\"name\",\"ofport\"]}", 0, NULL);
+    assert_true(json_equal(json_object_get(tables, "Interface"), want));
+    assert_int_equal(json_object_size(json_object_get(tables, "Port")), 0);
+    json_decref(want);
+    json_decref(req);
+    char reply[4096];
+    snprintf(reply, sizeof reply, "{\"id\":\"monitor\",\"result\":%s,\"error\":null}",
+             INITIAL);
+    fake_send(&f, reply);
+    assert_int_equal(ovsdb_wait_synced(o, 3000), 0);
+
+    uint64_t seq = ovsdb_get_replica(o)->seqno;
+    fake_send(&f, "{\"id\":null,\"method\":\"update\",\"params\":[\"skyvisor\","
+                  "{\"Port\":{\"" U_PORT "\":{\"old\":{}}}}]}"
+                  "{\"method\":\"echo\",\"params\":[\"k\"],\"id\":\"echo\"}");
+    json_t *echo = fake_read_with(&f, o, drive_keepalive);
+    assert_string_equal(json_string_value(json_object_get(echo, "id")), "echo");
+    assert_true(json_is_array(json_object_get(echo, "result")));
+    json_decref(echo);
+    assert_int_equal(ovsdb_get_replica(o)->seqno, seq);
+    assert_non_null(ovsdb_replica_row(ovsdb_get_replica(o), "Port", U_PORT));
+    assert_int_equal(ovsdb_timeout_ms(o), 0);       /* held: run at once */
+    ovsdb_run(o);
+    assert_true(ovsdb_get_replica(o)->seqno > seq);
+    assert_null(ovsdb_replica_row(ovsdb_get_replica(o), "Port", U_PORT));
+    assert_true(ovsdb_is_synced(o));
+    fake_drop(&f);
+
+    ovsdb_destroy(o);
+    close(f.lfd);
+    unlink(f.path);
+    rmdir(f.dir);
+}
+
 int
 main(void)
 {
@@ -609,6 +697,7 @@ main(void)
         cmocka_unit_test(test_vswitch_bridge),
         cmocka_unit_test(test_vswitch_port),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_keepalive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
