@@ -17,14 +17,23 @@
  *
  * Apply (every bridge of the pass together), make before break:
  *
- *   adds:  level = the deepest table any bridge still has to change;
- *          send that table's adds to every bridge (ofctl_submit, each
- *          batch closed by a barrier), wait for every barrier, record what
- *          each confirmed in its table; repeat with the next shallower
- *          table.  Local delivery (40, 30, 20 on the destination) and
- *          transit (20 on gateways) are thus confirmed everywhere before an
- *          ingress rule (10, then 0) sends traffic their way;
- *   dels:  the other way round, from the ingress table on, so a path is
+ *   levels: the inner tables (15 to 40) together, then tenant (10), then
+ *          classify (0).  Only an ingress rule (10, 0) or a tunnel from
+ *          another bridge's inner tables leads a frame into the inner
+ *          tables, and a bridge applies the flow-mods of one connection in
+ *          order, so one batch per bridge, deepest table first, needs no
+ *          barrier between its inner tables: three round trips at most,
+ *          and a level no bridge has anything for costs none;
+ *   adds:  send the deepest level's adds to every bridge (ofctl_submit,
+ *          each batch closed by a barrier), wait for every barrier, record
+ *          what each confirmed in its table; repeat with the next
+ *          shallower level.  Local delivery (40, 30, 20 on the
+ *          destination) and transit (20 on gateways) are thus confirmed
+ *          everywhere before an ingress rule (10, then 0) sends traffic
+ *          their way.  Between 10 and 0, a short wait for the datapath
+ *          (RECON_DATAPATH_SETTLE_MS), only while tenant-table misses show
+ *          traffic toward unmapped destinations (tenant_misses_recent);
+ *   dels:  the other way round, from the ingress level on, so a path is
  *          closed at its entrance before its inner rules go.
  *
  * A bridge whose batch fails stops there (later levels would lead traffic
@@ -464,10 +473,23 @@ decode_adds(const struct recon_plan *p, size_t from, size_t to)
     return v;
 }
 
-/* Sends one level (every bridge's run of flow-mods for table 'table', adds
- * or deletions) and waits until every bridge confirmed it or failed. */
+/* The level a flow-mod of table 'table' goes in: the ingress tables
+ * (classify, tenant) each alone, every deeper table together (see the file
+ * comment: deeper tables are reached only through an ingress rule or a
+ * tunnel from another bridge's deeper table, and one bridge applies one
+ * connection's flow-mods in order, so within a bridge the batch keeps the
+ * deepest-first order without a barrier between its tables). */
+static int
+level_of(int table)
+{
+    return table > NM_T_TENANT ? NM_T_TENANT + 1 : table;
+}
+
+/* Sends one level (every bridge's run of flow-mods whose table is of level
+ * 'level', adds or deletions) and waits until every bridge confirmed it or
+ * failed. */
 static void
-run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int table)
+run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int level)
 {
     struct level lv = { .pending = 0 };
     pthread_mutex_init(&lv.mu, NULL);
@@ -485,8 +507,8 @@ run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int 
         size_t total = adds ? p->n_adds : p->n_dels, *next = adds ? &p->next_add
                                                                   : &p->next_del;
         size_t k = *next;
-        while (k < total && (adds ? p->adds[k].table
-                                  : p->dels[k].u.flow_mod.table_id) == table) {
+        while (k < total && level_of(adds ? p->adds[k].table
+                                          : p->dels[k].u.flow_mod.table_id) == level) {
             k++;
         }
         if (p->error || k == *next) {
@@ -515,10 +537,23 @@ run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int 
         }
     }
     /* ofctl calls every completion exactly once (a barrier reply, the
-     * connection's loss, or its request timeout), so this wait ends. */
+     * connection's loss, or its request timeout), so this wait ends; the
+     * OVSDB sessions are kept alive meanwhile (a first pass's levels are
+     * long). */
     pthread_mutex_lock(&lv.mu);
     while (lv.pending) {
-        pthread_cond_wait(&lv.cv, &lv.mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += RECON_KEEPALIVE_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&lv.cv, &lv.mu, &ts) && lv.pending) {
+            pthread_mutex_unlock(&lv.mu);
+            recon_keepalive(r);
+            pthread_mutex_lock(&lv.mu);
+        }
     }
     pthread_mutex_unlock(&lv.mu);
     for (size_t i = 0; i < n; i++) {
@@ -538,8 +573,9 @@ out:
     pthread_mutex_destroy(&lv.mu);
 }
 
-/* The table of the next level: the deepest (adds) or shallowest (deletions)
- * table some bridge still has to change, -1 when none. */
+/* The next level: that of the deepest (adds) or shallowest (deletions)
+ * table some bridge still has to change, -1 when none.  A level no bridge
+ * has anything for is never sent: it costs no barrier. */
 static int
 next_table(struct agent **agents, size_t n, bool adds)
 {
@@ -550,32 +586,57 @@ next_table(struct agent **agents, size_t n, bool adds)
             continue;
         }
         if (adds && p->next_add < p->n_adds) {
-            int t = p->adds[p->next_add].table;
+            int t = level_of(p->adds[p->next_add].table);
             best = best < 0 || t > best ? t : best;
         } else if (!adds && p->next_del < p->n_dels) {
-            int t = p->dels[p->next_del].u.flow_mod.table_id;
+            int t = level_of(p->dels[p->next_del].u.flow_mod.table_id);
             best = best < 0 || t < best ? t : best;
         }
     }
     return best;
 }
 
+/* Whether a tenant-table miss reached the controller (a reactive forward
+ * or drop) within RECON_DATAPATH_IDLE_MS: only then may a datapath hold a
+ * cached flow sending some destination's frames to the controller, which
+ * a new tenant rule replaces only once revalidated.  A network nobody
+ * sends into unmapped destinations pays no settling wait.  Conservative:
+ * misses are noticed when this is called, so the first call after a quiet
+ * hour that follows old misses answers true once. */
+static bool
+tenant_misses_recent(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->mu);
+    unsigned long long seen = r->stats.reactive_forwarded + r->stats.reactive_dropped;
+    pthread_mutex_unlock(&r->mu);
+    long long now = recon_now_us();
+    if (seen != r->misses_seen) {
+        r->misses_seen = seen;
+        r->misses_us = now;
+    }
+    return r->misses_us && now - r->misses_us < RECON_DATAPATH_IDLE_MS * 1000LL;
+}
+
 void
 recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
 {
     for (int t; (t = next_table(agents, n, true)) >= 0;) {
+        recon_keepalive(r);
         run_level(r, agents, n, true, t);
-        if (t == NM_T_TENANT && next_table(agents, n, true) == NM_T_CLASSIFY) {
+        if (t == NM_T_TENANT && next_table(agents, n, true) == NM_T_CLASSIFY
+            && tenant_misses_recent(r)) {
             /* A barrier confirms the OpenFlow tables, not the datapath:
              * ovs-vswitchd revalidates its cached datapath flows (here, a
              * tenant-table miss still sending frames to the controller)
              * asynchronously, a few milliseconds later.  Port security is
-             * what lets a new VM's traffic in: it waits that long. */
+             * what lets a new VM's traffic in: it waits that long, when
+             * such cached misses can exist at all. */
             struct timespec ts = { 0, RECON_DATAPATH_SETTLE_MS * 1000000L };
             nanosleep(&ts, NULL);
         }
     }
     for (int t; (t = next_table(agents, n, false)) >= 0;) {
+        recon_keepalive(r);
         run_level(r, agents, n, false, t);
     }
     unsigned long long kept = 0, repaired = 0;
