@@ -114,28 +114,46 @@ store_load(void *aux, struct netmodel *m)
     return 0;
 }
 
-/* Appends 'id' to the set v[0..*n) unless it is there. */
-static bool
-id_add(char (**v)[40], size_t *n, const char *id)
-{
-    for (size_t i = 0; i < *n; i++) {
-        if (!strcmp((*v)[i], id)) {
-            return true;
-        }
-    }
-    char (*g)[40] = realloc(*v, (*n + 1) * sizeof *g);
-    if (!g) {
-        return false;
-    }
-    *v = g;
-    snprintf(g[(*n)++], sizeof *g, "%s", id);
-    return true;
-}
-
 static int
 cmp_id(const void *a, const void *b)
 {
     return strcmp(a, b);
+}
+
+/* Appends 'id' to v[0..*n), duplicates and all (ids_dedupe() sorts them
+ * out once the batch is read: a batch of k changes costs O(k log k), not
+ * a scan per entry).  The array grows by doubling, its capacity implied
+ * by *n (8, then each power of two; ids_dedupe() only lowers *n, which
+ * keeps it enough).  False when memory runs out. */
+static bool
+id_add(char (**v)[40], size_t *n, const char *id)
+{
+    if (*n == 0 || (*n >= 8 && !(*n & (*n - 1)))) {
+        char (*g)[40] = realloc(*v, (*n ? 2 * *n : 8) * sizeof *g);
+        if (!g) {
+            return false;
+        }
+        *v = g;
+    }
+    snprintf((*v)[(*n)++], sizeof **v, "%s", id);
+    return true;
+}
+
+/* Sorts v[0..*n) and drops its duplicates. */
+static void
+ids_dedupe(char (*v)[40], size_t *n)
+{
+    if (*n < 2) {
+        return;
+    }
+    qsort(v, *n, sizeof *v, cmp_id);
+    size_t w = 1;
+    for (size_t i = 1; i < *n; i++) {
+        if (strcmp(v[i], v[w - 1])) {
+            memmove(v[w++], v[i], sizeof *v);
+        }
+    }
+    *n = w;
 }
 
 /* Sorts the change log's entries: VMs by id into vm_ids (their networks
@@ -162,6 +180,9 @@ classify(const struct changelog_batch *b, struct recon_changes *out,
             out->reload = true;
         }
     }
+    ids_dedupe(*vm_ids, n_vm_ids);
+    ids_dedupe(*vm_nets, n_vm_nets);
+    ids_dedupe(out->networks, &out->n_networks);
     return ok;
 }
 
@@ -228,9 +249,9 @@ store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
         for (size_t i = 0; !rc && i < n_nets; i++) {
             rc = id_add(&out->networks, &out->n_networks, nets[i]) ? 0 : ENOMEM;
         }
+        ids_dedupe(out->networks, &out->n_networks);
     } else if (n_ids) {
-        qsort(ids, n_ids, sizeof *ids, cmp_id);
-        rc = read_vms(s, cur, ids, n_ids, out);
+        rc = read_vms(s, cur, ids, n_ids, out);     /* sorted, each once */
     }
     free(ids);
     free(nets);
