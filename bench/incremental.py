@@ -440,8 +440,9 @@ class Network:
 
     def vm_body(self, i, name=None):
         mac, ip = fleets.vm_addr(i)
+        host = self.workers[i % len(self.workers)]
         return {"name": name or f"v{i}", "mac": mac, "ip": ip, "switch": f"s{i % self.n_sw}",
-                "placement": {"host": self.workers[i % len(self.workers)]}}
+                "iface": self.fleet.iface(i, host), "placement": {"host": host}}
 
     def wait_all_realized(self, timeout=900):
         poll = fleets.Psql(self.pg.url(self.db))
