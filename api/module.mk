@@ -22,3 +22,5 @@ $(BUILD)/gen/web.c: $(WEB_FILES) tools/embed api/module.mk
 # Several instances: this one's registration and cloud leases (its own
 # thread) and GET /v1/instances.
 API_SRCS += api/lease_keeper.c api/instances.c
+# The tenant-controller agent on PostgreSQL.
+API_SRCS += api/vswitch_store.c

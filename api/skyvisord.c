@@ -28,6 +28,7 @@
 #include "api/lease_keeper.h"
 #include "api/lifecycle_store.h"
 #include "api/reconcile.h"
+#include "api/vswitch_store.h"
 #include "ctrl/stream.h"
 
 #define SKYVISOR_VERSION "0.1.0"
@@ -484,6 +485,7 @@ main(int argc, char **argv)
     struct sky_reconcile *recon = NULL;
     struct lifecycle_store *life = NULL;
     struct lease_keeper *keeper = NULL;
+    struct vswitch_store *agent = NULL;
     rc = 1;
     if (prepare_schema(conninfo)) {
         goto out;
@@ -531,6 +533,11 @@ main(int argc, char **argv)
         if (!life) {
             goto out;
         }
+        /* The tenants' controllers: a virtual switch each (its own thread). */
+        agent = vswitch_store_start(conninfo);
+        if (!agent) {
+            goto out;
+        }
     }
     struct http_options ho = {
         .listen = opt.listen,
@@ -558,6 +565,7 @@ main(int argc, char **argv)
 
 out:
     http_stop(http);
+    vswitch_store_stop(agent);
     atomic_store(&grants_reader, NULL);
     sky_reconcile_stop(recon);
     lifecycle_store_stop(life);

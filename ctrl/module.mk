@@ -12,3 +12,5 @@ CTRL_SRCS += ctrl/recon_lifecycle.c
 CTRL_SRCS += ctrl/recon_migration.c
 # Several instances: only the owned clouds' switches, fenced (recon_owner.c).
 CTRL_SRCS += ctrl/recon_owner.c
+# Tenant controllers: the virtual OpenFlow switches (migrations/009).
+CTRL_SRCS += ctrl/vflow.c ctrl/vswitch_agent.c

@@ -17,3 +17,5 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed
 DB_SRCS += db/instances.c
 # Admission control of the tenants' WAN caps (migrations/010).
 DB_SRCS += db/bandwidth.c
+# Tenant controllers: virtual ports and flows (migrations/009).
+DB_SRCS += db/tenant_ctl.c

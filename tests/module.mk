@@ -122,3 +122,5 @@ UNIT_TESTS += test_recon_lifecycle
 
 # Cloud leases of several instances (core/lease.c).
 UNIT_TESTS += test_lease
+# Tenant controllers: the checks and selections of virtual flows.
+UNIT_TESTS += test_vflow

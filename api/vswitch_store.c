@@ -1,0 +1,123 @@
+/* vswitch_store.c: see vswitch_store.h. */
+#include "api/vswitch_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vlog.h"
+#include "db/tenant_ctl.h"
+
+struct vswitch_store {
+    struct db_conn *db;
+    struct vswitch_agent_store store;
+    struct vswitch_agent *agent;
+};
+
+static int
+qs_errno(enum db_qs qs)
+{
+    return qs < 0 ? EIO : 0;
+}
+
+static int
+store_view(void *aux, char **json)
+{
+    struct vswitch_store *v = aux;
+    return qs_errno(tenant_ctl_view(v->db, json));
+}
+
+static int
+store_flow_put(void *aux, const char *vswitch_id, const struct vswitch_agent_flow *f,
+               bool reset_counts, long long *id)
+{
+    struct vswitch_store *v = aux;
+    struct tenant_ctl_flow row = {
+        .table_id = f->table_id, .priority = f->priority, .flags = f->flags,
+        .idle_timeout = f->idle_timeout, .hard_timeout = f->hard_timeout,
+        .cookie = f->cookie, .match = f->match, .match_len = f->match_len,
+        .insts = f->insts, .insts_len = f->insts_len,
+    };
+    enum db_qs qs = tenant_ctl_flow_put(v->db, vswitch_id, &row, reset_counts, id);
+    return qs == DB_QS_ONE ? 0 : EIO;
+}
+
+static int
+store_flow_delete(void *aux, const char *ids_json)
+{
+    struct vswitch_store *v = aux;
+    return qs_errno(tenant_ctl_flow_delete(v->db, ids_json));
+}
+
+static int
+store_flow_list(void *aux, const char *vswitch_id, struct vswitch_agent_flow **out,
+                size_t *n)
+{
+    struct vswitch_store *v = aux;
+    struct tenant_ctl_flow *rows;
+    *out = NULL;
+    *n = 0;
+    enum db_qs qs = tenant_ctl_flow_list(v->db, vswitch_id, &rows, n);
+    if (qs < 0) {
+        return EIO;
+    }
+    struct vswitch_agent_flow *f = *n ? calloc(*n, sizeof *f) : NULL;
+    if (*n && !f) {
+        tenant_ctl_flows_free(rows, *n);
+        *n = 0;
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        f[i] = (struct vswitch_agent_flow) {
+            .id = rows[i].id, .table_id = rows[i].table_id, .priority = rows[i].priority,
+            .flags = rows[i].flags, .idle_timeout = rows[i].idle_timeout,
+            .hard_timeout = rows[i].hard_timeout, .cookie = rows[i].cookie,
+            .match = rows[i].match, .match_len = rows[i].match_len,
+            .insts = rows[i].insts, .insts_len = rows[i].insts_len,
+        };
+        rows[i].match = rows[i].insts = NULL;   /* moved */
+    }
+    tenant_ctl_flows_free(rows, *n);
+    *out = f;
+    return 0;
+}
+
+struct vswitch_store *
+vswitch_store_start(const char *conninfo)
+{
+    struct vswitch_store *v = calloc(1, sizeof *v);
+    if (!v || !(v->db = db_conn_create(conninfo))) {
+        vlog(VLOG_ERR, "vswitch", "the tenant-controller agent has no database "
+             "connection");
+        free(v);
+        return NULL;
+    }
+    v->store = (struct vswitch_agent_store) {
+        .view = store_view, .flow_put = store_flow_put,
+        .flow_delete = store_flow_delete, .flow_list = store_flow_list, .aux = v,
+    };
+    struct vswitch_agent_options o = {.store = &v->store};
+    if (!(v->agent = vswitch_agent_start(&o))) {
+        vlog(VLOG_ERR, "vswitch", "the tenant-controller agent did not start");
+        db_conn_destroy(v->db);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void
+vswitch_store_stop(struct vswitch_store *v)
+{
+    if (v) {
+        vswitch_agent_stop(v->agent);
+        db_conn_destroy(v->db);
+        free(v);
+    }
+}
+
+const struct vswitch_agent *
+vswitch_store_agent(const struct vswitch_store *v)
+{
+    return v ? v->agent : NULL;
+}

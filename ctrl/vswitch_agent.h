@@ -1,0 +1,136 @@
+/* vswitch_agent.h: skyvisord as an OpenFlow 1.3 switch to tenants' own
+ * controllers, one virtual switch per controlled virtual switch.
+ *
+ * A virtual switch whose `controller` is set (api/switches.c; inside its
+ * tenant's controller_allow) gets a connection from skyvisord to that
+ * address, over which skyvisord plays the switch: it sends HELLO and
+ * answers as OpenFlow 1.3 asks of a switch.  What the controller sees:
+ *
+ *   datapath id   vflow_datapath_id(tenant tag, switch seq): stable;
+ *   features      n_buffers 0 (no buffering: every packet-in carries the
+ *                 whole packet, buffer_id NO_BUFFER), VFLOW_N_TABLES
+ *                 tables, capabilities FLOW_STATS | PORT_STATS;
+ *   ports         one per VM on the switch (named after the VM, its MAC
+ *                 as hw_addr, LINK_DOWN while the VM is stopped) and one
+ *                 per virtual link end (named "to-" and the peer switch),
+ *                 numbered from 1 (db/tenant_ctl.h keeps the numbers);
+ *                 PORT_STATUS add / delete / modify as they come, go or
+ *                 change;
+ *   flows         flow-mods are checked (ctrl/vflow.h lists every refusal
+ *                 and its OpenFlow error), held within the quotas below,
+ *                 and stored in PostgreSQL (vflow) as desired state before
+ *                 they are acknowledged, so a restart keeps them; flow
+ *                 stats, hard and idle timeouts and flow-removed are the
+ *                 agent's; a barrier reply follows every flow-mod before
+ *                 it, each already stored;
+ *   links         a packet-out to a virtual link port enters the peer
+ *                 switch on its end of the link and runs through that
+ *                 switch's flow table (vswitch_pipeline.c), so LLDP sent
+ *                 out of a link port comes back to the peer's controller
+ *                 as a packet-in on the peer's port: topology discovery
+ *                 finds exactly the tenant's virtual links;
+ *   roles         EQUAL, MASTER, SLAVE with generation ids (a stale one is
+ *                 refused); a SLAVE may not modify flows or send packets;
+ *   the rest      DESC, PORT_DESC, FLOW, PORT_STATS multiparts; anything
+ *                 else (groups, meters, table-mod, port-mod, other
+ *                 multiparts) is answered with the error OpenFlow gives
+ *                 for a message or multipart type not supported.
+ *
+ * Not yet: packets from and to VMs.  A packet-out to a VM port is counted
+ * and dropped, and the tenant's flows are not yet translated into the
+ * physical bridges' tables, so a controlled switch's VMs get no
+ * forwarding from skyvisor (fail_mode secure: nothing is forwarded) and
+ * packet-ins come only from the virtual links.
+ *
+ * Quotas (per tenant, over all its controlled switches): at most
+ * VSWITCH_AGENT_MAX_FLOWS flows (FLOW_MOD_FAILED TABLE_FULL beyond), and
+ * flow-mods at VSWITCH_AGENT_RATE per second with bursts of
+ * VSWITCH_AGENT_BURST (FLOW_MOD_FAILED EPERM beyond).  A message that does
+ * not decode is answered with the decoder's error; a stream that cannot be
+ * framed, or a controller that stops reading (over VSWITCH_AGENT_MAX_OUT
+ * bytes queued), loses its connection, which is retried with backoff.
+ * Every refusal is counted (vswitch_agent_stats, /metrics).
+ *
+ * Storage: the agent reaches PostgreSQL only through the store it is given
+ * (struct vswitch_agent_store; api/vswitch_store.c glues it to
+ * db/tenant_ctl.h), called on the agent's thread only.
+ *
+ * Threads: the agent runs on its own thread; it reads the controlled
+ * switches and their ports every
+ * poll_ms (a change of a VM, a link or a switch shows within that time),
+ * and polls the controllers' sockets in between.  Stats are read with
+ * atomics from any thread. */
+#ifndef SKYVISOR_CTRL_VSWITCH_AGENT_H
+#define SKYVISOR_CTRL_VSWITCH_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VSWITCH_AGENT_MAX_FLOWS 1000
+#define VSWITCH_AGENT_RATE 200
+#define VSWITCH_AGENT_BURST 400
+#define VSWITCH_AGENT_MAX_OUT (4u << 20)
+
+struct vswitch_agent;
+
+/* One stored virtual flow: the wire bytes of its canonical match (a whole
+ * ofp_match) and of its instructions. */
+struct vswitch_agent_flow {
+    long long id;
+    uint8_t table_id;
+    uint16_t priority, flags, idle_timeout, hard_timeout;
+    uint64_t cookie;
+    uint8_t *match;             /* borrowed by put, owned by a list */
+    size_t match_len;
+    uint8_t *insts;
+    size_t insts_len;
+};
+
+/* Each returns 0, or an errno after which the agent tries again later. */
+struct vswitch_agent_store {
+    /* The view (db/tenant_ctl.h, tenant_ctl_view): malloc'ed JSON text. */
+    int (*view)(void *aux, char **json);
+    /* Adds or replaces a flow of a switch (same table, priority, match);
+     * *id gets its id. */
+    int (*flow_put)(void *aux, const char *vswitch_id,
+                    const struct vswitch_agent_flow *, bool reset_counts,
+                    long long *id);
+    /* Deletes flows by id (a JSON array of integers). */
+    int (*flow_delete)(void *aux, const char *ids_json);
+    /* A switch's flows: a malloc'ed array whose members own their bytes
+     * (vswitch_agent_flows_free). */
+    int (*flow_list)(void *aux, const char *vswitch_id,
+                     struct vswitch_agent_flow **, size_t *n);
+    void *aux;
+};
+void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);
+
+struct vswitch_agent_options {
+    const struct vswitch_agent_store *store;    /* borrowed; outlives the agent */
+    unsigned int poll_ms;       /* 0: 500 */
+    unsigned int max_flows;     /* 0: VSWITCH_AGENT_MAX_FLOWS */
+    unsigned int rate, burst;   /* 0: the defaults above */
+};
+
+struct vswitch_agent_stats {
+    uint64_t switches;          /* controlled switches known */
+    uint64_t connected;         /* of which connected to their controller */
+    uint64_t flow_mods;         /* flow-mods applied */
+    uint64_t flows;             /* virtual flows held */
+    uint64_t refused;           /* messages answered with an error */
+    uint64_t quota_refused;     /* ... of which for a quota */
+    uint64_t packet_ins;        /* packet-ins sent */
+    uint64_t packet_outs;       /* packet-outs accepted */
+};
+
+/* Starts the agent's thread.  Returns NULL (and logs) on failure.  The
+ * caller owns the agent: vswitch_agent_stop() stops and frees it. */
+struct vswitch_agent *vswitch_agent_start(const struct vswitch_agent_options *);
+/* Closes every controller connection, joins the thread, frees.  Accepts
+ * NULL. */
+void vswitch_agent_stop(struct vswitch_agent *);
+/* Any thread. */
+void vswitch_agent_get_stats(const struct vswitch_agent *, struct vswitch_agent_stats *);
+
+#endif
