@@ -51,11 +51,15 @@ static const struct db_stmt q_vms = {
     " wire_low, coalesce(iface, ''), " VM_MIGRATION
     " FROM vm WHERE " VM_IN_MODEL
     " ORDER BY id", 0};
+/* The ids come as text: with "id = ANY($1::uuid[])" the cast stays in the
+ * scan, and a generic plan may parse the whole array once per row (a
+ * minute for 5 000 ids among 10 000 VMs); unnest() parses it once. */
 static const struct db_stmt q_vms_by_id = {
     "state_vms_by_id",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
     " wire_low, coalesce(iface, ''), " VM_MIGRATION
-    " FROM vm WHERE id = ANY($1::uuid[]) AND " VM_IN_MODEL " ORDER BY id", 1};
+    " FROM vm WHERE id IN (SELECT unnest($1::uuid[])) AND " VM_IN_MODEL
+    " ORDER BY id", 1};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
 
