@@ -138,6 +138,8 @@ struct agent {
     uint64_t epoch;                 /* the owner's epoch held here, 0: none */
     uint64_t deadline_ms;           /* writes stop then (CLOCK_MONOTONIC) */
     uint64_t raised;                /* the epoch its OVSDB fence holds */
+    uint64_t slave_gen;             /* foreign: the generation its SLAVE
+                                     * role asks with, 0: no connection */
 };
 
 struct recon_portno {
@@ -311,7 +313,8 @@ struct statusfold_host;
 struct statusfold_batch;
 struct ovsdb_txn;
 /* Before recon_sync_agents(): each host owned (role MASTER with its
- * epoch, adopted on a new epoch) or foreign (role forgotten). */
+ * epoch, adopted on a new epoch) or foreign (role SLAVE with its owner's
+ * epoch once its OVSDB shows it, else no connection). */
 void recon_owner_pass(struct reconciler *, const struct netmodel *);
 /* Whether this pass may write to host 'a' (else a->note or its error
  * says why); raises its OVSDB fence on a new epoch first. */

@@ -486,8 +486,8 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
     json_t *batch = json_array();
     for (size_t h = 0; batch && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
-        if (!a || !a->db || !ovsdb_is_synced(a->db)) {
-            continue;
+        if (!a || a->foreign || !a->db || !ovsdb_is_synced(a->db)) {
+            continue;               /* another instance owns it (recon_owner.c) */
         }
         const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
         for (size_t i = 0; i < a->n_ports; i++) {
@@ -578,6 +578,9 @@ capture(struct reconciler *r, struct recon_life *l, const struct netmodel *m,
     const struct nm_vm *vm = &m->vms[v];
     const struct nm_host *ho = &m->hosts[vm->host];
     struct agent *home = recon_agent_for(r, ho);
+    if (home && home->foreign) {
+        return EAGAIN;              /* its cloud's owner captures it */
+    }
     if (!home || !home->db || !ovsdb_is_synced(home->db) || !recon_is_up(r, home->dpid)) {
         if (wall_now() - q->requested_at < CAPTURE_WAIT_S) {
             return EAGAIN;
@@ -593,9 +596,13 @@ capture(struct reconciler *r, struct recon_life *l, const struct netmodel *m,
         return ENOMEM;
     }
     for (size_t h = 0; h < m->n_hosts; h++) {
+        /* A bridge another instance owns is read as its slave sees it (a
+         * slave may not even send a barrier). */
+        const struct agent *x = recon_agent_for(r, &m->hosts[h]);
         up[h] = recon_is_up(r, m->hosts[h].dpid)
-                && !ofctl_submit_wait(r->ctl, m->hosts[h].dpid, NULL, 0,
-                                      RECON_OF_TIMEOUT_MS, NULL, NULL);
+                && ((x && x->foreign)
+                    || !ofctl_submit_wait(r->ctl, m->hosts[h].dpid, NULL, 0,
+                                          RECON_OF_TIMEOUT_MS, NULL, NULL));
     }
     json_t *bridges = json_array(), *times = json_object(), *missing = json_array();
     size_t n_flows = 0;

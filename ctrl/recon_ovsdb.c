@@ -213,8 +213,9 @@ recon_sync_agents(struct reconciler *r, const struct netmodel *m)
                 ovsdb_run(a->db);
             }
         }
-        /* Only the owner of its cloud connects (recon_owner.c). */
-        const char *of = a->foreign ? "" : ho->openflow;
+        /* The owner of its cloud connects, and a follower once it knows
+         * the generation to ask SLAVE with (recon_owner.c). */
+        const char *of = a->foreign && !a->slave_gen ? "" : ho->openflow;
         if (strcmp(a->of_target, of)) {
             if (a->of_target[0]) {
                 ofctl_disconnect(r->ctl, a->of_target);

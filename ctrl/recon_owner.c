@@ -19,13 +19,16 @@
  *                     (recon_owner_may_write);
  *   owned, same epoch the role's deadline follows the grant's (also
  *                     between passes: recon_owner_tick);
- *   not owned         the role is forgotten (the controller is fenced:
- *                     a switch without a granted role refuses every write
- *                     with EPERM before it leaves this process), the
- *                     OpenFlow connection is dropped (recon_sync_agents
- *                     connects only owned hosts), the OVSDB session stays
- *                     (read only: it shows the epoch) and the host is left
- *                     alone.
+ *   not owned         a follower: the OVSDB session stays (read only),
+ *                     and once it shows the owner's epoch the OpenFlow
+ *                     connection asks SLAVE with that generation (equal to
+ *                     the owner's, so not stale: the switch sends it no
+ *                     packet-ins and refuses its writes, which the
+ *                     controller refuses first anyway: a slave never
+ *                     writes, and the controller is fenced, so a switch
+ *                     without a granted role gets no write either); until
+ *                     then it has no OpenFlow connection (recon_sync_agents)
+ *                     and asks nothing.  The host is left alone.
  * Writes stop at the grant's deadline by this process's monotonic clock
  * whatever the switch says: the role's deadline refuses flow-mods and
  * packet-outs (ETIME), recon_owner_fence() OVSDB transactions.  A switch
@@ -90,8 +93,20 @@ step_down(struct reconciler *r, struct agent *a, const char *why)
                  a->name[0] ? a->name : a->id, a->epoch, why);
         ofctl_set_role(r->ctl, a->dpid, OFCTL_ROLE_NONE, 0, 0);
     }
-    a->epoch = a->deadline_ms = a->raised = 0;
+    a->epoch = a->deadline_ms = a->raised = a->slave_gen = 0;
     a->foreign = true;
+}
+
+/* Follows host 'a' owned elsewhere: SLAVE with the epoch its OVSDB shows. */
+static void
+follow(struct reconciler *r, struct agent *a)
+{
+    uint64_t gen = a->db && ovsdb_is_synced(a->db)
+                   ? ovsdb_vswitch_epoch(ovsdb_get_replica(a->db)) : 0;
+    if (gen != a->slave_gen) {
+        a->slave_gen = gen;
+        ofctl_set_role(r->ctl, a->dpid, gen ? OFCTL_ROLE_SLAVE : OFCTL_ROLE_NONE, gen, 0);
+    }
 }
 
 /* A refusal of our epoch on host 'a': the grant goes at once. */
@@ -126,6 +141,7 @@ recon_owner_pass(struct reconciler *r, const struct netmodel *m)
             if (!a->foreign) {
                 step_down(r, a, "its cloud's lease is not held here");
             }
+            follow(r, a);
             continue;
         }
         if (a->epoch != epoch) {
@@ -139,6 +155,7 @@ recon_owner_pass(struct reconciler *r, const struct netmodel *m)
             taken = true;
         }
         a->foreign = false;
+        a->slave_gen = 0;
         a->epoch = epoch;
         a->deadline_ms = deadline;
         ofctl_set_role(r->ctl, a->dpid, OFCTL_ROLE_MASTER, epoch, deadline);
@@ -249,7 +266,7 @@ recon_owner_fenced(void *aux, uint64_t dpid, int reason, uint64_t generation)
         snprintf(cloud, sizeof cloud, "%s", s->m.clouds[s->m.hosts[h].cloud].o.id);
     }
     urcu_bp_read_unlock();
-    VLOG_WRN(RECON_MOD, "switch %016" PRIx64 " refused epoch %" PRIu64 " (%s): stepping down",
+    VLOG_WRN(RECON_MOD, "switch %016" PRIx64 " refused role generation %" PRIu64 " (%s)",
              dpid, generation, reason == ESTALE ? "stale" : "made slave");
     if (cloud[0]) {
         r->opt.owner->fenced(r->opt.owner->aux, cloud, generation);

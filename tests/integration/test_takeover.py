@@ -6,7 +6,8 @@ Three simulated clouds (tools/cloudsim.py), one gateway host each, linked
 c1 - c2 - c3 (the c1 - c3 link costs more, so the tunnel tree runs through
 c2): red's `va` on c1-gw and `vb` on c3-gw exchange traffic across c2.
 Three instances run with --leases, each pinned to one cloud (--clouds), on
-short leases (LEASE_MS).  c2's owner is the victim.
+short leases (LEASE_MS); the others follow each bridge as OpenFlow slaves.
+c2's owner is the victim.
 
 - kill -9 of c2's owner while tools/udpprobe streams 1000 datagrams a
   second from `va` to `vb` (the VMs' ARP caches flushed right after the
@@ -284,6 +285,10 @@ def test_kill9_owner_another_instance_adopts_its_flows(instances, sim, capsys):
     d1, d2, d3 = instances.d
     e2 = instances.owns(d2)["c2"]
     assert epoch(sim, "c2-gw") == e2
+    # The others follow c2-gw as slaves with its owner's generation.
+    for d in (d1, d3):
+        wait_for(lambda: f"role SLAVE generation {e2} granted" in d.read_log(), 10,
+                 "a follower's SLAVE role on c2-gw")
     before = flows(sim, "c2-gw")
     assert before, "c2-gw has no flows"
     mon = Monitor(sim, "c2-gw")
@@ -299,6 +304,7 @@ def test_kill9_owner_another_instance_adopts_its_flows(instances, sim, capsys):
                 cloudsim.sh("ip", "neigh", "flush", "all", ns=sim.vm_ns(vm))
             wait_for(lambda: epoch(sim, "c2-gw") > e2, 20, "c2-gw adopted")
             t_adopted = time.monotonic() - t0
+            probe.mark()
             owner = d1 if "c2" in instances.owns(d1) else d3
             other = d3 if owner is d1 else d1
             assert "c2" in instances.owns(owner)
@@ -312,12 +318,14 @@ def test_kill9_owner_another_instance_adopts_its_flows(instances, sim, capsys):
     pinger.join()
     events = mon.stop()
     after = flows(sim, "c2-gw")
-    window = probe.result["windows"][1]
+    window, added = probe.result["windows"][1], probe.result["windows"][2]
     with capsys.disabled():
         print(f"\ntakeover: adopted {t_adopted:.2f} s after the kill (lease {LEASE_MS} ms, "
               f"heartbeat {HEARTBEAT_MS} ms); vc realized and pinging at {t_vc:.2f} s; "
-              f"probe lost {window['lost']} of {window['sent']} (longest gap "
-              f"{window['max_gap_ms']} ms), whole run {probe.result['lost']} of "
+              f"probe lost {window['lost']} of {window['sent']} from the kill to the "
+              f"adoption (longest gap {window['max_gap_ms']} ms), {added['lost']} of "
+              f"{added['sent']} while vc was added (longest gap {added['max_gap_ms']} ms), "
+              f"whole run {probe.result['lost']} of "
               f"{probe.result['sent']}; {pinger.ok} reads answered, "
               f"{len(pinger.bad)} not; c2-gw flows {len(before)} -> {len(after)}, "
               f"{len(events)} monitor lines")
@@ -371,7 +379,7 @@ def split_brain(instances, sim, drop_connections):
         assert not bad, f"{host} has vx's flows: {bad}"
     assert not [l for l in events if mac[-5:] in l or VMS["vx"][2] in l], events
     assert "failpoint" in log and "continued" in log
-    assert "not the owner any more" in log or "stepping down" in log, log[-3000:]
+    assert "not the owner any more" in log or "refused role generation" in log, log[-3000:]
     assert sim.ping("va", VMS["vb"][2])
 
 
@@ -381,3 +389,22 @@ def test_split_brain_paused_owner_connections_open(instances, sim):
 
 def test_split_brain_paused_owner_connections_dropped(instances, sim):
     split_brain(instances, sim, drop_connections=True)
+
+
+# -- one writer for a snapshot -----------------------------------------------------
+
+def test_snapshot_captured_by_its_hosts_owner_reading_every_bridge(instances, sim):
+    """A snapshot asked through an instance that does not own the VM's cloud
+    is captured by the one that does, which reads the other clouds' bridges
+    as their slave: ready, every bridge read, none unreachable."""
+    d1, d2, d3 = instances.d
+    api = d3.api()
+    st, hdrs, snap = api.post(f"{NET}/vms/va/snapshots", {})
+    assert st == 202, snap
+    snap = wait_for(lambda: (lambda g: g if g["state"] != "pending" else None)(
+        ok(api.get(hdrs["location"]))), 30, "the snapshot settled", step=0.2)
+    assert snap["state"] == "ready", snap
+    content = snap["content"]
+    assert content["unreachable"] == [], content["unreachable"]
+    assert {"c1-gw", "c2-gw"} <= {b["host"] for b in content["bridges"]}, content["bridges"]
+    assert "snapshot" in d1.read_log() and "snapshot" not in d3.read_log()
