@@ -330,6 +330,11 @@ def test_kill9_owner_another_instance_adopts_its_flows(instances, sim, capsys):
               f"{len(pinger.bad)} not; c2-gw flows {len(before)} -> {len(after)}, "
               f"{len(events)} monitor lines")
     assert not pinger.bad, pinger.bad[:10]
+    # The switch and network spanning the clouds: one writer folds them
+    # from the hosts' and VMs' recorded statuses.
+    for path in (f"{NET}/switches/s", NET):
+        wait_for(lambda: ok(d1.api().get(path))["status"]["state"] == "realized", 10,
+                 f"{path} realized", step=0.2)
     print("\n".join(events))
     deleted = [l for l in events if "event=DELETED" in l]
     assert not deleted, deleted
