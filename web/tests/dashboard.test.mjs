@@ -19,7 +19,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ADMIN, ARTIFACTS, apiClient, launchBrowser, signIn as signInAs, sql as psql,
-  startDaemon, stopDaemon, waitFor } from './harness.mjs';
+  startDaemon, stopDaemon } from './harness.mjs';
 
 let tmp, daemon, base, api, browser, page, pageErrors, redToken;
 
@@ -279,81 +279,6 @@ test('a VM detail panel takes a snapshot, starts a migration and rolls it back',
   assert.notEqual(back.rollback_requested_at, null);
   assert.equal(await problem.isVisible(), false);
   await shot('vm-rollback');
-  await page.click('#signout');
-});
-
-test('the panel follows phases as the reconciler records them', async () => {
-  // This skyvisord runs no reconciler, so its writes are made here as
-  // db/vm_migrations.c's advance makes them (the phase trigger stamps
-  // phase_times): the first migration's rollback realized, then a second
-  // one through clone and dual with counters, and failed.
-  const M = '/v1/tenants/red/networks/red-prod/vms/web/migrations';
-  const advance = (id, phase, extra = '') => sql(`UPDATE vm_migration SET phase='${phase}'${extra}, ` +
-    `finished_at = CASE WHEN '${phase}' IN ('done', 'rolled-back', 'failed') THEN now() END, ` +
-    `generation = generation + 1 WHERE id='${id}'`);
-  await page.goto(`${base}/ui/`);
-  await signIn(ADMIN);
-  await page.click('#tab-networks');
-  await page.click('button[data-net="red/red-prod"]');
-  await page.click('button.vmbtn[data-vm="web"]');
-  const detail = page.locator('#vm-detail[data-vm="web"]');
-  const [first] = (await api('GET', M)).items;
-  await detail.locator('#mig-panel[data-phase="prepare"]').waitFor();
-
-  advance(first.id, 'rolled-back', ", detail='rolled back on request'");
-  const rolled = detail.locator('#mig-panel[data-phase="rolled-back"]');
-  await rolled.waitFor({ timeout: 15000 });
-  assert.deepEqual(await rolled.locator('ol.timeline li').evaluateAll(
-    els => els.map(e => `${e.dataset.phase}:${e.className}`)),
-  ['prepare:step past', 'rolled-back:step current end-rolled-back']);
-  assert.equal(await rolled.locator('[data-field="detail"]').textContent(), 'rolled back on request');
-  assert.equal(await rolled.locator('button').count(), 0);
-  assert.match(await rolled.locator('[data-field="notes"]').textContent(), /Finished at/);
-  await waitFor('the form enabled again', async () => !(await page.isDisabled('#mig-start')), 15000);
-  assert.equal(await page.locator('button.vmbtn[data-vm="web"] .badge').count(), 0);
-
-  // A second migration, to a host this time, through clone and dual.
-  await page.selectOption('#mig-kind', 'host');
-  await page.fill('#mig-target', 'web-iowa-h1');
-  await page.click('#mig-start');
-  const second = await waitFor('the second migration', async () =>
-    (await api('GET', M)).items.find(x => x.id !== first.id));
-  const box = detail.locator(`#mig-panel`);
-  await detail.locator('#mig-panel[data-phase="prepare"]').waitFor();
-  assert.equal(await box.locator('[data-field="to_host"]').textContent(), 'web-iowa-h1');
-  assert.equal(await detail.locator('.mig-older li[data-phase="rolled-back"]').count(), 1);
-  advance(second.id, 'clone', ', flows_cloned=40');
-  await detail.locator('#mig-panel[data-phase="clone"]').waitFor({ timeout: 15000 });
-  advance(second.id, 'dual', ', duplicated=12, to_controller=3');
-  await detail.locator('#mig-panel[data-phase="dual"]').waitFor({ timeout: 15000 });
-  const dual = await api('GET', `${M}/${second.id}`);
-  assert.deepEqual(Object.keys(dual.phase_times).sort(), ['clone', 'dual', 'prepare']);
-  for (const [f, v] of [['duplicated', '12'], ['to_controller', '3'], ['flows_cloned', '40']]) {
-    assert.equal(await box.locator(`[data-field="${f}"]`).textContent(), v, f);
-  }
-  assert.deepEqual(await box.locator('ol.timeline li').evaluateAll(els => els.map(e => e.className)),
-    ['step past', 'step past', 'step current', 'step todo', 'step todo', 'step todo']);
-  // Each entered phase has its time, and the time since the one before.
-  for (const p of ['prepare', 'clone', 'dual']) {
-    assert.equal(await box.locator(`li[data-phase="${p}"] .step-time`).getAttribute('title'), dual.phase_times[p], p);
-  }
-  assert.match(await box.locator('li[data-phase="dual"] .step-dt').textContent(), /^\+\d+(\.\d+)? (ms|s)$/);
-  assert.match(await box.locator('.mig-text').textContent(), /traffic delivered to both places · VM now at web-fra-h1, its traffic copied to web-iowa-h1/);
-  assert.equal(await box.locator('button[data-action="rollback"]').isEnabled(), true);
-  assert.equal(await box.locator('button[data-action="activate"]').isEnabled(), true);
-  await shot('vm-dual');
-
-  advance(second.id, 'failed', ", detail='host web-iowa-h1: its bridge br-sky is not reachable'");
-  const failed = detail.locator('#mig-panel[data-phase="failed"]');
-  await failed.waitFor({ timeout: 15000 });
-  assert.deepEqual(await failed.locator('ol.timeline li').evaluateAll(els => els.map(e => e.dataset.phase)),
-    ['prepare', 'clone', 'dual', 'failed']);
-  assert.match(await failed.locator('[data-field="detail"]').textContent(), /web-iowa-h1/);
-  assert.equal(await failed.locator('button').count(), 0);
-  await waitFor('the form enabled again', async () => !(await page.isDisabled('#mig-start')), 15000);
-  assert.match(await detail.locator('[data-field="host"]').textContent(), /^web-fra-h1/);
-  assert.doesNotMatch(await detail.textContent(), /null|undefined|NaN/);
-  await shot('vm-failed');
   await page.click('#signout');
 });
 
