@@ -70,6 +70,7 @@ struct api_principal {
 /* Process-wide settings the handlers need. */
 struct reconciler;
 struct lease_keeper;
+struct vswitch_agent;
 
 struct api_config {
     const char *admin_token;    /* SKYVISOR_ADMIN_TOKEN, when no file */
@@ -79,6 +80,8 @@ struct api_config {
     struct reconciler *recon;   /* NULL with --no-reconciler */
     enum tunnels_layout layout; /* --tunnels */
     struct lease_keeper *keeper; /* this instance's leases (api/lease_keeper.h) */
+    const struct vswitch_agent *tenant_ctl; /* the tenants' controllers' switches
+                                             * (ctrl/vswitch_agent.h), or NULL */
 };
 
 struct api_req {
@@ -199,10 +202,11 @@ int auth_admin_file_load(const char *path, char *err, size_t errlen);
 /* --- metrics.c --- */
 void metrics_observe(unsigned int route_index, enum api_method method,
                      unsigned int status, double seconds);
-/* Renders the Prometheus text exposition; caller frees.  'recon' and
- * 'keeper' may be NULL. */
+/* Renders the Prometheus text exposition; caller frees.  'recon',
+ * 'keeper' and 'tenant_ctl' may be NULL. */
 char *metrics_render(struct db_pool *pool, struct reconciler *recon,
-                     struct lease_keeper *keeper, size_t *len);
+                     struct lease_keeper *keeper,
+                     const struct vswitch_agent *tenant_ctl, size_t *len);
 
 /* --- http.c: server --- */
 struct api_server;

@@ -40,7 +40,7 @@ health_metrics(struct api_req *req, struct api_resp *resp)
 {
     size_t len;
     char *text = metrics_render(req->config->pool, req->config->recon,
-                                req->config->keeper, &len);
+                                req->config->keeper, req->config->tenant_ctl, &len);
     if (!text) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "cannot render metrics");
         return;

@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "api/lease_keeper.h"
 #include "ctrl/reconciler.h"
+#include "ctrl/vswitch_agent.h"
 #include "db/db.h"
 
 #define MAX_ROUTES 128
@@ -137,9 +138,44 @@ render_leases(struct out *o, struct lease_keeper *keeper)
                s.heartbeat_age_ms < 0 ? -1.0 : (double) s.heartbeat_age_ms / 1e3);
 }
 
+/* The tenant controllers' virtual switches (ctrl/vswitch_agent.h). */
+static void
+render_tenant_ctl(struct out *o, const struct vswitch_agent *agent)
+{
+    struct vswitch_agent_stats s;
+    vswitch_agent_get_stats(agent, &s);
+    static const struct {
+        const char *name, *help, *type;
+        size_t off;
+    } rows[] = {
+#define R(NAME, FIELD, TYPE, HELP) {"skyvisor_tenant_ctl_" NAME, HELP, TYPE, \
+                                    offsetof(struct vswitch_agent_stats, FIELD)}
+        R("switches", switches, "gauge", "Virtual switches that name a tenant controller."),
+        R("connected", connected, "gauge", "Of which connected to their controller."),
+        R("flows", flows, "gauge", "Virtual flows the tenant controllers hold."),
+        R("flow_mods_total", flow_mods, "counter", "Tenant flow-mods applied."),
+        R("refused_total", refused, "counter", "Tenant controller messages answered "
+                                               "with an OpenFlow error."),
+        R("quota_refused_total", quota_refused, "counter", "Of which for the flow "
+                                                           "or flow-mod rate quota."),
+        R("packet_ins_total", packet_ins, "counter", "Packet-ins sent to tenant "
+                                                     "controllers."),
+        R("packet_outs_total", packet_outs, "counter", "Tenant packet-outs accepted."),
+#undef R
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *) &s + rows[i].off, sizeof v);
+        out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name,
+                   rows[i].help, rows[i].name, rows[i].type, rows[i].name,
+                   (unsigned long long) v);
+    }
+}
+
 char *
 metrics_render(struct db_pool *pool, struct reconciler *recon,
-               struct lease_keeper *keeper, size_t *len)
+               struct lease_keeper *keeper, const struct vswitch_agent *tenant_ctl,
+               size_t *len)
 {
     struct out o = {malloc(16384), 0, 16384, false};
     if (!o.buf) {
@@ -271,6 +307,9 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
     }
     if (keeper) {
         render_leases(&o, keeper);
+    }
+    if (tenant_ctl) {
+        render_tenant_ctl(&o, tenant_ctl);
     }
     if (o.failed) {
         free(o.buf);

@@ -538,6 +538,7 @@ main(int argc, char **argv)
         if (!agent) {
             goto out;
         }
+        config.tenant_ctl = vswitch_store_agent(agent);
     }
     struct http_options ho = {
         .listen = opt.listen,

@@ -36,11 +36,12 @@
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.
  *
- * Not yet: packets from and to VMs.  A packet-out to a VM port is counted
- * and dropped, and the tenant's flows are not yet translated into the
- * physical bridges' tables, so a controlled switch's VMs get no
- * forwarding from skyvisor (fail_mode secure: nothing is forwarded) and
- * packet-ins come only from the virtual links.
+ * Not yet: packets from and to VMs.  The tenant's flows are not yet
+ * translated into the physical bridges' tables, and the reconciler does not
+ * read `controller` or `fail_mode`: a controlled switch's VMs keep the
+ * platform's own forwarding (what `standalone` promises; `secure` is
+ * stored but not enforced), packet-ins come only from the virtual links,
+ * and a packet-out to a VM port is accepted and dropped.
  *
  * Quotas (per tenant, over all its controlled switches): at most
  * VSWITCH_AGENT_MAX_FLOWS flows (FLOW_MOD_FAILED TABLE_FULL beyond), and

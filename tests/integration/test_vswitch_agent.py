@@ -410,6 +410,14 @@ def test_flow_mod_rate_quota(world):
             errors.append(struct.unpack("!HH", b[:4]))
     assert errors and set(errors) == {(5, 4)}
     assert len(errors) < 100
+    # Counted on /metrics, with every other refusal.
+    st, _, text = world["daemon"].api().get("/metrics", token=None)
+    assert st == 200
+    metrics = dict(l.rsplit(" ", 1) for l in text.splitlines() if l.startswith("skyvisor_tenant_ctl_"))
+    assert int(metrics["skyvisor_tenant_ctl_quota_refused_total"]) == len(errors)
+    assert int(metrics["skyvisor_tenant_ctl_refused_total"]) >= len(errors)
+    assert metrics["skyvisor_tenant_ctl_switches"] == "2"
+    assert metrics["skyvisor_tenant_ctl_connected"] == "2"
 
 
 def test_clearing_the_controller_closes_the_connection(world):
