@@ -13,3 +13,5 @@ CORE_SRCS += core/lease.c
 CORE_SRCS += core/vmcount.c
 # Named points where a test stops the process (core/failpoint.c).
 CORE_SRCS += core/failpoint.c
+# Bandwidth isolation: the meters of VM rates and tenant WAN caps.
+CORE_SRCS += core/meters.c

@@ -1,6 +1,7 @@
 /* netmodel.c: components, the overlay, and per-bridge ports and flows.
  * The design is described in netmodel.h; this file keeps to it. */
 #include "core/netmodel.h"
+#include "core/meters.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -980,6 +981,7 @@ flows_port_security(struct fctx *c, int s, uint32_t port)
     match(f, NF_ETH_SRC, vm->mac);
     match(f, NF_ETH_TYPE, ETH_TYPE_IP);
     match(f, NF_IPV4_SRC, vm->ip);
+    meters_vm(m, s, port, f);
     if (f) {
         f->write_meta = true;
         f->meta = (uint64_t) netmodel_vm_comp(m, s) << 32;
@@ -1081,6 +1083,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
             struct nm_flow *f = flow_new(c, NM_T_FORWARD, 100, ck);
             match(f, NF_ETH_DST, i ? netmodel_alt_mac(m, v) : wire);
             act(c, f, NA_OUTPUT, c->tun_port[nx]);
+            meters_wan(m, h, nx, v, c->tun_port[nx], f);
         }
     }
     if (local) {

@@ -143,6 +143,8 @@ struct nm_host {
 struct nm_tenant {
     struct nm_obj o;
     uint16_t tag;
+    uint32_t wan_limit_mbps;        /* cap per inter-cloud link, 0: none
+                                     * (core/meters.h) */
 };
 
 struct nm_network {
@@ -178,6 +180,7 @@ struct nm_vm {
     uint8_t mig;                    /* enum nm_mig */
     int mig_from, mig_to;
     uint32_t alt_low;
+    uint32_t rate_mbps, burst_kb;   /* its rate limit, 0: none (core/meters.h) */
 };
 
 enum nm_mig {
@@ -295,6 +298,8 @@ struct nm_flow {
     bool write_meta;
     uint64_t meta, meta_mask;
     uint8_t goto_table;             /* NM_NO_GOTO: none */
+    uint32_t meter;                 /* a meter instruction, 0: none; its */
+    uint32_t meter_kbps, meter_burst;   /* band (core/meters.h) */
 };
 
 enum {

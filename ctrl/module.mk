@@ -12,5 +12,7 @@ CTRL_SRCS += ctrl/recon_lifecycle.c
 CTRL_SRCS += ctrl/recon_migration.c
 # Several instances: only the owned clouds' switches, fenced (recon_owner.c).
 CTRL_SRCS += ctrl/recon_owner.c
+# The meters of bandwidth isolation on each bridge.
+CTRL_SRCS += ctrl/recon_meters.c
 # Tenant controllers: the virtual OpenFlow switches (migrations/009).
 CTRL_SRCS += ctrl/vflow.c ctrl/vswitch_agent.c

@@ -96,12 +96,16 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
         }
     }
     size_t ni = (f->n_acts ? 1 : 0) + (f->write_meta ? 1 : 0)
-                + (f->goto_table != NM_NO_GOTO ? 1 : 0);
+                + (f->goto_table != NM_NO_GOTO ? 1 : 0) + (f->meter ? 1 : 0);
     fm->insts = calloc(ni ? ni : 1, sizeof *fm->insts);
     if (!fm->insts) {
         return ENOMEM;
     }
     size_t k = 0;
+    if (f->meter) {                 /* first, as OpenFlow orders them */
+        fm->insts[k].type = OFPIT_METER;
+        fm->insts[k++].meter_id = f->meter;
+    }
     if (f->n_acts) {
         struct ofinst *in = &fm->insts[k++];
         in->type = OFPIT_APPLY_ACTIONS;
@@ -227,6 +231,7 @@ lookup_ofport(void *aux, int h, const char *name)
 void
 recon_plan_clear(struct recon_plan *p)
 {
+    recon_meters_plan_clear(p);
     buf_uninit(&p->wire);
     free(p->adds);
     free(p->dels);                  /* own nothing */
@@ -309,7 +314,8 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     struct recon_plan *p = &a->plan;
     recon_plan_clear(p);
     struct flowtable *unflagged = NULL;
-    if (a->readback || !a->ft) {
+    bool readback = a->readback || !a->ft;
+    if (readback) {
         owners = NULL;              /* a read-back is diffed whole */
         unflagged = flowtable_create();
         int rc = unflagged ? read_back(r, a, unflagged) : ENOMEM;
@@ -329,6 +335,10 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
                : netmodel_flows(m, h, lookup_ofport, a, &want)) {
         goto out;
     }
+    if ((rc = recon_meters_plan(r, a, &want, !owners, readback))) {
+        goto out;
+    }
+    rc = ENOMEM;
     flowtable_begin(a->ft);
     if (unflagged) {
         flowtable_begin(unflagged);
@@ -620,6 +630,7 @@ tenant_misses_recent(struct reconciler *r)
 void
 recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
 {
+    recon_meters_apply(r, agents, n, true);     /* before the flows naming them */
     for (int t; (t = next_table(agents, n, true)) >= 0;) {
         recon_keepalive(r);
         run_level(r, agents, n, true, t);
@@ -639,6 +650,7 @@ recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
         recon_keepalive(r);
         run_level(r, agents, n, false, t);
     }
+    recon_meters_apply(r, agents, n, false);    /* once no flow names them */
     unsigned long long kept = 0, repaired = 0;
     for (size_t i = 0; i < n; i++) {
         struct agent *a = agents[i];

@@ -30,6 +30,7 @@
 #include "ctrl/reconciler.h"
 
 struct flowtable;
+struct meter_spec;
 struct ovsdb;
 struct ovsdb_replica;
 struct recon_life;
@@ -86,6 +87,10 @@ struct recon_plan {
     size_t next_add, next_del;      /* the ordering engine's cursors */
     int error;                      /* a batch failed: nothing more goes */
     bool active;                    /* planned this pass */
+    /* Meters (recon_meters.c): ADD/MODIFY meter-mods sent before the
+     * flows, then DELETEs sent after them; owned. */
+    struct ofmsg *meter_mods;
+    size_t n_meter_adds, n_meter_dels;
 };
 
 /* One per host: its sessions and what this pass found. */
@@ -117,6 +122,10 @@ struct agent {
     long long readback_us;          /* the last read-back */
     unsigned long long drift;       /* drift found, not yet repaired */
     struct recon_plan plan;
+    /* The bridge's meters (recon_meters.c), sorted by id; owned. */
+    struct meter_spec *meters;
+    size_t n_meters;
+    bool meters_known;
     /* What this pass plans (reconciler.c): every flow of the bridge when
      * 'replan' (or the table is not known to be in sync), else the flows
      * of the pass's changed owners when 'owners', else nothing. */
@@ -297,6 +306,18 @@ int recon_flows_plan(struct reconciler *, const struct netmodel *, int h,
  * failed bridge gets its error and is read back by the next pass. */
 void recon_flows_apply(struct reconciler *, struct agent **agents, size_t n);
 void recon_plan_clear(struct recon_plan *);
+/* recon_meters.c (reconciler thread) */
+/* Diffs the meters the flows 'want' name against the bridge's (read back
+ * first when 'readback' or never read) into a->plan; deletions only when
+ * 'whole'.  0 or an errno (the host's error is set). */
+int recon_meters_plan(struct reconciler *, struct agent *, const struct nm_flows *want,
+                      bool whole, bool readback);
+/* Sends the planned meter additions ('adds') or deletions of agents[0..n)
+ * and waits for their barriers; a failure stops its bridge's plan. */
+void recon_meters_apply(struct reconciler *, struct agent **agents, size_t n, bool adds);
+void recon_meters_plan_clear(struct recon_plan *);
+/* Forgets the bridge's meters (its session closed). */
+void recon_meters_forget(struct agent *);
 /* Takes the loop thread's events: a flow-removed of a flow a table holds
  * drops it from that table, a miss on a bridge whose table claims the
  * flow schedules a read-back.  True when a pass should repair something. */

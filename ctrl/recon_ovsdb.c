@@ -156,6 +156,7 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     flowtable_destroy(a->ft);
     a->ft = NULL;
     recon_plan_clear(&a->plan);
+    recon_meters_forget(a);
 }
 
 void

@@ -22,7 +22,8 @@ static const struct db_stmt q_hosts = {
     " host(public_ip), ovsdb, bridge, datapath, coalesce(openflow, ''),"
     " coalesce(controller, '') FROM host ORDER BY id", 0};
 static const struct db_stmt q_tenants = {
-    "state_tenants", "SELECT " COMMON ", tag FROM tenant ORDER BY id", 0};
+    "state_tenants",
+    "SELECT " COMMON ", tag, coalesce(wan_limit_mbps, 0) FROM tenant ORDER BY id", 0};
 static const struct db_stmt q_networks = {
     "state_networks",
     "SELECT " COMMON ", tenant_id, tagging = 'rewrite' FROM network ORDER BY id", 0};
@@ -45,10 +46,12 @@ static const struct db_stmt q_links = {
     "coalesce((SELECT mg.phase || ' ' || mg.from_host_id || ' '"              \
     " || mg.to_host_id || ' ' || mg.alt_low FROM vm_migration mg"             \
     " WHERE mg.vm_id = vm.id AND mg.finished_at IS NULL), '')"
+/* A VM's rate limit (migrations/010), 0 for none. */
+#define VM_RATE "coalesce(rate_mbps, 0), coalesce(burst_kb, 0)"
 static const struct db_stmt q_vms = {
     "state_vms",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, ''), " VM_MIGRATION
+    " wire_low, coalesce(iface, ''), " VM_MIGRATION ", " VM_RATE
     " FROM vm WHERE " VM_IN_MODEL
     " ORDER BY id", 0};
 /* The ids come as text: with "id = ANY($1::uuid[])" the cast stays in the
@@ -57,7 +60,7 @@ static const struct db_stmt q_vms = {
 static const struct db_stmt q_vms_by_id = {
     "state_vms_by_id",
     "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, ''), " VM_MIGRATION
+    " wire_low, coalesce(iface, ''), " VM_MIGRATION ", " VM_RATE
     " FROM vm WHERE id IN (SELECT unnest($1::uuid[])) AND " VM_IN_MODEL
     " ORDER BY id", 1};
 static const struct db_stmt q_cloudlinks = {
@@ -148,6 +151,8 @@ read_vm(const PGresult *r, int row, const struct netmodel *m, struct nm_vm *v)
     v->ip = ip4(PQgetvalue(r, row, 10));
     v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
     snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
+    v->rate_mbps = (uint32_t) strtoul(PQgetvalue(r, row, 14), NULL, 10);
+    v->burst_kb = (uint32_t) strtoul(PQgetvalue(r, row, 15), NULL, 10);
     return read_migration(PQgetvalue(r, row, 13), m, v)
            && (v->network >= 0 || PQgetisnull(r, row, 6))
            && (v->sw >= 0 || PQgetisnull(r, row, 7))
@@ -223,6 +228,7 @@ load_txn(struct db_conn *c, void *ctx_)
     for (size_t i = 0; i < m->n_tenants; i++) {
         read_obj(r, (int) i, &m->tenants[i].o);
         m->tenants[i].tag = (uint16_t) atoi(PQgetvalue(r, (int) i, 6));
+        m->tenants[i].wan_limit_mbps = (uint32_t) strtoul(PQgetvalue(r, (int) i, 7), NULL, 10);
     }
     PQclear(r);
 

@@ -122,5 +122,7 @@ UNIT_TESTS += test_recon_lifecycle
 
 # Cloud leases of several instances (core/lease.c).
 UNIT_TESTS += test_lease
+# Bandwidth isolation: which flows carry which meter (core/meters.c).
+UNIT_TESTS += test_meters
 # Tenant controllers: the checks and selections of virtual flows.
 UNIT_TESTS += test_vflow
