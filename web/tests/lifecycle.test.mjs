@@ -11,8 +11,9 @@
 //   - a live migration started from the panel (the VM's second NIC plugged
 //     at the target first, as a hypervisor would) shows the phases the
 //     reconciler moves it through, its route, timeline and counters as the
-//     API reports them; rolled back from dual; then a second one, activated
-//     from the panel, shown through to done with the VM at its new host;
+//     API reports them; rolled back from dual; then a second one, pinged
+//     during dual and activated from the panel, shown through to done with
+//     its packets duplicated and the VM at its new host;
 //   - a VM stopped and started again from the panel;
 //   - a snapshot of a VM whose host's switch is down shows the
 //     reconciler's error detail.
@@ -207,6 +208,13 @@ test('a migration started from the panel shows each phase the reconciler reaches
   const second = await waitFor('the second migration', async () =>
     (await api('GET', `${N}/vms/a/migrations`)).items.find(x => x.id !== first.id));
   await page.locator('#mig-panel[data-phase="dual"] button[data-action="activate"]').waitFor({ timeout: 60000 });
+  // Traffic to a while both places receive it: b pings it (a's MAC known to
+  // b beforehand, so no ARP reply leaves a's new NIC and activates it early).
+  const vnsB = `${PREFIX}-v-b`.slice(0, 32);
+  execFileSync('ip', ['-n', vnsB, 'neigh', 'replace', VMS.a[2], 'lladdr', VMS.a[1], 'dev', 'eth0']);
+  execFileSync('ip', ['netns', 'exec', vnsB, 'ping', '-q', '-c', '20', '-i', '0.05', '-W', '1', VMS.a[2]],
+    { stdio: 'pipe' });
+  assert.equal(await box.getAttribute('data-phase'), 'dual');
   await page.click('#mig-panel button[data-action="activate"]');
   const seen = new Set();
   await waitFor('done on the page', async () => {
@@ -226,6 +234,8 @@ test('a migration started from the panel shows each phase the reconciler reaches
   for (const f of ['duplicated', 'to_controller', 'flows_cloned']) {
     assert.equal(await box.locator(`[data-field="${f}"]`).textContent(), String(done.counters[f]), f);
   }
+  console.log(`# migration done: ${JSON.stringify(done.counters)}`);
+  assert.ok(done.counters.duplicated > 0, JSON.stringify(done.counters));
   await waitFor('the VM shown at its new host', async () =>
     /^wl2-h1 \(wl2\)$/.test(await detail.locator('[data-field="host"]').textContent()), 15000);
   assert.equal(await detail.locator('.mig-older li[data-phase="rolled-back"]').count(), 1);
