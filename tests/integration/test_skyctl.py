@@ -670,3 +670,43 @@ def test_wait_until_realized_on_open_vswitch(pg, tmp_path, one_cloud):
         ok(skyctl(d, "destroy", "-f", str(f)))
     finally:
         assert d.stop() == 0, d.read_log()
+
+
+CTL = """\
+    name: ctl
+    tenants:
+      - name: ctl
+        controller_allow: [192.0.2.0/24]
+        networks:
+          - name: net
+            subnet: 10.5.0.0/24
+            switches:
+              - {name: s, controller: "tcp:192.0.2.10:6653"}
+              - plain
+"""
+
+
+def test_tenant_controllers_in_the_file(daemon, tmp_path):
+    """A switch's controller and fail_mode, and the tenant's controller_allow
+    (the admin's), are applied and changed in place like any field."""
+    api = daemon.api()
+    ok(skyctl(daemon, "apply", "-f", write(tmp_path, "ctl.yaml", CTL), "--no-wait"))
+    assert items(api, "/v1/tenants")["ctl"]["controller_allow"] == ["192.0.2.0/24"]
+    s = items(api, "/v1/tenants/ctl/networks/net/switches")
+    assert (s["s"]["controller"], s["s"]["fail_mode"]) == ("tcp:192.0.2.10:6653", "secure")
+    assert s["plain"]["controller"] is None
+    changed = CTL.replace('"tcp:192.0.2.10:6653"}', '"ssl:192.0.2.11:6653", '
+                          'fail_mode: standalone}')
+    f2 = write(tmp_path, "ctl.yaml", changed)
+    p = ok(skyctl(daemon, "plan", "-f", f2), 2)
+    assert 'controller: "tcp:192.0.2.10:6653" -> "ssl:192.0.2.11:6653"' in p.stdout
+    assert 'fail_mode: "secure" -> "standalone"' in p.stdout
+    ok(skyctl(daemon, "apply", "-f", f2, "--no-wait"))
+    s = items(api, "/v1/tenants/ctl/networks/net/switches")["s"]
+    assert (s["controller"], s["fail_mode"]) == ("ssl:192.0.2.11:6653", "standalone")
+    ok(skyctl(daemon, "plan", "-f", f2))
+    # Outside the list: the API's refusal, named.
+    p = ok(skyctl(daemon, "apply", "-f", write(tmp_path, "ctl.yaml", changed.replace(
+        "192.0.2.11", "198.51.100.1")), "--no-wait"), 1)
+    assert "not inside the tenant's controller_allow (field: controller)" in p.stderr
+    ok(skyctl(daemon, "destroy", "-f", f2))

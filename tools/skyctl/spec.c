@@ -167,6 +167,7 @@ enum ftype {
     FT_INT,         /* integer */
     FT_OBJ,         /* object, passed through */
     FT_LABELS,      /* object of strings */
+    FT_STRS,        /* sequence of strings */
 };
 
 struct fdef {
@@ -197,7 +198,8 @@ static const struct fdef host_fields[] = {
 };
 static const struct fdef tenant_fields[] = {
     {"name", FT_STR, true, false}, {"labels", FT_LABELS, false, false},
-    {"wan_limit_mbps", FT_INT, false, true}, {NULL, 0, false, false},
+    {"wan_limit_mbps", FT_INT, false, true},
+    {"controller_allow", FT_STRS, false, false}, {NULL, 0, false, false},
 };
 static const struct fdef network_fields[] = {
     {"name", FT_STR, true, false}, {"subnet", FT_STR, true, false},
@@ -206,6 +208,7 @@ static const struct fdef network_fields[] = {
 };
 static const struct fdef switch_fields[] = {
     {"name", FT_STR, true, false}, {"labels", FT_LABELS, false, false},
+    {"controller", FT_STR, false, true}, {"fail_mode", FT_STR, false, true},
     {NULL, 0, false, false},
 };
 static const struct fdef link_fields[] = {
@@ -305,6 +308,21 @@ check_value(struct loader *l, const char *where, const struct fdef *f, json_t *v
         }
         fail(l, "%s.%s: must be a mapping", where, f->name);
         return NULL;
+    case FT_STRS: {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v)) {
+            fail(l, "%s.%s: must be a sequence of strings", where, f->name);
+            return NULL;
+        }
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e)) {
+                fail(l, "%s.%s[%zu]: must be a string", where, f->name, i);
+                return NULL;
+            }
+        }
+        return json_incref(v);
+    }
     case FT_LABELS: {
         if (!json_is_object(v)) {
             fail(l, "%s.labels: must be a mapping of strings", where);
