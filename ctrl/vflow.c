@@ -249,6 +249,32 @@ vflow_match_covers(const struct ofmatch *req, const struct ofmatch *flow)
 }
 
 bool
+vflow_match_overlaps(const struct ofmatch *a, const struct ofmatch *b)
+{
+    for (int f = 0; f < MF__COUNT; f++) {
+        uint64_t av, am, bv, bm;
+        if (ofmatch_get(a, (enum mf) f, &av, &am) && ofmatch_get(b, (enum mf) f, &bv, &bm)
+            && (av & am & bm) != (bv & am & bm)) {
+            return false;
+        }
+    }
+    for (unsigned int i = 0; i < a->n_opaque; i++) {
+        size_t alen;
+        const uint8_t *ap = opaque_tlv(a, i, &alen);
+        for (unsigned int j = 0; j < b->n_opaque; j++) {
+            size_t blen;
+            const uint8_t *bp = opaque_tlv(b, j, &blen);
+            /* Same class and field, both exact, different values. */
+            if (!memcmp(ap, bp, 3) && !(ap[2] & 1) && alen == blen
+                && memcmp(ap, bp, alen)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool
 vflow_outputs_to(const struct ofinst *insts, size_t n, uint32_t port)
 {
     if (port == OFPP_ANY) {

@@ -68,6 +68,12 @@ enum oferr vflow_check_packet_out(const struct ofmsg_packet_out *po,
 void vflow_match_canon(const struct ofmatch *in, struct ofmatch *out);
 /* True if 'req' covers 'flow' (see above). */
 bool vflow_match_covers(const struct ofmatch *req, const struct ofmatch *flow);
+/* True if some packet could match both 'a' and 'b' (OFPFF_CHECK_OVERLAP
+ * between flows of one table and priority): every modelled field both
+ * name agrees under both masks, and no field the codec does not model is
+ * given different values by the two (such fields compare as whole TLVs, so
+ * two masked values of one are taken to overlap unless equal). */
+bool vflow_match_overlaps(const struct ofmatch *a, const struct ofmatch *b);
 /* True if an action of 'insts' outputs to 'port' (OFPP_ANY: always true). */
 bool vflow_outputs_to(const struct ofinst *insts, size_t n, uint32_t port);
 

@@ -584,6 +584,14 @@ vsa_flow_add(struct vsa_switch *s, struct ofmsg_flow_mod *fm)
             f = &s->flows[i];
         }
     }
+    if (!f && (fm->flags & OFPFF_CHECK_OVERLAP)) {
+        for (size_t i = 0; i < s->n_flows; i++) {
+            if (s->flows[i].table_id == fm->table_id && s->flows[i].priority == fm->priority
+                && vflow_match_overlaps(&s->flows[i].match, &canon)) {
+                return OFERR_FLOW_MOD_FAILED_OVERLAP;
+            }
+        }
+    }
     if (!f && vsa_tenant_flows(s->agent, s->tag) >= s->agent->max_flows) {
         vsa_count(&s->agent->st_quota_refused);
         return OFERR_FLOW_MOD_FAILED_TABLE_FULL;

@@ -298,6 +298,12 @@ def test_refusals_carry_the_spec_errors(world):
         ("goto backwards", flow_mod(table=2, insts=goto_table(1)), (3, 2)),
         ("buffered", flow_mod(buffer_id=5), (1, 8)),
         ("prerequisite missing", flow_mod(m=match(oxm(11, 0x0a000001, 4))), (4, 9)),
+        ("overlap checked, none yet", flow_mod(priority=9, m=match(eth), flags=2,
+                                              insts=apply_actions(output(v1))), None),
+        ("overlap checked", flow_mod(priority=9, m=match(eth, oxm(11, 0x0a000001, 4)),
+                                     flags=2), (5, 3)),
+        ("overlap not checked", flow_mod(priority=9, m=match(eth, oxm(11, 0x0a000001, 4)),
+                                         insts=apply_actions(output(v1))), None),
         ("ok with eth_type", flow_mod(m=match(eth, oxm(11, 0x0a000001, 4)),
                                       insts=apply_actions(output(v1))), None),
     ]
@@ -314,7 +320,7 @@ def test_refusals_carry_the_spec_errors(world):
     po = struct.pack("!IIH6x", NO_BUFFER, OFPP_CONTROLLER, 16) + output(123) + b"\0" * 60
     assert c.error_of(OFPT_PACKET_OUT, po) == (2, 4)
     # The connection is still fine, and the flow that was right is there.
-    assert len(c.flows()) == 1
+    assert len(c.flows()) == 3
     assert c.error_of(OFPT_FLOW_MOD, flow_mod(command=3, table=0xff)) is None
     assert c.flows() == []
 

@@ -136,6 +136,16 @@ test_canon_and_covers(void **state)
     ofmatch_init(&req);
     ofmatch_set(&req, MF_TCP_DST, 80);
     assert_false(vflow_match_covers(&req, &ca));        /* flow lacks the field */
+    /* Overlap: a wider match overlaps; a different value of a shared field
+     * does not. */
+    ofmatch_init(&req);
+    ofmatch_set(&req, MF_ETH_TYPE, 0x0800);
+    assert_true(vflow_match_overlaps(&req, &ca));
+    ofmatch_set_masked(&req, MF_IPV4_DST, 0x0a000100, 0xffffff00);
+    assert_false(vflow_match_overlaps(&req, &ca));
+    ofmatch_init(&req);
+    ofmatch_set(&req, MF_ETH_TYPE, 0x0806);
+    assert_false(vflow_match_overlaps(&req, &ca));
 }
 
 static void
