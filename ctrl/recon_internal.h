@@ -54,6 +54,9 @@ struct recon_mig;
  * (recon_flows_apply): Open vSwitch's datapath revalidation.  Paid only
  * while tenant-table misses are recent (RECON_DATAPATH_IDLE_MS). */
 #define RECON_DATAPATH_SETTLE_MS 5
+/* At start, flows wait this long at most for every bridge to connect
+ * (reconciler.c, start_hold). */
+#define RECON_START_HOLD_US 3000000LL
 /* How long a datapath keeps an idle cached flow (Open vSwitch's
  * other_config:max-idle, 10 s): tenant-table misses older than this have
  * left no cached flow for the settling wait to outlast. */
@@ -231,6 +234,7 @@ struct reconciler {
     /* Live migrations (recon_migration.c); attached once by
      * reconciler_attach_migrations(), NULL until then. */
     _Atomic(struct recon_mig *) mig;
+    long long first_pass_us;        /* reconciler thread only */
     long long mig_next_us;          /* reconciler thread only: a pass wanted
                                      * by then (recon_now_us), 0: none */
 

@@ -25,6 +25,10 @@
 /* A target bridge that is not connected when a migration is asked for may
  * come up for this long before the migration rolls back. */
 #define PREPARE_WAIT_S 10.0
+/* A target bridge that goes unusable during clone or dual (or is not
+ * connected yet after a restart) rolls the migration back once it has
+ * stayed so for this long. */
+#define TARGET_WAIT_US 3000000LL
 /* While a migration is active, a pass at least this often. */
 #define POLL_US 100000LL
 /* The dump of the target's flows at activation waits at most this long. */
@@ -40,6 +44,8 @@ struct mig_timer {
     char id[40];
     enum vm_phase phase;
     long long since_us;             /* the phase first seen confirmed */
+    long long bad_since_us;         /* the target first seen unusable, 0:
+                                     * it is usable */
     bool listed;                    /* by this pass */
 };
 
@@ -150,37 +156,30 @@ frames_forget(struct recon_mig *g, const char *vm_id)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* The timer of migration 'id' in 'phase', created (since now) when 'start';
- * NULL if none. */
+/* The timers of migration 'id' in 'phase' (reset when its phase moved),
+ * created if need be; NULL when memory runs out. */
 static struct mig_timer *
-timer_get(struct recon_mig *g, const char *id, enum vm_phase phase, bool start)
+timer_get(struct recon_mig *g, const char *id, enum vm_phase phase)
 {
-    for (size_t i = 0; i < g->n_timers; i++) {
-        struct mig_timer *t = &g->timers[i];
-        if (!strcmp(t->id, id)) {
-            t->listed = true;
-            if (t->phase != phase) {
-                t->phase = phase;
-                t->since_us = start ? recon_now_us() : 0;
-            } else if (start && !t->since_us) {
-                t->since_us = recon_now_us();
-            }
-            return t->since_us ? t : NULL;
+    struct mig_timer *t = NULL;
+    for (size_t i = 0; i < g->n_timers && !t; i++) {
+        t = strcmp(g->timers[i].id, id) ? NULL : &g->timers[i];
+    }
+    if (!t) {
+        struct mig_timer *grown = realloc(g->timers, (g->n_timers + 1) * sizeof *grown);
+        if (!grown) {
+            return NULL;
         }
+        g->timers = grown;
+        t = &g->timers[g->n_timers++];
+        memset(t, 0, sizeof *t);
+        snprintf(t->id, sizeof t->id, "%s", id);
+        t->phase = phase;
     }
-    if (!start) {
-        return NULL;
+    if (t->phase != phase) {
+        t->phase = phase;
+        t->since_us = 0;
     }
-    struct mig_timer *grown = realloc(g->timers, (g->n_timers + 1) * sizeof *grown);
-    if (!grown) {
-        return NULL;
-    }
-    g->timers = grown;
-    struct mig_timer *t = &g->timers[g->n_timers++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->id, sizeof t->id, "%s", id);
-    t->phase = phase;
-    t->since_us = recon_now_us();
     t->listed = true;
     return t;
 }
@@ -382,6 +381,12 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
     struct recon_mig_counters keep = {-1, frames, -1};
     const char *tgt = m->hosts[vm->mig_to].o.name;
     const char *bad = unusable(r, m, vm->mig_to);
+    struct mig_timer *t = timer_get(g, w->id, w->phase);
+    if (!t) {
+        return;
+    }
+    long long now = recon_now_us();
+    t->bad_since_us = !bad ? 0 : t->bad_since_us ? t->bad_since_us : now;
     if (vm_phase_may_roll_back(w->phase)) {
         if (w->rollback_requested) {
             move(r, g, w, VM_PHASE_ROLLED_BACK, &keep, "rollback requested");
@@ -392,8 +397,9 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
                  "dual_timeout_s passed before the VM was activated at the target");
             return;
         }
-        if (bad && (w->phase != VM_PHASE_PREPARE
-                    || wall_now() - w->phase_since > PREPARE_WAIT_S)) {
+        if (bad && (w->phase == VM_PHASE_PREPARE
+                    ? wall_now() - w->phase_since > PREPARE_WAIT_S
+                    : now - t->bad_since_us >= TARGET_WAIT_US)) {
             snprintf(why, sizeof why, "target host %s: %s", tgt, bad);
             move(r, g, w, VM_PHASE_ROLLED_BACK, &keep, why);
             return;
@@ -406,6 +412,9 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
         }
         break;
     case VM_PHASE_CLONE: {
+        if (bad) {
+            break;
+        }
         struct agent *a = agent_of(r, m, vm->mig_to);
         const struct nm_port *p = port_at(a, v);
         if (!p || !recon_ofport(ovsdb_get_replica(a->db), p->name)) {
@@ -424,7 +433,7 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
         break;
     }
     case VM_PHASE_DUAL:
-        if ((fresh || frames || w->activate_requested) && confirmed(r, m, v)) {
+        if (!bad && (fresh || frames || w->activate_requested) && confirmed(r, m, v)) {
             struct recon_mig_counters c = keep;
             c.duplicated = duplicated(r, m, v);
             move(r, g, w, VM_PHASE_ACTIVATE, &c,
@@ -440,12 +449,14 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
         break;
     case VM_PHASE_ACTIVATE:
     case VM_PHASE_CLEANUP: {
-        struct mig_timer *t = timer_get(g, w->id, w->phase, confirmed(r, m, v));
-        if (!t) {
+        if (!t->since_us && confirmed(r, m, v)) {
+            t->since_us = now;
+        }
+        if (!t->since_us) {
             break;
         }
         long long end = t->since_us + g->drain_us;
-        if (recon_now_us() >= end) {
+        if (now >= end) {
             move(r, g, w, w->phase == VM_PHASE_ACTIVATE ? VM_PHASE_CLEANUP : VM_PHASE_DONE,
                  &keep, NULL);
         } else if (end < *next_us) {

@@ -27,9 +27,12 @@
  *
  * Rollback (before activate): asked for by DELETE, after dual_timeout_s in
  * dual (the same limit for an interface that never appears in clone), or
- * when the target's bridge is unreachable for PREPARE_WAIT in prepare or
- * fails in clone or dual; the source never stopped forwarding, so the
- * VM never loses connectivity; the model then drops the clone's flows.
+ * when the target's bridge is unusable (OVSDB or OpenFlow not connected,
+ * or in error): for 10 s after the request in prepare, for 3 s on end in
+ * clone or dual (the grace a restarted skyvisord needs to reconnect); the
+ * source never stopped forwarding, so the VM never loses connectivity; the
+ * model then drops the clone's flows, and the detail names the target and
+ * why.
  *
  * Restart: nothing here is needed to resume; each phase is re-compiled
  * from the database and the move above is re-checked.  Only the waits

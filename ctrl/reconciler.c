@@ -498,6 +498,31 @@ forget_hosts_gone(struct reconciler *r, const struct netmodel *m)
     }
 }
 
+/* Whether this pass's flows wait: for RECON_START_HOLD_US after the
+ * first pass, while a bridge this instance writes has not connected yet.
+ * Planned one by one as they connect, a change that spans bridges (a
+ * migration's next phase, a VM moved while skyvisord was away) could reach
+ * a peer's ingress before the bridges it leads to; the ordering engine
+ * prevents that only among the bridges of one pass. */
+static bool
+start_hold(struct reconciler *r, const struct netmodel *m)
+{
+    long long now = recon_now_us();
+    if (!r->first_pass_us) {
+        r->first_pass_us = now;
+    }
+    if (now - r->first_pass_us >= RECON_START_HOLD_US) {
+        return false;
+    }
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = agent_find(r, m->hosts[h].o.id);
+        if (a && !a->err && !a->foreign && !recon_is_up(r, a->dpid)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool
 pass(struct reconciler *r)
 {
@@ -571,6 +596,7 @@ pass(struct reconciler *r)
     }
     struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
     size_t n_ready = 0;
+    bool hold = start_hold(r, m);
     for (size_t h = 0; ready && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (!a) {
@@ -581,6 +607,9 @@ pass(struct reconciler *r)
         bool scoped = a->owners && owners.n_cookies;
         a->replan = a->owners = false;
         a->in_sync = false;         /* until this pass confirms it */
+        if (hold && !a->err && !a->note) {
+            a->note = "waiting for every bridge to connect before the first plan";
+        }
         if (a->err || a->note) {
             continue;
         }
