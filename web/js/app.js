@@ -108,8 +108,10 @@ function hostCard(host, vms, partial) {
       partial ? '' : ` · ${host.vm_count} / ${host.capacity} VMs`),
     vms.length
       ? h('ul', { class: 'vmlist' }, vms.map(({ vm, where }) =>
-        h('li', { title: vm.status.detail || '' }, h('span', { class: `dot state-${stateOf(vm)}` }),
-          ` ${vm.name} `, h('span', { class: 'meta' }, `${where} · ${vm.ip}`))))
+        h('li', { title: vm.status.detail || '', 'data-vm': vm.name }, h('span', { class: `dot state-${stateOf(vm)}` }),
+          ` ${vm.name} `, h('span', { class: 'meta' }, `${where} · ${vm.ip}`),
+          vm.migration ? [' ', h('span', { class: `badge phase phase-${vm.migration.phase}` },
+            `${vm.migration.phase} → ${vm.migration.to_host || '?'}`)] : null)))
       : h('p', { class: 'meta' }, 'no VMs'));
 }
 

@@ -279,6 +279,10 @@ test('a VM detail panel takes a snapshot, starts a migration and rolls it back',
   assert.notEqual(back.rollback_requested_at, null);
   assert.equal(await problem.isVisible(), false);
   await shot('vm-rollback');
+  // The hosts view shows the VM migrating from its host.
+  await page.click('#tab-hosts');
+  assert.equal(await page.locator('#hosts article.host[data-name="web-fra-h1"] li[data-vm="web"] .badge')
+    .textContent(), 'prepare → web-lis-h1');
   await page.click('#signout');
 });
 
