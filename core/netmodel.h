@@ -79,6 +79,10 @@
  * source tag table with A (an Open vSwitch extension) before the frame
  * goes on with W.
  *
+ * Meters (core/meters.h): a VM's rate limit on its IPv4 port-security
+ * flow (0), a tenant's WAN cap on a gateway's transit flows into an
+ * inter-cloud tunnel (20); a flow names its meter first.
+ *
  * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
  * (infrastructure, a VM, or a component's flood), the tenant tag in 55..40
  * and the VM's wire_low (the component's name) in 31..0, so the reconciler

@@ -5,7 +5,8 @@
  * barriers confirmed them or a read-back (multipart METER_CONFIG) found
  * them: a->meters, sorted by id, known once read.  A bridge is read back
  * when its flows are (start, reconnect, a failed batch, an audit), so an
- * ordinary pass costs no read-back.
+ * ordinary pass costs no read-back.  A switch that refuses to list its
+ * meters (a datapath without them) is taken as having none.
  *
  * Plan.  The meters a bridge must have are those its desired flows name
  * (meters_collect).  Each wanted meter that is absent is an ADD, one whose
@@ -63,7 +64,14 @@ read_back(struct reconciler *r, struct agent *a)
     struct ofmsg_meter_mod *have = NULL;
     size_t n = 0;
     int rc = ofctl_dump_meters_wait(r->ctl, a->dpid, RECON_OF_TIMEOUT_MS, &have, &n);
-    if (rc) {
+    if (rc == EPROTO) {
+        /* A switch without meters refuses the request: it has none, and
+         * only a bridge that needs one fails (its METER_MOD is refused). */
+        VLOG_WRN(RECON_MOD, "bridge %016" PRIx64 " cannot list meters: taken as "
+                 "having none", a->dpid);
+        have = NULL;
+        n = 0;
+    } else if (rc) {
         recon_agent_error(a, "openflow: reading meters: %s", strerror(rc));
         return rc;
     }
