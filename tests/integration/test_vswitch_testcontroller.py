@@ -21,7 +21,7 @@ import pytest
 from conftest import Skyvisord, free_port, ok
 from test_vswitch_agent import (NO_BUFFER, OFPP_CONTROLLER, OFPT_FLOW_MOD, OFPT_PACKET_IN,
                                 OFPT_PACKET_OUT, Ctl, apply_actions, flow_mod, output,
-                                port_no, vm)
+                                port_no, settle, vm)
 
 T = "/v1/tenants/acme"
 N = f"{T}/networks/net"
@@ -55,6 +55,8 @@ def world(pg):
     ok(api.post(f"{N}/vms", vm("v1", "02:00:00:00:00:01", "10.0.0.11", "t")), 201)
     cp.accept()
     cq.accept()
+    settle(cp, 1)
+    settle(cq, 1)
     t_id = ok(api.get(f"{N}/switches/t"))["id"]
     w = {"daemon": d, "api": api, "p": cp, "q": cq, "pg": pg, "db": db, "t": t_id,
          "log": f"{tmp}/log"}
