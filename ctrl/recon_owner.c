@@ -193,6 +193,9 @@ recon_owner_may_write(struct reconciler *r, struct agent *a)
         a->note = "owned by another instance";
         return false;
     }
+    if (seen < a->raised) {
+        a->raised = 0;              /* a database recreated under us */
+    }
     if (a->raised == a->epoch) {
         return true;
     }
