@@ -327,6 +327,29 @@ def test_cap_change_modifies_and_removal_deletes_the_meter(world):
     wait_for(lambda: mid in meters(sim, "c1-gw"), "meter restored by the read-back")
 
 
+def test_vm_rate_change_reaches_its_meter(world):
+    """A VM's PATCH goes the incremental way (the VM re-read by id): its
+    meter is modified, and without a rate its flow names no meter."""
+    _, api, sim = world
+    vm = "/v1/tenants/tc/networks/n/vms/c-src"
+    port = int(sim.vsctl("c2-h1", "get", "Interface", "c-src", "ofport").stdout)
+    mgmt = f"unix:{sim.hdir('c2-h1')}/br-sky.mgmt"
+
+    def metered():
+        out = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows",
+                          mgmt).stdout
+        return any(f"meter:{port}" in l for l in out.splitlines())
+
+    ok(api.patch(vm, {"rate_mbps": 20, "burst_kb": 500}))
+    wait_for(lambda: meters(sim, "c2-h1").get(port) == ({"kbps", "burst"}, 20000, 500),
+             "VM meter modified")
+    ok(api.patch(vm, {"rate_mbps": None, "burst_kb": None}))
+    wait_for(lambda: not metered(), "the VM's flow without its meter")
+    ok(api.patch(vm, {"rate_mbps": VM_RATE}))
+    wait_for(lambda: metered() and meters(sim, "c2-h1").get(port)
+             == ({"kbps", "burst"}, VM_RATE * 1000, VM_RATE * 100), "VM meter back")
+
+
 # --- traffic -----------------------------------------------------------------
 
 def test_flood_does_not_take_a_capped_neighbours_share(world):
