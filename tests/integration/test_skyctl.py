@@ -710,3 +710,53 @@ def test_tenant_controllers_in_the_file(daemon, tmp_path):
         "192.0.2.11", "198.51.100.1")), "--no-wait"), 1)
     assert "not inside the tenant's controller_allow (field: controller)" in p.stderr
     ok(skyctl(daemon, "destroy", "-f", f2))
+
+
+BW = """\
+    name: bw
+    clouds:
+      - {name: bw-c1, provider: aws, region: r1, jurisdiction: DE, kind: public}
+      - {name: bw-c2, provider: gcp, region: r2, jurisdiction: US, kind: public}
+    cloud_links:
+      - {a: bw-c1, b: bw-c2, cost: 1, bandwidth_mbps: 100}
+    hosts:
+      - {name: bw-h, cloud: bw-c1, tunnel_ip: 198.18.9.2, ovsdb: "unix:/nonexistent/b.sock",
+         openflow: "unix:/nonexistent/b.mgmt"}
+    tenants:
+      - name: bw
+        wan_limit_mbps: 30
+        networks:
+          - name: net
+            subnet: 10.6.0.0/24
+            switches: [s]
+            vms:
+              - {name: v, switch: s, mac: "02:00:00:00:06:01", ip: 10.6.0.1,
+                 placement: {host: bw-h}, rate_mbps: 10}
+"""
+
+
+def test_bandwidth_fields_in_the_file(daemon, tmp_path):
+    """A tenant's WAN cap and a VM's rate are applied and changed in place;
+    a cap the cloud link cannot carry is the API's 409, named."""
+    api = daemon.api()
+    f = write(tmp_path, "bw.yaml", BW)
+    ok(skyctl(daemon, "apply", "-f", f, "--no-wait"))
+    assert items(api, "/v1/tenants")["bw"]["wan_limit_mbps"] == 30
+    v = items(api, "/v1/tenants/bw/networks/net/vms")["v"]
+    assert (v["rate_mbps"], v["burst_kb"]) == (10, None)
+    ok(skyctl(daemon, "plan", "-f", f))
+    changed = BW.replace("wan_limit_mbps: 30", "wan_limit_mbps: 20").replace(
+        "rate_mbps: 10}", "rate_mbps: 15, burst_kb: 300}")
+    f2 = write(tmp_path, "bw.yaml", changed)
+    p = ok(skyctl(daemon, "plan", "-f", f2), 2)
+    assert "wan_limit_mbps: 30 -> 20" in p.stdout
+    assert "rate_mbps: 10 -> 15" in p.stdout and "burst_kb: null -> 300" in p.stdout
+    ok(skyctl(daemon, "apply", "-f", f2, "--no-wait"))
+    assert items(api, "/v1/tenants")["bw"]["wan_limit_mbps"] == 20
+    v = items(api, "/v1/tenants/bw/networks/net/vms")["v"]
+    assert (v["rate_mbps"], v["burst_kb"]) == (15, 300)
+    ok(skyctl(daemon, "plan", "-f", f2))
+    p = ok(skyctl(daemon, "apply", "-f", write(tmp_path, "bw.yaml", changed.replace(
+        "wan_limit_mbps: 20", "wan_limit_mbps: 101")), "--no-wait"), 1)
+    assert "cloud link bw-c1/bw-c2 (field: wan_limit_mbps)" in p.stderr, p.stderr
+    ok(skyctl(daemon, "destroy", "-f", f2))
