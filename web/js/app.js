@@ -109,7 +109,8 @@ function hostCard(host, vms, partial) {
     vms.length
       ? h('ul', { class: 'vmlist' }, vms.map(({ vm, where }) =>
         h('li', { title: vm.status.detail || '', 'data-vm': vm.name }, h('span', { class: `dot state-${stateOf(vm)}` }),
-          ` ${vm.name} `, h('span', { class: 'meta' }, `${where} · ${vm.ip}`),
+          ` ${vm.name} `, h('span', { class: 'meta' }, `${where} · ${vm.ip}`
+            + (vm.rate_mbps != null ? ` · ≤ ${vm.rate_mbps} Mbit/s` : '')),
           vm.migration ? [' ', h('span', { class: `badge phase phase-${vm.migration.phase}` },
             `${vm.migration.phase} → ${vm.migration.to_host || '?'}`)] : null)))
       : h('p', { class: 'meta' }, 'no VMs'));
@@ -134,7 +135,9 @@ function renderNetworks(model) {
   }));
   if (!nets.length) list.append(h('li', { class: 'hint' }, 'No networks.'));
   const net = nets.find(n => `${n.tenant}/${n.name}` === ui.net);
-  $('net-title').textContent = net ? `${net.tenant} / ${net.name}` : '';
+  const cap = net && model.tenants.find(t => t.name === net.tenant)?.wan_limit_mbps;
+  $('net-title').textContent = net ? `${net.tenant} / ${net.name}`
+    + (cap != null ? ` (WAN cap ${cap} Mbit/s per inter-cloud link)` : '') : '';
   const sum = { pending: 0, realized: 0, error: 0 };
   if (net) for (const o of [net, ...net.switches, ...net.links, ...net.vms]) sum[stateOf(o)]++;
   $('net-summary').replaceChildren(...(net ? [
