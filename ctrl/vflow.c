@@ -48,6 +48,12 @@ check_match(const struct ofmatch *m, const struct vflow_ports *ports)
         if (get_be16(p) != OXM_CLASS_BASIC || p[2] >> 1 == OXM_FIELD_IN_PHY_PORT) {
             return OFERR_BAD_MATCH_BAD_FIELD;
         }
+        for (unsigned int k = 0; k < i; k++) {
+            size_t klen;
+            if (opaque_tlv(m, k, &klen)[2] >> 1 == p[2] >> 1) {
+                return OFERR_BAD_MATCH_DUP_FIELD;
+            }
+        }
     }
     if (ofmatch_get(m, MF_IN_PORT, &v, NULL) && !vflow_port_exists(ports, (uint32_t) v)) {
         return OFERR_BAD_MATCH_BAD_VALUE;

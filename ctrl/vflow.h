@@ -13,6 +13,7 @@
  *   buffer_id other than NO_BUFFER (no buffering)    BAD_REQUEST BUFFER_UNKNOWN
  *   match on metadata or tunnel_id (the platform's)  BAD_MATCH BAD_FIELD
  *   match on a field of another OXM class            BAD_MATCH BAD_FIELD
+ *   a field the codec does not model, given twice    BAD_MATCH DUP_FIELD
  *   in_port that is not one of the switch's ports    BAD_MATCH BAD_VALUE
  *   write-metadata                                   BAD_INSTRUCTION UNSUP_METADATA
  *   meter, or an instruction of another kind         BAD_INSTRUCTION UNSUP_INST
@@ -26,6 +27,9 @@
  *     restores the tenant's addresses), metadata,
  *     tunnel_id, in_port
  *   an action of another kind (experimenter)         BAD_ACTION BAD_TYPE
+ *   with CHECK_OVERLAP, a flow of the same table     FLOW_MOD_FAILED OVERLAP
+ *     and priority that a packet could also match
+ *     (the agent checks this one, and the quotas)
  *
  * Identity: two flows are the same flow when table, priority and match are
  * equal; a match is compared in its canonical form (vflow_match_canon:

@@ -126,3 +126,7 @@ UNIT_TESTS += test_lease
 UNIT_TESTS += test_meters
 # Tenant controllers: the checks and selections of virtual flows.
 UNIT_TESTS += test_vflow
+# What a tenant's controller can make the agent check (ctrl/vflow.h).
+FUZZ_TARGETS += fuzz_vflow
+FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
+                        ctrl/ofmsg.c ctrl/vflow.c
