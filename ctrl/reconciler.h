@@ -83,6 +83,12 @@
  * pipeline would (core/reactive.h), or dropped when its destination is not
  * the sender's to reach, and asks for a pass so the proactive flows follow.
  *
+ * Several instances (recon_options.owner, ctrl/recon_owner.c): each pass
+ * writes only the bridges of the clouds this instance owns, fenced by the
+ * owner's epoch (OpenFlow role, OVSDB epoch, the grant's deadline), follows
+ * the others as an OpenFlow slave, adopts a bridge it takes over as a
+ * restart does, and writes only the statuses it is the one writer of.
+ *
  * Threads: reconciler_* functions may be called from any thread except
  * where noted; the store's functions are only called on the reconciler
  * thread. */
