@@ -35,7 +35,8 @@ meters_wan(const struct netmodel *m, int h, int next, int vm, uint32_t tun_port,
            struct nm_flow *f)
 {
     const struct nm_vm *v = &m->vms[vm];
-    if (!f || next < 0 || v->network < 0 || !tun_port || tun_port >= 0xff00u) {
+    if (!f || f->meter || next < 0 || v->network < 0 || !tun_port
+        || tun_port >= 0xff00u) {
         return;
     }
     const struct nm_host *a = &m->hosts[h], *b = &m->hosts[next];

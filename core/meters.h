@@ -13,7 +13,11 @@
  *     traffic toward each other cloud is policed at the gateway's egress
  *     whatever VM sent it.  Meter id: tag << 16 | the tunnel's port number
  *     (tags are >= 1, so these never meet a VM's ids, and stay below
- *     OFPM_MAX).
+ *     OFPM_MAX).  The tenant's broadcasts that leave the cloud there are
+ *     metered too, by the meter of the first inter-cloud tunnel their flow
+ *     outputs to (one meter instruction per flow): on a gateway with one
+ *     such tunnel that is exact; with several, the others carry at most
+ *     the cap of broadcasts beside their own meter's traffic.
  * A burst not given is 100 ms of the rate (at least 64 kbit): enough for
  * TCP to keep its rate through a policer, small enough that a flood is
  * held to the rate after a tenth of a second.
@@ -46,8 +50,8 @@ struct meter_list {
 void meters_vm(const struct netmodel *, int vm, uint32_t port, struct nm_flow *f);
 /* Puts the WAN meter of VM 'vm''s tenant on flow 'f' (may be NULL) of
  * host 'h' that sends into the tunnel toward host 'next' (port
- * 'tun_port'), if both are gateways of different clouds and the tenant
- * has a cap. */
+ * 'tun_port'), if both are gateways of different clouds, the tenant has a
+ * cap and the flow has no meter yet. */
 void meters_wan(const struct netmodel *, int h, int next, int vm, uint32_t tun_port,
                 struct nm_flow *f);
 /* The distinct meters the flows fl[0..n) name, sorted by id, into 'out'

@@ -845,14 +845,16 @@ netmodel_bcast_tree(const struct netmodel *m, int s, int comp, int *parent, uint
 }
 
 /* Outputs to the tunnels of host c->h toward its children in the pruned
- * broadcast tree. */
+ * broadcast tree, a broadcast of VM 'vm' (its tenant's WAN meter, if the
+ * tree leaves the cloud here: core/meters.h). */
 static void
-bcast_children(struct fctx *c, struct nm_flow *f, const int *parent,
+bcast_children(struct fctx *c, struct nm_flow *f, int vm, const int *parent,
                const uint8_t *sub)
 {
     for (const int *n = c->m->adj[c->h]; *n >= 0; n++) {
         if (parent[*n] == c->h && sub[*n] && c->tun_port[*n]) {
             act(c, f, NA_OUTPUT, c->tun_port[*n]);
+            meters_wan(c->m, c->h, *n, vm, c->tun_port[*n], f);
         }
     }
 }
@@ -920,7 +922,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     act(c, f, NA_SET_ETH_SRC, wire);
     netmodel_bcast_tree(m, c->h, comp, parent, sub, queue);
     size_t before = f ? f->n_acts : 0;
-    bcast_children(c, f, parent, sub);
+    bcast_children(c, f, s, parent, sub);
     if (f && f->n_acts == before) {
         f->n_acts--;                /* no tunnel: no rewrite */
     } else {
@@ -1097,7 +1099,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     struct nm_flow *f = flow_new(c, NM_T_FORWARD, 110, ck);
     match(f, NF_ETH_SRC, wire);
     match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
-    bcast_children(c, f, parent, sub);
+    bcast_children(c, f, v, parent, sub);
     if (comp_seen[comp]) {
         /* The local members, with its own MAC (25). */
         act(c, f, NA_SET_ETH_SRC, vm->mac);

@@ -50,9 +50,10 @@ tunnel_port(int h, int peer)
     return ofport_of(NULL, h, name);
 }
 
-/* A gateway's transit flows into an inter-cloud tunnel carry the meter of
- * their tenant and tunnel, for the capped tenant only; the meters are one
- * per tunnel, at the cap with a 100 ms burst. */
+/* A gateway's transit flows into an inter-cloud tunnel, unicast and
+ * broadcast, carry the meter of their tenant and tunnel, for the capped
+ * tenant only; the meters are one per tunnel, at the cap with a 100 ms
+ * burst. */
 static void
 test_wan_cap_on_gateway(void **state)
 {
@@ -60,9 +61,20 @@ test_wan_cap_on_gateway(void **state)
     struct nm_flows fl;
     compile(A_GW, &fl);
     uint16_t red = world.tenants[0].tag, blue = world.tenants[1].tag;
-    size_t red_metered = 0;
+    size_t unicast = 0, bcast = 0;
     for (size_t i = 0; i < fl.n; i++) {
         const struct nm_flow *f = &fl.v[i];
+        bool wan_out = false, meter_port_out = false;
+        for (size_t k = 0; k < f->n_acts; k++) {
+            if (f->acts[k].type == NA_OUTPUT) {
+                wan_out |= f->acts[k].arg == tunnel_port(A_GW, B_GW)
+                           || f->acts[k].arg == tunnel_port(A_GW, C_GW);
+                meter_port_out |= f->acts[k].arg == (f->meter & 0xffff);
+            }
+        }
+        uint16_t tag = (uint16_t) (f->cookie >> 40);
+        /* Every flow of red into a WAN tunnel is metered, no other. */
+        assert_int_equal(!!f->meter, wan_out && tag == red);
         if (!f->meter) {
             continue;
         }
@@ -71,13 +83,17 @@ test_wan_cap_on_gateway(void **state)
         assert_int_not_equal(f->meter >> 16, blue);
         assert_int_equal(f->meter_kbps, RED_CAP * 1000);
         assert_int_equal(f->meter_burst, RED_CAP * 100);
-        assert_int_equal(f->acts[f->n_acts - 1].type, NA_OUTPUT);
-        assert_int_equal(f->acts[f->n_acts - 1].arg, f->meter & 0xffff);
-        red_metered++;
+        assert_true(meter_port_out);
+        if (f->priority == 110) {
+            bcast++;                /* broadcasts leaving the cloud */
+        } else {
+            unicast++;
+        }
     }
     /* red's batch (gcp-iowa) and db (onprem-lis) are behind the two WAN
-     * tunnels of aws-fra's gateway. */
-    assert_int_equal(red_metered, 2);
+     * tunnels of aws-fra's gateway; web's broadcasts leave through both. */
+    assert_int_equal(unicast, 2);
+    assert_true(bcast >= 1);
     struct meter_list ml = {0};
     assert_int_equal(meters_collect(fl.v, fl.n, &ml), 0);
     assert_int_equal(ml.n, 2);
