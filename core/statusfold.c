@@ -78,6 +78,48 @@ statusfold_commit(struct statusfold_batch *b)
     }
 }
 
+/* What the way from one host to another holds for the VMs of the first
+ * (the same for all of them): PATH_OK, or the first host 'at' that stops
+ * it (no tunnel onward from it, in error, or pending). */
+enum path_kind { PATH_UNKNOWN, PATH_OK, PATH_NONE, PATH_ERROR, PATH_PENDING };
+struct path {
+    uint8_t kind;
+    int at;
+};
+
+/* The way from host 'h' to host 'dst', computed once per fold ('paths' is
+ * nh * nh, zeroed: every pair PATH_UNKNOWN). */
+static const struct path *
+path_get(const struct netmodel *m, const struct verdict *hv, struct path *paths, int h,
+         int dst)
+{
+    struct path *p = &paths[(size_t) h * m->n_hosts + (size_t) dst];
+    if (p->kind != PATH_UNKNOWN) {
+        return p;
+    }
+    *p = (struct path) { PATH_OK, -1 };
+    for (int x = h; x != dst;) {
+        int nx = netmodel_next_hop(m, x, dst);
+        if (nx < 0) {
+            *p = (struct path) { PATH_NONE, x };
+            break;
+        }
+        if (nx == dst) {
+            break;
+        }
+        if (hv[nx].state == NM_ERROR) {
+            *p = (struct path) { PATH_ERROR, nx };
+            break;
+        }
+        if (hv[nx].state != NM_REALIZED) {
+            *p = (struct path) { PATH_PENDING, nx };
+            break;
+        }
+        x = nx;
+    }
+    return p;
+}
+
 bool
 statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
                    char *const *vm_err, const uint32_t *vm_port,
@@ -88,13 +130,14 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
     struct verdict *vv = calloc(m->n_vms ? m->n_vms : 1, sizeof *vv);
     struct verdict *sv = calloc(m->n_switches ? m->n_switches : 1, sizeof *sv);
     struct verdict *nv = calloc(m->n_networks ? m->n_networks : 1, sizeof *nv);
+    struct path *paths = calloc(nh ? nh * nh : 1, sizeof *paths);
     size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
                    + m->n_links + m->n_vms;
     batch->v = calloc(total ? total : 1, sizeof *batch->v);
     batch->obj = calloc(total ? total : 1, sizeof *batch->obj);
     batch->n = 0;
     bool all_done = true;
-    if (!hv || !vv || !sv || !nv || !batch->v || !batch->obj) {
+    if (!hv || !vv || !sv || !nv || !paths || !batch->v || !batch->obj) {
         all_done = false;
         goto out;
     }
@@ -150,32 +193,20 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
                 continue;
             }
-            int x = h;
-            while (x != (int) dst) {
-                int nx = netmodel_next_hop(m, x, (int) dst);
-                if (nx < 0) {
-                    const struct nm_host *a = &m->hosts[x], *b = &m->hosts[dst];
-                    verdict_set(&vv[v], NM_ERROR, "no tunnel path from cloud %s to "
-                                "cloud %s (each cloud needs a gateway host)",
-                                a->cloud >= 0 ? m->clouds[a->cloud].o.name : "?",
-                                b->cloud >= 0 ? m->clouds[b->cloud].o.name : "?");
-                    break;
-                }
-                if (nx == (int) dst) {
-                    break;
-                }
-                if (hv[nx].state == NM_ERROR) {
-                    verdict_set(&vv[v], NM_ERROR, "host %s on the path to host %s: %s",
-                                m->hosts[nx].o.name, m->hosts[dst].o.name,
-                                hv[nx].detail ? hv[nx].detail : "error");
-                    break;
-                }
-                if (hv[nx].state != NM_REALIZED) {
-                    verdict_set(&vv[v], NM_PENDING, "waiting for host %s",
-                                m->hosts[nx].o.name);
-                    break;
-                }
-                x = nx;
+            const struct path *p = path_get(m, hv, paths, h, (int) dst);
+            if (p->kind == PATH_NONE) {
+                const struct nm_host *a = &m->hosts[p->at], *b = &m->hosts[dst];
+                verdict_set(&vv[v], NM_ERROR, "no tunnel path from cloud %s to "
+                            "cloud %s (each cloud needs a gateway host)",
+                            a->cloud >= 0 ? m->clouds[a->cloud].o.name : "?",
+                            b->cloud >= 0 ? m->clouds[b->cloud].o.name : "?");
+            } else if (p->kind == PATH_ERROR) {
+                verdict_set(&vv[v], NM_ERROR, "host %s on the path to host %s: %s",
+                            m->hosts[p->at].o.name, m->hosts[dst].o.name,
+                            hv[p->at].detail ? hv[p->at].detail : "error");
+            } else if (p->kind == PATH_PENDING) {
+                verdict_set(&vv[v], NM_PENDING, "waiting for host %s",
+                            m->hosts[p->at].o.name);
             }
         }
     }
@@ -183,7 +214,7 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
         verdict_set(&sv[s], NM_REALIZED, NULL);
     }
     for (size_t v = 0; v < m->n_vms; v++) {
-        if (m->vms[v].sw >= 0) {
+        if (m->vms[v].sw >= 0 && vv[v].state != NM_REALIZED) {    /* else no change */
             char what[160];
             snprintf(what, sizeof what, "vm %s", m->vms[v].o.name);
             fold(&sv[m->vms[v].sw], &vv[v], what);
@@ -269,6 +300,7 @@ out:
     free(vv);
     free(sv);
     free(nv);
+    free(paths);
     if (!all_done && (!batch->v || !batch->obj)) {
         statusfold_batch_uninit(batch);
     }
