@@ -4,7 +4,14 @@
  * most half full) of pointers to entries; an entry is one allocation
  * holding its hash, cookie, diff generation and the two byte strings: the
  * key (table, priority, canonical match) and the instructions.  Removal
- * re-inserts the rest of the probe run (no tombstones). */
+ * re-inserts the rest of the probe run (no tombstones).
+ *
+ * A second index, by cookie (same scheme), holds the head of each cookie's
+ * doubly linked list of entries, so flowtable_sweep_cookies() visits only
+ * the flows of the owners a diff covers: an owners' diff costs what those
+ * owners have, not the size of the bridge.  Invariant: every entry is on
+ * the list of its cookie, and a cookie has a slot while its list is not
+ * empty. */
 #include "ctrl/flowtable.h"
 
 #include <errno.h>
@@ -16,16 +23,26 @@
 struct ft_entry {
     uint64_t hash;
     uint64_t cookie;
+    struct ft_entry *cprev, *cnext; /* the cookie's list */
     uint32_t gen;
     uint16_t key_len;
     uint16_t insts_len;
     uint8_t data[];                 /* key, then instructions */
 };
 
+/* A cookie's slot in the cookie index. */
+struct ft_cookie {
+    uint64_t cookie;
+    struct ft_entry *head;          /* NULL: the slot is free */
+};
+
 struct flowtable {
     struct ft_entry **slots;
     size_t cap;                     /* power of two, or 0 */
     size_t n;
+    struct ft_cookie *cookies;      /* the cookie index */
+    size_t cookie_cap;              /* power of two, or 0 */
+    size_t n_cookies;
     size_t bytes;
     uint32_t gen;
     struct buf key, insts;          /* scratch */
@@ -49,8 +66,98 @@ flowtable_clear(struct flowtable *ft)
         free(ft->slots[i]);
         ft->slots[i] = NULL;
     }
+    if (ft->cookie_cap) {
+        memset(ft->cookies, 0, ft->cookie_cap * sizeof *ft->cookies);
+    }
     ft->n = 0;
+    ft->n_cookies = 0;
     ft->bytes = 0;
+}
+
+static size_t
+cookie_hash(uint64_t cookie, size_t cap)
+{
+    return (size_t) ((cookie * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+/* The slot of 'cookie' in the cookie index, or the free slot where it
+ * would go (the index is not empty). */
+static size_t
+cookie_probe(const struct flowtable *ft, uint64_t cookie)
+{
+    size_t s = cookie_hash(cookie, ft->cookie_cap);
+    while (ft->cookies[s].head && ft->cookies[s].cookie != cookie) {
+        s = (s + 1) & (ft->cookie_cap - 1);
+    }
+    return s;
+}
+
+/* Makes room for one more cookie.  0 or ENOMEM. */
+static int
+cookie_grow(struct flowtable *ft)
+{
+    if (2 * (ft->n_cookies + 1) <= ft->cookie_cap) {
+        return 0;
+    }
+    size_t cap = ft->cookie_cap ? 2 * ft->cookie_cap : 16;
+    struct ft_cookie *v = calloc(cap, sizeof *v);
+    if (!v) {
+        return ENOMEM;
+    }
+    struct ft_cookie *old = ft->cookies;
+    size_t old_cap = ft->cookie_cap;
+    ft->cookies = v;
+    ft->cookie_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].head) {
+            ft->cookies[cookie_probe(ft, old[i].cookie)] = old[i];
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Puts 'e' on its cookie's list (room was made by cookie_grow()). */
+static void
+cookie_link(struct flowtable *ft, struct ft_entry *e)
+{
+    struct ft_cookie *c = &ft->cookies[cookie_probe(ft, e->cookie)];
+    if (!c->head) {
+        c->cookie = e->cookie;
+        ft->n_cookies++;
+    }
+    e->cprev = NULL;
+    e->cnext = c->head;
+    if (c->head) {
+        c->head->cprev = e;
+    }
+    c->head = e;
+}
+
+/* Takes 'e' off its cookie's list, freeing the cookie's slot when the list
+ * empties (the rest of the probe run is placed again). */
+static void
+cookie_unlink(struct flowtable *ft, struct ft_entry *e)
+{
+    if (e->cnext) {
+        e->cnext->cprev = e->cprev;
+    }
+    if (e->cprev) {
+        e->cprev->cnext = e->cnext;
+        return;
+    }
+    size_t s = cookie_probe(ft, e->cookie);
+    ft->cookies[s].head = e->cnext;
+    if (e->cnext) {
+        return;
+    }
+    ft->n_cookies--;
+    size_t mask = ft->cookie_cap - 1;
+    for (size_t i = (s + 1) & mask; ft->cookies[i].head; i = (i + 1) & mask) {
+        struct ft_cookie moved = ft->cookies[i];
+        ft->cookies[i].head = NULL;
+        ft->cookies[cookie_probe(ft, moved.cookie)] = moved;
+    }
 }
 
 void
@@ -61,6 +168,7 @@ flowtable_destroy(struct flowtable *ft)
     }
     flowtable_clear(ft);
     free(ft->slots);
+    free(ft->cookies);
     buf_uninit(&ft->key);
     buf_uninit(&ft->insts);
     free(ft);
@@ -172,7 +280,7 @@ grow(struct flowtable *ft)
 static int
 store(struct flowtable *ft, uint64_t cookie)
 {
-    if (grow(ft)) {
+    if (grow(ft) || cookie_grow(ft)) {
         return ENOMEM;
     }
     uint64_t h = fnv1a(ft->key.data, ft->key.len);
@@ -198,12 +306,14 @@ store(struct flowtable *ft, uint64_t cookie)
     }
     if (old) {
         ft->bytes -= sizeof *old + old->key_len + old->insts_len;
+        cookie_unlink(ft, old);
         free(old);
     } else {
         ft->n++;
     }
     ft->bytes += size;
     ft->slots[s] = e;
+    cookie_link(ft, e);
     return 0;
 }
 
@@ -230,6 +340,7 @@ flowtable_remove(struct flowtable *ft, uint8_t table, uint16_t priority,
         return false;
     }
     ft->bytes -= sizeof *e + e->key_len + e->insts_len;
+    cookie_unlink(ft, e);
     free(e);
     ft->slots[s] = NULL;
     ft->n--;
@@ -290,40 +401,66 @@ flowtable_mark(struct flowtable *ft, const struct ofmsg_flow_mod *fm)
     return mark_encoded(ft, fm->cookie);
 }
 
+/* Appends to *dels the DELETE_STRICT of 'e'.  0 or ENOMEM. */
+static int
+sweep_one(const struct ft_entry *e, struct ofmsg **dels, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        struct ofmsg *grown = realloc(*dels, c * sizeof *grown);
+        if (!grown) {
+            return ENOMEM;
+        }
+        *dels = grown;
+        *cap = c;
+    }
+    struct ofmsg *msg = &(*dels)[*n];
+    ofmsg_init(msg, OFPT_FLOW_MOD, 0);
+    struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
+    struct pull pl;
+    pull_init(&pl, e->data + 3, e->key_len - 3u);
+    if (ofmatch_decode(&pl, &fm->match)) {
+        return 0;                   /* cannot happen: we encoded it */
+    }
+    fm->table_id = e->data[0];
+    fm->priority = (uint16_t) (e->data[1] << 8 | e->data[2]);
+    fm->cookie = e->cookie;
+    fm->command = OFPFC_DELETE_STRICT;
+    fm->buffer_id = OFP_NO_BUFFER;
+    fm->out_port = OFPP_ANY;
+    fm->out_group = OFPG_ANY;
+    (*n)++;
+    return 0;
+}
+
 int
 flowtable_sweep(const struct flowtable *ft, flowtable_scope_fn *scope, void *aux,
                 struct ofmsg **dels, size_t *n, size_t *cap)
 {
     for (size_t i = 0; i < ft->cap; i++) {
         const struct ft_entry *e = ft->slots[i];
-        if (!e || e->gen == ft->gen || (scope && !scope(aux, e->cookie))) {
-            continue;
+        if (e && e->gen != ft->gen && (!scope || scope(aux, e->cookie))
+            && sweep_one(e, dels, n, cap)) {
+            return ENOMEM;
         }
-        if (*n == *cap) {
-            size_t c = *cap ? 2 * *cap : 16;
-            struct ofmsg *grown = realloc(*dels, c * sizeof *grown);
-            if (!grown) {
+    }
+    return 0;
+}
+
+int
+flowtable_sweep_cookies(const struct flowtable *ft, const uint64_t *cookies, size_t n_cookies,
+                        struct ofmsg **dels, size_t *n, size_t *cap)
+{
+    for (size_t k = 0; ft->cookie_cap && k < n_cookies; k++) {
+        if (k && cookies[k] == cookies[k - 1]) {
+            continue;               /* each cookie once */
+        }
+        const struct ft_entry *e = ft->cookies[cookie_probe(ft, cookies[k])].head;
+        for (; e; e = e->cnext) {
+            if (e->gen != ft->gen && sweep_one(e, dels, n, cap)) {
                 return ENOMEM;
             }
-            *dels = grown;
-            *cap = c;
         }
-        struct ofmsg *msg = &(*dels)[*n];
-        ofmsg_init(msg, OFPT_FLOW_MOD, 0);
-        struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
-        struct pull pl;
-        pull_init(&pl, e->data + 3, e->key_len - 3u);
-        if (ofmatch_decode(&pl, &fm->match)) {
-            continue;               /* cannot happen: we encoded it */
-        }
-        fm->table_id = e->data[0];
-        fm->priority = (uint16_t) (e->data[1] << 8 | e->data[2]);
-        fm->cookie = e->cookie;
-        fm->command = OFPFC_DELETE_STRICT;
-        fm->buffer_id = OFP_NO_BUFFER;
-        fm->out_port = OFPP_ANY;
-        fm->out_group = OFPG_ANY;
-        (*n)++;
     }
     return 0;
 }

@@ -67,6 +67,11 @@ typedef bool flowtable_scope_fn(void *aux, uint64_t cookie);
  * nothing (ofmsg_uninit is harmless).  0 or ENOMEM. */
 int flowtable_sweep(const struct flowtable *, flowtable_scope_fn *scope, void *aux,
                     struct ofmsg **dels, size_t *n, size_t *cap);
+/* flowtable_sweep() scoped to the flows of cookies[0..n_cookies) (sorted:
+ * a repeated cookie counts once), visiting only those flows (an index by
+ * cookie): what an owners' diff costs does not grow with the bridge. */
+int flowtable_sweep_cookies(const struct flowtable *, const uint64_t *cookies,
+                            size_t n_cookies, struct ofmsg **dels, size_t *n, size_t *cap);
 
 /* Compares a read-back with the table without changing it: *missing
  * counts installed flows the bridge no longer has or has with other

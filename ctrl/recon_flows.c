@@ -292,21 +292,6 @@ read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
     return 0;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return (x > y) - (x < y);
-}
-
-/* flowtable_sweep()'s scope for an owners' plan: their cookies. */
-static bool
-in_owners(void *aux, uint64_t cookie)
-{
-    const struct recon_owners *o = aux;
-    return bsearch(&cookie, o->cookies, o->n_cookies, sizeof cookie, cmp_u64) != NULL;
-}
-
 int
 recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
                  const struct recon_owners *owners)
@@ -362,8 +347,9 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
             goto out;
         }
     }
-    rc = flowtable_sweep(a->ft, owners ? in_owners : NULL, (void *) owners, &p->dels,
-                         &p->n_dels, &p->cap_dels);
+    rc = owners ? flowtable_sweep_cookies(a->ft, owners->cookies, owners->n_cookies,
+                                          &p->dels, &p->n_dels, &p->cap_dels)
+                : flowtable_sweep(a->ft, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
     if (!rc && unflagged) {
         size_t n_known = p->n_dels;
         rc = flowtable_sweep(unflagged, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);

@@ -121,7 +121,16 @@ test_sweep_within_scope(void **state)
     n = 0;
     assert_int_equal(flowtable_sweep(ft, NULL, NULL, &dels, &n, &cap), 0);
     assert_int_equal(n, 2);
-    free(dels);
+    /* The same through the cookie index, visiting those cookies only. */
+    n = 0;
+    assert_int_equal(flowtable_sweep_cookies(ft, &scope, 1, &dels, &n, &cap), 0);
+    assert_int_equal(n, 1);
+    assert_true(ofmatch_equal(&dels[0].u.flow_mod.match, &f[7].match));
+    const uint64_t both[] = {0xA000000000000000ULL, 0xA000000000000003ULL,
+                             0xA000000000000003ULL, 0xA00000000000000fULL};
+    n = 0;
+    assert_int_equal(flowtable_sweep_cookies(ft, both, 4, &dels, &n, &cap), 0);
+    assert_int_equal(n, 2);
     /* Removal keeps every other flow findable (probe runs re-placed). */
     for (int i = 0; i < N; i += 2) {
         assert_true(flowtable_remove(ft, f[i].table_id, f[i].priority, &f[i].match));
@@ -133,6 +142,22 @@ test_sweep_within_scope(void **state)
         assert_int_equal(flowtable_mark(ft, &f[i]),
                          i % 2 ? FLOWTABLE_SAME : FLOWTABLE_ABSENT);
     }
+    /* The cookie index follows removals and a flow that changes owner:
+     * cookies ...0 and ...2 are gone, flow 1 moves from ...1 to ...9. */
+    f[1].cookie = 0xA000000000000009ULL;
+    assert_int_equal(flowtable_set(ft, &f[1]), 0);
+    flowtable_begin(ft);
+    const uint64_t all[] = {0xA000000000000000ULL, 0xA000000000000001ULL,
+                            0xA000000000000002ULL, 0xA000000000000003ULL};
+    n = 0;
+    assert_int_equal(flowtable_sweep_cookies(ft, all, 4, &dels, &n, &cap), 0);
+    assert_int_equal(n, N / 2 - 1);
+    const uint64_t moved = 0xA000000000000009ULL;
+    n = 0;
+    assert_int_equal(flowtable_sweep_cookies(ft, &moved, 1, &dels, &n, &cap), 0);
+    assert_int_equal(n, 1);
+    assert_true(ofmatch_equal(&dels[0].u.flow_mod.match, &f[1].match));
+    free(dels);
     for (int i = 0; i < N; i++) {
         unflow(&f[i]);
     }
