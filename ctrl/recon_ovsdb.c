@@ -303,7 +303,9 @@ wait_reply(struct reconciler *r, struct agent *a, uint64_t id, int timeout_ms,
 }
 
 /* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
- * only then collects the replies, within one RECON_OVSDB_TIMEOUT_MS for all. */
+ * only then collects the replies, each within RECON_OVSDB_TIMEOUT_MS of the
+ * one before: a server that answers is given the time its queue takes (a
+ * host given hundreds of ports at once), a silent one 5 s in all. */
 static void
 apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, size_t n,
            struct ovsdb_txn **txns, char **vm_err)
@@ -352,6 +354,9 @@ apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, s
         json_decref(result);
         if (rc) {
             port_failed(a, &ports[i], vm_err, err ? err : strerror(rc));
+        }
+        if (rc != ETIMEDOUT) {
+            deadline = ovsdb_now_ms() + RECON_OVSDB_TIMEOUT_MS;     /* it answers */
         }
         free(err);
     }
