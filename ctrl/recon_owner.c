@@ -43,10 +43,11 @@
  * with the statuses their owner recorded (statusfold_host.foreign).  An
  * object that spans clouds (switch, link, network, tenant) is written by
  * the owner of the model's first cloud alone, folded from its own hosts'
- * verdicts and the other hosts' and VMs' recorded statuses; while any of
- * those is not realized it reloads the desired state (and the statuses
- * with it) at most once a second, as status writes are not in the change
- * log. */
+ * verdicts and the other hosts' and VMs' recorded statuses.  While a host
+ * of another instance is not realized (every instance folds hosts on its
+ * VMs' paths), or for the writer of spanning objects a VM of another
+ * instance, the pass reloads the desired state (and the statuses with it)
+ * at most once a second, as status writes are not in the change log. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -351,21 +352,23 @@ recon_owner_filter(struct reconciler *r, struct netmodel *m, struct statusfold_b
         }
     }
     b->n = w;
-    /* Statuses other instances owe: read again soon. */
+    /* Statuses other instances owe and this one folds: their hosts' (on
+     * its VMs' paths), and for the writer of spanning objects their VMs'
+     * too.  Read again soon. */
     bool waiting = false;
     for (size_t h = 0; h < m->n_hosts && !waiting; h++) {
         const struct agent *a = recon_agent_for(r, &m->hosts[h]);
         waiting = (!a || a->foreign) && m->hosts[h].o.state != NM_REALIZED;
     }
-    for (size_t v = 0; v < m->n_vms && !waiting; v++) {
+    for (size_t v = 0; spans && v < m->n_vms && !waiting; v++) {
         int h = m->vms[v].host;
         const struct agent *a = h >= 0 ? recon_agent_for(r, &m->hosts[h]) : NULL;
         waiting = h >= 0 && (!a || a->foreign) && m->vms[v].o.state != NM_REALIZED;
     }
     long long now = recon_now_us();
-    if (waiting && spans && now >= r->owner_reload_us) {
+    if (waiting && now >= r->owner_reload_us) {
         r->need_full = true;
         r->owner_reload_us = now + FOREIGN_RELOAD_US;
     }
-    return waiting && spans;
+    return waiting;
 }
