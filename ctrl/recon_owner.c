@@ -127,6 +127,15 @@ recon_owner_pass(struct reconciler *r, const struct netmodel *m)
     if (!r->opt.owner) {
         return;
     }
+    /* A host gone from the model: its bridge's role goes with it. */
+    for (size_t i = 0; i < r->n_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if ((a->epoch || a->slave_gen)
+            && netmodel_index(m->hosts, m->n_hosts, sizeof *m->hosts, a->id) < 0) {
+            ofctl_set_role(r->ctl, a->dpid, OFCTL_ROLE_NONE, 0, 0);
+            a->epoch = a->slave_gen = 0;
+        }
+    }
     bool taken = false;
     for (size_t h = 0; h < m->n_hosts; h++) {
         const struct nm_host *ho = &m->hosts[h];
