@@ -161,6 +161,11 @@ render_tenant_ctl(struct out *o, const struct vswitch_agent *agent)
         R("packet_ins_total", packet_ins, "counter", "Packet-ins sent to tenant "
                                                      "controllers."),
         R("packet_outs_total", packet_outs, "counter", "Tenant packet-outs accepted."),
+        R("vm_frames_total", vm_frames, "counter", "Frames from VMs run through their "
+                                                   "switches' tenant flows."),
+        R("vm_delivered_total", vm_delivered, "counter", "Frames delivered into VMs."),
+        R("vm_dropped_total", vm_dropped, "counter", "Frames from or to VMs dropped "
+                                                     "(queue full, no port now)."),
 #undef R
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

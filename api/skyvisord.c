@@ -534,7 +534,7 @@ main(int argc, char **argv)
             goto out;
         }
         /* The tenants' controllers: a virtual switch each (its own thread). */
-        agent = vswitch_store_start(conninfo);
+        agent = vswitch_store_start(conninfo, config.recon);
         if (!agent) {
             goto out;
         }

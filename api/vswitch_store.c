@@ -6,13 +6,31 @@
 #include <string.h>
 
 #include "core/vlog.h"
+#include "ctrl/recon_tenant_ctl.h"
 #include "db/tenant_ctl.h"
 
 struct vswitch_store {
     struct db_conn *db;
     struct vswitch_agent_store store;
     struct vswitch_agent *agent;
+    struct reconciler *recon;
+    struct recon_tenant_ctl hook;
 };
+
+/* The reconciler's loop thread: a frame of a VM on a controlled switch. */
+static void
+store_vm_frame(void *aux, const char *vm_id, const uint8_t *frame, size_t len)
+{
+    struct vswitch_store *v = aux;
+    vswitch_agent_vm_frame(v->agent, vm_id, frame, len);
+}
+
+static int
+store_deliver(void *aux, const char *vm_id, const uint8_t *frame, size_t len)
+{
+    struct vswitch_store *v = aux;
+    return reconciler_deliver_to_vm(v->recon, vm_id, frame, len);
+}
 
 static int
 qs_errno(enum db_qs qs)
@@ -83,7 +101,7 @@ store_flow_list(void *aux, const char *vswitch_id, struct vswitch_agent_flow **o
 }
 
 struct vswitch_store *
-vswitch_store_start(const char *conninfo)
+vswitch_store_start(const char *conninfo, struct reconciler *recon)
 {
     struct vswitch_store *v = calloc(1, sizeof *v);
     if (!v || !(v->db = db_conn_create(conninfo))) {
@@ -94,14 +112,20 @@ vswitch_store_start(const char *conninfo)
     }
     v->store = (struct vswitch_agent_store) {
         .view = store_view, .flow_put = store_flow_put,
-        .flow_delete = store_flow_delete, .flow_list = store_flow_list, .aux = v,
+        .flow_delete = store_flow_delete, .flow_list = store_flow_list,
+        .deliver = recon ? store_deliver : NULL, .aux = v,
     };
+    v->recon = recon;
     struct vswitch_agent_options o = {.store = &v->store};
     if (!(v->agent = vswitch_agent_start(&o))) {
         vlog(VLOG_ERR, "vswitch", "the tenant-controller agent did not start");
         db_conn_destroy(v->db);
         free(v);
         return NULL;
+    }
+    if (recon) {
+        v->hook = (struct recon_tenant_ctl) {store_vm_frame, v};
+        reconciler_attach_tenant_ctl(recon, &v->hook);
     }
     return v;
 }
@@ -110,6 +134,9 @@ void
 vswitch_store_stop(struct vswitch_store *v)
 {
     if (v) {
+        if (v->recon) {
+            reconciler_attach_tenant_ctl(v->recon, NULL);
+        }
         vswitch_agent_stop(v->agent);
         db_conn_destroy(v->db);
         free(v);

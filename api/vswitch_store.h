@@ -10,12 +10,17 @@
 
 #include "ctrl/vswitch_agent.h"
 
+struct reconciler;
+
 struct vswitch_store;
 
-/* Connects to 'conninfo' and starts the agent.  NULL on failure (logged).
- * The caller owns the result. */
-struct vswitch_store *vswitch_store_start(const char *conninfo);
-/* Stops the agent, then closes the connection.  Accepts NULL. */
+/* Connects to 'conninfo', starts the agent and attaches it to 'recon'
+ * (borrowed; it outlives the store) for its VMs' frames
+ * (ctrl/recon_tenant_ctl.h).  NULL on failure (logged).  The caller owns
+ * the result. */
+struct vswitch_store *vswitch_store_start(const char *conninfo, struct reconciler *recon);
+/* Detaches from the reconciler, stops the agent, then closes the
+ * connection.  Accepts NULL. */
 void vswitch_store_stop(struct vswitch_store *);
 /* The running agent, for its counters (NULL with a NULL store). */
 const struct vswitch_agent *vswitch_store_agent(const struct vswitch_store *);

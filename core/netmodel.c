@@ -984,7 +984,9 @@ flows_port_security(struct fctx *c, int s, uint32_t port)
     match(f, NF_ETH_TYPE, ETH_TYPE_IP);
     match(f, NF_IPV4_SRC, vm->ip);
     meters_vm(m, s, port, f);
-    if (f) {
+    if (f && m->switches[vm->sw].tenant_ctl) {
+        act(c, f, NA_CONTROLLER, 0);        /* the tenant's controller decides */
+    } else if (f) {
         f->write_meta = true;
         f->meta = (uint64_t) netmodel_vm_comp(m, s) << 32;
         f->meta_mask = META_COMP_MASK;

@@ -83,6 +83,13 @@
  * flow (0), a tenant's WAN cap on a gateway's transit flows into an
  * inter-cloud tunnel (20); a flow names its meter first.
  *
+ * Tenant controllers (ctrl/vswitch_agent.h).  The port security of a VM on
+ * a switch with tenant_ctl sends its IPv4 to the controller instead of the
+ * tenant table, as its ARP already goes: the reconciler hands both to the
+ * tenant-controller agent, which runs the tenant's flows on them and
+ * delivers what they output by packet-out at the destination VM's own
+ * bridge.  The platform's forwarding never carries them.
+ *
  * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
  * (infrastructure, a VM, or a component's flood), the tenant tag in 55..40
  * and the VM's wire_low (the component's name) in 31..0, so the reconciler
@@ -162,6 +169,9 @@ struct nm_switch {
     int network;
     uint32_t seq;
     uint32_t comp;                  /* netmodel_finish(): component name */
+    bool tenant_ctl;                /* its tenant's controller forwards its VMs'
+                                     * frames (controller set, fail_mode secure):
+                                     * see "Tenant controllers" above */
 };
 
 struct nm_link {

@@ -16,3 +16,5 @@ CTRL_SRCS += ctrl/recon_owner.c
 CTRL_SRCS += ctrl/recon_meters.c
 # Tenant controllers: the virtual OpenFlow switches (migrations/009).
 CTRL_SRCS += ctrl/vflow.c ctrl/vswitch_agent.c
+# Tenant controllers: their VMs' frames to and from the agent.
+CTRL_SRCS += ctrl/recon_tenant_ctl.c

@@ -35,6 +35,7 @@ struct ovsdb;
 struct ovsdb_replica;
 struct recon_life;
 struct recon_mig;
+struct recon_tenant_ctl;
 
 #define RECON_MOD "reconciler"
 #define RECON_OVSDB_TIMEOUT_MS 5000
@@ -54,6 +55,11 @@ struct recon_mig;
  * (recon_flows_apply): Open vSwitch's datapath revalidation.  Paid only
  * while tenant-table misses are recent (RECON_DATAPATH_IDLE_MS). */
 #define RECON_DATAPATH_SETTLE_MS 5
+/* The wait after a level that moved a path (a forwarding flow replaced)
+ * before the shallower levels that lead traffic onto it
+ * (recon_flows_apply): ovs-vswitchd's revalidators update the datapath's
+ * cached flows a few milliseconds after the barrier, more under load. */
+#define RECON_REPOINT_SETTLE_MS 20
 /* At start, flows wait this long at most for every bridge to connect
  * (reconciler.c, start_hold). */
 #define RECON_START_HOLD_US 3000000LL
@@ -72,6 +78,8 @@ struct snapshot {
 /* One planned addition: an encoded ADD flow-mod in its plan's 'wire'. */
 struct recon_add {
     uint8_t table;
+    bool repoints;                  /* replaces a forwarding flow (table
+                                     * 20) the bridge holds: a path moves */
     uint32_t off, len;
 };
 
@@ -234,6 +242,9 @@ struct reconciler {
     /* Live migrations (recon_migration.c); attached once by
      * reconciler_attach_migrations(), NULL until then. */
     _Atomic(struct recon_mig *) mig;
+    /* Tenant controllers (recon_tenant_ctl.c): the agent's frame hook,
+     * attached by reconciler_attach_tenant_ctl(), NULL until then. */
+    _Atomic(const struct recon_tenant_ctl *) tenant_ctl;
     long long first_pass_us;        /* reconciler thread only */
     long long mig_next_us;          /* reconciler thread only: a pass wanted
                                      * by then (recon_now_us), 0: none */

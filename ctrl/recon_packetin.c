@@ -18,6 +18,7 @@
 #include "ctrl/ofmsg.h"
 #include "ctrl/recon_internal.h"
 #include "ctrl/recon_migration.h"
+#include "ctrl/recon_tenant_ctl.h"
 
 #define LLDP_MAC 0x0180c200000eull
 
@@ -551,6 +552,9 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (pi->table_id == NM_T_TENANT) {
         handle_reactive(r, dpid, (uint32_t) in_port, pi);
         return;
+    }
+    if (recon_tenant_ctl_packet_in(r, dpid, pi)) {
+        return;                     /* a frame for its tenant's controller */
     }
     if (type != 0x0806 && type != 0x8035) {
         return;

@@ -31,6 +31,7 @@
 #include "ctrl/vswitch_agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/vlog.h"
 #include "ctrl/stream.h"
@@ -108,6 +110,13 @@ struct vsa_switch {
     uint32_t next_xid;
 };
 
+/* A frame a VM sent, waiting for the agent's thread. */
+struct vsa_frame {
+    char vm_id[37];
+    uint8_t *data;              /* owned */
+    size_t len;
+};
+
 /* A tenant's flow-mod budget (token bucket), by tag. */
 struct vsa_bucket {
     uint16_t tag;
@@ -125,6 +134,13 @@ struct vswitch_agent {
     struct vsa_bucket *buckets;
     size_t n_buckets;
     uint64_t next_view_ms;
+    /* Frames from VMs (vswitch_agent_vm_frame), under 'mu'; 'wake' is a
+     * pipe whose read end the thread polls. */
+    pthread_mutex_t mu;
+    struct vsa_frame *queue;
+    size_t n_queue;
+    int wake[2];
+    atomic_uint_fast64_t st_vm_frames, st_vm_delivered, st_vm_dropped;
     atomic_uint_fast64_t st_switches, st_connected, st_flow_mods, st_flows,
         st_refused, st_quota_refused, st_packet_ins, st_packet_outs;
 };
@@ -420,11 +436,18 @@ vsa_output_port(struct vsa_switch *s, const struct vsa_port *p, const uint8_t *p
     if (!p->up) {
         return;
     }
-    if (p->link && depth < VSA_MAX_DEPTH && (peer = vsa_peer(s, p, &peer_port))) {
-        vsa_pipeline(peer, peer_port, pkt, len, depth + 1);
+    if (p->link) {
+        if (depth < VSA_MAX_DEPTH && (peer = vsa_peer(s, p, &peer_port))) {
+            vsa_pipeline(peer, peer_port, pkt, len, depth + 1);
+        }
+        return;
     }
-    /* A VM port: the packet would enter the VM; not delivered yet
-     * (vswitch_agent.h, "Not yet"). */
+    const struct vswitch_agent_store *st = &s->agent->store;
+    if (st->deliver && !st->deliver(st->aux, p->object_id, pkt, len)) {
+        vsa_count(&s->agent->st_vm_delivered);
+    } else {
+        vsa_count(&s->agent->st_vm_dropped);
+    }
 }
 
 static void
@@ -1340,6 +1363,73 @@ vsa_refresh(struct vswitch_agent *a)
     vsa_count_flows(a);
 }
 
+/* --- frames from VMs --- */
+
+void
+vswitch_agent_vm_frame(struct vswitch_agent *a, const char *vm_id, const uint8_t *frame,
+                       size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    bool queued = false;
+    pthread_mutex_lock(&a->mu);
+    if (copy && a->n_queue < VSWITCH_AGENT_MAX_QUEUE) {
+        struct vsa_frame *q = realloc(a->queue, (a->n_queue + 1) * sizeof *q);
+        if (q) {
+            a->queue = q;
+            struct vsa_frame *f = &q[a->n_queue++];
+            snprintf(f->vm_id, sizeof f->vm_id, "%s", vm_id);
+            memcpy(copy, frame, len);
+            f->data = copy;
+            f->len = len;
+            queued = true;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!queued) {
+        free(copy);
+        vsa_count(&a->st_vm_dropped);
+        return;
+    }
+    char b = 0;
+    if (write(a->wake[1], &b, 1) < 0) {
+        /* The pipe is full: the thread is awake already. */
+    }
+}
+
+/* Runs the frames VMs sent through their switches' flows. */
+static void
+vsa_vm_frames(struct vswitch_agent *a)
+{
+    char drain[64];
+    while (read(a->wake[0], drain, sizeof drain) > 0) {
+        continue;
+    }
+    pthread_mutex_lock(&a->mu);
+    struct vsa_frame *q = a->queue;
+    size_t n = a->n_queue;
+    a->queue = NULL;
+    a->n_queue = 0;
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; i < n; i++) {
+        bool done = false;
+        for (size_t k = 0; k < a->n_sw && !done; k++) {
+            struct vsa_switch *s = a->sw[k];
+            for (size_t p = 0; p < s->n_ports && !done; p++) {
+                if (!s->ports[p].link && !strcmp(s->ports[p].object_id, q[i].vm_id)) {
+                    vsa_count(&a->st_vm_frames);
+                    vsa_pipeline(s, s->ports[p].port_no, q[i].data, q[i].len, 0);
+                    done = true;
+                }
+            }
+        }
+        if (!done) {
+            vsa_count(&a->st_vm_dropped);
+        }
+        free(q[i].data);
+    }
+    free(q);
+}
+
 /* --- the thread --- */
 
 static void *
@@ -1362,11 +1452,12 @@ vsa_main(void *aux)
                 vsa_connect(s);
             }
         }
-        struct pollfd *nf = realloc(fds, (a->n_sw ? a->n_sw : 1) * sizeof *nf);
+        struct pollfd *nf = realloc(fds, (a->n_sw + 1) * sizeof *nf);
         if (!nf) {
             continue;
         }
         fds = nf;
+        fds[a->n_sw] = (struct pollfd) {.fd = a->wake[0], .events = POLLIN};
         for (size_t i = 0; i < a->n_sw; i++) {
             struct vsa_switch *s = a->sw[i];
             fds[i].fd = s->stream ? stream_fd(s->stream) : -1;
@@ -1376,7 +1467,8 @@ vsa_main(void *aux)
             fds[i].revents = 0;
         }
         int wait = (int) (a->next_view_ms > now ? a->next_view_ms - now : 0);
-        poll(fds, a->n_sw, wait < 100 ? wait : 100);
+        poll(fds, a->n_sw + 1, wait < 100 ? wait : 100);
+        vsa_vm_frames(a);
         for (size_t i = 0; i < a->n_sw; i++) {
             if (a->sw[i]->stream) {
                 vsa_service(a->sw[i]);
@@ -1396,11 +1488,19 @@ vswitch_agent_start(const struct vswitch_agent_options *o)
         return NULL;
     }
     a->store = *o->store;
+    if (pipe2(a->wake, O_NONBLOCK | O_CLOEXEC)) {
+        free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->mu, NULL);
     a->poll_ms = o->poll_ms ? o->poll_ms : 500;
     a->max_flows = o->max_flows ? o->max_flows : VSWITCH_AGENT_MAX_FLOWS;
     a->rate = o->rate ? o->rate : VSWITCH_AGENT_RATE;
     a->burst = o->burst ? o->burst : VSWITCH_AGENT_BURST;
     if (pthread_create(&a->thread, NULL, vsa_main, a)) {
+        close(a->wake[0]);
+        close(a->wake[1]);
+        pthread_mutex_destroy(&a->mu);
         free(a);
         return NULL;
     }
@@ -1420,6 +1520,13 @@ vswitch_agent_stop(struct vswitch_agent *a)
     }
     free(a->sw);
     free(a->buckets);
+    for (size_t i = 0; i < a->n_queue; i++) {
+        free(a->queue[i].data);
+    }
+    free(a->queue);
+    close(a->wake[0]);
+    close(a->wake[1]);
+    pthread_mutex_destroy(&a->mu);
     free(a);
 }
 
@@ -1449,4 +1556,7 @@ vswitch_agent_get_stats(const struct vswitch_agent *a, struct vswitch_agent_stat
     st->quota_refused = atomic_load(&m->st_quota_refused);
     st->packet_ins = atomic_load(&m->st_packet_ins);
     st->packet_outs = atomic_load(&m->st_packet_outs);
+    st->vm_frames = atomic_load(&m->st_vm_frames);
+    st->vm_delivered = atomic_load(&m->st_vm_delivered);
+    st->vm_dropped = atomic_load(&m->st_vm_dropped);
 }

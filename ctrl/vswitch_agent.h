@@ -36,12 +36,17 @@
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.
  *
- * Not yet: packets from and to VMs.  The tenant's flows are not yet
- * translated into the physical bridges' tables, and the reconciler does not
- * read `controller` or `fail_mode`: a controlled switch's VMs keep the
- * platform's own forwarding (what `standalone` promises; `secure` is
- * stored but not enforced), packet-ins come only from the virtual links,
- * and a packet-out to a VM port is accepted and dropped.
+ *   VMs         with fail_mode secure, a VM's IPv4 and ARP reach the agent
+ *                 (ctrl/recon_tenant_ctl.h) instead of the platform's
+ *                 forwarding, run through its switch's flows here, and what
+ *                 they output to a VM port is delivered by packet-out at that
+ *                 VM's bridge (so is a packet-out to a VM port): the
+ *                 tenant's flows forward in software, one trip through
+ *                 skyvisord per frame, not yet in the bridges' tables.  No
+ *                 flow, no forwarding (secure).  With `standalone` the
+ *                 platform forwards as for any switch (its own forwarding,
+ *                 whether the controller is there or not), and the
+ *                 controller sees only what crosses the virtual links.
  *
  * Quotas (per tenant, over all its controlled switches): at most
  * VSWITCH_AGENT_MAX_FLOWS flows (FLOW_MOD_FAILED TABLE_FULL beyond), and
@@ -103,6 +108,9 @@ struct vswitch_agent_store {
      * (vswitch_agent_flows_free). */
     int (*flow_list)(void *aux, const char *vswitch_id,
                      struct vswitch_agent_flow **, size_t *n);
+    /* Delivers a frame into VM 'vm_id' (may be NULL: frames to VMs are
+     * dropped). */
+    int (*deliver)(void *aux, const char *vm_id, const uint8_t *frame, size_t len);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);
@@ -123,6 +131,9 @@ struct vswitch_agent_stats {
     uint64_t quota_refused;     /* ... of which for a quota */
     uint64_t packet_ins;        /* packet-ins sent */
     uint64_t packet_outs;       /* packet-outs accepted */
+    uint64_t vm_frames;         /* frames from VMs run through their switches */
+    uint64_t vm_delivered;      /* frames delivered into VMs */
+    uint64_t vm_dropped;        /* frames from VMs dropped: queue full, no port */
 };
 
 /* Starts the agent's thread.  Returns NULL (and logs) on failure.  The
@@ -131,6 +142,13 @@ struct vswitch_agent *vswitch_agent_start(const struct vswitch_agent_options *);
 /* Closes every controller connection, joins the thread, frees.  Accepts
  * NULL. */
 void vswitch_agent_stop(struct vswitch_agent *);
+/* Any thread, never blocks: a frame VM 'vm_id' sent (its own addresses),
+ * to run through its switch's flows on the agent's thread (copied; dropped
+ * and counted when VSWITCH_AGENT_MAX_QUEUE frames wait already). */
+void vswitch_agent_vm_frame(struct vswitch_agent *, const char *vm_id,
+                            const uint8_t *frame, size_t len);
+#define VSWITCH_AGENT_MAX_QUEUE 4096
+
 /* Any thread. */
 void vswitch_agent_get_stats(const struct vswitch_agent *, struct vswitch_agent_stats *);
 

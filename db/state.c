@@ -29,7 +29,8 @@ static const struct db_stmt q_networks = {
     "SELECT " COMMON ", tenant_id, tagging = 'rewrite' FROM network ORDER BY id", 0};
 static const struct db_stmt q_switches = {
     "state_switches",
-    "SELECT " COMMON ", network_id, seq FROM vswitch ORDER BY id", 0};
+    "SELECT " COMMON ", network_id, seq,"
+    " controller IS NOT NULL AND fail_mode = 'secure' FROM vswitch ORDER BY id", 0};
 static const struct db_stmt q_links = {
     "state_links",
     "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
@@ -252,6 +253,7 @@ load_txn(struct db_conn *c, void *ctx_)
         m->switches[i].network = FIND(m->networks, m->n_networks,
                                       PQgetvalue(r, (int) i, 6));
         m->switches[i].seq = (uint32_t) strtoul(PQgetvalue(r, (int) i, 7), NULL, 10);
+        m->switches[i].tenant_ctl = PQgetvalue(r, (int) i, 8)[0] == 't';
     }
     PQclear(r);
 

@@ -1,0 +1,176 @@
+"""End to end: a tenant's own controller forwards its VMs' traffic across
+two simulated clouds (tools/cloudsim.py), on real Open vSwitch.
+
+Red's switch names Debian's ovs-testcontroller (OpenFlow 1.3, a learning
+switch) as its controller, fail_mode secure; its VMs r-a and r-b sit in
+two clouds.  Blue has the very same MACs and IPs on the same hosts and no
+controller: the platform forwards for it as always.  What is shown:
+  - before the controller runs, red's VMs do not reach each other (secure:
+    no flow, no forwarding) while blue's do;
+  - once it runs, red's VMs ping through it (its packet-ins, packet-outs
+    and the flows it installs, run by skyvisord's agent), and what red's
+    VMs receive carries red's own addresses;
+  - when red's flows are deleted (by a controller of the test's on the
+    same address, after ovs-testcontroller is gone) red's pings stop, and
+    blue never noticed any of it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import ROOT, Skyvisord, free_port, ok
+from test_vswitch_agent import OFPT_FLOW_MOD, Ctl, flow_mod
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import cloudsim  # noqa: E402
+
+CLOUDS = [("tc1", ["gw", "h1"]), ("tc2", ["gw", "h1"])]
+VMS = {
+    "r-a": ("red", "tc1-h1", "02:00:00:00:00:01", "10.0.0.1"),
+    "r-b": ("red", "tc2-h1", "02:00:00:00:00:02", "10.0.0.2"),
+    "b-a": ("blue", "tc1-h1", "02:00:00:00:00:01", "10.0.0.1"),
+    "b-b": ("blue", "tc2-h1", "02:00:00:00:00:02", "10.0.0.2"),
+}
+
+
+def host_spec():
+    clouds = []
+    for n, (name, hosts) in enumerate(CLOUDS, start=1):
+        hs = []
+        for i, h in enumerate(hosts, start=1):
+            spec = {"name": f"{name}-{h}", "tunnel_ip": f"198.18.{n}.{i}"}
+            if h == "gw":
+                spec["public_ip"] = f"198.19.0.{n}"
+            hs.append(spec)
+        clouds.append({"name": name, "hosts": hs})
+    return clouds
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    state = str(tmp_path_factory.mktemp("cloudsim"))
+    spec = {"prefix": f"svt{os.getpid() % 1000}", "clouds": host_spec(),
+            "vms": [{"name": k, "host": v[1], "iface": k, "mac": v[2], "ip": v[3]}
+                    for k, v in VMS.items()]}
+    with cloudsim.Sim(spec, state) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def world(pg, sim):
+    d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True)
+    d.start()
+    api = d.api()
+    port = free_port()
+    w = {"daemon": d, "api": api, "sim": sim, "port": port, "tc": None}
+    try:
+        for name, _ in CLOUDS:
+            ok(api.post("/v1/clouds", {"name": name, "provider": "aws", "region": "r1",
+                                       "jurisdiction": "DE", "kind": "public"}))
+        for cloud in sim.spec["clouds"]:
+            for h in cloud["hosts"]:
+                ok(api.post("/v1/hosts", sim.host_body(h, cloud["name"])))
+        ok(api.request("PUT", "/v1/cloud-links/tc1/tc2", {"cost": 1}))
+        for t, tagging in (("red", "mac-prefix"), ("blue", "rewrite")):
+            ok(api.post("/v1/tenants", {"name": t}))
+            base = f"/v1/tenants/{t}/networks"
+            ok(api.post(base, {"name": "prod", "subnet": "10.0.0.0/24", "tagging": tagging}))
+        ok(api.patch("/v1/tenants/red", {"controller_allow": ["127.0.0.1/32"]}))
+        ok(api.post("/v1/tenants/red/networks/prod/switches",
+                    {"name": "s", "controller": f"tcp:127.0.0.1:{port}"}))
+        ok(api.post("/v1/tenants/blue/networks/prod/switches", {"name": "s"}))
+        for name, (t, host, mac, ip) in VMS.items():
+            ok(api.post(f"/v1/tenants/{t}/networks/prod/vms",
+                        {"name": name, "mac": mac, "ip": ip, "switch": "s", "iface": name,
+                         "placement": {"host": host}}))
+        wait_realized(api)
+        yield w
+    finally:
+        stop_testcontroller(w)
+        rc = d.stop()
+        print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
+    assert rc == 0, "skyvisord did not stop cleanly (a sanitizer's report?)"
+
+
+def wait_realized(api, timeout=90):
+    deadline = time.time() + timeout
+    while True:
+        bad = [(t, o["name"], o["status"]) for t in ("red", "blue")
+               for o in ok(api.get(f"/v1/tenants/{t}/networks/prod/vms"))["items"]
+               if o["status"]["state"] != "realized"]
+        if not bad:
+            return
+        assert time.time() < deadline, f"not realized: {bad}"
+        time.sleep(0.5)
+
+
+def start_testcontroller(w):
+    tmp = tempfile.mkdtemp(prefix="testctl-")
+    w["tc"] = subprocess.Popen(["ovs-testcontroller", "-O", "OpenFlow13", "--no-chdir",
+                                f"--unixctl={tmp}/ctl", f"--log-file={tmp}/log",
+                                f"ptcp:{w['port']}:127.0.0.1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_testcontroller(w):
+    if w["tc"] and w["tc"].poll() is None:
+        w["tc"].send_signal(signal.SIGTERM)
+        w["tc"].wait(10)
+
+
+def pings(sim, vm, ip, tries=1):
+    for _ in range(tries):
+        if sim.ping(vm, ip, count=2, wait=1):
+            return True
+    return False
+
+
+def test_secure_without_its_controller_nothing_passes(world):
+    sim = world["sim"]
+    assert pings(sim, "b-a", "10.0.0.2", tries=10)
+    assert not pings(sim, "r-a", "10.0.0.2", tries=2)
+
+
+def test_the_tenant_controller_forwards(world):
+    sim = world["sim"]
+    start_testcontroller(world)
+    deadline = time.time() + 30
+    while not pings(sim, "r-a", "10.0.0.2"):
+        assert time.time() < deadline, world["daemon"].read_log()[-5000:]
+    assert pings(sim, "r-b", "10.0.0.1", tries=3)
+    assert pings(sim, "b-b", "10.0.0.1", tries=3)
+    text = world["daemon"].api().get("/metrics", token=None)[2]
+    m = dict(l.rsplit(" ", 1) for l in text.splitlines()
+             if l.startswith("skyvisor_tenant_ctl_"))
+    assert int(m["skyvisor_tenant_ctl_vm_frames_total"]) > 0
+    assert int(m["skyvisor_tenant_ctl_vm_delivered_total"]) > 0
+    assert m["skyvisor_tenant_ctl_connected"] == "1"
+
+
+def test_without_flows_pings_stop(world):
+    sim = world["sim"]
+    stop_testcontroller(world)
+    ctl = Ctl.__new__(Ctl)
+    ctl.lsock = socket.socket()
+    ctl.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ctl.lsock.bind(("127.0.0.1", world["port"]))
+    ctl.lsock.listen(1)
+    ctl.port, ctl.sock, ctl.buf, ctl.xid, ctl.pending = world["port"], None, b"", 100, []
+    try:
+        ctl.accept(timeout=30)
+        # Secure: ovs-testcontroller's flows outlived it, until deleted.
+        assert ctl.flows()
+        assert ctl.error_of(OFPT_FLOW_MOD, flow_mod(command=3, table=0xff)) is None
+        assert ctl.flows() == []
+        assert not pings(sim, "r-a", "10.0.0.2", tries=2)
+        assert pings(sim, "b-a", "10.0.0.2", tries=3)
+    finally:
+        ctl.close()
+        ctl.lsock.close()
