@@ -102,14 +102,6 @@ reconciler_deliver_to_vm(struct reconciler *r, const char *vm_id, const uint8_t 
     if (!port_no) {
         return ENOENT;
     }
-    struct ofaction out = {.type = OFPAT_OUTPUT, .u.output = {port_no, 0}};
-    struct ofmsg msg;
-    ofmsg_init(&msg, OFPT_PACKET_OUT, 0);
-    msg.u.packet_out.buffer_id = OFP_NO_BUFFER;
-    msg.u.packet_out.in_port = OFPP_CONTROLLER;
-    msg.u.packet_out.actions = &out;
-    msg.u.packet_out.n_actions = 1;
-    msg.u.packet_out.data = (uint8_t *) frame;
-    msg.u.packet_out.len = len;
-    return ofctl_send(r->ctl, dpid, &msg);
+    recon_packet_out(r, dpid, port_no, (uint8_t *) frame, len);
+    return 0;
 }

@@ -40,8 +40,8 @@ void reconciler_attach_tenant_ctl(struct reconciler *, const struct recon_tenant
 
 /* Delivers 'frame' into VM 'vm_id' by a packet-out at its bridge, to its
  * port.  From any thread but the controller's loop (it waits for the
- * bridge's port list).  0, ENOENT (no such VM, bridge or port now), or the
- * errno of the send. */
+ * bridge's port list).  0 (sent; a send that fails is only logged), or
+ * ENOENT (no such VM, bridge or port now). */
 int reconciler_deliver_to_vm(struct reconciler *, const char *vm_id,
                              const uint8_t *frame, size_t len);
 
