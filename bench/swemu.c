@@ -389,7 +389,10 @@ flow_mod_check(const struct ofmsg_flow_mod *fm)
             }
             for (size_t j = 0; j < in->n_actions; j++) {
                 const struct ofaction *a = &in->actions[j];
-                if (a->raw) {
+                /* Open vSwitch's own extensions (experimenter 0x2320,
+                 * e.g. the resubmit a migration's copy uses) pass. */
+                if (a->raw && !(a->type == 0xffff && a->raw_len >= 8
+                                && !memcmp(a->raw + 4, "\x00\x00\x23\x20", 4))) {
                     return 2u << 16 | 0;            /* BAD_ACTION BAD_TYPE */
                 }
                 if (a->type == OFPAT_OUTPUT && a->u.output.port == 0) {
