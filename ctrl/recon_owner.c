@@ -184,6 +184,11 @@ recon_owner_may_write(struct reconciler *r, struct agent *a)
     }
     if (a->foreign) {
         a->note = "owned by another instance";
+        if (a->db) {
+            /* Seen: its changes (its owner's writes) are not ours to act
+             * on, only its epoch, which every pass reads. */
+            a->seqno = ovsdb_get_replica(a->db)->seqno;
+        }
         return false;
     }
     if (now_ms() >= a->deadline_ms) {
