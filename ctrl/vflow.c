@@ -329,6 +329,27 @@ be_bytes(const uint8_t *p, size_t n)
     return v;
 }
 
+/* Appends an exact OXM_OF_BASIC field the codec does not model to 'key'
+ * (as opaque bytes, which is how a flow naming it holds it). */
+static void
+key_opaque(struct ofmatch *key, uint8_t oxm_field, uint64_t value, unsigned int nbytes)
+{
+    if (key->n >= OFMATCH_MAX_ITEMS || key->opaque_len + 4 + nbytes > OFMATCH_OPAQUE_MAX) {
+        return;
+    }
+    uint8_t *p = key->opaque + key->opaque_len;
+    p[0] = OXM_CLASS_BASIC >> 8;
+    p[1] = OXM_CLASS_BASIC & 0xff;
+    p[2] = (uint8_t) (oxm_field << 1);
+    p[3] = (uint8_t) nbytes;
+    for (unsigned int i = 0; i < nbytes; i++) {
+        p[4 + i] = (uint8_t) (value >> (8 * (nbytes - 1 - i)));
+    }
+    key->opaque_off[key->n_opaque] = key->opaque_len;
+    key->opaque_len = (uint16_t) (key->opaque_len + 4 + nbytes);
+    key->order[key->n++] = (uint8_t) (0x80 + key->n_opaque++);
+}
+
 void
 vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatch *key)
 {
@@ -343,6 +364,7 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
     uint16_t type = (uint16_t) be_bytes(pkt + off, 2);
     if (type == 0x8100 && len >= 18) {
         ofmatch_set(key, MF_VLAN_VID, OFPVID_PRESENT | (be_bytes(pkt + 14, 2) & 0xfff));
+        key_opaque(key, 7, pkt[14] >> 5, 1);                        /* vlan_pcp */
         off = 16;
         type = (uint16_t) be_bytes(pkt + off, 2);
     } else {
@@ -363,6 +385,8 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
         ofmatch_set(key, MF_IP_PROTO, proto);
         ofmatch_set(key, MF_IPV4_SRC, be_bytes(l3 + 12, 4));
         ofmatch_set(key, MF_IPV4_DST, be_bytes(l3 + 16, 4));
+        key_opaque(key, 8, l3[1] >> 2, 1);                          /* ip_dscp */
+        key_opaque(key, 9, l3[1] & 3, 1);                           /* ip_ecn */
         bool first_fragment = (be_bytes(l3 + 6, 2) & 0x1fff) == 0;
         if (ihl >= 20 && l3len >= ihl + 4 && first_fragment) {
             uint64_t sport = be_bytes(l3 + ihl, 2), dport = be_bytes(l3 + ihl + 2, 2);
@@ -372,6 +396,9 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
             } else if (proto == 17) {
                 ofmatch_set(key, MF_UDP_SRC, sport);
                 ofmatch_set(key, MF_UDP_DST, dport);
+            } else if (proto == 1) {
+                key_opaque(key, 19, l3[ihl], 1);                    /* icmpv4_type */
+                key_opaque(key, 20, l3[ihl + 1], 1);                /* icmpv4_code */
             }
         }
     }

@@ -93,9 +93,11 @@ void vflow_port_name(const char *base, bool link, uint32_t port_no, char out[16]
 
 /* The match key of a packet entering a virtual switch on 'in_port': in_port,
  * Ethernet addresses and type (after one 802.1Q tag, whose VID is then
- * vlan_vid with OFPVID_PRESENT; 0 untagged), and for IPv4 the protocol,
- * addresses and TCP/UDP ports, for ARP its operation and addresses.  For
- * packets the agent itself moves (a packet-out to a virtual link). */
+ * vlan_vid with OFPVID_PRESENT, and its PCP; 0 untagged), and for IPv4 the
+ * protocol, addresses, DSCP, ECN and TCP/UDP ports or ICMP type and code,
+ * for ARP its operation and addresses (the fields the codec does not model
+ * as opaque TLVs, which a flow's exact ones must equal).  For packets the
+ * agent moves itself (from VMs, to links). */
 void vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port,
                       struct ofmatch *key);
 /* True if a flow whose match is 'flow' takes a packet with 'key' (a flow

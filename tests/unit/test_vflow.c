@@ -171,6 +171,23 @@ test_packet_key(void **state)
     assert_true(vflow_match_packet(&flow, &key));
     ofmatch_set(&flow, MF_TCP_DST, 443);
     assert_false(vflow_match_packet(&flow, &key));
+    /* A flow naming a field the codec does not model, as ovs-testcontroller's
+     * exact matches do (ip_dscp 0 here): it takes the packet when equal. */
+    static const uint8_t tlvs[] = {
+        0x00, 0x01, 0x00, 0x14, 0x80, 0x00, 0x0a, 0x02, 0x08, 0x00,    /* eth_type */
+        0x80, 0x00, 0x10, 0x01, 0x00,                                  /* ip_dscp 0 */
+        0x80, 0x00, 0x14, 0x01, 0x06,                                  /* ip_proto 6 */
+        0, 0, 0, 0,
+    };
+    struct pull pl;
+    pull_init(&pl, tlvs, sizeof tlvs);
+    assert_int_equal(ofmatch_decode(&pl, &flow), OFERR_NONE);
+    vflow_packet_key(pkt, sizeof pkt, 4, &key);
+    assert_true(vflow_match_packet(&flow, &key));
+    pkt[15] = 0x04;                                     /* DSCP 1 */
+    vflow_packet_key(pkt, sizeof pkt, 4, &key);
+    assert_false(vflow_match_packet(&flow, &key));
+    pkt[15] = 0;
     /* A runt carries only its in_port. */
     vflow_packet_key(pkt, 10, 4, &key);
     assert_false(ofmatch_get(&key, MF_ETH_TYPE, NULL, NULL));
