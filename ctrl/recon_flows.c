@@ -33,6 +33,11 @@
  *          their way.  Between 10 and 0, a short wait for the datapath
  *          (RECON_DATAPATH_SETTLE_MS), only while tenant-table misses show
  *          traffic toward unmapped destinations (tenant_misses_recent);
+ *          and after a level that replaced a forwarding flow (a path
+ *          moved: a VM moved, a migration's step), a longer one
+ *          (RECON_REPOINT_SETTLE_MS) before the shallower levels, whose
+ *          ingress rules would otherwise send traffic along the old path
+ *          the datapath's cached flows still follow;
  *   dels:  the other way round, from the ingress level on, so a path is
  *          closed at its entrance before its inner rules go.
  *
@@ -200,7 +205,8 @@ plan_add(struct recon_plan *p, const struct ofmsg *msg)
         return ENOMEM;
     }
     p->adds[p->n_adds++] = (struct recon_add) {
-        msg->u.flow_mod.table_id, (uint32_t) off, (uint32_t) (p->wire.len - off),
+        .table = msg->u.flow_mod.table_id, .off = (uint32_t) off,
+        .len = (uint32_t) (p->wire.len - off),
     };
     return 0;
 }
@@ -336,10 +342,12 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
             if (unflagged) {
                 flowtable_mark(unflagged, &msg.u.flow_mod);     /* replaced by the add */
             }
-            if (flowtable_mark(a->ft, &msg.u.flow_mod) == FLOWTABLE_SAME) {
+            enum flowtable_state st = flowtable_mark(a->ft, &msg.u.flow_mod);
+            if (st == FLOWTABLE_SAME) {
                 p->n_kept++;
-            } else {
-                rc = plan_add(p, &msg);
+            } else if (!(rc = plan_add(p, &msg))) {
+                p->adds[p->n_adds - 1].repoints = st == FLOWTABLE_DIFFERENT
+                                                  && msg.u.flow_mod.table_id == NM_T_FORWARD;
             }
         }
         ofmsg_uninit(&msg);
@@ -475,6 +483,25 @@ decode_adds(const struct recon_plan *p, size_t from, size_t to)
  * tunnel from another bridge's deeper table, and one bridge applies one
  * connection's flow-mods in order, so within a bridge the batch keeps the
  * deepest-first order without a barrier between its tables). */
+static int level_of(int table);
+
+/* Whether the next additions of level 'level' replace a forwarding flow
+ * on any bridge (recon_add.repoints). */
+static bool
+level_repoints(struct agent **agents, size_t n, int level)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct recon_plan *p = &agents[i]->plan;
+        for (size_t k = p->next_add; !p->error && k < p->n_adds
+                                     && level_of(p->adds[k].table) == level; k++) {
+            if (p->adds[k].repoints) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static int
 level_of(int table)
 {
@@ -619,7 +646,17 @@ recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
     recon_meters_apply(r, agents, n, true);     /* before the flows naming them */
     for (int t; (t = next_table(agents, n, true)) >= 0;) {
         recon_keepalive(r);
+        bool repoints = level_repoints(agents, n, t);
         run_level(r, agents, n, true, t);
+        if (repoints && next_table(agents, n, true) >= 0) {
+            /* A path moved (a VM's, a migration's): the barriers confirm
+             * the OpenFlow tables, and the datapath's cached flows follow
+             * a little later; the ingress rules that send traffic onto the
+             * new path wait for them, or the old path would still carry
+             * it meanwhile, toward what is about to go. */
+            struct timespec ts = { 0, RECON_REPOINT_SETTLE_MS * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         if (t == NM_T_TENANT && next_table(agents, n, true) == NM_T_CLASSIFY
             && tenant_misses_recent(r)) {
             /* A barrier confirms the OpenFlow tables, not the datapath:

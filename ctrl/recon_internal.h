@@ -55,6 +55,11 @@ struct recon_tenant_ctl;
  * (recon_flows_apply): Open vSwitch's datapath revalidation.  Paid only
  * while tenant-table misses are recent (RECON_DATAPATH_IDLE_MS). */
 #define RECON_DATAPATH_SETTLE_MS 5
+/* The wait after a level that moved a path (a forwarding flow replaced)
+ * before the shallower levels that lead traffic onto it
+ * (recon_flows_apply): ovs-vswitchd's revalidators update the datapath's
+ * cached flows a few milliseconds after the barrier, more under load. */
+#define RECON_REPOINT_SETTLE_MS 20
 /* At start, flows wait this long at most for every bridge to connect
  * (reconciler.c, start_hold). */
 #define RECON_START_HOLD_US 3000000LL
@@ -73,6 +78,8 @@ struct snapshot {
 /* One planned addition: an encoded ADD flow-mod in its plan's 'wire'. */
 struct recon_add {
     uint8_t table;
+    bool repoints;                  /* replaces a forwarding flow (table
+                                     * 20) the bridge holds: a path moves */
     uint32_t off, len;
 };
 
