@@ -49,9 +49,10 @@ static const struct db_stmt stmt_document = {
     " 'power', v.power, 'as_of', s.as_of,"
     COUNTER("rx_packets") COUNTER("rx_bytes") COUNTER("rx_dropped")
     COUNTER("tx_packets") COUNTER("tx_bytes") COUNTER("tx_dropped")
-    /* The copies its migrations delivered to their second place. */
-    " 'duplicated', CASE WHEN s.vm_id IS NOT NULL THEN (SELECT"
-    "   coalesce(sum(m.duplicated), 0) FROM vm_migration m WHERE m.vm_id = v.id) END,"
+    /* The sample's own count, and the copies the VM's migrations
+     * delivered to their second place (counted by the migrations). */
+    " 'duplicated', s.duplicated + (SELECT coalesce(sum(m.duplicated), 0)"
+    "   FROM vm_migration m WHERE m.vm_id = v.id),"
     " 'migration', (SELECT json_build_object('id', m.id, 'phase', m.phase,"
     "   'duplicated', m.duplicated) FROM vm_migration m"
     "   WHERE m.vm_id = v.id AND m.finished_at IS NULL))::text"
