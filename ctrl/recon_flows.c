@@ -22,8 +22,10 @@
  *          another bridge's inner tables leads a frame into the inner
  *          tables, and a bridge applies the flow-mods of one connection in
  *          order, so one batch per bridge, deepest table first, needs no
- *          barrier between its inner tables: three round trips at most,
- *          and a level no bridge has anything for costs none;
+ *          barrier between its inner tables: three round trips for an
+ *          ordinary change (a level larger than RECON_LEVEL_CHUNK flows on
+ *          a bridge, as in a first pass, goes in rounds of that many), and
+ *          a level no bridge has anything for costs none;
  *   adds:  send the deepest level's adds to every bridge (ofctl_submit,
  *          each batch closed by a barrier), wait for every barrier, record
  *          what each confirmed in its table; repeat with the next
@@ -477,6 +479,13 @@ decode_adds(const struct recon_plan *p, size_t from, size_t to)
     return v;
 }
 
+/* Flow-mods per bridge in one round of a level: a first pass's level holds
+ * tens of thousands per bridge, and a switch answers nothing, not even an
+ * echo, before it has worked through what came first on the connection;
+ * rounds of this size keep barrier replies coming well within the
+ * controller's inactivity probe and request timeout. */
+#define RECON_LEVEL_CHUNK 4096
+
 /* The level a flow-mod of table 'table' goes in: the ingress tables
  * (classify, tenant) each alone, every deeper table together (see the file
  * comment: deeper tables are reached only through an ingress rule or a
@@ -509,8 +518,9 @@ level_of(int table)
 }
 
 /* Sends one level (every bridge's run of flow-mods whose table is of level
- * 'level', adds or deletions) and waits until every bridge confirmed it or
- * failed. */
+ * 'level', adds or deletions; at most RECON_LEVEL_CHUNK per bridge, the
+ * rest in the next rounds of the same level) and waits until every bridge
+ * confirmed it or failed. */
 static void
 run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int level)
 {
@@ -530,8 +540,9 @@ run_level(struct reconciler *r, struct agent **agents, size_t n, bool adds, int 
         size_t total = adds ? p->n_adds : p->n_dels, *next = adds ? &p->next_add
                                                                   : &p->next_del;
         size_t k = *next;
-        while (k < total && level_of(adds ? p->adds[k].table
-                                          : p->dels[k].u.flow_mod.table_id) == level) {
+        while (k < total && k - *next < RECON_LEVEL_CHUNK
+               && level_of(adds ? p->adds[k].table
+                                : p->dels[k].u.flow_mod.table_id) == level) {
             k++;
         }
         if (p->error || k == *next) {
