@@ -270,6 +270,9 @@ flush_tx(struct ofconn *c)
         }
     }
     if (c->tx_off == c->tx.len) {
+        if (c->tx.cap > OFCONN_TX_KEEP) {
+            buf_uninit(&c->tx);     /* a first pass's batch: give it back */
+        }
         buf_clear(&c->tx);
         c->tx_off = 0;
     }

@@ -111,6 +111,10 @@
 
 #define OFCONN_TX_HIGH (1u << 20)
 #define OFCONN_TX_MAX (64u << 20)
+/* An output buffer that emptied keeps its memory up to this size: the
+ * buffer of a batch of tens of thousands of flow-mods would otherwise stay
+ * allocated for the life of the connection. */
+#define OFCONN_TX_KEEP (256u << 10)
 
 enum ofconn_state {
     OFCONN_CONNECTING, OFCONN_HELLO_SENT, OFCONN_FEATURES_WAIT,
