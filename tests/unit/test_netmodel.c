@@ -295,6 +295,26 @@ test_connectivity_full_mesh(void **state)
     check_connectivity(TUNNELS_FULL_MESH);
 }
 
+/* A switch whose tenant's controller forwards (tenant_ctl): its VMs' IPv4
+ * goes to the controller, never into the platform's forwarding; the same
+ * addresses of another tenant are forwarded as before. */
+static void
+test_tenant_controller_takes_its_vms(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST);
+    m.switches[m.vms[RED_WEB].sw].tenant_ctl = true;
+    compile_all(&m);
+    send_ip(&m, RED_WEB, m.vms[RED_DB].mac);
+    assert_int_equal(n_got, 0);
+    assert_int_equal(n_controller, 1);
+    send_ip(&m, BLUE_WEB, m.vms[BLUE_DB].mac);
+    assert_true(delivered_to(&m, BLUE_DB, NULL));
+    assert_int_equal(n_controller, 0);
+    free_all(&m);
+}
+
 static void
 test_cookies_name_owners(void **state)
 {
@@ -482,6 +502,7 @@ main(void)
         cmocka_unit_test(test_connectivity_mst),
         cmocka_unit_test(test_connectivity_full_mesh),
         cmocka_unit_test(test_cookies_name_owners),
+        cmocka_unit_test(test_tenant_controller_takes_its_vms),
         cmocka_unit_test(test_incremental_owners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
