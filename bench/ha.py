@@ -13,6 +13,13 @@ instances with --leases, each pinned to one cloud):
              (the new owner's epoch in c2-gw's OVSDB, raised before its
              first write) and the datagrams lost and the longest gap from
              the kill until a second after the adoption;
+  failover   ROUNDS times, test_pg_failover's run with --leases: one
+             instance on a multi-host URL to a primary and its synchronous
+             standby, a cloud of one real Open vSwitch host; kill -9 of the
+             primary, `pg_ctl promote` of the standby 1.5 s later; the
+             seconds from the promotion until the bridge is re-adopted with
+             the new timeline's epoch, the API takes a write again, and a
+             VM created then is realized;
   api        GET /v1/clouds with wrk (WRK_SECONDS, 16 connections per
              instance) against one, two and three instances at once, once
              the switches are realized, the requests per second summed.  Every process (wrk, the
@@ -41,6 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import cloudsim  # noqa: E402
 import conftest  # noqa: E402
+import test_pg_failover as pgf  # noqa: E402
 import test_takeover as tt  # noqa: E402
 from udpprobe import Echo, Sender  # noqa: E402
 
@@ -109,7 +117,7 @@ def main():
     sim = cloudsim.Sim(tt.sim_spec(f"svh{os.getpid() % 1000}"), state)
     stop = lambda *_: sys.exit(1)  # noqa: E731 - tear down through finally
     signal.signal(signal.SIGTERM, stop)
-    runs, api = [], []
+    runs, api, failovers = [], [], []
     try:
         sim.up()
         url = tt.populate(pg, sim)
@@ -119,6 +127,11 @@ def main():
                 runs.append((lease, *res))
                 print(f"lease {lease} ms round {r + 1}: adopted {res[0]:.2f} s, "
                       f"lost {res[1]} of {res[2]}, longest gap {res[3]:.0f} ms", flush=True)
+        for r in range(rounds):
+            t = pgf.reconcile_across_failover(tempfile.mkdtemp(prefix="skyv-bench-pgf-"))
+            failovers.append(t)
+            print(f"failover round {r + 1}: " + ", ".join(f"{k} {v:.2f} s"
+                                                           for k, v in t.items()), flush=True)
         for n in (1, 2, 3):
             rps, bad = throughput(url, sim, n, seconds)
             api.append((n, rps, bad))
@@ -142,6 +155,14 @@ def main():
             (x[0], i % rounds + 1, x[1:]) for i, x in enumerate(runs)):
         lines.append(f"| {lease} ms ({lease // 4} ms) | {r} | {adopted:.2f} s | "
                      f"{lost} / {sent} | {gap:.0f} ms |")
+    lines += ["", "PostgreSQL failover with --leases (test_pg_failover's run): kill -9 of "
+              "the primary, `pg_ctl promote` of the synchronous standby 1.5 s later; "
+              "seconds from the promotion:", "",
+              "| round | bridge re-adopted (new timeline's epoch) | API writable | "
+              "new VM realized |", "|---|---|---|---|"]
+    for r, t in enumerate(failovers):
+        lines.append(f"| {r + 1} | {t['re-adopted']:.2f} s | {t['writable']:.2f} s | "
+                     f"{t['new VM realized']:.2f} s |")
     lines += ["", f"GET /v1/clouds with wrk, {seconds} s, one wrk (one thread, 16 "
               "connections) per instance, all at once, on the same cores as PostgreSQL, the "
               "switches and the other instances' reconcilers: on 2 cores this shows the "

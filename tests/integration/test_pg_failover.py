@@ -208,6 +208,14 @@ def test_failover_loses_no_acknowledged_write():
 
 
 def test_failover_reconciliation_goes_on_with_leases(tmp_path):
+    t = reconcile_across_failover(str(tmp_path / "sim"))
+    print("failover with --leases: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
+
+
+def reconcile_across_failover(state):
+    """The test above (bench/ha.py runs it too); the seconds from the
+    promotion to: the API writable again, the bridge re-adopted, the new VM
+    realized."""
     spec = {"prefix": f"svp{os.getpid() % 1000}",
             "clouds": [{"name": "c1", "hosts": [{"name": "p1-gw", "tunnel_ip": "198.18.1.1",
                                                  "public_ip": "198.19.0.1"}]}],
@@ -235,8 +243,7 @@ def test_failover_reconciliation_goes_on_with_leases(tmp_path):
             assert time.monotonic() < deadline, "timed out waiting for " + what
             time.sleep(0.1)
 
-    with pair() as (primary, standby, url), \
-            cloudsim.Sim(spec, str(tmp_path / "sim")) as sim:
+    with pair() as (primary, standby, url), cloudsim.Sim(spec, state) as sim:
         daemon = Skyvisord(db_url=url, threads=2, reconcile=True,
                            extra=("--leases", "--lease-ms", "1000", "--heartbeat-ms", "250"))
         try:
@@ -256,15 +263,20 @@ def test_failover_reconciliation_goes_on_with_leases(tmp_path):
             primary.kill9()
             time.sleep(1.5)             # the lease lapses: the owner stops writing
             standby.run("pg_ctl", "-D", standby.data, "-w", "promote")
+            t0, t = time.monotonic(), {}
             wait(lambda: epoch() >> 32 == (before >> 32) + 1,
                  "the bridge re-adopted with the new timeline's epoch")
+            t["re-adopted"] = time.monotonic() - t0
             assert sim.ping("pa", "10.0.0.2")
             # 409: a try whose answer was lost created it.
             wait(lambda: api.post(f"{net}/vms", vm("pc"))[0] in (201, 409), "pc created")
+            t["writable"] = time.monotonic() - t0
             wait(lambda: realized(api, "pc"), "pc realized")
+            t["new VM realized"] = time.monotonic() - t0
             wait(lambda: sim.ping("pc", "10.0.0.1"), "pc pinging pa")
             assert daemon.stop() == 0, daemon.read_log()[-3000:]
             daemon = None
+            return t
         finally:
             if daemon:
                 print(daemon.read_log()[-6000:])
