@@ -3,6 +3,7 @@
 #include "core/failpoint.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@
 
 struct point {
     char name[48];
-    char arm[256];                  /* "" : always */
+    bool exit;                      /* else stop */
+    char arm[256];                  /* stop: "" always, else the arming file */
 };
 
 static struct point points[MAX_POINTS];
@@ -31,16 +33,19 @@ parse(void)
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n_points < MAX_POINTS;
          t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');
-        if (!eq || strncmp(eq + 1, "stop", 4) || (eq[5] && eq[5] != ':')
-            || (size_t) (eq - t) >= sizeof points[0].name) {
-            vlog(VLOG_WARN, "failpoint", "ignoring '%s' (want NAME=stop[:PATH])", t);
+        size_t len = eq ? (size_t) (eq - t) : strlen(t);
+        bool stop = eq && !strncmp(eq + 1, "stop", 4) && (!eq[5] || eq[5] == ':');
+        if (!len || len >= sizeof points[0].name || (eq && !stop && strcmp(eq + 1, "exit"))) {
+            vlog(VLOG_WARN, "failpoint", "ignoring '%s' (want NAME[=exit] or "
+                 "NAME=stop[:PATH])", t);
             continue;
         }
         struct point *p = &points[n_points++];
-        snprintf(p->name, sizeof p->name, "%.*s", (int) (eq - t), t);
-        snprintf(p->arm, sizeof p->arm, "%s", eq[5] ? eq + 6 : "");
-        vlog(VLOG_INFO, "failpoint", "%s armed%s%s", p->name, p->arm[0] ? " by " : "",
-             p->arm);
+        snprintf(p->name, sizeof p->name, "%.*s", (int) len, t);
+        p->exit = !stop;
+        snprintf(p->arm, sizeof p->arm, "%s", stop && eq[5] ? eq + 6 : "");
+        vlog(VLOG_INFO, "failpoint", "%s armed (%s)%s%s", p->name, stop ? "stop" : "exit",
+             p->arm[0] ? " by " : "", p->arm);
     }
 }
 
@@ -52,6 +57,10 @@ failpoint_hit(const char *name)
         const struct point *p = &points[i];
         if (strcmp(p->name, name) || (p->arm[0] && unlink(p->arm))) {
             continue;
+        }
+        if (p->exit) {
+            vlog(VLOG_WARN, "failpoint", "%s: exiting", name);
+            _exit(70);
         }
         vlog(VLOG_WARN, "failpoint", "%s: stopping", name);
         raise(SIGSTOP);

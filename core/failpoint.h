@@ -4,9 +4,11 @@
  * The environment variable SKYVISOR_FAILPOINT lists them, separated by
  * commas: NAME=stop stops the process (SIGSTOP, so only SIGCONT resumes
  * it) every time NAME is reached; NAME=stop:PATH only when the file PATH
- * exists, which it removes first (one stop per file the test creates).
- * A stop is logged first ("failpoint NAME: stopping").  Without the
- * variable failpoint_hit() does nothing but read a flag.
+ * exists, which it removes first (one stop per file the test creates);
+ * NAME=exit, or NAME alone, makes the process exit at once with status 70
+ * (a crash at that point).  Each is logged first ("failpoint NAME:
+ * stopping" / "exiting").  Without the variable failpoint_hit() does
+ * nothing but read a flag.
  *
  * Points: recon.apply (ctrl/recon_owner.c: a pass has planned every
  * bridge's flows, some to add, and is about to send them).
