@@ -67,6 +67,9 @@ struct vsa_port {
     char object_id[37];         /* the VM or the virtual link */
     char name[16];
     uint8_t mac[6];
+    /* Counted by the agent's pipeline (PORT_STATS): frames that entered
+     * the switch here, and that it sent out here (or could not). */
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
 };
 
 struct vsa_flow {
@@ -360,6 +363,11 @@ static void
 vsa_pipeline(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t len,
              int depth)
 {
+    struct vsa_port *from = vsa_port(s, in_port);
+    if (from) {
+        from->rx_packets++;
+        from->rx_bytes += len;
+    }
     struct ofmatch key;
     vflow_packet_key(pkt, len, in_port, &key);
     uint32_t set_out[8];
@@ -428,15 +436,18 @@ vsa_peer(struct vsa_switch *s, const struct vsa_port *p, uint32_t *peer_port)
 }
 
 static void
-vsa_output_port(struct vsa_switch *s, const struct vsa_port *p, const uint8_t *pkt,
+vsa_output_port(struct vsa_switch *s, struct vsa_port *p, const uint8_t *pkt,
                 size_t len, int depth)
 {
     uint32_t peer_port;
     struct vsa_switch *peer;
     if (!p->up) {
+        p->tx_dropped++;
         return;
     }
     if (p->link) {
+        p->tx_packets++;
+        p->tx_bytes += len;
         if (depth < VSA_MAX_DEPTH && (peer = vsa_peer(s, p, &peer_port))) {
             vsa_pipeline(peer, peer_port, pkt, len, depth + 1);
         }
@@ -444,8 +455,11 @@ vsa_output_port(struct vsa_switch *s, const struct vsa_port *p, const uint8_t *p
     }
     const struct vswitch_agent_store *st = &s->agent->store;
     if (st->deliver && !st->deliver(st->aux, p->object_id, pkt, len)) {
+        p->tx_packets++;
+        p->tx_bytes += len;
         vsa_count(&s->agent->st_vm_delivered);
     } else {
+        p->tx_dropped++;
         vsa_count(&s->agent->st_vm_dropped);
     }
 }
@@ -858,8 +872,13 @@ vsa_mp_port_stats(struct vsa_switch *s, uint32_t xid, uint32_t port_no)
     }
     size_t n = 0;
     for (size_t i = 0; i < s->n_ports; i++) {
-        if (port_no == OFPP_ANY || s->ports[i].port_no == port_no) {
-            st[n++].port_no = s->ports[i].port_no;
+        const struct vsa_port *p = &s->ports[i];
+        if (port_no == OFPP_ANY || p->port_no == port_no) {
+            st[n++] = (struct ofport_stats) {
+                .port_no = p->port_no, .rx_packets = p->rx_packets,
+                .rx_bytes = p->rx_bytes, .tx_packets = p->tx_packets,
+                .tx_bytes = p->tx_bytes, .tx_dropped = p->tx_dropped,
+            };
         }
     }
     struct ofmsg m;
@@ -1258,13 +1277,22 @@ vsa_set_ports(struct vsa_switch *s, json_t *jports)
         } else if (i == s->n_ports || np[k].port_no < s->ports[i].port_no) {
             vsa_port_status(s, OFPPR_ADD, &np[k++]);
         } else {
-            const struct vsa_port *o = &s->ports[i++], *p = &np[k++];
+            const struct vsa_port *o = &s->ports[i++];
+            struct vsa_port *p = &np[k++];
             if (strcmp(o->object_id, p->object_id)) {
                 vsa_port_status(s, OFPPR_DELETE, o);
                 vsa_port_status(s, OFPPR_ADD, p);
-            } else if (o->up != p->up || strcmp(o->name, p->name)
-                       || memcmp(o->mac, p->mac, 6)) {
-                vsa_port_status(s, OFPPR_MODIFY, p);
+            } else {
+                if (o->up != p->up || strcmp(o->name, p->name)
+                    || memcmp(o->mac, p->mac, 6)) {
+                    vsa_port_status(s, OFPPR_MODIFY, p);
+                }
+                /* The same port: its counters go on. */
+                p->rx_packets = o->rx_packets;
+                p->rx_bytes = o->rx_bytes;
+                p->tx_packets = o->tx_packets;
+                p->tx_bytes = o->tx_bytes;
+                p->tx_dropped = o->tx_dropped;
             }
         }
     }

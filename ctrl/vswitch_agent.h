@@ -31,7 +31,8 @@
  *                 finds exactly the tenant's virtual links;
  *   roles         EQUAL, MASTER, SLAVE with generation ids (a stale one is
  *                 refused); a SLAVE may not modify flows or send packets;
- *   the rest      DESC, PORT_DESC, FLOW, PORT_STATS multiparts; anything
+ *   the rest      DESC, PORT_DESC, FLOW, PORT_STATS multiparts (a port's
+ *                 counters are what the agent moved in and out of it); anything
  *                 else (groups, meters, table-mod, port-mod, other
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.

@@ -169,6 +169,10 @@ def test_without_flows_pings_stop(world):
         # the pings went through them (their counters rose).
         flows = ctl.flows()
         assert any(f["priority"] > 0 and f["packets"] > 0 for f in flows), flows
+        ports = {p["name"]: no for no, p in ctl.ports().items()}
+        stats = ctl.port_stats()
+        for vm in ("r-a", "r-b"):
+            assert stats[ports[vm]]["rx_packets"] > 0 and stats[ports[vm]]["tx_packets"] > 0
         assert ctl.error_of(OFPT_FLOW_MOD, flow_mod(command=3, table=0xff)) is None
         assert ctl.flows() == []
         assert not pings(sim, "r-a", "10.0.0.2", tries=2)

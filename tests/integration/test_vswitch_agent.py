@@ -174,6 +174,14 @@ class Ctl:
                        "config": config, "state": state}
         return out
 
+    def port_stats(self):
+        body, out = self.multipart(4, struct.pack("!I4x", OFPP_ANY)), {}
+        for i in range(0, len(body), 112):
+            no, rxp, txp, rxb, txb, rxd, txd = struct.unpack("!I4x6Q", body[i:i + 56])
+            out[no] = {"rx_packets": rxp, "tx_packets": txp, "rx_bytes": rxb,
+                       "tx_bytes": txb, "tx_dropped": txd}
+        return out
+
     def flows(self, table=0xff):
         body = self.multipart(1, struct.pack("!B3xII4xQQ", table, OFPP_ANY, 0xffffffff, 0, 0)
                               + match())
@@ -380,8 +388,11 @@ def test_lldp_out_of_a_link_port_arrives_on_the_peer(world):
     in_port = struct.unpack("!I", body[24:28])[0]
     assert in_port == link2
     assert body[16 + (mlen + 7) // 8 * 8 + 2:] == pkt
-    # Counted in the flow's stats.
+    # Counted in the flow's stats, and in both ends' port stats.
     assert c2.flows()[0]["packets"] == 1
+    assert c1.port_stats()[link1]["tx_packets"] == 2
+    assert c2.port_stats()[link2]["rx_packets"] == 2
+    assert c2.port_stats()[link2]["rx_bytes"] == 2 * len(pkt)
 
 
 def test_flows_survive_a_restart_and_ports_keep_their_numbers(world):
