@@ -293,6 +293,10 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
             C(drift_found, "Flows found missing, changed or unknown on a bridge "
                            "(audits, flow-removed notifications)."),
             C(drift_repaired, "Drifted flows put right since."),
+            C(tunnel_failovers, "Inter-cloud tunnel ends whose BFD session went from up "
+                                "to down (the datapath's fast failover moves off them)."),
+            C(tunnel_recoveries, "Inter-cloud tunnel ends whose BFD session came back "
+                                 "up."),
 #undef C
         };
         for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {

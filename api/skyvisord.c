@@ -79,6 +79,9 @@ usage(FILE *out)
 "                       plus backup tunnels for the loss of any one tunnel;\n"
 "                       the backups are not realized yet: the switches get\n"
 "                       the tree) or full-mesh\n"
+"  --bfd-ms MS          BFD interval (min_tx and min_rx) on the tunnels between\n"
+"                       gateways: a cut is seen after 3 intervals (default\n"
+"                       100; 0: no BFD)\n"
 "  --audit-interval SECONDS\n"
 "                       read every bridge's flows back this often and repair\n"
 "                       what drifted (default 300); between audits changes\n"
@@ -136,6 +139,7 @@ struct options {
     unsigned int max_conns_per_ip;
     unsigned int audit_s;
     unsigned int drain_ms;              /* --migration-drain-ms */
+    int bfd_ms;                         /* --bfd-ms, -1: none */
     const char *tls_listen, *tls_cert, *tls_key;
     enum tunnels_layout tunnels;        /* realized */
     enum tunnels_layout tunnels_asked;  /* --tunnels */
@@ -155,7 +159,7 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
            OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL,
            OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS, OPT_LEASES,
-           OPT_MIGRATION_DRAIN_MS };
+           OPT_MIGRATION_DRAIN_MS, OPT_BFD_MS };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -173,6 +177,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"no-reconciler", no_argument, NULL, OPT_NO_RECONCILER},
         {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
         {"migration-drain-ms", required_argument, NULL, OPT_MIGRATION_DRAIN_MS},
+        {"bfd-ms", required_argument, NULL, OPT_BFD_MS},
         {"leases", no_argument, NULL, OPT_LEASES},
         {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
@@ -234,6 +239,15 @@ parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->audit_s = (unsigned int) n;
+            break;
+        }
+        case OPT_BFD_MS: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 60000) {
+                fprintf(stderr, "skyvisord: --bfd-ms wants 0 to 60000\n");
+                return 2;
+            }
+            o->bfd_ms = n ? (int) n : -1;
             break;
         }
         case OPT_MIGRATION_DRAIN_MS: {
@@ -515,6 +529,7 @@ main(int argc, char **argv)
             .layout = opt.tunnels,
             .openflow_listen = opt.openflow_listen ? target : NULL,
             .audit_ms = opt.audit_s * 1000,
+            .bfd_ms = opt.bfd_ms,
         };
         static struct recon_owner_ops owner = {
             .owns = owner_owns, .fenced = owner_fenced,

@@ -38,7 +38,7 @@ physical_from_db(struct api_req *req, enum db_qs *qs)
     if (*qs == DB_QS_ONE) {
         m.layout = req->config->layout;
         if (!netmodel_finish(&m)) {
-            t = topology_json(&m, NULL, NULL, NULL, 0);
+            t = topology_json(&m, NULL, NULL, NULL, NULL, 0);
         }
     }
     netmodel_free(&m);

@@ -18,3 +18,5 @@ CTRL_SRCS += ctrl/recon_meters.c
 CTRL_SRCS += ctrl/vflow.c ctrl/vswitch_agent.c
 # Tenant controllers: their VMs' frames to and from the agent.
 CTRL_SRCS += ctrl/recon_tenant_ctl.c
+# Inter-cloud tunnels' liveness: BFD configured and its state read back.
+CTRL_SRCS += ctrl/recon_bfd.c

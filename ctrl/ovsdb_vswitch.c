@@ -288,6 +288,9 @@ update_port(const struct ovsdb_replica *rep, const char *port_uuid,
         json_object_set_new(ui, "options", ovsdb_datum_map(
             spec->options ? json_deep_copy(spec->options) : json_object()));
     }
+    if (spec->bfd && !map_equals(json_object_get(iface, "bfd"), spec->bfd)) {
+        json_object_set_new(ui, "bfd", ovsdb_datum_map(json_deep_copy(spec->bfd)));
+    }
     if (spec->external_ids) {
         eid = json_object_get(iface, "external_ids");
         if (!map_has_all(eid, spec->external_ids)) {
@@ -351,6 +354,9 @@ ovsdb_vswitch_ensure_port(const struct ovsdb_replica *rep,
                                   ovsdb_datum_map(spec->options
                                       ? json_deep_copy(spec->options)
                                       : json_object()));
+        if (iface && spec->bfd) {
+            json_object_set_new(iface, "bfd", ovsdb_datum_map(json_deep_copy(spec->bfd)));
+        }
         json_t *p = json_pack("{s:s, s:o}", "name", spec->name, "interfaces",
                               ref_set("named-uuid", "iface"));
         if (iface && p && spec->external_ids) {
@@ -402,7 +408,7 @@ ovsdb_vswitch_ensure_tunnel(const struct ovsdb_replica *rep,
     }
     struct ovsdb_vswitch_port p = {
         .bridge = spec->bridge, .name = spec->name, .type = spec->type,
-        .options = opts, .external_ids = spec->external_ids,
+        .options = opts, .external_ids = spec->external_ids, .bfd = spec->bfd,
     };
     int err = ovsdb_vswitch_ensure_port(rep, &p, txnp);
     json_decref(opts);

@@ -47,6 +47,8 @@ struct ovsdb_vswitch_port {
     const json_t *options;      /* Interface options, exact; NULL = {}. */
     const json_t *external_ids; /* Managed keys on Port and Interface
                                    (e.g. skyvisor-vm-id); NULL: none. */
+    const json_t *bfd;          /* Interface bfd, exact; NULL: left as it
+                                   is. */
 };
 
 struct ovsdb_vswitch_tunnel {
@@ -58,6 +60,8 @@ struct ovsdb_vswitch_tunnel {
     const char *local_ip;       /* NULL: unset. */
     int dst_port;               /* 0: default. */
     const json_t *external_ids;
+    const json_t *bfd;          /* Interface bfd (e.g. enable, min_tx,
+                                   min_rx), exact; NULL: left as it is. */
 };
 
 /* Each returns 0 (with '*txnp' NULL when nothing is to be done), ENOENT

@@ -36,6 +36,7 @@ struct ovsdb_replica;
 struct recon_life;
 struct recon_mig;
 struct recon_tenant_ctl;
+struct recon_tunnel;
 
 #define RECON_MOD "reconciler"
 #define RECON_OVSDB_TIMEOUT_MS 5000
@@ -120,6 +121,7 @@ struct agent {
     bool db_ever_up, of_ever_up;    /* came up since then */
     bool realized;
     bool seen;
+    uint64_t bfd_seqno;             /* replica seqno recon_bfd_scan() read */
     struct nm_port *ports;          /* this pass's netmodel_ports(), owned */
     size_t n_ports;
     /* The bridge's installed flows (ctrl/flowtable.h), as its barriers
@@ -261,6 +263,9 @@ struct reconciler {
     size_t n_reconnected;
     struct recon_event *events;
     size_t n_events;
+    struct recon_tunnel *tunnels;   /* inter-cloud tunnel ends' BFD states
+                                     * (recon_bfd.c) */
+    size_t n_tunnels;
 };
 
 /* reconciler.c */

@@ -34,6 +34,7 @@
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/ovsdb_txn.h"
 #include "ctrl/ovsdb_vswitch.h"
+#include "ctrl/recon_bfd.h"
 #include "ctrl/recon_internal.h"
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
@@ -43,7 +44,8 @@
  * and dozens of configuration columns nothing here looks at.  Who reads
  * what: ovsdb_vswitch.c (bridge and port realization, interface states,
  * the epoch in Open_vSwitch:external_ids), recon_ovsdb.c (bound
- * interfaces by external_ids, stale ports), recon_lifecycle.c (a
+ * interfaces by external_ids, stale ports), recon_bfd.c (tunnels' bfd
+ * and bfd_status), recon_lifecycle.c (a
  * snapshot's port view: its if_cols, port_cols, qos_cols and queue_cols,
  * and the counters in statistics).  A column read anywhere must be named
  * here, or it reads as absent. */
@@ -57,7 +59,7 @@ static const char *const port_cols[] = {
 };
 static const char *const iface_cols[] = {
     "name", "type", "options", "external_ids", "ofport", "error", "statistics",
-    "mac_in_use", "mac", "mtu", "link_state", "admin_state", NULL,
+    "mac_in_use", "mac", "mtu", "link_state", "admin_state", "bfd", "bfd_status", NULL,
 };
 static const char *const controller_cols[] = {"target", NULL};
 static const char *const qos_cols[] = {"type", "other_config", "queues", NULL};
@@ -446,12 +448,14 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
                      p->local_ip >> 16 & 255, p->local_ip >> 8 & 255, p->local_ip & 255);
             json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "tunnel",
                                     "skyvisor-peer", m->hosts[p->peer].o.name);
+            json_t *bfd = recon_bfd_config(r, m, h, p);
             struct ovsdb_vswitch_tunnel spec = {
                 .bridge = ho->bridge, .name = p->name, .type = "vxlan",
-                .remote_ip = rip, .local_ip = lip, .external_ids = eid,
+                .remote_ip = rip, .local_ip = lip, .external_ids = eid, .bfd = bfd,
             };
             rc = ovsdb_vswitch_ensure_tunnel(rep, &spec, &txn);
             json_decref(eid);
+            json_decref(bfd);
         }
         if (rc) {
             if (p->kind == NM_PORT_VM) {

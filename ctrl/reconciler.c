@@ -28,6 +28,7 @@
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/recon_internal.h"
 #include "ctrl/recon_migration.h"
+#include "ctrl/recon_bfd.h"
 #include "ctrl/topology.h"
 
 long long
@@ -789,6 +790,7 @@ run(void *arg)
                 }
             }
         }
+        recon_bfd_scan(r);
         free(pfd);
         if (now >= next) {
             bool done = pass(r);
@@ -894,6 +896,7 @@ reconciler_destroy(struct reconciler *r)
     free(r->events);
     free(r->links);
     free(r->refusals);
+    free(r->tunnels);
     free(r);
 }
 
@@ -909,6 +912,13 @@ static bool
 topology_is_up(void *aux, uint64_t dpid)
 {
     return recon_is_up(aux, dpid);
+}
+
+static const char *
+topology_tunnel_state(void *aux, uint64_t dpid, const char *port)
+{
+    enum recon_tunnel_state st = recon_bfd_state(aux, dpid, port);
+    return st == RECON_TUNNEL_UP ? "up" : st == RECON_TUNNEL_DOWN ? "down" : NULL;
 }
 
 json_t *
@@ -930,7 +940,7 @@ reconciler_topology(struct reconciler *r)
     urcu_bp_read_lock();
     struct snapshot *s = rcu_dereference(r->snap);
     if (s) {
-        out = topology_json(&s->m, topology_is_up, r, links, n);
+        out = topology_json(&s->m, topology_is_up, topology_tunnel_state, r, links, n);
     }
     urcu_bp_read_unlock();
     free(links);

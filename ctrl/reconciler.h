@@ -164,7 +164,14 @@ struct recon_options {
                                      * default) */
     const struct recon_owner_ops *owner;    /* borrowed; NULL: this instance
                                              * owns every switch */
+    int bfd_ms;                     /* BFD min_tx and min_rx on inter-cloud
+                                     * tunnels (ctrl/recon_bfd.h); 0:
+                                     * RECON_BFD_MS_DEFAULT, < 0: no BFD */
 };
+
+/* The BFD interval of inter-cloud tunnels unless told otherwise, in ms:
+ * a cut is detected after 3 intervals (BFD's detect multiplier). */
+#define RECON_BFD_MS_DEFAULT 100
 
 /* Starts the thread.  'store' is copied, 'aux' must outlive the
  * reconciler.  NULL on failure (logged). */
@@ -184,6 +191,9 @@ struct recon_stats {
     unsigned long long readbacks, audits;
     unsigned long long drift_found;     /* flows missing, changed or unknown */
     unsigned long long drift_repaired;  /* of those, put right since */
+    unsigned long long tunnel_failovers;    /* inter-cloud tunnel ends whose
+                                             * BFD went from up to down */
+    unsigned long long tunnel_recoveries;   /* ... and from down to up */
     long long last_pass_us;
     bool converged;                 /* last pass left nothing pending */
 };

@@ -2,12 +2,14 @@
  *
  * Tunnels come from the overlay adjacency (netmodel.adj), each pair once
  * (lower host index first); a tunnel between two gateways is inter-cloud,
- * any other intra-cloud.  LLDP links name hosts by datapath id; a link
+ * any other intra-cloud.  An inter-cloud tunnel's role is its cloud pair's
+ * in netmodel.tunnels.  LLDP links name hosts by datapath id; a link
  * whose end is not a known host keeps a null name. */
 #include "ctrl/topology.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 static json_t *
 ip_json(uint32_t ip)
@@ -17,8 +19,63 @@ ip_json(uint32_t ip)
     return json_string(s);
 }
 
+/* The role of the tunnel between gateways 'a' and 'b'. */
+static const char *
+role_of(const struct netmodel *m, const struct nm_host *a, const struct nm_host *b)
+{
+    const char *ca = a->cloud >= 0 ? m->clouds[a->cloud].o.name : "";
+    const char *cb = b->cloud >= 0 ? m->clouds[b->cloud].o.name : "";
+    for (size_t t = 0; t < m->n_tunnels; t++) {
+        const struct tunnel *tu = &m->tunnels[t];
+        if ((!strcmp(tu->a, ca) && !strcmp(tu->b, cb))
+            || (!strcmp(tu->a, cb) && !strcmp(tu->b, ca))) {
+            return tunnels_role_name(tu->role);
+        }
+    }
+    return tunnels_role_name(TUNNELS_TREE);
+}
+
+/* The state of the tunnel between hosts h and p from both its ends. */
+static const char *
+state_of(const struct netmodel *m, int h, int p, topology_tunnel_fn *tunnel, void *aux)
+{
+    if (!tunnel) {
+        return "unknown";
+    }
+    char na[16], nb[16];
+    netmodel_tunnel_name(m, h, p, na);
+    netmodel_tunnel_name(m, p, h, nb);
+    const char *sa = tunnel(aux, m->hosts[h].dpid, na);
+    const char *sb = tunnel(aux, m->hosts[p].dpid, nb);
+    if ((sa && !strcmp(sa, "down")) || (sb && !strcmp(sb, "down"))) {
+        return "down";
+    }
+    return sa || sb ? "up" : "unknown";
+}
+
+/* Appends to 'tunnels' those from host h to its peers (a list that -1
+ * ends), each pair once: from its lower host index. */
+static void
+add_tunnels(json_t *tunnels, const struct netmodel *m, int h, const int *peers,
+            topology_tunnel_fn *tunnel, void *aux)
+{
+    const struct nm_host *ho = &m->hosts[h];
+    for (const int *p = peers; *p >= 0; p++) {
+        if (*p > h) {
+            const struct nm_host *o = &m->hosts[*p];
+            bool wan = ho->gateway && o->gateway;
+            json_array_append_new(tunnels, json_pack(
+                "{s:s, s:s, s:s, s:s, s:s}", "a", ho->o.name, "b", o->o.name,
+                "kind", wan ? "inter-cloud" : "intra-cloud",
+                "role", wan ? role_of(m, ho, o) : tunnels_role_name(TUNNELS_TREE),
+                "state", state_of(m, h, *p, tunnel, aux)));
+        }
+    }
+}
+
 json_t *
-topology_json(const struct netmodel *m, topology_connected_fn *connected, void *aux,
+topology_json(const struct netmodel *m, topology_connected_fn *connected,
+              topology_tunnel_fn *tunnel, void *aux,
               const struct topology_lldp *links, size_t n_links)
 {
     json_t *bridges = json_array(), *tunnels = json_array(), *lldp = json_array();
@@ -31,15 +88,7 @@ topology_json(const struct netmodel *m, topology_connected_fn *connected, void *
             "cloud", ho->cloud >= 0 ? m->clouds[ho->cloud].o.name : "",
             "bridge", ho->bridge, "dpid", dpid, "tunnel_ip", ip_json(ho->tunnel_ip),
             "connected", connected ? connected(aux, ho->dpid) : false));
-        for (const int *p = m->adj[h]; *p >= 0; p++) {
-            if (*p > (int) h) {
-                const struct nm_host *o = &m->hosts[*p];
-                bool wan = ho->gateway && o->gateway;
-                json_array_append_new(tunnels, json_pack(
-                    "{s:s, s:s, s:s}", "a", ho->o.name, "b", o->o.name,
-                    "kind", wan ? "inter-cloud" : "intra-cloud"));
-            }
-        }
+        add_tunnels(tunnels, m, (int) h, m->adj[h], tunnel, aux);
     }
     for (size_t i = 0; i < n_links; i++) {
         const struct topology_lldp *l = &links[i];
@@ -49,7 +98,6 @@ topology_json(const struct netmodel *m, topology_connected_fn *connected, void *
             "a_port", (int) l->a_port, "b", b >= 0 ? m->hosts[b].o.name : NULL,
             "b_port", (int) l->b_port));
     }
-    return json_pack("{s:s, s:o, s:o, s:o}", "layout",
-                     m->layout == TUNNELS_MST ? "mst" : "full-mesh",
+    return json_pack("{s:s, s:o, s:o, s:o}", "layout", tunnels_layout_name(m->layout),
                      "bridges", bridges, "tunnels", tunnels, "lldp_links", lldp);
 }

@@ -1,0 +1,157 @@
+/* recon_bfd.c: BFD on the inter-cloud tunnels (see recon_bfd.h).
+ *
+ * A tunnel end's state comes from its Interface's bfd_status "state":
+ * "up" is up; "down" and "init" (the session is not forwarding) are down;
+ * "admin_down" or no status at all is unknown (BFD off at either end, or
+ * not reported yet).  The states live in the reconciler under its mutex,
+ * replaced per bridge each time that bridge's replica moves; a transition
+ * from up to down counts as a failover, the return to up after one as a
+ * recovery (a session coming up the first time is neither); both are
+ * logged. */
+#include "ctrl/recon_bfd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vlog.h"
+#include "ctrl/ovsdb.h"
+#include "ctrl/ovsdb_datum.h"
+#include "ctrl/ovsdb_replica.h"
+#include "ctrl/recon_internal.h"
+
+/* Whether port 'p' of host 'h' joins two gateways. */
+static bool
+inter_cloud(const struct netmodel *m, int h, const struct nm_port *p)
+{
+    return p->kind == NM_PORT_TUNNEL && p->peer >= 0 && m->hosts[h].gateway
+           && m->hosts[p->peer].gateway;
+}
+
+json_t *
+recon_bfd_config(const struct reconciler *r, const struct netmodel *m, int h,
+                 const struct nm_port *p)
+{
+    if (!inter_cloud(m, h, p)) {
+        return NULL;
+    }
+    int ms = r->opt.bfd_ms ? r->opt.bfd_ms : RECON_BFD_MS_DEFAULT;
+    if (ms < 0) {
+        return json_object();
+    }
+    char v[16];
+    snprintf(v, sizeof v, "%d", ms);
+    return json_pack("{s:s, s:s, s:s}", "enable", "true", "min_tx", v, "min_rx", v);
+}
+
+static enum recon_tunnel_state
+iface_state(const struct ovsdb_replica *rep, const char *name)
+{
+    const json_t *row = ovsdb_replica_find(rep, "Interface", "name", name, NULL);
+    const char *s = row ? ovsdb_datum_map_get(json_object_get(row, "bfd_status"), "state")
+                        : NULL;
+    if (!s) {
+        return RECON_TUNNEL_UNKNOWN;
+    }
+    if (!strcmp(s, "up")) {
+        return RECON_TUNNEL_UP;
+    }
+    return !strcmp(s, "down") || !strcmp(s, "init") ? RECON_TUNNEL_DOWN
+                                                    : RECON_TUNNEL_UNKNOWN;
+}
+
+/* Index of (dpid, port) in r->tunnels, or -1; under r->mu. */
+static long
+find(const struct reconciler *r, uint64_t dpid, const char *port)
+{
+    for (size_t i = 0; i < r->n_tunnels; i++) {
+        if (r->tunnels[i].dpid == dpid && !strcmp(r->tunnels[i].port, port)) {
+            return (long) i;
+        }
+    }
+    return -1;
+}
+
+/* Replaces agent 'a''s entries by its tunnel ends now[0..n); under r->mu. */
+static void
+replace(struct reconciler *r, const struct agent *a, struct recon_tunnel *now, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long k = find(r, a->dpid, now[i].port);
+        enum recon_tunnel_state was = k >= 0 ? r->tunnels[k].state : RECON_TUNNEL_UNKNOWN;
+        now[i].failed = k >= 0 && r->tunnels[k].failed;
+        if (was == RECON_TUNNEL_UP && now[i].state == RECON_TUNNEL_DOWN) {
+            r->stats.tunnel_failovers++;
+            now[i].failed = true;
+            VLOG_WRN(RECON_MOD, "%s: tunnel %s: BFD down", a->name, now[i].port);
+        } else if (now[i].failed && now[i].state == RECON_TUNNEL_UP) {
+            r->stats.tunnel_recoveries++;
+            now[i].failed = false;
+            VLOG_INF(RECON_MOD, "%s: tunnel %s: BFD up again", a->name, now[i].port);
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_tunnels; i++) {
+        if (r->tunnels[i].dpid != a->dpid) {
+            r->tunnels[kept++] = r->tunnels[i];
+        }
+    }
+    struct recon_tunnel *grown = realloc(r->tunnels, (kept + n + 1) * sizeof *grown);
+    if (!grown) {
+        r->n_tunnels = kept;        /* this bridge's states read as unknown */
+        return;
+    }
+    r->tunnels = grown;
+    memcpy(&r->tunnels[kept], now, n * sizeof *now);
+    r->n_tunnels = kept + n;
+}
+
+void
+recon_bfd_scan(struct reconciler *r)
+{
+    struct snapshot *s = r->snap;   /* the reconciler thread publishes it */
+    if (!s) {
+        return;
+    }
+    const struct netmodel *m = &s->m;
+    for (size_t i = 0; i < r->n_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (!a->db || !ovsdb_is_synced(a->db)
+            || ovsdb_get_replica(a->db)->seqno == a->bfd_seqno) {
+            continue;
+        }
+        const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+        int h = netmodel_host_by_dpid(m, a->dpid);
+        struct recon_tunnel *now = calloc(a->n_ports + 1, sizeof *now);
+        if (h < 0 || !now) {
+            free(now);
+            continue;
+        }
+        size_t n = 0;
+        for (size_t k = 0; k < a->n_ports; k++) {
+            const struct nm_port *p = &a->ports[k];
+            if (p->peer < (int) m->n_hosts && inter_cloud(m, h, p)) {
+                now[n].dpid = a->dpid;
+                snprintf(now[n].port, sizeof now[n].port, "%s", p->name);
+                now[n].state = iface_state(rep, p->name);
+                n++;
+            }
+        }
+        a->bfd_seqno = rep->seqno;
+        pthread_mutex_lock(&r->mu);
+        replace(r, a, now, n);
+        pthread_mutex_unlock(&r->mu);
+        free(now);
+    }
+}
+
+enum recon_tunnel_state
+recon_bfd_state(struct reconciler *r, uint64_t dpid, const char *port)
+{
+    pthread_mutex_lock(&r->mu);
+    long k = find(r, dpid, port);
+    enum recon_tunnel_state st = k >= 0 ? r->tunnels[k].state : RECON_TUNNEL_UNKNOWN;
+    pthread_mutex_unlock(&r->mu);
+    return st;
+}
