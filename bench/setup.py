@@ -236,7 +236,14 @@ class RealFleet:
                 "openflow": f"unix:{d}/{BRIDGE}.mgmt"}
 
     def iface(self, vm_index, host):
-        return f"v{vm_index}"
+        """The VM's interface, plugged into its host now as a hypervisor would
+        (a tap device in the host's namespace, which skyvisord then attaches
+        by name), unless the simulation made it already."""
+        name, ns = f"v{vm_index}", self.sim.host_ns(host)
+        if self.cloudsim.sh("ip", "link", "show", name, ns=ns, check=False).returncode:
+            self.cloudsim.sh("ip", "tuntap", "add", "dev", name, "mode", "tap", ns=ns)
+            self.cloudsim.sh("ip", "link", "set", name, "up", ns=ns)
+        return name
 
     def stats(self, names):
         out = {}
