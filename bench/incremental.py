@@ -37,8 +37,9 @@ additions and deletions with millisecond timestamps.
 Fleets (bench/setup.py's): emulated (a real ovsdb-server per host, bench/swemu
 as every vswitchd and OpenFlow switch), 1 gateway and 3 workers per cloud;
 real Open vSwitch (tools/cloudsim.py, one ovs-vswitchd per host namespace,
-VM ports internal ports skyvisord creates), 3 clouds of 1 gateway and 1
-worker: the six hosts bench/ovn.py compares with OVN.
+each VM's interface a tap device plugged before the VM is declared), 3
+clouds of 1 gateway and 1 worker: the six hosts bench/ovn.py compares with
+OVN.
 
 Memory: skyvisord's VmRSS with the hosts declared and no network, and after
 the samples; per VM = the difference / N.
@@ -723,7 +724,9 @@ carries every VM) and realized; then, repeatedly, one VM added (POST, placed on 
 round-robin) and deleted again (DELETE).  Emulated fleet: 1 gateway and 3 workers per cloud,
 a real `ovsdb-server` per host with `bench/swemu` as every vswitchd (bench/setup.py's fleet).
 Real OvS: `tools/cloudsim.py`, 3 clouds of a gateway and a worker (six ovs-vswitchd,
-userspace datapath, one per host namespace), VM ports internal ports skyvisord creates.
+userspace datapath, one per host namespace), each VM's interface a tap device the benchmark
+plugs in its host's namespace before declaring it (as a hypervisor would), which skyvisord
+attaches by name (the VM's `iface`).
 
 - **add**: from the POST's answer (its last byte read by the client) to the VM's
   `status.state` realized, observed by {how}.
