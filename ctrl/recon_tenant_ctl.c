@@ -19,14 +19,15 @@ reconciler_attach_tenant_ctl(struct reconciler *r, const struct recon_tenant_ctl
     }
 }
 
-/* The VM of host 'h' whose flows carry 'cookie' and whose MAC is 'src'. */
+/* The VM of host 'h' whose flows carry 'cookie' and whose MAC is 'src'
+ * (among the host's own VMs only: every ARP packet-in of the platform
+ * passes here first). */
 static int
 vm_of_frame(const struct netmodel *m, int h, uint64_t cookie, uint64_t src)
 {
-    for (size_t v = 0; v < m->n_vms; v++) {
-        if (m->vms[v].host == h && m->vms[v].mac == src
-            && netmodel_vm_cookie(m, (int) v) == cookie) {
-            return (int) v;
+    for (const int *v = m->vms_on_host ? m->vms_on_host[h] : NULL; v && *v >= 0; v++) {
+        if (m->vms[*v].mac == src && netmodel_vm_cookie(m, *v) == cookie) {
+            return *v;
         }
     }
     return -1;
