@@ -120,22 +120,26 @@ def test_read_only_token_gets_403_on_every_tenant_write_route(daemon, pg, tenant
     db = db_name(daemon)
     audit_before = pg.psql("SELECT count(*) FROM audit", db=db)
     refused = 0
+    admin_only = []
     for method, pattern in writes:
         path = fill(pattern, "tok-a")
         body = {} if method in ("POST", "PUT", "PATCH") else None
         as_rw = rw.request(method, path, body)
         if as_rw[0] == 403:
-            # An admin-only route (DELETE /v1/tenants/{tenant}): forbidden
-            # to every tenant token, whatever its scope.
+            # An admin-only route (the tenant's own DELETE and PATCH):
+            # forbidden to every tenant token, whatever its scope.
             assert_problem(as_rw, 403, "forbidden")
             assert_problem(ro.request(method, path, body), 403, "forbidden")
+            admin_only.append((method, pattern))
             continue
         # The read-write token reaches the handler (400/404 for these
         # made-up requests); the read-only one is stopped before it.
         assert as_rw[0] != 401, (method, path, as_rw)
         assert_problem(ro.request(method, path, body), 403, "read-only-token")
         refused += 1
-    assert refused >= len(writes) - 1
+    assert sorted(admin_only) == [("DELETE", "/v1/tenants/{tenant}"),
+                                  ("PATCH", "/v1/tenants/{tenant}")], admin_only
+    assert refused == len(writes) - len(admin_only)
     # Writes that would succeed with a read-write token are refused as well.
     assert_problem(ro.post("/v1/tenants/tok-a/tokens", {"name": "escalate"}), 403,
                    "read-only-token")
