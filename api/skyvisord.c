@@ -75,10 +75,9 @@ usage(FILE *out)
 "                       certificate must also name its host (CN or DNS\n"
 "                       subjectAltName: NAME or 'NAME id:...')\n"
 "  --tunnels LAYOUT     inter-cloud tunnels: mst (minimum spanning tree of the\n"
-"                       cloud-link costs, the default), mst+backup (the tree\n"
+"                       cloud-link costs), mst+backup (the default: the tree\n"
 "                       plus backup tunnels for the loss of any one tunnel;\n"
-"                       the backups are not realized yet: the switches get\n"
-"                       the tree) or full-mesh\n"
+"                       traffic follows the tree) or full-mesh\n"
 "  --bfd-ms MS          BFD interval (min_tx and min_rx) on the tunnels between\n"
 "                       gateways: a cut is seen after 3 intervals (default\n"
 "                       100; 0: no BFD)\n"
@@ -141,8 +140,7 @@ struct options {
     unsigned int drain_ms;              /* --migration-drain-ms */
     int bfd_ms;                         /* --bfd-ms, -1: none */
     const char *tls_listen, *tls_cert, *tls_key;
-    enum tunnels_layout tunnels;        /* realized */
-    enum tunnels_layout tunnels_asked;  /* --tunnels */
+    enum tunnels_layout tunnels;        /* --tunnels */
     bool no_reconciler;
     bool leases;                        /* --leases */
     unsigned int lease_ms, heartbeat_ms;
@@ -198,6 +196,7 @@ parse_options(int argc, char **argv, struct options *o)
         .lease_ms = 3000,
         .heartbeat_ms = 1000,
         .drain_ms = 200,
+        .tunnels = TUNNELS_MST_BACKUP,
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -214,14 +213,10 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_NO_RECONCILER: o->no_reconciler = true; break;
         case OPT_ADMIN_TOKEN_FILE: o->admin_token_file = optarg; break;
         case OPT_TUNNELS:
-            if (tunnels_layout_parse(optarg, &o->tunnels_asked)) {
+            if (tunnels_layout_parse(optarg, &o->tunnels)) {
                 fprintf(stderr, "skyvisord: --tunnels wants mst, mst+backup or full-mesh\n");
                 return 2;
             }
-            /* Until the reconciler realizes backup tunnels, mst+backup
-             * runs the datapath of mst (main() says so at start). */
-            o->tunnels = o->tunnels_asked == TUNNELS_MST_BACKUP ? TUNNELS_MST
-                                                                : o->tunnels_asked;
             break;
         case OPT_THREADS: {
             long n = strtol(optarg, &end, 10);
@@ -478,12 +473,6 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     vlog(VLOG_INFO, "main", "skyvisord %s starting", SKYVISOR_VERSION);
-    if (opt.tunnels_asked != opt.tunnels) {
-        vlog(VLOG_WARN, "main", "--tunnels %s: backup tunnels are not yet realized "
-             "(core/tunnels computes them, the reconciler does not consume them); "
-             "the switches get the %s tree only",
-             tunnels_layout_name(opt.tunnels_asked), tunnels_layout_name(opt.tunnels));
-    }
     struct embedded_pg *pg = NULL;
     const char *conninfo = opt.db;
     if (!conninfo) {

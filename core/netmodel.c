@@ -59,6 +59,7 @@ netmodel_free(struct netmodel *m)
     free(m->cloudlinks);
     free(m->tunnels);
     free_lists(m->adj, m->n_hosts);
+    free_lists(m->backup_adj, m->n_hosts);
     free(m->dist);
     free_lists(m->vms_on_host, m->n_hosts);
     free(m->vm_comp);
@@ -195,6 +196,55 @@ cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether m->tunnels[t] is a backup tunnel kept out of the forwarding
+ * overlay: mst+backup's (full-mesh forwards over every tunnel). */
+static bool
+is_backup(const struct netmodel *m, size_t t)
+{
+    return m->layout == TUNNELS_MST_BACKUP && m->tunnels[t].role == TUNNELS_BACKUP;
+}
+
+/* The gateway of the cloud named 'name', -1 if none. */
+static int
+gateway_of(const struct netmodel *m, const char *name)
+{
+    for (size_t c = 0; c < m->n_clouds; c++) {
+        if (!strcmp(m->clouds[c].o.name, name)) {
+            return m->clouds[c].gateway;
+        }
+    }
+    return -1;
+}
+
+/* Fills m->backup_adj from the backup tunnels (is_backup).  0 or ENOMEM. */
+static int
+finish_backups(struct netmodel *m)
+{
+    size_t nh = m->n_hosts;
+    size_t *deg = calloc(nh ? nh : 1, sizeof *deg);
+    m->backup_adj = calloc(nh ? nh : 1, sizeof *m->backup_adj);
+    int rc = !deg || !m->backup_adj ? ENOMEM : 0;
+    for (size_t h = 0; h < nh && !rc; h++) {
+        m->backup_adj[h] = malloc(sizeof **m->backup_adj);
+        rc = m->backup_adj[h] ? 0 : ENOMEM;
+        if (!rc) {
+            m->backup_adj[h][0] = -1;
+        }
+    }
+    for (size_t t = 0; t < m->n_tunnels && !rc; t++) {
+        int ga = gateway_of(m, m->tunnels[t].a), gb = gateway_of(m, m->tunnels[t].b);
+        if (is_backup(m, t) && ga >= 0 && gb >= 0) {
+            rc = add_edge(m->backup_adj, deg, ga, gb);
+            rc = rc ? rc : add_edge(m->backup_adj, deg, gb, ga);
+        }
+    }
+    for (size_t h = 0; h < nh && !rc; h++) {
+        qsort(m->backup_adj[h], deg[h], sizeof *m->backup_adj[h], cmp_int);
+    }
+    free(deg);
+    return rc;
+}
+
 static int
 finish_overlay(struct netmodel *m)
 {
@@ -277,7 +327,11 @@ finish_overlay(struct netmodel *m)
             rc = rc ? rc : add_edge(m->adj, deg, g, (int) h);
         }
     }
+    rc = rc ? rc : finish_backups(m);
     for (size_t t = 0; t < m->n_tunnels && !rc; t++) {
+        if (is_backup(m, t)) {
+            continue;               /* finish_backups() */
+        }
         int ga = -1, gb = -1;
         for (size_t c = 0; c < nc; c++) {
             if (!strcmp(m->clouds[c].o.name, m->tunnels[t].a)) ga = m->clouds[c].gateway;
@@ -679,6 +733,21 @@ vm_port_spec(const struct netmodel *m, int v, bool second, struct nm_port *p)
     }
 }
 
+/* The tunnel port from host h to host 'peer'. */
+static void
+tunnel_port_spec(const struct netmodel *m, int h, int peer, struct nm_port *p)
+{
+    const struct nm_host *self = &m->hosts[h], *other = &m->hosts[peer];
+    memset(p, 0, sizeof *p);
+    p->kind = NM_PORT_TUNNEL;
+    p->vm = -1;
+    p->peer = peer;
+    netmodel_tunnel_name(m, h, peer, p->name);
+    bool wan = self->gateway && other->gateway;
+    p->local_ip = wan ? self->public_ip : self->tunnel_ip;
+    p->remote_ip = wan ? other->public_ip : other->tunnel_ip;
+}
+
 int
 netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t *np)
 {
@@ -712,26 +781,19 @@ netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t 
         }
         vm_port_spec(m, *v, false, &ports[n++]);
     }
-    const struct nm_host *self = &m->hosts[h];
-    for (const int *peer = m->adj[h]; *peer >= 0; peer++) {
-        if (n == cap) {
-            struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
-            if (!g) {
-                free(ports);
-                return ENOMEM;
+    for (int pass = 0; pass < 2; pass++) {
+        const int *peers = pass ? (m->backup_adj ? m->backup_adj[h] : NULL) : m->adj[h];
+        for (const int *peer = peers; peer && *peer >= 0; peer++) {
+            if (n == cap) {
+                struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
+                if (!g) {
+                    free(ports);
+                    return ENOMEM;
+                }
+                ports = g;
             }
-            ports = g;
+            tunnel_port_spec(m, h, *peer, &ports[n++]);
         }
-        const struct nm_host *other = &m->hosts[*peer];
-        struct nm_port *p = &ports[n++];
-        memset(p, 0, sizeof *p);
-        p->kind = NM_PORT_TUNNEL;
-        p->vm = -1;
-        p->peer = *peer;
-        netmodel_tunnel_name(m, h, *peer, p->name);
-        bool wan = self->gateway && other->gateway;
-        p->local_ip = wan ? self->public_ip : self->tunnel_ip;
-        p->remote_ip = wan ? other->public_ip : other->tunnel_ip;
     }
     *portsp = ports;
     *np = n;

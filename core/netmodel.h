@@ -13,8 +13,10 @@
  * The physical overlay.  Hosts reach other clouds only through their
  * cloud's gateway: each worker host has one tunnel to its gateway (over the
  * cloud-local tunnel_ip); gateways are joined by the tunnels of core/tunnels.h
- * (minimum spanning tree of the cloud-link costs, or full mesh) over their
- * public_ip.  Unicast follows shortest overlay paths; a broadcast from a VM
+ * (minimum spanning tree of the cloud-link costs, the tree plus backups, or
+ * full mesh) over their public_ip; mst+backup's backup tunnels are ports
+ * only (backup_adj), outside the overlay that forwarding follows.  Unicast
+ * follows shortest overlay paths; a broadcast from a VM
  * follows the breadth-first tree rooted at its bridge, pruned to branches
  * that hold members of the sender's component, so it never loops and never
  * visits a bridge twice, whatever the layout.
@@ -221,6 +223,9 @@ struct netmodel {
     /* netmodel_finish(): */
     struct tunnel *tunnels;         size_t n_tunnels;   /* between clouds */
     int **adj;                      /* per host: overlay neighbours, -1 ends */
+    int **backup_adj;               /* per host: the peers of its backup
+                                     * tunnels (mst+backup), -1 ends: ports
+                                     * only, outside adj and unicast paths */
     int *dist;                      /* n_hosts x n_hosts hop counts, -1: none */
     int **vms_on_host;              /* per host: VM indexes, -1 ends */
     size_t n_comps;

@@ -1,6 +1,7 @@
 /* topology.c: the physical topology document (see topology.h).
  *
- * Tunnels come from the overlay adjacency (netmodel.adj), each pair once
+ * Tunnels come from the overlay adjacency (netmodel.adj, then the backup
+ * tunnels of netmodel.backup_adj), each pair once
  * (lower host index first); a tunnel between two gateways is inter-cloud,
  * any other intra-cloud.  An inter-cloud tunnel's role is its cloud pair's
  * in netmodel.tunnels.  LLDP links name hosts by datapath id; a link
@@ -89,6 +90,9 @@ topology_json(const struct netmodel *m, topology_connected_fn *connected,
             "bridge", ho->bridge, "dpid", dpid, "tunnel_ip", ip_json(ho->tunnel_ip),
             "connected", connected ? connected(aux, ho->dpid) : false));
         add_tunnels(tunnels, m, (int) h, m->adj[h], tunnel, aux);
+        if (m->backup_adj) {
+            add_tunnels(tunnels, m, (int) h, m->backup_adj[h], tunnel, aux);
+        }
     }
     for (size_t i = 0; i < n_links; i++) {
         const struct topology_lldp *l = &links[i];

@@ -407,7 +407,7 @@ def test_physical_topology_without_reconciler(daemon, world):
     admin = daemon.api()
     st, hdrs, topo = admin.get("/v1/topology")
     assert st == 200, topo
-    assert topo["layout"] == "mst" and topo["lldp_links"] == []
+    assert topo["layout"] == "mst+backup" and topo["lldp_links"] == []   # the default
     clouds = {c["name"] for c in admin.get("/v1/clouds?limit=100")[2]["items"]}
     hosts = admin.get("/v1/hosts?limit=100")[2]["items"]
     assert {b["host"] for b in topo["bridges"]} == {h["name"] for h in hosts}
@@ -415,7 +415,12 @@ def test_physical_topology_without_reconciler(daemon, world):
     inter = [t for t in topo["tunnels"] if t["kind"] == "inter-cloud"]
     intra = [t for t in topo["tunnels"] if t["kind"] == "intra-cloud"]
     with_gw = {h["cloud"] for h in hosts if h["role"] == "gateway"}
-    assert len(inter) == len(with_gw) - 1                    # a spanning tree
+    tree = [t for t in inter if t["role"] == "tree"]
+    assert len(tree) == len(with_gw) - 1                     # a spanning tree
+    if len(with_gw) >= 3:                                    # and its backups
+        assert len(inter) > len(tree)
+    assert all(t["role"] == "backup" for t in inter if t not in tree)
+    assert all(t["state"] == "unknown" for t in topo["tunnels"])    # no BFD read
     assert all(a.endswith("-gw") and b.endswith("-gw") for a, b in
                ((t["a"], t["b"]) for t in inter))
     workers = [h for h in hosts if h["role"] != "gateway" and h["cloud"] in with_gw]

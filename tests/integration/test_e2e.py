@@ -63,7 +63,9 @@ def sim(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def world(pg, sim):
-    d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True, extra=("--log-level", "debug"))
+    # mst: the tunnel counts and tree changes below are the tree's alone.
+    d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
+                  extra=("--log-level", "debug", "--tunnels", "mst"))
     d.start()
     api = d.api()
     try:

@@ -1,7 +1,7 @@
-"""skyvisord --tunnels: the layouts it accepts, and that mst+backup, whose
-backup tunnels the reconciler does not realize yet, says so at start and
-keeps the tree of mst (core/tunnels.c computes the backups; its unit test,
-tests/unit/test_tunnels.c, checks them)."""
+"""skyvisord --tunnels: the layouts it accepts, and that mst+backup (the
+default) lays out the tree plus the backup tunnels core/tunnels.c computes
+(its unit test, tests/unit/test_tunnels.c, checks the choice), each with
+its role in GET /v1/topology."""
 
 import os
 import subprocess
@@ -21,18 +21,37 @@ def clouds_with_gateways(api, names):
                                   "openflow": f"unix:/run/sky/{c}/br.mgmt"}))
 
 
-def test_mst_backup_is_announced_and_realizes_the_tree(pg):
-    d = Skyvisord(db_url=pg.url(pg.fresh_db()), extra=["--tunnels", "mst+backup"]).start()
+def inter(api):
+    topo = ok(api.get("/v1/topology"))
+    return topo, [t for t in topo["tunnels"] if t["kind"] == "inter-cloud"]
+
+
+def test_mst_backup_is_the_default_and_adds_backups(pg):
+    d = Skyvisord(db_url=pg.url(pg.fresh_db())).start()
     try:
         api = d.api()
         clouds_with_gateways(api, ["ta", "tb", "tc", "td", "te"])
-        topo = ok(api.get("/v1/topology"))
-        inter = [t for t in topo["tunnels"] if t["kind"] == "inter-cloud"]
+        topo, tunnels = inter(api)
+        assert topo["layout"] == "mst+backup"
+        tree = [t for t in tunnels if t["role"] == "tree"]
+        backup = [t for t in tunnels if t["role"] == "backup"]
+        assert len(tree) == 5 - 1
+        # Equal costs: a 2-edge-connected overlay of 5 clouds needs 5 tunnels
+        # at least (a ring), so one backup at least closes the tree.
+        assert len(backup) >= 1 and len(tree) + len(backup) >= 5
+        assert "not yet realized" not in d.read_log()
+    finally:
+        assert d.stop() == 0, d.read_log()
+
+
+def test_mst_has_no_backups(pg):
+    d = Skyvisord(db_url=pg.url(pg.fresh_db()), extra=["--tunnels", "mst"]).start()
+    try:
+        api = d.api()
+        clouds_with_gateways(api, ["ta", "tb", "tc", "td"])
+        topo, tunnels = inter(api)
         assert topo["layout"] == "mst"
-        assert len(inter) == 5 - 1                     # the tree, no backup
-        log = d.read_log()
-        assert "--tunnels mst+backup: backup tunnels are not yet realized" in log
-        assert "the switches get the mst tree only" in log
+        assert len(tunnels) == 3 and all(t["role"] == "tree" for t in tunnels)
     finally:
         assert d.stop() == 0, d.read_log()
 
@@ -42,5 +61,7 @@ def test_layouts_accepted_and_refused():
     p = subprocess.run([exe, "--tunnels", "ring"], capture_output=True, text=True)
     assert p.returncode == 2
     assert "--tunnels wants mst, mst+backup or full-mesh" in p.stderr
+    p = subprocess.run([exe, "--bfd-ms", "-1"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--bfd-ms wants 0 to 60000" in p.stderr
     p = subprocess.run([exe, "--help"], capture_output=True, text=True)
-    assert p.returncode == 0 and "mst+backup" in p.stdout
+    assert p.returncode == 0 and "mst+backup (the default" in p.stdout

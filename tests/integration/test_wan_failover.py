@@ -1,12 +1,18 @@
-"""A WAN that survives a cut: liveness of the inter-cloud tunnels.
+"""A WAN that survives a cut: backup tunnels and their liveness.
 
-Three simulated clouds, each one gateway (tools/cloudsim.py: every host an
+Four simulated clouds, each one gateway (tools/cloudsim.py: every host an
 Open vSwitch in its own namespace, the gateways' public addresses on one
-WAN).  Every tunnel between gateways runs BFD (skyvisord --bfd-ms, 100 ms
-here); GET /v1/topology reports each tunnel's role and state.  A cut is
-made below Open vSwitch, without carrier loss: drop flows for the peer's
-address on one gateway's underlay bridge br-wan (the carrier of its WAN
-port stays up).  The tunnel goes down in the API, the failover counter
+WAN), laid out mst+backup (the default): the cloud-link costs make the
+tree the path wa - wb - wc - wd and its cheapest backup wa - wd, so the
+detour of wa - wb is three hops long (wa - wd - wc - wb).  Every tunnel
+between gateways, backups included, runs BFD (skyvisord --bfd-ms, 100 ms
+here); GET /v1/topology reports each tunnel's role and state.  Backups are
+ports, not paths: no flow of the tree's forwarding names them, and a red
+VM in wa reaches one in wc over the tree.
+
+A cut is made below Open vSwitch, without carrier loss: drop flows for the
+peer's address on one gateway's underlay bridge br-wan (the carrier of its
+WAN port stays up).  The tunnel goes down in the API, the failover counter
 moves, and when the drop flows go the tunnel comes back up.
 """
 
@@ -21,7 +27,10 @@ from conftest import ROOT, Skyvisord, ok
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
 
-CLOUDS = ["wa", "wb", "wc"]
+CLOUDS = ["wa", "wb", "wc", "wd"]
+# name: (host, mac, ip)
+VMS = {"ra": ("wa-gw", "02:00:00:00:00:0a", "10.0.0.1"),
+       "rc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3")}
 BFD_MS = 100
 
 
@@ -35,7 +44,9 @@ def sim(tmp_path_factory):
     spec = {"prefix": f"svf{os.getpid() % 1000}",
             "clouds": [{"name": c, "hosts": [{"name": f"{c}-gw", "tunnel_ip": f"198.18.{i + 1}.1",
                                               "public_ip": public_ip(i)}]}
-                       for i, c in enumerate(CLOUDS)]}
+                       for i, c in enumerate(CLOUDS)],
+            "vms": [{"name": k, "host": v[0], "iface": k, "mac": v[1], "ip": v[2]}
+                    for k, v in VMS.items()]}
     with cloudsim.Sim(spec, state) as s:
         yield s
 
@@ -43,7 +54,7 @@ def sim(tmp_path_factory):
 @pytest.fixture(scope="module")
 def world(pg, sim):
     d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
-                  extra=("--tunnels", "mst", "--bfd-ms", str(BFD_MS)))
+                  extra=("--bfd-ms", str(BFD_MS)))
     d.start()
     api = d.api()
     try:
@@ -53,14 +64,24 @@ def world(pg, sim):
         for cloud in sim.spec["clouds"]:
             for h in cloud["hosts"]:
                 ok(api.post("/v1/hosts", sim.host_body(h, cloud["name"])))
-        # The tree: wa--wb and wa--wc.
-        ok(api.request("PUT", "/v1/cloud-links/wa/wb", {"cost": 1}))
-        ok(api.request("PUT", "/v1/cloud-links/wa/wc", {"cost": 1}))
-        ok(api.request("PUT", "/v1/cloud-links/wb/wc", {"cost": 5}))
+        for (a, b), cost in COSTS.items():
+            ok(api.request("PUT", f"/v1/cloud-links/{a}/{b}", {"cost": cost}))
+        ok(api.post("/v1/tenants", {"name": "red"}))
+        base = "/v1/tenants/red/networks"
+        ok(api.post(base, {"name": "prod", "subnet": "10.0.0.0/24"}))
+        ok(api.post(f"{base}/prod/switches", {"name": "s"}))
+        for name, (host, mac, ip) in VMS.items():
+            ok(api.post(f"{base}/prod/vms", {"name": name, "mac": mac, "ip": ip, "switch": "s",
+                                             "iface": name, "placement": {"host": host}}))
         yield d, api, sim
     finally:
         d.stop()
         print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
+
+
+# The tree wa - wb - wc - wd; wa - wd is the cheapest way to close it.
+COSTS = {("wa", "wb"): 1, ("wb", "wc"): 1, ("wc", "wd"): 1, ("wa", "wd"): 5,
+         ("wa", "wc"): 9, ("wb", "wd"): 9}
 
 
 def wait_for(what, pred, timeout=30, step=0.05):
@@ -110,32 +131,65 @@ def cut(sim, host, peer_ip, on=True):
             cloudsim.sh(*ctl, "del-flows", "--strict", env_br, f"priority=100,{f}", ns=ns)
 
 
-AB = frozenset(("wa-gw", "wb-gw"))
-AC = frozenset(("wa-gw", "wc-gw"))
+def pair(a, b):
+    return frozenset((f"{a}-gw", f"{b}-gw"))
 
 
-def test_tunnels_run_bfd_and_come_up(world):
+AB, BC, CD, AD = pair("wa", "wb"), pair("wb", "wc"), pair("wc", "wd"), pair("wa", "wd")
+
+
+def all_up(api):
+    t = inter(api)
+    return len(t) == 4 and all(x["state"] == "up" for x in t.values())
+
+
+def wan_port(sim, gw, peer_index):
+    """The name of gw's tunnel toward the gateway of CLOUDS[peer_index]."""
+    ip = public_ip(peer_index).split(".")
+    return "svw%08x" % (int(ip[0]) << 24 | int(ip[1]) << 16 | int(ip[2]) << 8 | int(ip[3]))
+
+
+def ofport(sim, gw, port):
+    return int(sim.vsctl(gw, "get", "Interface", port, "ofport").stdout.strip())
+
+
+def flows(sim, gw):
+    p = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-names", "--no-stats", "dump-flows",
+                    f"unix:{sim.hdir(gw)}/br-sky.mgmt", ns=sim.host_ns(gw))
+    return p.stdout
+
+
+def test_tree_and_backup_run_bfd_and_come_up(world):
     _, api, sim = world
-    wait_for("two inter-cloud tunnels up",
-             lambda: len(inter(api)) == 2 and all(t["state"] == "up" for t in inter(api).values()))
+    wait_for("four inter-cloud tunnels up", lambda: all_up(api), timeout=60)
     tunnels = inter(api)
-    assert set(tunnels) == {AB, AC}
-    assert all(t["role"] == "tree" for t in tunnels.values())
-    topo = ok(api.get("/v1/topology"))
-    assert topo["layout"] == "mst"
-    # Both ends configured alike, the interval in both directions.
-    for g in ("wa-gw", "wb-gw"):
-        bfd = iface_bfd(sim, g, [p for p in sim.vsctl(g, "--bare", "--columns=name", "find",
-                                                        "Interface", "type=vxlan").stdout.split()
-                                 if p.startswith("svw")][0])
+    assert {k: t["role"] for k, t in tunnels.items()} == {
+        AB: "tree", BC: "tree", CD: "tree", AD: "backup"}
+    assert ok(api.get("/v1/topology"))["layout"] == "mst+backup"
+    # Both ends configured alike, the interval in both directions, the
+    # backup included.
+    for g, peer in (("wa-gw", 1), ("wb-gw", 0), ("wa-gw", 3), ("wd-gw", 0)):
+        bfd = iface_bfd(sim, g, wan_port(sim, g, peer))
         assert 'enable="true"' in bfd and f'min_rx="{BFD_MS}"' in bfd \
             and f'min_tx="{BFD_MS}"' in bfd, bfd
 
 
+def test_traffic_follows_the_tree_not_the_backup(world):
+    _, api, sim = world
+    wait_for("four inter-cloud tunnels up", lambda: all_up(api), timeout=60)
+    wait_for("ra reaches rc", lambda: sim.ping("ra", VMS["rc"][2], count=3, wait=1), timeout=30,
+             step=0.5)
+    for g, peer in (("wa-gw", 3), ("wd-gw", 0)):
+        backup = ofport(sim, g, wan_port(sim, g, peer))
+        tree = ofport(sim, g, wan_port(sim, g, 1 if g == "wa-gw" else 2))
+        f = flows(sim, g)
+        assert f"output:{tree}" in f or f"in_port={tree}" in f, f
+        assert f"output:{backup}" not in f and f"in_port={backup}," not in f, f
+
+
 def test_underlay_cut_is_seen_and_heals(world):
     _, api, sim = world
-    wait_for("tunnels up", lambda: all(t["state"] == "up" for t in inter(api).values())
-             and len(inter(api)) == 2)
+    wait_for("tunnels up", lambda: all_up(api), timeout=60)
     before = counters(api)
     cut(sim, "wa-gw", public_ip(1))             # wa -- wb
     try:
@@ -143,7 +197,8 @@ def test_underlay_cut_is_seen_and_heals(world):
         wait_for("wa--wb down", lambda: inter(api)[AB]["state"] == "down", timeout=10)
         seen = time.time() - t0
         print(f"cut seen in the API after {seen * 1000:.0f} ms (BFD at {BFD_MS} ms)")
-        assert inter(api)[AC]["state"] == "up"  # the other tunnel is untouched
+        # the other tunnels are untouched
+        assert all(inter(api)[k]["state"] == "up" for k in (BC, CD, AD))
         after = wait_for("both ends counted", lambda: (
             c := counters(api))["skyvisor_reconciler_tunnel_failovers_total"]
             >= before["skyvisor_reconciler_tunnel_failovers_total"] + 2 and c, timeout=10)
