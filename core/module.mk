@@ -15,3 +15,5 @@ CORE_SRCS += core/vmcount.c
 CORE_SRCS += core/failpoint.c
 # Bandwidth isolation: the meters of VM rates and tenant WAN caps.
 CORE_SRCS += core/meters.c
+# A gateway's fast-failover plan (mst+backup): groups and detour rules.
+CORE_SRCS += core/wanff.c

@@ -130,3 +130,5 @@ UNIT_TESTS += test_vflow
 FUZZ_TARGETS += fuzz_vflow
 FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
                         ctrl/ofmsg.c ctrl/vflow.c
+# A gateway's fast-failover plan (core/wanff.c).
+UNIT_TESTS += test_wanff
