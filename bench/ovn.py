@@ -13,9 +13,11 @@ socket, Geneve with `ovn-encap-ip` on a bridge br-ou holding an uplink into
 one flat underlay 198.20.0.0/24 that the benchmark adds beside cloudsim's
 clouds: OVN's tunnels need every chassis to reach every other, which
 cloudsim's clouds, routed only through their gateways, do not give).
-VM ports: skyvisord creates internal ports for its VMs itself; OVN's VIFs are
-internal ports on br-int with `external_ids:iface-id`, plugged before the
-timed command (as a hypervisor plugs a VIF), and unplugged afterwards.
+VM ports: skyvisor's are tap devices the benchmark plugs in the host's
+namespace before the timed request (bench/setup.py), which skyvisord attaches
+to br-sky by name (the VM's `iface`); OVN's VIFs are internal ports on br-int
+with `external_ids:iface-id`, plugged before the timed command (as a
+hypervisor plugs a VIF), and unplugged afterwards.
 
 Measured for N in OVN_SIZES (300,60) ports on one logical switch, spread
 round-robin over the three workers, in OVN_ROUNDS rounds (the order of the
