@@ -168,6 +168,19 @@ ls_mig_move(void *aux, const char *id, enum vm_phase from, enum vm_phase to,
     return settled(s, qs, "moving a migration");
 }
 
+static int
+ls_mig_record(void *aux, const char *id, enum vm_phase phase,
+              const struct recon_mig_counters *c)
+{
+    struct lifecycle_store *s = aux;
+    if (!db_conn_ensure(s->conn)) {
+        return EAGAIN;
+    }
+    struct vm_migrations_counters k = {c->duplicated, c->to_controller, c->flows_cloned};
+    enum db_qs qs = vm_migrations_record_counters(s->conn, id, phase, &k);
+    return qs == DB_QS_NONE ? ESTALE : settled(s, qs, "recording a migration's counters");
+}
+
 struct lifecycle_store *
 lifecycle_store_start(const char *conninfo, struct reconciler *r, unsigned int drain_ms)
 {
@@ -176,7 +189,7 @@ lifecycle_store_start(const char *conninfo, struct reconciler *r, unsigned int d
         .samples = ls_samples, .record = ls_record,
     };
     static const struct recon_mig_store mig_store = {
-        .active = ls_mig_active, .move = ls_mig_move,
+        .active = ls_mig_active, .move = ls_mig_move, .record = ls_mig_record,
     };
     struct lifecycle_store *s = calloc(1, sizeof *s);
     if (!s || !(s->conn = db_conn_create(conninfo))

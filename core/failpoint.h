@@ -11,7 +11,10 @@
  * nothing but read a flag.
  *
  * Points: recon.apply (ctrl/recon_owner.c: a pass has planned every
- * bridge's flows, some to add, and is about to send them).
+ * bridge's flows, some to add, and is about to send them);
+ * migration.clone, .dual, .activate, .cleanup, .done, .rolled-back and
+ * .failed (ctrl/recon_migration.c: a migration's phase was just
+ * recorded).
  *
  * Threads: failpoint_hit() may be called from any thread. */
 #ifndef SKYVISOR_CORE_FAILPOINT_H

@@ -59,8 +59,9 @@ struct recon_tunnel;
 /* The wait after a level that moved a path (a forwarding flow replaced)
  * before the shallower levels that lead traffic onto it
  * (recon_flows_apply): ovs-vswitchd's revalidators update the datapath's
- * cached flows a few milliseconds after the barrier, more under load. */
-#define RECON_REPOINT_SETTLE_MS 20
+ * cached flows a few milliseconds after the barrier, tens of them under
+ * load. */
+#define RECON_REPOINT_SETTLE_MS 50
 /* At start, flows wait this long at most for every bridge to connect
  * (reconciler.c, start_hold). */
 #define RECON_START_HOLD_US 3000000LL

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/failpoint.h"
 #include "core/netmodel.h"
 #include "core/vlog.h"
 #include "ctrl/ofmsg.h"
@@ -33,6 +33,8 @@
 #define POLL_US 100000LL
 /* The dump of the target's flows at activation waits at most this long. */
 #define DUMP_TIMEOUT_MS 2000
+/* During dual, the copies are counted and recorded this often. */
+#define COUNT_EVERY_US 1000000LL
 
 struct mig_frames {
     char vm_id[40];
@@ -46,6 +48,7 @@ struct mig_timer {
     long long since_us;             /* the phase first seen confirmed */
     long long bad_since_us;         /* the target first seen unusable, 0:
                                      * it is usable */
+    long long next_count_us;        /* dual: when to record the copies */
     bool listed;                    /* by this pass */
 };
 
@@ -321,17 +324,14 @@ duplicated(struct reconciler *r, const struct netmodel *m, int v)
     return sum;
 }
 
-/* SKYVISOR_FAILPOINT=migration.PHASE: exits once 'phase' is recorded. */
+/* Failpoint migration.PHASE (core/failpoint.h): reached once 'phase' is
+ * recorded. */
 static void
 failpoint(enum vm_phase phase)
 {
-    const char *fp = getenv("SKYVISOR_FAILPOINT");
-    char want[32];
-    snprintf(want, sizeof want, "migration.%s", vm_phase_name(phase));
-    if (fp && !strcmp(fp, want)) {
-        VLOG_WRN(RECON_MOD, "failpoint %s: exiting", want);
-        _exit(70);
-    }
+    char name[32];
+    snprintf(name, sizeof name, "migration.%s", vm_phase_name(phase));
+    failpoint_hit(name);
 }
 
 /* Moves 'w' to 'to' through the store; true when it moved. */
@@ -439,6 +439,15 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
             move(r, g, w, VM_PHASE_ACTIVATE, &c,
                  w->activate_requested && !frames ? "activated on request" : NULL);
         } else {
+            if (now >= t->next_count_us && g->store.record) {
+                struct recon_mig_counters c = keep;
+                c.duplicated = duplicated(r, m, v);
+                g->store.record(g->aux, w->id, w->phase, &c);
+                t->next_count_us = now + COUNT_EVERY_US;
+            }
+            if (t->next_count_us < *next_us) {
+                *next_us = t->next_count_us;
+            }
             long long end = recon_now_us()
                             + (long long) ((w->phase_since + w->dual_timeout_s - wall_now())
                                            * 1e6);

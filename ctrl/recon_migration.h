@@ -40,15 +40,16 @@
  *
  * Counters: flows_cloned is the number of flows the clone added (the VM's
  * flows at the target and the transit flows toward A) when entering dual;
- * duplicated is the packet count of the delivery of A at the target when
- * entering activate (every packet delivered there in dual is a copy);
+ * duplicated is the packet count of the delivery of A at the target
+ * (every packet delivered there in dual is a copy), recorded every second
+ * during dual and when entering activate;
  * to_controller counts the VM's frames at the target sent to the
  * controller while it migrates.
  *
- * Failpoints (tests): with SKYVISOR_FAILPOINT=migration.PHASE in the
- * environment, skyvisord exits (status 70) right after recording that
- * phase, before any flow of it is sent, so a test can restart it in any
- * phase. */
+ * Failpoints (core/failpoint.h): migration.PHASE is reached right after
+ * PHASE is recorded, before any flow of it is sent; with
+ * SKYVISOR_FAILPOINT=migration.PHASE skyvisord exits there (status 70), so
+ * a test can restart it in any phase. */
 #ifndef SKYVISOR_CTRL_RECON_MIGRATION_H
 #define SKYVISOR_CTRL_RECON_MIGRATION_H
 
@@ -92,6 +93,10 @@ struct recon_mig_store {
      * 'detail' (NULL: none). */
     int (*move)(void *aux, const char *id, enum vm_phase from, enum vm_phase to,
                 const struct recon_mig_counters *c, const char *detail);
+    /* Records counters of migration 'id' still in 'phase', without moving
+     * it (live numbers; not a change of desired state). */
+    int (*record)(void *aux, const char *id, enum vm_phase phase,
+                  const struct recon_mig_counters *c);
 };
 
 /* 'store' is copied; 'aux' must outlive the result.  NULL when memory runs

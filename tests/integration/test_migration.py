@@ -382,7 +382,9 @@ def test_live_migration_loses_nothing(world):
         sim.spec["vms"].append(late)            # torn down with the others
         sim.vm_up(late)
         wait_for("late realized", lambda: realized(api, f"{RED}/vms/late"), 60, 0.2)
-        time.sleep(1)
+        # The copies are counted while they flow.
+        wait_for("copies counted", lambda: migration(api, loc)["counters"]["duplicated"] > 0,
+                 10, 0.2)
         probe.mark()                                    # window 3: activation
         activate_nic(sim, "v")
         probe.mark()                                    # window 4: activate
