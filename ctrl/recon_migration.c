@@ -2,9 +2,11 @@
  * reconciler thread (design in recon_migration.h).
  *
  * State: the store; per VM, the frames its clone sent to the controller
- * (written by the loop thread under 'mu'); per migration, the time its
- * phase was first seen confirmed (the drain waits count from it).  The
- * phases themselves live in the database and the model only. */
+ * (written by the loop thread under 'mu'); per migration, timers of this
+ * process (struct mig_timer): when its phase was first seen confirmed (the
+ * drain waits count from it), since when its target is unusable, when its
+ * copies are next counted.  The phases themselves live in the database and
+ * the model only, so a restarted process starts its timers afresh. */
 #include "ctrl/recon_migration.h"
 
 #include <errno.h>
@@ -39,7 +41,6 @@
 struct mig_frames {
     char vm_id[40];
     long long n;                    /* frames at its second place */
-    bool fresh;                     /* not yet taken by a pass */
 };
 
 struct mig_timer {
@@ -119,26 +120,20 @@ recon_mig_first_frame(struct reconciler *r, const char *vm_id)
     }
     if (f) {
         f->n++;
-        f->fresh = true;
     }
     pthread_mutex_unlock(&g->mu);
     recon_wake(r);
 }
 
-/* The frames VM 'vm_id''s clone sent to the controller so far, and
- * whether any arrived since 'fresh' was last cleared (cleared with
- * 'take'). */
+/* The frames VM 'vm_id''s clone sent to the controller so far. */
 static long long
-frames_of(struct recon_mig *g, const char *vm_id, bool *fresh, bool take)
+frames_of(struct recon_mig *g, const char *vm_id)
 {
     long long n = 0;
-    *fresh = false;
     pthread_mutex_lock(&g->mu);
     for (size_t i = 0; i < g->n_frames; i++) {
         if (!strcmp(g->frames[i].vm_id, vm_id)) {
             n = g->frames[i].n;
-            *fresh = g->frames[i].fresh;
-            g->frames[i].fresh &= !take;
         }
     }
     pthread_mutex_unlock(&g->mu);
@@ -376,8 +371,7 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
     if (vm->mig != w->phase + 1) {
         return;                     /* the model has not caught up yet */
     }
-    bool fresh;
-    long long frames = frames_of(g, w->vm_id, &fresh, w->phase == VM_PHASE_DUAL);
+    long long frames = frames_of(g, w->vm_id);
     struct recon_mig_counters keep = {-1, frames, -1};
     const char *tgt = m->hosts[vm->mig_to].o.name;
     const char *bad = unusable(r, m, vm->mig_to);
@@ -433,7 +427,7 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
         break;
     }
     case VM_PHASE_DUAL:
-        if (!bad && (fresh || frames || w->activate_requested) && confirmed(r, m, v)) {
+        if (!bad && (frames || w->activate_requested) && confirmed(r, m, v)) {
             struct recon_mig_counters c = keep;
             c.duplicated = duplicated(r, m, v);
             move(r, g, w, VM_PHASE_ACTIVATE, &c,
