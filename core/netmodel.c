@@ -245,8 +245,38 @@ finish_backups(struct netmodel *m)
     return rc;
 }
 
+/* m->tunnels as 'same' has them: 'same' has m's clouds, hosts and cloud
+ * links (netmodel_apply_vms copied them), so its tunnels are m's; their
+ * cloud names are pointed at m's own copies.  0 or ENOMEM. */
 static int
-finish_overlay(struct netmodel *m)
+copy_tunnels(const struct netmodel *same, struct netmodel *m)
+{
+    m->tunnels = malloc((same->n_tunnels ? same->n_tunnels : 1) * sizeof *m->tunnels);
+    if (!m->tunnels) {
+        return ENOMEM;
+    }
+    for (size_t t = 0; t < same->n_tunnels; t++) {
+        struct tunnel x = same->tunnels[t];
+        for (size_t c = 0; c < same->n_clouds; c++) {
+            if (same->tunnels[t].a == same->clouds[c].o.name) {
+                x.a = m->clouds[c].o.name;
+            }
+            if (same->tunnels[t].b == same->clouds[c].o.name) {
+                x.b = m->clouds[c].o.name;
+            }
+        }
+        m->tunnels[t] = x;
+    }
+    m->n_tunnels = same->n_tunnels;
+    return 0;
+}
+
+/* The overlay of m; its tunnels copied from 'same' when nonnull (a model
+ * with the same clouds and links), else computed (core/tunnels.h: with
+ * mst+backup an exact search that costs milliseconds, which a change of
+ * VMs alone must not pay). */
+static int
+finish_overlay(struct netmodel *m, const struct netmodel *same)
 {
     size_t nh = m->n_hosts, nc = m->n_clouds;
     for (size_t c = 0; c < nc; c++) {
@@ -296,8 +326,9 @@ finish_overlay(struct netmodel *m)
                 m->clouds[cl->a].o.name, m->clouds[cl->b].o.name, cl->cost };
         }
     }
-    int rc = tunnels_compute(m->layout, names, n_names, costs, n_costs,
-                             &m->tunnels, &m->n_tunnels);
+    int rc = same ? copy_tunnels(same, m)
+                  : tunnels_compute(m->layout, names, n_names, costs, n_costs,
+                                    &m->tunnels, &m->n_tunnels);
     free(costs);
     free(names);
     free(gw_of);
@@ -427,13 +458,20 @@ finish_host_vms(struct netmodel *m)
     return 0;
 }
 
-int
-netmodel_finish(struct netmodel *m)
+/* netmodel_finish(), the tunnels taken from 'same' when nonnull. */
+static int
+finish(struct netmodel *m, const struct netmodel *same)
 {
-    int rc = finish_overlay(m);
+    int rc = finish_overlay(m, same);
     rc = rc ? rc : finish_components(m);
     rc = rc ? rc : finish_host_vms(m);
     return rc;
+}
+
+int
+netmodel_finish(struct netmodel *m)
+{
+    return finish(m, NULL);
 }
 
 /* --- incremental updates --- */
@@ -532,7 +570,7 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
         n++;
     }
     dst->n_vms = n;
-    rc = rc ? rc : netmodel_finish(dst);
+    rc = rc ? rc : finish(dst, src);    /* VMs alone: the same tunnels */
     if (rc) {
         netmodel_free(dst);
     }

@@ -450,6 +450,19 @@ test_incremental_owners(void **state)
     snprintf(gone[0], sizeof gone[0], "%s", more.vms[v].o.id);
     assert_int_equal(netmodel_apply_vms(&more, NULL, 0, gone, 1, &back), 0);
     assert_int_equal(back.n_vms, N_VMS);
+    /* The tunnels are carried over, each naming its own model's clouds. */
+    assert_int_equal(more.n_tunnels, w.n_tunnels);
+    for (size_t t = 0; t < w.n_tunnels; t++) {
+        assert_string_equal(more.tunnels[t].a, w.tunnels[t].a);
+        assert_string_equal(more.tunnels[t].b, w.tunnels[t].b);
+        assert_int_equal(more.tunnels[t].role, w.tunnels[t].role);
+        bool own_a = false, own_b = false;
+        for (size_t c = 0; c < more.n_clouds; c++) {
+            own_a |= more.tunnels[t].a == more.clouds[c].o.name;
+            own_b |= more.tunnels[t].b == more.clouds[c].o.name;
+        }
+        assert_true(own_a && own_b);
+    }
 
     uint64_t ck = netmodel_vm_cookie(&more, v);
     int comp = more.vm_comp[v];
