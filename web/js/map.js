@@ -93,13 +93,15 @@ function layout(clouds) {
   return pos;
 }
 
-// The inter-cloud tunnels of GET /v1/topology as cloud-name pairs "a|b" (a < b).
-function tunnelPairs(topology) {
+// The inter-cloud tunnels of GET /v1/topology with the given role (tree:
+// the overlay's; backup: mst+backup's detours) as cloud-name pairs "a|b"
+// (a < b).
+function tunnelPairs(topology, role = 'tree') {
   const pairs = new Set();
   if (!topology) return pairs;
   const cloudOf = new Map(topology.bridges.map(b => [b.host, b.cloud]));
   for (const t of topology.tunnels) {
-    if (t.kind !== 'inter-cloud') continue;
+    if (t.kind !== 'inter-cloud' || (t.role || 'tree') !== role) continue;
     const ends = [cloudOf.get(t.a), cloudOf.get(t.b)].sort();
     if (ends[0] && ends[1]) pairs.add(ends.join('|'));
   }
@@ -108,12 +110,14 @@ function tunnelPairs(topology) {
 
 // Returns a fresh <svg> for clouds (with .gateway), links (cloud_a/cloud_b/cost)
 // and, when known, the physical topology: the cloud pairs joined by a
-// gateway tunnel are drawn solid (class in-tree), including pairs with no
+// gateway tunnel are drawn solid (class in-tree), those joined by a backup
+// tunnel (layout mst+backup) dotted (class backup), including pairs with no
 // declared link (default cost 1); the other links stay dashed.
 export function renderMap(clouds, links, topology = null) {
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'map', role: 'img',
     'aria-label': `Map of ${clouds.length} clouds and ${links.length} inter-cloud links` +
-      (topology ? `, ${tunnelPairs(topology).size} gateway tunnels (${topology.layout})` : '') });
+      (topology ? `, ${tunnelPairs(topology).size} gateway tunnels and ${tunnelPairs(topology, 'backup').size}`
+        + ` backup tunnels (${topology.layout})` : '') });
   frame(clouds);
   svg.append(s('rect', { x: 0, y: 0, width: W, height: H, class: 'sea' }));
   for (let lon = -165; lon <= 165; lon += 15) {
@@ -129,11 +133,12 @@ export function renderMap(clouds, links, topology = null) {
   }
   const pos = layout(clouds);
   const tree = tunnelPairs(topology);
+  const backup = tunnelPairs(topology, 'backup');
   const edges = s('g', { class: 'cloud-links', 'data-layout': topology ? topology.layout : '',
-    'data-tunnels': String(tree.size) });
+    'data-tunnels': String(tree.size), 'data-backups': String(backup.size) });
   const drawn = new Set();
   const all = links.map(l => ({ ...l, declared: true }));
-  for (const pair of tree) {
+  for (const pair of [...tree, ...backup]) {
     const [ca, cb] = pair.split('|');
     if (!links.some(l => [l.cloud_a, l.cloud_b].sort().join('|') === pair)) {
       all.push({ cloud_a: ca, cloud_b: cb, cost: 1, declared: false });
@@ -145,14 +150,15 @@ export function renderMap(clouds, links, topology = null) {
     const pair = [l.cloud_a, l.cloud_b].sort().join('|');
     if (drawn.has(pair)) continue;
     drawn.add(pair);
-    const inTree = tree.has(pair);
+    const inTree = tree.has(pair), isBackup = !inTree && backup.has(pair);
     // A gentle arc so overlapping straight links stay distinguishable.
     const mx = (a[0] + b[0]) / 2, my = (a[1] + b[1]) / 2 - 0.15 * Math.hypot(b[0] - a[0], b[1] - a[1]);
     const extra = [l.rtt_ms != null ? `rtt ${l.rtt_ms} ms` : null,
       l.bandwidth_mbps != null ? `${l.bandwidth_mbps} Mbit/s` : null].filter(Boolean).join(', ');
-    const tunnel = inTree ? ' · gateway tunnel' : (topology ? ' · no tunnel' : '');
-    edges.append(s('g', { class: `cloud-link${inTree ? ' in-tree' : ''}`, 'data-a': l.cloud_a,
-      'data-b': l.cloud_b, 'data-tunnel': inTree ? 'yes' : 'no' },
+    const tunnel = inTree ? ' · gateway tunnel' : isBackup ? ' · backup tunnel (detours only)'
+      : (topology ? ' · no tunnel' : '');
+    edges.append(s('g', { class: `cloud-link${inTree ? ' in-tree' : ''}${isBackup ? ' backup' : ''}`,
+      'data-a': l.cloud_a, 'data-b': l.cloud_b, 'data-tunnel': inTree ? 'yes' : isBackup ? 'backup' : 'no' },
       s('title', {}, `${l.cloud_a} ↔ ${l.cloud_b}: cost ${l.cost}${l.declared ? '' : ' (default)'}` +
         `${extra ? ` (${extra})` : ''}${tunnel}`),
       s('path', { d: `M${a[0]},${a[1]} Q${mx},${my} ${b[0]},${b[1]}`, class: 'link-path' }),

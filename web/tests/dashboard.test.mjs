@@ -112,12 +112,15 @@ test('admin sees the clouds, their gateways and the links on the map', async () 
   const labels = await page.locator('#map text.link-label').allTextContents();
   assert.deepEqual(labels.sort(), ['cost 10', 'cost 12', 'cost 3']);
   // The gateway tunnels form the minimum spanning tree of the costs:
-  // fra-lis (3) and fra-iowa (10), not iowa-lis (12).
-  await page.waitForSelector('#map g.cloud-links[data-tunnels="2"]');
-  const tree = await page.locator('#map g.cloud-link.in-tree').evaluateAll(
+  // fra-lis (3) and fra-iowa (10); iowa-lis (12) is the backup tunnel
+  // (the default layout, mst+backup).
+  await page.waitForSelector('#map g.cloud-links[data-tunnels="2"][data-backups="1"]');
+  const pairs = sel => page.locator(sel).evaluateAll(
     els => els.map(e => [e.dataset.a, e.dataset.b].sort().join('|')).sort());
-  assert.deepEqual(tree, ['web-fra|web-iowa', 'web-fra|web-lis']);
-  assert.equal(await page.getAttribute('#map g.cloud-links', 'data-layout'), 'mst');
+  assert.deepEqual(await pairs('#map g.cloud-link.in-tree'), ['web-fra|web-iowa', 'web-fra|web-lis']);
+  assert.deepEqual(await pairs('#map g.cloud-link.backup'), ['web-iowa|web-lis']);
+  assert.match(await page.textContent('#map g.cloud-link.backup title'), /backup tunnel/);
+  assert.equal(await page.getAttribute('#map g.cloud-links', 'data-layout'), 'mst+backup');
   assert.equal(await page.isVisible('#problem'), false);
   await shot('map');
   await page.click('#tab-hosts');
