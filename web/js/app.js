@@ -8,12 +8,16 @@
 // UI choices (current view, selected network, filters) live outside it so
 // they survive re-renders.  The selected VM's detail panel (snapshots,
 // migrations) is lifecycle.js's: app.js only tells it which VM and ticks it.
+// The Instances view (administrators) is instances.js's: each poll ticks it,
+// it refetches GET /v1/instances every two seconds, and app.js redraws that
+// view after each fetch and the map when a cloud's owner moved.
 
 import { apiGet, apiList, ApiProblem, session, saveSession, clearSession, seg } from './api.js';
 import { h, stateOf } from './dom.js';
 import { renderMap } from './map.js';
 import { renderTopology } from './topology.js';
 import { renderVmDetail, lifecycleTick, closeVmDetail } from './lifecycle.js';
+import { instancesTick, instancesAvailable, renderInstances, cloudOwners, resetInstances } from './instances.js';
 
 const $ = id => document.getElementById(id);
 const ui = { view: 'map', net: null, vm: null, timer: null, model: null, busy: false };
@@ -209,16 +213,23 @@ function renderTable(model) {
   $('table-count').textContent = `${shown.length} of ${all.length} objects`;
 }
 
+function renderMapView(m) {
+  $('map').replaceChildren(renderMap(m.clouds, m.links, m.topology, cloudOwners()));
+}
+
 function render() {
   const m = ui.model;
   if (!m) return;
+  $('tab-map').hidden = !m.admin;
+  $('tab-instances').hidden = !instancesAvailable(m.admin);
+  if (ui.view === 'instances' && $('tab-instances').hidden) ui.view = m.admin ? 'map' : 'networks';
   for (const b of document.querySelectorAll('.tab')) {
     const on = b.dataset.view === ui.view;
     b.setAttribute('aria-current', on ? 'page' : 'false');
     $(`view-${b.dataset.view}`).hidden = !on;
   }
-  $('tab-map').hidden = !m.admin;
-  $('map').replaceChildren(renderMap(m.clouds, m.links, m.topology));
+  renderMapView(m);
+  $('instances').replaceChildren(renderInstances(m.clouds));
   $('hosts').replaceChildren(renderHosts(m));
   renderNetworks(m);
   renderTable(m);
@@ -231,6 +242,13 @@ async function poll() {
     const { model, changed } = await load();
     showProblem(null);
     if (changed || !ui.model) { ui.model = model; render(); }
+    const inst = await instancesTick(ui.model.admin);
+    if (inst.ownersChanged && !instancesAvailable(ui.model.admin)) {
+      render(); // the API refused the view: hide its tab
+    } else if (inst.fetched) {
+      $('instances').replaceChildren(renderInstances(ui.model.clouds));
+      if (inst.ownersChanged) renderMapView(ui.model);
+    }
     if (ui.view === 'networks') lifecycleTick();
     $('live').textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
@@ -262,8 +280,9 @@ function signOut() {
   ui.net = null;
   ui.vm = null;
   closeVmDetail();
+  resetInstances();
   clearSession();
-  for (const id of ['map', 'hosts', 'netlist', 'topology', 'vmpick', 'table-body']) $(id).replaceChildren();
+  for (const id of ['map', 'instances', 'hosts', 'netlist', 'topology', 'vmpick', 'table-body']) $(id).replaceChildren();
   $('app').hidden = true;
   $('signout').hidden = true;
   $('live').hidden = true;

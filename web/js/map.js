@@ -1,8 +1,10 @@
 // map.js: the clouds view, an SVG equirectangular "world" with each cloud
 // placed by its jurisdiction (rough country centroids below; unknown codes go
 // on a fallback ring in the South Pacific), its gateway as a badge, and the
-// inter-cloud links as edges labelled with their cost.  Pure function of the
-// data: same input, same picture.
+// inter-cloud links as edges labelled with their cost, and, for an
+// administrator, the skyvisord instance owning each cloud (its lease, from
+// instances.js) under the gateway.  Pure function of the data: same input,
+// same picture.
 
 import { s, stateOf, tip } from './dom.js';
 
@@ -93,6 +95,14 @@ function layout(clouds) {
   return pos;
 }
 
+// A cloud's owner for its hover text (null when the owners are unknown).
+function ownerText(own) {
+  if (!own) return null;
+  const who = own.holderName || 'a departed instance';
+  if (own.lease === 'expired') return `lease expired (last held by ${who}, epoch ${own.epoch})`;
+  return `owned by ${who}${own.alive ? '' : ' (heartbeat stale)'}, epoch ${own.epoch}`;
+}
+
 // The inter-cloud tunnels of GET /v1/topology with the given role (tree:
 // the overlay's; backup: mst+backup's detours) as cloud-name pairs "a|b"
 // (a < b).
@@ -112,8 +122,11 @@ function tunnelPairs(topology, role = 'tree') {
 // and, when known, the physical topology: the cloud pairs joined by a
 // gateway tunnel are drawn solid (class in-tree), those joined by a backup
 // tunnel (layout mst+backup) dotted (class backup), including pairs with no
-// declared link (default cost 1); the other links stay dashed.
-export function renderMap(clouds, links, topology = null) {
+// declared link (default cost 1); the other links stay dashed.  owners
+// (instances.js cloudOwners(): cloud name -> { lease, holderName, address,
+// epoch, alive }) labels each leased cloud with its owner's API address
+// and marks an expired lease or a stale owner; empty for tenants.
+export function renderMap(clouds, links, topology = null, owners = new Map()) {
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'map', role: 'img',
     'aria-label': `Map of ${clouds.length} clouds and ${links.length} inter-cloud links` +
       (topology ? `, ${tunnelPairs(topology).size} gateway tunnels and ${tunnelPairs(topology, 'backup').size}`
@@ -174,7 +187,8 @@ export function renderMap(clouds, links, topology = null) {
     const g = s('g', { class: `cloud state-${st}`, 'data-kind': 'cloud', 'data-name': c.name,
       'data-state': st, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` },
     s('title', {}, tip('cloud', c, [`${c.provider} ${c.region} (${c.jurisdiction}, ${c.kind})`,
-      gw ? `gateway ${gw.name} ${gw.public_ip || ''}` : 'no gateway'])),
+      gw ? `gateway ${gw.name} ${gw.public_ip || ''}` : 'no gateway', ownerText(owners.get(c.name))]
+      .filter(Boolean))),
     s('circle', { r: 13, class: 'cloud-dot' }),
     s('text', { y: -20, class: 'cloud-label', 'text-anchor': 'middle' }, c.name),
     s('text', { y: 4, class: 'cloud-kind', 'text-anchor': 'middle' }, c.jurisdiction || '?'));
@@ -184,6 +198,16 @@ export function renderMap(clouds, links, topology = null) {
         s('rect', { x: -(6 + 3.3 * gw.name.length), y: 19, width: 12 + 6.6 * gw.name.length,
           height: 17, rx: 4, class: 'gw-badge' }),
         s('text', { y: 31, class: 'gw-label', 'text-anchor': 'middle' }, gw.name)));
+    }
+    const own = owners.get(c.name);
+    if (own) {
+      g.setAttribute('data-owner', own.holder || '');
+      g.setAttribute('data-epoch', String(own.epoch));
+      g.setAttribute('data-lease', own.lease);
+      const label = own.lease === 'expired' ? 'lease expired'
+        : `${own.address || own.holderName || '?'}${own.alive ? '' : ' (stale)'}`;
+      g.append(s('text', { y: gw ? 50 : 32, 'text-anchor': 'middle',
+        class: `owner-label${own.lease === 'expired' || !own.alive ? ' owner-bad' : ''}` }, `▸ ${label}`));
     }
     nodes.append(g);
   }

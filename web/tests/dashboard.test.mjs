@@ -5,9 +5,13 @@
 // or ./build), declares a small demo through the REST API, then drives
 // Debian's /usr/bin/chromium with playwright-core (fresh profile) through
 // sign-in, map, topology, live updates, an error injected with psql on the
-// embedded cluster's unix socket, a tenant sign-in, a wrong token, and a
+// embedded cluster's unix socket, a tenant sign-in, a wrong token, a
 // VM's detail panel (a snapshot, a migration and its rollback, as far as
-// the API alone takes them: this skyvisord runs no reconciler).
+// the API alone takes them: this skyvisord runs no reconciler), and the
+// Instances view: the instance and the cloud leases it holds (its lease
+// keeper runs without a reconciler too), then a second instance on the same
+// database showing the first one stale and its leases expired while it is
+// paused (SIGSTOP), and taken again with new epochs once it runs on.
 // Helpers in harness.mjs.  Screenshots go to build/test-artifacts/dashboard-*.png.  Everything it
 // started is stopped in after(), even on failure.
 //
@@ -18,10 +22,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ADMIN, ARTIFACTS, apiClient, launchBrowser, signIn as signInAs, sql as psql,
-  startDaemon, stopDaemon } from './harness.mjs';
+import { ADMIN, ARTIFACTS, apiClient, dbOf, launchBrowser, signIn as signInAs, sql as psql,
+  startDaemon, stopDaemon, waitFor } from './harness.mjs';
 
-let tmp, daemon, base, api, browser, page, pageErrors, redToken;
+let tmp, daemon, base, api, browser, page, pageErrors, redToken, second;
 
 const sql = statement => psql(tmp, statement);
 const signIn = (token, tenant) => signInAs(page, token, tenant);
@@ -78,6 +82,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
+  if (second) await stopDaemon(second.daemon);
   await stopDaemon(daemon);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -128,6 +133,63 @@ test('admin sees the clouds, their gateways and the links on the map', async () 
   await fraHost.waitFor();
   assert.match(await fraHost.textContent(), /web/);
   await shot('hosts');
+});
+
+const CLOUDS = ['web-fra', 'web-iowa', 'web-lis'];
+
+// The API's leases by cloud once every demo cloud is held (not expired) by
+// the instance at 'addr'; null otherwise.
+async function heldBy(addr, client = api) {
+  const doc = await client('GET', '/v1/instances');
+  const inst = doc.instances.find(i => i.api_address === addr);
+  const leases = new Map(doc.leases.map(l => [l.cloud, l]));
+  const ok = inst && CLOUDS.every(c => leases.has(c) && !leases.get(c).expired && leases.get(c).holder === inst.id);
+  return ok ? { doc, inst, leases } : null;
+}
+
+test('the instances view shows the running instance and the clouds it owns', async () => {
+  const addr = new URL(base).host;
+  // Its lease keeper took each cloud within a heartbeat of its creation.
+  const { inst } = await waitFor('the instance to hold the three clouds', () => heldBy(addr));
+  assert.equal(await page.isVisible('#tab-instances'), true);
+  await page.click('#tab-instances');
+  const card = page.locator(`#instances article.instance[data-id="${inst.id}"]`);
+  await card.waitFor();
+  assert.equal(await card.getAttribute('data-alive'), 'true');
+  assert.equal(await card.locator('[data-field="alive"]').textContent(), 'alive');
+  assert.equal(await card.locator('[data-field="api_address"]').textContent(), addr);
+  assert.equal(await card.locator('[data-field="openflow_address"]').textContent(), 'none');
+  assert.equal(await card.locator('.badge.self').textContent(), 'this API');
+  assert.equal(await page.locator('#instances article.instance').count(), 1);
+  // Wait for a refresh after the lookup below, so both describe the same leases.
+  const { leases } = await heldBy(addr);
+  for (const c of CLOUDS) {
+    const row = page.locator(`#owners tr[data-cloud="${c}"][data-lease="held"][data-holder="${inst.id}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('[data-field="epoch"]').textContent(), String(leases.get(c).epoch), c);
+    const owner = await row.locator('[data-field="owner"]').textContent();
+    assert.ok(owner.startsWith(inst.name) && owner.includes(addr), owner);
+    assert.equal(await card.locator(`table.leases tr[data-cloud="${c}"][data-lease="held"] [data-field="epoch"]`)
+      .textContent(), String(leases.get(c).epoch), c);
+  }
+  assert.match(await page.textContent('#inst-summary'), /^1 instance, 1 alive · 3 of 3 clouds owned · answered by /);
+  // The heartbeat moves: the view is refetched every two seconds.
+  const hb = await card.locator('[data-field="heartbeat_at"] time').getAttribute('datetime');
+  await waitFor('a newer heartbeat on the page', async () =>
+    await card.locator('[data-field="heartbeat_at"] time').getAttribute('datetime') !== hb, 15000);
+  assert.equal(await page.isVisible('#problem'), false);
+  await shot('instances');
+  // The clouds view names each cloud's owner.
+  await page.click('#tab-map');
+  for (const c of CLOUDS) {
+    const g = page.locator(`#map g.cloud[data-name="${c}"]`);
+    assert.equal(await g.getAttribute('data-owner'), inst.id, c);
+    assert.equal(await g.getAttribute('data-lease'), 'held', c);
+    assert.equal(await g.getAttribute('data-epoch'), String(leases.get(c).epoch), c);
+    assert.equal(await g.locator('text.owner-label').textContent(), `▸ ${addr}`);
+    const title = await g.locator(':scope > title').textContent();
+    assert.ok(title.includes(`owned by ${inst.name}, epoch ${leases.get(c).epoch}`), title);
+  }
 });
 
 test('a network shows its topology, live VM additions and errors', async () => {
@@ -188,6 +250,13 @@ test('a tenant token sees only its tenant', async () => {
   assert.equal(await page.locator('button[data-net^="blue/"]').count(), 0);
   assert.equal(await page.isVisible('#tab-map'), false);
   assert.equal(await page.locator('#map g.cloud').count(), 0);
+  // Instances are the operators' business: the API refuses a tenant, and the
+  // page offers no such view (and shows no problem for it).
+  const refused = await fetch(`${base}/v1/instances`, { headers: { Authorization: `Bearer ${redToken}` } });
+  assert.equal(refused.status, 403);
+  assert.equal(await page.isVisible('#tab-instances'), false);
+  assert.equal(await page.locator('#instances article.instance').count(), 0);
+  assert.equal(await page.isVisible('#problem'), false);
   assert.match(await page.textContent('#whoami'), /tenant red/);
   await page.click('#tab-table');
   const where = await page.locator('#table-body tr').allTextContents();
@@ -310,6 +379,68 @@ test("a tenant token works its own VM's panel", async () => {
   assert.match(await detail.locator('.vm-problem').textContent(), /\(HTTP 400\) no host 'no-such-host' · field host$/);
   await shot('tenant-panel');
   await page.click('#signout');
+});
+
+test('a second instance shows the first one stale and its leases expired while it is paused', async () => {
+  const addr = new URL(base).host;
+  const before = await waitFor('the first instance to hold the three clouds', () => heldBy(addr));
+  // The second instance, on the same database, heartbeats and looks at the
+  // leases only every five minutes: while the first is paused nobody takes
+  // its clouds, so their leases stay expired for the page to show.
+  second = await startDaemon(tmp, ['--no-reconciler', '--lease-ms', '600000', '--heartbeat-ms', '300000'],
+    { db: dbOf(tmp) });
+  const addr2 = new URL(second.base).host;
+  await page.goto(`${second.base}/ui/`);
+  await signIn(ADMIN);
+  await page.click('#tab-instances');
+  const first = page.locator(`#instances article.instance[data-api="${addr}"]`);
+  const other = page.locator(`#instances article.instance[data-api="${addr2}"]`);
+  await first.locator('[data-field="alive"]', { hasText: 'alive' }).waitFor();
+  await other.locator('.badge.self').waitFor();
+  assert.match(await other.textContent(), /holds no lease/);
+  assert.equal(await page.locator('#instances article.instance').count(), 2);
+
+  daemon.kill('SIGSTOP');
+  try {
+    // Within its lease (3 s) the first one's heartbeat is stale and its leases expired.
+    await page.locator(`#instances article.instance.is-stale[data-api="${addr}"]`).waitFor({ timeout: 20000 });
+    assert.equal(await first.locator('[data-field="alive"]').textContent(), 'stale heartbeat');
+    for (const c of CLOUDS) {
+      const row = page.locator(`#owners tr[data-cloud="${c}"][data-lease="expired"]`);
+      await row.waitFor({ timeout: 20000 });
+      assert.equal(await row.getAttribute('data-holder'), before.inst.id);
+      assert.equal(await row.locator('.badge.lease-expired').textContent(), 'expired');
+      assert.equal(await row.locator('.badge.stale').textContent(), 'stale');
+      assert.equal(await row.locator('[data-field="epoch"]').textContent(), String(before.leases.get(c).epoch));
+      await first.locator(`table.leases tr[data-cloud="${c}"][data-lease="expired"]`).waitFor();
+    }
+    assert.match(await page.textContent('#inst-summary'), /^2 instances, 1 alive · 0 of 3 clouds owned, 3 leases expired/);
+    assert.equal(await page.isVisible('#problem'), false);
+    await shot('instances-stale');
+    await page.click('#tab-map');
+    for (const c of CLOUDS) {
+      const g = page.locator(`#map g.cloud[data-name="${c}"][data-lease="expired"]`);
+      await g.waitFor();
+      assert.equal(await g.locator('text.owner-label').textContent(), '▸ lease expired');
+      assert.match(await g.locator(':scope > title').textContent(), /lease expired \(last held by /);
+    }
+    await shot('map-expired');
+  } finally {
+    daemon.kill('SIGCONT');
+  }
+  // Running again, it finds its leases gone and acquires them anew, each
+  // with a higher epoch.
+  await page.click('#tab-instances');
+  await first.locator('[data-field="alive"]', { hasText: 'alive' }).waitFor({ timeout: 20000 });
+  const after = await waitFor('the first instance to hold the three clouds again', () => heldBy(addr));
+  for (const c of CLOUDS) {
+    assert.ok(after.leases.get(c).epoch > before.leases.get(c).epoch, c);
+    await page.locator(`#owners tr[data-cloud="${c}"][data-lease="held"][data-holder="${before.inst.id}"]`).waitFor();
+  }
+  assert.equal(await page.isVisible('#problem'), false);
+  await page.click('#signout');
+  await stopDaemon(second.daemon);
+  second = null;
 });
 
 test('no script error or CSP violation in the page', () => {

@@ -1,11 +1,14 @@
 // harness.mjs: what the dashboard's browser tests share (not a test file:
 // node --test picks up *.test.mjs only).
 //
-//   startDaemon(tmp, args)  skyvisord from $SKYVISOR_BUILD (default ./build)
-//                           with its embedded PostgreSQL in tmp/db, on a free
-//                           loopback port, SKYVISOR_ADMIN_TOKEN = ADMIN;
-//                           resolves once /readyz answers.  The caller owns
-//                           the returned daemon and stops it with stopDaemon().
+//   startDaemon(tmp, args, { db })
+//                           skyvisord from $SKYVISOR_BUILD (default ./build)
+//                           with its embedded PostgreSQL in tmp/db (or, given
+//                           db, on that database: dbOf(tmp) is the embedded
+//                           one of another daemon), on a free loopback port,
+//                           SKYVISOR_ADMIN_TOKEN = ADMIN; resolves once
+//                           /readyz answers.  The caller owns the returned
+//                           daemon and stops it with stopDaemon().
 //   apiClient(base)         api(method, url, body?, token?) -> parsed JSON,
 //                           asserting a 2xx.
 //   launchBrowser(dir)      Debian's /usr/bin/chromium through playwright-core,
@@ -50,15 +53,20 @@ export async function waitFor(what, fn, timeoutMs = 60000) {
   }
 }
 
+// The libpq connection string of the embedded cluster in tmp/db.
+export function dbOf(tmp) {
+  return `host=${path.join(tmp, 'db', 'run')} port=5432 user=skyvisor dbname=skyvisor`;
+}
+
 // Returns { daemon, base, log() }.  The daemon is the caller's to stop.
-export async function startDaemon(tmp, args = []) {
+export async function startDaemon(tmp, args = [], { db = null } = {}) {
   assert.ok(existsSync(path.join(BUILD, 'skyvisord')), `no ${BUILD}/skyvisord: run make`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let out = '';
   const daemon = spawn(path.join(BUILD, 'skyvisord'),
-    ['--listen', `127.0.0.1:${port}`, '--data-dir', path.join(tmp, 'db'), ...args],
+    ['--listen', `127.0.0.1:${port}`, ...(db ? ['--db', db] : ['--data-dir', path.join(tmp, 'db')]), ...args],
     { env: { ...process.env, SKYVISOR_ADMIN_TOKEN: ADMIN }, stdio: ['ignore', 'pipe', 'pipe'] });
   daemon.stdout.on('data', d => { out += d; });
   daemon.stderr.on('data', d => { out += d; });
@@ -73,9 +81,11 @@ export async function startDaemon(tmp, args = []) {
   return { daemon, base, log };
 }
 
-// SIGTERM, then SIGKILL after 15 s.  Resolves with the exit code (null if killed).
+// SIGTERM (after a SIGCONT, in case a test paused it), then SIGKILL after
+// 15 s.  Resolves with the exit code (null if killed).
 export async function stopDaemon(daemon) {
   if (!daemon || daemon.exitCode !== null) return daemon ? daemon.exitCode : null;
+  daemon.kill('SIGCONT');
   daemon.kill('SIGTERM');
   await new Promise(r => {
     const t = setTimeout(() => { daemon.kill('SIGKILL'); r(); }, 15000);
