@@ -628,6 +628,8 @@ handle_msg(struct bridge *b, struct conn *c, const uint8_t *p, size_t len)
     case OFPT_PACKET_OUT:
         b->packet_outs++;
         break;
+    case OFPT_GROUP_MOD:
+        break;                      /* taken (mst+backup's groups), not modelled */
     case OFPT_FLOW_MOD: {
         b->flow_mods++;
         uint32_t err = flow_mod_check(&m.u.flow_mod);

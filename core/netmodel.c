@@ -2,6 +2,7 @@
  * The design is described in netmodel.h; this file keeps to it. */
 #include "core/netmodel.h"
 #include "core/meters.h"
+#include "core/wanff.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1229,6 +1230,98 @@ flows_flood(struct fctx *c, int comp)
     }
 }
 
+/* --- fast failover (mst+backup at a gateway, core/wanff.h) --- */
+
+/* The group of plan 'p' that stands for an output to 'port', or NULL: a
+ * tree tunnel with a detour whose first tunnel is numbered. */
+static const struct wanff_group *
+ff_group_of(const struct fctx *c, const struct wanff_plan *p, uint64_t port)
+{
+    for (size_t i = 0; i < p->n_groups; i++) {
+        const struct wanff_group *g = &p->groups[i];
+        if (g->backup >= 0 && c->tun_port[g->peer] && c->tun_port[g->peer] == port
+            && c->tun_port[g->backup]) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* The marks' rules (0) and the divert table (50); infrastructure. */
+static void
+flows_ff_infra(struct fctx *c, const struct wanff_plan *p)
+{
+    uint64_t ck = netmodel_cookie(NM_CK_INFRA, 0, 0);
+    for (size_t i = 0; i < p->n_rules; i++) {
+        const struct wanff_rule *r = &p->rules[i];
+        struct nm_flow *f;
+        if (r->kind == WANFF_TRANSIT) {
+            if (r->next >= 0 && c->tun_port[r->next]) {
+                f = flow_new(c, NM_T_CLASSIFY, 60, ck);
+                match(f, NF_TUNNEL_ID, r->mark);
+                act(c, f, NA_OUTPUT, c->tun_port[r->next]);
+            }
+            continue;
+        }
+        int toward = r->end != c->h ? netmodel_next_hop(c->m, c->h, r->end) : -1;
+        if (toward >= 0 && c->tun_port[toward]) {
+            /* A broadcast goes on marked to the cut's end, and floods from
+             * here as if it had crossed the cut: to this host's children
+             * in its tree, the one it came from excepted (OpenFlow never
+             * outputs to the input port), so each host on the way to the
+             * end, and the end itself, gives it to the subtrees the
+             * others do not reach. */
+            f = flow_new(c, NM_T_CLASSIFY, 61, ck);
+            match(f, NF_TUNNEL_ID, r->mark);
+            match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+            act(c, f, NA_OUTPUT, c->tun_port[toward]);
+            act(c, f, NA_SET_TUN_ID, 0);
+            if (f) {
+                f->goto_table = NM_T_FORWARD;
+            }
+        }
+        f = flow_new(c, NM_T_CLASSIFY, 60, ck);
+        match(f, NF_TUNNEL_ID, r->mark);
+        act(c, f, NA_SET_TUN_ID, 0);
+        if (f) {
+            f->goto_table = NM_T_FORWARD;
+        }
+    }
+    for (size_t i = 0; i < p->n_groups; i++) {
+        const struct wanff_group *g = &p->groups[i];
+        if (!ff_group_of(c, p, c->tun_port[g->peer])) {
+            continue;
+        }
+        uint32_t b = c->tun_port[g->backup];
+        struct nm_flow *f = flow_new(c, NM_T_DIVERT, 10, ck);
+        match(f, NF_TUNNEL_ID, g->mark);
+        act(c, f, NA_OUTPUT, b);
+        if (g->backup_is_tree) {
+            f = flow_new(c, NM_T_DIVERT, 20, ck);
+            match(f, NF_IN_PORT, b);
+            match(f, NF_TUNNEL_ID, g->mark);
+            act(c, f, NA_OUTPUT, 0xfffffff8u);              /* OFPP_IN_PORT */
+        }
+    }
+}
+
+/* Outputs into a protected tree tunnel of the flows from index 'from' on
+ * go to its group instead. */
+static void
+flows_ff_groups(struct fctx *c, const struct wanff_plan *p, size_t from)
+{
+    for (size_t i = from; i < c->out->n; i++) {
+        struct nm_flow *f = &c->out->v[i];
+        for (size_t k = 0; k < f->n_acts; k++) {
+            const struct wanff_group *g = f->acts[k].type == NA_OUTPUT
+                                          ? ff_group_of(c, p, f->acts[k].arg) : NULL;
+            if (g && f->table != NM_T_DIVERT && f->table != NM_T_CLASSIFY) {
+                f->acts[k] = (struct nm_act) {NA_GROUP, g->id};
+            }
+        }
+    }
+}
+
 /* Compiles the flows of host 'h': every flow, or when 'scoped' only those
  * of the VMs owners[0..n_owners) and the floods of comps[0..n_comps). */
 static int
@@ -1244,7 +1337,11 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
     int *queue = malloc((nh ? nh : 1) * sizeof *queue);
     uint8_t *sub = malloc(nh ? nh : 1);
     uint8_t *comp_seen = calloc(m->n_comps ? m->n_comps : 1, 1);
-    if (!c.vm_port || !c.tun_port || !parent || !queue || !sub || !comp_seen) {
+    struct wanff_plan ff;
+    size_t first = out->n;
+    /* A plan that cannot be made (no spanning tree) leaves plain outputs. */
+    if (wanff_plan(m, h, &ff) == ENOMEM || !c.vm_port || !c.tun_port || !parent || !queue
+        || !sub || !comp_seen) {
         c.rc = ENOMEM;
         goto out;
     }
@@ -1295,6 +1392,7 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
         goto out;
     }
     flows_infra(&c);
+    flows_ff_infra(&c, &ff);
     for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
         flows_local_vm(&c, *v, parent, sub, queue);
     }
@@ -1313,6 +1411,10 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
     }
 
 out:
+    if (!c.rc) {
+        flows_ff_groups(&c, &ff, first);
+    }
+    wanff_plan_free(&ff);
     free(c.vm_port);
     free(c.tun_port);
     free(parent);

@@ -92,6 +92,20 @@
  * delivers what they output by packet-out at the destination VM's own
  * bridge.  The platform's forwarding never carries them.
  *
+ * Fast failover (mst+backup, core/wanff.h).  At a gateway, an output into
+ * a tree tunnel that has a detour goes to that tunnel's fast-failover group
+ * (WANFF_GROUP_BASE + mark): bucket 0 the tunnel, watched (BFD); bucket 1,
+ * watching the detour's first tunnel, sets the mark in the tunnel key and
+ * resubmits to 50 (divert), which outputs to that tunnel (by IN_PORT when
+ * the packet came in by it).  A marked packet arriving on any tunnel (0,
+ * above the tunnels' rules, by its key) is sent on along the detour while
+ * this gateway is on the cut's source side; on the target side it loses
+ * the mark and is forwarded by the tree (20), and a broadcast also goes on
+ * marked along the tree to the cut's end there: each host on that way
+ * floods it to its own subtrees (the input port is never an output), so the
+ * side gets it once.  The groups themselves are the reconciler's
+ * (ctrl/recon_groups.c), from the same plan.
+ *
  * Cookies name a flow's owner: 0xA in bits 63..60, the kind in 59..56
  * (infrastructure, a VM, or a component's flood), the tenant tag in 55..40
  * and the VM's wire_low (the component's name) in 31..0, so the reconciler
@@ -290,12 +304,15 @@ void netmodel_tunnel_name(const struct netmodel *, int h, int peer, char name[16
 
 enum nm_field {
     NF_IN_PORT, NF_ETH_DST, NF_ETH_SRC, NF_ETH_TYPE, NF_IPV4_SRC,
-    NF_ARP_SPA, NF_ARP_SHA, NF_METADATA, NF__COUNT
+    NF_ARP_SPA, NF_ARP_SHA, NF_METADATA, NF_TUNNEL_ID, NF__COUNT
 };
 
-/* NA_RESUBMIT: Open vSwitch's resubmit to table 'arg' (in_port kept). */
+/* NA_RESUBMIT: Open vSwitch's resubmit to table 'arg' (in_port kept).
+ * NA_GROUP: to group 'arg'; NA_SET_TUN_ID: the tunnel key (a detour's
+ * mark, "Fast failover" below). */
 enum nm_act_type {
-    NA_OUTPUT, NA_CONTROLLER, NA_SET_ETH_SRC, NA_SET_ETH_DST, NA_RESUBMIT
+    NA_OUTPUT, NA_CONTROLLER, NA_SET_ETH_SRC, NA_SET_ETH_DST, NA_RESUBMIT,
+    NA_GROUP, NA_SET_TUN_ID
 };
 
 struct nm_act {
@@ -323,7 +340,7 @@ struct nm_flow {
 
 enum {
     NM_T_CLASSIFY = 0, NM_T_TENANT = 10, NM_T_SRC_TAG = 15, NM_T_FORWARD = 20,
-    NM_T_FLOOD = 25, NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40,
+    NM_T_FLOOD = 25, NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40, NM_T_DIVERT = 50,
 };
 
 struct nm_flows {

@@ -116,6 +116,7 @@ fill(const struct netmodel *m, const struct nodes *nd, const struct detour_table
             } else {
                 r->kind = WANFF_ARRIVE;
                 r->next = -1;
+                r->end = nd->host[target ? cut->b : cut->a];
                 r->fan_start = out->n_fan;
                 for (size_t k = t->fan_start[c * n + gi]; k < t->fan_start[c * n + gi + 1];
                      k++) {

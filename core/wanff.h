@@ -25,9 +25,11 @@
  *            WANFF_TRANSIT on the source side: send it on, mark kept, to
  *            'next' (never to g's tree next hop, never delivered here);
  *            WANFF_ARRIVE on the target side: clear the mark and forward by
- *            the tree (unicast); a marked broadcast is flooded, still
- *            marked, to the hosts of fan[] (g's tree neighbours on that
- *            side; the cut excepted) and delivered locally.
+ *            the tree; 'end' is the cut's end on this side, toward which
+ *            netmodel sends a marked broadcast on (see netmodel.h, "Fast
+ *            failover").  fan[] lists g's tree neighbours on that side (the
+ *            cut excepted): core/detour.h's flooding of marked broadcasts,
+ *            which netmodel does not use.
  *
  * Pure: no I/O.  The plan owns its arrays (wanff_plan_free). */
 #ifndef SKYVISOR_CORE_WANFF_H
@@ -55,6 +57,7 @@ struct wanff_rule {
     uint32_t mark;
     enum wanff_kind kind;
     int next;                       /* TRANSIT: host to send it to, -1 none */
+    int end;                        /* ARRIVE: the cut's end on this side */
     size_t fan_start, n_fan;        /* ARRIVE: hosts in plan.fan[] */
 };
 

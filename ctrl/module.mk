@@ -20,3 +20,5 @@ CTRL_SRCS += ctrl/vflow.c ctrl/vswitch_agent.c
 CTRL_SRCS += ctrl/recon_tenant_ctl.c
 # Inter-cloud tunnels' liveness: BFD configured and its state read back.
 CTRL_SRCS += ctrl/recon_bfd.c
+# mst+backup's fast-failover groups on the gateways.
+CTRL_SRCS += ctrl/recon_groups.c

@@ -336,7 +336,7 @@ decode_group_mod(struct pull *pl, struct ofmsg_group_mod *gm)
         || !pull_u32(pl, &gm->group_id)) {
         return OFERR_BAD_REQUEST_BAD_LEN;
     }
-    if (gm->command > OFPGC_DELETE) {
+    if (gm->command > OFPGC_DELETE && gm->command != OFPGC_ADD_OR_MOD) {
         return OFERR_GROUP_MOD_FAILED_BAD_COMMAND;
     }
     if (gm->type > OFPGT_FF) {

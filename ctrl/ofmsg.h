@@ -85,7 +85,10 @@ enum ofp_action_type {
     OFPAT_SET_QUEUE = 21, OFPAT_GROUP = 22, OFPAT_SET_FIELD = 25,
 };
 enum ofp_group_type { OFPGT_ALL = 0, OFPGT_SELECT = 1, OFPGT_INDIRECT = 2, OFPGT_FF = 3 };
-enum ofp_group_command { OFPGC_ADD = 0, OFPGC_MODIFY = 1, OFPGC_DELETE = 2 };
+/* OFPGC_ADD_OR_MOD: Open vSwitch's extension, adds or replaces a group. */
+enum ofp_group_command {
+    OFPGC_ADD = 0, OFPGC_MODIFY = 1, OFPGC_DELETE = 2, OFPGC_ADD_OR_MOD = 0x8000,
+};
 enum ofp_meter_command { OFPMC_ADD = 0, OFPMC_MODIFY = 1, OFPMC_DELETE = 2 };
 enum ofp_meter_band_type { OFPMBT_DROP = 1, OFPMBT_DSCP_REMARK = 2 };
 enum { OFPMF_KBPS = 1, OFPMF_PKTPS = 2, OFPMF_BURST = 4, OFPMF_STATS = 8 };

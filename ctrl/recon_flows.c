@@ -64,13 +64,33 @@
 #include "ctrl/flowtable.h"
 #include "ctrl/ofmsg.h"
 #include "ctrl/ovsdb.h"
+#include "ctrl/recon_groups.h"
 #include "ctrl/recon_internal.h"
 
 static const enum mf nf_to_mf[NF__COUNT] = {
     [NF_IN_PORT] = MF_IN_PORT, [NF_ETH_DST] = MF_ETH_DST, [NF_ETH_SRC] = MF_ETH_SRC,
     [NF_ETH_TYPE] = MF_ETH_TYPE, [NF_IPV4_SRC] = MF_IPV4_SRC,
     [NF_ARP_SPA] = MF_ARP_SPA, [NF_ARP_SHA] = MF_ARP_SHA, [NF_METADATA] = MF_METADATA,
+    [NF_TUNNEL_ID] = MF_TUNNEL_ID,
 };
+
+int
+recon_resubmit_action(struct ofaction *a, uint8_t table)
+{
+    /* nx_action_resubmit, subtype NXAST_RESUBMIT_TABLE, in_port
+     * OFPP_IN_PORT: exactly as Open vSwitch reports it back. */
+    a->type = 0xffff;
+    a->raw = calloc(1, 16);
+    if (!a->raw) {
+        return ENOMEM;
+    }
+    a->raw_len = 16;
+    memcpy(a->raw, (const uint8_t[]) {
+        0xff, 0xff, 0x00, 0x10, 0x00, 0x00, 0x23, 0x20,
+        0x00, 0x0e, 0xff, 0xf8, table, 0, 0, 0,
+    }, 16);
+    return 0;
+}
 
 /* Encodes a desired flow as an ADD flow-mod (caller uninits 'msg'). */
 static int
@@ -88,8 +108,8 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
     ofmatch_init(&fm->match);
     /* Prerequisites first, as OpenFlow wants them. */
     static const enum nm_field order[] = {
-        NF_IN_PORT, NF_METADATA, NF_ETH_DST, NF_ETH_SRC, NF_ETH_TYPE, NF_IPV4_SRC,
-        NF_ARP_SPA, NF_ARP_SHA,
+        NF_IN_PORT, NF_METADATA, NF_TUNNEL_ID, NF_ETH_DST, NF_ETH_SRC, NF_ETH_TYPE,
+        NF_IPV4_SRC, NF_ARP_SPA, NF_ARP_SHA,
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         enum nm_field nf = order[i];
@@ -143,19 +163,19 @@ to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
                 a->u.set_field.value = na->arg;
                 break;
             case NA_RESUBMIT:
-                /* nx_action_resubmit, subtype NXAST_RESUBMIT_TABLE, in_port
-                 * OFPP_IN_PORT: exactly as Open vSwitch reports it back. */
-                a->type = 0xffff;
-                a->raw = calloc(1, 16);
-                if (!a->raw) {
+                if (recon_resubmit_action(a, (uint8_t) na->arg)) {
                     fm->n_insts = k;
                     return ENOMEM;
                 }
-                a->raw_len = 16;
-                memcpy(a->raw, (const uint8_t[]) {
-                    0xff, 0xff, 0x00, 0x10, 0x00, 0x00, 0x23, 0x20,
-                    0x00, 0x0e, 0xff, 0xf8, (uint8_t) na->arg, 0, 0, 0,
-                }, 16);
+                break;
+            case NA_GROUP:
+                a->type = OFPAT_GROUP;
+                a->u.group_id = (uint32_t) na->arg;
+                break;
+            case NA_SET_TUN_ID:
+                a->type = OFPAT_SET_FIELD;
+                a->u.set_field.field = MF_TUNNEL_ID;
+                a->u.set_field.value = na->arg;
                 break;
             }
         }
@@ -328,7 +348,8 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
                : netmodel_flows(m, h, lookup_ofport, a, &want)) {
         goto out;
     }
-    if ((rc = recon_meters_plan(r, a, &want, !owners, readback))) {
+    if ((rc = recon_meters_plan(r, a, &want, !owners, readback))
+        || (rc = recon_groups_plan(r, m, h, a, readback))) {
         goto out;
     }
     rc = ENOMEM;

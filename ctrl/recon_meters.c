@@ -195,6 +195,9 @@ static int
 record(struct agent *a, const struct ofmsg *msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (msgs[i].type != OFPT_METER_MOD) {
+            continue;               /* a group sent with them (recon_groups.c) */
+        }
         const struct ofmsg_meter_mod *mm = &msgs[i].u.meter_mod;
         struct meter_spec s = {mm->meter_id, 0, 0};
         if (mm->n_bands) {

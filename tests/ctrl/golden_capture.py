@@ -249,6 +249,12 @@ def capture_controller_side(out):
                               "bucket=weight:10,output:1,bucket=weight:20,output:2"]),
         ("group_mod_ff", ["add-group", target, "group_id=3,type=fast_failover,"
                           "bucket=watch_port:1,output:1,bucket=watch_port:2,output:2"]),
+        # mst+backup's group (ctrl/recon_groups.c): add or replace (--may-create),
+        # the detour's bucket marks and resubmits to the divert table.
+        ("group_mod_ff_detour", ["--may-create", "mod-group", target,
+                                 "group_id=0x5f000002,type=fast_failover,"
+                                 "bucket=watch_port:1,output:1,bucket=watch_port:2,"
+                                 "set_field:2->tun_id,resubmit(,50)"]),
         ("meter_mod_drop", ["add-meter", target, "meter=1,kbps,burst,band=type=drop,"
                             "rate=1000,burst_size=100"]),
         ("meter_mod_dscp", ["add-meter", target, "meter=2,pktps,band=type=dscp_remark,"

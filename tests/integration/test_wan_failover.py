@@ -1,4 +1,5 @@
-"""A WAN that survives a cut: backup tunnels and their liveness.
+"""A WAN that survives a cut: backup tunnels, their liveness, and failover
+in the datapath.
 
 Four simulated clouds, each one gateway (tools/cloudsim.py: every host an
 Open vSwitch in its own namespace, the gateways' public addresses on one
@@ -6,23 +7,32 @@ WAN), laid out mst+backup (the default): the cloud-link costs make the
 tree the path wa - wb - wc - wd and its cheapest backup wa - wd, so the
 detour of wa - wb is three hops long (wa - wd - wc - wb).  Every tunnel
 between gateways, backups included, runs BFD (skyvisord --bfd-ms, 100 ms
-here); GET /v1/topology reports each tunnel's role and state.  Backups are
-ports, not paths: no flow of the tree's forwarding names them, and a red
-VM in wa reaches one in wc over the tree.
+here unless SKYVISOR_WAN_BFD_MS says otherwise); GET /v1/topology reports each tunnel's role and state.  Backups are
+ports, not paths: no flow of the tree's forwarding names them (only the
+detours' do), and a red VM in wa reaches one in wc over the tree.
 
 A cut is made below Open vSwitch, without carrier loss: drop flows for the
 peer's address on one gateway's underlay bridge br-wan (the carrier of its
 WAN port stays up).  The tunnel goes down in the API, the failover counter
-moves, and when the drop flows go the tunnel comes back up.
+moves, and when the drop flows go the tunnel comes back up.  Each tree edge
+is cut in turn while two red VMs across it exchange 1000 datagrams a second
+(tools/udpprobe): the longest gap must stay within 3 BFD intervals + 200
+ms, every red pair still pings and a red broadcast reaches the far side
+while blue's VM with the very same addresses receives nothing, no flow
+changes (the groups do it), and the return to the tree is measured.  The
+same cut with skyvisord frozen fails over the same way.
 """
 
 import os
+import signal
 import sys
 import time
 
 import pytest
 
+import conftest
 from conftest import ROOT, Skyvisord, ok
+from udpprobe import Echo, Sender
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -30,8 +40,12 @@ import cloudsim  # noqa: E402
 CLOUDS = ["wa", "wb", "wc", "wd"]
 # name: (host, mac, ip)
 VMS = {"ra": ("wa-gw", "02:00:00:00:00:0a", "10.0.0.1"),
-       "rc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3")}
-BFD_MS = 100
+       "rc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3"),
+       "rd": ("wd-gw", "02:00:00:00:00:0d", "10.0.0.4"),
+       # blue, with rc's very addresses (rewrite tagging)
+       "bc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3")}
+# The BFD interval; SKYVISOR_WAN_BFD_MS measures another (the bound follows).
+BFD_MS = int(os.environ.get("SKYVISOR_WAN_BFD_MS", "100"))
 
 
 def public_ip(i):
@@ -66,13 +80,15 @@ def world(pg, sim):
                 ok(api.post("/v1/hosts", sim.host_body(h, cloud["name"])))
         for (a, b), cost in COSTS.items():
             ok(api.request("PUT", f"/v1/cloud-links/{a}/{b}", {"cost": cost}))
-        ok(api.post("/v1/tenants", {"name": "red"}))
-        base = "/v1/tenants/red/networks"
-        ok(api.post(base, {"name": "prod", "subnet": "10.0.0.0/24"}))
-        ok(api.post(f"{base}/prod/switches", {"name": "s"}))
+        for t, tagging in (("red", "mac-prefix"), ("blue", "rewrite")):
+            ok(api.post("/v1/tenants", {"name": t}))
+            ok(api.post(f"/v1/tenants/{t}/networks",
+                        {"name": "prod", "subnet": "10.0.0.0/24", "tagging": tagging}))
+            ok(api.post(f"/v1/tenants/{t}/networks/prod/switches", {"name": "s"}))
         for name, (host, mac, ip) in VMS.items():
-            ok(api.post(f"{base}/prod/vms", {"name": name, "mac": mac, "ip": ip, "switch": "s",
-                                             "iface": name, "placement": {"host": host}}))
+            base = f"/v1/tenants/{'blue' if name[0] == 'b' else 'red'}/networks/prod"
+            ok(api.post(f"{base}/vms", {"name": name, "mac": mac, "ip": ip, "switch": "s",
+                                        "iface": name, "placement": {"host": host}}))
         yield d, api, sim
     finally:
         d.stop()
@@ -108,6 +124,13 @@ def counters(api):
             name, value = line.split()
             out[name] = float(value)
     return out
+
+
+def reconciler(api):
+    st, _, text = api.get("/metrics", token=None)
+    assert st == 200
+    return {line.split()[0][len("skyvisor_reconciler_"):]: float(line.split()[1])
+            for line in text.splitlines() if line.startswith("skyvisor_reconciler_")}
 
 
 def iface_bfd(sim, host, port):
@@ -182,8 +205,11 @@ def test_traffic_follows_the_tree_not_the_backup(world):
     for g, peer in (("wa-gw", 3), ("wd-gw", 0)):
         backup = ofport(sim, g, wan_port(sim, g, peer))
         tree = ofport(sim, g, wan_port(sim, g, 1 if g == "wa-gw" else 2))
-        f = flows(sim, g)
-        assert f"output:{tree}" in f or f"in_port={tree}" in f, f
+        # Forwarding: every flow but the detours' (marked packets, by the
+        # tunnel key, and the divert table 50).
+        f = "\n".join(line for line in flows(sim, g).splitlines()
+                      if "tun_id" not in line and "table=50" not in line)
+        assert f"output:{tree}" in f or f"in_port={tree}" in f or "group:" in f, f
         assert f"output:{backup}" not in f and f"in_port={backup}," not in f, f
 
 
@@ -212,3 +238,120 @@ def test_underlay_cut_is_seen_and_heals(world):
     wait_for("both ends' recoveries counted", lambda: counters(api)[
         "skyvisor_reconciler_tunnel_recoveries_total"]
         >= before["skyvisor_reconciler_tunnel_recoveries_total"] + 2, timeout=10)
+
+
+BOUND_MS = 3 * BFD_MS + 200
+
+
+class Capture(conftest.Capture):
+    """conftest's, with another tcpdump filter than "ip" if given."""
+
+    def __init__(self, sim, vm, what="ip"):
+        super().__init__(sim, vm)
+        self.cmd[-1] = what
+# Each tree edge, cut at one of its gateways, and two red VMs across it.
+CUTS = [("wa-wb", "wa-gw", 1, "ra", "rc"), ("wb-wc", "wb-gw", 2, "ra", "rc"),
+        ("wc-wd", "wc-gw", 3, "ra", "rd")]
+
+
+def failover(world, edge, gw, peer, src, dst, during_cut=None, port=7001):
+    """src and dst exchange 1000 datagrams a second while 'edge' is cut
+    below Open vSwitch at 'gw' (for about a second after the API shows it
+    down, meanwhile calling during_cut()) and then heals; returns the
+    probe's windows: before, during the cut, after the repair."""
+    _, api, sim = world
+    key = pair(*edge.split("-"))
+    to = f"{VMS[dst][2]}:{port}"
+    flows_before = reconciler(api)["flows_added_total"]
+    with Echo(sim.vm_ns(dst), to):
+        with Sender(sim.vm_ns(src), to) as probe:
+            time.sleep(1.0)
+            probe.mark()
+            cut(sim, gw, public_ip(peer))
+            try:
+                wait_for(f"{edge} down", lambda: inter(api)[key]["state"] == "down", timeout=10)
+                if during_cut:
+                    during_cut()
+                time.sleep(1.0)
+            finally:
+                probe.mark()
+                cut(sim, gw, public_ip(peer), on=False)
+            wait_for(f"{edge} up", lambda: inter(api)[key]["state"] == "up", timeout=15)
+            time.sleep(1.0)
+    # The datapath failed over and back alone: no flow changed.
+    assert reconciler(api)["flows_added_total"] == flows_before
+    w = probe.result["windows"]
+    print(f"\n{edge} cut ({src} -> {dst}): max gap {w[1]['max_gap_ms']} ms, lost "
+          f"{w[1]['lost']} of {w[1]['sent']}; reversion: max gap {w[2]['max_gap_ms']} ms, "
+          f"lost {w[2]['lost']} of {w[2]['sent']} (BFD {BFD_MS} ms, bound {BOUND_MS} ms)")
+    return w
+
+
+@pytest.mark.parametrize("edge,gw,peer,src,dst", CUTS)
+def test_each_tree_edge_cut_fails_over_in_the_datapath(world, edge, gw, peer, src, dst):
+    """The gateways' fast-failover groups move the traffic onto the detour
+    (three hops, by the backup wa - wd) within the BFD detection time, and
+    back to the tree when the edge heals; meanwhile every red pair still
+    pings, a red broadcast reaches the red VMs beyond the cut, and blue's
+    VM with rc's very addresses receives nothing."""
+    _, api, sim = world
+    wait_for("tunnels up", lambda: all_up(api), timeout=60)
+    for a, b in (("ra", "rc"), ("ra", "rd"), ("rc", "rd")):
+        wait_for(f"{a} reaches {b}", lambda: sim.ping(a, VMS[b][2], count=3, wait=1),
+                 timeout=30, step=0.5)
+    seen = {}
+
+    def during_cut():
+        # ICMP only at the red VMs: one of them is the probe's echo, whose
+        # 2000 datagrams a second would crowd tcpdump out.
+        caps = {v: Capture(sim, v, "icmp") for v in ("rc", "rd")}
+        caps["bc"] = Capture(sim, "bc")
+        for c in caps.values():
+            c.__enter__()
+        try:
+            for a, b in (("ra", "rc"), ("ra", "rd"), ("rc", "rd"), ("rd", "ra")):
+                seen[f"{a}->{b}"] = sim.ping(a, VMS[b][2], count=3, wait=1)
+            cloudsim.sh("ping", "-b", "-c", "2", "-W", "1", "10.0.0.255", ns=sim.vm_ns("ra"),
+                        check=False)
+        finally:
+            for c in caps.values():
+                c.__exit__(None, None, None)
+        seen["frames"] = {v: c.frames for v, c in caps.items()}
+
+    w = failover(world, edge, gw, peer, src, dst, during_cut)
+    assert w[0]["lost"] == 0, w
+    assert w[1]["max_gap_ms"] <= BOUND_MS, w
+    assert all(v for k, v in seen.items() if k != "frames"), seen
+    frames = seen["frames"]
+    for v in ("rc", "rd"):
+        assert any("> 10.0.0.255: ICMP echo request" in f for f in frames[v]), \
+            "\n".join(f"{k}: {f}" for k, fs in frames.items() for f in fs if "7001" not in f)
+    assert frames["bc"] == [], frames
+
+
+def test_failover_needs_no_controller(world):
+    """skyvisord frozen (SIGSTOP) before the cut: the datapath fails over
+    alone (ARP caches are warm: the probe's peers talked just before)."""
+    d, api, sim = world
+    wait_for("tunnels up", lambda: all_up(api), timeout=60)
+    wait_for("ra reaches rc", lambda: sim.ping("ra", VMS["rc"][2], count=3, wait=1),
+             timeout=30, step=0.5)
+    to = f"{VMS['rc'][2]}:7002"
+    with Echo(sim.vm_ns("rc"), to):
+        with Sender(sim.vm_ns("ra"), to) as probe:
+            time.sleep(1.0)
+            d.proc.send_signal(signal.SIGSTOP)
+            try:
+                probe.mark()
+                cut(sim, "wa-gw", public_ip(1))
+                time.sleep(1.5)
+                probe.mark()
+                cut(sim, "wa-gw", public_ip(1), on=False)
+                time.sleep(2.5)         # BFD back up (0.7 - 1.6 s), then on the tree
+            finally:
+                d.proc.send_signal(signal.SIGCONT)
+    w = probe.result["windows"]
+    print(f"\nwa-wb cut, skyvisord stopped: max gap {w[1]['max_gap_ms']} ms, lost "
+          f"{w[1]['lost']} of {w[1]['sent']}; reversion: max gap {w[2]['max_gap_ms']} ms")
+    assert w[1]["max_gap_ms"] <= BOUND_MS, w
+    assert w[1]["received"] > 0.5 * w[1]["sent"], w

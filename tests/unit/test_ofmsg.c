@@ -353,6 +353,19 @@ test_group_meter_packet_out(void **state)
     assert_int_equal(m.u.group_mod.type, OFPGT_FF);
     assert_int_equal(m.u.group_mod.buckets[1].watch_port, 2);
     ofmsg_uninit(&m);
+    /* mst+backup's (ctrl/recon_groups.c): add or replace, the detour's
+     * bucket marks the tunnel key and resubmits to the divert table. */
+    decode_ok("group_mod_ff_detour", &m);
+    assert_int_equal(m.u.group_mod.command, OFPGC_ADD_OR_MOD);
+    assert_int_equal(m.u.group_mod.type, OFPGT_FF);
+    assert_int_equal(m.u.group_mod.group_id, 0x5f000002);
+    assert_int_equal(m.u.group_mod.buckets[0].watch_port, 1);
+    assert_int_equal(m.u.group_mod.buckets[1].watch_port, 2);
+    assert_int_equal(m.u.group_mod.buckets[1].n_actions, 2);
+    assert_int_equal(m.u.group_mod.buckets[1].actions[0].u.set_field.field, MF_TUNNEL_ID);
+    assert_int_equal(m.u.group_mod.buckets[1].actions[0].u.set_field.value, 2);
+    assert_int_equal(m.u.group_mod.buckets[1].actions[1].raw_len, 16);
+    ofmsg_uninit(&m);
     decode_ok("group_mod_all", &m);
     assert_int_equal(m.u.group_mod.type, OFPGT_ALL);
     assert_int_equal(m.u.group_mod.buckets[0].actions[0].u.output.port, 1);
