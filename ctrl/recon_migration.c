@@ -51,6 +51,7 @@ struct mig_timer {
                                      * it is usable */
     long long next_count_us;        /* dual: when to record the copies */
     bool listed;                    /* by this pass */
+    bool told;                      /* the wait for other instances logged */
 };
 
 struct recon_mig {
@@ -226,6 +227,27 @@ port_at(const struct agent *a, int v)
     return NULL;
 }
 
+/* With several instances (--leases): whether this instance writes every
+ * bridge that VM 'v''s migration touches (those of its network, its
+ * source and target).  A migration is driven only then: another
+ * instance's bridges cannot be confirmed from here. */
+static bool
+owns_all(struct reconciler *r, const struct netmodel *m, int v)
+{
+    uint8_t *mark = calloc(m->n_hosts ? m->n_hosts : 1, 1);
+    if (!mark) {
+        return false;
+    }
+    netmodel_network_hosts(m, m->vms[v].network, mark);
+    bool ok = true;
+    for (size_t h = 0; ok && h < m->n_hosts; h++) {
+        struct agent *a = mark[h] ? agent_of(r, m, (int) h) : NULL;
+        ok = !a || !a->foreign;
+    }
+    free(mark);
+    return ok;
+}
+
 /* Whether every flow of VM 'v''s migration in its current phase is
  * confirmed: on its source and target bridges, and on every other bridge
  * that carries its network and is connected.  A disconnected peer's
@@ -377,6 +399,18 @@ drive(struct reconciler *r, struct recon_mig *g, const struct netmodel *m,
     const char *bad = unusable(r, m, vm->mig_to);
     struct mig_timer *t = timer_get(g, w->id, w->phase);
     if (!t) {
+        return;
+    }
+    struct agent *home = agent_of(r, m, vm->host);
+    if (!home || home->foreign) {
+        return;                     /* its own cloud's owner drives it */
+    }
+    if (!owns_all(r, m, v)) {
+        if (!t->told) {
+            VLOG_WRN(RECON_MOD, "migration %s of vm %s waits: its network spans "
+                     "clouds other instances hold", w->id, w->vm_id);
+            t->told = true;
+        }
         return;
     }
     long long now = recon_now_us();

@@ -34,6 +34,11 @@
  * model then drops the clone's flows, and the detail names the target and
  * why.
  *
+ * Several instances (--leases): a migration is driven by the instance
+ * that holds the VM's cloud, and only while it holds every cloud the VM's
+ * network spans (it cannot confirm another instance's bridges); otherwise
+ * it waits in its phase, logged once, until one instance holds them all.
+ *
  * Restart: nothing here is needed to resume; each phase is re-compiled
  * from the database and the move above is re-checked.  Only the waits
  * restart (a drain begins again).
