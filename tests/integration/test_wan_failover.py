@@ -344,7 +344,7 @@ def test_failover_needs_no_controller(world):
             try:
                 probe.mark()
                 cut(sim, "wa-gw", public_ip(1))
-                time.sleep(1.5)
+                time.sleep(BOUND_MS / 1000 + 1.0)
                 probe.mark()
                 cut(sim, "wa-gw", public_ip(1), on=False)
                 time.sleep(2.5)         # BFD back up (0.7 - 1.6 s), then on the tree
