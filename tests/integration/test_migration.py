@@ -211,11 +211,12 @@ def relay_wan(sim, one_way_ms):
 
 
 @contextlib.contextmanager
-def build_world(pg, state, rtt, prefix, show_log=True):
+def build_world(pg, state, rtt, prefix, show_log=True, leases=False):
     """The clouds of HOSTS with the VMs of VMS realized-to-be, the WAN at
     'rtt' ms (relays and the control-channel proxy), and a skyvisord on a
-    fresh database: yields {d, api, sim, ids, rtt}.  bench/migration.py
-    builds its worlds with it too."""
+    fresh database (with 'leases', one that writes only the clouds whose
+    lease it holds, --leases): yields {d, api, sim, ids, rtt}.
+    bench/migration.py builds its worlds with it too."""
     spec = {"prefix": prefix,
             "clouds": [{"name": c, "hosts": hs} for c, hs in HOSTS.items()],
             "vms": [{"name": k, "host": v[1], "iface": v[4], "mac": v[2], "ip": v[3]}
@@ -225,9 +226,10 @@ def build_world(pg, state, rtt, prefix, show_log=True):
     with cloudsim.Sim(spec, state) as sim:
         if rtt:
             relays = relay_wan(sim, rtt / 2)
-        d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
-                      extra=("--log-level", "debug", "--migration-drain-ms",
-                             str(max(200, rtt))))
+        extra = ("--log-level", "debug", "--migration-drain-ms", str(max(200, rtt)))
+        if leases:
+            extra += ("--leases", "--lease-ms", "1000", "--heartbeat-ms", "250")
+        d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True, extra=extra)
         d.start()
         api = d.api()
         try:
@@ -269,11 +271,15 @@ def build_world(pg, state, rtt, prefix, show_log=True):
         assert rc == 0, f"skyvisord exited {rc}"
 
 
-@pytest.fixture(scope="module", params=[0, 50], ids=["rtt0", "rtt50"])
+# The WAN's round trip, and whether skyvisord runs with --leases (a
+# restarted instance then takes its clouds over from its own former self).
+@pytest.fixture(scope="module", params=[(0, False), (50, False), (0, True)],
+                ids=["rtt0", "rtt50", "rtt0-leases"])
 def world(request, pg, tmp_path_factory):
-    rtt = request.param
+    rtt, leases = request.param
     with build_world(pg, str(tmp_path_factory.mktemp("cloudsim")), rtt,
-                     f"svm{os.getpid() % 1000}{rtt}") as w:
+                     f"svm{os.getpid() % 1000}{rtt}{'l' if leases else ''}",
+                     leases=leases) as w:
         yield w
 
 
