@@ -155,3 +155,21 @@ recon_bfd_state(struct reconciler *r, uint64_t dpid, const char *port)
     pthread_mutex_unlock(&r->mu);
     return st;
 }
+
+const char *
+recon_bfd_detail(struct reconciler *r, uint64_t dpid, char *buf, size_t size)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_tunnels && size; i++) {
+        const struct recon_tunnel *t = &r->tunnels[i];
+        if (t->dpid != dpid || t->state != RECON_TUNNEL_DOWN) {
+            continue;
+        }
+        int k = snprintf(buf + n, size - n, "%s%s", n ? ", " : "tunnels down (BFD), traffic "
+                         "on their detours: ", t->port);
+        n = k < 0 || (size_t) k >= size - n ? size - 1 : n + (size_t) k;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n ? buf : NULL;
+}

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/netmodel.h"
@@ -40,6 +41,11 @@ json_t *recon_bfd_config(const struct reconciler *, const struct netmodel *, int
 /* Reads the BFD state of every inter-cloud tunnel end from the replicas
  * that changed since the last call (reconciler thread). */
 void recon_bfd_scan(struct reconciler *);
+
+/* The detail of a realized host whose bridge has inter-cloud tunnel ends
+ * down ("tunnels down (BFD), traffic on their detours: NAME, ..."), in
+ * buf; NULL when none is (any thread). */
+const char *recon_bfd_detail(struct reconciler *, uint64_t dpid, char *buf, size_t size);
 
 /* The last known state of tunnel end 'port' on 'dpid' (any thread). */
 enum recon_tunnel_state recon_bfd_state(struct reconciler *, uint64_t dpid,

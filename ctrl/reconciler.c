@@ -455,12 +455,19 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
     if (!hs) {
         return false;
     }
+    char (*down)[160] = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *down);
+    if (!down) {
+        free(hs);
+        return false;
+    }
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (a && a->err) {
             hs[h] = (struct statusfold_host) { NM_ERROR, a->err, false };
         } else if (a && a->realized) {
-            hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
+            hs[h] = (struct statusfold_host) {
+                NM_REALIZED, recon_bfd_detail(r, a->dpid, down[h], sizeof down[h]), false,
+            };
         } else {
             hs[h] = (struct statusfold_host) {
                 NM_PENDING, a && a->note ? a->note : "configuring the bridge", false,
@@ -482,6 +489,7 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
     }
     statusfold_batch_uninit(&batch);
     free(hs);
+    free(down);
     return done;
 }
 

@@ -228,6 +228,12 @@ def test_underlay_cut_is_seen_and_heals(world):
         print(f"cut seen in the API after {seen * 1000:.0f} ms (BFD at {BFD_MS} ms)")
         # the other tunnels are untouched
         assert all(inter(api)[k]["state"] == "up" for k in (BC, CD, AD))
+        # The gateways realize the tunnel: they say it is down and detoured.
+        for g in ("wa-gw", "wb-gw"):
+            st = wait_for(f"{g}'s detail", lambda: (
+                s := ok(api.get(f"/v1/hosts/{g}"))["status"])["detail"] and s, timeout=10)
+            assert st["state"] == "realized", st
+            assert "tunnels down (BFD), traffic on their detours: svw" in st["detail"], st
         after = wait_for("both ends counted", lambda: (
             c := counters(api))["skyvisor_reconciler_tunnel_failovers_total"]
             >= before["skyvisor_reconciler_tunnel_failovers_total"] + 2 and c, timeout=10)
@@ -238,6 +244,9 @@ def test_underlay_cut_is_seen_and_heals(world):
     t0 = time.time()
     wait_for("wa--wb up again", lambda: inter(api)[AB]["state"] == "up", timeout=15)
     print(f"healed in the API after {(time.time() - t0) * 1000:.0f} ms")
+    for g in ("wa-gw", "wb-gw"):
+        wait_for(f"{g}'s detail gone",
+                 lambda: not ok(api.get(f"/v1/hosts/{g}"))["status"]["detail"], timeout=10)
     wait_for("both ends' recoveries counted", lambda: counters(api)[
         "skyvisor_reconciler_tunnel_recoveries_total"]
         >= before["skyvisor_reconciler_tunnel_recoveries_total"] + 2, timeout=10)
