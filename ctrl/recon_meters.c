@@ -135,7 +135,7 @@ static const struct meter_spec *
 find_spec(const struct meter_spec *v, size_t n, uint32_t id)
 {
     struct meter_spec key = {id, 0, 0};
-    return bsearch(&key, v, n, sizeof *v, cmp_spec);
+    return n ? bsearch(&key, v, n, sizeof *v, cmp_spec) : NULL;   /* v may be NULL */
 }
 
 int
