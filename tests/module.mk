@@ -42,6 +42,13 @@ FUZZ_LIBS_fuzz_http := -Wl,--wrap=PQconnectdb,--wrap=PQfinish,--wrap=PQstatus \
 FUZZ_SRCS_fuzz_http_pg = $(FUZZ_HTTP_SRCS)
 FUZZ_LIBS_fuzz_http_pg := $(FUZZ_HTTP_LIBS)
 
+# What a tenant's controller can make the agent check (ctrl/vflow.h).
+FUZZ_TARGETS += fuzz_vflow
+FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
+                        ctrl/ofmsg.c ctrl/vflow.c
+# (Every target is named above this line: the rules below take the list
+# as their prerequisites when make reads them.)
+
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -I/usr/include/postgresql \
@@ -126,9 +133,5 @@ UNIT_TESTS += test_lease
 UNIT_TESTS += test_meters
 # Tenant controllers: the checks and selections of virtual flows.
 UNIT_TESTS += test_vflow
-# What a tenant's controller can make the agent check (ctrl/vflow.h).
-FUZZ_TARGETS += fuzz_vflow
-FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
-                        ctrl/ofmsg.c ctrl/vflow.c
 # A gateway's fast-failover plan (core/wanff.c).
 UNIT_TESTS += test_wanff

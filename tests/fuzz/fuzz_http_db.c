@@ -210,14 +210,16 @@ static const char *const st_hosts[][15] = {
      "unix:/run/sky/fra-gw/db.sock", "br-sky", "system",
      "unix:/run/sky/fra-gw/br-sky.mgmt", ""},
 };
-static const char *const st_tenants[][7] = {{COMMON(TENANT, "acme"), "1"}};
+static const char *const st_tenants[][8] = {{COMMON(TENANT, "acme"), "1", "0"}};
 static const char *const st_networks[][8] = {{COMMON(NET, "net"), TENANT, "f"}};
-static const char *const st_switches[][8] = {{COMMON(SW1, "s1"), NET, "1"},
-                                             {COMMON(SW2, "s2"), NET, "2"}};
+static const char *const st_switches[][9] = {{COMMON(SW1, "s1"), NET, "1", "f"},
+                                             {COMMON(SW2, "s2"), NET, "2", "f"}};
 static const char *const st_links[][9] = {{COMMON(LINK, "l1"), NET, SW1, SW2}};
-static const char *const st_vms[][13] = {
-    {COMMON(VM2, "db"), NET, SW2, HOST2, "02:00:00:00:00:02", "10.0.0.6", "2", ""},
-    {COMMON(VM1, "web"), NET, SW1, HOST2, "02:00:00:00:00:01", "10.0.0.5", "1", ""},
+static const char *const st_vms[][16] = {
+    {COMMON(VM2, "db"), NET, SW2, HOST2, "02:00:00:00:00:02", "10.0.0.6", "2", "", "", "0",
+     "0"},
+    {COMMON(VM1, "web"), NET, SW1, HOST2, "02:00:00:00:00:01", "10.0.0.5", "1", "", "", "0",
+     "0"},
 };
 static const char *const st_cloudlinks[][3] = {{CLOUD1, CLOUD2, "2"}};
 /* placement_candidates: hosts with their clouds, by host name. */
