@@ -50,7 +50,6 @@ struct mig_timer {
     long long bad_since_us;         /* the target first seen unusable, 0:
                                      * it is usable */
     long long next_count_us;        /* dual: when to record the copies */
-    bool listed;                    /* by this pass */
     bool told;                      /* the wait for other instances logged */
 };
 
@@ -179,7 +178,6 @@ timer_get(struct recon_mig *g, const char *id, enum vm_phase phase)
         t->phase = phase;
         t->since_us = 0;
     }
-    t->listed = true;
     return t;
 }
 
@@ -522,15 +520,12 @@ recon_migration_pass(struct reconciler *r, const struct netmodel *m)
     if (g->store.active(g->aux, &w, &n)) {
         return next;
     }
-    for (size_t i = 0; i < g->n_timers; i++) {
-        g->timers[i].listed = false;
-    }
     for (size_t i = 0; i < n; i++) {
         drive(r, g, m, &w[i], &next);
     }
     /* Timers of migrations that ended. */
     for (size_t i = 0; i < g->n_timers;) {
-        bool listed = g->timers[i].listed;
+        bool listed = false;
         for (size_t k = 0; k < n && !listed; k++) {
             listed = !strcmp(w[k].id, g->timers[i].id);
         }
