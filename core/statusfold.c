@@ -32,7 +32,8 @@ verdict_set(struct verdict *v, enum nm_state st, const char *fmt, ...)
 }
 
 /* Folds child verdict 'c' named 'what' into parent 'p' (error beats
- * pending beats realized; the first error is kept). */
+ * pending beats realized; the first error is kept; a realized parent
+ * without a note takes a realized child's). */
 static void
 fold(struct verdict *p, const struct verdict *c, const char *what)
 {
@@ -40,6 +41,9 @@ fold(struct verdict *p, const struct verdict *c, const char *what)
         verdict_set(p, NM_ERROR, "%s: %s", what, c->detail ? c->detail : "error");
     } else if (c->state == NM_PENDING && p->state == NM_REALIZED) {
         verdict_set(p, NM_PENDING, "waiting for %s", what);
+    } else if (c->state == NM_REALIZED && c->detail && p->state == NM_REALIZED
+               && !p->detail) {
+        verdict_set(p, NM_REALIZED, "%s: %s", what, c->detail);
     }
 }
 
@@ -80,44 +84,135 @@ statusfold_commit(struct statusfold_batch *b)
 
 /* What the way from one host to another holds for the VMs of the first
  * (the same for all of them): PATH_OK, or the first host 'at' that stops
- * it (no tunnel onward from it, in error, or pending). */
+ * it (no tunnel onward from it, in error, or pending).  A way that is OK
+ * may cross a tree tunnel that is down: the first such, cut_a--cut_b in
+ * the way's direction (-1: none), and whether a detour joins its ends. */
 enum path_kind { PATH_UNKNOWN, PATH_OK, PATH_NONE, PATH_ERROR, PATH_PENDING };
+enum detour_kind { DETOUR_UNKNOWN, DETOUR_YES, DETOUR_NO };
 struct path {
     uint8_t kind;
+    uint8_t detour;                 /* enum detour_kind, when cut_a >= 0 */
     int at;
+    int cut_a, cut_b;
 };
+
+/* Whether the tunnel between hosts x and y is down at either end. */
+static bool
+tunnel_down(const struct statusfold_host *hosts, int x, int y)
+{
+    for (const int *p = hosts[x].down; p && *p >= 0; p++) {
+        if (*p == y) {
+            return true;
+        }
+    }
+    for (const int *p = hosts[y].down; p && *p >= 0; p++) {
+        if (*p == x) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the tree and backup tunnels that are up (or unknown) join hosts
+ * a and b: a breadth-first search; 'queue' and 'seen' are n_hosts of
+ * scratch. */
+static bool
+detour_exists(const struct netmodel *m, const struct statusfold_host *hosts, int a,
+              int b, int *queue, uint8_t *seen)
+{
+    memset(seen, 0, m->n_hosts);
+    size_t head = 0, tail = 0;
+    queue[tail++] = a;
+    seen[a] = 1;
+    while (head < tail) {
+        int x = queue[head++];
+        int *const *lists[2] = { m->adj, m->backup_adj };
+        for (int l = 0; l < 2; l++) {
+            for (const int *y = lists[l] ? lists[l][x] : NULL; y && *y >= 0; y++) {
+                if (seen[*y] || tunnel_down(hosts, x, *y)) {
+                    continue;
+                }
+                if (*y == b) {
+                    return true;
+                }
+                seen[*y] = 1;
+                queue[tail++] = *y;
+            }
+        }
+    }
+    return false;
+}
 
 /* The way from host 'h' to host 'dst', computed once per fold ('paths' is
  * nh * nh, zeroed: every pair PATH_UNKNOWN). */
-static const struct path *
-path_get(const struct netmodel *m, const struct verdict *hv, struct path *paths, int h,
-         int dst)
+static struct path *
+path_get(const struct netmodel *m, const struct statusfold_host *hosts,
+         const struct verdict *hv, struct path *paths, int h, int dst)
 {
     struct path *p = &paths[(size_t) h * m->n_hosts + (size_t) dst];
     if (p->kind != PATH_UNKNOWN) {
         return p;
     }
-    *p = (struct path) { PATH_OK, -1 };
+    *p = (struct path) { PATH_OK, DETOUR_UNKNOWN, -1, -1, -1 };
     for (int x = h; x != dst;) {
         int nx = netmodel_next_hop(m, x, dst);
         if (nx < 0) {
-            *p = (struct path) { PATH_NONE, x };
+            *p = (struct path) { PATH_NONE, DETOUR_UNKNOWN, x, -1, -1 };
             break;
+        }
+        if (p->cut_a < 0 && tunnel_down(hosts, x, nx)) {
+            p->cut_a = x;
+            p->cut_b = nx;
         }
         if (nx == dst) {
             break;
         }
         if (hv[nx].state == NM_ERROR) {
-            *p = (struct path) { PATH_ERROR, nx };
+            *p = (struct path) { PATH_ERROR, DETOUR_UNKNOWN, nx, -1, -1 };
             break;
         }
         if (hv[nx].state != NM_REALIZED) {
-            *p = (struct path) { PATH_PENDING, nx };
+            *p = (struct path) { PATH_PENDING, DETOUR_UNKNOWN, nx, -1, -1 };
             break;
         }
         x = nx;
     }
     return p;
+}
+
+/* A realized VM's note on the down tunnels its ways cross, built up one
+ * cloud at a time ("; " between them). */
+struct note {
+    char *s;                        /* owned, NULL while empty */
+    size_t len;
+};
+
+/* Adds to 'n' that the way to cloud 'dc' crosses p's down tunnel. */
+static void
+note_cut(struct note *n, const struct netmodel *m, int dc, const struct path *p)
+{
+    const char *a = m->hosts[p->cut_a].o.name, *b = m->hosts[p->cut_b].o.name;
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    char *add = NULL;
+    int k = p->detour == DETOUR_YES
+            ? asprintf(&add, "%spath to cloud %s via backup: tunnel %s--%s down",
+                       n->s ? "; " : "", m->clouds[dc].o.name, a, b)
+            : asprintf(&add, "%spath to cloud %s lost: tunnel %s--%s down, no backup",
+                       n->s ? "; " : "", m->clouds[dc].o.name, a, b);
+    if (k < 0) {
+        return;
+    }
+    char *grown = realloc(n->s, n->len + (size_t) k + 1);
+    if (grown) {
+        memcpy(grown + n->len, add, (size_t) k + 1);
+        n->s = grown;
+        n->len += (size_t) k;
+    }
+    free(add);
 }
 
 bool
@@ -131,13 +226,17 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
     struct verdict *sv = calloc(m->n_switches ? m->n_switches : 1, sizeof *sv);
     struct verdict *nv = calloc(m->n_networks ? m->n_networks : 1, sizeof *nv);
     struct path *paths = calloc(nh ? nh * nh : 1, sizeof *paths);
+    int *queue = calloc(nh ? nh : 1, sizeof *queue);
+    uint8_t *seen = calloc(nh ? nh : 1, 1);
+    size_t *noted = calloc(m->n_clouds ? m->n_clouds : 1, sizeof *noted);
     size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
                    + m->n_links + m->n_vms;
     batch->v = calloc(total ? total : 1, sizeof *batch->v);
     batch->obj = calloc(total ? total : 1, sizeof *batch->obj);
     batch->n = 0;
     bool all_done = true;
-    if (!hv || !vv || !sv || !nv || !paths || !batch->v || !batch->obj) {
+    if (!hv || !vv || !sv || !nv || !paths || !queue || !seen || !noted || !batch->v
+        || !batch->obj) {
         all_done = false;
         goto out;
     }
@@ -189,11 +288,21 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
         /* Every bridge on the way to the other members' hosts.  The
          * member's own host is not on the way: when it is down, that
          * member is in error, not this VM, whose side is in place. */
+        struct note note = {NULL, 0};
         for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
             if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
                 continue;
             }
-            const struct path *p = path_get(m, hv, paths, h, (int) dst);
+            struct path *p = path_get(m, hosts, hv, paths, h, (int) dst);
+            int dc = m->hosts[dst].cloud;
+            if (p->kind == PATH_OK && p->cut_a >= 0 && dc >= 0 && noted[dc] != v + 1) {
+                noted[dc] = v + 1;
+                if (p->detour == DETOUR_UNKNOWN) {
+                    p->detour = detour_exists(m, hosts, p->cut_a, p->cut_b, queue, seen)
+                                ? DETOUR_YES : DETOUR_NO;
+                }
+                note_cut(&note, m, dc, p);
+            }
             if (p->kind == PATH_NONE) {
                 const struct nm_host *a = &m->hosts[p->at], *b = &m->hosts[dst];
                 verdict_set(&vv[v], NM_ERROR, "no tunnel path from cloud %s to "
@@ -209,12 +318,16 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
                             m->hosts[p->at].o.name);
             }
         }
+        if (vv[v].state == NM_REALIZED && note.s) {
+            verdict_set(&vv[v], NM_REALIZED, "%s", note.s);
+        }
+        free(note.s);
     }
     for (size_t s = 0; s < m->n_switches; s++) {
         verdict_set(&sv[s], NM_REALIZED, NULL);
     }
     for (size_t v = 0; v < m->n_vms; v++) {
-        if (m->vms[v].sw >= 0 && vv[v].state != NM_REALIZED) {    /* else no change */
+        if (m->vms[v].sw >= 0 && (vv[v].state != NM_REALIZED || vv[v].detail)) {
             char what[160];
             snprintf(what, sizeof what, "vm %s", m->vms[v].o.name);
             fold(&sv[m->vms[v].sw], &vv[v], what);
@@ -301,6 +414,9 @@ out:
     free(sv);
     free(nv);
     free(paths);
+    free(queue);
+    free(seen);
+    free(noted);
     if (!all_done && (!batch->v || !batch->obj)) {
         statusfold_batch_uninit(batch);
     }

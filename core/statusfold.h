@@ -10,14 +10,24 @@
  *            port is unnumbered or a host on the way is not realized
  *            (a VM without `iface` whose host is realized and that has no
  *            port number is unbound: its detail names the host and the
- *            external_ids:skyvisor-vm-id an interface there must carry);
+ *            external_ids:skyvisor-vm-id an interface there must carry).
+ *            A realized VM whose way to another member crosses a tree
+ *            tunnel that is down at either end stays realized and says
+ *            so, once per cloud it reaches that way: "path to cloud
+ *            gcp-iowa via backup: tunnel aws-fra-gw--gcp-iowa-gw down"
+ *            while the overlay (tree and backup tunnels, the down ones
+ *            left out) still joins the tunnel's two ends, else "path to
+ *            cloud gcp-iowa lost: tunnel ... down, no backup" (the host
+ *            names in name order); the detail goes when the tunnel is up;
  *   switch   folds its VMs, network its switches and links, link its two
  *            switches, tenant its networks, cloud its gateway host (a
  *            cloud with hosts and no gateway is an error);
  * a fold keeps the first error, else the first pending ("waiting for
- * vm web"), else realized.  Only statuses that differ from what the
- * model holds (state, detail, or an observed generation behind) are
- * returned.  Pure: no I/O, deterministic for a given input.
+ * vm web"), else realized; a realized switch, network or tenant takes
+ * the first note of its realized children ("vm web: path to ...").
+ * Only statuses that differ from what the model holds (state, detail, or
+ * an observed generation behind) are returned.  Pure: no I/O,
+ * deterministic for a given input.
  *
  * Ownership: the batch owns its arrays and details (statusfold_batch_
  * uninit); its ids and objects point into the model, which must outlive
@@ -41,6 +51,9 @@ struct statusfold_host {
                                      * status); its VMs fold in with their
                                      * recorded statuses, and neither keeps
                                      * this pass from being done */
+    const int *down;                /* borrowed: the peers (host indexes) of
+                                     * its inter-cloud tunnels whose end here
+                                     * is down (BFD), -1 ends; NULL: none */
 };
 
 struct statusfold_batch {

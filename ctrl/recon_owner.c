@@ -315,7 +315,7 @@ recon_owner_statuses(struct reconciler *r, const struct netmodel *m,
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (!a || a->foreign) {
             hs[h] = (struct statusfold_host) {
-                m->hosts[h].o.state, m->hosts[h].o.detail, true,
+                m->hosts[h].o.state, m->hosts[h].o.detail, true, NULL,
             };
         }
     }

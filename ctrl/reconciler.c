@@ -444,6 +444,24 @@ take_changes(struct reconciler *r, struct recon_owners *o, bool *all)
     return rc;
 }
 
+/* Writes at 'out' the peers of agent 'a''s tunnel ends that BFD reports
+ * down (statusfold_host.down), then -1; returns the slot after the -1
+ * ('out' has room for a->n_ports + 1). */
+static int *
+tunnels_down(struct reconciler *r, const struct netmodel *m, const struct agent *a,
+             int *out)
+{
+    for (size_t k = 0; k < a->n_ports; k++) {
+        const struct nm_port *p = &a->ports[k];
+        if (p->kind == NM_PORT_TUNNEL && p->peer >= 0 && p->peer < (int) m->n_hosts
+            && recon_bfd_state(r, a->dpid, p->name) == RECON_TUNNEL_DOWN) {
+            *out++ = p->peer;
+        }
+    }
+    *out++ = -1;
+    return out;
+}
+
 /* The status fold (core/statusfold.h) of this pass, written back through
  * the store and recorded in the model once written.  True when nothing is
  * left pending. */
@@ -456,21 +474,32 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
         return false;
     }
     char (*down)[160] = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *down);
-    if (!down) {
+    size_t n_ends = m->n_hosts;
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = recon_agent_for(r, &m->hosts[h]);
+        n_ends += a ? a->n_ports : 0;
+    }
+    int *peers = calloc(n_ends ? n_ends : 1, sizeof *peers);
+    if (!down || !peers) {
         free(hs);
+        free(down);
+        free(peers);
         return false;
     }
+    int *next = peers;
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
         if (a && a->err) {
-            hs[h] = (struct statusfold_host) { NM_ERROR, a->err, false };
+            hs[h] = (struct statusfold_host) { NM_ERROR, a->err, false, NULL };
         } else if (a && a->realized) {
             hs[h] = (struct statusfold_host) {
                 NM_REALIZED, recon_bfd_detail(r, a->dpid, down[h], sizeof down[h]), false,
+                next,
             };
+            next = tunnels_down(r, m, a, next);
         } else {
             hs[h] = (struct statusfold_host) {
-                NM_PENDING, a && a->note ? a->note : "configuring the bridge", false,
+                NM_PENDING, a && a->note ? a->note : "configuring the bridge", false, NULL,
             };
         }
     }
@@ -490,6 +519,7 @@ write_statuses(struct reconciler *r, struct netmodel *m, char **vm_err,
     statusfold_batch_uninit(&batch);
     free(hs);
     free(down);
+    free(peers);
     return done;
 }
 

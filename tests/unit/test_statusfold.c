@@ -104,10 +104,10 @@ fold_case(struct netmodel *m, const struct fold_case *c, struct statusfold_batch
 {
     struct statusfold_host hs[N_HOSTS];
     for (int h = 0; h < N_HOSTS; h++) {
-        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false, NULL };
     }
     if (c->bad_host >= 0) {
-        hs[c->bad_host] = (struct statusfold_host) { c->bad_state, c->bad_detail, false };
+        hs[c->bad_host] = (struct statusfold_host) { c->bad_state, c->bad_detail, false, NULL };
     }
     char *vm_err[N_VMS] = {0};
     uint32_t vm_port[N_VMS];
@@ -247,9 +247,9 @@ test_foreign_host(void **state)
     m.vms[RED_DB].o.detail = strdup("waiting for host onprem-lis-h1");
     struct statusfold_host hs[N_HOSTS];
     for (int h = 0; h < N_HOSTS; h++) {
-        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false };
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false, NULL };
     }
-    hs[C_H1] = (struct statusfold_host) { NM_PENDING, m.hosts[C_H1].o.detail, true };
+    hs[C_H1] = (struct statusfold_host) { NM_PENDING, m.hosts[C_H1].o.detail, true, NULL };
     char *vm_err[N_VMS] = {0};
     uint32_t vm_port[N_VMS] = {0};
     for (int v = 0; v < N_VMS; v++) {
@@ -267,6 +267,156 @@ test_foreign_host(void **state)
     netmodel_free(&m);
 }
 
+/* Tree tunnels down (BFD): the VMs whose ways cross one stay realized and
+ * name it, per cloud they reach that way, "via backup" while the other
+ * tunnels still join its ends; their switch, network and tenant carry the
+ * first note.  The world's tree is aws-fra--onprem-lis and
+ * aws-fra--gcp-iowa; mst+backup adds gcp-iowa--onprem-lis. */
+struct cut_case {
+    const char *name;
+    enum tunnels_layout layout;
+    int down[4][2];                 /* (host, peer) ends down; {-1} ends */
+    const char *error_host;         /* a host in error too, or NULL */
+    /* expected details (all realized unless error_host): red web, red db,
+     * red batch, red lab1, red's switch front, red's network, red tenant */
+    const char *want[7];
+};
+
+#define AO "tunnel aws-fra-gw--onprem-lis-gw down"
+static const struct cut_case cut_cases[] = {
+    {"aws-fra end of a tree tunnel", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {-1}}, NULL, {
+        "path to cloud onprem-lis via backup: " AO,
+        "path to cloud aws-fra via backup: " AO "; path to cloud gcp-iowa via backup: " AO,
+        "path to cloud onprem-lis via backup: " AO,
+        NULL,
+        "vm web: path to cloud onprem-lis via backup: " AO,
+        "switch front: vm web: path to cloud onprem-lis via backup: " AO,
+        "network prod: switch front: vm web: path to cloud onprem-lis via backup: " AO}},
+    {"the far end alone", TUNNELS_MST_BACKUP, {{C_GW, A_GW}, {-1}}, NULL, {
+        "path to cloud onprem-lis via backup: " AO,
+        "path to cloud aws-fra via backup: " AO "; path to cloud gcp-iowa via backup: " AO,
+        "path to cloud onprem-lis via backup: " AO,
+        NULL,
+        "vm web: path to cloud onprem-lis via backup: " AO,
+        "switch front: vm web: path to cloud onprem-lis via backup: " AO,
+        "network prod: switch front: vm web: path to cloud onprem-lis via backup: " AO}},
+    {"no backup in mst", TUNNELS_MST, {{A_GW, C_GW}, {C_GW, A_GW}, {-1}}, NULL, {
+        "path to cloud onprem-lis lost: " AO ", no backup",
+        "path to cloud aws-fra lost: " AO ", no backup; path to cloud gcp-iowa lost: " AO
+        ", no backup",
+        "path to cloud onprem-lis lost: " AO ", no backup",
+        NULL,
+        "vm web: path to cloud onprem-lis lost: " AO ", no backup",
+        "switch front: vm web: path to cloud onprem-lis lost: " AO ", no backup",
+        "network prod: switch front: vm web: path to cloud onprem-lis lost: " AO
+        ", no backup"}},
+    {"the backup down too", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {B_GW, C_GW}, {-1}}, NULL, {
+        "path to cloud onprem-lis lost: " AO ", no backup",
+        "path to cloud aws-fra lost: " AO ", no backup; path to cloud gcp-iowa lost: " AO
+        ", no backup",
+        "path to cloud onprem-lis lost: " AO ", no backup",
+        NULL,
+        "vm web: path to cloud onprem-lis lost: " AO ", no backup",
+        "switch front: vm web: path to cloud onprem-lis lost: " AO ", no backup",
+        "network prod: switch front: vm web: path to cloud onprem-lis lost: " AO
+        ", no backup"}},
+    {"a backup down alone", TUNNELS_MST_BACKUP, {{B_GW, C_GW}, {-1}}, NULL, {
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL}},
+    {"an error first", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {-1}}, "onprem-lis-h1", {
+        "path to cloud onprem-lis via backup: " AO,
+        "host onprem-lis-h1: ovsdb down",
+        "path to cloud onprem-lis via backup: " AO,
+        NULL,
+        "vm web: path to cloud onprem-lis via backup: " AO,
+        "switch back: vm db: host onprem-lis-h1: ovsdb down",
+        "network prod: switch back: vm db: host onprem-lis-h1: ovsdb down"}},
+};
+#undef AO
+
+/* Folds 'c' into 'b' on 'm' (built with c's layout). */
+static void
+cut_fold(struct netmodel *m, const struct cut_case *c, bool with_down,
+         struct statusfold_batch *b)
+{
+    static int lists[N_HOSTS][4];
+    struct statusfold_host hs[N_HOSTS];
+    for (int h = 0; h < N_HOSTS; h++) {
+        int n = 0;
+        for (int k = 0; with_down && k < 4 && c->down[k][0] >= 0; k++) {
+            if (c->down[k][0] == h) {
+                lists[h][n++] = c->down[k][1];
+            }
+        }
+        lists[h][n] = -1;
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false, lists[h] };
+        if (c->error_host && !strcmp(m->hosts[h].o.name, c->error_host)) {
+            hs[h].state = NM_ERROR;
+            hs[h].detail = "ovsdb down";
+        }
+    }
+    char *vm_err[N_VMS] = {0};
+    uint32_t vm_port[N_VMS];
+    for (int v = 0; v < N_VMS; v++) {
+        vm_port[v] = (uint32_t) v + 1;
+    }
+    assert_true(statusfold_compute(m, hs, vm_err, vm_port, b));
+}
+
+static void
+test_tunnel_down_table(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < sizeof cut_cases / sizeof cut_cases[0]; i++) {
+        const struct cut_case *c = &cut_cases[i];
+        struct netmodel m;
+        build(&m, c->layout);
+        struct statusfold_batch b;
+        cut_fold(&m, c, true, &b);
+        const struct nm_obj *objs[7] = {
+            &m.vms[RED_WEB].o, &m.vms[RED_DB].o, &m.vms[RED_BATCH].o, &m.vms[RED_LAB].o,
+            &m.switches[0].o, &m.networks[0].o, &m.tenants[0].o,
+        };
+        for (int k = 0; k < 7; k++) {
+            bool err = c->error_host && c->want[k]
+                       && (strstr(c->want[k], "ovsdb down") != NULL);
+            check(&b, objs[k], err ? NM_ERROR : NM_REALIZED, c->want[k], c->name);
+        }
+        /* The gateways' own statuses are the reconciler's BFD detail, not
+         * this fold's: a down end alone leaves a host and its cloud as
+         * they are. */
+        check(&b, &m.hosts[A_GW].o, NM_REALIZED, NULL, c->name);
+        check(&b, &m.clouds[0].o, NM_REALIZED, NULL, c->name);
+        statusfold_batch_uninit(&b);
+        netmodel_free(&m);
+    }
+}
+
+/* The tunnel back up: the notes go, and only the objects that had one
+ * change. */
+static void
+test_tunnel_back_up(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    build(&m, TUNNELS_MST_BACKUP);
+    struct statusfold_batch b;
+    cut_fold(&m, &cut_cases[0], false, &b);
+    statusfold_commit(&b);
+    statusfold_batch_uninit(&b);
+    cut_fold(&m, &cut_cases[0], true, &b);
+    /* web, db, batch, blue web, blue db; both tenants' front and back,
+     * their networks, tenants and links (their switches' notes). */
+    assert_int_equal(b.n, 5 + 4 + 2 + 2 + 2);
+    statusfold_commit(&b);
+    statusfold_batch_uninit(&b);
+    cut_fold(&m, &cut_cases[0], false, &b);
+    assert_int_equal(b.n, 15);
+    check(&b, &m.vms[RED_WEB].o, NM_REALIZED, NULL, "back up");
+    check(&b, &m.tenants[0].o, NM_REALIZED, NULL, "back up");
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
 int
 main(void)
 {
@@ -277,6 +427,8 @@ main(void)
         cmocka_unit_test(test_cloud_without_gateway),
         cmocka_unit_test(test_unbound_vm),
         cmocka_unit_test(test_foreign_host),
+        cmocka_unit_test(test_tunnel_down_table),
+        cmocka_unit_test(test_tunnel_back_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
