@@ -23,8 +23,9 @@
  *            switches, tenant its networks, cloud its gateway host (a
  *            cloud with hosts and no gateway is an error);
  * a fold keeps the first error, else the first pending ("waiting for
- * vm web"), else realized; a realized switch, network or tenant takes
- * the first note of its realized children ("vm web: path to ...").
+ * vm web"), else realized; a realized switch, network, link, tenant or
+ * cloud takes the first note of its realized children ("vm web: path to
+ * ...", "gateway aws-fra-gw: tunnels down ...").
  * Only statuses that differ from what the model holds (state, detail, or
  * an observed generation behind) are returned.  Pure: no I/O,
  * deterministic for a given input.

@@ -283,43 +283,29 @@ struct cut_case {
 };
 
 #define AO "tunnel aws-fra-gw--onprem-lis-gw down"
+#define VIA_BACKUP {                                                                  \
+        "path to cloud onprem-lis via backup: " AO,                                   \
+        "path to cloud aws-fra via backup: " AO "; path to cloud gcp-iowa via backup: " AO, \
+        "path to cloud onprem-lis via backup: " AO,                                   \
+        NULL,                                                                         \
+        "vm web: path to cloud onprem-lis via backup: " AO,                           \
+        "switch front: vm web: path to cloud onprem-lis via backup: " AO,             \
+        "network prod: switch front: vm web: path to cloud onprem-lis via backup: " AO}
+#define LOST {                                                                        \
+        "path to cloud onprem-lis lost: " AO ", no backup",                           \
+        "path to cloud aws-fra lost: " AO ", no backup; path to cloud gcp-iowa lost: " \
+        AO ", no backup",                                                             \
+        "path to cloud onprem-lis lost: " AO ", no backup",                           \
+        NULL,                                                                         \
+        "vm web: path to cloud onprem-lis lost: " AO ", no backup",                   \
+        "switch front: vm web: path to cloud onprem-lis lost: " AO ", no backup",     \
+        "network prod: switch front: vm web: path to cloud onprem-lis lost: " AO      \
+        ", no backup"}
 static const struct cut_case cut_cases[] = {
-    {"aws-fra end of a tree tunnel", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {-1}}, NULL, {
-        "path to cloud onprem-lis via backup: " AO,
-        "path to cloud aws-fra via backup: " AO "; path to cloud gcp-iowa via backup: " AO,
-        "path to cloud onprem-lis via backup: " AO,
-        NULL,
-        "vm web: path to cloud onprem-lis via backup: " AO,
-        "switch front: vm web: path to cloud onprem-lis via backup: " AO,
-        "network prod: switch front: vm web: path to cloud onprem-lis via backup: " AO}},
-    {"the far end alone", TUNNELS_MST_BACKUP, {{C_GW, A_GW}, {-1}}, NULL, {
-        "path to cloud onprem-lis via backup: " AO,
-        "path to cloud aws-fra via backup: " AO "; path to cloud gcp-iowa via backup: " AO,
-        "path to cloud onprem-lis via backup: " AO,
-        NULL,
-        "vm web: path to cloud onprem-lis via backup: " AO,
-        "switch front: vm web: path to cloud onprem-lis via backup: " AO,
-        "network prod: switch front: vm web: path to cloud onprem-lis via backup: " AO}},
-    {"no backup in mst", TUNNELS_MST, {{A_GW, C_GW}, {C_GW, A_GW}, {-1}}, NULL, {
-        "path to cloud onprem-lis lost: " AO ", no backup",
-        "path to cloud aws-fra lost: " AO ", no backup; path to cloud gcp-iowa lost: " AO
-        ", no backup",
-        "path to cloud onprem-lis lost: " AO ", no backup",
-        NULL,
-        "vm web: path to cloud onprem-lis lost: " AO ", no backup",
-        "switch front: vm web: path to cloud onprem-lis lost: " AO ", no backup",
-        "network prod: switch front: vm web: path to cloud onprem-lis lost: " AO
-        ", no backup"}},
-    {"the backup down too", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {B_GW, C_GW}, {-1}}, NULL, {
-        "path to cloud onprem-lis lost: " AO ", no backup",
-        "path to cloud aws-fra lost: " AO ", no backup; path to cloud gcp-iowa lost: " AO
-        ", no backup",
-        "path to cloud onprem-lis lost: " AO ", no backup",
-        NULL,
-        "vm web: path to cloud onprem-lis lost: " AO ", no backup",
-        "switch front: vm web: path to cloud onprem-lis lost: " AO ", no backup",
-        "network prod: switch front: vm web: path to cloud onprem-lis lost: " AO
-        ", no backup"}},
+    {"aws-fra end of a tree tunnel", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {-1}}, NULL, VIA_BACKUP},
+    {"the far end alone", TUNNELS_MST_BACKUP, {{C_GW, A_GW}, {-1}}, NULL, VIA_BACKUP},
+    {"no backup in mst", TUNNELS_MST, {{A_GW, C_GW}, {C_GW, A_GW}, {-1}}, NULL, LOST},
+    {"the backup down too", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {B_GW, C_GW}, {-1}}, NULL, LOST},
     {"a backup down alone", TUNNELS_MST_BACKUP, {{B_GW, C_GW}, {-1}}, NULL, {
         NULL, NULL, NULL, NULL, NULL, NULL, NULL}},
     {"an error first", TUNNELS_MST_BACKUP, {{A_GW, C_GW}, {-1}}, "onprem-lis-h1", {
@@ -331,6 +317,8 @@ static const struct cut_case cut_cases[] = {
         "switch back: vm db: host onprem-lis-h1: ovsdb down",
         "network prod: switch back: vm db: host onprem-lis-h1: ovsdb down"}},
 };
+#undef VIA_BACKUP
+#undef LOST
 #undef AO
 
 /* Folds 'c' into 'b' on 'm' (built with c's layout). */

@@ -1,0 +1,97 @@
+"""What a user sees of a cut WAN tunnel, and the reactive path across one.
+
+Three simulated clouds (tests/integration/wan_world.py), one gateway
+each, laid out mst+backup: the costs make the tree wa - wb - wc and the
+backup wa - wc.  Red has a VM on every gateway, blue one VM (rc's very
+addresses) alone on wc.  A cut of wa - wb below Open vSwitch (BFD at 100
+ms) must show in the status detail of every red VM whose way crosses it
+("path to cloud wb via backup: tunnel wa-gw--wb-gw down"), of red's
+switch, network and tenant, not in blue's, and go away when the tunnel is
+back up; meanwhile the red VMs still reach each other over the backup.
+"""
+
+import os
+
+import pytest
+
+from conftest import Skyvisord, ok
+import wan_world as ww
+from wan_world import pair, wait_for
+
+CLOUDS = ["wa", "wb", "wc"]
+COSTS = {("wa", "wb"): 1, ("wb", "wc"): 1, ("wa", "wc"): 5}
+VMS = {"ra": ("wa-gw", "02:00:00:00:00:0a", "10.0.0.1", "red"),
+       "rb": ("wb-gw", "02:00:00:00:00:0b", "10.0.0.2", "red"),
+       "rc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3", "red"),
+       "bc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3", "blue")}
+AB = pair("wa", "wb")
+DOWN = "tunnel wa-gw--wb-gw down"
+
+
+@pytest.fixture(scope="module")
+def world(pg, tmp_path_factory):
+    import cloudsim
+    state = str(tmp_path_factory.mktemp("cloudsim"))
+    with cloudsim.Sim(ww.spec(f"svq{os.getpid() % 1000}", CLOUDS, VMS), state) as sim:
+        d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
+                      extra=("--bfd-ms", "100"))
+        d.start()
+        api = d.api()
+        try:
+            ww.populate(api, sim, CLOUDS, COSTS, VMS)
+            wait_for("three tunnels up", lambda: ww.all_up(api, 3), timeout=60)
+            yield d, api, sim
+        finally:
+            d.stop()
+            print("\n".join(l for l in d.read_log().splitlines() if " http" not in l)[-20000:])
+
+
+def status(api, path):
+    return ok(api.get(path))["status"]
+
+
+def vm(api, name):
+    return status(api, f"/v1/tenants/{VMS[name][3]}/networks/prod/vms/{name}")
+
+
+def test_vm_status_names_the_down_tunnel_until_it_is_back(world):
+    _, api, sim = world
+    assert {k: t["role"] for k, t in ww.inter(api).items()} == {
+        AB: "tree", pair("wb", "wc"): "tree", pair("wa", "wc"): "backup"}
+    for v in VMS:
+        wait_for(f"{v} realized", lambda: vm(api, v)["state"] == "realized", timeout=30)
+    wait_for("ra reaches rc", lambda: sim.ping("ra", VMS["rc"][2], count=3, wait=1),
+             timeout=30, step=0.5)
+    assert vm(api, "ra")["detail"] is None
+    ww.cut(sim, "wa-gw", ww.public_ip(1))
+    try:
+        wait_for("wa--wb down", lambda: ww.inter(api)[AB]["state"] == "down", timeout=10)
+        want = {"ra": f"path to cloud wb via backup: {DOWN}; "
+                      f"path to cloud wc via backup: {DOWN}",
+                "rb": f"path to cloud wa via backup: {DOWN}",
+                "rc": f"path to cloud wa via backup: {DOWN}"}
+        for v, detail in want.items():
+            st = wait_for(f"{v}'s detail", lambda: (s := vm(api, v))["detail"] and s,
+                          timeout=10)
+            assert st == {**st, "state": "realized", "detail": detail}, st
+        # Blue's VM is alone: nothing of its crosses the cut.
+        assert vm(api, "bc") == {**vm(api, "bc"), "state": "realized", "detail": None}
+        # Up the tree: the first red VM's note, named.
+        sw = status(api, "/v1/tenants/red/networks/prod/switches/s")
+        net = status(api, "/v1/tenants/red/networks/prod")
+        ten = status(api, "/v1/tenants/red")
+        assert sw["state"] == net["state"] == ten["state"] == "realized", (sw, net, ten)
+        assert sw["detail"].startswith("vm r") and DOWN in sw["detail"], sw
+        assert net["detail"] == f"switch s: {sw['detail']}", net
+        assert ten["detail"] == f"network prod: {net['detail']}", ten
+        assert status(api, "/v1/tenants/blue")["detail"] is None
+        # The red VMs still reach each other, over the backup.
+        for a, b in (("ra", "rb"), ("ra", "rc"), ("rb", "ra")):
+            assert sim.ping(a, VMS[b][2], count=3, wait=1), f"{a} -> {b}"
+    finally:
+        ww.cut(sim, "wa-gw", ww.public_ip(1), on=False)
+    wait_for("wa--wb up again", lambda: ww.inter(api)[AB]["state"] == "up", timeout=15)
+    for v in ("ra", "rb", "rc"):
+        wait_for(f"{v}'s detail gone", lambda: vm(api, v)["detail"] is None, timeout=10)
+    wait_for("red's tenant detail gone",
+             lambda: status(api, "/v1/tenants/red")["detail"] is None, timeout=10)
