@@ -964,6 +964,8 @@ reconciler_topology(struct reconciler *r)
 {
     json_t *out = NULL;
     pthread_mutex_lock(&r->mu);
+    unsigned long long failovers = r->stats.tunnel_failovers;
+    unsigned long long recoveries = r->stats.tunnel_recoveries;
     size_t n = r->n_links;
     struct topology_lldp *links = calloc(n ? n : 1, sizeof *links);
     for (size_t i = 0; links && i < n; i++) {
@@ -979,6 +981,10 @@ reconciler_topology(struct reconciler *r)
     struct snapshot *s = rcu_dereference(r->snap);
     if (s) {
         out = topology_json(&s->m, topology_is_up, topology_tunnel_state, r, links, n);
+    }
+    if (out) {
+        json_object_set_new(out, "failovers", json_integer((json_int_t) failovers));
+        json_object_set_new(out, "recoveries", json_integer((json_int_t) recoveries));
     }
     urcu_bp_read_unlock();
     free(links);

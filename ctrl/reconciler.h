@@ -200,8 +200,9 @@ struct recon_stats {
 void reconciler_get_stats(struct reconciler *, struct recon_stats *);
 
 /* The physical topology as JSON (new reference): bridges with their
- * datapath ids, the tunnels the overlay wants, and the links LLDP
- * confirmed.  NULL before the first load. */
+ * datapath ids, the tunnels the overlay wants, the links LLDP
+ * confirmed, and the tunnel ends' failovers and recoveries so far (the
+ * stats' counts).  NULL before the first load. */
 json_t *reconciler_topology(struct reconciler *);
 
 #endif

@@ -6,7 +6,9 @@
 // re-renders only if some answer was not a 304.  The model is rebuilt from
 // scratch each time something changed; views are pure functions of it, and
 // UI choices (current view, selected network, filters) live outside it so
-// they survive re-renders.  The selected VM's detail panel (snapshots,
+// they survive re-renders.  The selected network's switches and tenant
+// controllers are controllers.js's panel, built once per network so its
+// forms survive re-renders too.  The selected VM's detail panel (snapshots,
 // migrations) is lifecycle.js's: app.js only tells it which VM and ticks it.
 // The Instances view (administrators) is instances.js's: each poll ticks it,
 // it refetches GET /v1/instances every two seconds, and app.js redraws that
@@ -18,6 +20,7 @@ import { renderMap } from './map.js';
 import { renderTopology } from './topology.js';
 import { renderVmDetail, lifecycleTick, closeVmDetail } from './lifecycle.js';
 import { instancesTick, instancesAvailable, renderInstances, cloudOwners, resetInstances } from './instances.js';
+import { renderControllers } from './controllers.js';
 
 const $ = id => document.getElementById(id);
 const ui = { view: 'map', net: null, vm: null, timer: null, model: null, busy: false };
@@ -149,6 +152,8 @@ function renderNetworks(model) {
     `${net.switches.length} switches, ${net.links.length} links, ${net.vms.length} VMs — `,
     `${sum.realized} realized, ${sum.pending} pending, ${sum.error} error`] : []));
   $('topology').replaceChildren(net ? renderTopology(net) : h('p', { class: 'hint' }, 'Select a network.'));
+  renderControllers($('controllers'), net, net && model.tenants.find(t => t.name === net.tenant),
+    model.admin, poll);
   renderVmPane(model, net);
 }
 
@@ -282,7 +287,9 @@ function signOut() {
   closeVmDetail();
   resetInstances();
   clearSession();
-  for (const id of ['map', 'instances', 'hosts', 'netlist', 'topology', 'vmpick', 'table-body']) $(id).replaceChildren();
+  for (const id of ['map', 'instances', 'hosts', 'netlist', 'topology', 'controllers', 'vmpick', 'table-body']) {
+    $(id).replaceChildren();
+  }
   $('app').hidden = true;
   $('signout').hidden = true;
   $('live').hidden = true;

@@ -118,11 +118,29 @@ function tunnelPairs(topology, role = 'tree') {
   return pairs;
 }
 
+// The liveness of each inter-cloud tunnel as "a|b" -> "up" | "down" |
+// "unknown" (a pair with several tunnels, as two gateways per cloud give,
+// is down when any of them is).
+function tunnelStates(topology) {
+  const out = new Map();
+  if (!topology) return out;
+  const cloudOf = new Map(topology.bridges.map(b => [b.host, b.cloud]));
+  for (const t of topology.tunnels) {
+    if (t.kind !== 'inter-cloud') continue;
+    const pair = [cloudOf.get(t.a), cloudOf.get(t.b)].sort().join('|');
+    if (out.get(pair) !== 'down') out.set(pair, t.state || 'unknown');
+  }
+  return out;
+}
+
 // Returns a fresh <svg> for clouds (with .gateway), links (cloud_a/cloud_b/cost)
 // and, when known, the physical topology: the cloud pairs joined by a
 // gateway tunnel are drawn solid (class in-tree), those joined by a backup
 // tunnel (layout mst+backup) dotted (class backup), including pairs with no
-// declared link (default cost 1); the other links stay dashed.  owners
+// declared link (default cost 1); the other links stay dashed.  A tunnel
+// that BFD reports down is drawn red (class down, data-state), and the
+// reconciler's failover and recovery counts (topology.failovers,
+// .recoveries) are written under the map (text.wan-counts).  owners
 // (instances.js cloudOwners(): cloud name -> { lease, holderName, address,
 // epoch, alive }) labels each leased cloud with its owner's API address
 // and marks an expired lease or a stale owner; empty for tenants.
@@ -147,8 +165,10 @@ export function renderMap(clouds, links, topology = null, owners = new Map()) {
   const pos = layout(clouds);
   const tree = tunnelPairs(topology);
   const backup = tunnelPairs(topology, 'backup');
+  const states = tunnelStates(topology);
+  const down = [...states.values()].filter(v => v === 'down').length;
   const edges = s('g', { class: 'cloud-links', 'data-layout': topology ? topology.layout : '',
-    'data-tunnels': String(tree.size), 'data-backups': String(backup.size) });
+    'data-tunnels': String(tree.size), 'data-backups': String(backup.size), 'data-down': String(down) });
   const drawn = new Set();
   const all = links.map(l => ({ ...l, declared: true }));
   for (const pair of [...tree, ...backup]) {
@@ -168,10 +188,14 @@ export function renderMap(clouds, links, topology = null, owners = new Map()) {
     const mx = (a[0] + b[0]) / 2, my = (a[1] + b[1]) / 2 - 0.15 * Math.hypot(b[0] - a[0], b[1] - a[1]);
     const extra = [l.rtt_ms != null ? `rtt ${l.rtt_ms} ms` : null,
       l.bandwidth_mbps != null ? `${l.bandwidth_mbps} Mbit/s` : null].filter(Boolean).join(', ');
-    const tunnel = inTree ? ' · gateway tunnel' : isBackup ? ' · backup tunnel (detours only)'
-      : (topology ? ' · no tunnel' : '');
-    edges.append(s('g', { class: `cloud-link${inTree ? ' in-tree' : ''}${isBackup ? ' backup' : ''}`,
-      'data-a': l.cloud_a, 'data-b': l.cloud_b, 'data-tunnel': inTree ? 'yes' : isBackup ? 'backup' : 'no' },
+    const st = inTree || isBackup ? states.get(pair) || 'unknown' : null;
+    const tunnel = (inTree ? ' · gateway tunnel' : isBackup ? ' · backup tunnel (detours only)'
+      : (topology ? ' · no tunnel' : ''))
+      + (st === 'down' ? (inTree ? ' · DOWN (BFD): traffic on its detour' : ' · DOWN (BFD)')
+        : st ? ` · ${st}` : '');
+    edges.append(s('g', { class: `cloud-link${inTree ? ' in-tree' : ''}${isBackup ? ' backup' : ''}`
+      + `${st === 'down' ? ' down' : ''}`, 'data-a': l.cloud_a, 'data-b': l.cloud_b,
+    'data-tunnel': inTree ? 'yes' : isBackup ? 'backup' : 'no', 'data-state': st },
       s('title', {}, `${l.cloud_a} ↔ ${l.cloud_b}: cost ${l.cost}${l.declared ? '' : ' (default)'}` +
         `${extra ? ` (${extra})` : ''}${tunnel}`),
       s('path', { d: `M${a[0]},${a[1]} Q${mx},${my} ${b[0]},${b[1]}`, class: 'link-path' }),
@@ -179,6 +203,12 @@ export function renderMap(clouds, links, topology = null, owners = new Map()) {
         class: 'link-label', 'text-anchor': 'middle' }, `cost ${l.cost}`)));
   }
   svg.append(edges);
+  if (topology && topology.failovers != null) {
+    svg.append(s('text', { x: 12, y: H - 12, class: 'wan-counts', 'data-failovers': String(topology.failovers),
+      'data-recoveries': String(topology.recoveries ?? 0) },
+    `tunnels down now ${down} · failovers ${topology.failovers} · recoveries ${topology.recoveries ?? 0}`
+      + ' (BFD, per tunnel end)'));
+  }
   const nodes = s('g', { class: 'clouds' });
   for (const c of clouds) {
     const [x, y] = pos.get(c.name);

@@ -8,14 +8,18 @@ import { s, stateOf, tip } from './dom.js';
 
 const W = 760, H = 500, CX = W / 2, CY = H / 2;
 
-// A VM's name, IP and error detail: below its box, or above it when the VM
-// sits above its switch (so the attachment line does not cross the text).
+// A VM's name, IP and detail (an error's cause, or a realized VM's note,
+// such as the down tunnel its traffic detours around): below its box, or
+// above it when the VM sits above its switch (so the attachment line does
+// not cross the text).
 function vmLabels(vm, st, x, y, above) {
   const lines = [['node-label', vm.name], ['node-sub', vm.ip]];
   // A long detail is cut (the <title> hover text has it whole): the drawing
   // is only as wide as its nodes.
   const d = vm.status.detail || '';
-  if (st === 'error' && d) lines.push(['node-err', d.length > 44 ? `${d.slice(0, 43)}…` : d]);
+  if ((st === 'error' || st === 'realized') && d) {
+    lines.push([st === 'error' ? 'node-err' : 'node-note', d.length > 44 ? `${d.slice(0, 43)}…` : d]);
+  }
   if (above) lines.reverse();
   const y0 = above ? y - 18 - 13 * (lines.length - 1) : y + 26;
   return lines.map(([cls, text], i) => s('text', { x, y: y0 + 13 * i, 'text-anchor': 'middle', class: cls }, text));

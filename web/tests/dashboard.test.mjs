@@ -11,7 +11,9 @@
 // Instances view: the instance and the cloud leases it holds (its lease
 // keeper runs without a reconciler too), then a second instance on the same
 // database showing the first one stale and its leases expired while it is
-// paused (SIGSTOP), and taken again with new epochs once it runs on.
+// paused (SIGSTOP), and taken again with new epochs once it runs on; a
+// network's switches with their tenant controllers, edited from the page
+// (controller_allow by the admin), and a realized VM's note.
 // Helpers in harness.mjs.  Screenshots go to build/test-artifacts/dashboard-*.png.  Everything it
 // started is stopped in after(), even on failure.
 //
@@ -441,6 +443,63 @@ test('a second instance shows the first one stale and its leases expired while i
   await page.click('#signout');
   await stopDaemon(second.daemon);
   second = null;
+});
+
+test("a network's switches show their tenant controllers, editable as the API allows", async () => {
+  await page.goto(`${base}/ui/`);
+  await signIn(ADMIN);
+  await page.click('#tab-networks');
+  await page.click('button[data-net="red/red-prod"]');
+  const panel = page.locator('#controllers .ctl-panel[data-net="red/red-prod"]');
+  await panel.waitFor();
+  const front = panel.locator('li.ctl-switch[data-switch="front"]');
+  assert.match(await front.locator('.ctl-now').textContent(), /no controller/);
+  assert.match(await panel.locator('.ctl-allow-now').textContent(), /none/);
+  // The admin allows a prefix, then the switch names a controller in it.
+  await panel.locator('input.ctl-allow-input').fill('10.9.0.0/16, 192.0.2.0/24');
+  await panel.locator('form.ctl-allow-form button').click();
+  await panel.locator('.ctl-allow-now[data-allow="10.9.0.0/16,192.0.2.0/24"]').waitFor({ timeout: 15000 });
+  assert.deepEqual((await api('GET', '/v1/tenants/red')).controller_allow, ['10.9.0.0/16', '192.0.2.0/24']);
+  await front.locator('input.ctl-input').fill('tcp:10.9.0.5:6653');
+  await front.locator('select.ctl-mode').selectOption('standalone');
+  await front.locator('form button').click();
+  await panel.locator('li.ctl-switch[data-switch="front"][data-controller="tcp:10.9.0.5:6653"]'
+    + '[data-fail-mode="standalone"]').waitFor({ timeout: 15000 });
+  assert.match(await front.locator('.ctl-now').textContent(), /controller tcp:10\.9\.0\.5:6653, fail mode standalone/);
+  const sw = await api('GET', '/v1/tenants/red/networks/red-prod/switches/front');
+  assert.equal(sw.controller, 'tcp:10.9.0.5:6653');
+  assert.equal(sw.fail_mode, 'standalone');
+  // An address outside controller_allow: the API's refusal, in the panel.
+  await front.locator('input.ctl-input').fill('tcp:198.51.100.7:6653');
+  await front.locator('form button').click();
+  const alert = panel.locator('.ctl-alert:not([hidden])');
+  await alert.waitFor({ timeout: 15000 });
+  assert.match(await alert.textContent(), /422/);
+  assert.equal((await api('GET', '/v1/tenants/red/networks/red-prod/switches/front')).controller, 'tcp:10.9.0.5:6653');
+  // A list that would strand front's controller: 409.
+  await panel.locator('input.ctl-allow-input').fill('192.0.2.0/24');
+  await panel.locator('form.ctl-allow-form button').click();
+  await page.waitForFunction(() => /409/.test(document.querySelector('#controllers .ctl-alert')?.textContent || ''));
+  await shot('controllers');
+  // A realized VM's note (a down tunnel's detour) shows under it.
+  sql("UPDATE vm SET detail='path to cloud web-lis via backup: tunnel web-fra-gw--web-lis-gw down' " +
+      "WHERE name='cache' AND state='realized' AND network_id=(SELECT id FROM network WHERE name='red-prod')");
+  const note = page.locator('#topology g.vm[data-name="cache"] text.node-note');
+  await note.waitFor({ timeout: 15000 });
+  assert.match(await note.textContent(), /^path to cloud web-lis via backup/);
+  await page.click('#signout');
+  // A tenant sees its list but cannot change it; its switch's form works.
+  await signIn(redToken, 'red');
+  await page.click('#tab-networks');
+  await page.click('button[data-net="red/red-prod"]');
+  await panel.waitFor();
+  assert.equal(await panel.locator('form.ctl-allow-form').count(), 0);
+  assert.match(await panel.locator('.ctl-allow-now').textContent(), /10\.9\.0\.0\/16/);
+  await front.locator('input.ctl-input').fill('');
+  await front.locator('form button').click();
+  await panel.locator('li.ctl-switch[data-switch="front"][data-controller=""]').waitFor({ timeout: 15000 });
+  assert.equal((await api('GET', '/v1/tenants/red/networks/red-prod/switches/front')).controller, null);
+  await page.click('#signout');
 });
 
 test('no script error or CSP violation in the page', () => {

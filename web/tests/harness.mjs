@@ -16,10 +16,17 @@
 //                           violations collect in pageErrors.
 //   sql(tmp, statement)     psql on the embedded cluster's unix socket.
 //   waitFor(what, fn)       polls fn until it returns something truthy.
+//   cloudsim(...args)       tools/cloudsim.py with these arguments ("up
+//                           spec.json dir", "down dir").
+//   tearDown({ browser, daemon, log, simDir, tmp })
+//                           what a suite's after() does: closes the browser,
+//                           stops the daemon (its log printed when it did not
+//                           exit cleanly), takes the clouds of simDir down
+//                           (when given) and removes tmp.
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,4 +143,19 @@ export async function signIn(page, token, tenant = '') {
   await page.fill('#token', token);
   await page.fill('#tenant', tenant);
   await page.click('#signin-form button[type=submit]');
+}
+
+export function cloudsim(...args) {
+  return execFileSync('python3', [path.join(ROOT, 'tools', 'cloudsim.py'), ...args],
+    { stdio: 'pipe', timeout: 180000 }).toString();
+}
+
+export async function tearDown({ browser, daemon, log, simDir, tmp }) {
+  if (browser) await browser.close().catch(() => {});
+  const rc = await stopDaemon(daemon);
+  if (rc !== 0 && log) console.log(log().split('\n').filter(l => !l.includes(' http')).slice(-200).join('\n'));
+  if (simDir) {
+    try { cloudsim('down', simDir); } catch (e) { console.log(`cloudsim down: ${e.message}`); }
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 }

@@ -23,10 +23,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ADMIN, ARTIFACTS, ROOT, apiClient, launchBrowser, signIn, startDaemon, stopDaemon,
+import { ADMIN, ARTIFACTS, apiClient, cloudsim, launchBrowser, signIn, startDaemon, tearDown,
   waitFor } from './harness.mjs';
 
 const HOSTS = {
@@ -39,14 +39,9 @@ const HOSTS = {
 const VMS = { a: ['wl1-h1', '02:00:00:00:61:01', '10.61.0.1', 'wla'],
   b: ['wl2-h1', '02:00:00:00:61:02', '10.61.0.2', 'wlb'] };
 const N = '/v1/tenants/red/networks/n';
-const CLOUDSIM = path.join(ROOT, 'tools', 'cloudsim.py');
 const PREFIX = `svw${process.pid % 1000}`; // cloudsim's namespaces: PREFIX-h-HOST, PREFIX-v-VM
 
 let tmp, simDir, simUp = false, daemon, log, base, api, browser, page, pageErrors;
-
-function cloudsim(...args) {
-  return execFileSync('python3', [CLOUDSIM, ...args], { stdio: 'pipe', timeout: 180000 }).toString();
-}
 
 // What cloudsim's Sim.host_body() declares for a simulated host.
 function hostBody(h, cloud) {
@@ -109,15 +104,7 @@ before(async () => {
   ({ browser, page, pageErrors } = await launchBrowser(path.join(tmp, 'profile')));
 });
 
-after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  const rc = await stopDaemon(daemon);
-  if (rc !== 0 && log) console.log(log().split('\n').filter(l => !l.includes(' http')).slice(-200).join('\n'));
-  if (simUp) {
-    try { cloudsim('down', simDir); } catch (e) { console.log(`cloudsim down: ${e.message}`); }
-  }
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, daemon, log, simDir: simUp ? simDir : null, tmp }));
 
 test('a snapshot taken from the panel is captured and shows ready with its size', async () => {
   await page.goto(`${base}/ui/`);
