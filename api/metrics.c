@@ -163,6 +163,9 @@ render_tenant_ctl(struct out *o, const struct vswitch_agent *agent)
         R("packet_outs_total", packet_outs, "counter", "Tenant packet-outs accepted."),
         R("vm_frames_total", vm_frames, "counter", "Frames from VMs run through their "
                                                    "switches' tenant flows."),
+        R("datapath_frames_total", datapath_frames, "counter", "Frames the bridges' "
+          "translated tenant flows sent to the agent (outputs to the controller, "
+          "punted flows)."),
         R("vm_delivered_total", vm_delivered, "counter", "Frames delivered into VMs."),
         R("vm_dropped_total", vm_dropped, "counter", "Frames from or to VMs dropped "
                                                      "(queue full, no port now)."),

@@ -7,6 +7,7 @@
 
 #include "core/vlog.h"
 #include "ctrl/recon_tenant_ctl.h"
+#include "ctrl/reconciler.h"
 #include "db/tenant_ctl.h"
 
 struct vswitch_store {
@@ -23,6 +24,37 @@ store_vm_frame(void *aux, const char *vm_id, const uint8_t *frame, size_t len)
 {
     struct vswitch_store *v = aux;
     vswitch_agent_vm_frame(v->agent, vm_id, frame, len);
+}
+
+/* The reconciler's loop thread: a frame from a switch's translated flows. */
+static void
+store_vswitch_frame(void *aux, const char *vswitch_id, uint32_t vport, uint8_t vtable,
+                    bool punt, const uint8_t *frame, size_t len)
+{
+    struct vswitch_store *v = aux;
+    vswitch_agent_vswitch_frame(v->agent, vswitch_id, vport, vtable, punt, frame, len);
+}
+
+static int
+store_flow_stats(void *aux, const char *vswitch_id, struct recon_vflow_stats **out,
+                 size_t *n)
+{
+    struct vswitch_store *v = aux;
+    return reconciler_vswitch_stats(v->recon, vswitch_id, out, n);
+}
+
+static void
+store_passes(void *aux, uint64_t *started, uint64_t *ended)
+{
+    struct vswitch_store *v = aux;
+    reconciler_passes(v->recon, started, ended);
+}
+
+static void
+store_kick(void *aux)
+{
+    struct vswitch_store *v = aux;
+    reconciler_kick(v->recon);
 }
 
 static int
@@ -113,7 +145,10 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon)
     v->store = (struct vswitch_agent_store) {
         .view = store_view, .flow_put = store_flow_put,
         .flow_delete = store_flow_delete, .flow_list = store_flow_list,
-        .deliver = recon ? store_deliver : NULL, .aux = v,
+        .deliver = recon ? store_deliver : NULL,
+        .flow_stats = recon ? store_flow_stats : NULL,
+        .passes = recon ? store_passes : NULL, .kick = recon ? store_kick : NULL,
+        .aux = v,
     };
     v->recon = recon;
     struct vswitch_agent_options o = {.store = &v->store};
@@ -124,7 +159,7 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon)
         return NULL;
     }
     if (recon) {
-        v->hook = (struct recon_tenant_ctl) {store_vm_frame, v};
+        v->hook = (struct recon_tenant_ctl) {store_vm_frame, store_vswitch_frame, v};
         reconciler_attach_tenant_ctl(recon, &v->hook);
     }
     return v;

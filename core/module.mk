@@ -17,3 +17,5 @@ CORE_SRCS += core/failpoint.c
 CORE_SRCS += core/meters.c
 # A gateway's fast-failover plan (mst+backup): groups and detour rules.
 CORE_SRCS += core/wanff.c
+# The tenant-controlled switches the datapath carries (core/ctlset.c).
+CORE_SRCS += core/ctlset.c

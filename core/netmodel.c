@@ -68,6 +68,7 @@ netmodel_free(struct netmodel *m)
     free(m->comp_hosts);
     free(m->comp_name);
     free(m->mig_vms);
+    ctlset_unref(m->ctl);
     memset(m, 0, sizeof *m);
 }
 
@@ -517,6 +518,7 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
 {
     netmodel_init(dst);
     dst->layout = src->layout;
+    dst->ctl = ctlset_ref(src->ctl);
     int rc = 0;
 #define COPY(f) \
     do { \
@@ -673,6 +675,24 @@ netmodel_comp_cookie(const struct netmodel *m, int comp)
 }
 
 uint64_t
+netmodel_vsw_cookie(const struct netmodel *m, int sw)
+{
+    int net = m->switches[sw].network;
+    uint16_t tag = net >= 0 ? m->tenants[m->networks[net].tenant].tag : 0;
+    return netmodel_cookie(NM_CK_VSW, tag, m->switches[sw].seq);
+}
+
+uint32_t
+netmodel_vm_vport(const struct netmodel *m, int vm)
+{
+    int sw = m->vms[vm].sw;
+    if (sw < 0 || !m->switches[sw].tenant_ctl) {
+        return 0;
+    }
+    return ctlset_port(ctlset_switch(m->ctl, m->switches[sw].o.id), m->vms[vm].o.id);
+}
+
+uint64_t
 netmodel_wire_mac(const struct netmodel *m, int vm)
 {
     return (uint64_t) netmodel_vm_tag(m, vm) << 32 | m->vms[vm].wire_low;
@@ -711,6 +731,23 @@ static int
 alt_host(const struct nm_vm *v)
 {
     return v->mig >= NM_MIG_CLONE ? v->mig_to : -1;
+}
+
+int
+netmodel_vm_ingress_macs(const struct netmodel *m, int vm, uint64_t macs[2])
+{
+    switch (m->vms[vm].mig) {
+    case NM_MIG_DUAL:
+        macs[0] = netmodel_alt_mac(m, vm);
+        macs[1] = netmodel_wire_mac(m, vm);
+        return 2;
+    case NM_MIG_ACTIVATE:
+        macs[0] = netmodel_alt_mac(m, vm);
+        return 1;
+    default:
+        macs[0] = netmodel_wire_mac(m, vm);
+        return 1;
+    }
 }
 
 uint32_t
@@ -994,7 +1031,7 @@ flows_infra(struct fctx *c)
 }
 
 static void flows_delivery(struct fctx *, int s, uint32_t port);
-static void flows_port_security(struct fctx *, int s, uint32_t port);
+static void flows_port_security(struct fctx *, int s, uint32_t port, bool second);
 
 /* Flows for a VM 's' on this host. */
 static void
@@ -1011,7 +1048,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     uint64_t wire = netmodel_wire_mac(m, s);
 
     /* 0: port security. */
-    flows_port_security(c, s, port);
+    flows_port_security(c, s, port, false);
     struct nm_flow *f;
 
     /* 10: broadcast from this VM: the tunnels of its tree with its
@@ -1072,21 +1109,31 @@ flows_delivery(struct fctx *c, int s, uint32_t port)
 }
 
 /* The port security of VM 's' at its port 'port' here: its IPv4 to the
- * tenant table with its component, its ARP to the controller. */
+ * tenant table with its component, its ARP to the controller; on a
+ * tenant-controlled switch both into the tenant's own tables, once its
+ * virtual port is numbered (at a migration's second place, where the first
+ * ARP or RARP announces the VM resumed, ARP still to the controller). */
 static void
-flows_port_security(struct fctx *c, int s, uint32_t port)
+flows_port_security(struct fctx *c, int s, uint32_t port, bool second)
 {
     const struct netmodel *m = c->m;
     const struct nm_vm *vm = &m->vms[s];
     uint64_t ck = netmodel_vm_cookie(m, s);
+    bool ctl = m->switches[vm->sw].tenant_ctl;
+    uint32_t vport = ctl ? netmodel_vm_vport(m, s) : 0;
     struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
     match(f, NF_IN_PORT, port);
     match(f, NF_ETH_SRC, vm->mac);
     match(f, NF_ETH_TYPE, ETH_TYPE_IP);
     match(f, NF_IPV4_SRC, vm->ip);
     meters_vm(m, s, port, f);
-    if (f && m->switches[vm->sw].tenant_ctl) {
-        act(c, f, NA_CONTROLLER, 0);        /* the tenant's controller decides */
+    if (f && vport) {
+        f->write_meta = true;       /* the tenant's pipeline decides */
+        f->meta = (uint64_t) m->switches[vm->sw].seq << 32 | vport;
+        f->meta_mask = UINT64_MAX;
+        f->goto_table = NM_T_VTENANT;
+    } else if (f && ctl) {
+        act(c, f, NA_CONTROLLER, 0);        /* the agent runs the tenant's flows */
     } else if (f) {
         f->write_meta = true;
         f->meta = (uint64_t) netmodel_vm_comp(m, s) << 32;
@@ -1099,7 +1146,14 @@ flows_port_security(struct fctx *c, int s, uint32_t port)
     match(f, NF_ETH_TYPE, ETH_TYPE_ARP);
     match(f, NF_ARP_SPA, vm->ip);
     match(f, NF_ARP_SHA, vm->mac);
-    act(c, f, NA_CONTROLLER, 0);
+    if (f && vport && !second) {
+        f->write_meta = true;
+        f->meta = (uint64_t) m->switches[vm->sw].seq << 32 | vport;
+        f->meta_mask = UINT64_MAX;
+        f->goto_table = NM_T_VTENANT;
+    } else {
+        act(c, f, NA_CONTROLLER, 0);
+    }
 }
 
 /* Flows for migrating VM 's' at its second place, this host (see
@@ -1114,7 +1168,7 @@ flows_second_vm(struct fctx *c, int s)
         return;
     }
     uint64_t ck = netmodel_vm_cookie(m, s);
-    flows_port_security(c, s, port);
+    flows_port_security(c, s, port, true);
     /* 0: RARP, the announcement of a VM resumed here. */
     struct nm_flow *f = flow_new(c, NM_T_CLASSIFY, 100, ck);
     match(f, NF_IN_PORT, port);

@@ -85,12 +85,17 @@
  * flow (0), a tenant's WAN cap on a gateway's transit flows into an
  * inter-cloud tunnel (20); a flow names its meter first.
  *
- * Tenant controllers (ctrl/vswitch_agent.h).  The port security of a VM on
- * a switch with tenant_ctl sends its IPv4 to the controller instead of the
- * tenant table, as its ARP already goes: the reconciler hands both to the
- * tenant-controller agent, which runs the tenant's flows on them and
- * delivers what they output by packet-out at the destination VM's own
- * bridge.  The platform's forwarding never carries them.
+ * Tenant controllers (ctrl/vswitch_agent.h, core/ctlset.h).  The port
+ * security of a VM on a switch with tenant_ctl sends its IPv4 and ARP into
+ * the tenant's own tables (60 .. 60 + NM_VT_TABLES - 1, the virtual
+ * tables 0 .. 15 of its switch) with metadata = the switch's seq << 32 |
+ * the VM's virtual port (netmodel_vm_vport), instead of the platform's
+ * tenant table; ctrl/vtranslate.h compiles the controller's flows into
+ * those tables at the ingress bridge (cookie: netmodel_vsw_cookie), their
+ * outputs to VM ports through the source tag and forwarding tables (15,
+ * 20) like any platform frame.  A VM whose virtual port has no number yet
+ * sends to the controller instead (the agent runs the tenant's flows on
+ * it in software).  The platform's forwarding never carries their frames.
  *
  * Fast failover (mst+backup, core/wanff.h).  At a gateway, an output into
  * a tree tunnel that has a detour goes to that tunnel's fast-failover group
@@ -121,6 +126,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ctlset.h"
 #include "core/tunnels.h"
 
 enum nm_state { NM_PENDING, NM_REALIZED, NM_ERROR };
@@ -233,6 +239,8 @@ struct netmodel {
     struct nm_link *links;          size_t n_links;
     struct nm_vm *vms;              size_t n_vms;
     struct nm_cloudlink *cloudlinks; size_t n_cloudlinks;
+    struct ctlset *ctl;             /* one reference, may be NULL: the
+                                     * tenant-controlled switches (above) */
 
     /* netmodel_finish(): */
     struct tunnel *tunnels;         size_t n_tunnels;   /* between clouds */
@@ -261,7 +269,7 @@ int netmodel_finish(struct netmodel *);
 /* Cookies. */
 #define NM_COOKIE_MAGIC   0xA000000000000000ull
 #define NM_COOKIE_MASK    0xF000000000000000ull
-enum nm_cookie_kind { NM_CK_INFRA = 1, NM_CK_VM = 2, NM_CK_COMP = 3 };
+enum nm_cookie_kind { NM_CK_INFRA = 1, NM_CK_VM = 2, NM_CK_COMP = 3, NM_CK_VSW = 4 };
 uint64_t netmodel_cookie(enum nm_cookie_kind, uint16_t tag, uint32_t low);
 uint64_t netmodel_vm_cookie(const struct netmodel *, int vm);
 /* A component's local flood (table 25): its tenant's tag, its name. */
@@ -269,6 +277,16 @@ uint64_t netmodel_comp_cookie(const struct netmodel *, int comp);
 
 /* A VM's platform MAC, and the tag of its tenant. */
 uint64_t netmodel_wire_mac(const struct netmodel *, int vm);
+/* The flows a tenant's controller put on switch 'sw' (tables 60 and up):
+ * its tenant's tag, its seq. */
+uint64_t netmodel_vsw_cookie(const struct netmodel *, int sw);
+/* The virtual port of VM 'vm' on its tenant-controlled switch (its
+ * tenant_ctl set and its number in m->ctl), 0 when it has none. */
+uint32_t netmodel_vm_vport(const struct netmodel *, int vm);
+/* The platform MACs an ingress edge sends VM 'vm''s frames to in its
+ * migration's phase (see "Live migration": W, A, or both in dual, A
+ * first); returns how many (1 or 2). */
+int netmodel_vm_ingress_macs(const struct netmodel *, int vm, uint64_t macs[2]);
 /* The platform MAC A of a migrating VM's second identity. */
 uint64_t netmodel_alt_mac(const struct netmodel *, int vm);
 /* The second place of a migrating VM (see "Live migration" above), -1 if
@@ -341,7 +359,9 @@ struct nm_flow {
 enum {
     NM_T_CLASSIFY = 0, NM_T_TENANT = 10, NM_T_SRC_TAG = 15, NM_T_FORWARD = 20,
     NM_T_FLOOD = 25, NM_T_SRC_RESTORE = 30, NM_T_OUTPUT = 40, NM_T_DIVERT = 50,
+    NM_T_VTENANT = 60,
 };
+#define NM_VT_TABLES 16             /* the tenant tables: 60 .. 75 */
 
 struct nm_flows {
     struct nm_flow *v;

@@ -22,3 +22,5 @@ CTRL_SRCS += ctrl/recon_tenant_ctl.c
 CTRL_SRCS += ctrl/recon_bfd.c
 # mst+backup's fast-failover groups on the gateways.
 CTRL_SRCS += ctrl/recon_groups.c
+# Tenant controllers: their flows compiled into the bridges (vtranslate.h).
+CTRL_SRCS += ctrl/vtranslate.c

@@ -66,6 +66,7 @@
 #include "ctrl/ovsdb.h"
 #include "ctrl/recon_groups.h"
 #include "ctrl/recon_internal.h"
+#include "ctrl/vtranslate.h"
 
 static const enum mf nf_to_mf[NF__COUNT] = {
     [NF_IN_PORT] = MF_IN_PORT, [NF_ETH_DST] = MF_ETH_DST, [NF_ETH_SRC] = MF_ETH_SRC,
@@ -320,6 +321,37 @@ read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
     return 0;
 }
 
+/* One wanted flow of a plan being built. */
+struct plan_ctx {
+    struct recon_plan *p;
+    struct agent *a;
+    struct flowtable *unflagged;    /* may be NULL */
+};
+
+/* Marks the ADD flow-mod 'msg' as wanted (a vtranslate_emit_fn too): kept
+ * when the bridge has it, else planned.  0 or ENOMEM. */
+static int
+plan_flow(void *aux, const struct ofmsg *msg_)
+{
+    struct plan_ctx *c = aux;
+    struct ofmsg *msg = (struct ofmsg *) msg_;
+    msg->u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
+    if (c->unflagged) {
+        flowtable_mark(c->unflagged, &msg->u.flow_mod);     /* replaced by the add */
+    }
+    enum flowtable_state st = flowtable_mark(c->a->ft, &msg->u.flow_mod);
+    if (st == FLOWTABLE_SAME) {
+        c->p->n_kept++;
+        return 0;
+    }
+    int rc = plan_add(c->p, msg);
+    if (!rc) {
+        c->p->adds[c->p->n_adds - 1].repoints = st == FLOWTABLE_DIFFERENT
+                                                && msg->u.flow_mod.table_id == NM_T_FORWARD;
+    }
+    return rc;
+}
+
 int
 recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
                  const struct recon_owners *owners)
@@ -357,26 +389,24 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     if (unflagged) {
         flowtable_begin(unflagged);
     }
+    struct plan_ctx pc = { p, a, unflagged };
     for (size_t i = 0; i < want.n; i++) {
         struct ofmsg msg;
         rc = to_flow_mod(&want.v[i], &msg);
         if (!rc) {
-            msg.u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
-            if (unflagged) {
-                flowtable_mark(unflagged, &msg.u.flow_mod);     /* replaced by the add */
-            }
-            enum flowtable_state st = flowtable_mark(a->ft, &msg.u.flow_mod);
-            if (st == FLOWTABLE_SAME) {
-                p->n_kept++;
-            } else if (!(rc = plan_add(p, &msg))) {
-                p->adds[p->n_adds - 1].repoints = st == FLOWTABLE_DIFFERENT
-                                                  && msg.u.flow_mod.table_id == NM_T_FORWARD;
-            }
+            rc = plan_flow(&pc, &msg);
         }
         ofmsg_uninit(&msg);
         if (rc) {
             goto out;
         }
+    }
+    /* The tenant controllers' flows (ctrl/vtranslate.h): every controlled
+     * switch in a whole plan, the changed ones in an owners' plan. */
+    if ((!owners || owners->n_vsws)
+        && (rc = vtranslate_host(m, h, owners ? owners->vsws : NULL,
+                                 owners ? owners->n_vsws : 0, plan_flow, &pc))) {
+        goto out;
     }
     rc = owners ? flowtable_sweep_cookies(a->ft, owners->cookies, owners->n_cookies,
                                           &p->dels, &p->n_dels, &p->cap_dels)

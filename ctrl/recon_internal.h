@@ -181,6 +181,10 @@ struct recon_owners {
                                      * the model), whose floods change on
                                      * their hosts */
     size_t n_comps;
+    int *vsws;                      /* owned: the tenant-controlled switches
+                                     * (indexes in the model) whose flows
+                                     * (ctrl/vtranslate.h) change with them */
+    size_t n_vsws;
     uint64_t *cookies;              /* owned, sorted: their cookies and
                                      * their components', before and after
                                      * the change */
@@ -226,6 +230,10 @@ struct reconciler {
     atomic_bool stop;
     atomic_bool need_load;
     atomic_llong reactive_woke_us;  /* last reactive_wake() that woke us */
+    /* Passes started, and the number of the last one that got as far as
+     * applying its flows (reconciler_passes()). */
+    atomic_uint_fast64_t passes_started, passes_ended;
+    bool pass_applied;              /* reconciler thread only: this pass did */
 
     struct snapshot *snap;          /* RCU-protected */
 

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <urcu/urcu-bp.h>
 
 #include "ctrl/recon_internal.h"
+#include "ctrl/vtranslate.h"
 
 void
 reconciler_attach_tenant_ctl(struct reconciler *r, const struct recon_tenant_ctl *t)
@@ -33,18 +35,49 @@ vm_of_frame(const struct netmodel *m, int h, uint64_t cookie, uint64_t src)
     return -1;
 }
 
+/* The controlled switch of model 'm' whose seq is 'seq' and whose flows
+ * carry 'cookie' (its tenant's tag), -1 if none. */
+static int
+switch_of(const struct netmodel *m, uint32_t seq, uint64_t cookie)
+{
+    for (size_t i = 0; i < m->n_switches; i++) {
+        if (m->switches[i].seq == seq && m->switches[i].tenant_ctl
+            && netmodel_vsw_cookie(m, (int) i) == (cookie & ~VT_COOKIE_PUNT)) {
+            return (int) i;
+        }
+    }
+    return -1;
+}
+
 bool
 recon_tenant_ctl_packet_in(struct reconciler *r, uint64_t dpid,
                            const struct ofmsg_packet_in *pi)
 {
-    if (pi->table_id != NM_T_CLASSIFY || pi->len < 14) {
+    bool vtable = pi->table_id >= NM_T_VTENANT
+                  && pi->table_id < NM_T_VTENANT + NM_VT_TABLES;
+    if ((pi->table_id != NM_T_CLASSIFY && !vtable) || pi->len < 14) {
         return false;
+    }
+    uint64_t meta = 0, mask;
+    if (vtable && !ofmatch_get(&pi->match, MF_METADATA, &meta, &mask)) {
+        meta = 0;                   /* Open vSwitch leaves out a zero */
     }
     bool mine = false;
     urcu_bp_read_lock();
     const struct recon_tenant_ctl *t = atomic_load(&r->tenant_ctl);
     struct snapshot *s = rcu_dereference(r->snap);
-    if (t && s) {
+    if (t && s && vtable) {
+        /* A tenant table's: the agent's whatever it is, even when the
+         * switch is gone from the model (then dropped). */
+        const struct netmodel *m = &s->m;
+        int sw = switch_of(m, (uint32_t) (meta >> 32), pi->cookie);
+        if (sw >= 0 && t->vframe) {
+            t->vframe(t->aux, m->switches[sw].o.id, (uint32_t) meta,
+                      (uint8_t) (pi->table_id - NM_T_VTENANT),
+                      (pi->cookie & VT_COOKIE_PUNT) != 0, pi->data, pi->len);
+        }
+        mine = true;
+    } else if (t && s) {
         const struct netmodel *m = &s->m;
         int h = netmodel_host_by_dpid(m, dpid);
         uint64_t src = 0;
@@ -58,7 +91,86 @@ recon_tenant_ctl_packet_in(struct reconciler *r, uint64_t dpid,
         }
     }
     urcu_bp_read_unlock();
-    return mine;
+    return mine || vtable;
+}
+
+void
+reconciler_passes(struct reconciler *r, uint64_t *started, uint64_t *ended)
+{
+    *started = atomic_load(&r->passes_started);
+    *ended = atomic_load(&r->passes_ended);
+}
+
+/* How long a read of one bridge's tenant flows may take. */
+#define VSTATS_TIMEOUT_MS 2000
+
+int
+reconciler_vswitch_stats(struct reconciler *r, const char *vswitch_id,
+                         struct recon_vflow_stats **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    uint64_t cookie = 0, *dpids = NULL;
+    size_t n_dpids = 0;
+    urcu_bp_read_lock();
+    struct snapshot *s = rcu_dereference(r->snap);
+    int sw = s ? netmodel_index(s->m.switches, s->m.n_switches, sizeof *s->m.switches,
+                                vswitch_id) : -1;
+    if (sw >= 0 && s->m.switches[sw].tenant_ctl) {
+        const struct netmodel *m = &s->m;
+        cookie = netmodel_vsw_cookie(m, sw);
+        uint8_t *mark = calloc(m->n_hosts ? m->n_hosts : 1, 1);
+        dpids = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *dpids);
+        for (size_t v = 0; mark && dpids && v < m->n_vms; v++) {
+            int second = netmodel_vm_second(m, (int) v);
+            for (int k = 0; m->vms[v].sw == sw && k < 2; k++) {
+                int h = k ? second : m->vms[v].host;
+                if (h >= 0 && !mark[h]) {
+                    mark[h] = 1;
+                    dpids[n_dpids++] = m->hosts[h].dpid;
+                }
+            }
+        }
+        free(mark);
+    }
+    urcu_bp_read_unlock();
+    if (!cookie) {
+        free(dpids);
+        return ENOENT;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n_dpids; i++) {
+        struct offlow_stats *fl = NULL;
+        size_t n = 0;
+        int e = ofctl_dump_flows_wait(r->ctl, dpids[i], cookie, UINT64_MAX,
+                                      VSTATS_TIMEOUT_MS, &fl, &n);
+        if (e) {
+            rc = e;
+            continue;
+        }
+        struct recon_vflow_stats *g = n ? realloc(*out, (*n_out + n) * sizeof *g) : *out;
+        if (n && !g) {
+            ofctl_free_flows(fl, n);
+            rc = ENOMEM;
+            break;
+        }
+        *out = g;
+        for (size_t k = 0; k < n; k++) {
+            struct recon_vflow_stats *st = &(*out)[*n_out];
+            uint32_t seq;
+            if (vtranslate_virtual_key(fl[k].table_id, &fl[k].match, &st->vtable,
+                                       &st->match, &seq)) {
+                st->dpid = dpids[i];
+                st->priority = fl[k].priority;
+                st->packets = fl[k].packet_count;
+                st->bytes = fl[k].byte_count;
+                (*n_out)++;
+            }
+        }
+        ofctl_free_flows(fl, n);
+    }
+    free(dpids);
+    return rc;
 }
 
 int

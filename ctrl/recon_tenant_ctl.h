@@ -2,16 +2,22 @@
  * (ctrl/vswitch_agent.h).
  *
  * A VM on a switch whose tenant's controller forwards for it (controller
- * set, fail_mode secure: nm_switch.tenant_ctl) sends its IPv4 and ARP to
- * the controller (core/netmodel.h, "Tenant controllers").  Such a
- * packet-in, recognised by its VM's cookie at the classify table, is not
- * the platform's to answer: it goes, with the VM's id and the frame as the
- * VM sent it (its own addresses), to the frame hook attached here, which
- * is the agent's.  The way back is reconciler_deliver_to_vm(): a
- * packet-out at the VM's own bridge, straight to its port, whichever cloud
- * it is in.  Nothing crosses a tunnel: each frame makes one trip through
- * skyvisord, which is the price of running a tenant's flows in the agent
- * (not yet in the bridges' tables). */
+ * set, fail_mode secure: nm_switch.tenant_ctl) sends its IPv4 and ARP into
+ * its tenant's flows, which ctrl/vtranslate.h compiled into the bridge
+ * (core/netmodel.h, "Tenant controllers").  Two kinds of packet-in are
+ * then not the platform's to answer, and go to the hooks attached here,
+ * which are the agent's:
+ *   - from the tenant tables (NM_T_VTENANT and up): a tenant flow's output
+ *     to its controller, or a flow the datapath cannot run (punted); the
+ *     switch, the virtual in_port (metadata) and the virtual table go with
+ *     the frame to 'vframe';
+ *   - from the classify table, recognised by its VM's cookie: a VM whose
+ *     virtual port has no number yet sends there; the VM's id goes with the
+ *     frame (its own addresses) to 'frame'.
+ * The way back is reconciler_deliver_to_vm(): a packet-out at the VM's own
+ * bridge, straight to its port, whichever cloud it is in.
+ * reconciler_vswitch_stats() reads a switch's translated flows back from
+ * its bridges, for the agent's counters and idle timeouts. */
 #ifndef SKYVISOR_CTRL_RECON_TENANT_CTL_H
 #define SKYVISOR_CTRL_RECON_TENANT_CTL_H
 
@@ -28,10 +34,41 @@ struct reconciler;
 typedef void recon_vm_frame_fn(void *aux, const char *vm_id, const uint8_t *frame,
                                size_t len);
 
+/* The same, for a packet-in from tenant table NM_T_VTENANT + 'vtable' of
+ * switch 'vswitch_id' on its virtual port 'vport'; 'punt' when its flow is
+ * one the agent runs (ctrl/vtranslate.h, VT_COOKIE_PUNT). */
+typedef void recon_vswitch_frame_fn(void *aux, const char *vswitch_id, uint32_t vport,
+                                    uint8_t vtable, bool punt, const uint8_t *frame,
+                                    size_t len);
+
 struct recon_tenant_ctl {
     recon_vm_frame_fn *frame;
+    recon_vswitch_frame_fn *vframe;
     void *aux;
 };
+
+/* The counters of one virtual flow on one bridge: its virtual table and
+ * match (in_port virtual), summed over what that bridge holds for it. */
+struct recon_vflow_stats {
+    uint64_t dpid;
+    uint8_t vtable;
+    uint16_t priority;
+    struct ofmatch match;
+    uint64_t packets, bytes;
+};
+
+/* Reads back the translated flows (not the punted ones) of switch
+ * 'vswitch_id' from every bridge that holds them; *out (caller frees) gets
+ * one entry per physical flow.  From any thread but the controller's loop
+ * (it waits for the bridges' replies).  0, ENOENT (no such controlled
+ * switch now), or an errno of the reads (what was read is kept). */
+int reconciler_vswitch_stats(struct reconciler *, const char *vswitch_id,
+                             struct recon_vflow_stats **out, size_t *n);
+
+/* The reconciler's passes: how many started and how many ended (any thread).
+ * A change committed before pass N started is realized, as far as that
+ * pass could, once 'ended' reaches N. */
+void reconciler_passes(struct reconciler *, uint64_t *started, uint64_t *ended);
 
 /* Attaches 't' (borrowed: the caller keeps it until it detaches) from any
  * thread; NULL detaches, and returns only once no call of the previous
@@ -45,8 +82,8 @@ void reconciler_attach_tenant_ctl(struct reconciler *, const struct recon_tenant
 int reconciler_deliver_to_vm(struct reconciler *, const char *vm_id,
                              const uint8_t *frame, size_t len);
 
-/* recon_packetin.c: hands a classify-table packet-in of such a VM to the
- * hook; false when it is not one (or no hook is attached). */
+/* recon_packetin.c: hands a packet-in of either kind above to its hook;
+ * false when it is not one (or no hook is attached). */
 bool recon_tenant_ctl_packet_in(struct reconciler *, uint64_t dpid,
                                 const struct ofmsg_packet_in *);
 

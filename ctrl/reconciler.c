@@ -30,6 +30,7 @@
 #include "ctrl/recon_migration.h"
 #include "ctrl/recon_bfd.h"
 #include "ctrl/topology.h"
+#include "ctrl/vtranslate.h"
 
 long long
 recon_now_us(void)
@@ -84,6 +85,7 @@ owners_uninit(struct recon_owners *o)
 {
     free(o->vms);
     free(o->comps);
+    free(o->vsws);
     free(o->cookies);
     free(o->left);
     memset(o, 0, sizeof *o);
@@ -329,6 +331,20 @@ note_vm(struct reconciler *r, const struct netmodel *m, int v, bool after,
         }
     }
     o->cookies[o->n_cookies++] = netmodel_vm_cookie(m, v);
+    if (vm->sw >= 0 && m->switches[vm->sw].tenant_ctl) {
+        /* Its tenant's flows name it (ctrl/vtranslate.h): recompiled,
+         * punted ones too.  The switches are the same in both models. */
+        uint64_t ck = netmodel_vsw_cookie(m, vm->sw);
+        o->cookies[o->n_cookies++] = ck;
+        o->cookies[o->n_cookies++] = ck | VT_COOKIE_PUNT;
+        bool seen = false;
+        for (size_t i = 0; i < o->n_vsws && !seen; i++) {
+            seen = o->vsws[i] == vm->sw;
+        }
+        if (!seen) {
+            o->vsws[o->n_vsws++] = vm->sw;
+        }
+    }
     if (c >= 0) {
         o->cookies[o->n_cookies++] = netmodel_comp_cookie(m, c);
         if (after) {
@@ -361,9 +377,10 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
     o->vms = malloc(cap * sizeof *o->vms);
     o->comps = malloc(2 * cap * sizeof *o->comps);
     o->left = malloc(cap * sizeof *o->left);
-    o->cookies = malloc(4 * cap * sizeof *o->cookies);
+    o->vsws = malloc(2 * cap * sizeof *o->vsws);
+    o->cookies = malloc(8 * cap * sizeof *o->cookies);
     struct snapshot *s = calloc(1, sizeof *s);
-    int rc = ids && o->vms && o->comps && o->left && o->cookies && s ? 0 : ENOMEM;
+    int rc = ids && o->vms && o->comps && o->vsws && o->left && o->cookies && s ? 0 : ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         ids[i] = i < ch->n_vms ? ch->vms[i].o.id : ch->vms_gone[i - ch->n_vms];
         int v = netmodel_vm_by_id(&r->snap->m, ids[i]);
@@ -714,6 +731,7 @@ pass(struct reconciler *r)
     /* Every bridge's changes together, so that no bridge's ingress rule is
      * confirmed before the deeper rules it leads to on other bridges. */
     recon_flows_apply(r, ready, n_ready);
+    r->pass_applied = true;
     for (size_t i = 0; i < n_ready; i++) {
         struct agent *a = ready[i];
         if (!a->plan.error) {
@@ -831,7 +849,12 @@ run(void *arg)
         recon_bfd_scan(r);
         free(pfd);
         if (now >= next) {
+            uint64_t number = atomic_fetch_add(&r->passes_started, 1) + 1;
+            r->pass_applied = false;
             bool done = pass(r);
+            if (r->pass_applied) {
+                atomic_store(&r->passes_ended, number);
+            }
             now = ovsdb_now_ms();
             if (done) {
                 atomic_store(&r->need_load, true);  /* the resync reads the log */

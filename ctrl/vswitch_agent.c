@@ -45,6 +45,7 @@
 #include "ctrl/stream.h"
 #include "ctrl/vflow.h"
 #include "ctrl/loop.h"
+#include "ctrl/recon_tenant_ctl.h"
 
 #define VSA_MAX_PORTS 65279
 #define VSA_MAX_DEPTH 4         /* link hops one packet may take */
@@ -82,6 +83,9 @@ struct vsa_flow {
     size_t n_insts;
     uint64_t installed_ms, last_hit_ms;
     uint64_t packets, bytes;
+    /* What the bridges held for it at the last read (vsa_poll_stats): the
+     * counters grow by what those sums grew. */
+    uint64_t phys_packets, phys_bytes;
 };
 
 struct vsa_switch {
@@ -111,11 +115,23 @@ struct vsa_switch {
     bool has_generation;
     uint16_t miss_send_len;
     uint32_t next_xid;
+    /* Barrier replies wait until the reconciler's pass number 'need_pass'
+     * ended (a flow was written before it started), so that a reply means
+     * the bridges hold the flows; 'held' while one waits, and no message
+     * after it is read meanwhile. */
+    uint64_t need_pass;
+    bool held;
+    uint32_t held_xid;
+    uint64_t held_until_ms;
 };
 
 /* A frame a VM sent, waiting for the agent's thread. */
 struct vsa_frame {
-    char vm_id[37];
+    char vm_id[37];             /* a VM's own frame, or "" and: */
+    char vswitch_id[37];        /* a frame from a switch's translated flows */
+    uint32_t vport;
+    uint8_t vtable;
+    bool punt;
     uint8_t *data;              /* owned */
     size_t len;
 };
@@ -137,13 +153,14 @@ struct vswitch_agent {
     struct vsa_bucket *buckets;
     size_t n_buckets;
     uint64_t next_view_ms;
+    uint64_t next_stats_ms;
     /* Frames from VMs (vswitch_agent_vm_frame), under 'mu'; 'wake' is a
      * pipe whose read end the thread polls. */
     pthread_mutex_t mu;
     struct vsa_frame *queue;
     size_t n_queue;
     int wake[2];
-    atomic_uint_fast64_t st_vm_frames, st_vm_delivered, st_vm_dropped;
+    atomic_uint_fast64_t st_vm_frames, st_datapath_frames, st_vm_delivered, st_vm_dropped;
     atomic_uint_fast64_t st_switches, st_connected, st_flow_mods, st_flows,
         st_refused, st_quota_refused, st_packet_ins, st_packet_outs;
 };
@@ -292,6 +309,7 @@ vsa_drop(struct vsa_switch *s, const char *why)
     }
     s->state = VSA_IDLE;
     s->in_len = 0;
+    s->held = false;
     buf_clear(&s->out);
     s->role = OFPCR_ROLE_EQUAL;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 1000;
@@ -358,12 +376,13 @@ vsa_lookup(struct vsa_switch *s, uint8_t table, const struct ofmatch *key)
 }
 
 /* Runs a packet entering 's' on 'in_port' through its flow table from
- * table 0; 'depth' counts the link hops so far. */
+ * table 'table' (0 for a packet entering the switch, whose port then
+ * counts it); 'depth' counts the link hops so far. */
 static void
-vsa_pipeline(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t len,
-             int depth)
+vsa_pipeline_from(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t len,
+                  int depth, uint8_t table)
 {
-    struct vsa_port *from = vsa_port(s, in_port);
+    struct vsa_port *from = table ? NULL : vsa_port(s, in_port);
     if (from) {
         from->rx_packets++;
         from->rx_bytes += len;
@@ -373,7 +392,6 @@ vsa_pipeline(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t 
     uint32_t set_out[8];
     uint16_t set_max[8];
     size_t n_set = 0;
-    uint8_t table = 0;
     for (;;) {
         struct vsa_flow *f = vsa_lookup(s, table, &key);
         if (!f) {
@@ -415,6 +433,13 @@ vsa_pipeline(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t 
         }
         table = (uint8_t) next;
     }
+}
+
+static void
+vsa_pipeline(struct vsa_switch *s, uint32_t in_port, const uint8_t *pkt, size_t len,
+             int depth)
+{
+    vsa_pipeline_from(s, in_port, pkt, len, depth, 0);
 }
 
 /* The switch and port at the other end of link port 'p' of 's', if that
@@ -500,6 +525,22 @@ vsa_output(struct vsa_switch *s, uint32_t out_port, uint32_t in_port, const uint
 
 /* --- flows --- */
 
+/* A flow of 's' was written (committed): barrier replies from now on wait
+ * for a pass that starts after it, which the reconciler is nudged to run. */
+static void
+vsa_written(struct vsa_switch *s)
+{
+    const struct vswitch_agent_store *st = &s->agent->store;
+    if (st->passes) {
+        uint64_t started, ended;
+        st->passes(st->aux, &started, &ended);
+        s->need_pass = started + 1;
+    }
+    if (st->kick) {
+        st->kick(st->aux);
+    }
+}
+
 /* Stores 'f' (its match and instructions encoded); on success sets f->id. */
 static bool
 vsa_store_flow(struct vsa_switch *s, struct vsa_flow *f, bool reset_counts)
@@ -522,6 +563,9 @@ vsa_store_flow(struct vsa_switch *s, struct vsa_flow *f, bool reset_counts)
     }
     buf_uninit(&m);
     buf_uninit(&in);
+    if (ok) {
+        vsa_written(s);
+    }
     return ok;
 }
 
@@ -575,6 +619,7 @@ vsa_remove_flows(struct vsa_switch *s, const bool *gone, uint8_t reason)
     if (!ok) {
         return false;
     }
+    vsa_written(s);
     size_t w = 0;
     for (size_t i = 0; i < s->n_flows; i++) {
         if (gone[i]) {
@@ -1010,6 +1055,8 @@ vsa_packet_out(struct vsa_switch *s, const uint8_t *raw, size_t len,
     }
 }
 
+static void vsa_release(struct vsa_switch *);
+
 static void
 vsa_message(struct vsa_switch *s, const uint8_t *raw, size_t len)
 {
@@ -1071,9 +1118,12 @@ vsa_message(struct vsa_switch *s, const uint8_t *raw, size_t len)
         s->miss_send_len = m.u.config.miss_send_len;
         break;
     case OFPT_BARRIER_REQUEST:
-        /* Every flow-mod before it is stored already (vsa_flow_mod). */
-        ofmsg_init(&r, OFPT_BARRIER_REPLY, m.xid);
-        vsa_send(s, &r);
+        /* Every flow-mod before it is stored already (vsa_flow_mod); the
+         * reply waits until the bridges hold them too (vsa_release). */
+        s->held = true;
+        s->held_xid = m.xid;
+        s->held_until_ms = loop_now_ms() + VSWITCH_AGENT_BARRIER_WAIT_MS;
+        vsa_release(s);
         break;
     case OFPT_ROLE_REQUEST:
         vsa_role(s, raw, len, &m.u.role);
@@ -1103,12 +1153,60 @@ vsa_message(struct vsa_switch *s, const uint8_t *raw, size_t len)
     ofmsg_uninit(&m);               /* the replies borrowed from it, never uninited */
 }
 
+/* Sends the held barrier reply once the pass it waits for ended (or the
+ * wait timed out: the flows are stored and the reconciler goes on trying;
+ * the reply then only means that). */
+static void
+vsa_release(struct vsa_switch *s)
+{
+    const struct vswitch_agent_store *st = &s->agent->store;
+    uint64_t started = 0, ended = 0;
+    if (s->held && s->need_pass && st->passes) {
+        st->passes(st->aux, &started, &ended);
+    }
+    if (!s->held || (s->need_pass && st->passes && ended < s->need_pass
+                     && loop_now_ms() < s->held_until_ms)) {
+        return;
+    }
+    if (s->need_pass && ended >= s->need_pass) {
+        s->need_pass = 0;
+    }
+    s->held = false;
+    struct ofmsg r;
+    ofmsg_init(&r, OFPT_BARRIER_REPLY, s->held_xid);
+    vsa_send(s, &r);
+}
+
 /* --- I/O --- */
+
+/* Handles the whole messages s->in holds, up to a held barrier. */
+static void
+vsa_process(struct vsa_switch *s)
+{
+    size_t off = 0;
+    while (s->stream && !s->held) {
+        long ml = ofmsg_frame(s->in + off, s->in_len - off);
+        if (ml < 0) {
+            vsa_count(&s->agent->st_refused);
+            vsa_drop(s, "a message header with an impossible length");
+            return;
+        }
+        if (ml == 0 || (size_t) ml > s->in_len - off) {
+            break;
+        }
+        vsa_message(s, s->in + off, (size_t) ml);
+        off += (size_t) ml;
+    }
+    if (s->stream) {
+        memmove(s->in, s->in + off, s->in_len - off);
+        s->in_len -= off;
+    }
+}
 
 static void
 vsa_read(struct vsa_switch *s)
 {
-    for (int rounds = 0; rounds < 16 && s->stream; rounds++) {
+    for (int rounds = 0; rounds < 16 && s->stream && !s->held; rounds++) {
         if (s->in_cap - s->in_len < STREAM_RECV_MIN) {
             size_t cap = s->in_cap ? 2 * s->in_cap : 4 * STREAM_RECV_MIN;
             uint8_t *p = cap <= (1u << 20) ? realloc(s->in, cap) : NULL;
@@ -1128,25 +1226,10 @@ vsa_read(struct vsa_switch *s)
             return;
         }
         s->in_len += (size_t) n;
-        size_t off = 0;
-        for (;;) {
-            long ml = ofmsg_frame(s->in + off, s->in_len - off);
-            if (ml < 0) {
-                vsa_count(&s->agent->st_refused);
-                vsa_drop(s, "a message header with an impossible length");
-                return;
-            }
-            if (ml == 0 || (size_t) ml > s->in_len - off) {
-                break;
-            }
-            vsa_message(s, s->in + off, (size_t) ml);
-            if (!s->stream) {
-                return;
-            }
-            off += (size_t) ml;
+        vsa_process(s);
+        if (s->held) {
+            return;                 /* the rest waits in s->in */
         }
-        memmove(s->in, s->in + off, s->in_len - off);
-        s->in_len -= off;
     }
 }
 
@@ -1196,6 +1279,12 @@ vsa_service(struct vsa_switch *s)
         h.u.hello.has_bitmap = true;
         vsa_send(s, &h);
         s->state = VSA_HELLO;
+    }
+    if (s->held) {
+        vsa_release(s);
+        if (!s->held) {
+            vsa_process(s);         /* what came after the barrier */
+        }
     }
     vsa_read(s);
     if (s->stream) {
@@ -1393,9 +1482,10 @@ vsa_refresh(struct vswitch_agent *a)
 
 /* --- frames from VMs --- */
 
-void
-vswitch_agent_vm_frame(struct vswitch_agent *a, const char *vm_id, const uint8_t *frame,
-                       size_t len)
+/* Queues 'f' (its data copied from 'frame') for the agent's thread. */
+static void
+vsa_enqueue(struct vswitch_agent *a, const struct vsa_frame *in, const uint8_t *frame,
+            size_t len)
 {
     uint8_t *copy = malloc(len ? len : 1);
     bool queued = false;
@@ -1405,7 +1495,7 @@ vswitch_agent_vm_frame(struct vswitch_agent *a, const char *vm_id, const uint8_t
         if (q) {
             a->queue = q;
             struct vsa_frame *f = &q[a->n_queue++];
-            snprintf(f->vm_id, sizeof f->vm_id, "%s", vm_id);
+            *f = *in;
             memcpy(copy, frame, len);
             f->data = copy;
             f->len = len;
@@ -1424,6 +1514,56 @@ vswitch_agent_vm_frame(struct vswitch_agent *a, const char *vm_id, const uint8_t
     }
 }
 
+void
+vswitch_agent_vm_frame(struct vswitch_agent *a, const char *vm_id, const uint8_t *frame,
+                       size_t len)
+{
+    struct vsa_frame f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.vm_id, sizeof f.vm_id, "%s", vm_id);
+    vsa_enqueue(a, &f, frame, len);
+}
+
+void
+vswitch_agent_vswitch_frame(struct vswitch_agent *a, const char *vswitch_id,
+                            uint32_t vport, uint8_t vtable, bool punt,
+                            const uint8_t *frame, size_t len)
+{
+    struct vsa_frame f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.vswitch_id, sizeof f.vswitch_id, "%s", vswitch_id);
+    f.vport = vport;
+    f.vtable = vtable;
+    f.punt = punt;
+    vsa_enqueue(a, &f, frame, len);
+}
+
+/* A frame from switch 's''s translated flows (vswitch_agent_vswitch_frame):
+ * a punted flow runs here from its table; otherwise the flow output to
+ * the controller, and the tenant gets the packet-in that flow makes. */
+static void
+vsa_datapath_frame(struct vsa_switch *s, const struct vsa_frame *q)
+{
+    struct vsa_port *from = q->vtable ? NULL : vsa_port(s, q->vport);
+    if (from) {
+        from->rx_packets++;         /* it entered the switch here */
+        from->rx_bytes += q->len;
+    }
+    struct ofmatch key;
+    vflow_packet_key(q->data, q->len, q->vport, &key);
+    struct vsa_flow *f = vsa_lookup(s, q->vtable, &key);
+    if (q->punt) {
+        vsa_pipeline_from(s, q->vport, q->data, q->len, 0, q->vtable);
+        return;
+    }
+    if (!f) {
+        return;                     /* the flow changed since: dropped */
+    }
+    uint8_t reason = f->priority == 0 && f->match.n == 0 ? OFPR_NO_MATCH : OFPR_ACTION;
+    vsa_packet_in(s, q->vport, q->data, q->len, OFPCML_NO_BUFFER, reason, q->vtable,
+                  f->cookie);
+}
+
 /* Runs the frames VMs sent through their switches' flows. */
 static void
 vsa_vm_frames(struct vswitch_agent *a)
@@ -1440,7 +1580,14 @@ vsa_vm_frames(struct vswitch_agent *a)
     pthread_mutex_unlock(&a->mu);
     for (size_t i = 0; i < n; i++) {
         bool done = false;
-        for (size_t k = 0; k < a->n_sw && !done; k++) {
+        for (size_t k = 0; !q[i].vm_id[0] && k < a->n_sw && !done; k++) {
+            if (!strcmp(a->sw[k]->id, q[i].vswitch_id)) {
+                vsa_count(&a->st_datapath_frames);
+                vsa_datapath_frame(a->sw[k], &q[i]);
+                done = true;
+            }
+        }
+        for (size_t k = 0; q[i].vm_id[0] && k < a->n_sw && !done; k++) {
             struct vsa_switch *s = a->sw[k];
             for (size_t p = 0; p < s->n_ports && !done; p++) {
                 if (!s->ports[p].link && !strcmp(s->ports[p].object_id, q[i].vm_id)) {
@@ -1456,6 +1603,52 @@ vsa_vm_frames(struct vswitch_agent *a)
         free(q[i].data);
     }
     free(q);
+}
+
+/* Reads the counters the bridges hold for 's''s translated flows and adds
+ * what each grew since the last read to its flow (a physical flow that
+ * restarted from zero, as after a retranslation, counts from zero); a flow
+ * that moved packets was hit now (idle timeouts). */
+static void
+vsa_poll_stats(struct vsa_switch *s)
+{
+    const struct vswitch_agent_store *st = &s->agent->store;
+    struct recon_vflow_stats *v = NULL;
+    size_t n = 0;
+    if (!st->flow_stats || !s->n_flows || st->flow_stats(st->aux, s->id, &v, &n)) {
+        free(v);
+        return;                     /* tried again at the next round */
+    }
+    uint64_t *pk = calloc(s->n_flows, sizeof *pk), *by = calloc(s->n_flows, sizeof *by);
+    for (size_t i = 0; pk && by && i < n; i++) {
+        struct ofmatch canon;
+        vflow_match_canon(&v[i].match, &canon);
+        for (size_t k = 0; k < s->n_flows; k++) {
+            struct vsa_flow *f = &s->flows[k];
+            if (f->table_id == v[i].vtable && f->priority == v[i].priority
+                && ofmatch_equal(&f->match, &canon)) {
+                pk[k] += v[i].packets;
+                by[k] += v[i].bytes;
+                break;
+            }
+        }
+    }
+    uint64_t now = loop_now_ms();
+    for (size_t k = 0; pk && by && k < s->n_flows; k++) {
+        struct vsa_flow *f = &s->flows[k];
+        uint64_t dp = pk[k] >= f->phys_packets ? pk[k] - f->phys_packets : pk[k];
+        uint64_t db = by[k] >= f->phys_bytes ? by[k] - f->phys_bytes : by[k];
+        f->packets += dp;
+        f->bytes += db;
+        f->phys_packets = pk[k];
+        f->phys_bytes = by[k];
+        if (dp) {
+            f->last_hit_ms = now;
+        }
+    }
+    free(pk);
+    free(by);
+    free(v);
 }
 
 /* --- the thread --- */
@@ -1495,12 +1688,23 @@ vsa_main(void *aux)
             fds[i].revents = 0;
         }
         int wait = (int) (a->next_view_ms > now ? a->next_view_ms - now : 0);
+        for (size_t i = 0; i < a->n_sw; i++) {
+            if (a->sw[i]->held) {
+                wait = wait < 2 ? wait : 2;     /* a pass ends soon */
+            }
+        }
         poll(fds, a->n_sw + 1, wait < 100 ? wait : 100);
         vsa_vm_frames(a);
         for (size_t i = 0; i < a->n_sw; i++) {
             if (a->sw[i]->stream) {
                 vsa_service(a->sw[i]);
             }
+        }
+        if (loop_now_ms() >= a->next_stats_ms) {
+            for (size_t i = 0; i < a->n_sw; i++) {
+                vsa_poll_stats(a->sw[i]);
+            }
+            a->next_stats_ms = loop_now_ms() + VSWITCH_AGENT_STATS_MS;
         }
         vsa_count_flows(a);
     }
@@ -1585,6 +1789,7 @@ vswitch_agent_get_stats(const struct vswitch_agent *a, struct vswitch_agent_stat
     st->packet_ins = atomic_load(&m->st_packet_ins);
     st->packet_outs = atomic_load(&m->st_packet_outs);
     st->vm_frames = atomic_load(&m->st_vm_frames);
+    st->datapath_frames = atomic_load(&m->st_datapath_frames);
     st->vm_delivered = atomic_load(&m->st_vm_delivered);
     st->vm_dropped = atomic_load(&m->st_vm_dropped);
 }

@@ -80,6 +80,7 @@
 #define VSWITCH_AGENT_MAX_OUT (4u << 20)
 
 struct vswitch_agent;
+struct recon_vflow_stats;
 
 /* One stored virtual flow: the wire bytes of its canonical match (a whole
  * ofp_match) and of its instructions. */
@@ -112,6 +113,15 @@ struct vswitch_agent_store {
     /* Delivers a frame into VM 'vm_id' (may be NULL: frames to VMs are
      * dropped). */
     int (*deliver)(void *aux, const char *vm_id, const uint8_t *frame, size_t len);
+    /* The counters the bridges hold for switch 'vswitch_id''s translated
+     * flows (ctrl/recon_tenant_ctl.h: reconciler_vswitch_stats); may be
+     * NULL (no datapath: the agent's own counts only). */
+    int (*flow_stats)(void *aux, const char *vswitch_id,
+                      struct recon_vflow_stats **out, size_t *n);
+    /* The reconciler's passes started and ended (reconciler_passes), and a
+     * nudge to start one; NULL: barrier replies wait for nothing. */
+    void (*passes)(void *aux, uint64_t *started, uint64_t *ended);
+    void (*kick)(void *aux);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);
@@ -133,6 +143,7 @@ struct vswitch_agent_stats {
     uint64_t packet_ins;        /* packet-ins sent */
     uint64_t packet_outs;       /* packet-outs accepted */
     uint64_t vm_frames;         /* frames from VMs run through their switches */
+    uint64_t datapath_frames;   /* frames from the translated flows */
     uint64_t vm_delivered;      /* frames delivered into VMs */
     uint64_t vm_dropped;        /* frames from VMs dropped: queue full, no port */
 };
@@ -149,6 +160,18 @@ void vswitch_agent_stop(struct vswitch_agent *);
 void vswitch_agent_vm_frame(struct vswitch_agent *, const char *vm_id,
                             const uint8_t *frame, size_t len);
 #define VSWITCH_AGENT_MAX_QUEUE 4096
+/* Any thread, never blocks: a frame that left switch 'vswitch_id''s
+ * translated flows for the agent (ctrl/recon_tenant_ctl.h): from virtual
+ * table 'vtable', entered on virtual port 'vport'; 'punt' when the agent is
+ * to run that flow itself.  Queued as above. */
+void vswitch_agent_vswitch_frame(struct vswitch_agent *, const char *vswitch_id,
+                                 uint32_t vport, uint8_t vtable, bool punt,
+                                 const uint8_t *frame, size_t len);
+/* How often the agent reads its switches' flow counters from the bridges
+ * (flow stats, idle timeouts), and how long a barrier reply waits at most
+ * for the reconciler to realize the flow-mods before it. */
+#define VSWITCH_AGENT_STATS_MS 1000
+#define VSWITCH_AGENT_BARRIER_WAIT_MS 5000
 
 /* Any thread. */
 void vswitch_agent_get_stats(const struct vswitch_agent *, struct vswitch_agent_stats *);

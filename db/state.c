@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/tenant_ctl.h"
+
 #define COMMON "id, name, generation, observed_generation, state, detail"
 
 static const struct db_stmt q_clouds = {
@@ -291,7 +293,7 @@ load_txn(struct db_conn *c, void *ctx_)
         m->cloudlinks[i].cost = atof(PQgetvalue(r, (int) i, 2));
     }
     PQclear(r);
-    return DB_QS_ONE;
+    return tenant_ctl_load_set(c, &m->ctl);
 }
 
 enum db_qs

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ctlset.h"
+
 /* Ports whose VM left the switch (deleted, or moved to another switch) or
  * whose link no longer ends there lose their numbers. */
 static const struct db_stmt stmt_stale = {
@@ -275,4 +277,143 @@ tenant_ctl_flow_list(struct db_conn *c, const char *vswitch_id,
     *flows = f;
     *n = rows;
     return rows ? DB_QS_ONE : DB_QS_NONE;
+}
+
+/* --- the set the datapath carries --- */
+
+static const struct db_stmt stmt_set_switches = {
+    "tenant_ctl_set_switches",
+    "SELECT id FROM vswitch WHERE controller IS NOT NULL ORDER BY id", 0,
+};
+
+static const struct db_stmt stmt_set_ports = {
+    "tenant_ctl_set_ports",
+    "SELECT p.vswitch_id, coalesce(p.vm_id, p.vlink_id), p.port_no, p.vlink_id IS NOT NULL"
+    " FROM vport p JOIN vswitch s ON s.id = p.vswitch_id"
+    " WHERE s.controller IS NOT NULL ORDER BY 1", 0,
+};
+
+static const struct db_stmt stmt_set_flows = {
+    "tenant_ctl_set_flows",
+    "SELECT f.vswitch_id, f.id, f.table_id, f.priority, encode(f.match, 'hex'),"
+    " encode(f.instructions, 'hex')"
+    " FROM vflow f JOIN vswitch s ON s.id = f.vswitch_id"
+    " WHERE s.controller IS NOT NULL ORDER BY 1, 2", 0,
+};
+
+/* The switch of row 'row' (column 0) in 's', NULL if the set lacks it. */
+static struct ctl_switch *
+set_switch(struct ctlset *s, const PGresult *r, int row)
+{
+    return (struct ctl_switch *) ctlset_switch(s, PQgetvalue(r, row, 0));
+}
+
+/* Counts the rows of each switch of 'r' into their n_ports or n_flows
+ * (by 'flows') and allocates the arrays.  False when memory runs out. */
+static bool
+set_alloc(struct ctlset *s, const PGresult *r, bool flows)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct ctl_switch *sw = set_switch(s, r, i);
+        if (sw) {
+            (*(flows ? &sw->n_flows : &sw->n_ports))++;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct ctl_switch *sw = &s->sw[i];
+        size_t n = flows ? sw->n_flows : sw->n_ports;
+        void *v = n ? calloc(n, flows ? sizeof *sw->flows : sizeof *sw->ports) : NULL;
+        if (n && !v) {
+            return false;
+        }
+        if (flows) {
+            sw->flows = v;
+            sw->n_flows = 0;
+        } else {
+            sw->ports = v;
+            sw->n_ports = 0;
+        }
+    }
+    return true;
+}
+
+static enum db_qs
+load_set(struct db_conn *c, struct ctlset *s)
+{
+    PGresult *r;
+    enum db_qs qs = db_exec(c, &stmt_set_switches, NULL, &r);
+    if (qs < 0) {
+        return qs;
+    }
+    s->n = (size_t) PQntuples(r);
+    s->sw = s->n ? calloc(s->n, sizeof *s->sw) : NULL;
+    for (size_t i = 0; s->sw && i < s->n; i++) {
+        snprintf(s->sw[i].id, sizeof s->sw[i].id, "%s", PQgetvalue(r, (int) i, 0));
+    }
+    PQclear(r);
+    if (s->n && !s->sw) {
+        s->n = 0;
+        return DB_QS_HARD;
+    }
+    ctlset_finish(s);
+
+    if ((qs = db_exec(c, &stmt_set_ports, NULL, &r)) < 0) {
+        return qs;
+    }
+    bool ok = set_alloc(s, r, false);
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        struct ctl_switch *sw = set_switch(s, r, i);
+        if (sw) {
+            struct ctl_port *p = &sw->ports[sw->n_ports++];
+            snprintf(p->object_id, sizeof p->object_id, "%s", PQgetvalue(r, i, 1));
+            p->port_no = (uint32_t) strtoul(PQgetvalue(r, i, 2), NULL, 10);
+            p->link = PQgetvalue(r, i, 3)[0] == 't';
+        }
+    }
+    PQclear(r);
+    if (!ok || !ctlset_finish(s)) {
+        return DB_QS_HARD;
+    }
+
+    if ((qs = db_exec(c, &stmt_set_flows, NULL, &r)) < 0) {
+        return qs;
+    }
+    ok = set_alloc(s, r, true);
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        struct ctl_switch *sw = set_switch(s, r, i);
+        if (!sw) {
+            continue;
+        }
+        struct ctl_flow *f = &sw->flows[sw->n_flows];
+        f->id = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        f->table = (uint8_t) atoi(PQgetvalue(r, i, 2));
+        f->priority = (uint16_t) atoi(PQgetvalue(r, i, 3));
+        f->match = from_hex(PQgetvalue(r, i, 4), &f->match_len);
+        f->insts = from_hex(PQgetvalue(r, i, 5), &f->insts_len);
+        if (!f->match || !f->insts) {
+            free(f->match);
+            free(f->insts);
+            ok = false;
+        } else {
+            sw->n_flows++;
+        }
+    }
+    PQclear(r);
+    return ok ? DB_QS_ONE : DB_QS_HARD;
+}
+
+enum db_qs
+tenant_ctl_load_set(struct db_conn *c, struct ctlset **out)
+{
+    struct ctlset *s = ctlset_create();
+    if (!s) {
+        return DB_QS_HARD;
+    }
+    enum db_qs qs = load_set(c, s);
+    if (qs < 0) {
+        ctlset_unref(s);
+        return qs;
+    }
+    *out = s;
+    return DB_QS_ONE;
 }

@@ -59,4 +59,12 @@ enum db_qs tenant_ctl_flow_list(struct db_conn *, const char *vswitch_id,
                                 struct tenant_ctl_flow **flows, size_t *n);
 void tenant_ctl_flows_free(struct tenant_ctl_flow *, size_t n);
 
+/* The controlled switches' ports and flows as the datapath carries them
+ * (core/ctlset.h), read inside the caller's transaction (db/state.c's
+ * load): *out gets a new set (one reference) on success.  Every switch
+ * that names a controller is in it, with its numbered ports and its
+ * flows. */
+struct ctlset;
+enum db_qs tenant_ctl_load_set(struct db_conn *, struct ctlset **out);
+
 #endif

@@ -222,6 +222,11 @@ static const char *const st_vms[][16] = {
      "0"},
 };
 static const char *const st_cloudlinks[][3] = {{CLOUD1, CLOUD2, "2"}};
+/* The controlled switches' set (db/tenant_ctl.c): s1 names a controller,
+ * its VM has port 1 and one flow (an empty match, no instruction). */
+static const char *const st_ctl_switches[][1] = {{SW1}};
+static const char *const st_ctl_ports[][4] = {{SW1, VM1, "1", "f"}};
+static const char *const st_ctl_flows[][6] = {{SW1, "1", "0", "0", "0001000400000000", ""}};
 /* placement_candidates: hosts with their clouds, by host name. */
 static const char *const st_candidates[][9] = {
     {HOST1, "fra-gw", CLOUD1, "aws-fra", "DE", "t", "16", "0", "0.096"},
@@ -770,6 +775,8 @@ answer(const char *name, enum op op, int n, const char *const *params)
         S("state_tenants", st_tenants), S("state_networks", st_networks),
         S("state_switches", st_switches), S("state_links", st_links),
         S("state_vms", st_vms), S("state_cloudlinks", st_cloudlinks),
+        S("tenant_ctl_set_switches", st_ctl_switches),
+        S("tenant_ctl_set_ports", st_ctl_ports), S("tenant_ctl_set_flows", st_ctl_flows),
 #undef S
     };
     for (size_t i = 0; i < sizeof state / sizeof state[0]; i++) {

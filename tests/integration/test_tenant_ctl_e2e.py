@@ -7,9 +7,12 @@ two clouds.  Blue has the very same MACs and IPs on the same hosts and no
 controller: the platform forwards for it as always.  What is shown:
   - before the controller runs, red's VMs do not reach each other (secure:
     no flow, no forwarding) while blue's do;
-  - once it runs, red's VMs ping through it (its packet-ins, packet-outs
-    and the flows it installs, run by skyvisord's agent), and what red's
-    VMs receive carries red's own addresses;
+  - once it runs, red's VMs ping through it: its packet-ins and
+    packet-outs go through skyvisord's agent, and the flows it installs are
+    compiled into the bridges' tenant tables (ctrl/vtranslate.h) at both
+    VMs' ingress bridges, so that once they are in, the pings cross the
+    datapath without a frame reaching skyvisord (the physical flows'
+    counters rise, the agent's frame counters do not);
   - when red's flows are deleted (by a controller of the test's on the
     same address, after ovs-testcontroller is gone) red's pings stop, and
     blue never noticed any of it.
@@ -138,6 +141,26 @@ def test_secure_without_its_controller_nothing_passes(world):
     assert not pings(sim, "r-a", "10.0.0.2", tries=2)
 
 
+def tenant_metrics(world):
+    text = world["daemon"].api().get("/metrics", token=None)[2]
+    return {k: float(v) for k, v in (l.rsplit(" ", 1) for l in text.splitlines()
+                                     if l.startswith("skyvisor_tenant_ctl_"))}
+
+
+def tenant_table_flows(sim, host):
+    """The ICMP flows of the tenant tables (60 and up) on a host's bridge,
+    as (table, n_packets) pairs."""
+    out = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+                      f"unix:{sim.hdir(host)}/br-sky.mgmt", ns=None).stdout
+    flows = []
+    for line in out.splitlines():
+        fields = dict(f.split("=", 1) for f in line.replace(",", " ").split()
+                      if "=" in f and f.split("=", 1)[0] in ("table", "n_packets"))
+        if int(fields.get("table", 0)) >= 60 and "icmp" in line:
+            flows.append((int(fields["table"]), int(fields["n_packets"])))
+    return flows
+
+
 def test_the_tenant_controller_forwards(world):
     sim = world["sim"]
     start_testcontroller(world)
@@ -146,12 +169,25 @@ def test_the_tenant_controller_forwards(world):
         assert time.time() < deadline, world["daemon"].read_log()[-5000:]
     assert pings(sim, "r-b", "10.0.0.1", tries=3)
     assert pings(sim, "b-b", "10.0.0.1", tries=3)
-    text = world["daemon"].api().get("/metrics", token=None)[2]
-    m = dict(l.rsplit(" ", 1) for l in text.splitlines()
-             if l.startswith("skyvisor_tenant_ctl_"))
-    assert int(m["skyvisor_tenant_ctl_vm_frames_total"]) > 0
-    assert int(m["skyvisor_tenant_ctl_vm_delivered_total"]) > 0
-    assert m["skyvisor_tenant_ctl_connected"] == "1"
+    m = tenant_metrics(world)
+    assert m["skyvisor_tenant_ctl_connected"] == 1
+    assert m["skyvisor_tenant_ctl_packet_ins_total"] > 0
+    # Its exact-match flows are in both ingress bridges' tenant tables.
+    for host in ("tc1-h1", "tc2-h1"):
+        assert tenant_table_flows(sim, host), host
+    # Pings now cross the datapath alone: the physical flows count them,
+    # and no frame of theirs reaches the agent.
+    before = {h: sum(n for _, n in tenant_table_flows(sim, h)) for h in ("tc1-h1", "tc2-h1")}
+    frames = (m["skyvisor_tenant_ctl_vm_frames_total"]
+              + m["skyvisor_tenant_ctl_datapath_frames_total"])
+    assert sim.ping("r-a", "10.0.0.2", count=10, wait=1)
+    time.sleep(1.5)                 # the datapath's counters reach the flows
+    after = {h: sum(n for _, n in tenant_table_flows(sim, h)) for h in ("tc1-h1", "tc2-h1")}
+    assert after["tc1-h1"] - before["tc1-h1"] >= 10, (before, after)
+    assert after["tc2-h1"] - before["tc2-h1"] >= 10, (before, after)
+    m = tenant_metrics(world)
+    assert (m["skyvisor_tenant_ctl_vm_frames_total"]
+            + m["skyvisor_tenant_ctl_datapath_frames_total"]) - frames <= 2, m
 
 
 def test_without_flows_pings_stop(world):
