@@ -71,6 +71,13 @@ qs_errno(enum db_qs qs)
 }
 
 static int
+store_connected(void *aux, const char *vswitch_id, bool connected)
+{
+    struct vswitch_store *v = aux;
+    return qs_errno(tenant_ctl_set_connected(v->db, vswitch_id, connected));
+}
+
+static int
 store_view(void *aux, char **json)
 {
     struct vswitch_store *v = aux;
@@ -148,6 +155,7 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon)
         .deliver = recon ? store_deliver : NULL,
         .flow_stats = recon ? store_flow_stats : NULL,
         .passes = recon ? store_passes : NULL, .kick = recon ? store_kick : NULL,
+        .connected = store_connected,
         .aux = v,
     };
     v->recon = recon;

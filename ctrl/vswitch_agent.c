@@ -120,6 +120,8 @@ struct vsa_switch {
      * the bridges hold the flows; 'held' while one waits, and no message
      * after it is read meanwhile. */
     uint64_t need_pass;
+    int8_t published;           /* the connection state the store last
+                                 * took: -1 none yet, 0 down, 1 up */
     bool held;
     uint32_t held_xid;
     uint64_t held_until_ms;
@@ -256,8 +258,14 @@ vsa_count_flows(struct vswitch_agent *a)
 {
     uint64_t n = 0, conn = 0;
     for (size_t i = 0; i < a->n_sw; i++) {
-        n += a->sw[i]->n_flows;
-        conn += a->sw[i]->state == VSA_ACTIVE;
+        struct vsa_switch *s = a->sw[i];
+        bool up = s->state == VSA_ACTIVE;
+        n += s->n_flows;
+        conn += up;
+        if (a->store.connected && s->published != up
+            && !a->store.connected(a->store.aux, s->id, up)) {
+            s->published = up;      /* else tried again on the next round */
+        }
     }
     atomic_store(&a->st_flows, n);
     atomic_store(&a->st_connected, conn);
@@ -1440,6 +1448,7 @@ vsa_refresh(struct vswitch_agent *a)
             a->sw = nsw;
             a->sw[a->n_sw++] = s;
             s->agent = a;
+            s->published = -1;
             snprintf(s->id, sizeof s->id, "%s", id);
             buf_init(&s->out);
             s->role = OFPCR_ROLE_EQUAL;

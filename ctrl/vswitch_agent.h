@@ -122,6 +122,10 @@ struct vswitch_agent_store {
      * nudge to start one; NULL: barrier replies wait for nothing. */
     void (*passes)(void *aux, uint64_t *started, uint64_t *ended);
     void (*kick)(void *aux);
+    /* Records whether switch 'vswitch_id''s controller is connected (the
+     * platform forwards a standalone switch only while it is not); may be
+     * NULL. */
+    int (*connected)(void *aux, const char *vswitch_id, bool connected);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);

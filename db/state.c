@@ -32,7 +32,9 @@ static const struct db_stmt q_networks = {
 static const struct db_stmt q_switches = {
     "state_switches",
     "SELECT " COMMON ", network_id, seq,"
-    " controller IS NOT NULL AND fail_mode = 'secure' FROM vswitch ORDER BY id", 0};
+    " controller IS NOT NULL AND (fail_mode = 'secure' OR EXISTS (SELECT 1"
+    "  FROM vswitch_controller c WHERE c.vswitch_id = vswitch.id AND c.connected))"
+    " FROM vswitch ORDER BY id", 0};
 static const struct db_stmt q_links = {
     "state_links",
     "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};

@@ -417,3 +417,19 @@ tenant_ctl_load_set(struct db_conn *c, struct ctlset **out)
     *out = s;
     return DB_QS_ONE;
 }
+
+static const struct db_stmt stmt_set_connected = {
+    "tenant_ctl_set_connected",
+    "INSERT INTO vswitch_controller AS c (vswitch_id, connected)"
+    " SELECT $1::uuid, $2::boolean WHERE EXISTS (SELECT 1 FROM vswitch WHERE id = $1::uuid)"
+    " ON CONFLICT (vswitch_id) DO UPDATE SET connected = excluded.connected, since = now()"
+    " WHERE c.connected IS DISTINCT FROM excluded.connected", 2,
+};
+
+enum db_qs
+tenant_ctl_set_connected(struct db_conn *c, const char *vswitch_id, bool connected)
+{
+    const char *p[] = {vswitch_id, connected ? "true" : "false"};
+    enum db_qs qs = db_exec(c, &stmt_set_connected, p, NULL);
+    return qs < 0 ? qs : DB_QS_ONE;
+}

@@ -16,6 +16,7 @@
 #ifndef SKYVISOR_DB_TENANT_CTL_H
 #define SKYVISOR_DB_TENANT_CTL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "db/db.h"
@@ -66,5 +67,10 @@ void tenant_ctl_flows_free(struct tenant_ctl_flow *, size_t n);
  * flows. */
 struct ctlset;
 enum db_qs tenant_ctl_load_set(struct db_conn *, struct ctlset **out);
+
+/* Records whether switch 'vswitch_id''s controller is connected
+ * (migrations/014); a row that says so already is left alone. */
+enum db_qs tenant_ctl_set_connected(struct db_conn *, const char *vswitch_id,
+                                    bool connected);
 
 #endif
