@@ -24,10 +24,12 @@
  * controller may pipeline FEATURES_REQUEST after its HELLO).
  *
  * Flows live in memory (struct vsa_flow, per switch) and in PostgreSQL; the
- * database write comes first, so an acknowledged flow-mod (its barrier
- * reply) is stored.  Counters and timeouts are the agent's: a flow counts
- * the packets the agent's own pipeline sends through it (packet-outs to
- * links and to TABLE). */
+ * database write comes first, so an acknowledged flow-mod is stored, and a
+ * barrier reply waits for the reconciler's pass that compiles it into the
+ * bridges (vsa_release).  Counters and timeouts are the agent's: a flow
+ * counts the packets the agent's own pipeline sends through it (packet-outs
+ * to links and to TABLE, punted flows) plus what its translated flows on
+ * the bridges counted (vsa_poll_stats). */
 #include "ctrl/vswitch_agent.h"
 
 #include <errno.h>

@@ -37,17 +37,21 @@
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.
  *
- *   VMs         with fail_mode secure, a VM's IPv4 and ARP reach the agent
- *                 (ctrl/recon_tenant_ctl.h) instead of the platform's
- *                 forwarding, run through its switch's flows here, and what
- *                 they output to a VM port is delivered by packet-out at that
- *                 VM's bridge (so is a packet-out to a VM port): the
- *                 tenant's flows forward in software, one trip through
- *                 skyvisord per frame, not yet in the bridges' tables.  No
- *                 flow, no forwarding (secure).  With `standalone` the
- *                 platform forwards as for any switch (its own forwarding,
- *                 whether the controller is there or not), and the
- *                 controller sees only what crosses the virtual links.
+ *   VMs         a VM's IPv4 and ARP run through its switch's flows in
+ *                 the bridges' own tables (ctrl/vtranslate.h): what
+ *                 reaches the agent from there (a flow's output to the
+ *                 controller, a punted flow, vswitch_agent_vswitch_frame)
+ *                 becomes the tenant's packet-in or runs through the
+ *                 agent's pipeline, whose outputs to a VM port are
+ *                 delivered by packet-out at that VM's bridge (so is a
+ *                 packet-out to a VM port).  Flow stats add what the
+ *                 bridges' translated flows counted (read every
+ *                 VSWITCH_AGENT_STATS_MS, which also runs idle timeouts);
+ *                 a barrier reply waits until the reconciler realized the
+ *                 flow-mods before it (at most VSWITCH_AGENT_BARRIER_WAIT_MS).
+ *                 No flow, no forwarding (secure).  With `standalone` the
+ *                 platform forwards as for any switch while the controller
+ *                 is not connected (the agent records the connection).
  *
  * Quotas (per tenant, over all its controlled switches): at most
  * VSWITCH_AGENT_MAX_FLOWS flows (FLOW_MOD_FAILED TABLE_FULL beyond), and

@@ -24,6 +24,7 @@ controller: the platform forwards for it as always.  What is shown:
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,8 @@ import time
 import pytest
 
 from conftest import ROOT, Skyvisord, free_port, ok
-from test_vswitch_agent import OFPT_FLOW_MOD, Ctl, flow_mod
+from test_vswitch_agent import (OFPT_FLOW_MOD, Ctl, apply_actions, flow_mod, match,
+                                output)
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -224,6 +226,17 @@ def test_without_flows_pings_stop(world):
         stats = ctl.port_stats()
         for vm in ("r-a", "r-b"):
             assert stats[ports[vm]]["rx_packets"] > 0 and stats[ports[vm]]["tx_packets"] > 0
+        # A barrier reply means the bridges hold what came before it: a
+        # flow added right before one is in both ingress bridges' tables
+        # when the reply comes.
+        ip_only = match(struct.pack("!IH", 0x80000a02, 0x0800))
+        fm = flow_mod(priority=4321, m=ip_only,
+                      insts=apply_actions(output(ports["r-b"])))
+        assert ctl.error_of(OFPT_FLOW_MOD, fm) is None
+        for host in ("tc1-h1", "tc2-h1"):
+            assert "priority=4321" in cloudsim.sh(
+                "ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+                f"unix:{sim.hdir(host)}/br-sky.mgmt", "table=60", ns=None).stdout, host
         assert ctl.error_of(OFPT_FLOW_MOD, flow_mod(command=3, table=0xff)) is None
         assert ctl.flows() == []
         assert not pings(sim, "r-a", "10.0.0.2", tries=2)
