@@ -6,14 +6,18 @@ One controller (the OpenFlow 1.3 client of tests/integration/
 test_vswitch_agent.py) drives, in the same run, two switches one after the
 other:
   - skyvisord's virtual switch of a controlled virtual switch (TCP over
-    loopback; skyvisord with its reconciler and a PostgreSQL of its own);
+    loopback; skyvisord with its reconciler and a PostgreSQL of its own),
+    whose one VM sits on a real Open vSwitch host that skyvisord manages,
+    so every flow is compiled into that bridge's tenant tables
+    (ctrl/vtranslate.h) before the barrier reply;
   - a plain Open vSwitch bridge (userspace datapath, in a tools/cloudsim.py
     host's namespace), over its management socket (unix; asynchronous
     messages asked for with SET_ASYNC).
 Measured on each, sequentially, one request outstanding at a time:
   flow-mod -> barrier  an add of a distinct exact-match flow and a barrier,
                        until the barrier reply (skyvisord stores each flow
-                       in PostgreSQL before it answers);
+                       in PostgreSQL, and replies once a reconciler pass
+                       put it on the VM's bridge);
   packet-in round trip a packet-out whose action outputs to CONTROLLER,
                        until the packet-in it makes.
 Output: p50, p99 and mean per measurement and switch, on stdout."""
@@ -46,24 +50,31 @@ def main():
     d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True).start()
     state = tempfile.mkdtemp(prefix="bench-tc-")
     spec = {"prefix": f"svb{os.getpid() % 1000}",
-            "clouds": [{"name": "b1", "hosts": [{"name": "b1-h1", "tunnel_ip": "198.18.9.1"}]}],
-            "vms": []}
+            "clouds": [{"name": "b1", "hosts": [{"name": "b1-h1", "tunnel_ip": "198.18.9.1"},
+                                                {"name": "b1-h2", "tunnel_ip": "198.18.9.2"}]}],
+            "vms": [{"name": "v1", "host": "b1-h2", "iface": "v1",
+                     "mac": "02:00:00:00:00:01", "ip": "10.0.0.1"}]}
     try:
         with cloudsim.Sim(spec, state) as sim:
             api = d.api()
             ok(api.post("/v1/clouds", {"name": "b1", "provider": "aws", "region": "r1",
                                        "jurisdiction": "DE", "kind": "public"}))
-            ok(api.post("/v1/hosts", {"name": "b1-h1", "cloud": "b1",
-                                      "tunnel_ip": "198.18.9.1",
-                                      "ovsdb": "unix:/nonexistent/db.sock",
-                                      "openflow": "unix:/nonexistent/br.mgmt"}))
+            ok(api.post("/v1/hosts", sim.host_body(sim.spec["clouds"][0]["hosts"][1], "b1")))
             ok(api.post("/v1/tenants", {"name": "t", "controller_allow": ["127.0.0.1/32"]}))
             ok(api.post("/v1/tenants/t/networks", {"name": "n", "subnet": "10.0.0.0/24"}))
             virt = of.Ctl()
             ok(api.post("/v1/tenants/t/networks/n/switches",
                         {"name": "s", "controller": virt.target}))
             virt.accept()
-            of.settle(virt, 0)
+            ok(api.post("/v1/tenants/t/networks/n/vms",
+                        {"name": "v1", "mac": "02:00:00:00:00:01", "ip": "10.0.0.1",
+                         "switch": "s", "iface": "v1", "placement": {"host": "b1-h2"}}))
+            deadline = time.time() + 60
+            while ok(api.get("/v1/tenants/t/networks/n/vms/v1"))["status"]["state"] \
+                    != "realized":
+                assert time.time() < deadline, "the VM was not realized"
+                time.sleep(0.2)
+            of.settle(virt, 1)
 
             sim.vsctl("b1-h1", "add-br", "br-bench", "--", "set", "bridge", "br-bench",
                       "datapath_type=netdev", "protocols=OpenFlow13", "fail-mode=secure")
