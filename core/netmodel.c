@@ -801,10 +801,16 @@ vm_port_spec(const struct netmodel *m, int v, bool second, struct nm_port *p)
     p->vm = v;
     p->peer = -1;
     p->second = second;
+    /* Copied, not formatted: every pass lists every host's ports. */
     if (vm->iface[0]) {
-        snprintf(p->name, sizeof p->name, "%s", vm->iface);
+        size_t n = strnlen(vm->iface, sizeof p->name - 1);
+        memcpy(p->name, vm->iface, n);
+        p->name[n] = 0;
     } else {
-        snprintf(p->name, sizeof p->name, "vm%.8s", vm->o.id);
+        size_t n = strnlen(vm->o.id, 8);
+        memcpy(p->name, "vm", 2);
+        memcpy(p->name + 2, vm->o.id, n);
+        p->name[2 + n] = 0;
         p->internal = true;
     }
 }
@@ -1277,8 +1283,10 @@ flows_flood(struct fctx *c, int comp)
     struct nm_flow *f = flow_new(c, NM_T_FLOOD, 100, netmodel_comp_cookie(m, comp));
     match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
     match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
-    for (const int *d = m->comp_vms[comp]; *d >= 0; d++) {
-        if (m->vms[*d].host == c->h && c->vm_port[*d]) {
+    /* This host's VMs, not the component's: the same members in the same
+     * (index) order, without visiting every member on every bridge. */
+    for (const int *d = m->vms_on_host[c->h]; *d >= 0; d++) {
+        if (m->vm_comp[*d] == comp && c->vm_port[*d]) {
             act(c, f, NA_OUTPUT, c->vm_port[*d]);
         }
     }
@@ -1376,6 +1384,117 @@ flows_ff_groups(struct fctx *c, const struct wanff_plan *p, size_t from)
     }
 }
 
+/* The port numbers of every port of host c->h, and the components with a
+ * numbered member there (comp_seen). */
+static void
+all_ports(struct fctx *c, uint8_t *comp_seen)
+{
+    const struct netmodel *m = c->m;
+    int h = c->h;
+    struct nm_port *ports;
+    size_t n_ports;
+    c->rc = netmodel_ports(m, h, &ports, &n_ports);
+    if (c->rc) {
+        return;
+    }
+    for (size_t i = 0; i < n_ports; i++) {
+        uint32_t no = c->ofport(c->aux, h, ports[i].name);
+        if (ports[i].kind == NM_PORT_VM) {
+            c->vm_port[ports[i].vm] = no;
+        } else {
+            c->tun_port[ports[i].peer] = no;
+        }
+    }
+    free(ports);
+    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
+        if (m->vm_comp[*v] >= 0 && c->vm_port[*v]) {
+            comp_seen[m->vm_comp[*v]] = 1;
+        }
+    }
+    for (const int *v = m->mig_vms; *v >= 0; v++) {
+        if (netmodel_vm_second(m, *v) == h && m->vm_comp[*v] >= 0 && c->vm_port[*v]) {
+            comp_seen[m->vm_comp[*v]] = 1;
+        }
+    }
+}
+
+/* Sets c->vm_port[v] from its port at this host (its own, or its
+ * migration's second place); its number, 0 if none. */
+static uint32_t
+vm_port_here(struct fctx *c, int v)
+{
+    const struct netmodel *m = c->m;
+    bool second = m->vms[v].host != c->h;
+    if (second && netmodel_vm_second(m, v) != c->h) {
+        return 0;
+    }
+    struct nm_port p;
+    vm_port_spec(m, v, second, &p);
+    return c->vm_port[v] = c->ofport(c->aux, c->h, p.name);
+}
+
+/* What all_ports() finds, for what the flows of owners[0..n_owners) and
+ * the floods of comps[0..n_comps) use: the tunnels, the owners' ports
+ * here, the members' ports here of the floods compiled, and comp_seen
+ * for the owners' components (the first numbered member here is
+ * enough). */
+static void
+scoped_ports(struct fctx *c, const int *owners, size_t n_owners, const int *comps,
+             size_t n_comps, uint8_t *comp_seen)
+{
+    const struct netmodel *m = c->m;
+    int h = c->h;
+    for (int pass = 0; pass < 2; pass++) {
+        const int *peers = pass ? (m->backup_adj ? m->backup_adj[h] : NULL) : m->adj[h];
+        for (const int *peer = peers; peer && *peer >= 0; peer++) {
+            char name[16];
+            netmodel_tunnel_name(m, h, *peer, name);
+            c->tun_port[*peer] = c->ofport(c->aux, h, name);
+        }
+    }
+    for (size_t i = 0; i < n_owners; i++) {
+        vm_port_here(c, owners[i]);
+    }
+    for (size_t i = 0; i < n_comps; i++) {
+        for (const int *v = m->vms_on_host[h]; comps[i] >= 0 && *v >= 0; v++) {
+            if (m->vm_comp[*v] == comps[i] && !c->vm_port[*v]) {
+                vm_port_here(c, *v);
+            }
+        }
+    }
+    uint8_t *asked = calloc(m->n_comps ? m->n_comps : 1, 1);
+    if (!asked) {
+        c->rc = ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < n_owners; i++) {
+        int k = m->vm_comp[owners[i]];
+        if (k < 0 || asked[k]) {
+            continue;
+        }
+        asked[k] = 1;
+        for (const int *v = m->vms_on_host[h]; *v >= 0 && !comp_seen[k]; v++) {
+            comp_seen[k] = m->vm_comp[*v] == k && (c->vm_port[*v] || vm_port_here(c, *v));
+        }
+        for (const int *v = m->mig_vms; *v >= 0 && !comp_seen[k]; v++) {
+            comp_seen[k] = m->vm_comp[*v] == k && netmodel_vm_second(m, *v) == h
+                           && (c->vm_port[*v] || vm_port_here(c, *v));
+        }
+    }
+    for (size_t i = 0; i < n_comps; i++) {
+        /* A flood compiled needs to know its component has members here. */
+        int k = comps[i];
+        for (const int *v = m->vms_on_host[h]; k >= 0 && *v >= 0 && !comp_seen[k]; v++) {
+            comp_seen[k] = m->vm_comp[*v] == k && c->vm_port[*v];
+        }
+        for (const int *v = m->mig_vms; k >= 0 && *v >= 0 && !comp_seen[k]; v++) {
+            comp_seen[k] = m->vm_comp[*v] == k && netmodel_vm_second(m, *v) == h
+                           && (c->vm_port[*v] || vm_port_here(c, *v));
+        }
+    }
+    free(asked);
+}
+
 /* Compiles the flows of host 'h': every flow, or when 'scoped' only those
  * of the VMs owners[0..n_owners) and the floods of comps[0..n_comps). */
 static int
@@ -1400,31 +1519,15 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
         goto out;
     }
 
-    /* Port numbers. */
-    struct nm_port *ports;
-    size_t n_ports;
-    c.rc = netmodel_ports(m, h, &ports, &n_ports);
+    if (scoped) {
+        /* Only the port numbers these owners' flows use, asked for one by
+         * one: a change's cost does not grow with the VMs on the host. */
+        scoped_ports(&c, owners, n_owners, comps, n_comps, comp_seen);
+    } else {
+        all_ports(&c, comp_seen);
+    }
     if (c.rc) {
         goto out;
-    }
-    for (size_t i = 0; i < n_ports; i++) {
-        uint32_t no = ofport(aux, h, ports[i].name);
-        if (ports[i].kind == NM_PORT_VM) {
-            c.vm_port[ports[i].vm] = no;
-        } else {
-            c.tun_port[ports[i].peer] = no;
-        }
-    }
-    free(ports);
-    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
-        if (m->vm_comp[*v] >= 0 && c.vm_port[*v]) {
-            comp_seen[m->vm_comp[*v]] = 1;
-        }
-    }
-    for (const int *v = m->mig_vms; *v >= 0; v++) {
-        if (netmodel_vm_second(m, *v) == h && m->vm_comp[*v] >= 0 && c.vm_port[*v]) {
-            comp_seen[m->vm_comp[*v]] = 1;
-        }
     }
 
     if (scoped) {                   /* in the order of a whole compile */

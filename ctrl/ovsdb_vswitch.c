@@ -321,6 +321,12 @@ update_port(const struct ovsdb_replica *rep, const char *port_uuid,
     return err;
 }
 
+static int
+cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 int
 ovsdb_vswitch_ensure_port(const struct ovsdb_replica *rep,
                           const struct ovsdb_vswitch_port *spec,
@@ -340,7 +346,11 @@ ovsdb_vswitch_ensure_port(const struct ovsdb_replica *rep,
                                             &port_uuid);
     int err;
     if (port) {
-        if (!ovsdb_datum_has_uuid(json_object_get(br, "ports"), port_uuid)) {
+        bool here = spec->bridge_ports
+                    ? bsearch(&port_uuid, spec->bridge_ports, spec->n_bridge_ports,
+                              sizeof *spec->bridge_ports, cmp_str_ptr) != NULL
+                    : ovsdb_datum_has_uuid(json_object_get(br, "ports"), port_uuid);
+        if (!here) {
             return EEXIST;
         }
         err = update_port(rep, port_uuid, port, spec, txnp);

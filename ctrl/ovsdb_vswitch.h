@@ -49,6 +49,11 @@ struct ovsdb_vswitch_port {
                                    (e.g. skyvisor-vm-id); NULL: none. */
     const json_t *bfd;          /* Interface bfd, exact; NULL: left as it
                                    is. */
+    /* Optional: the UUIDs of the bridge's ports in the same replica,
+     * sorted by strcmp (borrowed), so that a bridge of many ports is not
+     * searched once per port; NULL: its "ports" column is searched. */
+    const char *const *bridge_ports;
+    size_t n_bridge_ports;
 };
 
 struct ovsdb_vswitch_tunnel {

@@ -352,6 +352,62 @@ plan_flow(void *aux, const struct ofmsg *msg_)
     return rc;
 }
 
+/* What an owners' plan covers on one bridge: the floods of the owners'
+ * components only where an owner is or was (a flood lists the members of
+ * its own host, so nowhere else does it change), and the cookies swept
+ * accordingly: every other cookie of the owners', and those floods'. */
+struct host_scope {
+    int *comps;                     /* owned */
+    size_t n_comps;
+    uint64_t *cookies;              /* owned, sorted as owners->cookies */
+    size_t n_cookies;
+};
+
+/* Whether owners' component 'name' is or was on host 'h' through an owner. */
+static bool
+flood_here(const struct netmodel *m, int h, const struct recon_owners *o, uint32_t name)
+{
+    for (size_t i = 0; i < o->n_vms; i++) {
+        int v = o->vms[i], c = m->vm_comp[v];
+        if (c >= 0 && m->comp_name[c] == name && m->vms[v].host == h) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < o->n_left; i++) {
+        if (o->left[i].comp == name && !strcmp(o->left[i].host, m->hosts[h].o.id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Fills 'hs' for host 'h'.  0 or ENOMEM (hs's arrays freed by the
+ * caller either way). */
+static int
+host_scope_init(struct host_scope *hs, const struct netmodel *m, int h,
+                const struct recon_owners *o)
+{
+    hs->comps = malloc((o->n_comps ? o->n_comps : 1) * sizeof *hs->comps);
+    hs->cookies = malloc((o->n_cookies ? o->n_cookies : 1) * sizeof *hs->cookies);
+    if (!hs->comps || !hs->cookies) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < o->n_comps; i++) {
+        int c = o->comps[i];
+        if (c >= 0 && flood_here(m, h, o, m->comp_name[c])) {
+            hs->comps[hs->n_comps++] = c;
+        }
+    }
+    for (size_t i = 0; i < o->n_cookies; i++) {
+        uint64_t ck = o->cookies[i];
+        if ((ck & NM_COOKIE_MASK) != NM_COOKIE_MAGIC || (ck >> 56 & 0xf) != NM_CK_COMP
+            || flood_here(m, h, o, (uint32_t) ck)) {
+            hs->cookies[hs->n_cookies++] = ck;
+        }
+    }
+    return 0;
+}
+
 int
 recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct agent *a,
                  const struct recon_owners *owners)
@@ -374,9 +430,13 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
     }
     struct nm_flows want = {0};
+    struct host_scope hs = {0};
     int rc = ENOMEM;
+    if (owners && host_scope_init(&hs, m, h, owners)) {
+        goto out;
+    }
     if (owners ? netmodel_flows_owners(m, h, lookup_ofport, a, owners->vms, owners->n_vms,
-                                       owners->comps, owners->n_comps, &want)
+                                       hs.comps, hs.n_comps, &want)
                : netmodel_flows(m, h, lookup_ofport, a, &want)) {
         goto out;
     }
@@ -408,7 +468,7 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
                                  owners ? owners->n_vsws : 0, plan_flow, &pc))) {
         goto out;
     }
-    rc = owners ? flowtable_sweep_cookies(a->ft, owners->cookies, owners->n_cookies,
+    rc = owners ? flowtable_sweep_cookies(a->ft, hs.cookies, hs.n_cookies,
                                           &p->dels, &p->n_dels, &p->cap_dels)
                 : flowtable_sweep(a->ft, NULL, NULL, &p->dels, &p->n_dels, &p->cap_dels);
     if (!rc && unflagged) {
@@ -434,6 +494,8 @@ out:
     }
     flowtable_destroy(unflagged);
     nm_flows_clear(&want);
+    free(hs.comps);
+    free(hs.cookies);
     return rc;
 }
 

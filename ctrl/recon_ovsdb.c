@@ -371,6 +371,35 @@ apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, s
     pthread_mutex_unlock(&r->mu);
 }
 
+static int
+cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The UUIDs of bridge 'name''s ports in 'rep', sorted (borrowed from the
+ * replica: valid until it changes; the array is the caller's), NULL when
+ * memory runs out.  An unknown bridge has none. */
+static const char **
+bridge_port_uuids(const struct ovsdb_replica *rep, const char *name, size_t *n)
+{
+    const json_t *brow = ovsdb_replica_find(rep, "Bridge", "name", name, NULL);
+    const json_t *pset = brow ? json_object_get(brow, "ports") : NULL;
+    size_t np = pset ? ovsdb_datum_n(pset) : 0;
+    const char **v = malloc((np ? np : 1) * sizeof *v);
+    *n = 0;
+    for (size_t i = 0; v && i < np; i++) {
+        const char *u = ovsdb_datum_get_uuid(ovsdb_datum_at(pset, i));
+        if (u) {
+            v[(*n)++] = u;
+        }
+    }
+    if (v) {
+        qsort(v, *n, sizeof *v, cmp_str_ptr);
+    }
+    return v;
+}
+
 /* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
  * host's VMs whose port could not be configured; their port numbers are
  * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
@@ -421,7 +450,11 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
      * and Interface and adds it to the bridge), so their order does not
      * matter, and a failed one is recomputed by the next pass. */
     struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
-    if (!txns) {
+    size_t n_bp = 0;
+    const char **bp = bridge_port_uuids(rep, ho->bridge, &n_bp);
+    if (!txns || !bp) {
+        free(txns);
+        free(bp);
         recon_agent_error(a, "out of memory");
         return;
     }
@@ -437,6 +470,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
             struct ovsdb_vswitch_port spec = {
                 .bridge = ho->bridge, .name = p->name,
                 .type = p->internal ? "internal" : NULL, .external_ids = eid,
+                .bridge_ports = bp, .n_bridge_ports = n_bp,
             };
             rc = ovsdb_vswitch_ensure_port(rep, &spec, &txn);
             json_decref(eid);
@@ -471,6 +505,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
         txns[i] = txn;
     }
+    free(bp);                       /* points into the replica: before it moves */
     apply_txns(r, a, ports, n, txns, vm_err);
     free(txns);
     rep = ovsdb_get_replica(a->db);
@@ -481,8 +516,17 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     const json_t *pset = brow ? json_object_get(brow, "ports") : NULL;
     size_t np = pset ? ovsdb_datum_n(pset) : 0;
     char **stale = calloc(np ? np : 1, sizeof *stale);
-    size_t n_stale = 0;
-    for (size_t i = 0; stale && i < np; i++) {
+    size_t n_stale = 0, n_wanted = 0;
+    const char **wanted_names = malloc((n ? n : 1) * sizeof *wanted_names);
+    for (size_t j = 0; wanted_names && j < n; j++) {
+        if (!ports[j].internal) {
+            wanted_names[n_wanted++] = ports[j].name;
+        }
+    }
+    if (wanted_names) {
+        qsort(wanted_names, n_wanted, sizeof *wanted_names, cmp_str_ptr);
+    }
+    for (size_t i = 0; stale && wanted_names && i < np; i++) {
         const char *pu = ovsdb_datum_get_uuid(ovsdb_datum_at(pset, i));
         const json_t *prow = pu ? ovsdb_replica_row(rep, "Port", pu) : NULL;
         const char *pname = prow ? json_string_value(json_object_get(prow, "name")) : NULL;
@@ -490,14 +534,11 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
                                            "skyvisor")) {
             continue;
         }
-        bool wanted = false;
-        for (size_t j = 0; j < n && !wanted; j++) {
-            wanted = !ports[j].internal && !strcmp(ports[j].name, pname);
-        }
-        if (!wanted) {
+        if (!bsearch(&pname, wanted_names, n_wanted, sizeof *wanted_names, cmp_str_ptr)) {
             stale[n_stale++] = strdup(pname);
         }
     }
+    free(wanted_names);
     for (size_t i = 0; i < n_stale; i++) {
         txn = NULL;
         if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)) {

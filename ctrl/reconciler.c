@@ -764,8 +764,10 @@ pass(struct reconciler *r)
         malloc_trim(0);
     }
     r->mig_next_us = recon_migration_pass(r, m);
-    recon_lifecycle_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
+    /* After the statuses: its periodic sample reads every VM's counters,
+     * which a change's status must not wait for. */
+    recon_lifecycle_pass(r, m);
     for (size_t v = 0; v < m->n_vms; v++) {
         /* A port that failed is tried again: its host is not left alone. */
         struct agent *a = vm_err[v] && m->vms[v].host >= 0
