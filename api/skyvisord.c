@@ -538,7 +538,7 @@ main(int argc, char **argv)
             goto out;
         }
         /* The tenants' controllers: a virtual switch each (its own thread). */
-        agent = vswitch_store_start(conninfo, config.recon);
+        agent = vswitch_store_start(conninfo, config.recon, opt.leases ? keeper : NULL);
         if (!agent) {
             goto out;
         }

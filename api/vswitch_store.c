@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/lease_keeper.h"
 #include "core/vlog.h"
 #include "ctrl/recon_tenant_ctl.h"
 #include "ctrl/reconciler.h"
@@ -15,6 +16,7 @@ struct vswitch_store {
     struct vswitch_agent_store store;
     struct vswitch_agent *agent;
     struct reconciler *recon;
+    struct lease_keeper *keeper;
     struct recon_tenant_ctl hook;
 };
 
@@ -75,6 +77,13 @@ store_connected(void *aux, const char *vswitch_id, bool connected)
 {
     struct vswitch_store *v = aux;
     return qs_errno(tenant_ctl_set_connected(v->db, vswitch_id, connected));
+}
+
+static bool
+store_serves(void *aux, const char *cloud_id)
+{
+    struct vswitch_store *v = aux;
+    return cloud_id[0] && lease_keeper_owns(v->keeper, cloud_id, NULL);
 }
 
 static int
@@ -140,7 +149,8 @@ store_flow_list(void *aux, const char *vswitch_id, struct vswitch_agent_flow **o
 }
 
 struct vswitch_store *
-vswitch_store_start(const char *conninfo, struct reconciler *recon)
+vswitch_store_start(const char *conninfo, struct reconciler *recon,
+                    struct lease_keeper *keeper)
 {
     struct vswitch_store *v = calloc(1, sizeof *v);
     if (!v || !(v->db = db_conn_create(conninfo))) {
@@ -155,10 +165,11 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon)
         .deliver = recon ? store_deliver : NULL,
         .flow_stats = recon ? store_flow_stats : NULL,
         .passes = recon ? store_passes : NULL, .kick = recon ? store_kick : NULL,
-        .connected = store_connected,
+        .connected = store_connected, .serves = keeper ? store_serves : NULL,
         .aux = v,
     };
     v->recon = recon;
+    v->keeper = keeper;
     struct vswitch_agent_options o = {.store = &v->store};
     if (!(v->agent = vswitch_agent_start(&o))) {
         vlog(VLOG_ERR, "vswitch", "the tenant-controller agent did not start");

@@ -18,7 +18,11 @@ struct vswitch_store;
  * (borrowed; it outlives the store) for its VMs' frames
  * (ctrl/recon_tenant_ctl.h).  NULL on failure (logged).  The caller owns
  * the result. */
-struct vswitch_store *vswitch_store_start(const char *conninfo, struct reconciler *recon);
+struct lease_keeper;
+/* 'keeper' (borrowed, may be NULL) decides which switches this instance
+ * serves when there are several (vswitch_agent.h). */
+struct vswitch_store *vswitch_store_start(const char *conninfo, struct reconciler *recon,
+                                          struct lease_keeper *keeper);
 /* Detaches from the reconciler, stops the agent, then closes the
  * connection.  Accepts NULL. */
 void vswitch_store_stop(struct vswitch_store *);

@@ -95,6 +95,7 @@ struct vsa_switch {
     char id[37];
     char name[64];
     char controller[64];
+    char home_cloud[37];        /* the view's (vswitch_agent.h) */
     uint16_t tag;
     uint64_t seq;
     bool secure;
@@ -122,6 +123,7 @@ struct vsa_switch {
      * the bridges hold the flows; 'held' while one waits, and no message
      * after it is read meanwhile. */
     uint64_t need_pass;
+    bool serving;               /* this instance served it last round */
     int8_t published;           /* the connection state the store last
                                  * took: -1 none yet, 0 down, 1 up */
     bool held;
@@ -255,6 +257,14 @@ vsa_tenant_flows(const struct vswitch_agent *a, uint16_t tag)
     return n;
 }
 
+/* Whether this instance connects to 's''s controller (several instances). */
+static bool
+vsa_serves(const struct vsa_switch *s)
+{
+    const struct vswitch_agent_store *st = &s->agent->store;
+    return !st->serves || st->serves(st->aux, s->home_cloud);
+}
+
 static void
 vsa_count_flows(struct vswitch_agent *a)
 {
@@ -264,7 +274,7 @@ vsa_count_flows(struct vswitch_agent *a)
         bool up = s->state == VSA_ACTIVE;
         n += s->n_flows;
         conn += up;
-        if (a->store.connected && s->published != up
+        if (a->store.connected && s->published != up && vsa_serves(s)
             && !a->store.connected(a->store.aux, s->id, up)) {
             s->published = up;      /* else tried again on the next round */
         }
@@ -1462,6 +1472,8 @@ vsa_refresh(struct vswitch_agent *a)
                  json_string_value(json_object_get(j, "name")) ?: "");
         s->tag = (uint16_t) json_integer_value(json_object_get(j, "tag"));
         s->seq = (uint64_t) json_integer_value(json_object_get(j, "seq"));
+        snprintf(s->home_cloud, sizeof s->home_cloud, "%s",
+                 json_string_value(json_object_get(j, "home_cloud")) ?: "");
         s->secure = !strcmp(json_string_value(json_object_get(j, "fail_mode")) ?: "secure",
                             "secure");
         if (strcmp(s->controller, ctl)) {
@@ -1555,6 +1567,10 @@ vswitch_agent_vswitch_frame(struct vswitch_agent *a, const char *vswitch_id,
 static void
 vsa_datapath_frame(struct vsa_switch *s, const struct vsa_frame *q)
 {
+    if (!vsa_serves(s)) {
+        vsa_count(&s->agent->st_vm_dropped);    /* its controller is elsewhere */
+        return;
+    }
     struct vsa_port *from = q->vtable ? NULL : vsa_port(s, q->vport);
     if (from) {
         from->rx_packets++;         /* it entered the switch here */
@@ -1675,12 +1691,32 @@ vsa_main(void *aux)
             vsa_refresh(a);
             a->next_view_ms = now + a->poll_ms;
             for (size_t i = 0; i < a->n_sw; i++) {
-                vsa_expire(a->sw[i]);
+                if (vsa_serves(a->sw[i])) {   /* the serving instance's timers */
+                    vsa_expire(a->sw[i]);
+                }
             }
         }
         for (size_t i = 0; i < a->n_sw; i++) {
             struct vsa_switch *s = a->sw[i];
-            if (s->state == VSA_IDLE && now >= s->retry_ms) {
+            bool serving = vsa_serves(s);
+            if (serving && !s->serving) {
+                /* Taken over (or first seen): the flows as stored now. */
+                for (size_t k = 0; k < s->n_flows; k++) {
+                    vsa_flow_uninit(&s->flows[k]);
+                }
+                free(s->flows);
+                s->flows = NULL;
+                s->n_flows = s->cap_flows = 0;
+                vsa_load_flows(s);
+            }
+            s->serving = serving;
+            if (!serving) {
+                if (s->stream) {
+                    vsa_drop(s, "another instance serves the switch now");
+                    s->backoff_ms = 0;
+                }
+                s->published = -1;  /* the serving instance says */
+            } else if (s->state == VSA_IDLE && now >= s->retry_ms) {
                 vsa_connect(s);
             }
         }
@@ -1713,7 +1749,9 @@ vsa_main(void *aux)
         }
         if (loop_now_ms() >= a->next_stats_ms) {
             for (size_t i = 0; i < a->n_sw; i++) {
-                vsa_poll_stats(a->sw[i]);
+                if (vsa_serves(a->sw[i])) {
+                    vsa_poll_stats(a->sw[i]);
+                }
             }
             a->next_stats_ms = loop_now_ms() + VSWITCH_AGENT_STATS_MS;
         }

@@ -66,6 +66,13 @@
  * (struct vswitch_agent_store; api/vswitch_store.c glues it to
  * db/tenant_ctl.h), called on the agent's thread only.
  *
+ * Several instances: each runs an agent, and a switch's controller gets one
+ * connection, from the instance that holds the lease of the switch's home
+ * cloud (its first VM's, db/tenant_ctl.h), which takes the switch over
+ * when that lease moves.  Its barrier replies then cover the bridges that
+ * instance writes, and the packet-ins that bridges of another instance's
+ * clouds send for the switch are dropped there (counted as dropped frames).
+ *
  * Threads: the agent runs on its own thread; it reads the controlled
  * switches and their ports every
  * poll_ms (a change of a VM, a link or a switch shows within that time),
@@ -130,6 +137,11 @@ struct vswitch_agent_store {
      * platform forwards a standalone switch only while it is not); may be
      * NULL. */
     int (*connected)(void *aux, const char *vswitch_id, bool connected);
+    /* Whether this instance serves the switches whose home is cloud
+     * 'cloud_id' ("" when there is no cloud): with several instances
+     * (--leases), the one that holds that cloud's lease connects to the
+     * switch's controller, and the others leave it alone.  NULL: all. */
+    bool (*serves)(void *aux, const char *cloud_id);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);

@@ -24,7 +24,9 @@
 /* The view, as malloc'ed JSON text in *json (the caller frees), an array
  * ordered by switch id of
  *   {"id", "name", "network_id", "controller", "fail_mode", "tag" (the
- *    tenant's), "seq" (the switch's stable number),
+ *    tenant's), "seq" (the switch's stable number), "home_cloud" (the
+ *    cloud of its first VM by id, else the first cloud by id; null when
+ *    there is no cloud),
  *    "ports": [{"port_no", "kind": "vm"|"link", "object_id", "name" (the
  *               VM's, or the peer switch's for a link), "mac" (VMs), "up"}]}
  * with ports ordered by port_no.  Its own transaction. */
