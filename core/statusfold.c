@@ -180,39 +180,50 @@ path_get(const struct netmodel *m, const struct statusfold_host *hosts,
     return p;
 }
 
-/* A realized VM's note on the down tunnels its ways cross, built up one
- * cloud at a time ("; " between them). */
-struct note {
-    char *s;                        /* owned, NULL while empty */
-    size_t len;
+/* A cloud a realized VM reaches across a down tree tunnel, and that way. */
+struct cut {
+    int dc;
+    const struct path *p;
 };
 
-/* Adds to 'n' that the way to cloud 'dc' crosses p's down tunnel. */
-static void
-note_cut(struct note *n, const struct netmodel *m, int dc, const struct path *p)
+/* The note of a realized VM on cuts[0..n) (one per cloud, reordered here
+ * by cloud name): "path to cloud C via backup: tunnel A--B down" each,
+ * "; " between them.  A new string (the caller frees it), NULL when
+ * memory runs out. */
+static char *
+note_cuts(const struct netmodel *m, struct cut *cuts, size_t n)
 {
-    const char *a = m->hosts[p->cut_a].o.name, *b = m->hosts[p->cut_b].o.name;
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
+    for (size_t i = 1; i < n; i++) {            /* a handful: insertion sort */
+        for (size_t k = i; k > 0 && strcmp(m->clouds[cuts[k - 1].dc].o.name,
+                                           m->clouds[cuts[k].dc].o.name) > 0; k--) {
+            struct cut t = cuts[k];
+            cuts[k] = cuts[k - 1];
+            cuts[k - 1] = t;
+        }
     }
-    char *add = NULL;
-    int k = p->detour == DETOUR_YES
-            ? asprintf(&add, "%spath to cloud %s via backup: tunnel %s--%s down",
-                       n->s ? "; " : "", m->clouds[dc].o.name, a, b)
-            : asprintf(&add, "%spath to cloud %s lost: tunnel %s--%s down, no backup",
-                       n->s ? "; " : "", m->clouds[dc].o.name, a, b);
-    if (k < 0) {
-        return;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        return NULL;
     }
-    char *grown = realloc(n->s, n->len + (size_t) k + 1);
-    if (grown) {
-        memcpy(grown + n->len, add, (size_t) k + 1);
-        n->s = grown;
-        n->len += (size_t) k;
+    for (size_t i = 0; i < n; i++) {
+        const struct path *p = cuts[i].p;
+        const char *a = m->hosts[p->cut_a].o.name, *b = m->hosts[p->cut_b].o.name;
+        if (strcmp(a, b) > 0) {
+            const char *t = a;
+            a = b;
+            b = t;
+        }
+        fprintf(f, "%spath to cloud %s %s: tunnel %s--%s down%s", i ? "; " : "",
+                m->clouds[cuts[i].dc].o.name, p->detour == DETOUR_YES ? "via backup" : "lost",
+                a, b, p->detour == DETOUR_YES ? "" : ", no backup");
     }
-    free(add);
+    if (fclose(f)) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 bool
@@ -229,14 +240,15 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
     int *queue = calloc(nh ? nh : 1, sizeof *queue);
     uint8_t *seen = calloc(nh ? nh : 1, 1);
     size_t *noted = calloc(m->n_clouds ? m->n_clouds : 1, sizeof *noted);
+    struct cut *cuts = calloc(m->n_clouds ? m->n_clouds : 1, sizeof *cuts);
     size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
                    + m->n_links + m->n_vms;
     batch->v = calloc(total ? total : 1, sizeof *batch->v);
     batch->obj = calloc(total ? total : 1, sizeof *batch->obj);
     batch->n = 0;
     bool all_done = true;
-    if (!hv || !vv || !sv || !nv || !paths || !queue || !seen || !noted || !batch->v
-        || !batch->obj) {
+    if (!hv || !vv || !sv || !nv || !paths || !queue || !seen || !noted || !cuts
+        || !batch->v || !batch->obj) {
         all_done = false;
         goto out;
     }
@@ -288,7 +300,7 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
         /* Every bridge on the way to the other members' hosts.  The
          * member's own host is not on the way: when it is down, that
          * member is in error, not this VM, whose side is in place. */
-        struct note note = {NULL, 0};
+        size_t n_cuts = 0;
         for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
             if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
                 continue;
@@ -301,7 +313,7 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
                     p->detour = detour_exists(m, hosts, p->cut_a, p->cut_b, queue, seen)
                                 ? DETOUR_YES : DETOUR_NO;
                 }
-                note_cut(&note, m, dc, p);
+                cuts[n_cuts++] = (struct cut) { dc, p };
             }
             if (p->kind == PATH_NONE) {
                 const struct nm_host *a = &m->hosts[p->at], *b = &m->hosts[dst];
@@ -318,10 +330,11 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
                             m->hosts[p->at].o.name);
             }
         }
-        if (vv[v].state == NM_REALIZED && note.s) {
-            verdict_set(&vv[v], NM_REALIZED, "%s", note.s);
+        if (vv[v].state == NM_REALIZED && n_cuts) {
+            char *note = note_cuts(m, cuts, n_cuts);
+            verdict_set(&vv[v], NM_REALIZED, "%s", note ? note : "tunnels down");
+            free(note);
         }
-        free(note.s);
     }
     for (size_t s = 0; s < m->n_switches; s++) {
         verdict_set(&sv[s], NM_REALIZED, NULL);
@@ -417,6 +430,7 @@ out:
     free(queue);
     free(seen);
     free(noted);
+    free(cuts);
     if (!all_done && (!batch->v || !batch->obj)) {
         statusfold_batch_uninit(batch);
     }
