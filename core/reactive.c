@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wanff.h"
+
 #define MCAST_BIT 0x010000000000ull
 #define ETH_TYPE_IP 0x0800
 #define ETH_TYPE_VLAN 0x8100
@@ -161,6 +163,38 @@ broadcast(const struct netmodel *m, int h, int s, int comp, nm_ofport_fn *ofport
     return rc;
 }
 
+/* At a gateway of mst+backup, each output of 'res' into a tree tunnel that
+ * has a detour goes to that tunnel's fast-failover group instead, as the
+ * proactive flows do (core/wanff.h; the group exists once both its tunnels
+ * are numbered, as here), so a frame sent while the tunnel is cut takes
+ * the detour.  The plan is computed for this frame: the reactive path is
+ * rare, and a plan is a few breadth-first searches over the clouds.  0 or
+ * ENOMEM. */
+static int
+to_groups(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
+          struct reactive_result *res)
+{
+    if (m->layout != TUNNELS_MST_BACKUP || !m->hosts[h].gateway) {
+        return 0;
+    }
+    struct wanff_plan ff;
+    int rc = wanff_plan(m, h, &ff);
+    for (size_t i = 0; !rc && i < ff.n_groups; i++) {
+        const struct wanff_group *g = &ff.groups[i];
+        uint32_t tree = tunnel_port(m, h, g->peer, ofport, aux);
+        if (g->backup < 0 || !tree || !tunnel_port(m, h, g->backup, ofport, aux)) {
+            continue;
+        }
+        for (size_t k = 0; k < res->n_acts; k++) {
+            if (res->acts[k].type == NA_OUTPUT && res->acts[k].arg == tree) {
+                res->acts[k] = (struct nm_act) {NA_GROUP, g->id};
+            }
+        }
+    }
+    wanff_plan_free(&ff);
+    return rc == ENOMEM ? ENOMEM : 0;
+}
+
 int
 reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
                 const struct reactive_pkt *pkt, struct reactive_result *res)
@@ -205,7 +239,10 @@ reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
         for (size_t i = 0; i < res->n_acts; i++) {
             any |= res->acts[i].type == NA_OUTPUT;
         }
-        return rc ? rc : any ? 0 : drop(res, "no port to broadcast to");
+        if (!rc && !any) {
+            return drop(res, "no port to broadcast to");
+        }
+        return rc ? rc : to_groups(m, h, ofport, aux, res);
     }
 
     /* Unicast: a member of the sender's own component, or nothing. */
@@ -239,5 +276,5 @@ reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
     int rc = add_act(res, NA_SET_ETH_DST, netmodel_wire_mac(m, d));
     rc = rc ? rc : add_act(res, NA_SET_ETH_SRC, netmodel_wire_mac(m, s));
     rc = rc ? rc : add_act(res, NA_OUTPUT, p);
-    return rc;
+    return rc ? rc : to_groups(m, h, ofport, aux, res);
 }

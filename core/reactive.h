@@ -24,6 +24,10 @@
  *               children of the breadth-first tree rooted at this host,
  *               pruned to branches holding members (the tree table 10's
  *               broadcast flow uses);
+ *   groups      at a gateway of mst+backup, an output into a tree tunnel
+ *               that has a detour becomes that tunnel's fast-failover group
+ *               (core/wanff.h), as in the proactive flows: a frame sent while
+ *               the tunnel is cut takes the detour, not the dead tunnel;
  *   drop        a destination outside the component (another tenant, an
  *               unconnected switch, an unknown MAC), the sender itself, or
  *               a port whose number is not known yet.
@@ -39,8 +43,9 @@
  * REACTIVE_NOT_MINE: the caller handles it otherwise.
  *
  * Everything here is pure: no I/O, no allocation but the result's action
- * array.  Port numbers come from the caller's lookup (the switch's port
- * list, by port name), as in netmodel_flows(). */
+ * array (and a gateway's failover plan, freed before returning).  Port
+ * numbers come from the caller's lookup (the switch's port list, by port
+ * name), as in netmodel_flows(). */
 #ifndef SKYVISOR_CORE_REACTIVE_H
 #define SKYVISOR_CORE_REACTIVE_H
 

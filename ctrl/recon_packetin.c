@@ -474,6 +474,9 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
                 if (res.acts[i].type == NA_OUTPUT) {
                     a[i].type = OFPAT_OUTPUT;
                     a[i].u.output.port = (uint32_t) res.acts[i].arg;
+                } else if (res.acts[i].type == NA_GROUP) {
+                    a[i].type = OFPAT_GROUP;        /* a tree tunnel's failover */
+                    a[i].u.group_id = (uint32_t) res.acts[i].arg;
                 } else {
                     a[i].type = OFPAT_SET_FIELD;
                     a[i].u.set_field.field = res.acts[i].type == NA_SET_ETH_SRC

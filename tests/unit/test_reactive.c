@@ -27,6 +27,7 @@
 
 #include "core/netmodel.h"
 #include "core/reactive.h"
+#include "core/wanff.h"
 
 #define NM_WORLD_EXTRA_VMS
 #include "tests/unit/nm_world.h"
@@ -484,6 +485,70 @@ test_unnumbered_ports(void **state)
     free_all(&m);
 }
 
+/* mst+backup: at a gateway, an output into a tree tunnel that has a
+ * detour goes to that tunnel's fast-failover group, as the proactive
+ * flows' do (unicast and broadcast alike); with mst, to the tunnel. */
+static void
+test_groups_at_gateways(void **state)
+{
+    (void) state;
+    for (int layout = 0; layout < 2; layout++) {
+        struct netmodel m;
+        build(&m, layout ? TUNNELS_MST_BACKUP : TUNNELS_MST);
+        compile_all(&m);                /* numbers every port, backups too */
+        char tn[16];
+        netmodel_tunnel_name(&m, A_GW, C_GW, tn);
+        uint32_t tree = ofport_of(NULL, A_GW, tn);
+        struct wanff_plan ff;
+        assert_int_equal(wanff_plan(&m, A_GW, &ff), 0);
+        uint32_t group = 0;
+        for (size_t i = 0; i < ff.n_groups; i++) {
+            if (ff.groups[i].peer == C_GW && ff.groups[i].backup >= 0) {
+                group = ff.groups[i].id;
+            }
+        }
+        wanff_plan_free(&ff);
+        assert_true(layout ? group != 0 : group == 0);
+        struct reactive_pkt pk = {
+            .table_id = 10, .cookie = netmodel_cookie(NM_CK_INFRA, 0, 0),
+            .in_port = vm_port(&m, BLUE_ONLY),
+            .metadata = (uint64_t) netmodel_vm_comp(&m, BLUE_ONLY) << 32,
+            .eth_src = m.vms[BLUE_ONLY].mac, .eth_dst = m.vms[BLUE_DB].mac,
+            .eth_type = 0x0800, .ipv4_src = m.vms[BLUE_ONLY].ip,
+        };
+        for (int bcast = 0; bcast < 2; bcast++) {
+            if (bcast) {
+                pk.eth_dst = 0xffffffffffffull;
+            }
+            struct reactive_result res;
+            assert_int_equal(reactive_decide(&m, A_GW, ofport_of, NULL, &pk, &res), 0);
+            assert_int_equal(res.verdict, REACTIVE_FORWARD);
+            size_t n_group = 0, n_tree = 0;
+            for (size_t i = 0; i < res.n_acts; i++) {
+                n_group += res.acts[i].type == NA_GROUP && res.acts[i].arg == group;
+                n_tree += res.acts[i].type == NA_OUTPUT && res.acts[i].arg == tree;
+            }
+            assert_int_equal(n_group, layout ? 1 : 0);
+            assert_int_equal(n_tree, layout ? 0 : 1);
+            reactive_result_free(&res);
+        }
+        /* A worker's uplink has no group: the same frame from web on
+         * aws-fra-h1 leaves by its tunnel to the gateway. */
+        struct reactive_pkt w = pk;
+        w.in_port = vm_port(&m, BLUE_WEB);
+        w.metadata = (uint64_t) netmodel_vm_comp(&m, BLUE_WEB) << 32;
+        w.eth_src = m.vms[BLUE_WEB].mac;
+        w.ipv4_src = m.vms[BLUE_WEB].ip;
+        w.eth_dst = m.vms[BLUE_DB].mac;
+        struct reactive_result res;
+        assert_int_equal(reactive_decide(&m, A_H1, ofport_of, NULL, &w, &res), 0);
+        assert_int_equal(res.verdict, REACTIVE_FORWARD);
+        assert_int_equal(res.acts[res.n_acts - 1].type, NA_OUTPUT);
+        reactive_result_free(&res);
+        free_all(&m);
+    }
+}
+
 static void
 test_parse(void **state)
 {
@@ -518,6 +583,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_proactive),
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_groups_at_gateways),
         cmocka_unit_test(test_unnumbered_ports),
         cmocka_unit_test(test_parse),
     };
