@@ -136,8 +136,9 @@ def free_port():
 
 # -- skyvisord with its embedded PostgreSQL ---------------------------------------
 class Daemon:
-    def __init__(self, work):
+    def __init__(self, work, extra=()):
         self.work = work
+        self.extra = list(extra)        # more skyvisord arguments (bench/wan.py)
         self.data = os.path.join(work, "pg")
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -146,7 +147,7 @@ class Daemon:
 
     def start(self):
         args = [os.path.join(ROOT, BUILD, "skyvisord"), "--listen", f"127.0.0.1:{self.port}",
-                "--threads", "2", "--data-dir", self.data]
+                "--threads", "2", "--data-dir", self.data, *self.extra]
         env = dict(os.environ, SKYVISOR_ADMIN_TOKEN=self.token)
         with open(self.logpath, "ab") as lf:
             self.proc = subprocess.Popen(args, env=env, stdout=lf, stderr=subprocess.STDOUT,

@@ -9,7 +9,8 @@ the tunnel tree, and VMs on those gateways in two tenants, red
 (mac-prefix) and blue (rewrite), each with one network "prod" and one
 switch "s".  A cut drops the underlay packets between two gateways on one
 of them, below Open vSwitch (drop flows on its br-wan): the carrier stays
-up, so only BFD can tell.
+up, so only BFD can tell; probe_cut() measures what a flow of datagrams
+across the cut loses.
 
 Nothing here asserts: the callers decide what must hold.
 """
@@ -19,6 +20,7 @@ import sys
 import time
 
 from conftest import ROOT, ok
+from udpprobe import Echo, Sender
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -122,3 +124,28 @@ def cut(sim, host, peer_ip, on=True):
     else:
         for f in (f"ip,nw_dst={peer_ip}", f"ip,nw_src={peer_ip}"):
             cloudsim.sh(*ctl, "del-flows", "--strict", br, f"priority=100,{f}", ns=ns)
+
+
+def probe_cut(api, sim, key, host, peer_ip, src_ns, dst_ns, dst_ip, port=7001, hold=1.0):
+    """The VM namespaces src_ns and dst_ns exchange 1000 datagrams a second
+    (tools/udpprobe) while the tunnel 'key' (pair()) is cut at 'host' toward
+    peer_ip: for 'hold' s after the API shows it down, then healed until
+    the API shows it up, and a second more.  Returns the probe's windows:
+    before, during the cut, after the repair (each with max_gap_ms, lost,
+    sent)."""
+    to = f"{dst_ip}:{port}"
+    with Echo(dst_ns, to):
+        with Sender(src_ns, to) as probe:
+            time.sleep(1.0)
+            probe.mark()
+            cut(sim, host, peer_ip)
+            try:
+                wait_for(f"{sorted(key)} down", lambda: inter(api)[key]["state"] == "down",
+                         timeout=15)
+                time.sleep(hold)
+            finally:
+                probe.mark()
+                cut(sim, host, peer_ip, on=False)
+            wait_for(f"{sorted(key)} up", lambda: inter(api)[key]["state"] == "up", timeout=20)
+            time.sleep(1.0)
+    return probe.result["windows"]
