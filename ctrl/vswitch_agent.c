@@ -52,6 +52,8 @@
 #define VSA_MAX_PORTS 65279
 #define VSA_MAX_DEPTH 4         /* link hops one packet may take */
 #define OFPMP_DESC 0
+#define OFPMP_TABLE 3
+#define OFPC_TABLE_STATS 2u
 #define OFPC_FLOW_STATS 1u
 #define OFPC_PORT_STATS 4u
 #define OFPPS_LINK_DOWN 1u
@@ -902,6 +904,39 @@ vsa_mp_desc(struct vsa_switch *s, uint32_t xid)
     buf_patch_u16(&s->out, start + 2, (uint16_t) (s->out.len - start));
 }
 
+/* Table stats: per virtual table its flows and the packets they matched,
+ * in the agent's pipeline and on the bridges (vsa_poll_stats).  A miss is
+ * dropped by the datapath without a word, so lookups are counted as the
+ * packets matched: lookup_count is a lower bound. */
+static void
+vsa_mp_table(struct vsa_switch *s, uint32_t xid)
+{
+    size_t start = s->out.len;
+    buf_put_u8(&s->out, OFP13_VERSION);
+    buf_put_u8(&s->out, OFPT_MULTIPART_REPLY);
+    buf_put_u16(&s->out, 0);
+    buf_put_u32(&s->out, xid);
+    buf_put_u16(&s->out, OFPMP_TABLE);
+    buf_put_u16(&s->out, 0);
+    buf_put_zeros(&s->out, 4);
+    for (uint8_t t = 0; t < VFLOW_N_TABLES; t++) {
+        uint32_t active = 0;
+        uint64_t matched = 0;
+        for (size_t i = 0; i < s->n_flows; i++) {
+            if (s->flows[i].table_id == t) {
+                active++;
+                matched += s->flows[i].packets;
+            }
+        }
+        buf_put_u8(&s->out, t);
+        buf_put_zeros(&s->out, 3);
+        buf_put_u32(&s->out, active);
+        buf_put_u64(&s->out, matched);
+        buf_put_u64(&s->out, matched);
+    }
+    buf_patch_u16(&s->out, start + 2, (uint16_t) (s->out.len - start));
+}
+
 static void
 vsa_mp_port_desc(struct vsa_switch *s, uint32_t xid)
 {
@@ -1089,6 +1124,10 @@ vsa_message(struct vsa_switch *s, const uint8_t *raw, size_t len)
         vsa_mp_desc(s, ofmsg_xid(raw));
         return;
     }
+    if (type == OFPT_MULTIPART_REQUEST && len >= 10 && get_be16(raw + 8) == OFPMP_TABLE) {
+        vsa_mp_table(s, ofmsg_xid(raw));
+        return;
+    }
     struct ofmsg m, r;
     enum oferr e = ofmsg_decode(raw, len, &m);
     if (e != OFERR_NONE) {
@@ -1126,7 +1165,7 @@ vsa_message(struct vsa_switch *s, const uint8_t *raw, size_t len)
         r.u.features.datapath_id = vflow_datapath_id(s->tag, s->seq);
         r.u.features.n_buffers = 0;
         r.u.features.n_tables = VFLOW_N_TABLES;
-        r.u.features.capabilities = OFPC_FLOW_STATS | OFPC_PORT_STATS;
+        r.u.features.capabilities = OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS;
         vsa_send(s, &r);
         break;
     case OFPT_GET_CONFIG_REQUEST:

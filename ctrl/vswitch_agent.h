@@ -9,7 +9,7 @@
  *   datapath id   vflow_datapath_id(tenant tag, switch seq): stable;
  *   features      n_buffers 0 (no buffering: every packet-in carries the
  *                 whole packet, buffer_id NO_BUFFER), VFLOW_N_TABLES
- *                 tables, capabilities FLOW_STATS | PORT_STATS;
+ *                 tables, capabilities FLOW_STATS | TABLE_STATS | PORT_STATS;
  *   ports         one per VM on the switch (named after the VM, its MAC
  *                 as hw_addr, LINK_DOWN while the VM is stopped) and one
  *                 per virtual link end (named "to-" and the peer switch),
@@ -31,8 +31,9 @@
  *                 finds exactly the tenant's virtual links;
  *   roles         EQUAL, MASTER, SLAVE with generation ids (a stale one is
  *                 refused); a SLAVE may not modify flows or send packets;
- *   the rest      DESC, PORT_DESC, FLOW, PORT_STATS multiparts (a port's
- *                 counters are what the agent moved in and out of it); anything
+ *   the rest      DESC, PORT_DESC, FLOW, TABLE, PORT_STATS multiparts (a
+ *                 port's counters are what the agent moved in and out of
+ *                 it; a table's lookups are its packets matched); anything
  *                 else (groups, meters, table-mod, port-mod, other
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.

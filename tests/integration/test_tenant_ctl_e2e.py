@@ -222,6 +222,10 @@ def test_without_flows_pings_stop(world):
         # the pings went through them (their counters rose).
         flows = ctl.flows()
         assert any(f["priority"] > 0 and f["packets"] > 0 for f in flows), flows
+        tables = ctl.table_stats()
+        assert sorted(tables) == list(range(16))
+        assert tables[0][0] == len(flows) and tables[0][2] > 0, tables
+        assert all(v == (0, 0, 0) for t, v in tables.items() if t), tables
         ports = {p["name"]: no for no, p in ctl.ports().items()}
         stats = ctl.port_stats()
         for vm in ("r-a", "r-b"):

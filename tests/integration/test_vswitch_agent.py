@@ -182,6 +182,14 @@ class Ctl:
                        "tx_bytes": txb, "tx_dropped": txd}
         return out
 
+    def table_stats(self):
+        """{table: (active_count, lookup_count, matched_count)}."""
+        body, out = self.multipart(3, b""), {}
+        for i in range(0, len(body), 24):
+            t, active, lookups, matched = struct.unpack("!B3xIQQ", body[i:i + 24])
+            out[t] = (active, lookups, matched)
+        return out
+
     def flows(self, table=0xff):
         body = self.multipart(1, struct.pack("!B3xII4xQQ", table, OFPP_ANY, 0xffffffff, 0, 0)
                               + match())
