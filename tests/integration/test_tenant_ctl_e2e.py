@@ -18,7 +18,9 @@ controller: the platform forwards for it as always.  What is shown:
     blue never noticed any of it;
   - audits read the translated flows back exactly as they were sent;
   - with fail_mode standalone, the platform forwards red while no
-    controller is connected, the controller's flows while it is.
+    controller is connected, the controller's flows while it is;
+  - a live migration of a red VM to the other cloud keeps it reachable
+    through the controller's flows, in dual and at its new place.
 """
 
 import os
@@ -275,3 +277,74 @@ def test_standalone_forwards_by_the_platform_while_its_controller_is_away(world)
     while not pings(sim, "r-a", "10.0.0.2"):
         assert time.time() < deadline, "the platform did not take over again"
     assert pings(sim, "b-a", "10.0.0.2", tries=3)
+
+
+GARP = """
+import socket, sys
+mac = bytes.fromhex(sys.argv[2].replace(":", "")); ip = socket.inet_aton(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0))
+arp = b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01" + mac + ip + b"\\x00" * 6 + ip
+s.send(b"\\xff" * 6 + mac + b"\\x08\\x06" + arp + b"\\x00" * 18)
+"""
+
+
+def test_a_controlled_vm_migrates_under_its_tenants_flows(world):
+    """r-b moves from tc2-h1 to tc1-h1 (live migration) while its switch is
+    secure and ovs-testcontroller forwards: the translated flows follow each
+    phase (ctrl/vtranslate.h: an output to r-b goes where the phase sends
+    r-b's frames), and r-a reaches it at its new place through them."""
+    sim, api = world["sim"], world["api"]
+    red = "/v1/tenants/red/networks/prod"
+    ok(api.patch(f"{red}/switches/s", {"fail_mode": "secure"}))
+    start_testcontroller(world)
+    deadline = time.time() + 30
+    while not pings(sim, "r-a", "10.0.0.2"):
+        assert time.time() < deadline, "the controller's flows never came"
+    # The hypervisor's part: r-b's second NIC (same MAC and IP), its host
+    # end on tc1-h1 under r-b's interface name.
+    vns, hns = sim.vm_ns("r-b"), sim.host_ns("tc1-h1")
+    _, _, mac, ip = VMS["r-b"]
+    cloudsim.sh("ip", "link", "add", "eth1", "netns", vns, "mtu", "1400", "type", "veth",
+                "peer", "name", "r-b", "netns", hns)
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth1", "address", mac)
+    cloudsim.sh("ip", "netns", "exec", vns, "sysctl", "-qw", "net.ipv4.conf.eth1.rp_filter=0")
+    cloudsim.sh("ip", "-n", vns, "link", "set", "eth1", "up")
+    cloudsim.sh("ip", "-n", hns, "link", "set", "r-b", "up")
+    cloudsim.sh("ethtool", "-K", "eth1", "tx", "off", ns=vns, check=False)
+    st, hdrs, m = api.post(f"{red}/vms/r-b/migrations", {"host": "tc1-h1"})
+    assert st == 202, m
+    loc = hdrs["location"]
+
+    def phase():
+        return ok(api.get(loc))["phase"]
+    deadline = time.time() + 60
+    while phase() not in ("dual", "done", "rolled-back", "failed"):
+        assert time.time() < deadline, ok(api.get(loc))
+        time.sleep(0.1)
+    assert phase() == "dual", ok(api.get(loc))
+    # In dual both places get r-a's frames: it still reaches r-b at tc2-h1.
+    assert pings(sim, "r-a", "10.0.0.2", tries=3)
+    # r-b resumes behind eth1: its address, route and a gratuitous ARP.
+    cloudsim.sh("ip", "-n", vns, "addr", "del", f"{ip}/24", "dev", "eth0")
+    cloudsim.sh("ip", "-n", vns, "addr", "add", f"{ip}/24", "dev", "eth1")
+    f = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+    f.write(GARP)
+    f.close()
+    subprocess.run(["ip", "netns", "exec", vns, sys.executable, f.name, "eth1", mac, ip],
+                   check=True, timeout=10)
+    deadline = time.time() + 60
+    while phase() not in ("done", "rolled-back", "failed"):
+        assert time.time() < deadline, ok(api.get(loc))
+        time.sleep(0.1)
+    assert phase() == "done", ok(api.get(loc))
+    assert ok(api.get(f"{red}/vms/r-b"))["placement"]["host"] == "tc1-h1"
+    # r-a reaches r-b at its new place through the tenant's flows, and r-b
+    # answers from there: both ingress edges are now tc1-h1's tenant tables.
+    before = sum(n for _, n in tenant_table_flows(sim, "tc1-h1"))
+    deadline = time.time() + 30
+    while not pings(sim, "r-a", "10.0.0.2"):
+        assert time.time() < deadline, "r-b unreachable after the move"
+    assert pings(sim, "r-b", "10.0.0.1", tries=3)
+    time.sleep(1.5)                 # the datapath's counters reach the flows
+    assert sum(n for _, n in tenant_table_flows(sim, "tc1-h1")) > before
+    assert pings(sim, "b-a", "10.0.0.2", tries=3)   # blue never noticed
