@@ -37,6 +37,11 @@
  *                  operation; a refusal rolls back to it) ──> DONE
  *   DONE: errors -> 422 and ROLLBACK; dry run -> 200 and ROLLBACK;
  *         otherwise 200, the Idempotency-Key's record, COMMIT.
+ * Placement: the VMs of one batch are placed against candidates read
+ * once per attempt (api/vms.h, struct vms_placing), each VM created taking
+ * its slot there, so a batch of n VMs costs O(n) reads, not n reads of
+ * every host's VM count; a rollback to sv_0, or a VM update or delete,
+ * makes the next placement read them again.
  * A failure of the database itself (connection, serialization) ends the
  * transaction as on any write route; crud_write() settles the answer after
  * COMMIT, so a batch is acknowledged only once it committed.
@@ -50,6 +55,7 @@
 #include <string.h>
 
 #include "api/crud.h"
+#include "api/vms.h"
 #include "db/db.h"
 
 #define BATCH_MAX_OPS 10000
@@ -354,6 +360,13 @@ run_ops(struct batch *b, struct crud_ctx *ctx, bool diagnose, bool *again)
         } else if (qs == DB_QS_ONE) {
             record_result(b, op, &row);
         }
+        if (op->res == &crud_vms && op->verb == BV_CREATE) {
+            vms_placing_settle(ctx->placing, !refused && qs == DB_QS_ONE);
+        } else if (op->res == &crud_vms && !refused && qs == DB_QS_ONE) {
+            vms_placing_forget(ctx->placing);
+        } else {
+            vms_placing_settle(ctx->placing, false);
+        }
         if (diagnose && qs >= 0) {
             qs = db_savepoint(db, DB_SP_RELEASE, 1);
         }
@@ -391,8 +404,10 @@ batch_txn(struct db_conn *db, void *arg)
         return qs;
     }
     /* Switches, links and VMs share their parent chain: the network. */
-    struct crud_ctx ctx = {.req = req, .resp = b->resp, .res = &crud_vms};
+    struct crud_ctx ctx = {.req = req, .resp = b->resp, .res = &crud_vms,
+                           .placing = vms_placing_create()};
     if (!crud_resolve_scope(&ctx)) {
+        vms_placing_destroy(ctx.placing);
         crud_ctx_uninit(&ctx);
         return DB_QS_NONE;
     }
@@ -402,9 +417,11 @@ batch_txn(struct db_conn *db, void *arg)
     }
     if (again && (qs = db_savepoint(db, DB_SP_ROLLBACK, 0)) >= 0) {
         attempt_reset(b);
+        vms_placing_forget(ctx.placing);
         again = false;
         qs = run_ops(b, &ctx, true, &again);
     }
+    vms_placing_destroy(ctx.placing);
     crud_ctx_uninit(&ctx);
     if (qs < 0) {
         return qs;

@@ -48,6 +48,7 @@ struct crud_field {
 };
 
 struct crud_ctx;
+struct vms_placing;
 /* Returns true if 'obj' is acceptable (possibly after normalising it);
  * otherwise writes a problem with crud_fail() and returns false.  May run
  * queries on ctx->req->db (inside the write transaction). */
@@ -76,6 +77,8 @@ struct crud_ctx {
     json_t *current;            /* PATCH: the object before the change */
     json_t *body;               /* the parsed request body */
     json_t *extra;              /* scratch for hooks, freed by the engine */
+    struct vms_placing *placing; /* a batch's placement candidates (api/vms.h),
+                                 * owned by the batch; NULL: read per VM */
 };
 
 /* Writes the problem for a failed validation; returns false. */

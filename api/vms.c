@@ -131,24 +131,69 @@ host_is(const struct placement_host *h, const char *key)
     return key && (!strcmp(h->host_id, key) || !strcmp(h->host_name, key));
 }
 
-bool
-vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *prefix,
-          const char *exclude, char host_id[37])
+struct vms_placing {
+    PGresult *res;                  /* owned: the rows 'hosts' points into */
+    struct placement_host *hosts;   /* owned; NULL: not loaded */
+    size_t n;
+    size_t pending;                 /* the host the operation in progress
+                                     * chose, n: none */
+};
+
+struct vms_placing *
+vms_placing_create(void)
 {
-    PGresult *res;
-    enum db_qs qs = store_placement_candidates(ctx->req->db, &res);
+    return calloc(1, sizeof(struct vms_placing));
+}
+
+void
+vms_placing_forget(struct vms_placing *pl)
+{
+    if (pl) {
+        free(pl->hosts);
+        PQclear(pl->res);
+        memset(pl, 0, sizeof *pl);
+    }
+}
+
+void
+vms_placing_destroy(struct vms_placing *pl)
+{
+    vms_placing_forget(pl);
+    free(pl);
+}
+
+void
+vms_placing_settle(struct vms_placing *pl, bool created)
+{
+    if (pl && pl->hosts && created && pl->pending < pl->n) {
+        pl->hosts[pl->pending].used++;
+    }
+    if (pl) {
+        pl->pending = pl->n;
+    }
+}
+
+/* Reads the candidates into the empty 'pl'; false after writing the
+ * problem. */
+static bool
+placing_load(struct crud_ctx *ctx, struct vms_placing *pl)
+{
+    enum db_qs qs = store_placement_candidates(ctx->req->db, &pl->res);
     if (qs < 0) {
+        PQclear(pl->res);
+        pl->res = NULL;
         crud_db_problem(ctx->req, ctx->resp, qs, "host", NULL);
         return false;
     }
-    int n = PQntuples(res);
-    struct placement_host *hosts = calloc((size_t) n + 1, sizeof *hosts);
-    if (!hosts) {
-        PQclear(res);
+    int n = PQntuples(pl->res);
+    pl->hosts = calloc((size_t) n + 1, sizeof *pl->hosts);
+    if (!pl->hosts) {
+        vms_placing_forget(pl);
         return crud_fail(ctx, SVE_INTERNAL, NULL, "out of memory");
     }
+    PGresult *res = pl->res;
     for (int i = 0; i < n; i++) {
-        hosts[i] = (struct placement_host){
+        pl->hosts[i] = (struct placement_host){
             .host_id = PQgetvalue(res, i, 0),
             .host_name = PQgetvalue(res, i, 1),
             .cloud_id = PQgetvalue(res, i, 2),
@@ -160,13 +205,28 @@ vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *pr
             .cost_per_hour = atof(PQgetvalue(res, i, 8)),
         };
     }
+    pl->n = pl->pending = (size_t) n;
+    return true;
+}
+
+bool
+vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *prefix,
+          const char *exclude, char host_id[37])
+{
+    struct vms_placing local = {0};
+    struct vms_placing *pl = ctx->placing && !exclude ? ctx->placing : &local;
+    if (!pl->hosts && !placing_load(ctx, pl)) {
+        return false;
+    }
+    struct placement_host *hosts = pl->hosts;
     size_t chosen;
     char reason[512], field[48];
     snprintf(field, sizeof field, "%s%s", prefix,
              preq->kind == PLACEMENT_HOST ? "host" : "cloud");
     /* The excluded host (a migration's source) is not a candidate: a
-     * target that names it, or that only it satisfies, is a conflict. */
-    size_t n_cand = (size_t) n;
+     * target that names it, or that only it satisfies, is a conflict.
+     * (Only a local load is reordered here.) */
+    size_t n_cand = pl->n;
     bool only_excluded = false;
     for (size_t i = 0; exclude && i < n_cand; i++) {
         if (host_is(&hosts[i], exclude)) {
@@ -188,6 +248,7 @@ vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *pr
     bool ok = !error;
     if (ok) {
         snprintf(host_id, 37, "%s", hosts[chosen].host_id);
+        pl->pending = chosen;
     } else if (exclude && only_excluded && (error == EEXIST || error == ENOENT)) {
         crud_fail(ctx, SVE_CONFLICT, field, "the target is the VM's own host: "
                   "no other host satisfies it");
@@ -197,8 +258,7 @@ vms_place(struct crud_ctx *ctx, const struct placement_req *preq, const char *pr
         crud_fail(ctx, SVE_PLACEMENT_FAILED, prefix[0] ? "placement" : NULL, "%s",
                   reason);
     }
-    free(hosts);
-    PQclear(res);
+    vms_placing_forget(&local);
     return ok;
 }
 

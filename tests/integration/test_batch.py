@@ -224,3 +224,42 @@ def test_the_audit_trail_records_the_batch(daemon, world):
     actor = f"tenant:{world['id']}"
     assert all(r["actor"].startswith(actor) and r["kind"] == "vm" for r in rows)
     assert [r["op"] for r in ok(admin.get(f"/v1/audit?object={sw}"))["items"]] == ["create"]
+
+
+def test_placement_counts_the_batchs_own_vms(daemon, world):
+    """A batch reads the placement candidates once and counts each VM it
+    creates against its host: least-loaded spreading and capacity hold as
+    they do for VMs POSTed one at a time, and a VM deleted earlier in the
+    batch frees its slot for a later one."""
+    admin = daemon.api()
+    ok(admin.post("/v1/clouds", {"name": "cap", "provider": "gcp", "region": "r",
+                                 "jurisdiction": "FR", "kind": "public"}), 201)
+    for i, h in enumerate(["cap-a", "cap-b"]):
+        ok(admin.post("/v1/hosts", {"name": h, "cloud": "cap", "tunnel_ip": f"198.18.8.{i + 1}",
+                                    "capacity": 2, "ovsdb": f"unix:/run/sky/{h}/db.sock",
+                                    "openflow": f"unix:/run/sky/{h}/br-sky.mgmt"}), 201)
+    api = daemon.api(world["token"])
+    ok(api.post("/v1/tenants/bat/networks", {"name": "capnet", "subnet": "10.8.0.0/24"}), 201)
+    url = "/v1/tenants/bat/networks/capnet/batch"
+
+    def capvm(n):
+        return create("vm", {"name": f"cv{n}", "mac": f"02:00:00:00:08:{n:02x}",
+                             "ip": f"10.8.0.{n}", "switch": "cs",
+                             "placement": {"cloud": "cap"}})
+
+    # Five VMs for four slots: the fifth is refused, by its pointer.
+    ops = [create("switch", {"name": "cs"})] + [capvm(n) for n in range(1, 6)]
+    p = assert_problem(api.post(url, {"operations": ops}), 422, "batch-refused")
+    assert [(e["pointer"], e["type"].rsplit(":", 1)[1]) for e in p["errors"]] == [
+        ("/operations/5/body/placement", "placement-failed")], p
+    st, _, out = api.post(url, {"operations": ops[:5]})
+    assert st == 200, out
+    assert [r["object"]["host"] for r in out["results"][1:]] == ["cap-a", "cap-b",
+                                                                  "cap-a", "cap-b"]
+    # Full: a create alone fails, after a delete in the same batch it fits.
+    p = assert_problem(api.post(url, {"operations": [capvm(9)]}), 422, "batch-refused")
+    assert p["errors"][0]["pointer"] == "/operations/0/body/placement", p
+    st, _, out = api.post(url, {"operations": [
+        {"op": "delete", "kind": "vm", "target": "cv2"}, capvm(9)]})
+    assert st == 200, out
+    assert out["results"][1]["object"]["host"] == "cap-b"
