@@ -70,6 +70,7 @@ struct api_principal {
 /* Process-wide settings the handlers need. */
 struct reconciler;
 struct lease_keeper;
+struct readsnap;
 struct vswitch_agent;
 
 struct api_config {
@@ -82,6 +83,8 @@ struct api_config {
     struct lease_keeper *keeper; /* this instance's leases (api/lease_keeper.h) */
     const struct vswitch_agent *tenant_ctl; /* the tenants' controllers' switches
                                              * (ctrl/vswitch_agent.h), or NULL */
+    struct readsnap *readsnap;  /* GETs of clouds, hosts and tenants from
+                                 * memory (api/readsnap.h), or NULL */
 };
 
 struct api_req {
@@ -105,6 +108,7 @@ struct api_resp {
     size_t body_len;
     const char *content_type;   /* static storage */
     char etag[40];              /* "" or a quoted strong ETag */
+    char seq[24];               /* "" or a write's Skyvisor-Seq */
     char *location;             /* owned, or NULL */
     char allow[64];             /* for 405 and OPTIONS */
     bool www_authenticate;      /* for 401 */
@@ -203,10 +207,11 @@ int auth_admin_file_load(const char *path, char *err, size_t errlen);
 void metrics_observe(unsigned int route_index, enum api_method method,
                      unsigned int status, double seconds);
 /* Renders the Prometheus text exposition; caller frees.  'recon',
- * 'keeper' and 'tenant_ctl' may be NULL. */
+ * 'keeper', 'tenant_ctl' and 'readsnap' may be NULL. */
 char *metrics_render(struct db_pool *pool, struct reconciler *recon,
                      struct lease_keeper *keeper,
-                     const struct vswitch_agent *tenant_ctl, size_t *len);
+                     const struct vswitch_agent *tenant_ctl,
+                     struct readsnap *readsnap, size_t *len);
 
 /* --- http.c: server --- */
 struct api_server;

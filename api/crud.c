@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/readsnap.h"
 #include "core/validate.h"
+#include "db/changelog.h"
 #include "db/db.h"
 
-#define LIMIT_DEFAULT 100
+#define LIMIT_DEFAULT CRUD_LIMIT_DEFAULT
 #define LIMIT_MAX 1000
 #define MAX_DEPTH 3
 
@@ -156,11 +158,37 @@ crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
     }
 }
 
+/* crud_write's wrapper of the handler's transaction: a transaction that is
+ * to commit learns its change-log position first (Skyvisor-Seq). */
+struct write_txn {
+    db_txn_fn *fn;
+    void *arg;
+    struct api_resp *resp;
+};
+
+static enum db_qs
+write_txn(struct db_conn *db, void *arg)
+{
+    struct write_txn *w = arg;
+    w->resp->seq[0] = '\0';
+    enum db_qs qs = w->fn(db, w->arg);
+    if (qs == DB_QS_ONE) {
+        enum db_qs pos = changelog_position(db, w->resp->seq);
+        qs = pos < 0 ? pos : qs;
+    }
+    return qs;
+}
+
 void
 crud_write(struct api_req *req, struct api_resp *resp, db_txn_fn *fn, void *arg,
            const char *kind, const char *in_use)
 {
-    enum db_qs qs = db_txn_run(req->db, false, fn, arg);
+    struct write_txn w = {fn, arg, resp};
+    enum db_qs qs = db_txn_run(req->db, false, write_txn, &w);
+    readsnap_note_write(req->config->readsnap);
+    if (qs != DB_QS_ONE) {
+        resp->seq[0] = '\0';     /* nothing committed: no position */
+    }
     if (qs >= 0) {
         return;
     }
@@ -408,33 +436,27 @@ crud_etag_body(char out[40], const char *body, size_t len)
     snprintf(out, 40, "\"l-%016llx\"", h);
 }
 
-void
-crud_reply_page(struct api_req *req, struct api_resp *resp, PGresult *res,
-                unsigned int limit)
+char *
+crud_page_text(const struct crud_item *items, size_t shown, bool more,
+               const char *last, size_t *len)
 {
     static const char hex[] = "0123456789abcdef";
-    int rows = PQntuples(res);
-    bool more = rows > (int) limit;
-    int shown = more ? (int) limit : rows;
     size_t cap = 64;
-    for (int i = 0; i < shown; i++) {
-        cap += (size_t) PQgetlength(res, i, 0) + 1;
+    for (size_t i = 0; i < shown; i++) {
+        cap += items[i].len + 1;
     }
-    const char *last = shown ? PQgetvalue(res, shown - 1, 1) : "";
     cap += 2 * strlen(last) + 32;
     char *buf = malloc(cap);
     if (!buf) {
-        api_reply_owned(resp, 500, NULL, 0, NULL);
-        return;
+        return NULL;
     }
     size_t off = (size_t) snprintf(buf, cap, "{\"items\":[");
-    for (int i = 0; i < shown; i++) {
+    for (size_t i = 0; i < shown; i++) {
         if (i) {
             buf[off++] = ',';
         }
-        size_t n = (size_t) PQgetlength(res, i, 0);
-        memcpy(buf + off, PQgetvalue(res, i, 0), n);
-        off += n;
+        memcpy(buf + off, items[i].json, items[i].len);
+        off += items[i].len;
     }
     off += (size_t) snprintf(buf + off, cap - off, "],\"next_cursor\":");
     if (more) {
@@ -449,7 +471,43 @@ crud_reply_page(struct api_req *req, struct api_resp *resp, PGresult *res,
     }
     buf[off++] = '}';
     buf[off] = '\0';
-    crud_reply_computed(req, resp, buf, off);
+    *len = off;
+    return buf;
+}
+
+void
+crud_reply_items(struct api_req *req, struct api_resp *resp,
+                 const struct crud_item *items, size_t shown, bool more,
+                 const char *last)
+{
+    size_t len;
+    char *body = crud_page_text(items, shown, more, last, &len);
+    if (!body) {
+        api_reply_owned(resp, 500, NULL, 0, NULL);
+        return;
+    }
+    crud_reply_computed(req, resp, body, len);
+}
+
+void
+crud_reply_page(struct api_req *req, struct api_resp *resp, PGresult *res,
+                unsigned int limit)
+{
+    int rows = PQntuples(res);
+    bool more = rows > (int) limit;
+    size_t shown = more ? limit : (size_t) rows;
+    struct crud_item *items = calloc(shown + 1, sizeof *items);
+    if (!items) {
+        api_reply_owned(resp, 500, NULL, 0, NULL);
+        return;
+    }
+    for (size_t i = 0; i < shown; i++) {
+        items[i].json = PQgetvalue(res, (int) i, 0);
+        items[i].len = (size_t) PQgetlength(res, (int) i, 0);
+    }
+    crud_reply_items(req, resp, items, shown, more,
+                     shown ? PQgetvalue(res, (int) shown - 1, 1) : "");
+    free(items);
 }
 
 void
@@ -617,6 +675,11 @@ crud_list(struct api_req *req, struct api_resp *resp, const struct crud_res *res
     if (!crud_page_params(req, resp, &limit, &after)) {
         return;
     }
+    if (!res->parent && readsnap_list(req->config->readsnap, req, resp, res->store,
+                                      limit, after) == READSNAP_ANSWERED) {
+        free(after);
+        return;
+    }
     if (crud_resolve_scope(&ctx)) {
         PGresult *rows;
         enum db_qs qs = store_list(req->db, res->store, scope_or_null(&ctx), after,
@@ -637,6 +700,10 @@ crud_get(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
 {
     struct crud_ctx ctx = {.req = req, .resp = resp, .res = res};
     struct store_row row = {0};
+    if (!res->parent && readsnap_get(req->config->readsnap, req, resp, res->store,
+                                     target_key(&ctx)) == READSNAP_ANSWERED) {
+        return;
+    }
     if (crud_resolve_scope(&ctx) && load_target(&ctx, target_key(&ctx), &row) == DB_QS_ONE) {
         char etag[40];
         crud_etag(etag, row.id, row.revision);

@@ -164,6 +164,8 @@ json_t *crud_parse_body(struct api_req *, struct api_resp *,
 json_t *crud_load_body(struct api_req *, struct api_resp *);
 bool crud_check_body(struct api_req *, struct api_resp *, json_t *obj,
                      const struct crud_field *fields, bool creating);
+/* A list page's length when ?limit= is absent. */
+#define CRUD_LIMIT_DEFAULT 100
 /* Reads ?limit= and ?cursor=; on error writes the problem, returns false.
  * *after is malloc'ed (or NULL). */
 bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
@@ -174,6 +176,19 @@ bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
  * gets an ETag of its content; If-None-Match with it answers 304. */
 void crud_reply_page(struct api_req *, struct api_resp *, PGresult *res,
                      unsigned int limit);
+/* The same page from items[0..shown) (JSON texts), 'more' telling whether
+ * rows follow and 'last' the sort key of the last one shown (the cursor). */
+struct crud_item {
+    const char *json;
+    size_t len;
+};
+void crud_reply_items(struct api_req *, struct api_resp *,
+                      const struct crud_item *items, size_t shown, bool more,
+                      const char *last);
+/* The page's body alone: malloc'ed (NULL when memory runs out), its length
+ * in *len. */
+char *crud_page_text(const struct crud_item *items, size_t shown, bool more,
+                     const char *last, size_t *len);
 /* Replies 200 with the malloc'ed JSON 'body' (always consumed) and an ETag
  * of its content, or 304 when If-None-Match carries that ETag: how pollers
  * (the dashboard) learn cheaply that nothing changed. */
@@ -207,7 +222,10 @@ void crud_network_doc(struct api_req *, struct api_resp *, crud_network_doc_fn *
  * built is discarded and replaced by the problem for the failure, unless fn
  * itself already wrote a problem for an error of its own.  Every API write
  * goes through here, so no 2xx ever describes a change that did not
- * commit. */
+ * commit.  A committed write answers its change-log position in
+ * resp->seq (the Skyvisor-Seq header, db/changelog.h), and every write,
+ * committed or not, is told to the read snapshot (api/readsnap.h) before
+ * its answer leaves. */
 void crud_write(struct api_req *, struct api_resp *, db_txn_fn *fn, void *arg,
                 const char *kind, const char *in_use);
 /* Writes the problem for a failed database call on 'req->db'. */

@@ -40,7 +40,8 @@ health_metrics(struct api_req *req, struct api_resp *resp)
 {
     size_t len;
     char *text = metrics_render(req->config->pool, req->config->recon,
-                                req->config->keeper, req->config->tenant_ctl, &len);
+                                req->config->keeper, req->config->tenant_ctl,
+                                req->config->readsnap, &len);
     if (!text) {
         api_problem(resp, req, SVE_INTERNAL, NULL, "cannot render metrics");
         return;

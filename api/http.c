@@ -299,6 +299,9 @@ send_response(struct MHD_Connection *conn, struct api_resp *resp)
     if (resp->etag[0]) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
     }
+    if (resp->seq[0]) {
+        MHD_add_response_header(r, "Skyvisor-Seq", resp->seq);
+    }
     if (resp->location) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
         free(resp->location);

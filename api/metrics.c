@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/readsnap.h"
 #include "api/lease_keeper.h"
 #include "ctrl/reconciler.h"
 #include "ctrl/vswitch_agent.h"
@@ -183,7 +184,7 @@ render_tenant_ctl(struct out *o, const struct vswitch_agent *agent)
 char *
 metrics_render(struct db_pool *pool, struct reconciler *recon,
                struct lease_keeper *keeper, const struct vswitch_agent *tenant_ctl,
-               size_t *len)
+               struct readsnap *readsnap, size_t *len)
 {
     struct out o = {malloc(16384), 0, 16384, false};
     if (!o.buf) {
@@ -319,6 +320,22 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
     }
     if (keeper) {
         render_leases(&o, keeper);
+    }
+    if (readsnap) {
+        struct readsnap_stats rs;
+        readsnap_get_stats(readsnap, &rs);
+        out_printf(&o, "# HELP skyvisor_read_snapshot_total GETs of clouds, hosts and "
+                       "tenants: answered from the read snapshot, or from PostgreSQL "
+                       "and why.\n# TYPE skyvisor_read_snapshot_total counter\n"
+                       "skyvisor_read_snapshot_total{answer=\"snapshot\"} %llu\n"
+                       "skyvisor_read_snapshot_total{answer=\"database\",why=\"stale\"} %llu\n"
+                       "skyvisor_read_snapshot_total{answer=\"database\",why=\"min-seq\"} %llu\n"
+                       "skyvisor_read_snapshot_total{answer=\"database\",why=\"other\"} %llu\n"
+                       "# HELP skyvisor_read_snapshot_refreshes_total Read snapshots "
+                       "read from PostgreSQL.\n"
+                       "# TYPE skyvisor_read_snapshot_refreshes_total counter\n"
+                       "skyvisor_read_snapshot_refreshes_total %llu\n",
+                   rs.served, rs.stale, rs.behind, rs.other, rs.refreshes);
     }
     if (tenant_ctl) {
         render_tenant_ctl(&o, tenant_ctl);

@@ -22,5 +22,7 @@ $(BUILD)/gen/web.c: $(WEB_FILES) tools/embed api/module.mk
 # Several instances: this one's registration and cloud leases (its own
 # thread) and GET /v1/instances.
 API_SRCS += api/lease_keeper.c api/instances.c
+# GETs of clouds, hosts and tenants from memory (api/readsnap.h).
+API_SRCS += api/readsnap.c
 # The tenant-controller agent on PostgreSQL.
 API_SRCS += api/vswitch_store.c

@@ -27,6 +27,7 @@
 #include "db/migrate.h"
 #include "api/lease_keeper.h"
 #include "api/lifecycle_store.h"
+#include "api/readsnap.h"
 #include "api/reconcile.h"
 #include "api/vswitch_store.h"
 #include "ctrl/stream.h"
@@ -489,6 +490,7 @@ main(int argc, char **argv)
     struct lifecycle_store *life = NULL;
     struct lease_keeper *keeper = NULL;
     struct vswitch_store *agent = NULL;
+    struct readsnap *readsnap = NULL;
     rc = 1;
     if (prepare_schema(conninfo)) {
         goto out;
@@ -509,6 +511,10 @@ main(int argc, char **argv)
         .layout = opt.tunnels,
         .keeper = keeper,
     };
+    /* GETs of clouds, hosts and tenants from memory (its own thread); without
+     * it they read PostgreSQL, as every other GET does. */
+    readsnap = readsnap_start(conninfo);
+    config.readsnap = readsnap;
     if (!opt.no_reconciler) {
         char target[128];
         const char *of = opt.openflow_listen ? opt.openflow_listen : "";
@@ -570,6 +576,7 @@ main(int argc, char **argv)
 
 out:
     http_stop(http);
+    readsnap_stop(readsnap);
     vswitch_store_stop(agent);
     atomic_store(&grants_reader, NULL);
     sky_reconcile_stop(recon);

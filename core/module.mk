@@ -19,3 +19,6 @@ CORE_SRCS += core/meters.c
 CORE_SRCS += core/wanff.c
 # The tenant-controlled switches the datapath carries (core/ctlset.c).
 CORE_SRCS += core/ctlset.c
+# Whether a PostgreSQL snapshot sees a transaction (core/xidsnap.c): the
+# API's read snapshot against Skyvisor-Min-Seq.
+CORE_SRCS += core/xidsnap.c

@@ -35,6 +35,22 @@ static const struct db_stmt stmt_prune = {
     1,
 };
 
+static const struct db_stmt stmt_position = {
+    "changelog_position", "SELECT pg_current_xact_id()::text", 0,
+};
+
+enum db_qs
+changelog_position(struct db_conn *c, char out[24])
+{
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &stmt_position, NULL, &res);
+    if (qs == DB_QS_ONE) {
+        snprintf(out, 24, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return qs == DB_QS_NONE ? DB_QS_HARD : qs;
+}
+
 static enum changelog_op
 parse_op(const char *s)
 {

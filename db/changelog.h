@@ -41,6 +41,13 @@ enum db_qs changelog_read(struct db_conn *, const char *watermark,
                           struct changelog_batch *out);
 void changelog_batch_uninit(struct changelog_batch *);
 
+/* The change-log position of the transaction in progress on the
+ * connection: its transaction id (the log's `xid` column), in decimal, into
+ * 'out' (assigning one if it has none yet).  What a write answers as
+ * Skyvisor-Seq: a reader holding a snapshot of the database has everything
+ * that write did exactly when the snapshot sees that id (core/xidsnap.h). */
+enum db_qs changelog_position(struct db_conn *, char out[24]);
+
 /* Deletes the rows older than 'keep_seconds', raising the horizon.  *n
  * receives how many went. */
 enum db_qs changelog_prune(struct db_conn *, unsigned int keep_seconds,

@@ -19,7 +19,7 @@ static const struct db_stmt get = {
 };
 static const struct db_stmt list = {
     "cloud_list",
-    "SELECT " CLOUD_JSON ", c.name FROM cloud c"
+    "SELECT " CLOUD_JSON ", c.name, c.revision, c.id FROM cloud c"
     " WHERE $2::text IS NULL OR c.name > $2 ORDER BY c.name LIMIT $3::int", 3,
 };
 static const struct db_stmt insert = {

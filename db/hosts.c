@@ -29,7 +29,7 @@ static const struct db_stmt get = {
 };
 static const struct db_stmt list = {
     "host_list",
-    "SELECT " HOST_JSON ", h.name FROM host h"
+    "SELECT " HOST_JSON ", h.name, h.revision, h.id FROM host h"
     " WHERE $2::text IS NULL OR h.name > $2 ORDER BY h.name LIMIT $3::int", 3,
 };
 static const struct db_stmt insert = {

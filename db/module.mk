@@ -3,7 +3,7 @@
 DB_SRCS += db/conn.c db/pool.c db/migrate.c db/embedded.c db/store.c \
            db/clouds.c db/cloudlinks.c db/hosts.c db/tenants.c db/networks.c \
            db/switches.c db/links.c db/vms.c db/idempotency.c db/state.c \
-           db/tokens.c db/audit.c db/changelog.c \
+           db/tokens.c db/audit.c db/changelog.c db/readsnap.c \
            $(BUILD)/gen/migrations.c
 # Snapshots, stop and start, VM counters and live migrations: what the API
 # writes and the reconciler reads and settles.

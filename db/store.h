@@ -6,7 +6,9 @@
  *   get     $1 scope id, $2 id (uuid text or NULL), $3 name (or NULL)
  *           -> (json, revision, id)
  *   list    $1 scope id, $2 list after this name (NULL: from the start),
- *           $3 limit -> rows of (json, name), ordered by name
+ *           $3 limit -> rows of (json, name), ordered by name; clouds,
+ *           hosts and tenants add (revision, id), for the API's read
+ *           snapshot (db/readsnap.h)
  *   insert  $1 scope id, $2 the validated object as jsonb -> (json, revision, id)
  *   update  $1 scope id, $2 id, $3 expected revision, $4 object
  *           -> (json, revision, id); no row when the revision moved on

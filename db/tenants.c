@@ -37,7 +37,7 @@ static const struct db_stmt get = {
 };
 static const struct db_stmt list = {
     "tenant_list",
-    "SELECT " TENANT_JSON ", t.name FROM tenant t"
+    "SELECT " TENANT_JSON ", t.name, t.revision, t.id FROM tenant t"
     " WHERE $2::text IS NULL OR t.name > $2 ORDER BY t.name LIMIT $3::int", 3,
 };
 static const struct db_stmt insert = {

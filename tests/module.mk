@@ -135,3 +135,5 @@ UNIT_TESTS += test_meters
 UNIT_TESTS += test_vflow
 # A gateway's fast-failover plan (core/wanff.c).
 UNIT_TESTS += test_wanff
+# PostgreSQL snapshots and transaction ids (core/xidsnap.c).
+UNIT_TESTS += test_xidsnap
