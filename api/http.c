@@ -59,7 +59,7 @@
 #define API_MAX_DRAIN (64ULL * 1024 * 1024)
 #define API_MAX_URI 8192                /* request target as sent: 414 */
 #define API_MAX_HEADERS 32768           /* head less the request line: 431 */
-#define HTTP_CONN_MEMORY (256u * 1024)  /* libmicrohttpd's pool per connection */
+#define HTTP_CONN_MEMORY (96u * 1024)   /* libmicrohttpd's pool per connection */
 #define HTTP_IDLE_SECONDS 10u
 #define HTTP_HEAD_SECONDS 15u
 
