@@ -59,7 +59,10 @@
 #define API_MAX_DRAIN (64ULL * 1024 * 1024)
 #define API_MAX_URI 8192                /* request target as sent: 414 */
 #define API_MAX_HEADERS 32768           /* head less the request line: 431 */
-#define HTTP_CONN_MEMORY (96u * 1024)   /* libmicrohttpd's pool per connection */
+/* libmicrohttpd's pool per connection: room for a head far beyond our
+ * limits (a 60 KB target still gets its 414 problem), and no more, since
+ * libmicrohttpd 0.9.75 zeroes the whole pool after every request. */
+#define HTTP_CONN_MEMORY (96u * 1024)
 #define HTTP_IDLE_SECONDS 10u
 #define HTTP_HEAD_SECONDS 15u
 
