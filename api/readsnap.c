@@ -4,7 +4,8 @@
  *
  *   DOWN --connect+LISTEN ok (changes++)--> UP
  *   UP --changes != snap->changes--> read, publish --> UP
- *   UP --a query or the socket fails--> DOWN (retried every RETRY_MS)
+ *   UP --a query or the socket fails (changes++)--> DOWN (retried every
+ *        RETRY_MS; the snapshot answers nothing meanwhile)
  *   UP --nothing to do--> wait for the socket, the eventfd or WAIT_MS
  *
  * Invariant: a published snapshot's 'changes' was read before its database
@@ -187,6 +188,7 @@ refresher(void *arg)
             if (!refresh(rs)) {
                 vlog(VLOG_WARN, "readsnap", "cannot read the snapshot: %s",
                      rs->conn->err.message);
+                atomic_fetch_add(&rs->changes, 1);
                 up = false;
             }
             continue;
@@ -206,6 +208,9 @@ refresher(void *arg)
         }
         if (fds[1].revents) {
             if (PQconsumeInput(rs->conn->pg) != 1) {
+                /* Notifications may be lost from here on: the snapshot
+                 * answers nothing until one read after the reconnection. */
+                atomic_fetch_add(&rs->changes, 1);
                 up = false;
                 continue;
             }

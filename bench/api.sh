@@ -134,6 +134,7 @@ The VM POST run creates a new VM per request (placement by jurisdiction over
 12 hosts, advisory-locked), each with a MAC unique in its lower 32 bits (the
 mac-prefix rule); every answer was 2xx (the run fails otherwise), $ok2xx answered
 201 and $vms VMs exist (the difference: requests in flight at wrk's deadline).
+The GETs of clouds are answered from the read snapshot (api/readsnap.h).
 
 | workload | path | requests/s | p50 | p99 | non-2xx |
 |---|---|---|---|---|---|
