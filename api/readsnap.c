@@ -280,6 +280,20 @@ min_seq(struct api_req *req, struct api_resp *resp, uint64_t *min)
     return true;
 }
 
+/* The start of either read: Skyvisor-Min-Seq into *min, then the kind of
+ * 'store' in the snapshot; -2 after writing the 400 for a malformed
+ * header, -1 when the snapshot holds nothing of the kind (or there is no
+ * snapshot). */
+static int
+start_read(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
+           const struct store_res *store, uint64_t *min)
+{
+    if (!min_seq(req, resp, min)) {
+        return -2;
+    }
+    return rs ? kind_of(store) : -1;
+}
+
 /* The snapshot when it may answer, under the read lock the caller holds
  * (and releases); NULL after counting why not. */
 static struct snap *
@@ -301,17 +315,35 @@ usable(struct readsnap *rs, uint64_t min)
     return s;
 }
 
+/* Answers 200 with a copy of text[0..len) and 'etag', or 304 when
+ * If-None-Match holds it; READSNAP_DATABASE when memory runs out. */
+static enum readsnap_answer
+reply_copy(struct api_req *req, struct api_resp *resp, const char *text, size_t len,
+           const char etag[40])
+{
+    memcpy(resp->etag, etag, sizeof resp->etag);
+    if (api_if_none_match(req, etag)) {
+        api_reply_owned(resp, 304, NULL, 0, NULL);
+        return READSNAP_ANSWERED;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        resp->etag[0] = '\0';
+        return READSNAP_DATABASE;
+    }
+    memcpy(copy, text, len + 1);
+    api_reply_owned(resp, 200, copy, len, "application/json");
+    return READSNAP_ANSWERED;
+}
+
 enum readsnap_answer
 readsnap_list(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
               const struct store_res *store, unsigned int limit, const char *after)
 {
     uint64_t min;
-    if (!min_seq(req, resp, &min)) {
-        return READSNAP_ANSWERED;
-    }
-    int k = kind_of(store);
-    if (!rs || k < 0) {
-        return READSNAP_DATABASE;
+    int k = start_read(rs, req, resp, store, &min);
+    if (k < 0) {
+        return k == -2 ? READSNAP_ANSWERED : READSNAP_DATABASE;
     }
     enum readsnap_answer a = READSNAP_DATABASE;
     urcu_bp_read_lock();
@@ -330,18 +362,7 @@ readsnap_list(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
             }
         }
         if (found && !after && limit == CRUD_LIMIT_DEFAULT) {
-            char *copy = malloc(sk->page_len + 1);
-            if (copy) {
-                memcpy(copy, sk->page, sk->page_len + 1);
-                memcpy(resp->etag, sk->page_etag, sizeof resp->etag);
-                if (api_if_none_match(req, resp->etag)) {
-                    free(copy);
-                    api_reply_owned(resp, 304, NULL, 0, NULL);
-                } else {
-                    api_reply_owned(resp, 200, copy, sk->page_len, "application/json");
-                }
-                a = READSNAP_ANSWERED;
-            }
+            a = reply_copy(req, resp, sk->page, sk->page_len, sk->page_etag);
         } else if (found) {
             size_t left = sk->rows.n - from;
             size_t shown = left > limit ? limit : left;
@@ -364,12 +385,9 @@ readsnap_get(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
              const struct store_res *store, const char *key)
 {
     uint64_t min;
-    if (!min_seq(req, resp, &min)) {
-        return READSNAP_ANSWERED;
-    }
-    int k = kind_of(store);
-    if (!rs || k < 0) {
-        return READSNAP_DATABASE;
+    int k = start_read(rs, req, resp, store, &min);
+    if (k < 0) {
+        return k == -2 ? READSNAP_ANSWERED : READSNAP_DATABASE;
     }
     bool by_id = validate_uuid(key);
     enum readsnap_answer a = READSNAP_DATABASE;
@@ -380,18 +398,9 @@ readsnap_get(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
         if (strcmp(by_id ? row->id : row->name, key)) {
             continue;
         }
-        char *copy = malloc(row->len + 1);
-        if (copy) {
-            memcpy(copy, row->json, row->len + 1);
-            crud_etag(resp->etag, row->id, row->revision);
-            if (api_if_none_match(req, resp->etag)) {
-                free(copy);
-                api_reply_owned(resp, 304, NULL, 0, NULL);
-            } else {
-                api_reply_owned(resp, 200, copy, row->len, "application/json");
-            }
-            a = READSNAP_ANSWERED;
-        }
+        char etag[40];
+        crud_etag(etag, row->id, row->revision);
+        a = reply_copy(req, resp, row->json, row->len, etag);
         break;
     }
     /* An object the snapshot lacks is asked of the database too: the 404

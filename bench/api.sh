@@ -13,6 +13,7 @@
 # Everything shares this machine's cores: wrk, skyvisord and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/api_world.sh
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 BUILD=${BUILD:-build}
@@ -41,12 +42,7 @@ SKY_PID=$!
 for _ in $(seq 100); do curl -sf "http://$HTTP/readyz" >/dev/null && break; sleep 0.1; done
 
 A=(-sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
-for c in 1 2 3; do
-  curl "${A[@]}" "http://$HTTP/v1/clouds" -d "{\"name\":\"cloud-$c\",\"provider\":\"aws\",\"region\":\"r$c\",\"jurisdiction\":\"DE\",\"kind\":\"public\"}" >/dev/null
-  for h in 1 2 3 4; do
-    curl "${A[@]}" "http://$HTTP/v1/hosts" -d "{\"name\":\"host-$c-$h\",\"cloud\":\"cloud-$c\",\"tunnel_ip\":\"198.18.$c.$h\",\"capacity\":100000,\"ovsdb\":\"tcp:127.0.0.1:6640\",\"controller\":\"tcp:127.0.0.1:6653\"}" >/dev/null
-  done
-done
+api_world_fleet "$HTTP" "$TOKEN" 3 4
 curl "${A[@]}" "http://$HTTP/v1/tenants" -d '{"name":"bench"}' >/dev/null
 curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks" -d '{"name":"n","subnet":"10.0.0.0/8"}' >/dev/null
 curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks/n/switches" -d '{"name":"s"}' >/dev/null

@@ -9,6 +9,7 @@
 # load.  Prints one table row per binary and workload; writes nothing.
 # Build the older binary from a checkout of its own (git worktree) first.
 set -euo pipefail
+. "$(dirname "$0")/api_world.sh"
 BEFORE=$1 AFTER=$2; DURATION=${DURATION:-10}; CONNS=${CONNS:-32}
 work=$(mktemp -d /tmp/skyv-sbs.XXXXXX); chmod 755 "$work"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -27,13 +28,7 @@ start() { # bin db -> sets HTTP
   SKYVISOR_ADMIN_TOKEN=$TOKEN "$1" --db "postgresql://postgres@127.0.0.1:$PORT/$2" --listen $http --threads 2 --log-level warn > "$work/$2.log" 2>&1 &
   echo $! >> "$work/pids"
   for _ in $(seq 100); do curl -sf "http://$http/readyz" >/dev/null && break; sleep 0.1; done
-  local A=(-sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
-  for c in 1 2 3; do
-    curl "${A[@]}" "http://$http/v1/clouds" -d "{\"name\":\"cloud-$c\",\"provider\":\"aws\",\"region\":\"r$c\",\"jurisdiction\":\"DE\",\"kind\":\"public\"}" >/dev/null
-    for h in 1 2 3 4; do
-      curl "${A[@]}" "http://$http/v1/hosts" -d "{\"name\":\"host-$c-$h\",\"cloud\":\"cloud-$c\",\"tunnel_ip\":\"198.18.$c.$h\",\"capacity\":100000,\"ovsdb\":\"tcp:127.0.0.1:6640\",\"controller\":\"tcp:127.0.0.1:6653\"}" >/dev/null
-    done
-  done
+  api_world_fleet "$http" "$TOKEN" 3 4
   echo $http
 }
 : > "$work/pids"

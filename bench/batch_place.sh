@@ -7,6 +7,7 @@
 # counts, so a later N also places against the earlier ones.  Prints one
 # line per batch; writes nothing.
 set -euo pipefail
+. "$(dirname "$0")/api_world.sh"
 BUILD=$1; shift
 work=$(mktemp -d /tmp/skyv-bt.XXXXXX); chmod 755 "$work"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -23,12 +24,7 @@ SKYVISOR_ADMIN_TOKEN=$TOKEN "$BUILD/skyvisord" --db "postgresql://postgres@127.0
 SKY_PID=$!
 for _ in $(seq 100); do curl -sf "http://$HTTP/readyz" >/dev/null && break; sleep 0.1; done
 A=(-sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
-for c in $(seq 16); do
-  curl "${A[@]}" "http://$HTTP/v1/clouds" -d "{\"name\":\"c$c\",\"provider\":\"aws\",\"region\":\"r$c\",\"jurisdiction\":\"DE\",\"kind\":\"public\"}" >/dev/null
-  for h in 1 2 3 4; do
-    curl "${A[@]}" "http://$HTTP/v1/hosts" -d "{\"name\":\"h-$c-$h\",\"cloud\":\"c$c\",\"tunnel_ip\":\"198.18.$c.$h\",\"capacity\":100000,\"ovsdb\":\"tcp:127.0.0.1:6640\",\"controller\":\"tcp:127.0.0.1:6653\"}" >/dev/null
-  done
-done
+api_world_fleet "$HTTP" "$TOKEN" 16 4
 curl "${A[@]}" "http://$HTTP/v1/tenants" -d '{"name":"t"}' >/dev/null
 i=0
 for N in "$@"; do
