@@ -14,8 +14,10 @@ extern const struct embed_file db_mig_files[];
 extern const size_t db_mig_count;
 
 /* Applies, in order and each in its own transaction, every migration of
- * files[0..n) whose number is above the newest one recorded in table
- * schema_migration; records each.  Serialised against other skyvisord
+ * files[0..n) not recorded in table schema_migration (numbers are handed
+ * out before the migrations land, so one may land below a number a
+ * database already has: it is applied then, after the newer ones);
+ * records each.  Serialised against other skyvisord
  * processes by an advisory lock.  Returns 0, or an errno with a message in
  * 'err': EPROTO when the database is newer than the binary (it refuses to
  * run against a schema it does not know), EINVAL for a malformed migration

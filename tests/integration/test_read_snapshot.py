@@ -184,3 +184,25 @@ def test_snapshot_and_database_answer_the_same_body_and_etag(pair, pg, path):
         etag = {"If-None-Match": db2[1]["etag"]}
         assert d.api().get(path, headers=etag)[0] == 304
         assert d.api().get(path, headers={**etag, **FUTURE})[0] == 304
+
+
+def test_a_database_past_012_without_it_gets_it(pg):
+    """Migration numbers are handed out before they land: a database
+    already at a higher number without 012 gets 012 at the next start, and
+    status write-backs reach the snapshot again."""
+    db = pg.fresh_db()
+    d = Skyvisord(db_url=pg.url(db)).start()
+    assert d.stop() == 0
+    pg.psql("DELETE FROM schema_migration WHERE version = 12;"
+            " DROP FUNCTION sv_notify_status() CASCADE", db)
+    d = Skyvisord(db_url=pg.url(db)).start()
+    try:
+        assert pg.psql("SELECT name FROM schema_migration WHERE version = 12", db) \
+            == "012_status_notify.sql"
+        ok(d.api().post("/v1/clouds", {**CLOUD, "name": "late"}), 201)
+        snap, _ = snapshot_and_database(d, "/v1/clouds/late")
+        pg.psql("UPDATE cloud SET state = 'realized' WHERE name = 'late'", db)
+        wait_for(lambda: d.api().get("/v1/clouds/late")[2]["status"]["state"] == "realized",
+                 "the status write to reach the snapshot")
+    finally:
+        assert d.stop() == 0
