@@ -137,3 +137,5 @@ UNIT_TESTS += test_vflow
 UNIT_TESTS += test_wanff
 # PostgreSQL snapshots and transaction ids (core/xidsnap.c).
 UNIT_TESTS += test_xidsnap
+# Tenant flows compiled into the bridges (ctrl/vtranslate.c).
+UNIT_TESTS += test_vtranslate
