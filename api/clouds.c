@@ -1,5 +1,5 @@
 /* clouds.c: /v1/clouds.  A cloud is a provider region (or the tenant's own
- * datacenter) with one gateway host; see crud.h for the engine. */
+ * datacenter) with one or two gateway hosts; see crud.h for the engine. */
 #include <string.h>
 
 #include "api/crud.h"
@@ -15,6 +15,7 @@ static const struct crud_field fields[] = {
     {"cost_per_hour", CT_STRING, 0},
     {"labels", CT_LABELS, 0},
     {"gateway", CT_OBJECT, CF_READONLY},
+    {"gateways", CT_OBJECT, CF_READONLY},      /* an array: read-only, never parsed */
     {"status", CT_OBJECT, CF_READONLY},
     {"created_at", CT_STRING, CF_READONLY},
     {"updated_at", CT_STRING, CF_READONLY},

@@ -70,7 +70,8 @@ crud_etag(char out[40], const char *id, long long revision)
 static const struct {
     const char *constraint, *field, *detail;
 } unique_conflicts[] = {
-    {"host_one_gateway_per_cloud", "role", "the cloud already has a gateway"},
+    {"host_cloud_public_ip", "public_ip", "another gateway of this cloud has this "
+     "public_ip; each gateway needs its own"},
     {"vm_network_id_mac_key", "mac", "another VM of this network has this MAC"},
     {"vm_network_id_ip_key", "ip", "another VM of this network has this IP"},
     {"vlink_pair", "b", "a link between these two switches already exists"},
@@ -90,6 +91,9 @@ static const struct {
      "the controller's address is not inside the tenant's controller_allow"},
     {"tenant_controller_allow_in_use", "controller_allow", SVE_CONFLICT,
      "a virtual switch of the tenant has its controller outside this list"},
+    {"host_two_gateways_per_cloud", "role", SVE_GATEWAYS_FULL,
+     "the cloud already has two gateways (migrations/011): make this host a "
+     "worker (role host) or remove one of them first"},
 };
 
 /* Writes the problem of check_conflicts[] for 'constraint'; false when it

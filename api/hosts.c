@@ -1,6 +1,8 @@
 /* hosts.c: /v1/hosts.  A host is an Open vSwitch instance skyvisord
- * manages: a worker (VMs attach to its integration bridge) or its cloud's
- * gateway (the one public address of the cloud, for inter-cloud tunnels).
+ * manages: a worker (VMs attach to its integration bridge) or one of its
+ * cloud's gateways (at most two, each with its own public address for the
+ * inter-cloud tunnels; the first by name is preferred, the second its twin:
+ * core/tunnels.h).
  * How skyvisord reaches it: OVSDB at `ovsdb`, OpenFlow either by connecting
  * out to `openflow` or by pointing the bridge at `controller`. */
 #include <string.h>

@@ -1,6 +1,7 @@
 /* clouds.c: the cloud resource's statements (see store.h for the calling
- * convention).  The read-only "gateway" is the cloud's host with role
- * gateway, if any. */
+ * convention).  The read-only "gateways" are the cloud's hosts with role
+ * gateway (at most two, migrations/011), by name: the first is the
+ * preferred one, also given alone as "gateway" (null when none). */
 #include "db/resource_sql.h"
 #include "db/store.h"
 
@@ -10,6 +11,11 @@
     " 'cost_per_hour', trim_scale(c.cost_per_hour)::text,"                    \
     " 'gateway', (SELECT json_build_object('id', g.id, 'name', g.name,"      \
     "   'public_ip', host(g.public_ip)) FROM host g"                          \
+    "   WHERE g.cloud_id = c.id AND g.role = 'gateway'"                       \
+    "   ORDER BY g.name LIMIT 1),"                                            \
+    " 'gateways', (SELECT coalesce(json_agg(json_build_object('id', g.id,"   \
+    "   'name', g.name, 'public_ip', host(g.public_ip)) ORDER BY g.name),"    \
+    "   '[]') FROM host g"                                                    \
     "   WHERE g.cloud_id = c.id AND g.role = 'gateway'))::text"
 
 static const struct db_stmt get = {

@@ -147,9 +147,24 @@ def test_host_defaults_and_rules(api, world):
                                        "controller": "tcp:127.0.0.1:6653"}))
     assert (h["role"], h["bridge"], h["datapath"], h["capacity"]) == ("host", "br-sky", "system", 16)
     assert h["cloud"] == "pt" and h["vm_count"] == 0 and h["openflow"] is None
-    # A second gateway in a cloud.
+    # A second gateway in a cloud (migrations/011), with its own public_ip;
+    # a third is refused.
+    gw = api.get("/v1/hosts/pt-gw")[2]
     assert_problem(api.post("/v1/hosts", host("gw2", "pt", 99, role="gateway",
-                                              public_ip="203.0.113.99")), 409, "conflict", "role")
+                                              public_ip=gw["public_ip"])), 409, "conflict",
+                   "public_ip")
+    created(api.post("/v1/hosts", host("gw2", "pt", 99, role="gateway",
+                                       public_ip="203.0.113.99")))
+    cloud = api.get("/v1/clouds/pt")[2]
+    assert [g["name"] for g in cloud["gateways"]] == sorted([gw["name"], "gw2"])
+    assert cloud["gateway"]["name"] == min(gw["name"], "gw2")
+    assert_problem(api.post("/v1/hosts", host("gw2b", "pt", 88, role="gateway",
+                                              public_ip="203.0.113.98")), 409,
+                   "cloud-gateways-full", "role")
+    assert_problem(api.patch("/v1/hosts/h-def", {"role": "gateway",
+                                                 "public_ip": "203.0.113.97"}), 409,
+                   "cloud-gateways-full", "role")
+    assert api.delete("/v1/hosts/gw2")[0] == 204
     assert_problem(api.post("/v1/hosts", host("gw3", "pt", 98, role="gateway")), 400,
                    "missing-field", "public_ip")
     assert_problem(api.post("/v1/hosts", host("h3", "pt", 97, public_ip="203.0.113.9")), 400,
