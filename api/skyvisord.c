@@ -80,8 +80,12 @@ usage(FILE *out)
 "                       plus backup tunnels for the loss of any one tunnel;\n"
 "                       traffic follows the tree) or full-mesh\n"
 "  --bfd-ms MS          BFD interval (min_tx and min_rx) on the tunnels between\n"
-"                       gateways: a cut is seen after 3 intervals (default\n"
-"                       100; 0: no BFD)\n"
+"                       gateways (and between the workers and the gateways\n"
+"                       of a cloud with two): a cut is seen after 3\n"
+"                       intervals (default 100; 0: no BFD)\n"
+"  --wan-holddown-ms MS a tunnel that failed carries traffic again only this\n"
+"                       long after BFD saw it back up (default 1000; 0: at\n"
+"                       once, the datapath's own reversion)\n"
 "  --audit-interval SECONDS\n"
 "                       read every bridge's flows back this often and repair\n"
 "                       what drifted (default 300); between audits changes\n"
@@ -140,6 +144,7 @@ struct options {
     unsigned int audit_s;
     unsigned int drain_ms;              /* --migration-drain-ms */
     int bfd_ms;                         /* --bfd-ms, -1: none */
+    int holddown_ms;                    /* --wan-holddown-ms, -1: none */
     const char *tls_listen, *tls_cert, *tls_key;
     enum tunnels_layout tunnels;        /* --tunnels */
     bool no_reconciler;
@@ -158,7 +163,7 @@ parse_options(int argc, char **argv, struct options *o)
            OPT_MAX_CONNS_PER_IP, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
            OPT_SSL_KEY, OPT_SSL_CERT, OPT_SSL_CA_CERT, OPT_AUDIT_INTERVAL,
            OPT_LEASE_MS, OPT_HEARTBEAT_MS, OPT_CLOUDS, OPT_LEASES,
-           OPT_MIGRATION_DRAIN_MS, OPT_BFD_MS };
+           OPT_MIGRATION_DRAIN_MS, OPT_BFD_MS, OPT_WAN_HOLDDOWN_MS };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -177,6 +182,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"audit-interval", required_argument, NULL, OPT_AUDIT_INTERVAL},
         {"migration-drain-ms", required_argument, NULL, OPT_MIGRATION_DRAIN_MS},
         {"bfd-ms", required_argument, NULL, OPT_BFD_MS},
+        {"wan-holddown-ms", required_argument, NULL, OPT_WAN_HOLDDOWN_MS},
         {"leases", no_argument, NULL, OPT_LEASES},
         {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
@@ -244,6 +250,15 @@ parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->bfd_ms = n ? (int) n : -1;
+            break;
+        }
+        case OPT_WAN_HOLDDOWN_MS: {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 600000) {
+                fprintf(stderr, "skyvisord: --wan-holddown-ms wants 0 to 600000\n");
+                return 2;
+            }
+            o->holddown_ms = n ? (int) n : -1;
             break;
         }
         case OPT_MIGRATION_DRAIN_MS: {
@@ -525,6 +540,7 @@ main(int argc, char **argv)
             .openflow_listen = opt.openflow_listen ? target : NULL,
             .audit_ms = opt.audit_s * 1000,
             .bfd_ms = opt.bfd_ms,
+            .holddown_ms = opt.holddown_ms,
         };
         static struct recon_owner_ops owner = {
             .owns = owner_owns, .fenced = owner_fenced,

@@ -273,6 +273,52 @@ copy_tunnels(const struct netmodel *same, struct netmodel *m)
     return 0;
 }
 
+/* Each cloud's gateways by host name (the first preferred), and each
+ * gateway's ordinal; a gateway beyond TUNNELS_MAX_GATEWAYS (the database
+ * refuses one) gets the ordinal TUNNELS_MAX_GATEWAYS and no place. */
+static void
+finish_gateways(struct netmodel *m)
+{
+    for (size_t c = 0; c < m->n_clouds; c++) {
+        struct nm_cloud *cl = &m->clouds[c];
+        cl->n_gateways = 0;
+        for (unsigned k = 0; k < TUNNELS_MAX_GATEWAYS; k++) {
+            cl->gateways[k] = -1;
+        }
+    }
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct nm_host *ho = &m->hosts[h];
+        ho->ordinal = 0;
+        if (!ho->gateway || ho->cloud < 0) {
+            continue;
+        }
+        struct nm_cloud *cl = &m->clouds[ho->cloud];
+        int x = (int) h;                /* insert by name, the last one falls off */
+        for (unsigned k = 0; k < TUNNELS_MAX_GATEWAYS && x >= 0; k++) {
+            int y = cl->gateways[k];
+            if (y < 0 || strcmp(m->hosts[x].o.name, m->hosts[y].o.name) < 0) {
+                cl->gateways[k] = x;
+                x = y;
+            }
+        }
+        cl->n_gateways += cl->n_gateways < TUNNELS_MAX_GATEWAYS;
+    }
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct nm_host *ho = &m->hosts[h];
+        if (ho->gateway && ho->cloud >= 0) {
+            ho->ordinal = TUNNELS_MAX_GATEWAYS;
+            for (unsigned k = 0; k < TUNNELS_MAX_GATEWAYS; k++) {
+                if (m->clouds[ho->cloud].gateways[k] == (int) h) {
+                    ho->ordinal = k;
+                }
+            }
+        }
+    }
+    for (size_t c = 0; c < m->n_clouds; c++) {
+        m->clouds[c].gateway = m->clouds[c].gateways[0];
+    }
+}
+
 /* The overlay of m; its tunnels copied from 'same' when nonnull (a model
  * with the same clouds and links), else computed (core/tunnels.h: with
  * mst+backup an exact search that costs milliseconds, which a change of
@@ -281,14 +327,9 @@ static int
 finish_overlay(struct netmodel *m, const struct netmodel *same)
 {
     size_t nh = m->n_hosts, nc = m->n_clouds;
-    for (size_t c = 0; c < nc; c++) {
-        m->clouds[c].gateway = -1;
-    }
+    finish_gateways(m);
     for (size_t h = 0; h < nh; h++) {
         struct nm_host *ho = &m->hosts[h];
-        if (ho->gateway && ho->cloud >= 0) {
-            m->clouds[ho->cloud].gateway = (int) h;
-        }
         unsigned long long d = 0;
         int k = 0;
         for (const char *p = ho->o.id; *p && k < 16; p++) {
@@ -791,6 +832,54 @@ netmodel_tunnel_name(const struct netmodel *m, int h, int peer, char name[16])
     }
 }
 
+int
+netmodel_pos(const struct netmodel *m, int h)
+{
+    const struct nm_host *ho = &m->hosts[h];
+    return ho->gateway && ho->cloud >= 0 && ho->ordinal ? m->clouds[ho->cloud].gateway : h;
+}
+
+bool
+netmodel_is_twin(const struct netmodel *m, int h)
+{
+    const struct nm_host *ho = &m->hosts[h];
+    return ho->gateway && ho->cloud >= 0 && ho->ordinal;
+}
+
+size_t
+netmodel_peers(const struct netmodel *m, int h, int x, int out[TUNNELS_MAX_GATEWAYS])
+{
+    const struct nm_host *self = &m->hosts[h], *to = &m->hosts[x];
+    if (self->ordinal >= TUNNELS_MAX_GATEWAYS) {
+        return 0;                   /* a gateway beyond the limit */
+    }
+    if (!to->gateway || to->cloud < 0) {
+        out[0] = x;
+        return 1;
+    }
+    const struct nm_cloud *cl = &m->clouds[to->cloud];
+    if (!self->gateway) {           /* a worker: the preferred one first */
+        for (unsigned k = 0; k < cl->n_gateways; k++) {
+            out[k] = cl->gateways[k];
+        }
+        return cl->n_gateways;
+    }
+    /* A gateway: tunnels_gateway_pairs()'s preference, by this gateway's
+     * ordinal in a cloud with (at least) that many. */
+    const struct nm_cloud *own = &m->clouds[self->cloud];
+    struct tunnels_gateway_pair pairs[TUNNELS_MAX_GATEWAYS * TUNNELS_MAX_GATEWAYS];
+    size_t np = tunnels_gateway_pairs(own->n_gateways, cl->n_gateways, pairs);
+    size_t n = 0;
+    for (unsigned rank = 0; rank < TUNNELS_MAX_GATEWAYS; rank++) {
+        for (size_t i = 0; i < np; i++) {
+            if (pairs[i].ga == self->ordinal && pairs[i].rank_a == rank) {
+                out[n++] = cl->gateways[pairs[i].gb];
+            }
+        }
+    }
+    return n;
+}
+
 /* VM 'v''s port, at its host or (second) at its migration's second place. */
 static void
 vm_port_spec(const struct netmodel *m, int v, bool second, struct nm_port *p)
@@ -863,18 +952,23 @@ netmodel_ports(const struct netmodel *m, int h, struct nm_port **portsp, size_t 
         }
         vm_port_spec(m, *v, false, &ports[n++]);
     }
+    int pos = netmodel_pos(m, h);
     for (int pass = 0; pass < 2; pass++) {
-        const int *peers = pass ? (m->backup_adj ? m->backup_adj[h] : NULL) : m->adj[h];
+        const int *peers = pass ? (m->backup_adj ? m->backup_adj[pos] : NULL) : m->adj[pos];
         for (const int *peer = peers; peer && *peer >= 0; peer++) {
-            if (n == cap) {
-                struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
-                if (!g) {
-                    free(ports);
-                    return ENOMEM;
+            int real[TUNNELS_MAX_GATEWAYS];
+            size_t nr = netmodel_peers(m, h, *peer, real);
+            for (size_t k = 0; k < nr; k++) {
+                if (n == cap) {
+                    struct nm_port *g = realloc(ports, (cap *= 2) * sizeof *ports);
+                    if (!g) {
+                        free(ports);
+                        return ENOMEM;
+                    }
+                    ports = g;
                 }
-                ports = g;
+                tunnel_port_spec(m, h, real[k], &ports[n++]);
             }
-            tunnel_port_spec(m, h, *peer, &ports[n++]);
         }
     }
     *portsp = ports;
@@ -891,7 +985,13 @@ struct fctx {
     void *aux;
     struct nm_flows *out;
     uint32_t *vm_port;          /* per VM on this host: its port, 0 unknown */
-    uint32_t *tun_port;         /* per host: tunnel port toward it, 0 none */
+    int pos;                    /* netmodel_pos(h): where h forwards from */
+    uint32_t *tun_port;         /* per overlay neighbour of pos: the port of
+                                 * h's preferred tunnel toward it (its
+                                 * group's, netmodel_groups()), 0 none */
+    uint32_t *real_port;        /* per host: h's tunnel port to it, 0 none */
+    struct nm_group *groups;    /* groups_build() */
+    size_t n_groups;
     int rc;
 };
 
@@ -995,8 +1095,8 @@ static void
 bcast_children(struct fctx *c, struct nm_flow *f, int vm, const int *parent,
                const uint8_t *sub)
 {
-    for (const int *n = c->m->adj[c->h]; *n >= 0; n++) {
-        if (parent[*n] == c->h && sub[*n] && c->tun_port[*n]) {
+    for (const int *n = c->m->adj[c->pos]; *n >= 0; n++) {
+        if (parent[*n] == c->pos && sub[*n] && c->tun_port[*n]) {
             act(c, f, NA_OUTPUT, c->tun_port[*n]);
             meters_wan(c->m, c->h, *n, vm, c->tun_port[*n], f);
         }
@@ -1011,19 +1111,23 @@ flows_infra(struct fctx *c)
     flow_new(c, NM_T_CLASSIFY, 0, ck);                  /* drop */
     struct nm_flow *f = flow_new(c, NM_T_TENANT, 0, ck);
     act(c, f, NA_CONTROLLER, 0);                        /* reactive path */
-    for (const int *n = m->adj[c->h]; *n >= 0; n++) {
-        uint32_t p = c->tun_port[*n];
-        if (!p) {
-            continue;
-        }
-        f = flow_new(c, NM_T_CLASSIFY, 100, ck);
-        match(f, NF_IN_PORT, p);
-        match(f, NF_ETH_TYPE, ETH_TYPE_LLDP);
-        act(c, f, NA_CONTROLLER, 0);
-        f = flow_new(c, NM_T_CLASSIFY, 50, ck);
-        match(f, NF_IN_PORT, p);
-        if (f) {
-            f->goto_table = NM_T_FORWARD;
+    for (const int *n = m->adj[c->pos]; *n >= 0; n++) {
+        int real[TUNNELS_MAX_GATEWAYS];
+        size_t nr = netmodel_peers(m, c->h, *n, real);
+        for (size_t k = 0; k < nr; k++) {
+            uint32_t p = c->real_port[real[k]];
+            if (!p) {
+                continue;
+            }
+            f = flow_new(c, NM_T_CLASSIFY, 100, ck);
+            match(f, NF_IN_PORT, p);
+            match(f, NF_ETH_TYPE, ETH_TYPE_LLDP);
+            act(c, f, NA_CONTROLLER, 0);
+            f = flow_new(c, NM_T_CLASSIFY, 50, ck);
+            match(f, NF_IN_PORT, p);
+            if (f) {
+                f->goto_table = NM_T_FORWARD;
+            }
         }
     }
     const struct nm_host *self = &m->hosts[c->h];
@@ -1064,7 +1168,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
     match(f, NF_IN_PORT, port);
     match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
     act(c, f, NA_SET_ETH_SRC, wire);
-    netmodel_bcast_tree(m, c->h, comp, parent, sub, queue);
+    netmodel_bcast_tree(m, c->pos, comp, parent, sub, queue);
     size_t before = f ? f->n_acts : 0;
     bcast_children(c, f, s, parent, sub);
     if (f && f->n_acts == before) {
@@ -1205,7 +1309,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
 {
     const struct netmodel *m = c->m;
     const struct nm_vm *vm = &m->vms[v];
-    int h = c->h;
+    int h = c->h, pos = c->pos;
     int comp = m->vm_comp[v];
     if (comp < 0) {
         return;
@@ -1243,8 +1347,8 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
      * leads. */
     for (int i = 0; i < 2 && m->hosts[h].gateway; i++) {
         int to = i ? alt_host(vm) : wire_host(vm);
-        int nx = to >= 0 ? netmodel_next_hop(m, h, to) : -1;
-        if (nx >= 0 && nx != h && c->tun_port[nx]) {
+        int nx = to >= 0 ? netmodel_next_hop(m, pos, to) : -1;
+        if (nx >= 0 && nx != pos && c->tun_port[nx]) {
             struct nm_flow *f = flow_new(c, NM_T_FORWARD, 100, ck);
             match(f, NF_ETH_DST, i ? netmodel_alt_mac(m, v) : wire);
             act(c, f, NA_OUTPUT, c->tun_port[nx]);
@@ -1256,7 +1360,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     }
     /* 20: its broadcasts, if this host is on its pruned tree. */
     netmodel_bcast_tree(m, vm->host, comp, parent, sub, queue);
-    if (parent[h] == -2 || !sub[h]) {
+    if (parent[pos] == -2 || !sub[pos]) {
         return;
     }
     struct nm_flow *f = flow_new(c, NM_T_FORWARD, 110, ck);
@@ -1292,18 +1396,67 @@ flows_flood(struct fctx *c, int comp)
     }
 }
 
-/* --- fast failover (mst+backup at a gateway, core/wanff.h) --- */
+/* --- fast failover (core/wanff.h) and twin gateways --- */
 
-/* The group of plan 'p' that stands for an output to 'port', or NULL: a
- * tree tunnel with a detour whose first tunnel is numbered. */
+/* The plan's group for the tree tunnel to overlay neighbour 'x', NULL. */
 static const struct wanff_group *
-ff_group_of(const struct fctx *c, const struct wanff_plan *p, uint64_t port)
+ff_plan_group(const struct wanff_plan *p, int x)
 {
     for (size_t i = 0; i < p->n_groups; i++) {
-        const struct wanff_group *g = &p->groups[i];
-        if (g->backup >= 0 && c->tun_port[g->peer] && c->tun_port[g->peer] == port
-            && c->tun_port[g->backup]) {
-            return g;
+        if (p->groups[i].peer == x) {
+            return &p->groups[i];
+        }
+    }
+    return NULL;
+}
+
+/* Fills c->groups (room for every overlay neighbour of c->pos) from plan
+ * 'p' and the port numbers: per neighbour x, a bucket per numbered tunnel
+ * toward x in h's order (so the first outputs to c->tun_port[x]), then the
+ * plan's detour bucket if its first tunnel is numbered; a group needs two
+ * buckets, the first plain. */
+static void
+groups_build(struct fctx *c, const struct wanff_plan *p)
+{
+    const struct netmodel *m = c->m;
+    c->n_groups = 0;
+    for (const int *x = m->adj[c->pos]; *x >= 0; x++) {
+        struct nm_group *g = &c->groups[c->n_groups];
+        int real[TUNNELS_MAX_GATEWAYS];
+        size_t nr = netmodel_peers(m, c->h, *x, real);
+        memset(g, 0, sizeof *g);
+        for (size_t k = 0; k < nr; k++) {
+            if (c->real_port[real[k]]) {
+                g->b[g->n++] = (struct nm_bucket) {c->real_port[real[k]], 0, real[k]};
+            }
+        }
+        const struct wanff_group *w = ff_plan_group(p, *x);
+        if (g->n && w && w->backup >= 0 && c->tun_port[w->backup]) {
+            int via[TUNNELS_MAX_GATEWAYS];
+            size_t nv = netmodel_peers(m, c->h, w->backup, via);
+            for (size_t k = 0; k < nv; k++) {
+                if (c->real_port[via[k]] == c->tun_port[w->backup]) {
+                    g->b[g->n++] = (struct nm_bucket) {c->tun_port[w->backup], w->mark, via[k]};
+                    break;
+                }
+            }
+        }
+        if (g->n < 2) {
+            continue;
+        }
+        const struct nm_host *to = &m->hosts[*x];
+        g->id = g->b[g->n - 1].mark ? w->id : NM_TWIN_GROUP_BASE + (uint32_t) to->cloud;
+        c->n_groups++;
+    }
+}
+
+/* The group that stands for an output to 'port', or NULL. */
+static const struct nm_group *
+group_of(const struct fctx *c, uint64_t port)
+{
+    for (size_t i = 0; i < c->n_groups; i++) {
+        if (c->groups[i].b[0].out == port) {
+            return &c->groups[i];
         }
     }
     return NULL;
@@ -1325,7 +1478,7 @@ flows_ff_infra(struct fctx *c, const struct wanff_plan *p)
             }
             continue;
         }
-        int toward = r->end != c->h ? netmodel_next_hop(c->m, c->h, r->end) : -1;
+        int toward = r->end != c->pos ? netmodel_next_hop(c->m, c->pos, r->end) : -1;
         if (toward >= 0 && c->tun_port[toward]) {
             /* A broadcast goes on marked to the cut's end, and floods from
              * here as if it had crossed the cut: to this host's children
@@ -1349,34 +1502,38 @@ flows_ff_infra(struct fctx *c, const struct wanff_plan *p)
             f->goto_table = NM_T_FORWARD;
         }
     }
-    for (size_t i = 0; i < p->n_groups; i++) {
-        const struct wanff_group *g = &p->groups[i];
-        if (!ff_group_of(c, p, c->tun_port[g->peer])) {
+    for (size_t i = 0; i < c->n_groups; i++) {
+        const struct nm_bucket *d = &c->groups[i].b[c->groups[i].n - 1];
+        const struct wanff_group *g = NULL;
+        for (size_t k = 0; d->mark && k < p->n_groups; k++) {
+            g = p->groups[k].mark == d->mark ? &p->groups[k] : g;
+        }
+        if (!d->mark || !g) {
             continue;
         }
-        uint32_t b = c->tun_port[g->backup];
         struct nm_flow *f = flow_new(c, NM_T_DIVERT, 10, ck);
         match(f, NF_TUNNEL_ID, g->mark);
-        act(c, f, NA_OUTPUT, b);
+        act(c, f, NA_OUTPUT, d->out);
         if (g->backup_is_tree) {
             f = flow_new(c, NM_T_DIVERT, 20, ck);
-            match(f, NF_IN_PORT, b);
+            match(f, NF_IN_PORT, d->out);
             match(f, NF_TUNNEL_ID, g->mark);
             act(c, f, NA_OUTPUT, 0xfffffff8u);              /* OFPP_IN_PORT */
         }
     }
 }
 
-/* Outputs into a protected tree tunnel of the flows from index 'from' on
- * go to its group instead. */
+/* Outputs toward an overlay neighbour that has a group, of the flows from
+ * index 'from' on, go to the group instead (the marks' rules and the
+ * divert table keep their ports). */
 static void
-flows_ff_groups(struct fctx *c, const struct wanff_plan *p, size_t from)
+flows_ff_groups(struct fctx *c, size_t from)
 {
     for (size_t i = from; i < c->out->n; i++) {
         struct nm_flow *f = &c->out->v[i];
         for (size_t k = 0; k < f->n_acts; k++) {
-            const struct wanff_group *g = f->acts[k].type == NA_OUTPUT
-                                          ? ff_group_of(c, p, f->acts[k].arg) : NULL;
+            const struct nm_group *g = f->acts[k].type == NA_OUTPUT
+                                       ? group_of(c, f->acts[k].arg) : NULL;
             if (g && f->table != NM_T_DIVERT && f->table != NM_T_CLASSIFY) {
                 f->acts[k] = (struct nm_act) {NA_GROUP, g->id};
             }
@@ -1384,8 +1541,57 @@ flows_ff_groups(struct fctx *c, const struct wanff_plan *p, size_t from)
     }
 }
 
-/* The port numbers of every port of host c->h, and the components with a
- * numbered member there (comp_seen). */
+/* Sets up c (zeroed but for m, h, ofport, aux, out) for host c->h: its
+ * position, the port numbers of its tunnels, its plan 'ff' and its groups
+ * (its VMs' ports are all_ports()' or scoped_ports()' to number).  0 or
+ * ENOMEM; fctx_uninit() either way. */
+static int
+fctx_init(struct fctx *c, struct wanff_plan *ff)
+{
+    const struct netmodel *m = c->m;
+    size_t nh = m->n_hosts;
+    c->pos = netmodel_pos(m, c->h);
+    c->vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *c->vm_port);
+    c->tun_port = calloc(nh ? nh : 1, sizeof *c->tun_port);
+    c->real_port = calloc(nh ? nh : 1, sizeof *c->real_port);
+    c->groups = calloc(nh ? nh : 1, sizeof *c->groups);
+    /* A plan that cannot be made (no spanning tree) leaves plain outputs. */
+    if (wanff_plan(m, c->pos, ff) == ENOMEM || !c->vm_port || !c->tun_port || !c->real_port
+        || !c->groups) {
+        return ENOMEM;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        const int *peers = pass ? (m->backup_adj ? m->backup_adj[c->pos] : NULL)
+                                : m->adj[c->pos];
+        for (const int *x = peers; x && *x >= 0; x++) {
+            int real[TUNNELS_MAX_GATEWAYS];
+            size_t nr = netmodel_peers(m, c->h, *x, real);
+            for (size_t k = 0; k < nr; k++) {
+                char name[16];
+                netmodel_tunnel_name(m, c->h, real[k], name);
+                c->real_port[real[k]] = c->ofport(c->aux, c->h, name);
+                /* Toward x, the first numbered of h's tunnels. */
+                c->tun_port[*x] = c->tun_port[*x] ? c->tun_port[*x] : c->real_port[real[k]];
+            }
+        }
+    }
+    groups_build(c, ff);
+    return 0;
+}
+
+static void
+fctx_uninit(struct fctx *c, struct wanff_plan *ff)
+{
+    wanff_plan_free(ff);
+    free(c->vm_port);
+    free(c->tun_port);
+    free(c->real_port);
+    free(c->groups);
+}
+
+/* The port numbers of every VM port of host c->h (fctx_init() numbered
+ * its tunnels), and the components with a numbered member there
+ * (comp_seen). */
 static void
 all_ports(struct fctx *c, uint8_t *comp_seen)
 {
@@ -1398,11 +1604,9 @@ all_ports(struct fctx *c, uint8_t *comp_seen)
         return;
     }
     for (size_t i = 0; i < n_ports; i++) {
-        uint32_t no = c->ofport(c->aux, h, ports[i].name);
+        uint32_t no = ports[i].kind == NM_PORT_VM ? c->ofport(c->aux, h, ports[i].name) : 0;
         if (ports[i].kind == NM_PORT_VM) {
             c->vm_port[ports[i].vm] = no;
-        } else {
-            c->tun_port[ports[i].peer] = no;
         }
     }
     free(ports);
@@ -1434,8 +1638,7 @@ vm_port_here(struct fctx *c, int v)
 }
 
 /* What all_ports() finds, for what the flows of owners[0..n_owners) and
- * the floods of comps[0..n_comps) use: the tunnels, the owners' ports
- * here, the members' ports here of the floods compiled, and comp_seen
+ * the floods of comps[0..n_comps) use: the owners' ports here, the members' ports here of the floods compiled, and comp_seen
  * for the owners' components (the first numbered member here is
  * enough). */
 static void
@@ -1444,14 +1647,6 @@ scoped_ports(struct fctx *c, const int *owners, size_t n_owners, const int *comp
 {
     const struct netmodel *m = c->m;
     int h = c->h;
-    for (int pass = 0; pass < 2; pass++) {
-        const int *peers = pass ? (m->backup_adj ? m->backup_adj[h] : NULL) : m->adj[h];
-        for (const int *peer = peers; peer && *peer >= 0; peer++) {
-            char name[16];
-            netmodel_tunnel_name(m, h, *peer, name);
-            c->tun_port[*peer] = c->ofport(c->aux, h, name);
-        }
-    }
     for (size_t i = 0; i < n_owners; i++) {
         vm_port_here(c, owners[i]);
     }
@@ -1504,21 +1699,19 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
 {
     size_t nh = m->n_hosts;
     struct fctx c = { .m = m, .h = h, .ofport = ofport, .aux = aux, .out = out };
-    c.vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *c.vm_port);
-    c.tun_port = calloc(nh ? nh : 1, sizeof *c.tun_port);
     int *parent = malloc((nh ? nh : 1) * sizeof *parent);
     int *queue = malloc((nh ? nh : 1) * sizeof *queue);
     uint8_t *sub = malloc(nh ? nh : 1);
     uint8_t *comp_seen = calloc(m->n_comps ? m->n_comps : 1, 1);
     struct wanff_plan ff;
     size_t first = out->n;
-    /* A plan that cannot be made (no spanning tree) leaves plain outputs. */
-    if (wanff_plan(m, h, &ff) == ENOMEM || !c.vm_port || !c.tun_port || !parent || !queue
-        || !sub || !comp_seen) {
+    c.rc = fctx_init(&c, &ff);
+    if (!c.rc && (!parent || !queue || !sub || !comp_seen)) {
         c.rc = ENOMEM;
+    }
+    if (c.rc) {
         goto out;
     }
-
     if (scoped) {
         /* Only the port numbers these owners' flows use, asked for one by
          * one: a change's cost does not grow with the VMs on the host. */
@@ -1569,16 +1762,32 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
 
 out:
     if (!c.rc) {
-        flows_ff_groups(&c, &ff, first);
+        flows_ff_groups(&c, first);
     }
-    wanff_plan_free(&ff);
-    free(c.vm_port);
-    free(c.tun_port);
+    fctx_uninit(&c, &ff);
     free(parent);
     free(queue);
     free(sub);
     free(comp_seen);
     return c.rc;
+}
+
+int
+netmodel_groups(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
+                struct nm_group **out, size_t *n)
+{
+    struct fctx c = { .m = m, .h = h, .ofport = ofport, .aux = aux };
+    struct wanff_plan ff;
+    int rc = fctx_init(&c, &ff);
+    *out = NULL;
+    *n = 0;
+    if (!rc) {
+        *out = c.groups;            /* handed over */
+        *n = c.n_groups;
+        c.groups = NULL;
+    }
+    fctx_uninit(&c, &ff);
+    return rc;
 }
 
 int

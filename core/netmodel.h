@@ -21,6 +21,27 @@
  * that hold members of the sender's component, so it never loops and never
  * visits a bridge twice, whatever the layout.
  *
+ * Two gateways per cloud (migrations/011, core/tunnels.h).  A cloud's
+ * gateways are ordered by host name: the first is its preferred gateway
+ * (nm_cloud.gateway), the one the overlay above (adj, dist, the broadcast
+ * trees, core/wanff.h's plan) is built on; the second is its twin, which
+ * stands in the overlay at the preferred one's place (netmodel_pos()):
+ * it has tunnels to the same neighbours' hosts, holds the same transit,
+ * delivery, broadcast and detour flows, and so forwards whatever reaches
+ * it exactly as the preferred one would.  Every neighbour of the overlay is
+ * then reached by up to two tunnels (netmodel_peers(): a worker's gateway
+ * by one to each of its cloud's gateways; an adjacent cloud, from either
+ * gateway, by one to each of that cloud's gateways, an overlay edge thus
+ * carrying up to four), every tunnel runs BFD, and an output toward a
+ * neighbour with two goes to a fast-failover group (netmodel_groups())
+ * whose buckets watch the preferred tunnel, then the other (a gateway
+ * prefers the peer of its own ordinal: tunnels_gateway_pairs()), then, at
+ * a gateway of mst+backup, the cloud-level detour.  Traffic enters a cloud
+ * at exactly one of its gateways (each sender's bucket picks one), so a
+ * broadcast still reaches every member once.  A cloud with one gateway has
+ * exactly the ports, flows and groups it had before.  A twin takes no VMs
+ * (status error): the overlay has no place for them.
+ *
  * Tenant isolation.  A frame between bridges carries platform MACs: the
  * tenant's 16-bit tag in the first two bytes, the VM's wire_low (see
  * migrations/002_wire.sql) in the last four; the ingress edge sets them,
@@ -157,13 +178,22 @@ struct nm_status {
 
 struct nm_cloud {
     struct nm_obj o;
-    int gateway;                    /* host index, -1 if none */
+    int gateway;                    /* its preferred gateway (host index),
+                                     * -1 if none */
+    /* netmodel_finish(): its gateways by host name (the first is
+     * 'gateway', the second its twin), -1 past n_gateways. */
+    int gateways[TUNNELS_MAX_GATEWAYS];
+    unsigned n_gateways;
 };
 
 struct nm_host {
     struct nm_obj o;
     int cloud;
     bool gateway;
+    unsigned ordinal;               /* netmodel_finish(): a gateway's place
+                                     * in its cloud's gateways (0 preferred,
+                                     * 1 the twin); TUNNELS_MAX_GATEWAYS for
+                                     * one beyond them, which gets nothing */
     uint32_t tunnel_ip, public_ip;  /* host order; public_ip 0 if none */
     char ovsdb[256];
     char bridge[16];
@@ -318,6 +348,20 @@ int netmodel_ports(const struct netmodel *, int h, struct nm_port **ports,
 /* The name of the tunnel port from host 'h' to host 'peer'. */
 void netmodel_tunnel_name(const struct netmodel *, int h, int peer, char name[16]);
 
+/* The host that stands for host 'h' in the overlay (adj, dist, broadcast
+ * trees, next hops): its cloud's preferred gateway when 'h' is a twin,
+ * else 'h'. */
+int netmodel_pos(const struct netmodel *, int h);
+
+/* Whether host 'h' is a cloud's second gateway (see "Two gateways"). */
+bool netmodel_is_twin(const struct netmodel *, int h);
+
+/* The hosts that host 'h' tunnels to for the overlay neighbour 'x' of
+ * netmodel_pos(h), in h's order of preference, into out[]: the gateways of
+ * x's cloud when x is a gateway, else x alone.  Returns their count. */
+size_t netmodel_peers(const struct netmodel *, int h, int x,
+                      int out[TUNNELS_MAX_GATEWAYS]);
+
 /* --- flows --- */
 
 enum nm_field {
@@ -377,6 +421,37 @@ typedef uint32_t nm_ofport_fn(void *aux, int h, const char *name);
 int netmodel_flows(const struct netmodel *, int h, nm_ofport_fn *ofport,
                    void *aux, struct nm_flows *out);
 void nm_flows_clear(struct nm_flows *);
+
+/* --- groups ---
+ *
+ * The fast-failover groups a bridge needs: one per overlay neighbour that
+ * its flows reach through a group (see "Two gateways" and "Fast failover"
+ * above).  A bucket watches and outputs to port 'out' (its tunnel to host
+ * 'peer'), or, when 'mark' is set, watches port 'out' (the detour's first
+ * tunnel) and sets the mark in the tunnel key and resubmits to the divert
+ * table (50).  Ids: WANFF_GROUP_BASE + mark for a tree tunnel with a
+ * detour (core/wanff.h), NM_TWIN_GROUP_BASE + the neighbour's cloud index
+ * for a neighbour reached by two tunnels without one. */
+#define NM_TWIN_GROUP_BASE 0x5e000000u
+
+struct nm_bucket {
+    uint32_t out;
+    uint32_t mark;                  /* 0: output to 'out' */
+    int peer;                       /* the host at the far end of 'out' */
+};
+
+struct nm_group {
+    uint32_t id;
+    struct nm_bucket b[TUNNELS_MAX_GATEWAYS + 1];
+    size_t n;
+};
+
+/* Host 'h''s groups, by the port numbers 'ofport' knows (a tunnel not
+ * numbered yet has no bucket; a group left with a single plain bucket is
+ * no group, its flows output to the port), in a malloc'ed array (caller
+ * frees).  0 or ENOMEM. */
+int netmodel_groups(const struct netmodel *, int h, nm_ofport_fn *ofport, void *aux,
+                    struct nm_group **out, size_t *n);
 
 /* Appends to 'out' only the flows of host 'h' whose owners are the VMs
  * vms[0..n) (their cookies, netmodel_vm_cookie()) and the components

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/wanff.h"
 
 #define MCAST_BIT 0x010000000000ull
 #define ETH_TYPE_IP 0x0800
@@ -163,35 +162,30 @@ broadcast(const struct netmodel *m, int h, int s, int comp, nm_ofport_fn *ofport
     return rc;
 }
 
-/* At a gateway of mst+backup, each output of 'res' into a tree tunnel that
- * has a detour goes to that tunnel's fast-failover group instead, as the
- * proactive flows do (core/wanff.h; the group exists once both its tunnels
- * are numbered, as here), so a frame sent while the tunnel is cut takes
- * the detour.  The plan is computed for this frame: the reactive path is
- * rare, and a plan is a few breadth-first searches over the clouds.  0 or
- * ENOMEM. */
+/* Each output of 'res' into a tunnel that has a fast-failover group here
+ * (netmodel_groups(): at a gateway of mst+backup a tree tunnel with a
+ * detour, and toward a cloud with two gateways) goes to that group
+ * instead, as the proactive flows do, so a frame sent while the tunnel is
+ * cut or its far end dead takes the detour or the twin.  The groups are
+ * computed for this frame: the reactive path is rare, and they cost a
+ * few breadth-first searches over the clouds.  0 or ENOMEM. */
 static int
 to_groups(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux,
           struct reactive_result *res)
 {
-    if (m->layout != TUNNELS_MST_BACKUP || !m->hosts[h].gateway) {
-        return 0;
-    }
-    struct wanff_plan ff;
-    int rc = wanff_plan(m, h, &ff);
-    for (size_t i = 0; !rc && i < ff.n_groups; i++) {
-        const struct wanff_group *g = &ff.groups[i];
-        uint32_t tree = tunnel_port(m, h, g->peer, ofport, aux);
-        if (g->backup < 0 || !tree || !tunnel_port(m, h, g->backup, ofport, aux)) {
-            continue;
-        }
+    struct nm_group *g;
+    size_t n;
+    int rc = netmodel_groups(m, h, ofport, aux, &g, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
         for (size_t k = 0; k < res->n_acts; k++) {
-            if (res->acts[k].type == NA_OUTPUT && res->acts[k].arg == tree) {
-                res->acts[k] = (struct nm_act) {NA_GROUP, g->id};
+            if (res->acts[k].type == NA_OUTPUT && res->acts[k].arg == g[i].b[0].out) {
+                res->acts[k] = (struct nm_act) {NA_GROUP, g[i].id};
             }
         }
     }
-    wanff_plan_free(&ff);
+    if (!rc) {
+        free(g);
+    }
     return rc == ENOMEM ? ENOMEM : 0;
 }
 

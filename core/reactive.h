@@ -24,10 +24,12 @@
  *               children of the breadth-first tree rooted at this host,
  *               pruned to branches holding members (the tree table 10's
  *               broadcast flow uses);
- *   groups      at a gateway of mst+backup, an output into a tree tunnel
- *               that has a detour becomes that tunnel's fast-failover group
- *               (core/wanff.h), as in the proactive flows: a frame sent while
- *               the tunnel is cut takes the detour, not the dead tunnel;
+ *   groups      an output into a tunnel that has a fast-failover group
+ *               (netmodel_groups(): at a gateway of mst+backup a tree tunnel
+ *               with a detour, and toward a cloud with two gateways) becomes
+ *               that group, as in the proactive flows: a frame sent while
+ *               the tunnel is cut or its far end dead takes the detour or the
+ *               twin, not the dead tunnel;
  *   drop        a destination outside the component (another tenant, an
  *               unconnected switch, an unknown MAC), the sender itself, or
  *               a port whose number is not known yet.
@@ -43,7 +45,7 @@
  * REACTIVE_NOT_MINE: the caller handles it otherwise.
  *
  * Everything here is pure: no I/O, no allocation but the result's action
- * array (and a gateway's failover plan, freed before returning).  Port
+ * array (and the host's groups, freed before returning).  Port
  * numbers come from the caller's lookup (the switch's port list, by port
  * name), as in netmodel_flows(). */
 #ifndef SKYVISOR_CORE_REACTIVE_H

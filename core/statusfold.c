@@ -113,6 +113,39 @@ tunnel_down(const struct statusfold_host *hosts, int x, int y)
     return false;
 }
 
+/* The hosts that stand at overlay node x: x, and its twin when x is the
+ * preferred gateway of a cloud with two (core/netmodel.h, "Two
+ * gateways").  Returns their count. */
+static size_t
+standing_at(const struct netmodel *m, int x, int out[2])
+{
+    const struct nm_host *ho = &m->hosts[x];
+    out[0] = x;
+    if (ho->gateway && ho->cloud >= 0 && m->clouds[ho->cloud].n_gateways > 1
+        && m->clouds[ho->cloud].gateways[0] == x) {
+        out[1] = m->clouds[ho->cloud].gateways[1];
+        return 2;
+    }
+    return 1;
+}
+
+/* Whether overlay neighbours x and y are cut: every tunnel between the
+ * hosts standing at them is down at either end. */
+static bool
+link_down(const struct netmodel *m, const struct statusfold_host *hosts, int x, int y)
+{
+    int xs[2], ys[2];
+    size_t nx = standing_at(m, x, xs), ny = standing_at(m, y, ys);
+    for (size_t i = 0; i < nx; i++) {
+        for (size_t k = 0; k < ny; k++) {
+            if (!tunnel_down(hosts, xs[i], ys[k])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* Whether the tree and backup tunnels that are up (or unknown) join hosts
  * a and b: a breadth-first search; 'queue' and 'seen' are n_hosts of
  * scratch. */
@@ -129,7 +162,7 @@ detour_exists(const struct netmodel *m, const struct statusfold_host *hosts, int
         int *const *lists[2] = { m->adj, m->backup_adj };
         for (int l = 0; l < 2; l++) {
             for (const int *y = lists[l] ? lists[l][x] : NULL; y && *y >= 0; y++) {
-                if (seen[*y] || tunnel_down(hosts, x, *y)) {
+                if (seen[*y] || link_down(m, hosts, x, *y)) {
                     continue;
                 }
                 if (*y == b) {
@@ -141,6 +174,21 @@ detour_exists(const struct netmodel *m, const struct statusfold_host *hosts, int
         }
     }
     return false;
+}
+
+/* The realized second gateway of the cloud whose preferred gateway is
+ * host 'g', when 'g' itself is not realized: traffic for that cloud goes
+ * through the twin (core/netmodel.h, "Two gateways"); -1 otherwise. */
+static int
+standing_twin(const struct netmodel *m, const struct verdict *hv, int g)
+{
+    const struct nm_host *ho = &m->hosts[g];
+    if (!ho->gateway || ho->cloud < 0 || hv[g].state == NM_REALIZED) {
+        return -1;
+    }
+    const struct nm_cloud *cl = &m->clouds[ho->cloud];
+    int t = cl->n_gateways > 1 && cl->gateways[0] == g ? cl->gateways[1] : -1;
+    return t >= 0 && hv[t].state == NM_REALIZED ? t : -1;
 }
 
 /* The way from host 'h' to host 'dst', computed once per fold ('paths' is
@@ -160,12 +208,17 @@ path_get(const struct netmodel *m, const struct statusfold_host *hosts,
             *p = (struct path) { PATH_NONE, DETOUR_UNKNOWN, x, -1, -1 };
             break;
         }
-        if (p->cut_a < 0 && tunnel_down(hosts, x, nx)) {
+        if (p->cut_a < 0 && link_down(m, hosts, x, nx)) {
             p->cut_a = x;
             p->cut_b = nx;
         }
         if (nx == dst) {
             break;
+        }
+        int twin = standing_twin(m, hv, nx);
+        if (twin >= 0) {
+            x = nx;                 /* its cloud's other gateway forwards */
+            continue;
         }
         if (hv[nx].state == NM_ERROR) {
             *p = (struct path) { PATH_ERROR, DETOUR_UNKNOWN, nx, -1, -1 };
@@ -276,6 +329,12 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             verdict_set(&vv[v], NM_ERROR, "%s", "no host");
             continue;
         }
+        if (netmodel_is_twin(m, h)) {
+            verdict_set(&vv[v], NM_ERROR, "host %s is its cloud's second gateway, which "
+                        "takes no VMs (it stands in for the first one)",
+                        m->hosts[h].o.name);
+            continue;
+        }
         if (hv[h].state == NM_ERROR) {
             verdict_set(&vv[v], NM_ERROR, "host %s: %s", m->hosts[h].o.name,
                         hv[h].detail ? hv[h].detail : "error");
@@ -364,13 +423,26 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             has_hosts |= m->hosts[h].cloud == (int) c;
         }
         int g = m->clouds[c].gateway;
+        int t = m->clouds[c].n_gateways > 1 ? m->clouds[c].gateways[1] : -1;
         if (has_hosts && g < 0) {
             verdict_set(&cv, NM_ERROR, "%s", "no gateway host: the cloud's hosts "
                         "cannot reach other clouds");
+        } else if (t >= 0 && (hv[g].state == NM_REALIZED) != (hv[t].state == NM_REALIZED)) {
+            /* One of two gateways stands: the cloud is reached through it. */
+            int up = hv[g].state == NM_REALIZED ? g : t, down = up == g ? t : g;
+            verdict_set(&cv, NM_REALIZED, "gateway %s: %s; traffic goes through gateway %s",
+                        m->hosts[down].o.name,
+                        hv[down].detail ? hv[down].detail : "not realized",
+                        m->hosts[up].o.name);
         } else if (g >= 0) {
-            char what[160];
-            snprintf(what, sizeof what, "gateway %s", m->hosts[g].o.name);
-            fold(&cv, &hv[g], what);
+            for (int k = 0; k < 2; k++) {
+                int x = k ? t : g;
+                if (x >= 0) {
+                    char what[160];
+                    snprintf(what, sizeof what, "gateway %s", m->hosts[x].o.name);
+                    fold(&cv, &hv[x], what);
+                }
+            }
         }
         emit(batch, NK_CLOUD, &m->clouds[c].o, &cv);
         all_done &= cv.state != NM_PENDING || (g >= 0 && hosts[g].foreign);

@@ -21,19 +21,25 @@
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/recon_internal.h"
 
-/* Whether port 'p' of host 'h' joins two gateways. */
-static bool
-inter_cloud(const struct netmodel *m, int h, const struct nm_port *p)
+bool
+recon_bfd_watched(const struct netmodel *m, int h, const struct nm_port *p)
 {
-    return p->kind == NM_PORT_TUNNEL && p->peer >= 0 && m->hosts[h].gateway
-           && m->hosts[p->peer].gateway;
+    if (p->kind != NM_PORT_TUNNEL || p->peer < 0 || (size_t) p->peer >= m->n_hosts) {
+        return false;
+    }
+    const struct nm_host *a = &m->hosts[h], *b = &m->hosts[p->peer];
+    if (a->gateway && b->gateway) {
+        return true;
+    }
+    const struct nm_host *worker = a->gateway ? b : a;
+    return worker->cloud >= 0 && m->clouds[worker->cloud].n_gateways > 1;
 }
 
 json_t *
 recon_bfd_config(const struct reconciler *r, const struct netmodel *m, int h,
                  const struct nm_port *p)
 {
-    if (!inter_cloud(m, h, p)) {
+    if (!recon_bfd_watched(m, h, p)) {
         return NULL;
     }
     int ms = r->opt.bfd_ms ? r->opt.bfd_ms : RECON_BFD_MS_DEFAULT;
@@ -73,22 +79,56 @@ find(const struct reconciler *r, uint64_t dpid, const char *port)
     return -1;
 }
 
-/* Replaces agent 'a''s entries by its tunnel ends now[0..n); under r->mu. */
-static void
+static int
+holddown_ms(const struct reconciler *r)
+{
+    int ms = r->opt.holddown_ms ? r->opt.holddown_ms : RECON_HOLDDOWN_MS_DEFAULT;
+    return ms < 0 ? 0 : ms;
+}
+
+static bool
+held(const struct recon_tunnel *t)
+{
+    return t->failed || t->up_ms;
+}
+
+/* Replaces agent 'a''s entries by its tunnel ends now[0..n); under r->mu.
+ * True when the set of its held ends changed. */
+static bool
 replace(struct reconciler *r, const struct agent *a, struct recon_tunnel *now, size_t n)
 {
+    bool changed = false;
+    long long t = ovsdb_now_ms();
     for (size_t i = 0; i < n; i++) {
         long k = find(r, a->dpid, now[i].port);
         enum recon_tunnel_state was = k >= 0 ? r->tunnels[k].state : RECON_TUNNEL_UNKNOWN;
         now[i].failed = k >= 0 && r->tunnels[k].failed;
+        now[i].up_ms = k >= 0 ? r->tunnels[k].up_ms : 0;
+        bool before = k >= 0 && held(&r->tunnels[k]);
         if (was == RECON_TUNNEL_UP && now[i].state == RECON_TUNNEL_DOWN) {
             r->stats.tunnel_failovers++;
             now[i].failed = true;
+            now[i].up_ms = 0;
             VLOG_WRN(RECON_MOD, "%s: tunnel %s: BFD down", a->name, now[i].port);
         } else if (now[i].failed && now[i].state == RECON_TUNNEL_UP) {
             r->stats.tunnel_recoveries++;
             now[i].failed = false;
-            VLOG_INF(RECON_MOD, "%s: tunnel %s: BFD up again", a->name, now[i].port);
+            now[i].up_ms = holddown_ms(r) ? (t ? t : 1) : 0;
+            VLOG_INF(RECON_MOD, "%s: tunnel %s: BFD up again (held %d ms)", a->name,
+                     now[i].port, holddown_ms(r));
+        } else if (now[i].up_ms && now[i].state != RECON_TUNNEL_UP) {
+            now[i].up_ms = 0;       /* gone again before its hold-down ran out */
+            now[i].failed = now[i].state == RECON_TUNNEL_DOWN;
+        }
+        changed |= before != held(&now[i]);
+    }
+    for (size_t i = 0; i < r->n_tunnels; i++) {
+        if (r->tunnels[i].dpid == a->dpid && held(&r->tunnels[i])) {
+            bool still = false;
+            for (size_t j = 0; j < n; j++) {
+                still |= !strcmp(now[j].port, r->tunnels[i].port);
+            }
+            changed |= !still;      /* a held end that is gone */
         }
     }
     size_t kept = 0;
@@ -100,19 +140,48 @@ replace(struct reconciler *r, const struct agent *a, struct recon_tunnel *now, s
     struct recon_tunnel *grown = realloc(r->tunnels, (kept + n + 1) * sizeof *grown);
     if (!grown) {
         r->n_tunnels = kept;        /* this bridge's states read as unknown */
-        return;
+        return true;
     }
     r->tunnels = grown;
     memcpy(&r->tunnels[kept], now, n * sizeof *now);
     r->n_tunnels = kept + n;
+    return changed;
 }
 
-void
+/* Ends the hold-downs that ran out, replanning their bridges; returns the
+ * ms until the next one ends, -1 for none.  Under r->mu. */
+static long long
+expire(struct reconciler *r)
+{
+    long long t = ovsdb_now_ms(), next = -1;
+    for (size_t i = 0; i < r->n_tunnels; i++) {
+        struct recon_tunnel *tu = &r->tunnels[i];
+        if (!tu->up_ms) {
+            continue;
+        }
+        long long left = tu->up_ms + holddown_ms(r) - t;
+        if (left <= 0) {
+            tu->up_ms = 0;
+            for (size_t k = 0; k < r->n_agents; k++) {
+                if (r->agents[k].dpid == tu->dpid) {
+                    r->agents[k].replan = true;
+                }
+            }
+            VLOG_INF(RECON_MOD, "tunnel %s: hold-down over, traffic returns", tu->port);
+            left = 0;
+        }
+        next = next < 0 || left < next ? left : next;
+    }
+    return next;
+}
+
+long long
 recon_bfd_scan(struct reconciler *r)
 {
     struct snapshot *s = r->snap;   /* the reconciler thread publishes it */
+    long long next = -1;
     if (!s) {
-        return;
+        return next;
     }
     const struct netmodel *m = &s->m;
     for (size_t i = 0; i < r->n_agents; i++) {
@@ -131,7 +200,7 @@ recon_bfd_scan(struct reconciler *r)
         size_t n = 0;
         for (size_t k = 0; k < a->n_ports; k++) {
             const struct nm_port *p = &a->ports[k];
-            if (p->peer < (int) m->n_hosts && inter_cloud(m, h, p)) {
+            if (recon_bfd_watched(m, h, p)) {
                 now[n].dpid = a->dpid;
                 snprintf(now[n].port, sizeof now[n].port, "%s", p->name);
                 now[n].state = iface_state(rep, p->name);
@@ -140,10 +209,27 @@ recon_bfd_scan(struct reconciler *r)
         }
         a->bfd_seqno = rep->seqno;
         pthread_mutex_lock(&r->mu);
-        replace(r, a, now, n);
+        if (replace(r, a, now, n)) {
+            a->replan = true;
+            next = 0;
+        }
         pthread_mutex_unlock(&r->mu);
         free(now);
     }
+    pthread_mutex_lock(&r->mu);
+    long long left = expire(r);
+    pthread_mutex_unlock(&r->mu);
+    return next == 0 ? 0 : left;
+}
+
+bool
+recon_bfd_held(struct reconciler *r, uint64_t dpid, const char *port)
+{
+    pthread_mutex_lock(&r->mu);
+    long k = find(r, dpid, port);
+    bool h = k >= 0 && held(&r->tunnels[k]);
+    pthread_mutex_unlock(&r->mu);
+    return h;
 }
 
 enum recon_tunnel_state

@@ -441,7 +441,7 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
         goto out;
     }
     if ((rc = recon_meters_plan(r, a, &want, !owners, readback))
-        || (rc = recon_groups_plan(r, m, h, a, readback))) {
+        || (rc = recon_groups_plan(r, m, h, a, readback, lookup_ofport, a))) {
         goto out;
     }
     rc = ENOMEM;

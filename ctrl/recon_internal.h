@@ -124,6 +124,9 @@ struct agent {
     bool seen;
     uint64_t bfd_seqno;             /* replica seqno recon_bfd_scan() read */
     uint64_t groups_sig;            /* the groups last planned (recon_groups.c) */
+    uint32_t *groups;               /* the ids of the groups written, sorted;
+                                     * owned */
+    size_t n_groups;
     struct nm_port *ports;          /* this pass's netmodel_ports(), owned */
     size_t n_ports;
     /* The bridge's installed flows (ctrl/flowtable.h), as its barriers

@@ -35,6 +35,7 @@
 #include "ctrl/ovsdb_txn.h"
 #include "ctrl/ovsdb_vswitch.h"
 #include "ctrl/recon_bfd.h"
+#include "ctrl/recon_groups.h"
 #include "ctrl/recon_internal.h"
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
@@ -159,6 +160,7 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     a->ft = NULL;
     recon_plan_clear(&a->plan);
     recon_meters_forget(a);
+    recon_groups_forget(a);
 }
 
 void

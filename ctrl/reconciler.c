@@ -848,7 +848,10 @@ run(void *arg)
                 }
             }
         }
-        recon_bfd_scan(r);
+        long long held_ms = recon_bfd_scan(r);     /* hold-downs (recon_bfd.h) */
+        if (held_ms >= 0 && next > now + held_ms) {
+            next = now + held_ms;
+        }
         free(pfd);
         if (now >= next) {
             uint64_t number = atomic_fetch_add(&r->passes_started, 1) + 1;

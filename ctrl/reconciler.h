@@ -167,7 +167,14 @@ struct recon_options {
     int bfd_ms;                     /* BFD min_tx and min_rx on inter-cloud
                                      * tunnels (ctrl/recon_bfd.h); 0:
                                      * RECON_BFD_MS_DEFAULT, < 0: no BFD */
+    int holddown_ms;                /* a failed tunnel's hold-down after BFD
+                                     * sees it up again (ctrl/recon_bfd.h);
+                                     * 0: RECON_HOLDDOWN_MS_DEFAULT, < 0:
+                                     * none */
 };
+
+/* The hold-down on reversion unless told otherwise, in ms. */
+#define RECON_HOLDDOWN_MS_DEFAULT 1000
 
 /* The BFD interval of inter-cloud tunnels unless told otherwise, in ms:
  * a cut is detected after 3 intervals (BFD's detect multiplier). */

@@ -1,7 +1,7 @@
 /* topology.c: the physical topology document (see topology.h).
  *
- * Tunnels come from the overlay adjacency (netmodel.adj, then the backup
- * tunnels of netmodel.backup_adj), each pair once
+ * Tunnels are each host's tunnel ports (netmodel_ports(): the overlay's,
+ * the backups', and those of a cloud's second gateway), each pair once
  * (lower host index first); a tunnel between two gateways is inter-cloud,
  * any other intra-cloud.  An inter-cloud tunnel's role is its cloud pair's
  * in netmodel.tunnels.  LLDP links name hosts by datapath id; a link
@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *
@@ -54,15 +55,21 @@ state_of(const struct netmodel *m, int h, int p, topology_tunnel_fn *tunnel, voi
     return sa || sb ? "up" : "unknown";
 }
 
-/* Appends to 'tunnels' those from host h to its peers (a list that -1
- * ends), each pair once: from its lower host index. */
+/* Appends to 'tunnels' those of host h, each pair once: from its lower
+ * host index. */
 static void
-add_tunnels(json_t *tunnels, const struct netmodel *m, int h, const int *peers,
-            topology_tunnel_fn *tunnel, void *aux)
+add_tunnels(json_t *tunnels, const struct netmodel *m, int h, topology_tunnel_fn *tunnel,
+            void *aux)
 {
     const struct nm_host *ho = &m->hosts[h];
-    for (const int *p = peers; *p >= 0; p++) {
-        if (*p > h) {
+    struct nm_port *ports;
+    size_t n;
+    if (netmodel_ports(m, h, &ports, &n)) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const int *p = &ports[i].peer;
+        if (ports[i].kind == NM_PORT_TUNNEL && *p > h) {
             const struct nm_host *o = &m->hosts[*p];
             bool wan = ho->gateway && o->gateway;
             json_array_append_new(tunnels, json_pack(
@@ -72,6 +79,7 @@ add_tunnels(json_t *tunnels, const struct netmodel *m, int h, const int *peers,
                 "state", state_of(m, h, *p, tunnel, aux)));
         }
     }
+    free(ports);
 }
 
 json_t *
@@ -89,10 +97,7 @@ topology_json(const struct netmodel *m, topology_connected_fn *connected,
             "cloud", ho->cloud >= 0 ? m->clouds[ho->cloud].o.name : "",
             "bridge", ho->bridge, "dpid", dpid, "tunnel_ip", ip_json(ho->tunnel_ip),
             "connected", connected ? connected(aux, ho->dpid) : false));
-        add_tunnels(tunnels, m, (int) h, m->adj[h], tunnel, aux);
-        if (m->backup_adj) {
-            add_tunnels(tunnels, m, (int) h, m->backup_adj[h], tunnel, aux);
-        }
+        add_tunnels(tunnels, m, (int) h, tunnel, aux);
     }
     for (size_t i = 0; i < n_links; i++) {
         const struct topology_lldp *l = &links[i];

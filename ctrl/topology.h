@@ -4,7 +4,7 @@
  * its cloud, datapath id, tunnel address and whether its OpenFlow
  * connection is up; every tunnel the overlay wants (intra-cloud
  * host-gateway, inter-cloud gateway-gateway, as laid out by core/tunnels.h,
- * with its role and liveness);
+ * a cloud's second gateway's included, with its role and liveness);
  * and the links the platform's LLDP probes confirmed.  The reconciler
  * serves it from its published snapshot with live connection state; the
  * API builds it from the desired state alone when skyvisord runs without a
@@ -37,7 +37,8 @@ typedef const char *topology_tunnel_fn(void *aux, uint64_t dpid, const char *por
  * or "backup": an inter-cloud tunnel's in the layout, an intra-cloud
  * tunnel is always "tree") and its state: "down" when either end says so,
  * "up" when one end does and neither says down, else "unknown" (no BFD:
- * intra-cloud tunnels, or skyvisord without a reconciler). */
+ * intra-cloud tunnels of a cloud with one gateway, or skyvisord without a
+ * reconciler). */
 json_t *topology_json(const struct netmodel *, topology_connected_fn *connected,
                       topology_tunnel_fn *tunnel, void *aux,
                       const struct topology_lldp *links, size_t n_links);
