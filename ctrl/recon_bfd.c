@@ -160,7 +160,13 @@ expire(struct reconciler *r)
             continue;
         }
         long long left = tu->up_ms + holddown_ms(r) - t;
-        if (left <= 0) {
+        const struct agent *peer = NULL;
+        for (size_t k = 0; k < r->n_agents && tu->peer_dpid; k++) {
+            peer = r->agents[k].dpid == tu->peer_dpid ? &r->agents[k] : peer;
+        }
+        if (left <= 0 && peer && peer->fresh) {
+            left = 50;              /* its flows first: look again soon */
+        } else if (left <= 0) {
             tu->up_ms = 0;
             for (size_t k = 0; k < r->n_agents; k++) {
                 if (r->agents[k].dpid == tu->dpid) {
@@ -204,6 +210,7 @@ recon_bfd_scan(struct reconciler *r)
                 now[n].dpid = a->dpid;
                 snprintf(now[n].port, sizeof now[n].port, "%s", p->name);
                 now[n].state = iface_state(rep, p->name);
+                now[n].peer_dpid = m->hosts[p->peer].dpid;
                 n++;
             }
         }

@@ -17,8 +17,10 @@
  * moment its port is live again, which BFD may say of a flapping link.  So
  * a tunnel end that failed (went down from up) is held: the groups the
  * reconciler writes (ctrl/recon_groups.c) leave its buckets out while it
- * is down and for --wan-holddown-ms after BFD sees it up again; then a
- * pass writes them back and traffic returns.  The datapath's own failover
+ * is down and for --wan-holddown-ms after BFD sees it up again, and
+ * longer if the far end's bridge reconnected and its flows are not
+ * confirmed yet (a restarted ovs-vswitchd runs BFD before skyvisord has
+ * given it any flow); then a pass writes them back and traffic returns.  The datapath's own failover
  * needs none of this; only the return waits for skyvisord (with skyvisord
  * stopped, the groups it last wrote stay, and a tunnel whose bucket was
  * never left out returns at once). */
@@ -45,6 +47,7 @@ struct recon_tunnel {
     long long up_ms;                /* monotonic ms it came back up after
                                      * failing, while its hold-down runs;
                                      * 0 none */
+    uint64_t peer_dpid;             /* the bridge at the far end */
 };
 
 /* The bfd column port 'p' of host 'h' must have (a new reference): BFD

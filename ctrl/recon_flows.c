@@ -839,6 +839,7 @@ recon_flows_reconnected(struct reconciler *r)
         struct agent *a = agent_by_dpid(r, r->reconnected[i]);
         if (a) {
             a->readback = true;
+            a->fresh = true;
         }
     }
     r->n_reconnected = 0;

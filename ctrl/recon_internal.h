@@ -124,6 +124,9 @@ struct agent {
     bool seen;
     uint64_t bfd_seqno;             /* replica seqno recon_bfd_scan() read */
     uint64_t groups_sig;            /* the groups last planned (recon_groups.c) */
+    bool fresh;                     /* (re)connected, its flows not confirmed
+                                     * since: hold-downs toward it wait
+                                     * (recon_bfd.c) */
     uint32_t *groups;               /* the ids of the groups written, sorted;
                                      * owned */
     size_t n_groups;

@@ -750,6 +750,10 @@ pass(struct reconciler *r)
             }
         }
         a->in_sync = !a->plan.error && !a->readback;
+        if (a->fresh && a->in_sync && !a->plan.error && a->realized) {
+            a->fresh = false;       /* every tunnel numbered, every flow in */
+            VLOG_INF(RECON_MOD, "%s: flows confirmed since it reconnected", a->name);
+        }
         if (!a->in_sync) {
             free(a->known);         /* the next plan is whole */
             a->known = NULL;
