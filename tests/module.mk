@@ -45,7 +45,9 @@ FUZZ_LIBS_fuzz_http_pg := $(FUZZ_HTTP_LIBS)
 # What a tenant's controller can make the agent check (ctrl/vflow.h).
 FUZZ_TARGETS += fuzz_vflow
 FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
-                        ctrl/ofmsg.c ctrl/vflow.c
+                        ctrl/ofmsg.c ctrl/vflow.c ctrl/vtranslate.c core/ctlset.c \
+                        core/netmodel.c core/tunnels.c core/augment.c core/detour.c \
+                        core/meters.c core/wanff.c
 # (Every target is named above this line: the rules below take the list
 # as their prerequisites when make reads them.)
 
