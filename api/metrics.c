@@ -297,6 +297,9 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
             C(drift_found, "Flows found missing, changed or unknown on a bridge "
                            "(audits, flow-removed notifications)."),
             C(drift_repaired, "Drifted flows put right since."),
+            C(meter_drift_found, "Meters found missing, changed or unknown on a bridge "
+                                 "read back again (audits, reconnections); the next "
+                                 "plan puts them right."),
             C(tunnel_failovers, "Inter-cloud tunnel ends whose BFD session went from up "
                                 "to down (the datapath's fast failover moves off them)."),
             C(tunnel_recoveries, "Inter-cloud tunnel ends whose BFD session came back "

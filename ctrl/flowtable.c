@@ -495,3 +495,59 @@ flowtable_compare(struct flowtable *ft, const struct offlow_stats *flows, size_t
     }
     return 0;
 }
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
+    return (a > b) - (a < b);
+}
+
+int
+flowtable_meters(const struct flowtable *ft, uint32_t **ids, size_t *n)
+{
+    uint32_t *v = NULL;
+    size_t k = 0, cap = 0;
+    *ids = NULL;
+    *n = 0;
+    for (size_t i = 0; i < ft->cap; i++) {
+        const struct ft_entry *e = ft->slots[i];
+        /* The instructions in wire form: type, length, then the body; a
+         * meter instruction's body is its id. */
+        for (size_t off = 0; e && off + 4 <= e->insts_len;) {
+            const uint8_t *in = e->data + e->key_len + off;
+            uint16_t type = (uint16_t) (in[0] << 8 | in[1]), len = (uint16_t) (in[2] << 8 | in[3]);
+            if (len < 4 || off + len > e->insts_len) {
+                break;
+            }
+            if (type == OFPIT_METER && len >= 8) {
+                if (k == cap) {
+                    size_t c = cap ? 2 * cap : 16;
+                    uint32_t *g = realloc(v, c * sizeof *g);
+                    if (!g) {
+                        free(v);
+                        return ENOMEM;
+                    }
+                    v = g;
+                    cap = c;
+                }
+                v[k++] = (uint32_t) in[4] << 24 | (uint32_t) in[5] << 16
+                         | (uint32_t) in[6] << 8 | in[7];
+            }
+            off += len;
+        }
+    }
+    if (k) {
+        qsort(v, k, sizeof *v, cmp_u32);
+        size_t w = 1;
+        for (size_t i = 1; i < k; i++) {
+            if (v[i] != v[w - 1]) {
+                v[w++] = v[i];
+            }
+        }
+        k = w;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
+}

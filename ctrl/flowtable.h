@@ -73,6 +73,10 @@ int flowtable_sweep(const struct flowtable *, flowtable_scope_fn *scope, void *a
 int flowtable_sweep_cookies(const struct flowtable *, const uint64_t *cookies,
                             size_t n_cookies, struct ofmsg **dels, size_t *n, size_t *cap);
 
+/* The distinct meters the installed flows name (their meter
+ * instructions), sorted, in a new array *ids of *n entries (the caller
+ * frees it; NULL when none).  0 or ENOMEM. */
+int flowtable_meters(const struct flowtable *, uint32_t **ids, size_t *n);
 /* Compares a read-back with the table without changing it: *missing
  * counts installed flows the bridge no longer has or has with other
  * content, *extra the bridge's flows the table does not know.  0 or

@@ -797,6 +797,12 @@ recon_flows_apply(struct reconciler *r, struct agent **agents, size_t n)
         recon_keepalive(r);
         run_level(r, agents, n, false, t);
     }
+    for (size_t i = 0; i < n; i++) {
+        if (recon_meters_sweep(agents[i])) {
+            VLOG_WRN(RECON_MOD, "bridge %016" PRIx64 ": out of memory sweeping meters",
+                     agents[i]->dpid);
+        }
+    }
     recon_meters_apply(r, agents, n, false);    /* once no flow names them */
     unsigned long long kept = 0, repaired = 0;
     for (size_t i = 0; i < n; i++) {

@@ -104,6 +104,8 @@ struct recon_plan {
      * flows, then DELETEs sent after them; owned. */
     struct ofmsg *meter_mods;
     size_t n_meter_adds, n_meter_dels;
+    bool meter_sweep;               /* an owners' plan: recon_meters_sweep()
+                                     * after its flows */
 };
 
 /* One per host: its sessions and what this pass found. */
@@ -344,10 +346,17 @@ void recon_flows_apply(struct reconciler *, struct agent **agents, size_t n);
 void recon_plan_clear(struct recon_plan *);
 /* recon_meters.c (reconciler thread) */
 /* Diffs the meters the flows 'want' name against the bridge's (read back
- * first when 'readback' or never read) into a->plan; deletions only when
- * 'whole'.  0 or an errno (the host's error is set). */
+ * first when 'readback' or never read) into a->plan; deletions when
+ * 'whole', else a sweep after the flows (recon_meters_sweep).  0 or an
+ * errno (the host's error is set). */
 int recon_meters_plan(struct reconciler *, struct agent *, const struct nm_flows *want,
                       bool whole, bool readback);
+/* After the flows of an owners' plan (a->plan.meter_sweep): appends a
+ * DELETE for each meter of the bridge that no installed flow names any
+ * more (a VM's rate removed, the VM gone), so the deletions step removes
+ * it without waiting for a whole plan.  0 or ENOMEM (then nothing is
+ * appended: the meter stays, unused, until a whole plan). */
+int recon_meters_sweep(struct agent *);
 /* Sends the planned meter additions ('adds') or deletions of agents[0..n)
  * and waits for their barriers; a failure stops its bridge's plan. */
 void recon_meters_apply(struct reconciler *, struct agent **agents, size_t n, bool adds);

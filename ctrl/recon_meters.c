@@ -5,16 +5,22 @@
  * barriers confirmed them or a read-back (multipart METER_CONFIG) found
  * them: a->meters, sorted by id, known once read.  A bridge is read back
  * when its flows are (start, reconnect, a failed batch, an audit), so an
- * ordinary pass costs no read-back.  A switch that refuses to list its
+ * ordinary pass costs no read-back.  A read-back of a bridge whose meters
+ * were known (an audit, a reconnection) counts how far they drifted: the
+ * meters missing, changed or unknown (stats.meter_drift_found), which the
+ * plan then puts right.  A switch that refuses to list its
  * meters (a datapath without them) is taken as having none.
  *
  * Plan.  The meters a bridge must have are those its desired flows name
  * (meters_collect).  Each wanted meter that is absent is an ADD, one whose
  * band differs a MODIFY; with a whole plan, each installed meter no flow
  * names is a DELETE.  A plan of some owners only compiles their flows, so
- * it adds and modifies their meters but deletes none: a meter left behind
- * is unused (harmless) until the next whole plan removes it.  Every meter
- * on a bridge is skyvisor's: the bridge is its own.
+ * it cannot tell which installed meters the other flows still name: it adds
+ * and modifies its owners' meters, and once its flows are confirmed, the
+ * installed flow table (ctrl/flowtable.h) says which meters no flow names
+ * any more; those are deleted with the step's deletions
+ * (recon_meters_sweep).  Every meter on a bridge is skyvisor's: the bridge
+ * is its own.
  *
  * Apply.  A flow's meter instruction needs its meter (Open vSwitch
  * refuses the flow otherwise), and a meter in use may only go once no
@@ -31,9 +37,17 @@
 
 #include "core/meters.h"
 #include "core/vlog.h"
+#include "ctrl/flowtable.h"
 #include "ctrl/recon_internal.h"
 
 #define METER_FLAGS (OFPMF_KBPS | OFPMF_BURST)
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
+    return (a > b) - (a < b);
+}
 
 static int
 cmp_spec(const void *x, const void *y)
@@ -55,6 +69,28 @@ spec_of(const struct ofmsg_meter_mod *mc)
         s.burst_kbit = mc->bands[0].burst_size;
     }
     return s;
+}
+
+/* How many meters differ between the lists a[0..na) and b[0..nb), both
+ * sorted by id: in one only, or in both with another band. */
+static size_t
+drift(const struct meter_spec *a, size_t na, const struct meter_spec *b, size_t nb)
+{
+    size_t i = 0, k = 0, d = 0;
+    while (i < na || k < nb) {
+        if (k == nb || (i < na && a[i].id < b[k].id)) {
+            d++;                        /* gone from the bridge */
+            i++;
+        } else if (i == na || b[k].id < a[i].id) {
+            d++;                        /* on the bridge, not known */
+            k++;
+        } else {
+            d += a[i].kbps != b[k].kbps || a[i].burst_kbit != b[k].burst_kbit;
+            i++;
+            k++;
+        }
+    }
+    return d;
 }
 
 /* Reads the bridge's meters into a->meters. */
@@ -86,6 +122,16 @@ read_back(struct reconciler *r, struct agent *a)
     }
     ofctl_free_meters(have, n);
     qsort(v, n, sizeof *v, cmp_spec);
+    if (a->meters_known) {
+        size_t d = drift(a->meters, a->n_meters, v, n);
+        if (d) {
+            VLOG_INF(RECON_MOD, "bridge %016" PRIx64 ": %zu meters drifted (missing, "
+                     "changed or unknown)", a->dpid, d);
+            pthread_mutex_lock(&r->mu);
+            r->stats.meter_drift_found += d;
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
     free(a->meters);
     a->meters = v;
     a->n_meters = n;
@@ -163,6 +209,7 @@ recon_meters_plan(struct reconciler *r, struct agent *a, const struct nm_flows *
         }
     }
     meters_clear(&wl);
+    p->meter_sweep = !whole;
     if (rc) {
         recon_meters_plan_clear(p);
         recon_agent_error(a, "out of memory");
@@ -179,6 +226,36 @@ recon_meters_plan_clear(struct recon_plan *p)
     free(p->meter_mods);
     p->meter_mods = NULL;
     p->n_meter_adds = p->n_meter_dels = 0;
+    p->meter_sweep = false;
+}
+
+int
+recon_meters_sweep(struct agent *a)
+{
+    struct recon_plan *p = &a->plan;
+    if (!p->meter_sweep || p->error || !a->ft || !a->meters_known || !a->n_meters) {
+        return 0;
+    }
+    uint32_t *named;
+    size_t n_named, cap = p->n_meter_adds + p->n_meter_dels, n_plan = cap;
+    if (flowtable_meters(a->ft, &named, &n_named)) {
+        return ENOMEM;
+    }
+    int rc = 0;
+    for (size_t i = 0; !rc && i < a->n_meters; i++) {
+        uint32_t id = a->meters[i].id;
+        if (!bsearch(&id, named, n_named, sizeof *named, cmp_u32)) {
+            rc = plan_mod(p, &cap, OFPMC_DELETE, &a->meters[i]);
+        }
+    }
+    free(named);
+    if (rc) {                       /* drop what this sweep appended */
+        for (size_t i = n_plan; i < p->n_meter_adds + p->n_meter_dels; i++) {
+            ofmsg_uninit(&p->meter_mods[i]);
+        }
+        p->n_meter_dels -= p->n_meter_adds + p->n_meter_dels - n_plan;
+    }
+    return rc;
 }
 
 void

@@ -198,6 +198,10 @@ struct recon_stats {
     unsigned long long readbacks, audits;
     unsigned long long drift_found;     /* flows missing, changed or unknown */
     unsigned long long drift_repaired;  /* of those, put right since */
+    unsigned long long meter_drift_found;   /* meters missing, changed or
+                                             * unknown when a bridge whose
+                                             * meters were known was read
+                                             * back (ctrl/recon_meters.c) */
     unsigned long long tunnel_failovers;    /* inter-cloud tunnel ends whose
                                              * BFD went from up to down */
     unsigned long long tunnel_recoveries;   /* ... and from down to up */

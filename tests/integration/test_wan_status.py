@@ -2,8 +2,8 @@
 
 Three simulated clouds (tests/integration/wan_world.py), one gateway
 each, laid out mst+backup: the costs make the tree wa - wb - wc and the
-backup wa - wc.  Red has a VM on every gateway, blue one VM (rc's very
-addresses) alone on wc.  A cut of wa - wb below Open vSwitch (BFD at 100
+backup wa - wc.  Red has a VM on every gateway (two on wa), blue one VM
+(rc's very addresses) alone on wc.  A cut of wa - wb below Open vSwitch (BFD at 100
 ms) must show in the status detail of every red VM whose way crosses it
 ("path to cloud wb via backup: tunnel wa-gw--wb-gw down"), of red's
 switch, network and tenant, not in blue's, and go away when the tunnel is
@@ -11,7 +11,10 @@ back up; meanwhile the red VMs still reach each other over the backup.
 The reactive path during that cut: with wa-gw's tenant-table flows toward
 rc gone, ra's frames to rc miss and reach skyvisord, whose packet-outs go
 to the cut tunnel's fast-failover group, so they take the detour instead
-of the dead tunnel.
+of the dead tunnel.  And an audit (every 5 s here) that finds a VM's
+rate meter gone from its bridge counts it as meter drift and puts it back,
+and the plan of a changed VM alone deletes the rate meter it no longer
+uses.
 """
 
 import os
@@ -21,10 +24,12 @@ import pytest
 from conftest import Skyvisord, ok
 import wan_world as ww
 from wan_world import cloudsim, pair, wait_for
+from test_bandwidth import meters  # noqa: E402  ({id: (flags, kbps, burst)})
 
 CLOUDS = ["wa", "wb", "wc"]
 COSTS = {("wa", "wb"): 1, ("wb", "wc"): 1, ("wa", "wc"): 5}
 VMS = {"ra": ("wa-gw", "02:00:00:00:00:0a", "10.0.0.1", "red"),
+       "ra2": ("wa-gw", "02:00:00:00:00:1a", "10.0.0.11", "red"),
        "rb": ("wb-gw", "02:00:00:00:00:0b", "10.0.0.2", "red"),
        "rc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3", "red"),
        "bc": ("wc-gw", "02:00:00:00:00:0c", "10.0.0.3", "blue")}
@@ -37,7 +42,7 @@ def world(pg, tmp_path_factory):
     state = str(tmp_path_factory.mktemp("cloudsim"))
     with cloudsim.Sim(ww.spec(f"svq{os.getpid() % 1000}", CLOUDS, VMS), state) as sim:
         d = Skyvisord(db_url=pg.url(pg.fresh_db()), reconcile=True,
-                      extra=("--bfd-ms", "100"))
+                      extra=("--bfd-ms", "100", "--audit-interval", "5"))
         d.start()
         api = d.api()
         try:
@@ -71,6 +76,8 @@ def test_vm_status_names_the_down_tunnel_until_it_is_back(world):
         wait_for("wa--wb down", lambda: ww.inter(api)[AB]["state"] == "down", timeout=10)
         want = {"ra": f"path to cloud wb via backup: {DOWN}; "
                       f"path to cloud wc via backup: {DOWN}",
+                "ra2": f"path to cloud wb via backup: {DOWN}; "
+                       f"path to cloud wc via backup: {DOWN}",
                 "rb": f"path to cloud wa via backup: {DOWN}",
                 "rc": f"path to cloud wa via backup: {DOWN}"}
         for v, detail in want.items():
@@ -96,7 +103,7 @@ def test_vm_status_names_the_down_tunnel_until_it_is_back(world):
     finally:
         ww.cut(sim, "wa-gw", ww.public_ip(1), on=False)
     wait_for("wa--wb up again", lambda: ww.inter(api)[AB]["state"] == "up", timeout=15)
-    for v in ("ra", "rb", "rc"):
+    for v in ("ra", "ra2", "rb", "rc"):
         wait_for(f"{v}'s detail gone", lambda: vm(api, v)["detail"] is None, timeout=10)
     wait_for("red's tenant detail gone",
              lambda: status(api, "/v1/tenants/red")["detail"] is None, timeout=10)
@@ -143,3 +150,47 @@ def test_reactive_path_takes_the_detour_during_a_cut(world):
     finally:
         ww.cut(sim, "wa-gw", ww.public_ip(1), on=False)
     wait_for("wa--wb up again", lambda: ww.inter(api)[AB]["state"] == "up", timeout=15)
+
+
+def test_meter_drift_is_counted_and_repaired(world):
+    _, api, sim = world
+    base = "/v1/tenants/red/networks/prod/vms/ra"
+    ok(api.patch(base, {"rate_mbps": 50}))
+    got = wait_for("ra's meter on wa-gw", lambda: meters(sim, "wa-gw"), timeout=15)
+    (mid, (_, kbps, _)), = got.items()
+    assert kbps == 50000, got
+    before = ww.metrics(api)
+    cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "del-meter",
+                f"unix:{sim.hdir('wa-gw')}/br-sky.mgmt", f"meter={mid}",
+                ns=sim.host_ns("wa-gw"))
+    assert mid not in meters(sim, "wa-gw")
+    after = wait_for("the audit to count the meter", lambda: (
+        m := ww.metrics(api))["meter_drift_found_total"]
+        >= before["meter_drift_found_total"] + 1 and m, timeout=20, step=0.5)
+    assert after["audits_total"] > before["audits_total"]
+    wait_for("the meter back", lambda: mid in meters(sim, "wa-gw"), timeout=15)
+    assert meters(sim, "wa-gw")[mid][1] == 50000
+    ok(api.patch(base, {"rate_mbps": None}))
+    wait_for("ra's meter gone", lambda: mid not in meters(sim, "wa-gw"), timeout=15)
+
+
+def test_a_vm_change_deletes_the_meter_it_no_longer_uses(world):
+    """The plan of a changed VM alone (not the whole bridge) deletes its
+    rate meter once no flow names it: seen with no audit in between (an
+    audit's whole plan would delete it too; a round with one is tried
+    again)."""
+    _, api, sim = world
+    base = "/v1/tenants/red/networks/prod/vms/ra2"     # ra shares its bridge
+    for attempt in range(3):
+        ok(api.patch(base, {"rate_mbps": 40}))
+        got = wait_for("ra2's meter", lambda: [k for k, v in meters(sim, "wa-gw").items()
+                                              if v[1] == 40000], timeout=15)
+        audits = ww.metrics(api)["audits_total"]
+        ok(api.patch(base, {"rate_mbps": None}))
+        wait_for("ra2's meter gone", lambda: got[0] not in meters(sim, "wa-gw"), timeout=15,
+                 step=0.1)
+        if ww.metrics(api)["audits_total"] == audits:
+            break
+    else:
+        pytest.fail("an audit came between every change and its meter's deletion")
+    assert sim.ping("ra2", VMS["rb"][2], count=2, wait=1)

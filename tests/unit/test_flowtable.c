@@ -1,7 +1,7 @@
 /* Unit tests for ctrl/flowtable.c: identity independent of match field
  * order, content compared by cookie and instructions, mark and sweep
  * within a cookie scope, removal keeping probe runs intact, read-back
- * load and drift comparison. */
+ * load and drift comparison, the meters the flows name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +209,44 @@ test_load_and_compare(void **state)
     flowtable_destroy(ft);
 }
 
+/* The meters the installed flows name, each once, sorted; a flow without
+ * a meter instruction names none. */
+static void
+test_meters_named(void **state)
+{
+    (void) state;
+    struct flowtable *ft = flowtable_create();
+    uint32_t *ids;
+    size_t n;
+    assert_int_equal(flowtable_meters(ft, &ids, &n), 0);
+    assert_int_equal(n, 0);
+    free(ids);
+    static const uint32_t meter[] = {0x20005, 7, 0, 0x20005, 3};
+    for (uint32_t i = 0; i < 5; i++) {
+        struct ofmsg_flow_mod fm;
+        flow(&fm, 0, 100, i + 1, 0x020000000001ull, false, 1, 9);
+        if (meter[i]) {
+            struct ofinst *g = realloc(fm.insts, 2 * sizeof *g);
+            assert_non_null(g);
+            fm.insts = g;
+            memmove(&fm.insts[1], &fm.insts[0], sizeof *fm.insts);
+            memset(&fm.insts[0], 0, sizeof *fm.insts);
+            fm.insts[0].type = OFPIT_METER;     /* a meter comes first */
+            fm.insts[0].meter_id = meter[i];
+            fm.n_insts = 2;
+        }
+        assert_int_equal(flowtable_set(ft, &fm), 0);
+        unflow(&fm);
+    }
+    assert_int_equal(flowtable_meters(ft, &ids, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], 3);
+    assert_int_equal(ids[1], 7);
+    assert_int_equal(ids[2], 0x20005);
+    free(ids);
+    flowtable_destroy(ft);
+}
+
 int
 main(void)
 {
@@ -216,6 +254,7 @@ main(void)
         cmocka_unit_test(test_identity_and_content),
         cmocka_unit_test(test_sweep_within_scope),
         cmocka_unit_test(test_load_and_compare),
+        cmocka_unit_test(test_meters_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
