@@ -346,7 +346,7 @@ def failover_report(rows, load0):
               "tree tunnels (343 to 349 Mbit/s, an earlier run) made no false failover at "
               "100 ms, while at 20 ms six", "tunnel ends failed over with no cut: a 20 ms "
               "session does not survive a userspace datapath", "saturated on 2 shared cores. "
-              "Not measured here: a dead gateway (two gateways per cloud)."]
+              "A dead gateway: the section after the next."]
     return "\n".join(lines) + "\n"
 
 
