@@ -79,6 +79,32 @@ store_connected(void *aux, const char *vswitch_id, bool connected)
     return qs_errno(tenant_ctl_set_connected(v->db, vswitch_id, connected));
 }
 
+static int
+store_port_counters(void *aux, const char *vswitch_id,
+                    struct vswitch_agent_port_counters **out, size_t *n)
+{
+    struct vswitch_store *v = aux;
+    struct tenant_ctl_port_counters *rows;
+    *out = NULL;
+    *n = 0;
+    if (tenant_ctl_port_counters(v->db, vswitch_id, &rows, n) < 0) {
+        return EIO;
+    }
+    if (*n && !(*out = calloc(*n, sizeof **out))) {
+        free(rows);
+        *n = 0;
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        (*out)[i] = (struct vswitch_agent_port_counters) {
+            rows[i].port_no, rows[i].rx_packets, rows[i].rx_bytes, rows[i].tx_packets,
+            rows[i].tx_bytes, rows[i].tx_dropped,
+        };
+    }
+    free(rows);
+    return 0;
+}
+
 static bool
 store_serves(void *aux, const char *cloud_id)
 {
@@ -166,6 +192,7 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon,
         .flow_stats = recon ? store_flow_stats : NULL,
         .passes = recon ? store_passes : NULL, .kick = recon ? store_kick : NULL,
         .connected = store_connected, .serves = keeper ? store_serves : NULL,
+        .port_counters = store_port_counters,
         .aux = v,
     };
     v->recon = recon;

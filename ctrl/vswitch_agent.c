@@ -970,17 +970,34 @@ vsa_mp_port_stats(struct vsa_switch *s, uint32_t xid, uint32_t port_no)
     if (!st) {
         return;
     }
+    struct vswitch_agent_port_counters *hw = NULL;
+    size_t n_hw = 0;
+    const struct vswitch_agent_store *store = &s->agent->store;
+    if (store->port_counters && store->port_counters(store->aux, s->id, &hw, &n_hw)) {
+        n_hw = 0;                   /* the agent's own counts, then */
+    }
     size_t n = 0;
     for (size_t i = 0; i < s->n_ports; i++) {
         const struct vsa_port *p = &s->ports[i];
         if (port_no == OFPP_ANY || p->port_no == port_no) {
-            st[n++] = (struct ofport_stats) {
+            st[n] = (struct ofport_stats) {
                 .port_no = p->port_no, .rx_packets = p->rx_packets,
                 .rx_bytes = p->rx_bytes, .tx_packets = p->tx_packets,
                 .tx_bytes = p->tx_bytes, .tx_dropped = p->tx_dropped,
             };
+            for (size_t k = 0; !p->link && k < n_hw; k++) {
+                if (hw[k].port_no == p->port_no) {
+                    st[n].rx_packets = hw[k].rx_packets;
+                    st[n].rx_bytes = hw[k].rx_bytes;
+                    st[n].tx_packets = hw[k].tx_packets;
+                    st[n].tx_bytes = hw[k].tx_bytes;
+                    st[n].tx_dropped = hw[k].tx_dropped;
+                }
+            }
+            n++;
         }
     }
+    free(hw);
     struct ofmsg m;
     ofmsg_init(&m, OFPT_MULTIPART_REPLY, xid);
     m.u.mp.mp_type = OFPMP_PORT_STATS;

@@ -31,9 +31,12 @@
  *                 finds exactly the tenant's virtual links;
  *   roles         EQUAL, MASTER, SLAVE with generation ids (a stale one is
  *                 refused); a SLAVE may not modify flows or send packets;
- *   the rest      DESC, PORT_DESC, FLOW, TABLE, PORT_STATS multiparts (a
- *                 port's counters are what the agent moved in and out of
- *                 it; a table's lookups are its packets matched); anything
+ *   the rest      DESC, PORT_DESC, FLOW, TABLE, PORT_STATS multiparts (a VM
+ *                 port's counters are its interface's, as the reconciler
+ *                 last sampled them, every frame whichever way it went; a
+ *                 link port's, and a VM port's before its first sample,
+ *                 what the agent moved in and out of it; a table's lookups
+ *                 are its packets matched); anything
  *                 else (groups, meters, table-mod, port-mod, other
  *                 multiparts) is answered with the error OpenFlow gives
  *                 for a message or multipart type not supported.
@@ -94,6 +97,12 @@
 struct vswitch_agent;
 struct recon_vflow_stats;
 
+/* A VM port's counters from its interface (vswitch_agent_store). */
+struct vswitch_agent_port_counters {
+    uint32_t port_no;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
+};
+
 /* One stored virtual flow: the wire bytes of its canonical match (a whole
  * ofp_match) and of its instructions. */
 struct vswitch_agent_flow {
@@ -143,6 +152,11 @@ struct vswitch_agent_store {
      * (--leases), the one that holds that cloud's lease connects to the
      * switch's controller, and the others leave it alone.  NULL: all. */
     bool (*serves)(void *aux, const char *cloud_id);
+    /* The counters of switch 'vswitch_id''s VM ports as their interfaces
+     * counted them (the reconciler's samples), from the port's side: a
+     * malloc'ed array in *out (caller frees).  May be NULL. */
+    int (*port_counters)(void *aux, const char *vswitch_id,
+                         struct vswitch_agent_port_counters **out, size_t *n);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);

@@ -437,3 +437,45 @@ tenant_ctl_set_connected(struct db_conn *c, const char *vswitch_id, bool connect
     enum db_qs qs = db_exec(c, &stmt_set_connected, p, NULL);
     return qs < 0 ? qs : DB_QS_ONE;
 }
+
+static const struct db_stmt stmt_port_counters = {
+    "tenant_ctl_port_counters",
+    "SELECT p.port_no, st.tx_packets, st.tx_bytes, st.rx_packets, st.rx_bytes,"
+    " st.rx_dropped FROM vport p JOIN vm_stats st ON st.vm_id = p.vm_id"
+    " WHERE p.vswitch_id = $1::uuid ORDER BY p.port_no", 1,
+};
+
+enum db_qs
+tenant_ctl_port_counters(struct db_conn *c, const char *vswitch_id,
+                         struct tenant_ctl_port_counters **ports, size_t *n)
+{
+    *ports = NULL;
+    *n = 0;
+    PGresult *r;
+    const char *p[] = {vswitch_id};
+    enum db_qs qs = db_exec(c, &stmt_port_counters, p, &r);
+    if (qs < 0) {
+        return qs;
+    }
+    size_t rows = (size_t) PQntuples(r);
+    struct tenant_ctl_port_counters *v = rows ? calloc(rows, sizeof *v) : NULL;
+    if (rows && !v) {
+        PQclear(r);
+        return DB_QS_HARD;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        int row = (int) i;
+        v[i] = (struct tenant_ctl_port_counters) {
+            .port_no = (uint32_t) strtoul(PQgetvalue(r, row, 0), NULL, 10),
+            .rx_packets = strtoull(PQgetvalue(r, row, 1), NULL, 10),
+            .rx_bytes = strtoull(PQgetvalue(r, row, 2), NULL, 10),
+            .tx_packets = strtoull(PQgetvalue(r, row, 3), NULL, 10),
+            .tx_bytes = strtoull(PQgetvalue(r, row, 4), NULL, 10),
+            .tx_dropped = strtoull(PQgetvalue(r, row, 5), NULL, 10),
+        };
+    }
+    PQclear(r);
+    *ports = v;
+    *n = rows;
+    return DB_QS_ONE;
+}

@@ -17,6 +17,7 @@
 #define SKYVISOR_DB_TENANT_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/db.h"
@@ -74,5 +75,16 @@ enum db_qs tenant_ctl_load_set(struct db_conn *, struct ctlset **out);
  * (migrations/014); a row that says so already is left alone. */
 enum db_qs tenant_ctl_set_connected(struct db_conn *, const char *vswitch_id,
                                     bool connected);
+
+/* The counters of switch 'vswitch_id''s VM ports as their interfaces
+ * counted them (the reconciler's samples, db/vm_stats.h), from the port's
+ * side: what it received is what the VM sent.  One row per sampled VM
+ * port in *ports (caller frees), *n of them. */
+struct tenant_ctl_port_counters {
+    uint32_t port_no;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
+};
+enum db_qs tenant_ctl_port_counters(struct db_conn *, const char *vswitch_id,
+                                    struct tenant_ctl_port_counters **ports, size_t *n);
 
 #endif
