@@ -84,7 +84,7 @@ cloudlinks_get(struct api_req *req, struct api_resp *resp)
                     "and '%s' (its cost defaults to 1)", req->params[0],
                     req->params[1]);
     } else {
-        crud_etag(resp->etag, row.id, row.revision);
+        crud_etag(resp->etag, &row);
         api_reply_owned(resp, 200, row.json, strlen(row.json), "application/json");
         row.json = NULL;
     }
@@ -161,7 +161,7 @@ put_txn(struct db_conn *db, void *arg)
         qs = store_cloudlink_lock(db, t->a, t->b, &cur);
         char etag[40] = "";
         if (qs == DB_QS_ONE) {
-            crud_etag(etag, cur.id, cur.revision);
+            crud_etag(etag, &cur);
         }
         store_row_uninit(&cur);
         if (qs < 0) {
@@ -175,7 +175,7 @@ put_txn(struct db_conn *db, void *arg)
     bool created = false;
     qs = store_cloudlink_put(db, t->a, t->b, t->text, &row, &created);
     if (qs == DB_QS_ONE) {
-        crud_etag(t->resp->etag, row.id, row.revision);
+        crud_etag(t->resp->etag, &row);
         api_reply_owned(t->resp, created ? 201 : 200, row.json, strlen(row.json),
                         "application/json");
         row.json = NULL;
@@ -221,7 +221,7 @@ delete_txn(struct db_conn *db, void *arg)
     enum db_qs qs = store_cloudlink_lock(db, t->a, t->b, &row);
     if (qs == DB_QS_ONE) {
         char etag[40];
-        crud_etag(etag, row.id, row.revision);
+        crud_etag(etag, &row);
         if (!crud_if_match(t->req, t->resp, etag)) {
             store_row_uninit(&row);
             return DB_QS_NONE;

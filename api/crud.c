@@ -58,10 +58,22 @@ crud_one_of(const char *v, const char *const *options)
     return false;
 }
 
-void
-crud_etag(char out[40], const char *id, long long revision)
+/* 64-bit FNV-1a of text[0..len). */
+static unsigned long long
+fnv64(const char *text, size_t len)
 {
-    snprintf(out, 40, "\"%.8s-%lld\"", id, revision);
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) text[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void
+crud_etag(char out[40], const struct store_row *row)
+{
+    snprintf(out, 40, "\"%.8s-%016llx\"", row->id,
+             fnv64(row->json, row->json ? strlen(row->json) : 0));
 }
 
 /* --- database errors --- */
@@ -433,11 +445,7 @@ crud_page_params(struct api_req *req, struct api_resp *resp, unsigned int *limit
 void
 crud_etag_body(char out[40], const char *body, size_t len)
 {
-    unsigned long long h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char) body[i]) * 0x100000001b3ULL;
-    }
-    snprintf(out, 40, "\"l-%016llx\"", h);
+    snprintf(out, 40, "\"l-%016llx\"", fnv64(body, len));
 }
 
 char *
@@ -710,7 +718,7 @@ crud_get(struct api_req *req, struct api_resp *resp, const struct crud_res *res)
     }
     if (crud_resolve_scope(&ctx) && load_target(&ctx, target_key(&ctx), &row) == DB_QS_ONE) {
         char etag[40];
-        crud_etag(etag, row.id, row.revision);
+        crud_etag(etag, &row);
         if (api_if_none_match(req, etag)) {
             api_reply_owned(resp, 304, NULL, 0, NULL);
         } else {
@@ -871,7 +879,7 @@ crud_replace(struct crud_ctx *ctx, const char *key, const char *if_match,
         return qs;
     }
     char etag[40];
-    crud_etag(etag, row.id, row.revision);
+    crud_etag(etag, &row);
     json_decref(ctx->current);
     ctx->current = json_loads(row.json, 0, NULL);
     json_t *obj = NULL;
@@ -901,7 +909,7 @@ crud_remove(struct crud_ctx *ctx, const char *key, const char *if_match,
         return qs;
     }
     char etag[40];
-    crud_etag(etag, row->id, row->revision);
+    crud_etag(etag, row);
     if (!crud_if_match_value(ctx->req, ctx->resp, if_match, etag)) {
         return DB_QS_NONE;
     }
@@ -945,7 +953,7 @@ create_txn(struct db_conn *db, void *arg)
     }
     free(ctx->resp->location);
     ctx->resp->location = location;
-    crud_etag(ctx->resp->etag, row.id, row.revision);
+    crud_etag(ctx->resp->etag, &row);
     if (ctx->res->decorate_created) {
         json_t *body = json_loads(row.json, 0, NULL);
         if (body) {
@@ -992,7 +1000,7 @@ target_txn(struct db_conn *db, void *arg)
     enum db_qs qs = ctx->body ? crud_replace(ctx, target_key(ctx), if_match, &row)
                               : crud_remove(ctx, target_key(ctx), if_match, &row);
     if (qs == DB_QS_ONE && ctx->body) {
-        crud_etag(ctx->resp->etag, row.id, row.revision);
+        crud_etag(ctx->resp->etag, &row);
         api_reply_owned(ctx->resp, 200, row.json, strlen(row.json),
                         "application/json");
         row.json = NULL;

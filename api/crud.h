@@ -194,8 +194,12 @@ char *crud_page_text(const struct crud_item *items, size_t shown, bool more,
  * (the dashboard) learn cheaply that nothing changed. */
 void crud_reply_computed(struct api_req *, struct api_resp *, char *body,
                          size_t len);
-/* Formats the ETag of a row. */
-void crud_etag(char out[40], const char *id, long long revision);
+/* Formats the ETag of a row: its id's first 8 characters and a 64-bit
+ * FNV-1a of its representation, so the tag moves whenever the body does,
+ * also for what the row's revision does not count (a host's vm_count, a
+ * cloud's gateway), and a body read from the read snapshot
+ * (api/readsnap.h) has the tag a database read of it has. */
+void crud_etag(char out[40], const struct store_row *row);
 /* Formats an ETag of arbitrary content (64-bit FNV-1a). */
 void crud_etag_body(char out[40], const char *body, size_t len);
 /* Checks If-Match against 'etag'; false (412 written) on mismatch. */

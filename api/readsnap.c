@@ -37,6 +37,7 @@
 struct snap_kind {
     struct readsnap_rows rows;
     struct crud_item *items;        /* owned: the rows as page items */
+    char (*etags)[40];              /* owned: the rows' ETags */
     char *page;                     /* owned: the first page, limit 100 */
     size_t page_len;
     char page_etag[40];
@@ -66,6 +67,7 @@ snap_free(struct snap *s)
         for (size_t k = 0; k < READSNAP__N; k++) {
             readsnap_rows_uninit(&s->kinds[k].rows);
             free(s->kinds[k].items);
+            free(s->kinds[k].etags);
             free(s->kinds[k].page);
         }
         xidsnap_uninit(&s->vis);
@@ -73,18 +75,24 @@ snap_free(struct snap *s)
     }
 }
 
-/* Builds kind k's items and first page (the page crud_reply_items would
- * build for limit 100 and no cursor); false when memory runs out. */
+/* Builds kind k's items, their ETags and first page (the page
+ * crud_reply_items would build for limit 100 and no cursor); false when
+ * memory runs out. */
 static bool
 snap_kind_finish(struct snap_kind *sk)
 {
     size_t n = sk->rows.n;
     sk->items = calloc(n + 1, sizeof *sk->items);
-    if (!sk->items) {
+    sk->etags = calloc(n + 1, sizeof *sk->etags);
+    if (!sk->items || !sk->etags) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        sk->items[i] = (struct crud_item){sk->rows.rows[i].json, sk->rows.rows[i].len};
+        const struct readsnap_row *row = &sk->rows.rows[i];
+        sk->items[i] = (struct crud_item){row->json, row->len};
+        struct store_row as_stored = {.json = row->json, .revision = row->revision};
+        memcpy(as_stored.id, row->id, sizeof as_stored.id);
+        crud_etag(sk->etags[i], &as_stored);
     }
     size_t shown = n > CRUD_LIMIT_DEFAULT ? CRUD_LIMIT_DEFAULT : n;
     sk->page = crud_page_text(sk->items, shown, n > shown,
@@ -398,9 +406,7 @@ readsnap_get(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
         if (strcmp(by_id ? row->id : row->name, key)) {
             continue;
         }
-        char etag[40];
-        crud_etag(etag, row->id, row->revision);
-        a = reply_copy(req, resp, row->json, row->len, etag);
+        a = reply_copy(req, resp, row->json, row->len, s->kinds[k].etags[i]);
         break;
     }
     /* An object the snapshot lacks is asked of the database too: the 404

@@ -61,7 +61,7 @@ lifecycle_txn(struct db_conn *db, void *arg)
     }
     free(ctx->resp->location);
     ctx->resp->location = location;
-    crud_etag(ctx->resp->etag, row.id, row.revision);
+    crud_etag(ctx->resp->etag, &row);
     api_reply_owned(ctx->resp, 202, row.json, strlen(row.json), "application/json");
     row.json = NULL;
     return DB_QS_ONE;

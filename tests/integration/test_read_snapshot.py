@@ -206,3 +206,33 @@ def test_a_database_past_012_without_it_gets_it(pg):
                  "the status write to reach the snapshot")
     finally:
         assert d.stop() == 0
+
+
+def test_the_etag_moves_with_what_the_revision_does_not_count(pair):
+    """A host's vm_count and a cloud's gateway come from other rows: the
+    object's revision does not move with them, its body does, and so does
+    its ETag, from the snapshot and from the database alike."""
+    _, a, _ = pair
+    api = a.api()
+    ok(api.post("/v1/clouds", {**CLOUD, "name": "derived"}), 201)
+    ok(api.post("/v1/hosts", {"name": "derived-w", "cloud": "derived", "tunnel_ip": "198.18.10.1",
+                              "capacity": 4, "ovsdb": "unix:/run/sky/dw/db.sock",
+                              "openflow": "unix:/run/sky/dw/br.mgmt"}), 201)
+    cloud0, _ = snapshot_and_database(a, "/v1/clouds/derived")
+    host0, _ = snapshot_and_database(a, "/v1/hosts/derived-w")
+    ok(api.post("/v1/hosts", {"name": "derived-gw", "cloud": "derived", "role": "gateway",
+                              "tunnel_ip": "198.18.10.2", "public_ip": "203.0.113.10",
+                              "capacity": 4, "ovsdb": "unix:/run/sky/dg/db.sock",
+                              "openflow": "unix:/run/sky/dg/br.mgmt"}), 201)
+    ok(api.post("/v1/tenants", {"name": "derived-t"}), 201)
+    ok(api.post("/v1/tenants/derived-t/networks", {"name": "n", "subnet": "10.10.0.0/24"}), 201)
+    ok(api.post("/v1/tenants/derived-t/networks/n/switches", {"name": "s"}), 201)
+    ok(api.post("/v1/tenants/derived-t/networks/n/vms",
+                {"name": "v", "mac": "02:00:00:00:10:01", "ip": "10.10.0.1", "switch": "s",
+                 "placement": {"host": "derived-w"}}), 201)
+    for path, before, what in (("/v1/clouds/derived", cloud0, "gateway"),
+                               ("/v1/hosts/derived-w", host0, "vm_count")):
+        snap, db = snapshot_and_database(a, path)
+        assert snap[2][what] != before[2][what]
+        assert snap[1]["etag"] == db[1]["etag"] != before[1]["etag"]
+        assert a.api().get(path, headers={"If-None-Match": before[1]["etag"]})[0] == 200
