@@ -20,7 +20,8 @@ is cut in turn while two red VMs across it exchange 1000 datagrams a second
 ms, every red pair still pings and a red broadcast reaches the far side
 while blue's VM with the very same addresses receives nothing, no flow
 changes (the groups do it), and the return to the tree is measured.  The
-same cut with skyvisord frozen fails over the same way, and a minute of
+same cut with skyvisord frozen fails over the same way, the return to a
+healed tunnel waits for the hold-down (--wan-holddown-ms), and a minute of
 iperf3 across three tree tunnels makes no false failover.
 """
 
@@ -253,6 +254,7 @@ def test_underlay_cut_is_seen_and_heals(world):
 
 
 BOUND_MS = 3 * BFD_MS + 200
+HOLDDOWN_MS = 1000                  # skyvisord's --wan-holddown-ms default
 
 
 class Capture(conftest.Capture):
@@ -289,7 +291,7 @@ def failover(world, edge, gw, peer, src, dst, during_cut=None, port=7001):
                 probe.mark()
                 cut(sim, gw, public_ip(peer), on=False)
             wait_for(f"{edge} up", lambda: inter(api)[key]["state"] == "up", timeout=15)
-            time.sleep(1.0)
+            time.sleep(HOLDDOWN_MS / 1000 + 1.0)    # the hold-down, then the return
     # The datapath failed over and back alone: no flow changed.
     assert reconciler(api)["flows_added_total"] == flows_before
     w = probe.result["windows"]
@@ -367,6 +369,60 @@ def test_failover_needs_no_controller(world):
           f"{w[1]['lost']} of {w[1]['sent']}; reversion: max gap {w[2]['max_gap_ms']} ms")
     assert w[1]["max_gap_ms"] <= BOUND_MS, w
     assert w[1]["received"] > 0.5 * w[1]["sent"], w
+
+
+def group_to(sim, gw, tree_port):
+    """The dump-groups lines of gw's fast-failover groups that have a
+    detour bucket (set_field of the mark)."""
+    p = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-groups",
+                    f"unix:{sim.hdir(gw)}/br-sky.mgmt", ns=sim.host_ns(gw))
+    lines = [l for l in p.stdout.splitlines() if "type=ff" in l and "set_field" in l]
+    return lines
+
+
+def test_return_waits_for_the_holddown(world):
+    """When the cut wa - wb heals, wa-gw's group for wb goes back to the
+    tree tunnel only the hold-down after BFD sees it up: meanwhile its
+    bucket of the tree tunnel is left out (traffic stays on the detour),
+    then a group-mod puts it back; the return's loss is reported."""
+    _, api, sim = world
+    wait_for("tunnels up", lambda: all_up(api), timeout=60)
+    wait_for("ra reaches rc", lambda: sim.ping("ra", VMS["rc"][2], count=3, wait=1),
+             timeout=30, step=0.5)
+    tree = ofport(sim, "wa-gw", wan_port(sim, "wa-gw", 1))
+    watched = f"watch_port:{tree},"
+
+    def tree_bucket():
+        return any(watched in l for l in group_to(sim, "wa-gw", tree))
+
+    assert tree_bucket()
+    to = f"{VMS['rc'][2]}:7003"
+    with Echo(sim.vm_ns("rc"), to):
+        with Sender(sim.vm_ns("ra"), to) as probe:
+            time.sleep(1.0)
+            probe.mark()
+            cut(sim, "wa-gw", public_ip(1))
+            try:
+                wait_for("wa--wb down", lambda: inter(api)[AB]["state"] == "down", timeout=10)
+                wait_for("the tree bucket left out", lambda: not tree_bucket(), timeout=10)
+                time.sleep(0.5)
+            finally:
+                probe.mark()
+                cut(sim, "wa-gw", public_ip(1), on=False)
+            wait_for("wa--wb up", lambda: inter(api)[AB]["state"] == "up", timeout=15,
+                     step=0.01)
+            up = time.time()
+            held = not tree_bucket()
+            wait_for("the tree bucket back", tree_bucket, timeout=10, step=0.01)
+            back = time.time() - up
+            time.sleep(1.0)
+    w = probe.result["windows"]
+    print(f"\nwa-wb healed: the tree bucket back {back * 1000:.0f} ms after the API showed "
+          f"the tunnel up (hold-down {HOLDDOWN_MS} ms); the return: max gap "
+          f"{w[2]['max_gap_ms']} ms, lost {w[2]['lost']} of {w[2]['sent']}")
+    assert held, "the tree tunnel's bucket was back as soon as BFD was up"
+    assert 0.5 * HOLDDOWN_MS / 1000 <= back <= HOLDDOWN_MS / 1000 + 3.0, back
+    assert w[1]["max_gap_ms"] <= BOUND_MS, w
 
 
 IPERF_S = int(os.environ.get("SKYVISOR_WAN_IPERF_S", "60"))
