@@ -341,7 +341,10 @@ def failover_report(rows, load0):
               "Expected: the gap is BFD's detection time (three intervals, plus up to one more "
               "before a missed", "packet is noticed), the detour's three hops and the marking "
               "adding nothing measurable; a group", "goes back to its first bucket once BFD is "
-              "up again on its end. tests/integration/test_wan_failover.py", "asserts the bound "
+              "up again on its end and skyvisord's hold-down", "(--wan-holddown-ms, 1000 ms) "
+              "has run out: a group-mod 0.8 to 1.0 s after the API shows the tunnel up, in",
+              "test_wan_failover's test_return_waits_for_the_holddown, and the return lost "
+              "nothing there. tests/integration/test_wan_failover.py", "asserts the bound "
               "and, with skyvisord frozen, the same failover; its 60 s of iperf3 across three",
               "tree tunnels (343 to 349 Mbit/s, an earlier run) made no false failover at "
               "100 ms, while at 20 ms six", "tunnel ends failed over with no cut: a 20 ms "

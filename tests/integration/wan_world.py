@@ -130,7 +130,9 @@ def probe_cut(api, sim, key, host, peer_ip, src_ns, dst_ns, dst_ip, port=7001, h
     """The VM namespaces src_ns and dst_ns exchange 1000 datagrams a second
     (tools/udpprobe) while the tunnel 'key' (pair()) is cut at 'host' toward
     peer_ip: for 'hold' s after the API shows it down, then healed until
-    the API shows it up, and a second more.  Returns the probe's windows:
+    the API shows it up, and then the hold-down before traffic returns to
+    it (skyvisord --wan-holddown-ms, 1000 ms by default) and a second more,
+    so the last window holds the return.  Returns the probe's windows:
     before, during the cut, after the repair (each with max_gap_ms, lost,
     sent)."""
     to = f"{dst_ip}:{port}"
@@ -147,5 +149,5 @@ def probe_cut(api, sim, key, host, peer_ip, src_ns, dst_ns, dst_ip, port=7001, h
                 probe.mark()
                 cut(sim, host, peer_ip, on=False)
             wait_for(f"{sorted(key)} up", lambda: inter(api)[key]["state"] == "up", timeout=20)
-            time.sleep(1.0)
+            time.sleep(2.0)
     return probe.result["windows"]
