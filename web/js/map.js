@@ -118,9 +118,10 @@ function tunnelPairs(topology, role = 'tree') {
   return pairs;
 }
 
-// The liveness of each inter-cloud tunnel as "a|b" -> "up" | "down" |
-// "unknown" (a pair with several tunnels, as two gateways per cloud give,
-// is down when any of them is).
+// The liveness of the tunnels of each cloud pair "a|b": { state, down, n }
+// with state "down" when all its n tunnels are down, "degraded" when some
+// are (two gateways per cloud give a pair up to four: the others carry its
+// traffic), "up" when one is up and none down, else "unknown".
 function tunnelStates(topology) {
   const out = new Map();
   if (!topology) return out;
@@ -128,7 +129,14 @@ function tunnelStates(topology) {
   for (const t of topology.tunnels) {
     if (t.kind !== 'inter-cloud') continue;
     const pair = [cloudOf.get(t.a), cloudOf.get(t.b)].sort().join('|');
-    if (out.get(pair) !== 'down') out.set(pair, t.state || 'unknown');
+    const e = out.get(pair) || { down: 0, up: 0, n: 0 };
+    e.n++;
+    e.down += t.state === 'down';
+    e.up += t.state === 'up';
+    out.set(pair, e);
+  }
+  for (const e of out.values()) {
+    e.state = e.down === e.n ? 'down' : e.down ? 'degraded' : e.up ? 'up' : 'unknown';
   }
   return out;
 }
@@ -137,8 +145,9 @@ function tunnelStates(topology) {
 // and, when known, the physical topology: the cloud pairs joined by a
 // gateway tunnel are drawn solid (class in-tree), those joined by a backup
 // tunnel (layout mst+backup) dotted (class backup), including pairs with no
-// declared link (default cost 1); the other links stay dashed.  A tunnel
-// that BFD reports down is drawn red (class down, data-state), and the
+// declared link (default cost 1); the other links stay dashed.  A pair
+// whose tunnels BFD reports down is drawn red (class down, data-state;
+// degraded, dashed red, when some of its tunnels still run), and the
 // reconciler's failover and recovery counts (topology.failovers,
 // .recoveries) are written under the map (text.wan-counts).  owners
 // (instances.js cloudOwners(): cloud name -> { lease, holderName, address,
@@ -166,7 +175,7 @@ export function renderMap(clouds, links, topology = null, owners = new Map()) {
   const tree = tunnelPairs(topology);
   const backup = tunnelPairs(topology, 'backup');
   const states = tunnelStates(topology);
-  const down = [...states.values()].filter(v => v === 'down').length;
+  const down = [...states.values()].reduce((k, e) => k + e.down, 0);
   const edges = s('g', { class: 'cloud-links', 'data-layout': topology ? topology.layout : '',
     'data-tunnels': String(tree.size), 'data-backups': String(backup.size), 'data-down': String(down) });
   const drawn = new Set();
@@ -188,13 +197,15 @@ export function renderMap(clouds, links, topology = null, owners = new Map()) {
     const mx = (a[0] + b[0]) / 2, my = (a[1] + b[1]) / 2 - 0.15 * Math.hypot(b[0] - a[0], b[1] - a[1]);
     const extra = [l.rtt_ms != null ? `rtt ${l.rtt_ms} ms` : null,
       l.bandwidth_mbps != null ? `${l.bandwidth_mbps} Mbit/s` : null].filter(Boolean).join(', ');
-    const st = inTree || isBackup ? states.get(pair) || 'unknown' : null;
+    const ts = inTree || isBackup ? states.get(pair) || { state: 'unknown', down: 0, n: 0 } : null;
+    const st = ts && ts.state;
     const tunnel = (inTree ? ' · gateway tunnel' : isBackup ? ' · backup tunnel (detours only)'
       : (topology ? ' · no tunnel' : ''))
       + (st === 'down' ? (inTree ? ' · DOWN (BFD): traffic on its detour' : ' · DOWN (BFD)')
-        : st ? ` · ${st}` : '');
+        : st === 'degraded' ? ` · ${ts.down} of ${ts.n} tunnels DOWN (BFD): the others carry it`
+          : st ? ` · ${st}` : '');
     edges.append(s('g', { class: `cloud-link${inTree ? ' in-tree' : ''}${isBackup ? ' backup' : ''}`
-      + `${st === 'down' ? ' down' : ''}`, 'data-a': l.cloud_a, 'data-b': l.cloud_b,
+      + `${st === 'down' || st === 'degraded' ? ` ${st}` : ''}`, 'data-a': l.cloud_a, 'data-b': l.cloud_b,
     'data-tunnel': inTree ? 'yes' : isBackup ? 'backup' : 'no', 'data-state': st },
       s('title', {}, `${l.cloud_a} ↔ ${l.cloud_b}: cost ${l.cost}${l.declared ? '' : ' (default)'}` +
         `${extra ? ` (${extra})` : ''}${tunnel}`),
