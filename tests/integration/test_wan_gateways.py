@@ -20,7 +20,9 @@ shows ta-g1 disconnected and its tunnels down, its host status is in
 error, and ta's says it is reached through ta-g2.  When ta-g1 comes back,
 traffic returns to it only after the hold-down (--wan-holddown-ms, 1000 ms
 by default) and once skyvisord has given it its flows again: the loss of
-that return is reported.
+that return is reported.  Killing the twin costs nothing (it carries no
+traffic while ta-g1 lives), and once the twin is deleted the groups that
+served it are deleted from the bridges.
 """
 
 import os
@@ -275,3 +277,51 @@ def test_a_dead_gateway_fails_over_to_its_twin(world):
     # After its return ta-g1 carries the probe again: ta-h1's group sends
     # about 1000 datagrams a second by its first bucket, the tunnel to ta-g1.
     assert hits[1][0] - hits[0][0] > 200, hits
+
+
+def test_the_twin_dying_costs_nothing(world):
+    """ta-g2, the twin, carries nothing while ta-g1 is up: killing it loses
+    no datagram of the probe (beyond the CPU's noise), and it comes back."""
+    _, api, sim = world
+    wait_for("every watched tunnel up", lambda: all_up(api), timeout=60)
+    wait_for("ra reaches rb", lambda: sim.ping("ra", VMS["rb"][2], count=3, wait=1),
+             timeout=30, step=0.5)
+    to = f"{VMS['rb'][2]}:7102"
+    with Echo(sim.vm_ns("rb"), to):
+        with Sender(sim.vm_ns("ra"), to) as probe:
+            time.sleep(1.0)
+            probe.mark()
+            sim.daemon_kill("ta-g2", "ovs-vswitchd")
+            try:
+                wait_for("ta-g2's tunnels down", lambda: all(
+                    tunnels(api)[p]["state"] == "down" for p in WATCHED if "ta-g2" in p),
+                    timeout=10)
+                time.sleep(1.0)
+            finally:
+                probe.mark()
+                sim.daemon_start("ta-g2", "ovs-vswitchd")
+            wait_for("ta-g2's tunnels up again", lambda: all_up(api), timeout=60)
+    w = probe.result["windows"]
+    print(f"\nta-g2 (the twin) killed: max gap {w[1]['max_gap_ms']} ms, lost {w[1]['lost']} of "
+          f"{w[1]['sent']}")
+    assert w[1]["max_gap_ms"] <= BOUND_MS, w
+    assert w[1]["lost"] <= 0.02 * w[1]["sent"], w
+
+
+def test_groups_no_longer_wanted_are_deleted(world):
+    """Without its twin, ta is a cloud of one gateway again: ta-h1's group
+    is deleted from its bridge (no flow names it any more), tb-gw's group
+    for ta loses the twin's bucket, and ta's traffic still flows."""
+    _, api, sim = world
+    wait_for("every watched tunnel up", lambda: all_up(api), timeout=60)
+    assert "group_id" in groups(sim, "ta-h1")
+    st, _, body = api.delete("/v1/hosts/ta-g2")
+    assert st == 204, body
+    wait_for("ta-h1's group deleted", lambda: "group_id" not in groups(sim, "ta-h1"),
+             timeout=20)
+    wait_for("tb-gw's group for ta with two buckets", lambda: all(
+        line.count("bucket=") <= 2 for line in groups(sim, "tb-gw").splitlines()), timeout=20)
+    cloud = ok(api.get("/v1/clouds/ta"))
+    assert [g["name"] for g in cloud["gateways"]] == ["ta-g1"]
+    wait_for("ra reaches rb", lambda: sim.ping("ra", VMS["rb"][2], count=3, wait=1),
+             timeout=30, step=0.5)

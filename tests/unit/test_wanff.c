@@ -25,21 +25,22 @@ obj(struct nm_obj *o, const char *id, const char *name)
     snprintf(o->name, sizeof o->name, "%s", name);
 }
 
-/* Hosts beyond the ring's gateways, in wa (test_twin_*). */
-enum { WA_GX = N, WA_H1, N_TWINS };
+/* Hosts beyond the ring's gateways (test_twin_*): wa's second gateway
+ * and a worker, then wb's second gateway. */
+enum { WA_GX = N, WA_H1, N_TWINS, WB_GX = N_TWINS, N_TWINS2 };
 
 /* The ring; with 'twins', wa also has a second gateway, wa-gx (after
- * wa-gw by name), and a worker, wa-h1. */
+ * wa-gw by name), and a worker, wa-h1; with two, wb has one too, wb-gx. */
 static void
-ring_of(struct netmodel *m, enum tunnels_layout layout, bool twins)
+ring_of(struct netmodel *m, enum tunnels_layout layout, int twins)
 {
     static const char *names[N] = {"wa", "wb", "wc", "wd"};
     netmodel_init(m);
     m->layout = layout;
     m->n_clouds = N;
-    m->n_hosts = twins ? N_TWINS : N;
+    m->n_hosts = twins > 1 ? N_TWINS2 : twins ? N_TWINS : N;
     m->clouds = calloc(N, sizeof *m->clouds);
-    m->hosts = calloc(N_TWINS, sizeof *m->hosts);
+    m->hosts = calloc(N_TWINS2, sizeof *m->hosts);
     for (int i = 0; i < N; i++) {
         char id[40], name[16];
         snprintf(id, sizeof id, "c000000%d-0000-0000-0000-000000000000", i);
@@ -64,6 +65,13 @@ ring_of(struct netmodel *m, enum tunnels_layout layout, bool twins)
         m->hosts[h].tunnel_ip = 0xc6120001u + ((uint32_t) h << 8);
         m->hosts[h].public_ip = h == WA_GX ? 0xc6130011u : 0;
     }
+    if (twins > 1) {
+        obj(&m->hosts[WB_GX].o, "a0000006-0000-0000-0000-000000000000", "wb-gx");
+        m->hosts[WB_GX].cloud = WB;
+        m->hosts[WB_GX].gateway = true;
+        m->hosts[WB_GX].tunnel_ip = 0xc6120002u + ((uint32_t) WB_GX << 8);
+        m->hosts[WB_GX].public_ip = 0xc6130012u;
+    }
     m->n_cloudlinks = sizeof links / sizeof links[0];
     m->cloudlinks = calloc(m->n_cloudlinks, sizeof *m->cloudlinks);
     for (size_t i = 0; i < m->n_cloudlinks; i++) {
@@ -75,7 +83,7 @@ ring_of(struct netmodel *m, enum tunnels_layout layout, bool twins)
 static void
 ring(struct netmodel *m, enum tunnels_layout layout)
 {
-    ring_of(m, layout, false);
+    ring_of(m, layout, 0);
 }
 
 static const struct wanff_group *
@@ -192,7 +200,7 @@ test_no_plan_outside_mst_backup(void **state)
 static void
 ring_twins(struct netmodel *m)
 {
-    ring_of(m, TUNNELS_MST_BACKUP, true);
+    ring_of(m, TUNNELS_MST_BACKUP, 1);
 }
 
 /* A port number from the tunnel's name: the low 12 bits of the address in
@@ -369,6 +377,51 @@ test_twin_flows_match_the_preferred(void **state)
     netmodel_free(&m);
 }
 
+/* Two gateways on both sides of the edge wa - wb: four tunnels, each
+ * gateway preferring the peer of its own ordinal, and both groups toward
+ * the other cloud (two tunnels, then the detour). */
+static void
+test_twin_pairs_both_sides(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    ring_of(&m, TUNNELS_MST_BACKUP, 2);
+    int p[8];
+    assert_int_equal(peers_of(&m, WA, p), 4);       /* wb-gw, wb-gx, wa-h1, wd */
+    assert_int_equal(p[0], WB);
+    assert_int_equal(p[1], WB_GX);
+    assert_int_equal(peers_of(&m, WA_GX, p), 4);
+    assert_int_equal(p[0], WB_GX);                   /* its own ordinal first */
+    assert_int_equal(p[1], WB);
+    assert_int_equal(peers_of(&m, WB_GX, p), 3);    /* wa-gx, wa-gw, wc */
+    assert_int_equal(p[0], WA_GX);
+    assert_int_equal(p[1], WA);
+    assert_int_equal(p[2], WC);
+    size_t n_edge = 0;
+    for (int h = 0; h < N_TWINS2; h++) {
+        size_t k = peers_of(&m, h, p);
+        for (size_t i = 0; i < k; i++) {
+            bool a = m.hosts[h].cloud == WA && m.hosts[h].gateway;
+            bool b = m.hosts[p[i]].cloud == WB;
+            n_edge += a && b;
+        }
+    }
+    assert_int_equal(n_edge, 4);                     /* 2 x 2 */
+    struct nm_group *g;
+    size_t n;
+    assert_int_equal(netmodel_groups(&m, WB_GX, numbered, NULL, &g, &n), 0);
+    const struct nm_group *ga = NULL;
+    for (size_t i = 0; i < n; i++) {
+        ga = g[i].b[0].peer == WA_GX ? &g[i] : ga;
+    }
+    assert_non_null(ga);
+    assert_int_equal(ga->n, 3);
+    assert_int_equal(ga->b[1].peer, WA);
+    assert_int_not_equal(ga->b[2].mark, 0);
+    free(g);
+    netmodel_free(&m);
+}
+
 /* One gateway per cloud: no twin group anywhere, the ring's groups keep
  * their two buckets. */
 static void
@@ -401,6 +454,7 @@ main(void)
         cmocka_unit_test(test_twin_ports),
         cmocka_unit_test(test_twin_groups),
         cmocka_unit_test(test_twin_flows_match_the_preferred),
+        cmocka_unit_test(test_twin_pairs_both_sides),
         cmocka_unit_test(test_one_gateway_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
