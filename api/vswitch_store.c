@@ -105,6 +105,15 @@ store_port_counters(void *aux, const char *vswitch_id,
     return 0;
 }
 
+static int
+store_to_platform(void *aux, const char *vswitch_id, const uint8_t *frame, size_t len,
+                  uint8_t *reply, size_t *reply_len)
+{
+    struct vswitch_store *v = aux;
+    return reconciler_vswitch_to_platform(v->recon, vswitch_id, frame, len, reply,
+                                          reply_len);
+}
+
 static bool
 store_serves(void *aux, const char *cloud_id)
 {
@@ -193,6 +202,7 @@ vswitch_store_start(const char *conninfo, struct reconciler *recon,
         .passes = recon ? store_passes : NULL, .kick = recon ? store_kick : NULL,
         .connected = store_connected, .serves = keeper ? store_serves : NULL,
         .port_counters = store_port_counters,
+        .to_platform = recon ? store_to_platform : NULL,
         .aux = v,
     };
     v->recon = recon;

@@ -733,6 +733,23 @@ netmodel_vm_vport(const struct netmodel *m, int vm)
     return ctlset_port(ctlset_switch(m->ctl, m->switches[sw].o.id), m->vms[vm].o.id);
 }
 
+uint32_t
+netmodel_vsw_entry_port(const struct netmodel *m, int sw)
+{
+    const struct ctl_switch *cs = ctlset_switch(m->ctl, m->switches[sw].o.id);
+    for (size_t i = 0; cs && i < m->n_links; i++) {
+        const struct nm_link *k = &m->links[i];
+        int peer = k->a == sw ? k->b : k->b == sw ? k->a : -1;
+        if (peer >= 0 && peer != sw && !m->switches[peer].tenant_ctl) {
+            uint32_t p = ctlset_port(cs, k->o.id);
+            if (p) {
+                return p;
+            }
+        }
+    }
+    return 0;
+}
+
 uint64_t
 netmodel_wire_mac(const struct netmodel *m, int vm)
 {
@@ -1303,6 +1320,8 @@ flows_second_vm(struct fctx *c, int s)
  * and source restore where a local member of its component sends (table
  * 10, 30), transit on a gateway (20), and its broadcasts when this host is
  * on its pruned tree (20). */
+static void flows_vtenant_entry(struct fctx *, int v);
+
 static void
 flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *sub,
          int *queue)
@@ -1323,7 +1342,9 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     /* 10: local senders of the component reach it: at W, and during a
      * migration's dual phase at A too (a copy resubmitted to the source
      * tag first), or in activate at A only. */
-    if (comp_seen[comp]) {
+    if (comp_seen[comp] && m->switches[vm->sw].tenant_ctl) {
+        flows_vtenant_entry(c, v);
+    } else if (comp_seen[comp]) {
         struct nm_flow *f = flow_new(c, NM_T_TENANT, 100, ck);
         match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
         match(f, NF_ETH_DST, vm->mac);
@@ -1335,8 +1356,10 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
         if (f) {
             f->goto_table = NM_T_SRC_TAG;
         }
+    }
+    if (comp_seen[comp]) {
         /* 30: its frames to local members get its own MAC back. */
-        f = flow_new(c, NM_T_SRC_RESTORE, 100, ck);
+        struct nm_flow *f = flow_new(c, NM_T_SRC_RESTORE, 100, ck);
         match(f, NF_ETH_SRC, wire);
         act(c, f, NA_SET_ETH_SRC, vm->mac);
         if (f) {
@@ -1379,6 +1402,44 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     }
 }
 
+/* 10: a frame of a platform-forwarded VM for VM 'v' of a tenant-controlled
+ * switch enters that switch's tables on its end of its link to the
+ * platform's switches (netmodel_vsw_entry_port), as it would cross that
+ * virtual link; a frame a controlled switch itself sent out of such a link
+ * (metadata NM_META_FROM_VTENANT) is not sent back in; with no such link,
+ * nothing of the platform reaches 'v'.  Nothing at all where the
+ * component has no platform-forwarded VM: then only tenant tables send. */
+static void
+flows_vtenant_entry(struct fctx *c, int v)
+{
+    const struct netmodel *m = c->m;
+    const struct nm_vm *vm = &m->vms[v];
+    int comp = m->vm_comp[v];
+    bool mixed = false;
+    for (const int *d = m->comp_vms[comp]; *d >= 0 && !mixed; d++) {
+        mixed = !m->switches[m->vms[*d].sw].tenant_ctl;
+    }
+    if (!mixed) {
+        return;
+    }
+    uint64_t ck = netmodel_vm_cookie(m, v);
+    uint64_t meta = (uint64_t) m->comp_name[comp] << 32;
+    uint32_t vport = netmodel_vm_vport(m, v);
+    uint32_t entry = vport ? netmodel_vsw_entry_port(m, vm->sw) : 0;
+    struct nm_flow *f = flow_new(c, NM_T_TENANT, 100, ck);
+    match(f, NF_METADATA, meta);     /* exact: as the switch reports it */
+    match(f, NF_ETH_DST, vm->mac);
+    if (f && entry) {
+        f->write_meta = true;
+        f->meta = (uint64_t) m->switches[vm->sw].seq << 32 | entry;
+        f->meta_mask = UINT64_MAX;
+        f->goto_table = NM_T_VTENANT;
+    }
+    f = flow_new(c, NM_T_TENANT, 100, ck);
+    match(f, NF_METADATA, meta | NM_META_FROM_VTENANT);
+    match(f, NF_ETH_DST, vm->mac);
+}
+
 /* 25: a broadcast of component 'comp' to its members on this host. */
 static void
 flows_flood(struct fctx *c, int comp)
@@ -1390,7 +1451,8 @@ flows_flood(struct fctx *c, int comp)
     /* This host's VMs, not the component's: the same members in the same
      * (index) order, without visiting every member on every bridge. */
     for (const int *d = m->vms_on_host[c->h]; *d >= 0; d++) {
-        if (m->vm_comp[*d] == comp && c->vm_port[*d]) {
+        if (m->vm_comp[*d] == comp && c->vm_port[*d]
+            && !m->switches[m->vms[*d].sw].tenant_ctl) {    /* its tenant's */
             act(c, f, NA_OUTPUT, c->vm_port[*d]);
         }
     }

@@ -116,7 +116,14 @@
  * outputs to VM ports through the source tag and forwarding tables (15,
  * 20) like any platform frame.  A VM whose virtual port has no number yet
  * sends to the controller instead (the agent runs the tenant's flows on
- * it in software).  The platform's forwarding never carries their frames.
+ * it in software).  The platform's forwarding never carries their frames
+ * but as a virtual link would: where a controlled switch is linked to a
+ * switch the platform forwards for (one component), the platform's tenant
+ * table (10) sends a platform VM's frames for a controlled VM into the
+ * controlled switch's tables on its end of that link
+ * (netmodel_vsw_entry_port), and a controlled switch's output to that link
+ * enters the platform's tenant table (10) like a frame of the platform's;
+ * the platform's floods (25) leave controlled VMs out.
  *
  * Fast failover (mst+backup, core/wanff.h).  At a gateway, an output into
  * a tree tunnel that has a detour goes to that tunnel's fast-failover group
@@ -310,6 +317,14 @@ uint64_t netmodel_wire_mac(const struct netmodel *, int vm);
 /* The flows a tenant's controller put on switch 'sw' (tables 60 and up):
  * its tenant's tag, its seq. */
 uint64_t netmodel_vsw_cookie(const struct netmodel *, int sw);
+/* The port of tenant-controlled switch 'sw' through which the platform's
+ * frames enter it: its end of its first link (model order) to a switch the
+ * platform forwards for, 0 when it has none numbered. */
+uint32_t netmodel_vsw_entry_port(const struct netmodel *, int sw);
+/* Metadata[31:0] of a frame a controlled switch's flows sent out of a link
+ * into the platform's tenant table (ctrl/vtranslate.h): not sent back into
+ * a controlled switch from there. */
+#define NM_META_FROM_VTENANT 1u
 /* The virtual port of VM 'vm' on its tenant-controlled switch (its
  * tenant_ctl set and its number in m->ctl), 0 when it has none. */
 uint32_t netmodel_vm_vport(const struct netmodel *, int vm);

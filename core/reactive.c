@@ -126,7 +126,7 @@ broadcast(const struct netmodel *m, int h, int s, int comp, nm_ofport_fn *ofport
 {
     int rc = 0;
     for (const int *d = m->comp_vms[comp]; *d >= 0 && !rc; d++) {
-        if (*d != s && m->vms[*d].host == h) {
+        if (*d != s && m->vms[*d].host == h && !m->switches[m->vms[*d].sw].tenant_ctl) {
             uint32_t p = vm_port(m, h, *d, ofport, aux);
             if (p) {
                 rc = add_act(res, NA_OUTPUT, p);
@@ -252,6 +252,10 @@ reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
     }
     if (d == s) {
         return drop(res, "destination is the sender");
+    }
+    if (m->switches[m->vms[d].sw].tenant_ctl) {
+        /* Its tenant's flows decide, where the proactive entry leads. */
+        return drop(res, "destination is behind its tenant's controller");
     }
     res->dst_vm = d;
     int dh = m->vms[d].host;

@@ -31,8 +31,10 @@
  *               the tunnel is cut or its far end dead takes the detour or the
  *               twin, not the dead tunnel;
  *   drop        a destination outside the component (another tenant, an
- *               unconnected switch, an unknown MAC), the sender itself, or
- *               a port whose number is not known yet.
+ *               unconnected switch, an unknown MAC), the sender itself, a
+ *               VM of a tenant-controlled switch (its tenant's flows decide:
+ *               core/netmodel.h, "Tenant controllers"; broadcasts leave such
+ *               VMs out too), or a port whose number is not known yet.
  *
  * Isolation on this path rests on the same fact as on the proactive one:
  * the only destinations ever mapped are members of the sender's own

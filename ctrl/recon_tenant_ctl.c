@@ -218,3 +218,88 @@ reconciler_deliver_to_vm(struct reconciler *r, const char *vm_id, const uint8_t 
     recon_packet_out(r, dpid, port_no, (uint8_t *) frame, len);
     return 0;
 }
+
+static uint64_t
+mac_at(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 6; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static void
+mac_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 5; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+int
+reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
+                               const uint8_t *frame, size_t len, uint8_t *reply,
+                               size_t *reply_len)
+{
+    if (len < 14) {
+        return 0;
+    }
+    uint64_t dst = mac_at(frame);
+    bool arp_request = len >= 42 && frame[12] == 0x08 && frame[13] == 0x06
+                       && frame[20] == 0 && frame[21] == 1;
+    uint32_t tpa = arp_request ? (uint32_t) frame[38] << 24 | (uint32_t) frame[39] << 16
+                                 | (uint32_t) frame[40] << 8 | frame[41] : 0;
+    char (*ids)[40] = NULL;
+    size_t n = 0;
+    int rc = -1;
+    urcu_bp_read_lock();
+    struct snapshot *s = rcu_dereference(r->snap);
+    const struct netmodel *m = s ? &s->m : NULL;
+    int sw = m ? netmodel_index(m->switches, m->n_switches, sizeof *m->switches,
+                                vswitch_id) : -1;
+    int comp = -1;
+    for (size_t v = 0; sw >= 0 && m->switches[sw].tenant_ctl && v < m->n_vms && comp < 0;
+         v++) {
+        if (m->vms[v].sw >= 0 && m->switches[m->vms[v].sw].comp == m->switches[sw].comp) {
+            comp = m->vm_comp[v];
+        }
+    }
+    if (sw >= 0 && m->switches[sw].tenant_ctl) {
+        rc = 0;
+    }
+    for (const int *v = comp >= 0 ? m->comp_vms[comp] : NULL; v && *v >= 0; v++) {
+        const struct nm_vm *vm = &m->vms[*v];
+        if (m->switches[vm->sw].tenant_ctl) {
+            continue;                       /* not the platform's */
+        }
+        if (arp_request) {
+            if (vm->ip == tpa && rc == 0) {
+                uint8_t *p = reply;
+                memset(p, 0, 64);
+                memcpy(p, frame + 6, 6);    /* to the asker */
+                mac_put(p + 6, vm->mac);
+                memcpy(p + 12, frame + 12, 8);  /* ethertype, htype .. plen */
+                p[21] = 2;
+                mac_put(p + 22, vm->mac);
+                memcpy(p + 28, frame + 38, 4);  /* spa = the asked address */
+                memcpy(p + 32, frame + 22, 10); /* tha, tpa = the asker's */
+                *reply_len = 60;
+                rc = 1;
+            }
+        } else if ((dst & (1ull << 40)) || vm->mac == dst) {
+            char (*g)[40] = realloc(ids, (n + 1) * sizeof *g);
+            if (g) {
+                ids = g;
+                snprintf(ids[n++], sizeof *ids, "%s", vm->o.id);
+            }
+        }
+    }
+    urcu_bp_read_unlock();
+    for (size_t i = 0; i < n; i++) {
+        reconciler_deliver_to_vm(r, ids[i], frame, len);
+    }
+    free(ids);
+    return rc;
+}

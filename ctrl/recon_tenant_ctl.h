@@ -82,6 +82,20 @@ void reconciler_attach_tenant_ctl(struct reconciler *, const struct recon_tenant
 int reconciler_deliver_to_vm(struct reconciler *, const char *vm_id,
                              const uint8_t *frame, size_t len);
 
+/* A frame switch 'vswitch_id''s flows, run by the agent, sent out of its
+ * link to a switch the platform forwards for (one component): what the
+ * platform does with a frame of its own there.  An ARP request for a VM
+ * the platform forwards for is answered as the platform answers ARP: the
+ * reply is written to reply[0..*reply_len) (room for 64 bytes) and 1
+ * returned, for the agent to send back in on that link.  Anything else
+ * goes by packet-out to the platform-forwarded VMs of the component it is
+ * for (its destination MAC; every one of them for a broadcast), and 0 is
+ * returned.  -1 (ENOENT) when the switch is not a controlled one now.
+ * From any thread but the controller's loop. */
+int reconciler_vswitch_to_platform(struct reconciler *, const char *vswitch_id,
+                                   const uint8_t *frame, size_t len, uint8_t *reply,
+                                   size_t *reply_len);
+
 /* recon_packetin.c: hands a packet-in of either kind above to its hook;
  * false when it is not one (or no hook is attached). */
 bool recon_tenant_ctl_packet_in(struct reconciler *, uint64_t dpid,

@@ -495,8 +495,16 @@ vsa_output_port(struct vsa_switch *s, struct vsa_port *p, const uint8_t *pkt,
     if (p->link) {
         p->tx_packets++;
         p->tx_bytes += len;
-        if (depth < VSA_MAX_DEPTH && (peer = vsa_peer(s, p, &peer_port))) {
+        const struct vswitch_agent_store *st = &s->agent->store;
+        uint8_t reply[64];
+        size_t rlen = 0;
+        peer = vsa_peer(s, p, &peer_port);
+        if (peer && depth < VSA_MAX_DEPTH) {
             vsa_pipeline(peer, peer_port, pkt, len, depth + 1);
+        } else if (!peer && st->to_platform
+                   && st->to_platform(st->aux, s->id, pkt, len, reply, &rlen) == 1
+                   && depth < VSA_MAX_DEPTH) {
+            vsa_pipeline(s, p->port_no, reply, rlen, depth + 1);  /* the answer */
         }
         return;
     }

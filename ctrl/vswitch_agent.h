@@ -25,7 +25,10 @@
  *                 it, each already stored;
  *   links         a packet-out to a virtual link port enters the peer
  *                 switch on its end of the link and runs through that
- *                 switch's flow table (vswitch_pipeline.c), so LLDP sent
+ *                 switch's flow table, or, when the platform forwards for
+ *                 the peer, reaches the platform's VMs of the component
+ *                 (an ARP request for one is answered as the platform
+ *                 answers ARP, in on the link), so LLDP sent
  *                 out of a link port comes back to the peer's controller
  *                 as a packet-in on the peer's port: topology discovery
  *                 finds exactly the tenant's virtual links;
@@ -157,6 +160,13 @@ struct vswitch_agent_store {
      * malloc'ed array in *out (caller frees).  May be NULL. */
     int (*port_counters)(void *aux, const char *vswitch_id,
                          struct vswitch_agent_port_counters **out, size_t *n);
+    /* A frame out of switch 'vswitch_id''s link to a switch the platform
+     * forwards for (ctrl/recon_tenant_ctl.h,
+     * reconciler_vswitch_to_platform): 1 with the platform's ARP reply in
+     * reply[0..*reply_len) to run in on that link, 0, or -1.  May be NULL
+     * (such links then lead nowhere). */
+    int (*to_platform)(void *aux, const char *vswitch_id, const uint8_t *frame,
+                       size_t len, uint8_t *reply, size_t *reply_len);
     void *aux;
 };
 void vswitch_agent_flows_free(struct vswitch_agent_flow *, size_t n);

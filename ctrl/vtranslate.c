@@ -26,6 +26,10 @@ struct vt_sw {
     size_t n_vms;
     struct vt_link *links;
     size_t n_links;
+    uint32_t *plinks;               /* its ports on links to switches the
+                                     * platform forwards for */
+    size_t n_plinks;
+    uint32_t comp;                  /* its component's name */
 };
 
 /* --- actions --- */
@@ -157,6 +161,26 @@ push_copy(struct vt_acts *l, const struct ofaction *src)
     return 0;
 }
 
+/* Into the platform's tenant table as a frame of the component, marked as
+ * a controlled switch's (core/netmodel.h, NM_META_FROM_VTENANT). */
+static int
+push_platform(struct vt_acts *l, const struct vt_sw *s)
+{
+    return push_clone(l, MF_METADATA, (uint64_t) s->comp << 32 | NM_META_FROM_VTENANT,
+                      NM_T_TENANT);
+}
+
+static bool
+sw_plink(const struct vt_sw *s, uint32_t port)
+{
+    for (size_t i = 0; i < s->n_plinks; i++) {
+        if (s->plinks[i] == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static const struct vt_link *
 sw_link(const struct vt_sw *s, uint32_t port)
 {
@@ -194,6 +218,9 @@ push_output(const struct netmodel *m, const struct vt_sw *s, struct vt_acts *l,
         if (in_port && (k = sw_link(s, in_port))) {
             return push_link(l, k);
         }
+        if (in_port && sw_plink(s, in_port)) {
+            return push_platform(l, s);
+        }
         return push_copy(l, a);
     case OFPP_FLOOD:
     case OFPP_ALL:
@@ -205,10 +232,16 @@ push_output(const struct netmodel *m, const struct vt_sw *s, struct vt_acts *l,
                 rc = push_link(l, &s->links[i]);
             }
         }
+        if (!rc && s->n_plinks && !sw_plink(s, in_port)) {
+            rc = push_platform(l, s);   /* one copy: the platform floods */
+        }
         return rc;
     default:
         if ((k = sw_link(s, port))) {
             return push_link(l, k);
+        }
+        if (sw_plink(s, port)) {
+            return push_platform(l, s);
         }
         v = sw_vm(m, s, port);
         return v >= 0 ? push_vm(m, l, v) : 0;
@@ -288,7 +321,7 @@ compile_flow(const struct netmodel *m, const struct vt_sw *s, const struct ctl_f
     uint32_t in_port;
     phys_match(&tm, s->seq, &fm->match, &in_port);
     bool vm_in = in_port && sw_vm(m, s, in_port) >= 0;
-    bool punt = vtranslate_punts(ti, n_ti, s->n_links > 0, vm_in);
+    bool punt = vtranslate_punts(ti, n_ti, s->n_links + s->n_plinks > 0, vm_in);
     fm->cookie = cookie | (punt ? VT_COOKIE_PUNT : 0);
     int rc = 0;
     fm->insts = calloc(n_ti ? n_ti : 1, sizeof *fm->insts);
@@ -344,17 +377,29 @@ sends_from(const struct netmodel *m, int v, int h)
 }
 
 /* Fills s->links: the links of switch s->sw to controlled peers whose
- * ends both have their numbers. */
+ * ends both have their numbers; and s->plinks, its numbered ends of links
+ * to switches the platform forwards for. */
 static int
 sw_links(const struct netmodel *m, struct vt_sw *s)
 {
     for (size_t i = 0; i < m->n_links; i++) {
         const struct nm_link *k = &m->links[i];
         int peer = k->a == s->sw ? k->b : k->b == s->sw ? k->a : -1;
-        if (peer < 0 || peer == s->sw || !m->switches[peer].tenant_ctl) {
+        if (peer < 0 || peer == s->sw) {
             continue;
         }
         uint32_t here = ctlset_port(s->cs, k->o.id);
+        if (!m->switches[peer].tenant_ctl) {
+            uint32_t *g = here ? realloc(s->plinks, (s->n_plinks + 1) * sizeof *g) : NULL;
+            if (here && !g) {
+                return ENOMEM;
+            }
+            if (g) {
+                s->plinks = g;
+                s->plinks[s->n_plinks++] = here;
+            }
+            continue;
+        }
         uint32_t there = ctlset_port(ctlset_switch(m->ctl, m->switches[peer].o.id),
                                      k->o.id);
         if (!here || !there) {
@@ -372,6 +417,25 @@ sw_links(const struct netmodel *m, struct vt_sw *s)
     return 0;
 }
 
+/* Whether the platform's frames enter switch 'sw' on host 'h': it has an
+ * entry port (netmodel_vsw_entry_port) and a VM the platform forwards for
+ * in its component sends from 'h'. */
+static bool
+entered_at(const struct netmodel *m, int h, int sw)
+{
+    if (!netmodel_vsw_entry_port(m, sw) || !m->vms_on_host) {
+        return false;
+    }
+    for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
+        int vsw = m->vms[*v].sw;
+        if (vsw >= 0 && !m->switches[vsw].tenant_ctl && m->switches[vsw].comp
+            == m->switches[sw].comp) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int
 compile_switch(const struct netmodel *m, int h, int sw, const int *vms, size_t n_vms,
                vtranslate_emit_fn *emit, void *aux)
@@ -380,13 +444,13 @@ compile_switch(const struct netmodel *m, int h, int sw, const int *vms, size_t n
     for (size_t i = 0; i < n_vms && !here; i++) {
         here = sends_from(m, vms[i], h);
     }
-    if (!here) {
+    if (!here && !entered_at(m, h, sw)) {
         return 0;
     }
     struct vt_sw s = {
         .sw = sw, .seq = m->switches[sw].seq,
         .cs = ctlset_switch(m->ctl, m->switches[sw].o.id),
-        .vms = (int *) vms, .n_vms = n_vms,
+        .vms = (int *) vms, .n_vms = n_vms, .comp = m->switches[sw].comp,
     };
     int rc = s.cs ? sw_links(m, &s) : 0;
     uint64_t cookie = netmodel_vsw_cookie(m, sw);
@@ -394,6 +458,7 @@ compile_switch(const struct netmodel *m, int h, int sw, const int *vms, size_t n
         rc = compile_flow(m, &s, &s.cs->flows[i], cookie, emit, aux);
     }
     free(s.links);
+    free(s.plinks);
     return rc;
 }
 

@@ -7,7 +7,9 @@
  * writes metadata = the switch's seq << 32 | the VM's virtual port and goes
  * to table NM_T_VTENANT.  Virtual table t is physical table
  * NM_T_VTENANT + t, on every bridge where a VM of the switch sends from
- * (its host, and its migration's second place); one range of tables is
+ * (its host, and its migration's second place) or where a VM of a linked
+ * switch the platform forwards for sends from (the platform's frames for
+ * the switch enter it there: core/netmodel.h); one range of tables is
  * shared by every controlled switch, each flow matching its switch's seq.
  *
  * Match.  The tenant's match as given, its in_port (a virtual port)
@@ -31,12 +33,17 @@
  *   to a link port     whose peer switch is controlled too: clone(metadata
  *                      := the peer's seq << 32 | its end's port,
  *                      resubmit(,NM_T_VTENANT)): the frame enters the peer's
- *                      table 0 on the same bridge; to an uncontrolled peer:
- *                      nothing (as the agent's own path does);
+ *                      table 0 on the same bridge; whose peer the platform
+ *                      forwards for: clone(metadata := the component << 32 |
+ *                      NM_META_FROM_VTENANT, resubmit(,NM_T_TENANT)): the
+ *                      platform's tenant table forwards it as a frame of the
+ *                      component, never back into a controlled switch;
  *   FLOOD, ALL         every VM port of the switch as above (Open vSwitch
  *                      never sends a frame back out of the port it came in
- *                      by, so the sender's own copy is dropped), and every
- *                      link port to a controlled peer;
+ *                      by, so the sender's own copy is dropped), every link
+ *                      port to a controlled peer, and one copy into the
+ *                      platform when it has links to the platform's switches
+ *                      (none when the frame came in by one of them);
  *   IN_PORT            the frame back out of the VM port it came in by;
  *   CONTROLLER         a packet-in from table NM_T_VTENANT + t, which the
  *                      agent turns into the tenant's packet-in (its virtual
@@ -48,9 +55,8 @@
  * Punted flows.  What the datapath cannot express this way goes to the
  * agent instead (ctrl/vswitch_agent.c runs it in software from that flow):
  * write-actions and clear-actions (the action set), and, on a switch with
- * a link to another controlled switch, FLOOD, ALL and IN_PORT of a flow
- * whose in_port is not one VM port (the port a frame came in by is then
- * known only per frame).  A punted flow's physical flow outputs to the
+ * links, FLOOD, ALL and IN_PORT of a flow whose in_port is not one VM port
+ * (the port a frame came in by is then known only per frame).  A punted flow's physical flow outputs to the
  * controller and carries VT_COOKIE_PUNT in its cookie.
  *
  * Cookies: netmodel_vsw_cookie() of the switch (| VT_COOKIE_PUNT for a

@@ -20,7 +20,10 @@ controller: the platform forwards for it as always.  What is shown:
   - with fail_mode standalone, the platform forwards red while no
     controller is connected, the controller's flows while it is;
   - a live migration of a red VM to the other cloud keeps it reachable
-    through the controller's flows, in dual and at its new place.
+    through the controller's flows, in dual and at its new place;
+  - red's switch p, which the platform forwards for, is linked to s: its VM
+    r-c reaches s's VMs only through s's flows, entering on s's end of the
+    link, and is reached by them out of it.
 """
 
 import os
@@ -47,7 +50,10 @@ VMS = {
     "r-b": ("red", "tc2-h1", "02:00:00:00:00:02", "10.0.0.2"),
     "b-a": ("blue", "tc1-h1", "02:00:00:00:00:01", "10.0.0.1"),
     "b-b": ("blue", "tc2-h1", "02:00:00:00:00:02", "10.0.0.2"),
+    "r-c": ("red", "tc2-h1", "02:00:00:00:00:03", "10.0.0.3"),
 }
+# r-c sits on red's switch p, which the platform forwards for, linked to s.
+SWITCH = {"r-c": "p"}
 
 
 def host_spec():
@@ -97,10 +103,13 @@ def world(pg, sim):
         ok(api.patch("/v1/tenants/red", {"controller_allow": ["127.0.0.1/32"]}))
         ok(api.post("/v1/tenants/red/networks/prod/switches",
                     {"name": "s", "controller": f"tcp:127.0.0.1:{port}"}))
+        ok(api.post("/v1/tenants/red/networks/prod/switches", {"name": "p"}))
+        ok(api.post("/v1/tenants/red/networks/prod/links", {"name": "sp", "a": "s", "b": "p"}))
         ok(api.post("/v1/tenants/blue/networks/prod/switches", {"name": "s"}))
         for name, (t, host, mac, ip) in VMS.items():
             ok(api.post(f"/v1/tenants/{t}/networks/prod/vms",
-                        {"name": name, "mac": mac, "ip": ip, "switch": "s", "iface": name,
+                        {"name": name, "mac": mac, "ip": ip, "switch": SWITCH.get(name, "s"),
+                         "iface": name,
                          "placement": {"host": host}}))
         wait_realized(api)
         yield w
@@ -148,6 +157,8 @@ def test_secure_without_its_controller_nothing_passes(world):
     sim = world["sim"]
     assert pings(sim, "b-a", "10.0.0.2", tries=10)
     assert not pings(sim, "r-a", "10.0.0.2", tries=2)
+    # Nor from red's platform-forwarded switch across the link into s.
+    assert not pings(sim, "r-c", "10.0.0.1", tries=2)
 
 
 def tenant_metrics(world, prefix="skyvisor_tenant_ctl_"):
@@ -209,6 +220,19 @@ def test_the_tenant_controller_forwards(world):
         "skyvisor_reconciler_drift_found_total"] == r["skyvisor_reconciler_drift_found_total"]
 
 
+def test_a_linked_platform_switch_crosses_into_its_flows(world):
+    """r-c, on red's switch p that the platform forwards for, reaches r-a on
+    s across the virtual link s--p: into s's tables on s's end of the link
+    (its controller learns r-c there), and back out of it into the
+    platform; ARP across the link is answered as the platform answers it."""
+    sim = world["sim"]
+    deadline = time.time() + 30
+    while not pings(sim, "r-c", "10.0.0.1"):
+        assert time.time() < deadline, "r-c does not reach r-a across the link"
+    assert pings(sim, "r-a", "10.0.0.3", tries=3)
+    assert pings(sim, "b-a", "10.0.0.2", tries=3)
+
+
 def test_without_flows_pings_stop(world):
     sim = world["sim"]
     stop_testcontroller(world)
@@ -254,6 +278,7 @@ def test_without_flows_pings_stop(world):
         assert ctl.error_of(OFPT_FLOW_MOD, flow_mod(command=3, table=0xff)) is None
         assert ctl.flows() == []
         assert not pings(sim, "r-a", "10.0.0.2", tries=2)
+        assert not pings(sim, "r-c", "10.0.0.1", tries=2)
         assert pings(sim, "b-a", "10.0.0.2", tries=3)
     finally:
         ctl.close()
@@ -356,3 +381,7 @@ def test_a_controlled_vm_migrates_under_its_tenants_flows(world):
     time.sleep(1.5)                 # the datapath's counters reach the flows
     assert sum(n for _, n in tenant_table_flows(sim, "tc1-h1")) > before
     assert pings(sim, "b-a", "10.0.0.2", tries=3)   # blue never noticed
+    # No VM of s is left on tc2-h1, yet r-c there still enters s's flows.
+    deadline = time.time() + 30
+    while not pings(sim, "r-c", "10.0.0.1"):
+        assert time.time() < deadline, "r-c lost s when r-b left its host"
