@@ -244,7 +244,7 @@ recon_meters_sweep(struct agent *a)
     int rc = 0;
     for (size_t i = 0; !rc && i < a->n_meters; i++) {
         uint32_t id = a->meters[i].id;
-        if (!bsearch(&id, named, n_named, sizeof *named, cmp_u32)) {
+        if (!n_named || !bsearch(&id, named, n_named, sizeof *named, cmp_u32)) {
             rc = plan_mod(p, &cap, OFPMC_DELETE, &a->meters[i]);
         }
     }
