@@ -20,12 +20,14 @@ shows ta-g1 disconnected and its tunnels down, its host status is in
 error, and ta's says it is reached through ta-g2.  When ta-g1 comes back,
 traffic returns to it only after the hold-down (--wan-holddown-ms, 1000 ms
 by default) and once skyvisord has given it its flows again: the loss of
-that return is reported.  Killing the twin costs nothing (it carries no
+that return is reported.  With skyvisord frozen the failover is the
+same (it is the datapath's).  Killing the twin costs nothing (it carries no
 traffic while ta-g1 lives), and once the twin is deleted the groups that
 served it are deleted from the bridges.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -277,6 +279,38 @@ def test_a_dead_gateway_fails_over_to_its_twin(world):
     # After its return ta-g1 carries the probe again: ta-h1's group sends
     # about 1000 datagrams a second by its first bucket, the tunnel to ta-g1.
     assert hits[1][0] - hits[0][0] > 200, hits
+
+
+def test_a_dead_gateway_needs_no_controller(world):
+    """skyvisord frozen (SIGSTOP) before ta-g1 is killed: the datapath
+    fails over to the twin alone (ARP caches are warm: the probe's peers
+    talked just before).  ta-g1 is restarted with skyvisord running again."""
+    d, api, sim = world
+    wait_for("every watched tunnel up", lambda: all_up(api), timeout=60)
+    wait_for("ra reaches rb", lambda: sim.ping("ra", VMS["rb"][2], count=3, wait=1),
+             timeout=30, step=0.5)
+    to = f"{VMS['rb'][2]}:7103"
+    with Echo(sim.vm_ns("rb"), to):
+        with Sender(sim.vm_ns("ra"), to) as probe:
+            time.sleep(1.0)
+            d.proc.send_signal(signal.SIGSTOP)
+            try:
+                probe.mark()
+                sim.daemon_kill("ta-g1", "ovs-vswitchd")
+                time.sleep(BOUND_MS / 1000 + 1.0)
+                probe.mark()
+            finally:
+                d.proc.send_signal(signal.SIGCONT)
+            sim.daemon_start("ta-g1", "ovs-vswitchd")
+            wait_for("ta-g1's tunnels up again", lambda: all_up(api), timeout=60)
+            time.sleep(HOLDDOWN_MS / 1000 + 1.0)
+    w = probe.result["windows"]
+    print(f"\nta-g1 killed, skyvisord stopped: max gap {w[1]['max_gap_ms']} ms, lost "
+          f"{w[1]['lost']} of {w[1]['sent']}; restart and return: max gap "
+          f"{w[2]['max_gap_ms']} ms, lost {w[2]['lost']} of {w[2]['sent']}")
+    assert w[1]["lost"] > 0, w
+    assert w[1]["max_gap_ms"] <= BOUND_MS, w
+    assert w[1]["received"] > 0.5 * w[1]["sent"], w
 
 
 def test_the_twin_dying_costs_nothing(world):
