@@ -361,7 +361,8 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
          * member is in error, not this VM, whose side is in place. */
         size_t n_cuts = 0;
         for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
-            if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h) {
+            if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h
+                || netmodel_is_twin(m, (int) dst)) {     /* its VMs: in error */
                 continue;
             }
             struct path *p = path_get(m, hosts, hv, paths, h, (int) dst);

@@ -5,7 +5,8 @@
  * (mac-prefix) with front/back linked and lab alone, blue (rewrite) with
  * the very same MACs and IPs.  A test that defines NM_WORLD_EXTRA_VMS
  * before including it gets two more VMs (red's app beside web, blue's only
- * VM on a gateway).  Also the port numbering the tests hand to the flow
+ * VM on a gateway); one that defines NM_WORLD_HOOK(m) changes the model
+ * before netmodel_finish().  Also the port numbering the tests hand to the flow
  * compiler: a name gets the next number on its host on first sight.
  * Static definitions, using cmocka: included after <cmocka.h>, by one test
  * file each. */
@@ -138,6 +139,9 @@ build(struct netmodel *m, enum tunnels_layout layout)
         m->vms[i].wire_low = vm[i].wire;
         snprintf(m->vms[i].iface, sizeof m->vms[i].iface, "veth%d", i);
     }
+#ifdef NM_WORLD_HOOK
+    NM_WORLD_HOOK(m);               /* the test's change, before finishing */
+#endif
     assert_int_equal(netmodel_finish(m), 0);
 }
 

@@ -7,11 +7,28 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "core/statusfold.h"
+
+/* With twin_world set, gcp-iowa-h1 becomes onprem-lis's second gateway,
+ * onprem-lis-gx (test_twin_*). */
+static int twin_world;
+static void
+make_twin(struct netmodel *m)
+{
+    if (twin_world) {
+        struct nm_host *h = &m->hosts[3];       /* B_H1 */
+        snprintf(h->o.name, sizeof h->o.name, "onprem-lis-gx");
+        h->cloud = 2;
+        h->gateway = true;
+        h->public_ip = 0xc6130009u;
+    }
+}
+#define NM_WORLD_HOOK(m) make_twin(m)
 #include "nm_world.h"
 
 struct fold_case {
@@ -187,6 +204,46 @@ test_only_changes_are_returned(void **state)
     assert_non_null(db);
     assert_int_equal(db->state, NM_PENDING);
     assert_int_equal(db->observed_generation, 2);
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
+/* A cloud with two gateways: its preferred one in error, the twin
+ * realized: the cloud stays realized and names the gateway that carries
+ * it, the VMs whose paths cross it stay realized, and the VM placed on the
+ * twin is in error (a twin takes no VMs). */
+static void
+test_twin_carries_the_cloud(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    twin_world = 1;
+    build(&m, TUNNELS_MST);
+    twin_world = 0;
+    assert_int_equal(m.clouds[2].n_gateways, 2);
+    assert_int_equal(m.clouds[2].gateway, C_GW);
+    struct statusfold_batch b;
+    fold_case(&m, &cases[1], &b);           /* onprem-lis-gw: "bridge down" */
+    check(&b, &m.clouds[2].o, NM_REALIZED, "gateway onprem-lis-gw: bridge down; traffic "
+          "goes through gateway onprem-lis-gx", "twin");
+    check(&b, &m.vms[RED_WEB].o, NM_REALIZED, NULL, "twin");    /* to db, by onprem */
+    check(&b, &m.vms[RED_BATCH].o, NM_ERROR, "host onprem-lis-gx is its cloud's second "
+          "gateway, which takes no VMs (it stands in for the first one)", "twin");
+    statusfold_batch_uninit(&b);
+    /* Both gateways down: the cloud is in error, as with one. */
+    struct statusfold_host hs[N_HOSTS];
+    for (int h = 0; h < N_HOSTS; h++) {
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false, NULL };
+    }
+    hs[C_GW] = (struct statusfold_host) { NM_ERROR, "bridge down", false, NULL };
+    hs[3] = (struct statusfold_host) { NM_ERROR, "ovsdb down", false, NULL };
+    char *vm_err[N_VMS] = {0};
+    uint32_t vm_port[N_VMS];
+    for (int v = 0; v < N_VMS; v++) {
+        vm_port[v] = (uint32_t) v + 1;
+    }
+    statusfold_compute(&m, hs, vm_err, vm_port, &b);
+    check(&b, &m.clouds[2].o, NM_ERROR, "gateway onprem-lis-gw: bridge down", "both");
     statusfold_batch_uninit(&b);
     netmodel_free(&m);
 }
@@ -413,6 +470,7 @@ main(void)
         cmocka_unit_test(test_fold_table),
         cmocka_unit_test(test_only_changes_are_returned),
         cmocka_unit_test(test_cloud_without_gateway),
+        cmocka_unit_test(test_twin_carries_the_cloud),
         cmocka_unit_test(test_unbound_vm),
         cmocka_unit_test(test_foreign_host),
         cmocka_unit_test(test_tunnel_down_table),
