@@ -21,7 +21,11 @@
  *            names in name order); the detail goes when the tunnel is up;
  *   switch   folds its VMs, network its switches and links, link its two
  *            switches, tenant its networks, cloud its gateway host (a
- *            cloud with hosts and no gateway is an error);
+ *            cloud with hosts and no gateway is an error; with two
+ *            gateways, one realized and the other not, the cloud is
+ *            realized and names the one that carries it, and a path
+ *            through the preferred one is whole while the twin is
+ *            realized; a VM on the twin is in error: it takes none);
  * a fold keeps the first error, else the first pending ("waiting for
  * vm web"), else realized; a realized switch, network, link, tenant or
  * cloud takes the first note of its realized children ("vm web: path to
