@@ -69,6 +69,11 @@ struct recon_tunnel;
  * other_config:max-idle, 10 s): tenant-table misses older than this have
  * left no cached flow for the settling wait to outlast. */
 #define RECON_DATAPATH_IDLE_MS 10000
+/* The audit reads back, per pass, bridges holding this many installed
+ * flows at most (one bridge at least), and the next slice's pass follows
+ * RECON_AUDIT_GAP_MS later (reconciler.c, audit_slice). */
+#define RECON_AUDIT_FLOWS 16384
+#define RECON_AUDIT_GAP_MS 20
 /* How often a pass keeps the OVSDB sessions alive (recon_keepalive):
  * far within ovsdb-server's 5 s inactivity probe. */
 #define RECON_KEEPALIVE_MS 100
@@ -142,6 +147,8 @@ struct agent {
     bool readback;
     bool in_sync;                   /* the last pass confirmed every change */
     bool audit;                     /* this read-back counts drift */
+    bool audit_due;                 /* in the audit round, not read back yet
+                                     * (reconciler.c, audit_slice) */
     long long readback_us;          /* the last read-back */
     unsigned long long drift;       /* drift found, not yet repaired */
     struct recon_plan plan;
@@ -248,6 +255,8 @@ struct reconciler {
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;
     long long next_audit_us;        /* reconciler thread only */
+    bool audit_more;                /* reconciler thread only: the audit
+                                     * round has bridges left */
     bool need_full;                 /* reconciler thread only: the next pass
                                      * loads everything */
     long long owner_reload_us;      /* reconciler thread only: recon_owner.c */

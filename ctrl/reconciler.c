@@ -24,6 +24,7 @@
 
 #include "core/statusfold.h"
 #include "core/vlog.h"
+#include "ctrl/flowtable.h"
 #include "ctrl/ovsdb.h"
 #include "ctrl/ovsdb_replica.h"
 #include "ctrl/recon_internal.h"
@@ -554,6 +555,50 @@ forget_hosts_gone(struct reconciler *r, const struct netmodel *m)
     }
 }
 
+/* The periodic audit, spread over passes: every audit_ms a round starts
+ * (counted in stats.audits) that reads every bridge back and plans it
+ * whole, the read-back first compared with its table (drift); each pass
+ * takes the next bridges of the round, as many as hold RECON_AUDIT_FLOWS
+ * installed flows (one at least), and r->audit_more asks for the next
+ * pass soon.  A change waits for one slice at most, not for every bridge
+ * of the platform.  The desired state needs no reload for it: the change
+ * log carries every change (db/changelog.h), and a replica that moves
+ * sends its host through OVSDB again anyway. */
+static void
+audit_slice(struct reconciler *r)
+{
+    long long now = recon_now_us();
+    if (r->opt.audit_ms && now >= r->next_audit_us) {
+        if (r->next_audit_us) {
+            for (size_t i = 0; i < r->n_agents; i++) {
+                r->agents[i].audit_due = true;
+            }
+            pthread_mutex_lock(&r->mu);
+            r->stats.audits++;
+            pthread_mutex_unlock(&r->mu);
+        }
+        r->next_audit_us = now + (long long) r->opt.audit_ms * 1000;
+    }
+    size_t flows = 0;
+    bool took = false;
+    r->audit_more = false;
+    for (size_t i = 0; i < r->n_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (!a->audit_due) {
+            continue;
+        }
+        size_t n = a->ft ? flowtable_count(a->ft) : 0;
+        if (took && flows + n > RECON_AUDIT_FLOWS) {
+            r->audit_more = true;
+            break;
+        }
+        a->audit_due = false;
+        a->readback = a->audit = true;
+        flows += n;
+        took = true;
+    }
+}
+
 /* Whether this pass's flows wait: for RECON_START_HOLD_US after the
  * first pass, while a bridge this instance writes has not connected yet.
  * Planned one by one as they connect, a change that spans bridges (a
@@ -584,10 +629,9 @@ pass(struct reconciler *r)
 {
     long long t0 = recon_now_us();
     bool woke = atomic_exchange(&r->need_load, false);
-    bool audit = r->opt.audit_ms && r->next_audit_us && t0 >= r->next_audit_us;
     bool all = false;
     struct recon_owners owners = {0};
-    if (!r->snap || r->need_full || audit || (woke && !r->store.changes)) {
+    if (!r->snap || r->need_full || (woke && !r->store.changes)) {
         if (!load(r)) {
             atomic_store(&r->need_load, true);
             return false;
@@ -639,17 +683,7 @@ pass(struct reconciler *r)
     }
     recon_settle_ports(r, m);
     recon_flows_reconnected(r);
-    if (r->opt.audit_ms && recon_now_us() >= r->next_audit_us) {
-        if (r->next_audit_us) {
-            for (size_t i = 0; i < r->n_agents; i++) {
-                r->agents[i].readback = r->agents[i].audit = true;
-            }
-            pthread_mutex_lock(&r->mu);
-            r->stats.audits++;
-            pthread_mutex_unlock(&r->mu);
-        }
-        r->next_audit_us = recon_now_us() + (long long) r->opt.audit_ms * 1000;
-    }
+    audit_slice(r);
     struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
     size_t n_ready = 0;
     bool hold = start_hold(r, m);
@@ -869,6 +903,9 @@ run(void *arg)
                 atomic_store(&r->need_load, true);  /* the resync reads the log */
             }
             next = now + (done ? r->opt.resync_ms : r->opt.retry_ms);
+            if (r->audit_more && next > now + RECON_AUDIT_GAP_MS) {
+                next = now + RECON_AUDIT_GAP_MS;    /* the audit's next slice */
+            }
             long long mig = r->mig_next_us ? r->mig_next_us / 1000 : 0;
             if (mig && mig < next) {
                 next = mig > now ? mig : now;   /* recon_now_us is monotonic too */

@@ -64,7 +64,9 @@
  * Drift.  A bridge is read back (its flows carrying a skyvisor cookie)
  * only at start, when it (re)connects, after one of its batches failed,
  * in the periodic audit (audit_ms: the read-back is first compared with
- * the table and the difference counted as drift), and when a packet-in
+ * the table and the difference counted as drift; a round is spread over
+ * passes, a bounded number of installed flows each, so that a change
+ * waits for one slice, not for every bridge), and when a packet-in
  * shows a miss on a bridge the table says is in sync.  Every flow is
  * installed with OFPFF_SEND_FLOW_REM, so a flow deleted behind our back
  * comes back as a flow-removed: dropped from the table, it is repaired by
@@ -159,9 +161,9 @@ struct recon_options {
     unsigned int resync_ms;         /* periodic pass, reading the change
                                      * log (10000) */
     unsigned int retry_ms;          /* next pass while pending (250) */
-    unsigned int audit_ms;          /* reload everything and read every
-                                     * bridge back (300000; 0: the
-                                     * default) */
+    unsigned int audit_ms;          /* read every bridge back and plan it
+                                     * whole, a few bridges a pass
+                                     * (300000; 0: the default) */
     const struct recon_owner_ops *owner;    /* borrowed; NULL: this instance
                                              * owns every switch */
     int bfd_ms;                     /* BFD min_tx and min_rx on inter-cloud
