@@ -74,6 +74,9 @@ struct recon_tunnel;
  * RECON_AUDIT_GAP_MS later (reconciler.c, audit_slice). */
 #define RECON_AUDIT_FLOWS 16384
 #define RECON_AUDIT_GAP_MS 20
+/* A pass that planned this many flows returns its freed memory to the
+ * system (malloc_trim). */
+#define RECON_TRIM_FLOWS 20000
 /* How often a pass keeps the OVSDB sessions alive (recon_keepalive):
  * far within ovsdb-server's 5 s inactivity probe. */
 #define RECON_KEEPALIVE_MS 100

