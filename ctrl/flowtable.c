@@ -1,38 +1,46 @@
 /* flowtable.c: see flowtable.h.
  *
  * Layout: an open-addressing index (linear probing, power-of-two size, at
- * most half full) of pointers to entries; an entry is one allocation
- * holding its hash, cookie, diff generation and the two byte strings: the
- * key (table, priority, canonical match) and the instructions.  Removal
- * re-inserts the rest of the probe run (no tombstones).
+ * most three quarters full) of pointers to entries; an entry is one
+ * allocation holding its hash, cookie, diff generation and the two byte
+ * strings: the key (table, priority, canonical match) and the
+ * instructions.  Removal re-inserts the rest of the probe run (no
+ * tombstones).  A bridge holds tens of thousands of entries at 10 000
+ * VMs, so an entry's header is kept to 27 bytes (FT_HEADER) before its
+ * strings.
  *
  * A second index, by cookie (same scheme), holds the head of each cookie's
- * doubly linked list of entries, so flowtable_sweep_cookies() visits only
+ * singly linked list of entries, so flowtable_sweep_cookies() visits only
  * the flows of the owners a diff covers: an owners' diff costs what those
- * owners have, not the size of the bridge.  Invariant: every entry is on
- * the list of its cookie, and a cookie has a slot while its list is not
- * empty. */
+ * owners have, not the size of the bridge (a cookie owns a handful of
+ * flows per bridge, so unlinking walks its list).  Invariant: every entry
+ * is on the list of its cookie, and a cookie has a slot while its list is
+ * not empty. */
 #include "ctrl/flowtable.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctrl/buf.h"
 
 struct ft_entry {
-    uint64_t hash;
     uint64_t cookie;
-    struct ft_entry *cprev, *cnext; /* the cookie's list */
+    struct ft_entry *cnext;         /* the cookie's list */
+    uint32_t hash;
     uint32_t gen;
-    uint16_t key_len;
     uint16_t insts_len;
+    uint8_t key_len;                /* a match encodes in < 256 bytes */
     uint8_t data[];                 /* key, then instructions */
 };
 
-/* A cookie's slot in the cookie index. */
+/* An entry's size before its strings (sizeof would add tail padding). */
+#define FT_HEADER offsetof(struct ft_entry, data)
+
+/* A cookie's slot in the cookie index: its list (the cookie is its
+ * entries'). */
 struct ft_cookie {
-    uint64_t cookie;
     struct ft_entry *head;          /* NULL: the slot is free */
 };
 
@@ -86,7 +94,7 @@ static size_t
 cookie_probe(const struct flowtable *ft, uint64_t cookie)
 {
     size_t s = cookie_hash(cookie, ft->cookie_cap);
-    while (ft->cookies[s].head && ft->cookies[s].cookie != cookie) {
+    while (ft->cookies[s].head && ft->cookies[s].head->cookie != cookie) {
         s = (s + 1) & (ft->cookie_cap - 1);
     }
     return s;
@@ -96,7 +104,7 @@ cookie_probe(const struct flowtable *ft, uint64_t cookie)
 static int
 cookie_grow(struct flowtable *ft)
 {
-    if (2 * (ft->n_cookies + 1) <= ft->cookie_cap) {
+    if (4 * (ft->n_cookies + 1) <= 3 * ft->cookie_cap) {
         return 0;
     }
     size_t cap = ft->cookie_cap ? 2 * ft->cookie_cap : 16;
@@ -110,7 +118,7 @@ cookie_grow(struct flowtable *ft)
     ft->cookie_cap = cap;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].head) {
-            ft->cookies[cookie_probe(ft, old[i].cookie)] = old[i];
+            ft->cookies[cookie_probe(ft, old[i].head->cookie)] = old[i];
         }
     }
     free(old);
@@ -123,14 +131,9 @@ cookie_link(struct flowtable *ft, struct ft_entry *e)
 {
     struct ft_cookie *c = &ft->cookies[cookie_probe(ft, e->cookie)];
     if (!c->head) {
-        c->cookie = e->cookie;
         ft->n_cookies++;
     }
-    e->cprev = NULL;
     e->cnext = c->head;
-    if (c->head) {
-        c->head->cprev = e;
-    }
     c->head = e;
 }
 
@@ -139,14 +142,15 @@ cookie_link(struct flowtable *ft, struct ft_entry *e)
 static void
 cookie_unlink(struct flowtable *ft, struct ft_entry *e)
 {
-    if (e->cnext) {
-        e->cnext->cprev = e->cprev;
-    }
-    if (e->cprev) {
-        e->cprev->cnext = e->cnext;
+    size_t s = cookie_probe(ft, e->cookie);
+    if (ft->cookies[s].head != e) {
+        struct ft_entry *prev = ft->cookies[s].head;
+        while (prev->cnext != e) {
+            prev = prev->cnext;
+        }
+        prev->cnext = e->cnext;
         return;
     }
-    size_t s = cookie_probe(ft, e->cookie);
     ft->cookies[s].head = e->cnext;
     if (e->cnext) {
         return;
@@ -156,7 +160,7 @@ cookie_unlink(struct flowtable *ft, struct ft_entry *e)
     for (size_t i = (s + 1) & mask; ft->cookies[i].head; i = (i + 1) & mask) {
         struct ft_cookie moved = ft->cookies[i];
         ft->cookies[i].head = NULL;
-        ft->cookies[cookie_probe(ft, moved.cookie)] = moved;
+        ft->cookies[cookie_probe(ft, moved.head->cookie)] = moved;
     }
 }
 
@@ -192,14 +196,14 @@ cmp_u8(const void *a, const void *b)
     return (int) *(const uint8_t *) a - (int) *(const uint8_t *) b;
 }
 
-static uint64_t
+static uint32_t
 fnv1a(const uint8_t *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) {
         h = (h ^ p[i]) * 0x100000001b3ULL;
     }
-    return h;
+    return (uint32_t) (h ^ h >> 32);
 }
 
 /* Encodes the identity into ft->key: table, priority, then the match with
@@ -214,7 +218,7 @@ encode_key(struct flowtable *ft, uint8_t table, uint16_t priority,
     buf_put_u8(&ft->key, table);
     buf_put_u16(&ft->key, priority);
     ofmatch_encode(&canon, &ft->key);
-    return !ft->key.failed && ft->key.len <= UINT16_MAX;
+    return !ft->key.failed && ft->key.len <= UINT8_MAX;
 }
 
 static bool
@@ -228,7 +232,7 @@ encode_insts(struct flowtable *ft, const struct ofinst *insts, size_t n)
 /* The slot holding the entry whose key is ft->key (hash 'h'), or the empty
  * slot where it would go. */
 static size_t
-probe(const struct flowtable *ft, uint64_t h)
+probe(const struct flowtable *ft, uint32_t h)
 {
     size_t s = h & (ft->cap - 1);
     for (; ft->slots[s]; s = (s + 1) & (ft->cap - 1)) {
@@ -254,7 +258,7 @@ place(struct flowtable *ft, struct ft_entry *e)
 static int
 grow(struct flowtable *ft)
 {
-    if (2 * (ft->n + 1) <= ft->cap) {
+    if (4 * (ft->n + 1) <= 3 * ft->cap) {
         return 0;
     }
     size_t cap = ft->cap ? 2 * ft->cap : 64;
@@ -283,14 +287,14 @@ store(struct flowtable *ft, uint64_t cookie)
     if (grow(ft) || cookie_grow(ft)) {
         return ENOMEM;
     }
-    uint64_t h = fnv1a(ft->key.data, ft->key.len);
+    uint32_t h = fnv1a(ft->key.data, ft->key.len);
     size_t s = probe(ft, h);
     struct ft_entry *old = ft->slots[s];
     if (old && old->cookie == cookie && old->insts_len == ft->insts.len
         && !memcmp(old->data + old->key_len, ft->insts.data, ft->insts.len)) {
         return 0;
     }
-    size_t size = sizeof *old + ft->key.len + ft->insts.len;
+    size_t size = FT_HEADER + ft->key.len + ft->insts.len;
     struct ft_entry *e = malloc(size);
     if (!e) {
         return ENOMEM;
@@ -298,14 +302,14 @@ store(struct flowtable *ft, uint64_t cookie)
     e->hash = h;
     e->cookie = cookie;
     e->gen = old ? old->gen : 0;
-    e->key_len = (uint16_t) ft->key.len;
+    e->key_len = (uint8_t) ft->key.len;
     e->insts_len = (uint16_t) ft->insts.len;
     memcpy(e->data, ft->key.data, ft->key.len);
     if (ft->insts.len) {
         memcpy(e->data + ft->key.len, ft->insts.data, ft->insts.len);
     }
     if (old) {
-        ft->bytes -= sizeof *old + old->key_len + old->insts_len;
+        ft->bytes -= FT_HEADER + old->key_len + old->insts_len;
         cookie_unlink(ft, old);
         free(old);
     } else {
@@ -339,7 +343,7 @@ flowtable_remove(struct flowtable *ft, uint8_t table, uint16_t priority,
     if (!e) {
         return false;
     }
-    ft->bytes -= sizeof *e + e->key_len + e->insts_len;
+    ft->bytes -= FT_HEADER + e->key_len + e->insts_len;
     cookie_unlink(ft, e);
     free(e);
     ft->slots[s] = NULL;
