@@ -7,9 +7,11 @@
 #include <string.h>
 
 struct verdict {
-    enum nm_state state;
+    enum nm_state state;            /* or WAY_UNKNOWN in the ways memo */
     char *detail;                   /* owned */
 };
+
+#define WAY_UNKNOWN ((enum nm_state) -1)
 
 static void
 verdict_set(struct verdict *v, enum nm_state st, const char *fmt, ...)
@@ -294,6 +296,14 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
     uint8_t *seen = calloc(nh ? nh : 1, 1);
     size_t *noted = calloc(m->n_clouds ? m->n_clouds : 1, sizeof *noted);
     struct cut *cuts = calloc(m->n_clouds ? m->n_clouds : 1, sizeof *cuts);
+    /* Per component and host, what its members' ways hold (a memo kept
+     * while it stays small; else found per VM). */
+    size_t n_ways = m->n_comps * nh;
+    struct verdict *ways = n_ways && n_ways <= (1u << 20) ? malloc(n_ways * sizeof *ways)
+                                                         : NULL;
+    for (size_t i = 0; ways && i < n_ways; i++) {
+        ways[i] = (struct verdict) { WAY_UNKNOWN, NULL };
+    }
     size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
                    + m->n_links + m->n_vms;
     batch->v = calloc(total ? total : 1, sizeof *batch->v);
@@ -358,7 +368,18 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
         }
         /* Every bridge on the way to the other members' hosts.  The
          * member's own host is not on the way: when it is down, that
-         * member is in error, not this VM, whose side is in place. */
+         * member is in error, not this VM, whose side is in place.  What
+         * the ways hold is the same for every member of the component on
+         * this host: found for the first, copied for the others (ways). */
+        struct verdict *way = ways ? &ways[(size_t) c * nh + (size_t) h] : NULL;
+        if (way && way->state != WAY_UNKNOWN) {
+            if (way->detail) {
+                verdict_set(&vv[v], way->state, "%s", way->detail);
+            } else {
+                verdict_set(&vv[v], way->state, NULL);
+            }
+            continue;
+        }
         size_t n_cuts = 0;
         for (size_t dst = 0; dst < nh && vv[v].state == NM_REALIZED; dst++) {
             if (!m->comp_hosts[(size_t) c * nh + dst] || (int) dst == h
@@ -394,6 +415,10 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
             char *note = note_cuts(m, cuts, n_cuts);
             verdict_set(&vv[v], NM_REALIZED, "%s", note ? note : "tunnels down");
             free(note);
+        }
+        if (way) {
+            way->state = vv[v].state;
+            way->detail = vv[v].detail ? strdup(vv[v].detail) : NULL;
         }
     }
     for (size_t s = 0; s < m->n_switches; s++) {
@@ -503,6 +528,10 @@ out:
     free(queue);
     free(seen);
     free(noted);
+    for (size_t i = 0; ways && i < n_ways; i++) {
+        free(ways[i].detail);
+    }
+    free(ways);
     free(cuts);
     if (!all_done && (!batch->v || !batch->obj)) {
         statusfold_batch_uninit(batch);
