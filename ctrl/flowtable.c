@@ -6,7 +6,7 @@
  * strings: the key (table, priority, canonical match) and the
  * instructions.  Removal re-inserts the rest of the probe run (no
  * tombstones).  A bridge holds tens of thousands of entries at 10 000
- * VMs, so an entry's header is kept to 27 bytes (FT_HEADER) before its
+ * VMs, so an entry's header is kept to 28 bytes (FT_HEADER) before its
  * strings.
  *
  * A second index, by cookie (same scheme), holds the head of each cookie's
@@ -31,7 +31,7 @@ struct ft_entry {
     uint32_t hash;
     uint32_t gen;
     uint16_t insts_len;
-    uint8_t key_len;                /* a match encodes in < 256 bytes */
+    uint16_t key_len;
     uint8_t data[];                 /* key, then instructions */
 };
 
@@ -218,7 +218,7 @@ encode_key(struct flowtable *ft, uint8_t table, uint16_t priority,
     buf_put_u8(&ft->key, table);
     buf_put_u16(&ft->key, priority);
     ofmatch_encode(&canon, &ft->key);
-    return !ft->key.failed && ft->key.len <= UINT8_MAX;
+    return !ft->key.failed && ft->key.len <= UINT16_MAX;
 }
 
 static bool
@@ -302,7 +302,7 @@ store(struct flowtable *ft, uint64_t cookie)
     e->hash = h;
     e->cookie = cookie;
     e->gen = old ? old->gen : 0;
-    e->key_len = (uint8_t) ft->key.len;
+    e->key_len = (uint16_t) ft->key.len;
     e->insts_len = (uint16_t) ft->insts.len;
     memcpy(e->data, ft->key.data, ft->key.len);
     if (ft->insts.len) {
