@@ -60,6 +60,12 @@ buf_put_zeros(struct buf *b, size_t n)
     return p;
 }
 
+uint8_t *
+buf_put_uninit(struct buf *b, size_t n)
+{
+    return buf_grow(b, n);
+}
+
 void
 buf_put(struct buf *b, const void *src, size_t n)
 {

@@ -31,6 +31,9 @@ void buf_clear(struct buf *);
 /* Appends 'n' bytes and returns a pointer to them (zeroed), or NULL if the
  * buffer has failed.  The pointer is valid until the next put. */
 uint8_t *buf_put_zeros(struct buf *, size_t n);
+/* The same, the bytes left uninitialised: room to receive into (a socket
+ * read of 64 KiB need not clear them first). */
+uint8_t *buf_put_uninit(struct buf *, size_t n);
 void buf_put(struct buf *, const void *p, size_t n);
 void buf_put_u8(struct buf *, uint8_t);
 void buf_put_u16(struct buf *, uint16_t);

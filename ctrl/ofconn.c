@@ -1354,7 +1354,7 @@ do_read(struct ofconn *c)
 {
     for (int round = 0; round < 16 && c->fd >= 0; round++) {
         size_t have = c->rx.len;
-        if (!buf_put_zeros(&c->rx, READ_CHUNK)) {
+        if (!buf_put_uninit(&c->rx, READ_CHUNK)) {
             c->rx.failed = false;
             c->rx.len = have;
             fail(c, "out of memory");
