@@ -132,12 +132,17 @@ standing_at(const struct netmodel *m, int x, int out[2])
 }
 
 /* Whether overlay neighbours x and y are cut: every tunnel between the
- * hosts standing at them is down at either end. */
+ * hosts standing at them is down at either end.  With 'x_alone', only x's
+ * own tunnels count: a frame that starts at x (a VM's host) leaves by
+ * them, and x's twin does not carry it (a preferred gateway's group toward
+ * y falls to the detour, not to its twin). */
 static bool
-link_down(const struct netmodel *m, const struct statusfold_host *hosts, int x, int y)
+link_down(const struct netmodel *m, const struct statusfold_host *hosts, int x, int y,
+          bool x_alone)
 {
     int xs[2], ys[2];
-    size_t nx = standing_at(m, x, xs), ny = standing_at(m, y, ys);
+    size_t nx = x_alone ? (xs[0] = x, 1) : standing_at(m, x, xs);
+    size_t ny = standing_at(m, y, ys);
     for (size_t i = 0; i < nx; i++) {
         for (size_t k = 0; k < ny; k++) {
             if (!tunnel_down(hosts, xs[i], ys[k])) {
@@ -164,7 +169,7 @@ detour_exists(const struct netmodel *m, const struct statusfold_host *hosts, int
         int *const *lists[2] = { m->adj, m->backup_adj };
         for (int l = 0; l < 2; l++) {
             for (const int *y = lists[l] ? lists[l][x] : NULL; y && *y >= 0; y++) {
-                if (seen[*y] || link_down(m, hosts, x, *y)) {
+                if (seen[*y] || link_down(m, hosts, x, *y, false)) {
                     continue;
                 }
                 if (*y == b) {
@@ -210,7 +215,7 @@ path_get(const struct netmodel *m, const struct statusfold_host *hosts,
             *p = (struct path) { PATH_NONE, DETOUR_UNKNOWN, x, -1, -1 };
             break;
         }
-        if (p->cut_a < 0 && link_down(m, hosts, x, nx)) {
+        if (p->cut_a < 0 && link_down(m, hosts, x, nx, x == h)) {
             p->cut_a = x;
             p->cut_b = nx;
         }

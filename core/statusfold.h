@@ -18,7 +18,12 @@
  *            while the overlay (tree and backup tunnels, the down ones
  *            left out) still joins the tunnel's two ends, else "path to
  *            cloud gcp-iowa lost: tunnel ... down, no backup" (the host
- *            names in name order); the detail goes when the tunnel is up;
+ *            names in name order); the detail goes when the tunnel is up.
+ *            With two gateways in a cloud, an overlay edge is cut when
+ *            every tunnel between the gateways standing at its ends is
+ *            down (the twins carry it otherwise), but its first hop, from
+ *            the VM's own host, only when that host's own tunnels are: a
+ *            preferred gateway's group falls to the detour, not its twin;
  *   switch   folds its VMs, network its switches and links, link its two
  *            switches, tenant its networks, cloud its gateway host (a
  *            cloud with hosts and no gateway is an error; with two

@@ -15,8 +15,13 @@
 #include "core/statusfold.h"
 
 /* With twin_world set, gcp-iowa-h1 becomes onprem-lis's second gateway,
- * onprem-lis-gx (test_twin_*). */
+ * onprem-lis-gx (test_twin_*); with 2, red's db moves to onprem-lis-gw,
+ * the preferred one. */
 static int twin_world;
+static void make_twin(struct netmodel *m);
+#define NM_WORLD_HOOK(m) make_twin(m)
+#include "nm_world.h"
+
 static void
 make_twin(struct netmodel *m)
 {
@@ -27,9 +32,10 @@ make_twin(struct netmodel *m)
         h->gateway = true;
         h->public_ip = 0xc6130009u;
     }
+    if (twin_world == 2) {
+        m->vms[RED_DB].host = C_GW;
+    }
 }
-#define NM_WORLD_HOOK(m) make_twin(m)
-#include "nm_world.h"
 
 struct fold_case {
     const char *name;
@@ -244,6 +250,38 @@ test_twin_carries_the_cloud(void **state)
     }
     statusfold_compute(&m, hs, vm_err, vm_port, &b);
     check(&b, &m.clouds[2].o, NM_ERROR, "gateway onprem-lis-gw: bridge down", "both");
+    statusfold_batch_uninit(&b);
+    netmodel_free(&m);
+}
+
+/* Two gateways: a preferred gateway's own tunnel to aws-fra down, its
+ * twin's up.  A VM on that gateway detours (its gateway's group falls to
+ * the backup, not to the twin) and says so; one in aws-fra reaching it
+ * does not (aws-fra-gw's group falls to the twin's tunnel). */
+static void
+test_twin_tunnel_down(void **state)
+{
+    (void) state;
+    struct netmodel m;
+    twin_world = 2;
+    build(&m, TUNNELS_MST_BACKUP);
+    twin_world = 0;
+    static int down_c[] = {A_GW, -1};
+    struct statusfold_host hs[N_HOSTS];
+    for (int h = 0; h < N_HOSTS; h++) {
+        hs[h] = (struct statusfold_host) { NM_REALIZED, NULL, false, NULL };
+    }
+    hs[C_GW].down = down_c;
+    char *vm_err[N_VMS] = {0};
+    uint32_t vm_port[N_VMS];
+    for (int v = 0; v < N_VMS; v++) {
+        vm_port[v] = (uint32_t) v + 1;
+    }
+    struct statusfold_batch b;
+    statusfold_compute(&m, hs, vm_err, vm_port, &b);
+    check(&b, &m.vms[RED_DB].o, NM_REALIZED, "path to cloud aws-fra via backup: tunnel "
+          "aws-fra-gw--onprem-lis-gw down", "own tunnel");
+    check(&b, &m.vms[RED_WEB].o, NM_REALIZED, NULL, "twin carries");
     statusfold_batch_uninit(&b);
     netmodel_free(&m);
 }
@@ -474,6 +512,7 @@ main(void)
         cmocka_unit_test(test_unbound_vm),
         cmocka_unit_test(test_foreign_host),
         cmocka_unit_test(test_tunnel_down_table),
+        cmocka_unit_test(test_twin_tunnel_down),
         cmocka_unit_test(test_tunnel_back_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

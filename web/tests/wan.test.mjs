@@ -14,8 +14,8 @@
 //     tunnels DOWN") while the twin's tunnel runs, then red (class down)
 //     with DOWN in its hover text, the backup still dotted, and the failover
 //     count risen;
-//   - in the network's drawing, once both are down, r1's note naming the
-//     tunnel its traffic detours;
+//   - in the network's drawing, r1's note naming the tunnel its traffic
+//     detours (r1 is on ww1-gw, whose own tunnel is the first one cut);
 // and once the drop flows go, the pair drawn as before, the recoveries
 // counted and the note gone.  Needs root (namespaces), as the integration suites
 // do.  Everything it started is stopped in after(), even on failure.
@@ -124,6 +124,12 @@ test('a cut tunnel is drawn red with the failovers counted, and heals', async ()
     assert.match(await link.locator('title').textContent(), /1 of 2 tunnels DOWN \(BFD\): the others carry it/);
     await page.locator('#map g.cloud-links[data-down="1"]').waitFor({ timeout: 15000 });
     await shot('map-degraded');
+    // r1 is on ww1-gw, whose own tunnel is the cut one: its frames take the
+    // backup (its group falls to the detour, not to the twin), and it says so.
+    await page.click('#tab-networks');
+    await page.click('button[data-net="red/n"]');
+    await page.locator('#topology g.vm[data-name="r1"] text.node-note').waitFor({ timeout: 15000 });
+    await page.click('#tab-map');
     // Both tunnels of the pair: the tree edge itself is down.
     cut('ww1-gw2', ww2, true);
     twinCut = true;
