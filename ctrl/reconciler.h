@@ -10,7 +10,8 @@
  *                (netmodel_apply_vms); switches, links or networks, or
  *                anything outside networks, load the whole desired state
  *                through the store in one transaction, as do the first
- *                pass, a failed pass and the audit; derive the overlay
+ *                pass and a failed pass (the audit reads the bridges
+ *                back, not the database); derive the overlay
  *                (core/netmodel.h); publish the model as an immutable
  *                snapshot with liburcu (readers: the packet-in handler,
  *                the topology endpoints).  A notification only wakes the
