@@ -300,6 +300,8 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
             C(meter_drift_found, "Meters found missing, changed or unknown on a bridge "
                                  "read back again (audits, reconnections); the next "
                                  "plan puts them right."),
+            C(tenant_flows_rejected, "Tenant controllers' flows a bridge refused "
+                                     "(left out of later plans)."),
             C(tunnel_failovers, "Inter-cloud tunnel ends whose BFD session went from up "
                                 "to down (the datapath's fast failover moves off them)."),
             C(tunnel_recoveries, "Inter-cloud tunnel ends whose BFD session came back "

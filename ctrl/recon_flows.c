@@ -45,7 +45,10 @@
  *
  * A bridge whose batch fails stops there (later levels would lead traffic
  * to what it may lack), gets the error, and is read back by the next pass;
- * the others go on: one broken host does not hold up the rest.
+ * the others go on: one broken host does not hold up the rest.  When what
+ * failed is a tenant controller's flow (ctrl/vtranslate.h), the flow is
+ * remembered and left out of later plans (r->vrejects), so a tenant's flow
+ * the switch cannot take costs its bridges one pass, not every pass.
  *
  * Events from the loop thread: a flow-removed of a flow the table holds
  * (deleted behind our back; our own deletions have left the table before
@@ -323,19 +326,88 @@ read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
 
 /* One wanted flow of a plan being built. */
 struct plan_ctx {
+    struct reconciler *r;
     struct recon_plan *p;
     struct agent *a;
     struct flowtable *unflagged;    /* may be NULL */
 };
 
+/* A tenant flow's ADD flow-mod, encoded as a rejection records it (xid
+ * 0), into 'b'. */
+static void
+vreject_key(const struct ofmsg *msg, struct buf *b)
+{
+    ofmsg_encode(msg, b);
+    if (!b->failed && b->len >= 8) {
+        memset(b->data + 4, 0, 4);
+    }
+}
+
+static bool
+is_tenant_flow(const struct ofmsg *msg)
+{
+    return (msg->u.flow_mod.cookie >> 56 & 0xf) == NM_CK_VSW;
+}
+
+/* Whether a bridge refused this tenant flow before. */
+static bool
+vrejected(const struct reconciler *r, const struct ofmsg *msg)
+{
+    if (!r->n_vrejects || !is_tenant_flow(msg)) {
+        return false;
+    }
+    struct buf b;
+    buf_init(&b);
+    vreject_key(msg, &b);
+    bool found = false;
+    for (size_t i = 0; !b.failed && i < r->n_vrejects && !found; i++) {
+        found = r->vrejects[i].len == b.len && !memcmp(r->vrejects[i].bytes, b.data, b.len);
+    }
+    buf_uninit(&b);
+    return found;
+}
+
+/* Records that a bridge refused tenant flow 'msg' (level_record). */
+static void
+vreject_add(struct reconciler *r, const struct ofmsg *msg)
+{
+    struct buf b;
+    buf_init(&b);
+    vreject_key(msg, &b);
+    if (b.failed) {
+        buf_uninit(&b);
+        return;
+    }
+    if (r->n_vrejects == RECON_VREJECT_MAX) {
+        free(r->vrejects[0].bytes);
+        memmove(r->vrejects, r->vrejects + 1, (r->n_vrejects - 1) * sizeof *r->vrejects);
+        r->n_vrejects--;
+    }
+    struct recon_vreject *g = realloc(r->vrejects, (r->n_vrejects + 1) * sizeof *g);
+    uint8_t *bytes = malloc(b.len);
+    if (g && bytes) {
+        memcpy(bytes, b.data, b.len);
+        r->vrejects = g;
+        r->vrejects[r->n_vrejects++] = (struct recon_vreject) {bytes, b.len};
+    } else {
+        r->vrejects = g ? g : r->vrejects;
+        free(bytes);
+    }
+    buf_uninit(&b);
+}
+
 /* Marks the ADD flow-mod 'msg' as wanted (a vtranslate_emit_fn too): kept
- * when the bridge has it, else planned.  0 or ENOMEM. */
+ * when the bridge has it, else planned; a tenant flow a bridge refused
+ * before is left out (level_record).  0 or ENOMEM. */
 static int
 plan_flow(void *aux, const struct ofmsg *msg_)
 {
     struct plan_ctx *c = aux;
     struct ofmsg *msg = (struct ofmsg *) msg_;
     msg->u.flow_mod.flags = OFPFF_SEND_FLOW_REM;
+    if (vrejected(c->r, msg)) {
+        return 0;
+    }
     if (c->unflagged) {
         flowtable_mark(c->unflagged, &msg->u.flow_mod);     /* replaced by the add */
     }
@@ -449,7 +521,7 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     if (unflagged) {
         flowtable_begin(unflagged);
     }
-    struct plan_ctx pc = { p, a, unflagged };
+    struct plan_ctx pc = { r, p, a, unflagged };
     for (size_t i = 0; i < want.n; i++) {
         struct ofmsg msg;
         rc = to_flow_mod(&want.v[i], &msg);
@@ -543,7 +615,23 @@ level_record(struct reconciler *r, struct level_slot *s)
     struct agent *a = s->a;
     if (s->error) {
         const char *what = s->adds ? "flow" : "flow deletion";
-        if (s->error == EPROTO) {
+        if (s->error == EPROTO && s->adds && s->failed < s->n
+            && is_tenant_flow(&s->msgs[s->failed])) {
+            /* A tenant's flow the switch cannot take (a prerequisite of an
+             * action, say): left out of the next plans, which read the
+             * bridge back and go on without it. */
+            VLOG_WRN(RECON_MOD, "bridge %016" PRIx64 " refused tenant flow of table %u "
+                     "priority %u (error type %u code %u): left out", a->dpid,
+                     s->msgs[s->failed].u.flow_mod.table_id,
+                     s->msgs[s->failed].u.flow_mod.priority, s->etype, s->ecode);
+            vreject_add(r, &s->msgs[s->failed]);
+            pthread_mutex_lock(&r->mu);
+            r->stats.tenant_flows_rejected++;
+            pthread_mutex_unlock(&r->mu);
+            recon_agent_error(a, "openflow: the switch refused a tenant controller's flow "
+                              "(error type %u code %u); it is left out", s->etype,
+                              s->ecode);
+        } else if (s->error == EPROTO) {
             recon_agent_error(a, "openflow: the switch rejected %s %zu of %zu "
                               "(error type %u code %u)", what, s->failed + 1, s->n,
                               s->etype, s->ecode);

@@ -80,6 +80,7 @@ struct recon_tunnel;
 /* How often a pass keeps the OVSDB sessions alive (recon_keepalive):
  * far within ovsdb-server's 5 s inactivity probe. */
 #define RECON_KEEPALIVE_MS 100
+#define RECON_VREJECT_MAX 1024
 
 struct snapshot {
     struct netmodel m;
@@ -260,6 +261,16 @@ struct reconciler {
     bool pass_applied;              /* reconciler thread only: this pass did */
 
     struct snapshot *snap;          /* RCU-protected */
+    /* Tenant flows a bridge refused (recon_flows.c): their ADD flow-mods
+     * as encoded (xid 0), left out of later plans so that one tenant's
+     * flow the switch cannot take does not hold up a bridge every pass;
+     * reconciler thread only, the oldest dropped beyond
+     * RECON_VREJECT_MAX. */
+    struct recon_vreject {
+        uint8_t *bytes;             /* owned */
+        size_t len;
+    } *vrejects;
+    size_t n_vrejects;
 
     struct agent *agents;           /* reconciler thread only */
     size_t n_agents;

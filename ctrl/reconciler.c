@@ -1032,6 +1032,10 @@ reconciler_destroy(struct reconciler *r)
     }
     ofctl_destroy(r->ctl);
     free(r->agents);
+    for (size_t i = 0; i < r->n_vrejects; i++) {
+        free(r->vrejects[i].bytes);
+    }
+    free(r->vrejects);
     if (r->snap) {
         urcu_bp_synchronize_rcu();
         netmodel_free(&r->snap->m);

@@ -208,6 +208,9 @@ struct recon_stats {
     unsigned long long tunnel_failovers;    /* inter-cloud tunnel ends whose
                                              * BFD went from up to down */
     unsigned long long tunnel_recoveries;   /* ... and from down to up */
+    unsigned long long tenant_flows_rejected;   /* tenant flows a bridge
+                                                 * refused (ctrl/vtranslate.h),
+                                                 * left out since */
     long long last_pass_us;
     bool converged;                 /* last pass left nothing pending */
 };

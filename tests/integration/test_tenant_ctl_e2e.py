@@ -39,7 +39,7 @@ import pytest
 
 from conftest import ROOT, Skyvisord, free_port, ok
 from test_vswitch_agent import (OFPT_FLOW_MOD, Ctl, apply_actions, flow_mod, match,
-                                output)
+                                output, set_field)
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import cloudsim  # noqa: E402
@@ -264,6 +264,22 @@ def test_without_flows_pings_stop(world):
                 break
             assert time.time() < deadline, stats
             time.sleep(1)
+        # A flow the agent admits but Open vSwitch refuses (a set-field
+        # whose prerequisite the match lacks): the bridges refuse it, the
+        # reconciler leaves it out and counts it, and the bridges go on.
+        bad = flow_mod(priority=4000, m=match(), insts=apply_actions(
+            set_field(struct.pack("!II", 0x80001604, 0x0a000009)), output(ports["r-b"])))
+        assert ctl.error_of(OFPT_FLOW_MOD, bad) is None
+        api = world["api"]
+        deadline = time.time() + 30
+        while tenant_metrics(world, "skyvisor_reconciler_")[
+                "skyvisor_reconciler_tenant_flows_rejected_total"] < 1 \
+                or any(ok(api.get(f"/v1/hosts/{h}"))["status"]["state"] != "realized"
+                       for h in ("tc1-h1", "tc2-h1")):
+            assert time.time() < deadline, [ok(api.get(f"/v1/hosts/{h}"))["status"]
+                                            for h in ("tc1-h1", "tc2-h1")]
+            time.sleep(0.3)
+        assert pings(sim, "b-a", "10.0.0.2", tries=3)
         # A barrier reply means the bridges hold what came before it: a
         # flow added right before one is in both ingress bridges' tables
         # when the reply comes.
