@@ -179,8 +179,6 @@ struct agent {
      * (reconciler.c): a number that moved makes the next plan whole. */
     struct recon_portno *known;     /* owned */
     size_t n_known;
-    bool known_current;             /* known[].vm are indexes of the current
-                                     * model (reconciler.c, remap_known) */
     /* Several instances (recon_owner.c; all zero without them). */
     char cloud[40];                 /* its cloud's id */
     bool foreign;                   /* another instance owns its cloud */

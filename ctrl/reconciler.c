@@ -134,9 +134,6 @@ copy_portnos(const struct agent *a)
     if (v && a->n_known) {
         memcpy(v, a->known, a->n_known * sizeof *v);
     }
-    if (a->known_current) {
-        return v;                   /* its VM indexes followed the model */
-    }
     for (size_t i = 0; v && i < a->n_ports; i++) {
         struct recon_portno *p = bsearch(a->ports[i].name, v, a->n_known, sizeof *v,
                                          cmp_name_portno);
@@ -260,37 +257,7 @@ load(struct reconciler *r)
         return false;
     }
     publish(r, s);
-    for (size_t i = 0; i < r->n_agents; i++) {
-        r->agents[i].known_current = false;     /* indexes of another model */
-    }
     return true;
-}
-
-/* Moves the VM indexes of every agent's known port numbers from model
- * 'from' to model 'to' (netmodel_apply_vms: the same VMs but those
- * changed, both sorted by id), so that copy_portnos() needs no search by
- * name.  Out of memory, they are marked stale instead. */
-static void
-remap_known(struct reconciler *r, const struct netmodel *from, const struct netmodel *to)
-{
-    int *map = malloc((from->n_vms ? from->n_vms : 1) * sizeof *map);
-    size_t j = 0;
-    for (size_t i = 0; map && i < from->n_vms; i++) {
-        int c = 1;
-        while (j < to->n_vms && (c = strcmp(to->vms[j].o.id, from->vms[i].o.id)) < 0) {
-            j++;
-        }
-        map[i] = j < to->n_vms && !c ? (int) j : -1;
-    }
-    for (size_t i = 0; i < r->n_agents; i++) {
-        struct agent *a = &r->agents[i];
-        for (size_t k = 0; map && a->known_current && k < a->n_known; k++) {
-            int v = a->known[k].vm;
-            a->known[k].vm = v >= 0 && (size_t) v < from->n_vms ? map[v] : -1;
-        }
-        a->known_current &= map != NULL;
-    }
-    free(map);
 }
 
 /* The agent of the host with this id, NULL if none (none is created). */
@@ -437,7 +404,6 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
         free(s);
         return rc;
     }
-    remap_known(r, &r->snap->m, &s->m);
     publish(r, s);
     const struct netmodel *m = &r->snap->m;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -788,7 +754,6 @@ pass(struct reconciler *r)
             ready[n_ready++] = a;
             free(a->known);         /* taken back if the plan fails */
             a->known = now;
-            a->known_current = true;
             a->n_known = a->n_ports;
         } else {
             free(now);
