@@ -131,12 +131,6 @@ ovsdb_destroy(struct ovsdb *o)
 }
 
 void
-ovsdb_set_status_columns(struct ovsdb *o, const char *const *cols)
-{
-    o->replica.status_cols = cols;
-}
-
-void
 ovsdb_set_probe_ms(struct ovsdb *o, int probe_ms)
 {
     o->probe_ms = probe_ms;

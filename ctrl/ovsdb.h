@@ -82,10 +82,6 @@ struct ovsdb_monitor {
  * borrowed and must outlive the session (a static table); it takes effect
  * at the next monitor request, i.e. call it before the first ovsdb_run(). */
 void ovsdb_set_monitor(struct ovsdb *, const struct ovsdb_monitor *tables, size_t n);
-/* The columns whose changes alone leave the replica's config_seqno
- * unmoved (ovsdb_replica.h): 'cols' NULL-terminated, borrowed, a static
- * table. */
-void ovsdb_set_status_columns(struct ovsdb *, const char *const *cols);
 /* Sets the inactivity probe (default 5000 ms). */
 void ovsdb_set_probe_ms(struct ovsdb *, int probe_ms);
 /* The host the certificate of a TLS server must name ('name' copied; NULL:

@@ -2,7 +2,6 @@
 #include "ctrl/ovsdb_replica.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "ctrl/ovsdb_datum.h"
@@ -13,8 +12,6 @@ ovsdb_replica_init(struct ovsdb_replica *r)
     r->tables = json_object();
     r->names = json_object();
     r->seqno = 0;
-    r->config_seqno = 0;
-    r->status_cols = NULL;
 }
 
 void
@@ -32,41 +29,6 @@ ovsdb_replica_clear(struct ovsdb_replica *r)
     json_object_clear(r->tables);
     json_object_clear(r->names);
     r->seqno++;
-    r->config_seqno++;
-}
-
-static bool
-is_status_col(const struct ovsdb_replica *r, const char *col)
-{
-    for (const char *const *c = r->status_cols; c && *c; c++) {
-        if (!strcmp(*c, col)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Whether replacing row 'old' (NULL: none) by 'new' (NULL: deleted)
- * changes anything but status columns. */
-static bool
-config_changes(const struct ovsdb_replica *r, const json_t *old, const json_t *new)
-{
-    if (!old || !new || !r->status_cols) {
-        return true;
-    }
-    const char *col;
-    json_t *v;
-    json_object_foreach((json_t *) new, col, v) {
-        if (!is_status_col(r, col) && !json_equal(v, json_object_get(old, col))) {
-            return true;
-        }
-    }
-    json_object_foreach((json_t *) old, col, v) {
-        if (!is_status_col(r, col) && !json_object_get(new, col)) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* The "name" of 'row', NULL if it has none (or it is not a string). */
@@ -131,7 +93,6 @@ ovsdb_replica_apply(struct ovsdb_replica *r, const json_t *updates,
     }
     const char *table, *uuid;
     json_t *tu, *ru;
-    bool config = false;
     json_object_foreach((json_t *) updates, table, tu) {
         json_t *rows = json_object_get(r->tables, table);
         json_t *names = json_object_get(r->names, table);
@@ -152,7 +113,6 @@ ovsdb_replica_apply(struct ovsdb_replica *r, const json_t *updates,
         json_object_foreach(tu, uuid, ru) {
             json_t *new = json_object_get(ru, "new");
             json_t *old = json_object_get(rows, uuid);
-            config |= config_changes(r, old, new);
             if (old) {
                 unindex(names, uuid, old);
             }
@@ -169,7 +129,6 @@ ovsdb_replica_apply(struct ovsdb_replica *r, const json_t *updates,
         }
     }
     r->seqno++;
-    r->config_seqno += config;
     return 0;
 }
 

@@ -15,10 +15,7 @@
  * validates the whole update before
  * changing anything, so a malformed update leaves the replica untouched;
  * 'seqno' increases by one on every successful apply or clear, so a caller
- * can cheaply notice change; 'config_seqno' likewise, except for an apply
- * whose only changes are to the columns named in 'status_cols' (the
- * status a server keeps writing, such as counters: a caller that reads
- * the rest notices only what concerns it).  Rows handed out are borrowed and valid until
+ * can cheaply notice change.  Rows handed out are borrowed and valid until
  * the next apply/clear. */
 #ifndef SKYVISOR_CTRL_OVSDB_REPLICA_H
 #define SKYVISOR_CTRL_OVSDB_REPLICA_H
@@ -32,9 +29,6 @@ struct ovsdb_replica {
                          * "name" column (unique in Bridge, Port and
                          * Interface), for ovsdb_replica_find(). */
     uint64_t seqno;
-    uint64_t config_seqno;
-    const char *const *status_cols;     /* NULL-terminated, borrowed; NULL:
-                                         * none (every change counts) */
 };
 
 void ovsdb_replica_init(struct ovsdb_replica *);

@@ -123,8 +123,7 @@ struct agent {
     char name[128];                 /* the host's, as its OVSDB peer name */
     char ovsdb_target[256];
     struct ovsdb *db;
-    uint64_t seqno;                 /* replica config_seqno seen by the last
-                                     * pass (status columns left out) */
+    uint64_t seqno;                 /* replica seqno seen by the last pass */
     char of_target[256];            /* what we ofctl_connect()ed, or "" */
     uint64_t dpid;
     char *err;                      /* this pass's host error, owned */

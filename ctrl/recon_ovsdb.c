@@ -65,12 +65,6 @@ static const char *const iface_cols[] = {
 static const char *const controller_cols[] = {"target", NULL};
 static const char *const qos_cols[] = {"type", "other_config", "queues", NULL};
 static const char *const queue_cols[] = {"dscp", "other_config", NULL};
-/* What ovs-vswitchd keeps writing and no pass reads: a change to the
- * counters alone (every few seconds on every interface) does not send a
- * host through OVSDB and planning again (the replica's config_seqno;
- * recon_lifecycle.c samples them by the replica's seqno).  bfd_status
- * stays out: a tunnel's state is in the VMs' statuses. */
-static const char *const status_cols[] = {"statistics", NULL};
 static const struct ovsdb_monitor monitor[] = {
     {"Open_vSwitch", ovs_cols}, {"Bridge", bridge_cols}, {"Port", port_cols},
     {"Interface", iface_cols}, {"Controller", controller_cols}, {"QoS", qos_cols},
@@ -211,7 +205,6 @@ recon_sync_agents(struct reconciler *r, const struct netmodel *m)
             a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
             if (a->db) {
                 ovsdb_set_monitor(a->db, monitor, sizeof monitor / sizeof *monitor);
-                ovsdb_set_status_columns(a->db, status_cols);
             }
             if (a->db && ovsdb_set_peer_name(a->db, a->name)) {
                 ovsdb_destroy(a->db);

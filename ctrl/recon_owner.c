@@ -187,7 +187,7 @@ recon_owner_may_write(struct reconciler *r, struct agent *a)
         if (a->db) {
             /* Seen: its changes (its owner's writes) are not ours to act
              * on, only its epoch, which every pass reads. */
-            a->seqno = ovsdb_get_replica(a->db)->config_seqno;
+            a->seqno = ovsdb_get_replica(a->db)->seqno;
         }
         return false;
     }

@@ -667,7 +667,7 @@ pass(struct reconciler *r)
          * since, and that no change touches, has the ports it needs. */
         bool untouched = !all && !a->replan && !a->vm_here && a->realized && a->db
                          && ovsdb_is_synced(a->db)
-                         && ovsdb_get_replica(a->db)->config_seqno == a->seqno;
+                         && ovsdb_get_replica(a->db)->seqno == a->seqno;
         a->vm_here = false;
         a->untouched = untouched;
         free(a->err);
@@ -794,7 +794,7 @@ pass(struct reconciler *r)
         }
         planned += a->plan.n_adds + a->plan.n_dels + a->plan.n_kept;
         recon_plan_clear(&a->plan);
-        a->seqno = ovsdb_get_replica(a->db)->config_seqno;
+        a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
     free(ready);
     if (all || planned >= RECON_TRIM_FLOWS) {
@@ -884,7 +884,7 @@ run(void *arg)
             struct agent *a = &r->agents[i];
             if (a->db) {
                 ovsdb_run(a->db);
-                if (ovsdb_get_replica(a->db)->config_seqno != a->seqno && next > now + 20) {
+                if (ovsdb_get_replica(a->db)->seqno != a->seqno && next > now + 20) {
                     next = now + 20;
                 }
             }
@@ -908,10 +908,6 @@ run(void *arg)
             next = now + (done ? r->opt.resync_ms : r->opt.retry_ms);
             if (r->audit_more && next > now + RECON_AUDIT_GAP_MS) {
                 next = now + RECON_AUDIT_GAP_MS;    /* the audit's next slice */
-            }
-            long long audit = r->next_audit_us ? r->next_audit_us / 1000 : 0;
-            if (audit && audit < next) {
-                next = audit > now ? audit : now;   /* the next round's start */
             }
             long long mig = r->mig_next_us ? r->mig_next_us / 1000 : 0;
             if (mig && mig < next) {

@@ -230,22 +230,6 @@ test_replica(void **state)
     assert_int_equal(ofport, 7);
     assert_string_equal(err, "oops");
 
-    /* A change to status columns alone moves seqno, not config_seqno. */
-    static const char *const status[] = {"statistics", NULL};
-    r.status_cols = status;
-    seq = r.seqno;
-    uint64_t config = r.config_seqno;
-    apply_ok(&r, "{\"Interface\":{\"" U_IF "\":{\"new\":{\"name\":\"p1\","
-                 "\"type\":\"internal\",\"ofport\":7,\"error\":\"oops\","
-                 "\"statistics\":[\"map\",[[\"rx_packets\",3]]]}}}}");
-    assert_true(r.seqno > seq);
-    assert_int_equal(r.config_seqno, config);
-    apply_ok(&r, "{\"Interface\":{\"" U_IF "\":{\"new\":{\"name\":\"p1\","
-                 "\"type\":\"internal\",\"ofport\":8,\"error\":\"oops\","
-                 "\"statistics\":[\"map\",[[\"rx_packets\",4]]]}}}}");
-    assert_true(r.config_seqno > config);
-    r.status_cols = NULL;
-
     /* Malformed updates are rejected whole: the valid first table must not
      * have been applied. */
     static const char *const bad[] = {
