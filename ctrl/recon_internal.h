@@ -134,9 +134,6 @@ struct agent {
     bool realized;
     bool seen;
     uint64_t bfd_seqno;             /* replica seqno recon_bfd_scan() read */
-    uint64_t sampled_seqno;         /* replica seqno its counters were last
-                                     * sampled and recorded at
-                                     * (recon_lifecycle.c), 0: none */
     uint64_t groups_sig;            /* the groups last planned (recon_groups.c) */
     bool fresh;                     /* (re)connected, its flows not confirmed
                                      * since: hold-downs toward it wait

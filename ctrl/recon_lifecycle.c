@@ -490,10 +490,6 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             continue;               /* another instance owns it (recon_owner.c) */
         }
         const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
-        if (a->sampled_seqno && rep->seqno == a->sampled_seqno) {
-            continue;               /* no counter moved since its last sample */
-        }
-        a->sampled_seqno = rep->seqno;
         for (size_t i = 0; i < a->n_ports; i++) {
             const struct nm_port *p = &a->ports[i];
             const char *uuid;
@@ -505,7 +501,6 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             }
             struct vm_count *c = vc_get(l, m->vms[p->vm].o.id, true);
             if (!c) {
-                a->sampled_seqno = 0;
                 break;
             }
             char key[96];
@@ -522,11 +517,7 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
     }
     char *text = batch && json_array_size(batch)
                  ? json_dumps(batch, JSON_COMPACT) : NULL;
-    if (!batch || (text && l->store.record(l->aux, text))) {
-        for (size_t i = 0; i < r->n_agents; i++) {
-            r->agents[i].sampled_seqno = 0;     /* not recorded: sampled again */
-        }
-    } else if (text) {
+    if (text && !l->store.record(l->aux, text)) {
         /* Every VM sampled is recorded now (a VM whose vc_get failed was
          * not counted at all). */
         for (size_t i = 0; i < json_array_size(batch); i++) {
