@@ -173,16 +173,16 @@ cb_switch_down(void *aux, uint64_t dpid)
     recon_wake(r);
 }
 
-static void
-put_mac(uint8_t *p, uint64_t mac)
+void
+recon_put_mac(uint8_t *p, uint64_t mac)
 {
     for (int i = 0; i < 6; i++) {
         p[i] = (uint8_t) (mac >> (40 - 8 * i));
     }
 }
 
-static uint64_t
-get_mac(const uint8_t *p)
+uint64_t
+recon_get_mac(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 6; i++) {
@@ -253,7 +253,7 @@ handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
     if (a[6] != 0 || a[7] != 1) {                   /* not a request */
         return;
     }
-    uint64_t sha = get_mac(a + 8);
+    uint64_t sha = recon_get_mac(a + 8);
     uint32_t spa = get_u32(a + 14), tpa = get_u32(a + 24);
     int s = migrating_vm(m, h, cookie, sha);
     for (const int *v = m->vms_on_host[h]; s < 0 && *v >= 0; v++) {
@@ -281,15 +281,15 @@ handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
     }
     uint8_t reply[64] = {0};
     memcpy(reply, p, l2);                           /* keeps a VLAN tag */
-    put_mac(reply, sha);
-    put_mac(reply + 6, m->vms[d].mac);
+    recon_put_mac(reply, sha);
+    recon_put_mac(reply + 6, m->vms[d].mac);
     uint8_t *ra = reply + l2;
     memcpy(ra, a, 6);                               /* htype, ptype, hlen, plen */
     ra[6] = 0;
     ra[7] = 2;
-    put_mac(ra + 8, m->vms[d].mac);
+    recon_put_mac(ra + 8, m->vms[d].mac);
     put_u32(ra + 14, m->vms[d].ip);
-    put_mac(ra + 18, sha);
+    recon_put_mac(ra + 18, sha);
     put_u32(ra + 24, spa);
     size_t n = l2 + 28 < 60 ? 60 : l2 + 28;
     recon_packet_out(r, dpid, in_port, reply, n);
@@ -309,8 +309,8 @@ recon_lldp_build(uint8_t *f, size_t cap, uint64_t dpid, uint32_t port)
     if (cap < 14 + 2 + 1 + (size_t) nc + 2 + 1 + (size_t) np + 4 + 2) {
         return 0;
     }
-    put_mac(f, LLDP_MAC);
-    put_mac(f + 6, 0x5a0000000000ull | (dpid & 0xffffffffffull));
+    recon_put_mac(f, LLDP_MAC);
+    recon_put_mac(f + 6, 0x5a0000000000ull | (dpid & 0xffffffffffull));
     f[12] = 0x88;
     f[13] = 0xcc;
     n = 14;
@@ -569,7 +569,7 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
         /* A migrating VM's ARP or RARP at its target while both places
          * receive its traffic: its first frames there (activation). */
         int v = h >= 0 && pi->table_id == NM_T_CLASSIFY
-                ? migrating_vm(&s->m, h, pi->cookie, get_mac(p + 6)) : -1;
+                ? migrating_vm(&s->m, h, pi->cookie, recon_get_mac(p + 6)) : -1;
         if (v >= 0 && s->m.vms[v].mig == NM_MIG_DUAL) {
             recon_mig_first_frame(r, s->m.vms[v].o.id);
         }

@@ -80,10 +80,7 @@ recon_tenant_ctl_packet_in(struct reconciler *r, uint64_t dpid,
     } else if (t && s) {
         const struct netmodel *m = &s->m;
         int h = netmodel_host_by_dpid(m, dpid);
-        uint64_t src = 0;
-        for (int i = 6; i < 12; i++) {
-            src = src << 8 | pi->data[i];
-        }
+        uint64_t src = recon_get_mac(pi->data + 6);
         int v = h >= 0 ? vm_of_frame(m, h, pi->cookie, src) : -1;
         if (v >= 0 && m->switches[m->vms[v].sw].tenant_ctl) {
             t->frame(t->aux, m->vms[v].o.id, pi->data, pi->len);
@@ -219,25 +216,6 @@ reconciler_deliver_to_vm(struct reconciler *r, const char *vm_id, const uint8_t 
     return 0;
 }
 
-static uint64_t
-mac_at(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static void
-mac_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 5; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
 int
 reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
                                const uint8_t *frame, size_t len, uint8_t *reply,
@@ -246,7 +224,7 @@ reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
     if (len < 14) {
         return 0;
     }
-    uint64_t dst = mac_at(frame);
+    uint64_t dst = recon_get_mac(frame);
     bool arp_request = len >= 42 && frame[12] == 0x08 && frame[13] == 0x06
                        && frame[20] == 0 && frame[21] == 1;
     uint32_t tpa = arp_request ? (uint32_t) frame[38] << 24 | (uint32_t) frame[39] << 16
@@ -279,10 +257,10 @@ reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
                 uint8_t *p = reply;
                 memset(p, 0, 64);
                 memcpy(p, frame + 6, 6);    /* to the asker */
-                mac_put(p + 6, vm->mac);
+                recon_put_mac(p + 6, vm->mac);
                 memcpy(p + 12, frame + 12, 8);  /* ethertype, htype .. plen */
                 p[21] = 2;
-                mac_put(p + 22, vm->mac);
+                recon_put_mac(p + 22, vm->mac);
                 memcpy(p + 28, frame + 38, 4);  /* spa = the asked address */
                 memcpy(p + 32, frame + 22, 10); /* tha, tpa = the asker's */
                 *reply_len = 60;
