@@ -1,6 +1,8 @@
 # core/: pure domain logic, no I/O.
 CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
              core/tunnels.c core/netmodel.c core/vtopo.c
+# The one union-find (core/uf.c): tunnels, netmodel and vtopo use it.
+CORE_SRCS += core/uf.c
 CORE_SRCS += core/reactive.c
 CORE_SRCS += core/utf8.c
 CORE_SRCS += core/certname.c

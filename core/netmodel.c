@@ -2,6 +2,7 @@
  * The design is described in netmodel.h; this file keeps to it. */
 #include "core/netmodel.h"
 #include "core/meters.h"
+#include "core/uf.h"
 #include "core/wanff.h"
 
 #include <errno.h>
@@ -75,44 +76,34 @@ netmodel_free(struct netmodel *m)
 /* --- components --- */
 
 static int
-uf_find(int *parent, int x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
-static int
 finish_components(struct netmodel *m)
 {
     size_t ns = m->n_switches;
-    int *parent = malloc((ns ? ns : 1) * sizeof *parent);
+    size_t *parent = malloc((ns ? ns : 1) * sizeof *parent);
+    size_t *size = malloc((ns ? ns : 1) * sizeof *size);
     int *dense = malloc((ns ? ns : 1) * sizeof *dense);
-    if (!parent || !dense) {
+    if (!parent || !size || !dense) {
         free(parent);
+        free(size);
         free(dense);
         return ENOMEM;
     }
+    struct uf uf;
+    uf_init(&uf, ns, parent, size);
     for (size_t i = 0; i < ns; i++) {
-        parent[i] = (int) i;
         dense[i] = -1;
     }
     for (size_t i = 0; i < m->n_links; i++) {
         const struct nm_link *l = &m->links[i];
-        if (l->a < 0 || l->b < 0) {
-            continue;
-        }
-        int ra = uf_find(parent, l->a), rb = uf_find(parent, l->b);
-        if (ra != rb) {
-            parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+        if (l->a >= 0 && l->b >= 0) {
+            uf_union(&uf, (size_t) l->a, (size_t) l->b);
         }
     }
-    /* Name = the smallest seq of the component; dense index by first root. */
+    /* Name = the smallest seq of the component; dense index in order of
+     * each component's first switch. */
     size_t nc = 0;
     for (size_t i = 0; i < ns; i++) {
-        int r = uf_find(parent, (int) i);
+        size_t r = uf_find(&uf, i);
         if (dense[r] < 0) {
             dense[r] = (int) nc++;
         }
@@ -126,22 +117,23 @@ finish_components(struct netmodel *m)
     if (!m->comp_name || !m->comp_hosts || !m->comp_vms || !m->vm_comp || !count) {
         free(count);
         free(parent);
+        free(size);
         free(dense);
         return ENOMEM;
     }
     for (size_t i = 0; i < ns; i++) {
-        int c = dense[uf_find(parent, (int) i)];
+        int c = dense[uf_find(&uf, i)];
         uint32_t seq = m->switches[i].seq;
         if (!m->comp_name[c] || seq < m->comp_name[c]) {
             m->comp_name[c] = seq;
         }
     }
     for (size_t i = 0; i < ns; i++) {
-        m->switches[i].comp = m->comp_name[dense[uf_find(parent, (int) i)]];
+        m->switches[i].comp = m->comp_name[dense[uf_find(&uf, i)]];
     }
     for (size_t v = 0; v < m->n_vms; v++) {
         const struct nm_vm *vm = &m->vms[v];
-        int c = vm->sw >= 0 && vm->host >= 0 ? dense[uf_find(parent, vm->sw)] : -1;
+        int c = vm->sw >= 0 && vm->host >= 0 ? dense[uf_find(&uf, (size_t) vm->sw)] : -1;
         m->vm_comp[v] = c;
         if (c >= 0) {
             count[c]++;
@@ -167,6 +159,7 @@ finish_components(struct netmodel *m)
     }
     free(count);
     free(parent);
+    free(size);
     free(dense);
     return rc;
 }

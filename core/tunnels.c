@@ -3,10 +3,11 @@
  * index order name order everywhere below.  The MST is Kruskal's algorithm
  * over the complete graph of clouds (every pair is a candidate tunnel:
  * gateways can all reach each other over the WAN; the costs say which pairs
- * are cheap), with a union-find of path halving and union by size; the
+ * are cheap), with core/uf.h's union-find; the
  * backups come from core/augment.c over the pairs not in the tree.  n is
  * the number of clouds, small (tens), so O(n^2 log n) is nothing. */
 #include "core/tunnels.h"
+#include "core/uf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -74,16 +75,6 @@ cmp_edge(const void *x, const void *y)
     return (e->b > f->b) - (e->b < f->b);
 }
 
-static size_t
-uf_find(size_t *parent, size_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
 /* Position of 'name' in the sorted names, or n. */
 static size_t
 find_cloud(const char *const *sorted, size_t n, const char *name)
@@ -137,25 +128,15 @@ choose_tree(struct edge *edges, size_t n, bool *in_tree)
         free(sorted);
         return ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        parent[i] = i;
-        size[i] = 1;
-    }
+    struct uf uf;
+    uf_init(&uf, n, parent, size);
     memcpy(sorted, edges, n_edges * sizeof *sorted);
     qsort(sorted, n_edges, sizeof *sorted, cmp_edge);
     size_t m = 0;
     for (size_t k = 0; k < n_edges && m < n - 1; k++) {
-        size_t ra = uf_find(parent, sorted[k].a), rb = uf_find(parent, sorted[k].b);
-        if (ra == rb) {
+        if (!uf_union(&uf, sorted[k].a, sorted[k].b)) {
             continue;
         }
-        if (size[ra] < size[rb]) {
-            size_t tmp = ra;
-            ra = rb;
-            rb = tmp;
-        }
-        parent[rb] = ra;
-        size[ra] += size[rb];
         in_tree[pair_index(n, sorted[k].a, sorted[k].b)] = true;
         m++;
     }

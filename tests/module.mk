@@ -47,7 +47,7 @@ FUZZ_TARGETS += fuzz_vflow
 FUZZ_SRCS_fuzz_vflow := ctrl/buf.c ctrl/oferr.c ctrl/ofmatch.c ctrl/ofaction.c \
                         ctrl/ofmsg.c ctrl/vflow.c ctrl/vtranslate.c core/ctlset.c \
                         core/netmodel.c core/tunnels.c core/augment.c core/detour.c \
-                        core/meters.c core/wanff.c
+                        core/meters.c core/wanff.c core/uf.c
 # (Every target is named above this line: the rules below take the list
 # as their prerequisites when make reads them.)
 
@@ -141,3 +141,5 @@ UNIT_TESTS += test_wanff
 UNIT_TESTS += test_xidsnap
 # Tenant flows compiled into the bridges (ctrl/vtranslate.c).
 UNIT_TESTS += test_vtranslate
+# The union-find (core/uf.c).
+UNIT_TESTS += test_uf
