@@ -51,6 +51,7 @@
 
 #include "bench/maclearn.h"
 #include "core/netmodel.h"
+#include "core/packet.h"
 #include "core/vlog.h"
 #include "ctrl/ofctl.h"
 #include "ctrl/reconciler.h"
@@ -207,9 +208,9 @@ learn_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (pi->len < 14 || !ofmatch_get(&pi->match, MF_IN_PORT, &in_port, NULL)) {
         return;
     }
-    maclearn_lookup(&table, dpid, maclearn_mac_at(pi->data + 6), true)->port =
+    maclearn_lookup(&table, dpid, packet_get_mac(pi->data + 6), true)->port =
         (uint32_t) in_port;
-    struct maclearn_slot *d = maclearn_lookup(&table, dpid, maclearn_mac_at(pi->data),
+    struct maclearn_slot *d = maclearn_lookup(&table, dpid, packet_get_mac(pi->data),
                                               false);
     struct ofaction act = {.type = OFPAT_OUTPUT,
                            .u.output = {d ? d->port : OFPP_FLOOD, 0}};

@@ -40,12 +40,3 @@ maclearn_lookup(struct maclearn *t, uint64_t dpid, uint64_t mac, bool insert)
     }
 }
 
-uint64_t
-maclearn_mac_at(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}

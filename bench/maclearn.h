@@ -30,7 +30,5 @@ void maclearn_uninit(struct maclearn *);
  * else NULL when none. */
 struct maclearn_slot *maclearn_lookup(struct maclearn *, uint64_t dpid, uint64_t mac,
                                       bool insert);
-/* The 48-bit MAC at 'p' (network order). */
-uint64_t maclearn_mac_at(const uint8_t *p);
 
 #endif

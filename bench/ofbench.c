@@ -17,7 +17,8 @@
  *
  * The emulator is one thread with an epoll loop and encodes the few messages
  * it sends itself: a benchmark's switch must stay cheap and independent of
- * the controller it measures.  Output is one line of key=value pairs:
+ * the controller it measures (it shares only core/packet.h's numbers and
+ * inline MAC byte helpers, nothing it links).  Output is one line of key=value pairs:
  *   mode=latency switches=16 macs=1000 seconds=5 responses=... rps=...
  *   mean_us=... p50_us=... p90_us=... p99_us=... flow_mods=... errors=...
  * Hosts: host j of switch s has MAC 02:00:ss:ss:jj:jj on port j % 8 + 1.
@@ -50,6 +51,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/packet.h"
 
 #define OFP13 4
 enum {
@@ -188,13 +191,6 @@ mac_of(uint8_t mac[6], unsigned int sw, unsigned int host)
     mac[5] = (uint8_t) host;
 }
 
-static void
-put_mac48(uint8_t *p, uint64_t mac)
-{
-    put16(p, (uint16_t) (mac >> 32));
-    put32(p + 2, (uint32_t) mac);
-}
-
 /* Queues the next PACKET_IN of the switch's profile. */
 static bool
 send_profile_packet_in(struct sw *s)
@@ -223,13 +219,13 @@ send_profile_packet_in(struct sw *s)
         put64(m + 16, fr->metadata);
     }
     uint8_t *f = p + HDR + match_pad + 2;
-    put_mac48(f, fr->dst);
-    put_mac48(f + 6, fr->src);
-    put16(f + 12, 0x0800);
+    packet_put_mac(f, fr->dst);
+    packet_put_mac(f + 6, fr->src);
+    put16(f + 12, ETH_TYPE_IP);
     f[14] = 0x45;
     put16(f + 16, FRAME_LEN - 14);
     f[22] = 64;
-    f[23] = 17;
+    f[23] = IP_PROTO_UDP;
     put32(f + 26, fr->src_ip);
     put32(f + 30, fr->dst_ip);
     unsigned int slot = (s->ring_head + s->outstanding) % MAX_DEPTH;
@@ -270,11 +266,11 @@ send_packet_in(struct sw *s)
     uint8_t *f = p + HDR + MATCH_LEN + 2;
     mac_of(f, s->index, dst);
     mac_of(f + 6, s->index, src);
-    put16(f + 12, 0x0800);              /* IPv4/UDP, as cbench sends */
+    put16(f + 12, ETH_TYPE_IP);         /* IPv4/UDP, as cbench sends */
     f[14] = 0x45;
     put16(f + 16, FRAME_LEN - 14);
     f[22] = 64;
-    f[23] = 17;
+    f[23] = IP_PROTO_UDP;
     put32(f + 26, 0x0a000000u | s->index << 16 | src);
     put32(f + 30, 0x0a000000u | s->index << 16 | dst);
     s->sent_at[(s->ring_head + s->outstanding) % MAX_DEPTH] = now_ns();
@@ -386,7 +382,7 @@ handle(struct sw *s, const uint8_t *m, uint16_t len)
                 for (unsigned int i = 0; i < n; i++) {
                     uint8_t *pp = p + 16 + 64 * i;
                     put32(pp, s->prof->port_no[i]);
-                    put_mac48(pp + 8, 0x020000000000ull | s->prof->port_no[i]);
+                    packet_put_mac(pp + 8, 0x020000000000ull | s->prof->port_no[i]);
                     memcpy(pp + 16, s->prof->port_name[i], 16);
                     put32(pp + 36, 4);  /* state: live */
                 }

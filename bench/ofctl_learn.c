@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench/maclearn.h"
+#include "core/packet.h"
 #include "ctrl/ofctl.h"
 
 /* Per-switch MAC tables in one hash keyed by (dpid, mac). */
@@ -31,7 +32,7 @@ packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (pi->len < 14 || !ofmatch_get(&pi->match, MF_IN_PORT, &in_port, NULL)) {
         return;
     }
-    uint64_t dst = maclearn_mac_at(pi->data), src = maclearn_mac_at(pi->data + 6);
+    uint64_t dst = packet_get_mac(pi->data), src = packet_get_mac(pi->data + 6);
     maclearn_lookup(&table, dpid, src, true)->port = (uint32_t) in_port;
     struct maclearn_slot *d = maclearn_lookup(&table, dpid, dst, false);
     uint32_t out_port = d ? d->port : OFPP_FLOOD;

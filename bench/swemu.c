@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/packet.h"
 #include "ctrl/buf.h"
 #include "ctrl/ofmsg.h"
 #include "ctrl/ovsdb.h"
@@ -368,12 +369,12 @@ flow_mod_check(const struct ofmsg_flow_mod *fm)
     static const enum mf arp_fields[] = { MF_ARP_OP, MF_ARP_SPA, MF_ARP_TPA, MF_ARP_SHA,
                                           MF_ARP_THA };
     for (size_t i = 0; i < sizeof ip_fields / sizeof *ip_fields; i++) {
-        if (ofmatch_get(&fm->match, ip_fields[i], NULL, NULL) && (!have_et || et != 0x0800)) {
+        if (ofmatch_get(&fm->match, ip_fields[i], NULL, NULL) && (!have_et || et != ETH_TYPE_IP)) {
             return 4u << 16 | 9;                    /* BAD_MATCH BAD_PREREQ */
         }
     }
     for (size_t i = 0; i < sizeof arp_fields / sizeof *arp_fields; i++) {
-        if (ofmatch_get(&fm->match, arp_fields[i], NULL, NULL) && (!have_et || et != 0x0806)) {
+        if (ofmatch_get(&fm->match, arp_fields[i], NULL, NULL) && (!have_et || et != ETH_TYPE_ARP)) {
             return 4u << 16 | 9;
         }
     }

@@ -3,6 +3,8 @@ CORE_SRCS += core/error.c core/vlog.c core/validate.c core/placement.c \
              core/tunnels.c core/netmodel.c core/vtopo.c
 # The one union-find (core/uf.c): tunnels, netmodel and vtopo use it.
 CORE_SRCS += core/uf.c
+# Packet numbers and MAC forms (core/packet.h); the text forms in packet.c.
+CORE_SRCS += core/packet.c
 CORE_SRCS += core/reactive.c
 CORE_SRCS += core/utf8.c
 CORE_SRCS += core/certname.c

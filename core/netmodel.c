@@ -2,6 +2,7 @@
  * The design is described in netmodel.h; this file keeps to it. */
 #include "core/netmodel.h"
 #include "core/meters.h"
+#include "core/packet.h"
 #include "core/uf.h"
 #include "core/wanff.h"
 
@@ -10,13 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MCAST_BIT 0x010000000000ull
 #define META_COMP_MASK 0xffffffff00000000ull
 #define META_PORT_MASK 0x00000000ffffffffull
-#define ETH_TYPE_IP 0x0800
-#define ETH_TYPE_ARP 0x0806
-#define ETH_TYPE_LLDP 0x88cc
-#define ETH_TYPE_RARP 0x8035
 
 void
 netmodel_init(struct netmodel *m)
@@ -1176,7 +1172,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
      * (25; the flood skips the port it came in on). */
     f = flow_new(c, NM_T_TENANT, 90, ck);
     match(f, NF_IN_PORT, port);
-    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    match_masked(f, NF_ETH_DST, ETH_MAC_GROUP_BIT, ETH_MAC_GROUP_BIT);
     act(c, f, NA_SET_ETH_SRC, wire);
     netmodel_bcast_tree(m, c->pos, comp, parent, sub, queue);
     size_t before = f ? f->n_acts : 0;
@@ -1298,7 +1294,7 @@ flows_second_vm(struct fctx *c, int s)
     /* 10: its broadcasts follow its host's tree only: none from here. */
     f = flow_new(c, NM_T_TENANT, 90, ck);
     match(f, NF_IN_PORT, port);
-    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    match_masked(f, NF_ETH_DST, ETH_MAC_GROUP_BIT, ETH_MAC_GROUP_BIT);
     /* 15: source tag. */
     f = flow_new(c, NM_T_SRC_TAG, 100, ck);
     match(f, NF_IN_PORT, port);
@@ -1381,7 +1377,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     }
     struct nm_flow *f = flow_new(c, NM_T_FORWARD, 110, ck);
     match(f, NF_ETH_SRC, wire);
-    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    match_masked(f, NF_ETH_DST, ETH_MAC_GROUP_BIT, ETH_MAC_GROUP_BIT);
     bcast_children(c, f, v, parent, sub);
     if (comp_seen[comp]) {
         /* The local members, with its own MAC (25). */
@@ -1440,7 +1436,7 @@ flows_flood(struct fctx *c, int comp)
     const struct netmodel *m = c->m;
     struct nm_flow *f = flow_new(c, NM_T_FLOOD, 100, netmodel_comp_cookie(m, comp));
     match_masked(f, NF_METADATA, (uint64_t) m->comp_name[comp] << 32, META_COMP_MASK);
-    match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+    match_masked(f, NF_ETH_DST, ETH_MAC_GROUP_BIT, ETH_MAC_GROUP_BIT);
     /* This host's VMs, not the component's: the same members in the same
      * (index) order, without visiting every member on every bridge. */
     for (const int *d = m->vms_on_host[c->h]; *d >= 0; d++) {
@@ -1543,7 +1539,7 @@ flows_ff_infra(struct fctx *c, const struct wanff_plan *p)
              * others do not reach. */
             f = flow_new(c, NM_T_CLASSIFY, 61, ck);
             match(f, NF_TUNNEL_ID, r->mark);
-            match_masked(f, NF_ETH_DST, MCAST_BIT, MCAST_BIT);
+            match_masked(f, NF_ETH_DST, ETH_MAC_GROUP_BIT, ETH_MAC_GROUP_BIT);
             act(c, f, NA_OUTPUT, c->tun_port[toward]);
             act(c, f, NA_SET_TUN_ID, 0);
             if (f) {

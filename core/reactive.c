@@ -8,22 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/packet.h"
 
-#define MCAST_BIT 0x010000000000ull
-#define ETH_TYPE_IP 0x0800
-#define ETH_TYPE_VLAN 0x8100
 #define PKT_REASON_NO_MATCH 0
 #define PKT_REASON_ACTION 1
-
-static uint64_t
-get_mac(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 int
 reactive_parse(const uint8_t *f, size_t len, struct reactive_pkt *pkt)
@@ -31,8 +19,8 @@ reactive_parse(const uint8_t *f, size_t len, struct reactive_pkt *pkt)
     if (!f || len < 14) {
         return EINVAL;
     }
-    pkt->eth_dst = get_mac(f);
-    pkt->eth_src = get_mac(f + 6);
+    pkt->eth_dst = packet_get_mac(f);
+    pkt->eth_src = packet_get_mac(f + 6);
     size_t off = 12;
     uint16_t type = (uint16_t) (f[off] << 8 | f[off + 1]);
     if (type == ETH_TYPE_VLAN) {
@@ -227,7 +215,7 @@ reactive_decide(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
     int comp = m->vm_comp[s];
     res->verdict = REACTIVE_FORWARD;
 
-    if (pkt->eth_dst & MCAST_BIT) {
+    if (pkt->eth_dst & ETH_MAC_GROUP_BIT) {
         int rc = broadcast(m, h, s, comp, ofport, aux, res);
         bool any = false;
         for (size_t i = 0; i < res->n_acts; i++) {

@@ -3,6 +3,7 @@
  * "1.2.3.4 " or "+80" sneak past an API. */
 #include "core/validate.h"
 
+#include "core/packet.h"
 #include "core/utf8.h"
 
 #include <string.h>
@@ -11,25 +12,6 @@ static bool
 is_lower_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool
-is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-           || (c >= 'A' && c <= 'F');
-}
-
-static unsigned int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return (unsigned int) (c - '0');
-    }
-    if (c >= 'a' && c <= 'f') {
-        return (unsigned int) (c - 'a' + 10);
-    }
-    return (unsigned int) (c - 'A' + 10);
 }
 
 bool
@@ -249,37 +231,22 @@ validate_ip_in_subnet(uint32_t addr, uint32_t net, unsigned int len)
 bool
 validate_mac(const char *s, uint8_t mac[6], char canon[18])
 {
-    static const char digits[] = "0123456789abcdef";
     uint8_t m[6];
-    if (strlen(s) != 17) {
+    if (!packet_parse_mac(s, m)) {
         return false;
     }
-    char sep = s[2];
-    if (sep != ':' && sep != '-') {
-        return false;
-    }
-    for (int i = 0; i < 6; i++) {
-        const char *p = s + 3 * i;
-        if (!is_hex(p[0]) || !is_hex(p[1]) || (i < 5 && p[2] != sep)) {
-            return false;
-        }
-        m[i] = (uint8_t) (hex_value(p[0]) << 4 | hex_value(p[1]));
-    }
-    if (m[0] & 1) {
+    uint64_t v = packet_get_mac(m);
+    if (v & ETH_MAC_GROUP_BIT) {
         return false; /* multicast or broadcast */
     }
-    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5])) {
+    if (!v) {
         return false;
     }
     if (mac) {
         memcpy(mac, m, 6);
     }
     if (canon) {
-        for (int i = 0; i < 6; i++) {
-            canon[3 * i] = digits[m[i] >> 4];
-            canon[3 * i + 1] = digits[m[i] & 15];
-            canon[3 * i + 2] = i < 5 ? ':' : '\0';
-        }
+        packet_format_mac(v, canon);
     }
     return true;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/packet.h"
 #include "ctrl/ofmsg.h"
 
 static enum oferr
@@ -106,8 +107,8 @@ ofaction_decode_list(struct pull *pl, size_t len, struct ofaction **out, size_t 
             if (alen != 8 || !pull_u16(&body, &a->u.push_vlan_ethertype)
                 || !pull_u16(&body, &pad16)) {
                 e = OFERR_BAD_ACTION_BAD_LEN;
-            } else if (a->u.push_vlan_ethertype != 0x8100
-                       && a->u.push_vlan_ethertype != 0x88a8) {
+            } else if (a->u.push_vlan_ethertype != ETH_TYPE_VLAN
+                       && a->u.push_vlan_ethertype != ETH_TYPE_QINQ) {
                 e = OFERR_BAD_ACTION_BAD_ARGUMENT;
             }
             break;

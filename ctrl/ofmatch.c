@@ -9,6 +9,7 @@
  * codec does not model are kept verbatim (see ofmsg.h). */
 #include <string.h>
 
+#include "core/packet.h"
 #include "ctrl/ofmsg.h"
 
 #define OXM_CLASS_BASIC 0x8000
@@ -184,18 +185,18 @@ static const struct {
     enum mf field, needs;
     uint64_t v1, v2;
 } prereqs[] = {
-    {MF_IP_PROTO, MF_ETH_TYPE, 0x0800, 0x86dd},
-    {MF_IPV4_SRC, MF_ETH_TYPE, 0x0800, 0x0800},
-    {MF_IPV4_DST, MF_ETH_TYPE, 0x0800, 0x0800},
-    {MF_TCP_SRC, MF_IP_PROTO, 6, 6},
-    {MF_TCP_DST, MF_IP_PROTO, 6, 6},
-    {MF_UDP_SRC, MF_IP_PROTO, 17, 17},
-    {MF_UDP_DST, MF_IP_PROTO, 17, 17},
-    {MF_ARP_OP, MF_ETH_TYPE, 0x0806, 0x0806},
-    {MF_ARP_SPA, MF_ETH_TYPE, 0x0806, 0x0806},
-    {MF_ARP_TPA, MF_ETH_TYPE, 0x0806, 0x0806},
-    {MF_ARP_SHA, MF_ETH_TYPE, 0x0806, 0x0806},
-    {MF_ARP_THA, MF_ETH_TYPE, 0x0806, 0x0806},
+    {MF_IP_PROTO, MF_ETH_TYPE, ETH_TYPE_IP, ETH_TYPE_IPV6},
+    {MF_IPV4_SRC, MF_ETH_TYPE, ETH_TYPE_IP, ETH_TYPE_IP},
+    {MF_IPV4_DST, MF_ETH_TYPE, ETH_TYPE_IP, ETH_TYPE_IP},
+    {MF_TCP_SRC, MF_IP_PROTO, IP_PROTO_TCP, IP_PROTO_TCP},
+    {MF_TCP_DST, MF_IP_PROTO, IP_PROTO_TCP, IP_PROTO_TCP},
+    {MF_UDP_SRC, MF_IP_PROTO, IP_PROTO_UDP, IP_PROTO_UDP},
+    {MF_UDP_DST, MF_IP_PROTO, IP_PROTO_UDP, IP_PROTO_UDP},
+    {MF_ARP_OP, MF_ETH_TYPE, ETH_TYPE_ARP, ETH_TYPE_ARP},
+    {MF_ARP_SPA, MF_ETH_TYPE, ETH_TYPE_ARP, ETH_TYPE_ARP},
+    {MF_ARP_TPA, MF_ETH_TYPE, ETH_TYPE_ARP, ETH_TYPE_ARP},
+    {MF_ARP_SHA, MF_ETH_TYPE, ETH_TYPE_ARP, ETH_TYPE_ARP},
+    {MF_ARP_THA, MF_ETH_TYPE, ETH_TYPE_ARP, ETH_TYPE_ARP},
 };
 
 static bool

@@ -430,9 +430,4 @@ bool recon_owner_filter(struct reconciler *, struct netmodel *, struct statusfol
  * pending snapshots and samples the VMs' counters. */
 void recon_lifecycle_pass(struct reconciler *, const struct netmodel *);
 
-/* A MAC address (low 48 bits) from and to its 6 wire bytes
- * (recon_packetin.c). */
-uint64_t recon_get_mac(const uint8_t *p);
-void recon_put_mac(uint8_t *p, uint64_t mac);
-
 #endif

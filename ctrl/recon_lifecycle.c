@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/packet.h"
 #include "core/vlog.h"
 #include "core/vmcount.h"
 #include "ctrl/ovsdb.h"
@@ -98,10 +99,7 @@ field_value(enum mf f, uint64_t v)
 {
     char buf[32];
     if (ofmatch_field_len(f) == 6) {
-        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x",
-                 (unsigned) (v >> 40 & 255), (unsigned) (v >> 32 & 255),
-                 (unsigned) (v >> 24 & 255), (unsigned) (v >> 16 & 255),
-                 (unsigned) (v >> 8 & 255), (unsigned) (v & 255));
+        packet_format_mac(v, buf);
         return json_string(buf);
     }
     if (f == MF_IPV4_SRC || f == MF_IPV4_DST || f == MF_ARP_SPA || f == MF_ARP_TPA) {
@@ -654,10 +652,7 @@ capture(struct reconciler *r, struct recon_life *l, const struct netmodel *m,
                                      "offsets", offsets_json(c))
                          : json_null();
     char mac[20], ip[16];
-    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x",
-             (unsigned) (vm->mac >> 40 & 255), (unsigned) (vm->mac >> 32 & 255),
-             (unsigned) (vm->mac >> 24 & 255), (unsigned) (vm->mac >> 16 & 255),
-             (unsigned) (vm->mac >> 8 & 255), (unsigned) (vm->mac & 255));
+    packet_format_mac(vm->mac, mac);
     ip_text(vm->ip, ip);
     char cookie_s[24];
     snprintf(cookie_s, sizeof cookie_s, "0x%016" PRIx64, cookie);

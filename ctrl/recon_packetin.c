@@ -13,14 +13,13 @@
 #include <urcu/urcu-bp.h>
 
 #include "core/certname.h"
+#include "core/packet.h"
 #include "core/reactive.h"
 #include "core/vlog.h"
 #include "ctrl/ofmsg.h"
 #include "ctrl/recon_internal.h"
 #include "ctrl/recon_migration.h"
 #include "ctrl/recon_tenant_ctl.h"
-
-#define LLDP_MAC 0x0180c200000eull
 
 /* Records (why non-NULL) or forgets the refusal of 'dpid'. */
 static void
@@ -173,24 +172,6 @@ cb_switch_down(void *aux, uint64_t dpid)
     recon_wake(r);
 }
 
-void
-recon_put_mac(uint8_t *p, uint64_t mac)
-{
-    for (int i = 0; i < 6; i++) {
-        p[i] = (uint8_t) (mac >> (40 - 8 * i));
-    }
-}
-
-uint64_t
-recon_get_mac(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 static uint32_t
 get_u32(const uint8_t *p)
 {
@@ -250,10 +231,10 @@ handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
         return;
     }
     const uint8_t *a = p + l2;
-    if (a[6] != 0 || a[7] != 1) {                   /* not a request */
+    if (a[6] != 0 || a[7] != ARP_OP_REQUEST) {
         return;
     }
-    uint64_t sha = recon_get_mac(a + 8);
+    uint64_t sha = packet_get_mac(a + 8);
     uint32_t spa = get_u32(a + 14), tpa = get_u32(a + 24);
     int s = migrating_vm(m, h, cookie, sha);
     for (const int *v = m->vms_on_host[h]; s < 0 && *v >= 0; v++) {
@@ -281,15 +262,15 @@ handle_arp(struct reconciler *r, const struct netmodel *m, int h, uint64_t dpid,
     }
     uint8_t reply[64] = {0};
     memcpy(reply, p, l2);                           /* keeps a VLAN tag */
-    recon_put_mac(reply, sha);
-    recon_put_mac(reply + 6, m->vms[d].mac);
+    packet_put_mac(reply, sha);
+    packet_put_mac(reply + 6, m->vms[d].mac);
     uint8_t *ra = reply + l2;
     memcpy(ra, a, 6);                               /* htype, ptype, hlen, plen */
     ra[6] = 0;
-    ra[7] = 2;
-    recon_put_mac(ra + 8, m->vms[d].mac);
+    ra[7] = ARP_OP_REPLY;
+    packet_put_mac(ra + 8, m->vms[d].mac);
     put_u32(ra + 14, m->vms[d].ip);
-    recon_put_mac(ra + 18, sha);
+    packet_put_mac(ra + 18, sha);
     put_u32(ra + 24, spa);
     size_t n = l2 + 28 < 60 ? 60 : l2 + 28;
     recon_packet_out(r, dpid, in_port, reply, n);
@@ -309,10 +290,10 @@ recon_lldp_build(uint8_t *f, size_t cap, uint64_t dpid, uint32_t port)
     if (cap < 14 + 2 + 1 + (size_t) nc + 2 + 1 + (size_t) np + 4 + 2) {
         return 0;
     }
-    recon_put_mac(f, LLDP_MAC);
-    recon_put_mac(f + 6, 0x5a0000000000ull | (dpid & 0xffffffffffull));
-    f[12] = 0x88;
-    f[13] = 0xcc;
+    packet_put_mac(f, ETH_MAC_LLDP);
+    packet_put_mac(f + 6, 0x5a0000000000ull | (dpid & 0xffffffffffull));
+    f[12] = ETH_TYPE_LLDP >> 8;
+    f[13] = ETH_TYPE_LLDP & 0xff;
     n = 14;
     f[n++] = 1 << 1;                                /* chassis id, len */
     f[n++] = (uint8_t) (nc + 1);
@@ -502,7 +483,7 @@ handle_reactive(struct reconciler *r, uint64_t dpid, uint32_t in_port,
         host = s->m.hosts[h].o.name;
         const char *src = res.src_vm >= 0 ? s->m.vms[res.src_vm].o.name : "?";
         const char *dst = res.dst_vm >= 0 ? s->m.vms[res.dst_vm].o.name
-                          : pkt.eth_dst & 0x010000000000ull ? "broadcast" : "?";
+                          : pkt.eth_dst & ETH_MAC_GROUP_BIT ? "broadcast" : "?";
         if (res.verdict == REACTIVE_FORWARD) {
             VLOG_DBG(RECON_MOD, "reactive: host %s: %s -> %s forwarded (%zu actions)", host,
                      src, dst, res.n_acts);
@@ -543,12 +524,12 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     const uint8_t *p = pi->data;
     size_t l2 = 12;
     uint16_t type = (uint16_t) (p[12] << 8 | p[13]);
-    if (type == 0x8100 && pi->len >= 18) {
+    if (type == ETH_TYPE_VLAN && pi->len >= 18) {
         l2 = 16;
         type = (uint16_t) (p[16] << 8 | p[17]);
     }
     l2 += 2;
-    if (type == 0x88cc) {
+    if (type == ETH_TYPE_LLDP) {
         handle_lldp(r, dpid, (uint32_t) in_port, p, pi->len);
         return;
     }
@@ -559,7 +540,7 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (recon_tenant_ctl_packet_in(r, dpid, pi)) {
         return;                     /* a frame for its tenant's controller */
     }
-    if (type != 0x0806 && type != 0x8035) {
+    if (type != ETH_TYPE_ARP && type != ETH_TYPE_RARP) {
         return;
     }
     urcu_bp_read_lock();
@@ -569,11 +550,11 @@ cb_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
         /* A migrating VM's ARP or RARP at its target while both places
          * receive its traffic: its first frames there (activation). */
         int v = h >= 0 && pi->table_id == NM_T_CLASSIFY
-                ? migrating_vm(&s->m, h, pi->cookie, recon_get_mac(p + 6)) : -1;
+                ? migrating_vm(&s->m, h, pi->cookie, packet_get_mac(p + 6)) : -1;
         if (v >= 0 && s->m.vms[v].mig == NM_MIG_DUAL) {
             recon_mig_first_frame(r, s->m.vms[v].o.id);
         }
-        if (h >= 0 && type == 0x0806) {
+        if (h >= 0 && type == ETH_TYPE_ARP) {
             handle_arp(r, &s->m, h, dpid, (uint32_t) in_port, pi->cookie, p,
                        pi->len, l2);
         }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <urcu/urcu-bp.h>
 
+#include "core/packet.h"
 #include "ctrl/recon_internal.h"
 #include "ctrl/vtranslate.h"
 
@@ -80,7 +81,7 @@ recon_tenant_ctl_packet_in(struct reconciler *r, uint64_t dpid,
     } else if (t && s) {
         const struct netmodel *m = &s->m;
         int h = netmodel_host_by_dpid(m, dpid);
-        uint64_t src = recon_get_mac(pi->data + 6);
+        uint64_t src = packet_get_mac(pi->data + 6);
         int v = h >= 0 ? vm_of_frame(m, h, pi->cookie, src) : -1;
         if (v >= 0 && m->switches[m->vms[v].sw].tenant_ctl) {
             t->frame(t->aux, m->vms[v].o.id, pi->data, pi->len);
@@ -224,9 +225,9 @@ reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
     if (len < 14) {
         return 0;
     }
-    uint64_t dst = recon_get_mac(frame);
-    bool arp_request = len >= 42 && frame[12] == 0x08 && frame[13] == 0x06
-                       && frame[20] == 0 && frame[21] == 1;
+    uint64_t dst = packet_get_mac(frame);
+    bool arp_request = len >= 42 && (frame[12] << 8 | frame[13]) == ETH_TYPE_ARP
+                       && frame[20] == 0 && frame[21] == ARP_OP_REQUEST;
     uint32_t tpa = arp_request ? (uint32_t) frame[38] << 24 | (uint32_t) frame[39] << 16
                                  | (uint32_t) frame[40] << 8 | frame[41] : 0;
     char (*ids)[40] = NULL;
@@ -257,10 +258,10 @@ reconciler_vswitch_to_platform(struct reconciler *r, const char *vswitch_id,
                 uint8_t *p = reply;
                 memset(p, 0, 64);
                 memcpy(p, frame + 6, 6);    /* to the asker */
-                recon_put_mac(p + 6, vm->mac);
+                packet_put_mac(p + 6, vm->mac);
                 memcpy(p + 12, frame + 12, 8);  /* ethertype, htype .. plen */
-                p[21] = 2;
-                recon_put_mac(p + 22, vm->mac);
+                p[21] = ARP_OP_REPLY;
+                packet_put_mac(p + 22, vm->mac);
                 memcpy(p + 28, frame + 38, 4);  /* spa = the asked address */
                 memcpy(p + 32, frame + 22, 10); /* tha, tpa = the asker's */
                 *reply_len = 60;

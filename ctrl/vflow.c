@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/packet.h"
 #define OXM_CLASS_BASIC 0x8000
 #define OXM_FIELD_IN_PHY_PORT 1
 
@@ -362,7 +363,7 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
     ofmatch_set(key, MF_ETH_SRC, be_bytes(pkt + 6, 6));
     size_t off = 12;
     uint16_t type = (uint16_t) be_bytes(pkt + off, 2);
-    if (type == 0x8100 && len >= 18) {
+    if (type == ETH_TYPE_VLAN && len >= 18) {
         ofmatch_set(key, MF_VLAN_VID, OFPVID_PRESENT | (be_bytes(pkt + 14, 2) & 0xfff));
         key_opaque(key, 7, pkt[14] >> 5, 1);                        /* vlan_pcp */
         off = 16;
@@ -373,13 +374,13 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
     ofmatch_set(key, MF_ETH_TYPE, type);
     const uint8_t *l3 = pkt + off + 2;
     size_t l3len = len - off - 2;
-    if (type == 0x0806 && l3len >= 28) {
+    if (type == ETH_TYPE_ARP && l3len >= 28) {
         ofmatch_set(key, MF_ARP_OP, be_bytes(l3 + 6, 2));
         ofmatch_set(key, MF_ARP_SHA, be_bytes(l3 + 8, 6));
         ofmatch_set(key, MF_ARP_SPA, be_bytes(l3 + 14, 4));
         ofmatch_set(key, MF_ARP_THA, be_bytes(l3 + 18, 6));
         ofmatch_set(key, MF_ARP_TPA, be_bytes(l3 + 24, 4));
-    } else if (type == 0x0800 && l3len >= 20 && (l3[0] >> 4) == 4) {
+    } else if (type == ETH_TYPE_IP && l3len >= 20 && (l3[0] >> 4) == 4) {
         size_t ihl = (size_t) (l3[0] & 0xf) * 4;
         uint8_t proto = l3[9];
         ofmatch_set(key, MF_IP_PROTO, proto);
@@ -390,13 +391,13 @@ vflow_packet_key(const uint8_t *pkt, size_t len, uint32_t in_port, struct ofmatc
         bool first_fragment = (be_bytes(l3 + 6, 2) & 0x1fff) == 0;
         if (ihl >= 20 && l3len >= ihl + 4 && first_fragment) {
             uint64_t sport = be_bytes(l3 + ihl, 2), dport = be_bytes(l3 + ihl + 2, 2);
-            if (proto == 6) {
+            if (proto == IP_PROTO_TCP) {
                 ofmatch_set(key, MF_TCP_SRC, sport);
                 ofmatch_set(key, MF_TCP_DST, dport);
-            } else if (proto == 17) {
+            } else if (proto == IP_PROTO_UDP) {
                 ofmatch_set(key, MF_UDP_SRC, sport);
                 ofmatch_set(key, MF_UDP_DST, dport);
-            } else if (proto == 1) {
+            } else if (proto == IP_PROTO_ICMP) {
                 key_opaque(key, 19, l3[ihl], 1);                    /* icmpv4_type */
                 key_opaque(key, 20, l3[ihl + 1], 1);                /* icmpv4_code */
             }

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/packet.h"
 #include "core/vlog.h"
 #include "ctrl/stream.h"
 #include "ctrl/vflow.h"
@@ -1398,20 +1399,6 @@ vsa_switch_free(struct vsa_switch *s)
     free(s);
 }
 
-static bool
-vsa_parse_mac(const char *text, uint8_t mac[6])
-{
-    unsigned int b[6];
-    if (!text || sscanf(text, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-                        &b[5]) != 6) {
-        return false;
-    }
-    for (int i = 0; i < 6; i++) {
-        mac[i] = (uint8_t) b[i];
-    }
-    return true;
-}
-
 /* Replaces the ports of 's' by those of 'jports', announcing the changes. */
 static void
 vsa_set_ports(struct vsa_switch *s, json_t *jports)
@@ -1434,7 +1421,7 @@ vsa_set_ports(struct vsa_switch *s, json_t *jports)
                  json_string_value(json_object_get(j, "object_id")) ?: "");
         vflow_port_name(json_string_value(json_object_get(j, "name")) ?: "", p->link,
                         p->port_no, p->name);
-        if (!vsa_parse_mac(json_string_value(json_object_get(j, "mac")), p->mac)) {
+        if (!packet_parse_mac(json_string_value(json_object_get(j, "mac")), p->mac)) {
             /* A link port: a locally administered address of its own. */
             uint8_t mac[6] = {0x02, 0x5b, (uint8_t) (s->tag >> 8), (uint8_t) s->tag,
                               (uint8_t) (p->port_no >> 8), (uint8_t) p->port_no};

@@ -143,3 +143,5 @@ UNIT_TESTS += test_xidsnap
 UNIT_TESTS += test_vtranslate
 # The union-find (core/uf.c).
 UNIT_TESTS += test_uf
+# Packet numbers and MAC forms (core/packet.c).
+UNIT_TESTS += test_packet
