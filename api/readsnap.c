@@ -122,17 +122,12 @@ readsnap_note_write(struct readsnap *rs)
     }
 }
 
-/* Reads notifications libpq holds; counts a change when there was any. */
+/* Counts a change when the connection held notifications (libpq queues
+ * those that arrive during a query: db_conn_notifies). */
 static void
 absorb(struct readsnap *rs)
 {
-    bool any = false;
-    PGnotify *n;
-    while (rs->conn->pg && (n = PQnotifies(rs->conn->pg))) {
-        any = true;
-        PQfreemem(n);
-    }
-    if (any) {
+    if (db_conn_notifies(rs->conn, false) > 0) {
         atomic_fetch_add(&rs->changes, 1);
     }
 }
@@ -203,7 +198,7 @@ refresher(void *arg)
         }
         struct pollfd fds[2] = {
             {.fd = rs->wake_fd, .events = POLLIN},
-            {.fd = PQsocket(rs->conn->pg), .events = POLLIN},
+            {.fd = db_conn_socket(rs->conn), .events = POLLIN},
         };
         if (poll(fds, 2, WAIT_MS) < 0) {
             continue;
@@ -215,14 +210,17 @@ refresher(void *arg)
             }
         }
         if (fds[1].revents) {
-            if (PQconsumeInput(rs->conn->pg) != 1) {
+            int n = db_conn_notifies(rs->conn, true);
+            if (n < 0) {
                 /* Notifications may be lost from here on: the snapshot
                  * answers nothing until one read after the reconnection. */
                 atomic_fetch_add(&rs->changes, 1);
                 up = false;
                 continue;
             }
-            absorb(rs);
+            if (n > 0) {
+                atomic_fetch_add(&rs->changes, 1);
+            }
         }
     }
     return NULL;

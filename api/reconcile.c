@@ -30,12 +30,7 @@ struct sky_reconcile {
 static void
 absorb_notifies(struct sky_reconcile *s)
 {
-    bool any = false;
-    PGnotify *n;
-    while (s->conn->pg && (n = PQnotifies(s->conn->pg))) {
-        any = true;
-        PQfreemem(n);
-    }
+    bool any = db_conn_notifies(s->conn, false) > 0;
     if (any) {
         struct reconciler *r = atomic_load(&s->kick);
         if (r) {
@@ -52,10 +47,6 @@ static bool
 ready(struct sky_reconcile *s)
 {
     if (!db_conn_ensure(s->conn)) {
-        s->listening = false;
-        return false;
-    }
-    if (PQstatus(s->conn->pg) != CONNECTION_OK) {
         s->listening = false;
         return false;
     }
@@ -281,14 +272,14 @@ static int
 store_fd(void *aux)
 {
     struct sky_reconcile *s = aux;
-    return s->listening && s->conn->pg ? PQsocket(s->conn->pg) : -1;
+    return s->listening ? db_conn_socket(s->conn) : -1;
 }
 
 static bool
 store_drain(void *aux)
 {
     struct sky_reconcile *s = aux;
-    return state_drain(s->conn);
+    return db_conn_notifies(s->conn, true) > 0;
 }
 
 struct sky_reconcile *

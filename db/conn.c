@@ -116,6 +116,27 @@ db_conn_ensure(struct db_conn *c)
     return conn_setup(c);
 }
 
+int
+db_conn_notifies(struct db_conn *c, bool read_socket)
+{
+    if (!c->pg || (read_socket && PQconsumeInput(c->pg) != 1)) {
+        return -1;
+    }
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(c->pg))) {
+        n++;
+        PQfreemem(note);
+    }
+    return n;
+}
+
+int
+db_conn_socket(const struct db_conn *c)
+{
+    return c->pg ? PQsocket(c->pg) : -1;
+}
+
 /* Classifies a failed result.  A lost connection is reset (forgetting its
  * prepared statements) and reported as retryable. */
 static enum db_qs

@@ -95,6 +95,21 @@ bool db_conn_ensure(struct db_conn *);
  * 'actor' is not of the allowed form. */
 bool db_conn_set_actor(struct db_conn *, const char *actor);
 
+/* Notifications (LISTEN/NOTIFY).  A connection that LISTENs learns of a
+ * NOTIFY two ways: the socket becomes readable while it is idle, or libpq
+ * reads the notification while a query of its own runs and keeps it in a
+ * queue, and then the socket does not become readable for it again.  So a
+ * listener drains after every query it runs, not only when its poll says
+ * the socket is readable.  db_conn_notifies is that drain, the only one:
+ * with 'read_socket' (the poll said readable) it first reads what the
+ * socket holds, then consumes every queued notification.  It returns how
+ * many it consumed (channels and payloads are dropped: a notification only
+ * says "read again"), or -1 when reading the socket failed or there is no
+ * connection (notifications may have been lost since).
+ * db_conn_socket: the socket to poll for them, -1 when there is none. */
+int db_conn_notifies(struct db_conn *, bool read_socket);
+int db_conn_socket(const struct db_conn *);
+
 /* Runs 'stmt' with 'params' (stmt->nparams text values, NULL = SQL NULL).
  * On DB_QS_ONE/DB_QS_NONE, *res (if 'res' is non-NULL) receives the result,
  * owned by the caller (PQclear); otherwise *res is NULL. */

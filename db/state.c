@@ -438,18 +438,3 @@ state_listen(struct db_conn *c)
 {
     return db_exec_sql(c, "LISTEN skyvisor_desired") >= 0;
 }
-
-bool
-state_drain(struct db_conn *c)
-{
-    bool any = false;
-    if (!c->pg || PQconsumeInput(c->pg) != 1) {
-        return false;
-    }
-    PGnotify *n;
-    while ((n = PQnotifies(c->pg))) {
-        any = true;
-        PQfreemem(n);
-    }
-    return any;
-}

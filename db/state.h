@@ -8,8 +8,8 @@
  * observed_generation, so it never wakes the reconciler up (the NOTIFY
  * trigger ignores updates that keep the generation).
  *
- * state_listen() issues LISTEN skyvisor_desired on a dedicated connection;
- * state_drain() consumes what arrived on it (true if any notification).
+ * state_listen() issues LISTEN skyvisor_desired on a dedicated connection
+ * (db_conn_notifies() drains what arrives on it).
  * Ownership: the connection stays the caller's; the model is filled into
  * the caller's netmodel (netmodel_free). */
 #ifndef SKYVISOR_DB_STATE_H
@@ -38,7 +38,5 @@ enum db_qs state_write_status(struct db_conn *, const struct nm_status *,
                               size_t n);
 
 bool state_listen(struct db_conn *);
-/* Reads input on the connection; true if a notification arrived. */
-bool state_drain(struct db_conn *);
 
 #endif
