@@ -2,7 +2,7 @@
 API_SRCS += api/http.c api/http_conn.c api/tls.c api/router.c api/problem.c api/auth.c api/metrics.c \
             api/crud.c api/health.c api/clouds.c api/cloudlinks.c api/hosts.c \
             api/tenants.c api/networks.c api/switches.c api/links.c api/vms.c \
-            api/web.c api/reconcile.c api/topology.c api/tokens.c api/audit.c api/batch.c \
+            api/web.c api/topology.c api/tokens.c api/audit.c api/batch.c \
             $(BUILD)/gen/openapi.c $(BUILD)/gen/web.c
 # A VM's lifecycle: snapshots, stop and start, counters, live migrations.
 API_SRCS += api/vm_lifecycle.c api/snapshots.c api/vm_migrations.c

@@ -28,7 +28,7 @@
 #include "api/lease_keeper.h"
 #include "api/lifecycle_store.h"
 #include "api/readsnap.h"
-#include "api/reconcile.h"
+#include "db/recon_db.h"
 #include "api/vswitch_store.h"
 #include "ctrl/stream.h"
 
@@ -501,7 +501,7 @@ main(int argc, char **argv)
     }
     struct db_pool *pool = NULL;
     struct api_server *http = NULL;
-    struct sky_reconcile *recon = NULL;
+    struct recon_db *recon = NULL;
     struct lifecycle_store *life = NULL;
     struct lease_keeper *keeper = NULL;
     struct vswitch_store *agent = NULL;
@@ -549,11 +549,11 @@ main(int argc, char **argv)
             owner.aux = keeper;
             ro.owner = &owner;
         }
-        recon = sky_reconcile_start(conninfo, &ro);
+        recon = recon_db_start(conninfo, &ro);
         if (!recon) {
             goto out;
         }
-        config.recon = sky_reconcile_get(recon);
+        config.recon = recon_db_reconciler(recon);
         atomic_store(&grants_reader, config.recon);
         life = lifecycle_store_start(conninfo, config.recon, opt.drain_ms);
         if (!life) {
@@ -595,7 +595,7 @@ out:
     readsnap_stop(readsnap);
     vswitch_store_stop(agent);
     atomic_store(&grants_reader, NULL);
-    sky_reconcile_stop(recon);
+    recon_db_stop(recon);
     lifecycle_store_stop(life);
     lease_keeper_stop(keeper);      /* after the writers stopped */
     db_pool_destroy(pool);

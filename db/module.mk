@@ -19,3 +19,5 @@ DB_SRCS += db/instances.c
 DB_SRCS += db/bandwidth.c
 # Tenant controllers: virtual ports and flows (migrations/009).
 DB_SRCS += db/tenant_ctl.c
+# The reconciler's store on PostgreSQL (ctrl/reconciler.h's recon_store).
+DB_SRCS += db/recon_db.c

@@ -1,5 +1,5 @@
-/* reconcile.c: the reconciler's store on PostgreSQL (see reconcile.h). */
-#include "api/reconcile.h"
+/* recon_db.c: the reconciler's store on PostgreSQL (see recon_db.h). */
+#include "db/recon_db.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -11,7 +11,7 @@
 #include "db/db.h"
 #include "db/state.h"
 
-struct sky_reconcile {
+struct recon_db {
     struct db_conn *conn;
     bool listening;
     struct reconciler *recon;
@@ -28,7 +28,7 @@ struct sky_reconcile {
  * every query on the listening connection; asks for a pass with a fresh
  * load when anything was absorbed. */
 static void
-absorb_notifies(struct sky_reconcile *s)
+absorb_notifies(struct recon_db *s)
 {
     bool any = db_conn_notifies(s->conn, false) > 0;
     if (any) {
@@ -44,7 +44,7 @@ absorb_notifies(struct sky_reconcile *s)
 /* Makes sure the connection is up and LISTENing; false if the database
  * is unreachable. */
 static bool
-ready(struct sky_reconcile *s)
+ready(struct recon_db *s)
 {
     if (!db_conn_ensure(s->conn)) {
         s->listening = false;
@@ -59,7 +59,7 @@ ready(struct sky_reconcile *s)
 /* Reads the change log from the watermark into 'b'; false if the database
  * is unreachable or failed (the watermark is kept). */
 static bool
-read_log(struct sky_reconcile *s, struct changelog_batch *b)
+read_log(struct recon_db *s, struct changelog_batch *b)
 {
     if (!ready(s)) {
         return false;
@@ -73,7 +73,7 @@ read_log(struct sky_reconcile *s, struct changelog_batch *b)
 }
 
 static void
-advance(struct sky_reconcile *s, struct changelog_batch *b)
+advance(struct recon_db *s, struct changelog_batch *b)
 {
     free(s->watermark);
     s->watermark = b->watermark;
@@ -83,7 +83,7 @@ advance(struct sky_reconcile *s, struct changelog_batch *b)
 static int
 store_load(void *aux, struct netmodel *m)
 {
-    struct sky_reconcile *s = aux;
+    struct recon_db *s = aux;
     /* The watermark first: what commits after it is read by the next
      * changes(), and the load below sees at least what it saw. */
     struct changelog_batch b;
@@ -181,7 +181,7 @@ classify(const struct changelog_batch *b, struct recon_changes *out,
  * that are gone.  0, EAGAIN or ENOMEM; out->reload when a VM names what
  * 'cur' lacks. */
 static int
-read_vms(struct sky_reconcile *s, const struct netmodel *cur, char (*ids)[40], size_t n,
+read_vms(struct recon_db *s, const struct netmodel *cur, char (*ids)[40], size_t n,
          struct recon_changes *out)
 {
     const char **p = malloc((n ? n : 1) * sizeof *p);
@@ -223,7 +223,7 @@ read_vms(struct sky_reconcile *s, const struct netmodel *cur, char (*ids)[40], s
 static int
 store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
 {
-    struct sky_reconcile *s = aux;
+    struct recon_db *s = aux;
     struct changelog_batch b;
     if (!read_log(s, &b)) {
         return EAGAIN;
@@ -258,7 +258,7 @@ store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
 static int
 store_write(void *aux, const struct nm_status *st, size_t n)
 {
-    struct sky_reconcile *s = aux;
+    struct recon_db *s = aux;
     int rc = 0;
     if (state_write_status(s->conn, st, n) < 0) {
         vlog(VLOG_WARN, "reconciler", "writing statuses: %s", s->conn->err.message);
@@ -271,21 +271,21 @@ store_write(void *aux, const struct nm_status *st, size_t n)
 static int
 store_fd(void *aux)
 {
-    struct sky_reconcile *s = aux;
+    struct recon_db *s = aux;
     return s->listening ? db_conn_socket(s->conn) : -1;
 }
 
 static bool
 store_drain(void *aux)
 {
-    struct sky_reconcile *s = aux;
+    struct recon_db *s = aux;
     return db_conn_notifies(s->conn, true) > 0;
 }
 
-struct sky_reconcile *
-sky_reconcile_start(const char *conninfo, const struct recon_options *opt)
+struct recon_db *
+recon_db_start(const char *conninfo, const struct recon_options *opt)
 {
-    struct sky_reconcile *s = calloc(1, sizeof *s);
+    struct recon_db *s = calloc(1, sizeof *s);
     if (!s) {
         return NULL;
     }
@@ -313,7 +313,7 @@ sky_reconcile_start(const char *conninfo, const struct recon_options *opt)
 }
 
 void
-sky_reconcile_stop(struct sky_reconcile *s)
+recon_db_stop(struct recon_db *s)
 {
     if (s) {
         reconciler_destroy(s->recon);
@@ -324,7 +324,7 @@ sky_reconcile_stop(struct sky_reconcile *s)
 }
 
 struct reconciler *
-sky_reconcile_get(struct sky_reconcile *s)
+recon_db_reconciler(struct recon_db *s)
 {
     return s ? s->recon : NULL;
 }

@@ -1,4 +1,5 @@
-/* reconcile.h: skyvisord's reconciler, fed by PostgreSQL.
+/* recon_db.h: skyvisord's reconciler, fed by PostgreSQL: the database
+ * side of ctrl/reconciler.h's struct recon_store.
  *
  * Glues ctrl/reconciler.h to db/state.h and db/changelog.h: a dedicated
  * database connection (not one of the HTTP pool's) that LISTENs for
@@ -8,19 +9,18 @@
  * reconnects and LISTENs again, and the log, read in commit order, still
  * holds what the lost notifications announced (a reader behind the log's
  * horizon reloads everything). */
-#ifndef SKYVISOR_API_RECONCILE_H
-#define SKYVISOR_API_RECONCILE_H
+#ifndef SKYVISOR_DB_RECON_DB_H
+#define SKYVISOR_DB_RECON_DB_H
 
 #include "ctrl/reconciler.h"
 
-struct sky_reconcile;
+struct recon_db;
 
 /* Connects to 'conninfo' and starts the reconciler.  NULL on failure
- * (logged).  Caller owns the result (sky_reconcile_stop). */
-struct sky_reconcile *sky_reconcile_start(const char *conninfo,
-                                          const struct recon_options *);
-void sky_reconcile_stop(struct sky_reconcile *);
+ * (logged).  Caller owns the result (recon_db_stop). */
+struct recon_db *recon_db_start(const char *conninfo, const struct recon_options *);
+void recon_db_stop(struct recon_db *);
 /* The running reconciler (borrowed), for the topology endpoints. */
-struct reconciler *sky_reconcile_get(struct sky_reconcile *);
+struct reconciler *recon_db_reconciler(struct recon_db *);
 
 #endif
