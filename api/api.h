@@ -80,7 +80,7 @@ struct api_config {
     const char *openapi_json;   /* the embedded document */
     struct reconciler *recon;   /* NULL with --no-reconciler */
     enum tunnels_layout layout; /* --tunnels */
-    struct lease_keeper *keeper; /* this instance's leases (api/lease_keeper.h) */
+    struct lease_keeper *keeper; /* this instance's leases (db/lease_keeper.h) */
     const struct vswitch_agent *tenant_ctl; /* the tenants' controllers' switches
                                              * (ctrl/vswitch_agent.h), or NULL */
     struct readsnap *readsnap;  /* GETs of clouds, hosts and tenants from

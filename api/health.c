@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/lease_keeper.h"
+#include "db/lease_keeper.h"
 #include "db/db.h"
 #include "db/store.h"
 

@@ -3,13 +3,13 @@
  * lease with its epoch and expiry (db/instances.h builds both by the
  * database's clock), and "self": the answering instance's own view from
  * its lease keeper, by its own monotonic clock, which is what decides
- * whether it writes (api/lease_keeper.h). */
+ * whether it writes (db/lease_keeper.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/crud.h"
-#include "api/lease_keeper.h"
+#include "db/lease_keeper.h"
 #include "ctrl/loop.h"
 #include "db/instances.h"
 

@@ -13,7 +13,7 @@
 
 #include "api/api.h"
 #include "api/readsnap.h"
-#include "api/lease_keeper.h"
+#include "db/lease_keeper.h"
 #include "ctrl/reconciler.h"
 #include "ctrl/vswitch_agent.h"
 #include "db/db.h"
@@ -101,7 +101,7 @@ route_label(unsigned int r)
     return r < router_n_routes ? router_routes[r].pattern : "(none)";
 }
 
-/* This instance's leases (api/lease_keeper.h). */
+/* This instance's leases (db/lease_keeper.h). */
 static void
 render_leases(struct out *o, struct lease_keeper *keeper)
 {

@@ -6,8 +6,6 @@ API_SRCS += api/http.c api/http_conn.c api/tls.c api/router.c api/problem.c api/
             $(BUILD)/gen/openapi.c $(BUILD)/gen/web.c
 # A VM's lifecycle: snapshots, stop and start, counters, live migrations.
 API_SRCS += api/vm_lifecycle.c api/snapshots.c api/vm_migrations.c
-# ...and the reconciler's side of them on PostgreSQL.
-API_SRCS += api/lifecycle_store.c
 
 $(BUILD)/gen/openapi.c: openapi/openapi.json tools/embed
 	@mkdir -p $(dir $@)
@@ -19,10 +17,7 @@ WEB_FILES := $(sort $(shell find web -type f -not -path 'web/tests/*' \
 $(BUILD)/gen/web.c: $(WEB_FILES) tools/embed api/module.mk
 	@mkdir -p $(dir $@)
 	tools/embed api_web $(WEB_FILES) > $@
-# Several instances: this one's registration and cloud leases (its own
-# thread) and GET /v1/instances.
-API_SRCS += api/lease_keeper.c api/instances.c
+# Several instances: GET /v1/instances (db/lease_keeper.h keeps the leases).
+API_SRCS += api/instances.c
 # GETs of clouds, hosts and tenants from memory (api/readsnap.h).
 API_SRCS += api/readsnap.c
-# The tenant-controller agent on PostgreSQL.
-API_SRCS += api/vswitch_store.c

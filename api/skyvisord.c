@@ -2,7 +2,7 @@
  *
  * Start-up: flags -> admin token -> database (the --db URL, or the embedded
  * cluster under --data-dir) -> migrations -> connection pool -> HTTP server
- * -> this instance's registration and lease keeper (api/lease_keeper.h)
+ * -> this instance's registration and lease keeper (db/lease_keeper.h)
  * -> (with --openflow-listen) the embedded OpenFlow controller's listener,
  * which completes the handshake with the bridges that connect to it; what
  * it programs into them is the reconciler's business.
@@ -20,17 +20,17 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/readsnap.h"
 #include "core/embed.h"
 #include "core/vlog.h"
+#include "ctrl/stream.h"
 #include "db/db.h"
 #include "db/embedded.h"
+#include "db/lease_keeper.h"
+#include "db/lifecycle_store.h"
 #include "db/migrate.h"
-#include "api/lease_keeper.h"
-#include "api/lifecycle_store.h"
-#include "api/readsnap.h"
 #include "db/recon_db.h"
-#include "api/vswitch_store.h"
-#include "ctrl/stream.h"
+#include "db/vswitch_store.h"
 
 #define SKYVISOR_VERSION "0.1.0"
 

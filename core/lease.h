@@ -1,6 +1,6 @@
 /* lease.h: which cloud leases an instance acquires, renews or lets go
  * (pure logic; migrations/007_instances_leases.sql describes the leases,
- * api/lease_keeper.c runs this every heartbeat).
+ * db/lease_keeper.c runs this every heartbeat).
  *
  * Every heartbeat the keeper reads a view of the database (every instance
  * with its heartbeat age and healthy run, every cloud with its lease and

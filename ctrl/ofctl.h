@@ -34,7 +34,7 @@
  * the switch from applying the others: OpenFlow has no transactions.
  *
  * Fencing: with several controllers on one switch, only the owner of its
- * cloud may write (api/lease_keeper.h says who, with which epoch, until
+ * cloud may write (db/lease_keeper.h says who, with which epoch, until
  * when).  ofctl_set_role(dpid, MASTER, epoch, deadline) makes every
  * connection to that switch ask for the role with generation_id = epoch
  * at once and after every reconnect, before anything else is sent and

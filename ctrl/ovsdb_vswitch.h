@@ -94,7 +94,7 @@ int ovsdb_vswitch_iface_status(const struct ovsdb_replica *,
                                const char *name, long long *ofport,
                                const char **errorp);
 
-/* Fencing (several instances, one owner per cloud: api/lease_keeper.h).
+/* Fencing (several instances, one owner per cloud: db/lease_keeper.h).
  * The owner's epoch lives in external_ids:skyvisor-epoch of the
  * Open_vSwitch row.  A new owner raises it once per host after acquiring
  * its lease (ovsdb_vswitch_raise_epoch: only ever upwards, guarded by a

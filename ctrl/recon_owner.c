@@ -1,6 +1,6 @@
 /* recon_owner.c: the reconciler with several instances on one database:
  * it writes only the switches of the clouds this instance owns
- * (recon_options.owner, api/lease_keeper.h), fenced by the owner's epoch,
+ * (recon_options.owner, db/lease_keeper.h), fenced by the owner's epoch,
  * and writes only the statuses it is the one writer of.  Without
  * recon_options.owner every function here leaves the pass as it was: this
  * instance owns every switch and writes every status.

@@ -143,7 +143,7 @@ struct recon_store {
     bool (*drain)(void *aux);
 };
 
-/* Several instances on one database (api/lease_keeper.h; ctrl/recon_owner.c
+/* Several instances on one database (db/lease_keeper.h; ctrl/recon_owner.c
  * says what the reconciler does with it).  Called on the reconciler thread
  * and the controller's loop thread; must not block. */
 struct recon_owner_ops {

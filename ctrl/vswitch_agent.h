@@ -70,7 +70,7 @@
  * Every refusal is counted (vswitch_agent_stats, /metrics).
  *
  * Storage: the agent reaches PostgreSQL only through the store it is given
- * (struct vswitch_agent_store; api/vswitch_store.c glues it to
+ * (struct vswitch_agent_store; db/vswitch_store.c glues it to
  * db/tenant_ctl.h), called on the agent's thread only.
  *
  * Several instances: each runs an agent, and a switch's controller gets one

@@ -8,7 +8,7 @@
  * compare-and-set on the expiry), renewing (only the same holder and epoch,
  * only while unexpired), releasing.  Ages and expiries are computed by the
  * database's clock; the caller keeps its own deadline by its monotonic
- * clock (api/lease_keeper.c).
+ * clock (db/lease_keeper.c).
  *
  * Failover: a statement that fails because the connection broke is
  * DB_QS_SOFT (db.h); the caller retries on its next heartbeat, by which

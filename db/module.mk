@@ -21,3 +21,11 @@ DB_SRCS += db/bandwidth.c
 DB_SRCS += db/tenant_ctl.c
 # The reconciler's store on PostgreSQL (ctrl/reconciler.h's recon_store).
 DB_SRCS += db/recon_db.c
+# ...and the reconciler's lifecycle store: snapshots, counters and live
+# migrations (ctrl/recon_lifecycle.h, ctrl/recon_migration.h).
+DB_SRCS += db/lifecycle_store.c
+# This instance's registration and cloud leases, kept by a thread of their
+# own (core/lease.h decides).
+DB_SRCS += db/lease_keeper.c
+# The tenant-controller agent's store (ctrl/vswitch_agent.h).
+DB_SRCS += db/vswitch_store.c

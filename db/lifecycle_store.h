@@ -1,4 +1,7 @@
-/* lifecycle_store.h: the reconciler's lifecycle store on PostgreSQL.
+/* lifecycle_store.h: the reconciler's lifecycle store on PostgreSQL: the
+ * database side of ctrl/recon_lifecycle.h's and ctrl/recon_migration.h's
+ * stores (it serves no HTTP; the API's side of a VM's lifecycle is
+ * api/vm_lifecycle.c).
  *
  * Glues ctrl/recon_lifecycle.h to db/snapshots.h and db/vm_stats.h, and
  * ctrl/recon_migration.h to db/vm_migrations.h, over a
@@ -6,8 +9,8 @@
  * that LISTENs for the reconciler), used on the reconciler thread only.
  * A lost connection is re-established by the next call; a snapshot or a
  * sample that could not be written is simply tried again by a later pass. */
-#ifndef SKYVISOR_API_LIFECYCLE_STORE_H
-#define SKYVISOR_API_LIFECYCLE_STORE_H
+#ifndef SKYVISOR_DB_LIFECYCLE_STORE_H
+#define SKYVISOR_DB_LIFECYCLE_STORE_H
 
 #include "ctrl/reconciler.h"
 

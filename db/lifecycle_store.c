@@ -1,6 +1,6 @@
 /* lifecycle_store.c: the reconciler's lifecycle store on PostgreSQL (see
  * lifecycle_store.h). */
-#include "api/lifecycle_store.h"
+#include "db/lifecycle_store.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,9 @@
 /* lease_keeper.h: this instance's registration and cloud leases, kept by a
  * thread of their own (migrations/007_instances_leases.sql for the leases
- * and epochs, core/lease.h for the decision).
+ * and epochs, db/instances.h for their statements, core/lease.h for the
+ * decision).  The database side of ownership: the reconciler
+ * (ctrl/recon_owner.c) and the tenant-controller agent (db/vswitch_store.h)
+ * ask it who writes, GET /v1/instances and /metrics (api/) show it.
  *
  * Every --heartbeat-ms the keeper heartbeats the instance row, reads the
  * view, and acquires, renews or lets go of each cloud's lease as
@@ -35,8 +38,8 @@
  *
  * Threads: every function may be called from any thread; the keeper
  * thread only ever holds the mutex to copy the grants in or out. */
-#ifndef SKYVISOR_API_LEASE_KEEPER_H
-#define SKYVISOR_API_LEASE_KEEPER_H
+#ifndef SKYVISOR_DB_LEASE_KEEPER_H
+#define SKYVISOR_DB_LEASE_KEEPER_H
 
 #include <stdbool.h>
 #include <stddef.h>

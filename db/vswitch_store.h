@@ -1,12 +1,12 @@
 /* vswitch_store.h: the tenant-controller agent (ctrl/vswitch_agent.h) on
- * PostgreSQL.
+ * PostgreSQL: the database side of its struct vswitch_agent_store.
  *
  * Glues the agent's store to db/tenant_ctl.h over a database connection
  * of its own, used on the agent's thread only (libpq re-establishes a
  * lost connection on the next call; the agent tries a failed call again
  * later), and starts and stops the agent with it. */
-#ifndef SKYVISOR_API_VSWITCH_STORE_H
-#define SKYVISOR_API_VSWITCH_STORE_H
+#ifndef SKYVISOR_DB_VSWITCH_STORE_H
+#define SKYVISOR_DB_VSWITCH_STORE_H
 
 #include "ctrl/vswitch_agent.h"
 

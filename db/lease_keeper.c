@@ -18,7 +18,7 @@
  * expires_at.  A failed statement never extends anything: a keeper that
  * cannot reach the database loses its clouds by its own clock, whatever
  * it believed. */
-#include "api/lease_keeper.h"
+#include "db/lease_keeper.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,11 +1,11 @@
 /* vswitch_store.c: see vswitch_store.h. */
-#include "api/vswitch_store.h"
+#include "db/vswitch_store.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/lease_keeper.h"
+#include "db/lease_keeper.h"
 #include "core/vlog.h"
 #include "ctrl/recon_tenant_ctl.h"
 #include "ctrl/reconciler.h"
