@@ -53,13 +53,13 @@ audit_list(struct api_req *req, struct api_resp *resp)
         api_problem(resp, req, SVE_BAD_QUERY, "actor", "actor is 'admin', "
                     "'tenant:<id>' or 'tenant:<id>/token:<id>'");
     } else {
-        PGresult *rows;
+        struct store_items rows = {0};
         enum db_qs qs = store_audit_list(req->db, &f, limit + 1, &rows);
         if (qs < 0) {
             crud_db_problem(req, resp, qs, "audit record", NULL);
         } else {
-            crud_reply_page(req, resp, rows, limit);
-            PQclear(rows);
+            crud_reply_page(req, resp, &rows, limit);
+            store_items_uninit(&rows);
         }
     }
     free(after);

@@ -57,13 +57,13 @@ cloudlinks_list(struct api_req *req, struct api_resp *resp)
     if (!crud_page_params(req, resp, &limit, &after)) {
         return;
     }
-    PGresult *rows;
+    struct store_items rows = {0};
     enum db_qs qs = store_cloudlink_list(req->db, after, limit + 1, &rows);
     if (qs < 0) {
         crud_db_problem(req, resp, qs, "cloud link", NULL);
     } else {
-        crud_reply_page(req, resp, rows, limit);
-        PQclear(rows);
+        crud_reply_page(req, resp, &rows, limit);
+        store_items_uninit(&rows);
     }
     free(after);
 }

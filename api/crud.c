@@ -449,7 +449,7 @@ crud_etag_body(char out[40], const char *body, size_t len)
 }
 
 char *
-crud_page_text(const struct crud_item *items, size_t shown, bool more,
+crud_page_text(const struct store_item *items, size_t shown, bool more,
                const char *last, size_t *len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -489,7 +489,7 @@ crud_page_text(const struct crud_item *items, size_t shown, bool more,
 
 void
 crud_reply_items(struct api_req *req, struct api_resp *resp,
-                 const struct crud_item *items, size_t shown, bool more,
+                 const struct store_item *items, size_t shown, bool more,
                  const char *last)
 {
     size_t len;
@@ -502,24 +502,12 @@ crud_reply_items(struct api_req *req, struct api_resp *resp,
 }
 
 void
-crud_reply_page(struct api_req *req, struct api_resp *resp, PGresult *res,
-                unsigned int limit)
+crud_reply_page(struct api_req *req, struct api_resp *resp,
+                const struct store_items *rows, unsigned int limit)
 {
-    int rows = PQntuples(res);
-    bool more = rows > (int) limit;
-    size_t shown = more ? limit : (size_t) rows;
-    struct crud_item *items = calloc(shown + 1, sizeof *items);
-    if (!items) {
-        api_reply_owned(resp, 500, NULL, 0, NULL);
-        return;
-    }
-    for (size_t i = 0; i < shown; i++) {
-        items[i].json = PQgetvalue(res, (int) i, 0);
-        items[i].len = (size_t) PQgetlength(res, (int) i, 0);
-    }
-    crud_reply_items(req, resp, items, shown, more,
-                     shown ? PQgetvalue(res, (int) shown - 1, 1) : "");
-    free(items);
+    bool more = rows->n > limit;
+    size_t shown = more ? limit : rows->n;
+    crud_reply_items(req, resp, rows->v, shown, more, shown ? rows->v[shown - 1].key : "");
 }
 
 void
@@ -693,14 +681,14 @@ crud_list(struct api_req *req, struct api_resp *resp, const struct crud_res *res
         return;
     }
     if (crud_resolve_scope(&ctx)) {
-        PGresult *rows;
+        struct store_items rows = {0};
         enum db_qs qs = store_list(req->db, res->store, scope_or_null(&ctx), after,
                                    limit + 1, &rows);
         if (qs < 0) {
             crud_db_problem(req, resp, qs, res->kind, NULL);
         } else {
-            crud_reply_page(req, resp, rows, limit);
-            PQclear(rows);
+            crud_reply_page(req, resp, &rows, limit);
+            store_items_uninit(&rows);
         }
     }
     free(after);

@@ -170,24 +170,21 @@ bool crud_check_body(struct api_req *, struct api_resp *, json_t *obj,
  * *after is malloc'ed (or NULL). */
 bool crud_page_params(struct api_req *, struct api_resp *, unsigned int *limit,
                       char **after);
-/* Builds {"items": [...], "next_cursor": ...} from rows whose column 0 is
- * JSON text and column 1 the sort key, of which at most 'limit' are shown
- * (the query asked for limit + 1 to learn whether there is more).  The page
- * gets an ETag of its content; If-None-Match with it answers 304. */
-void crud_reply_page(struct api_req *, struct api_resp *, PGresult *res,
-                     unsigned int limit);
-/* The same page from items[0..shown) (JSON texts), 'more' telling whether
- * rows follow and 'last' the sort key of the last one shown (the cursor). */
-struct crud_item {
-    const char *json;
-    size_t len;
-};
+/* Builds {"items": [...], "next_cursor": ...} from a list's rows (JSON
+ * text and sort key, db/store.h), of which at most 'limit' are shown (the
+ * query asked for limit + 1 to learn whether there is more).  The page
+ * gets an ETag of its content; If-None-Match with it answers 304.  'rows'
+ * stays the caller's. */
+void crud_reply_page(struct api_req *, struct api_resp *,
+                     const struct store_items *rows, unsigned int limit);
+/* The same page from items[0..shown), 'more' telling whether rows follow
+ * and 'last' the sort key of the last one shown (the cursor). */
 void crud_reply_items(struct api_req *, struct api_resp *,
-                      const struct crud_item *items, size_t shown, bool more,
+                      const struct store_item *items, size_t shown, bool more,
                       const char *last);
 /* The page's body alone: malloc'ed (NULL when memory runs out), its length
  * in *len. */
-char *crud_page_text(const struct crud_item *items, size_t shown, bool more,
+char *crud_page_text(const struct store_item *items, size_t shown, bool more,
                      const char *last, size_t *len);
 /* Replies 200 with the malloc'ed JSON 'body' (always consumed) and an ETag
  * of its content, or 304 when If-None-Match carries that ETag: how pollers

@@ -35,8 +35,7 @@
 
 /* One kind's rows, in list order, and its first page built once. */
 struct snap_kind {
-    struct readsnap_rows rows;
-    struct crud_item *items;        /* owned: the rows as page items */
+    struct store_items rows;        /* in list order, keyed by name */
     char (*etags)[40];              /* owned: the rows' ETags */
     char *page;                     /* owned: the first page, limit 100 */
     size_t page_len;
@@ -65,8 +64,7 @@ snap_free(struct snap *s)
 {
     if (s) {
         for (size_t k = 0; k < READSNAP__N; k++) {
-            readsnap_rows_uninit(&s->kinds[k].rows);
-            free(s->kinds[k].items);
+            store_items_uninit(&s->kinds[k].rows);
             free(s->kinds[k].etags);
             free(s->kinds[k].page);
         }
@@ -75,28 +73,25 @@ snap_free(struct snap *s)
     }
 }
 
-/* Builds kind k's items, their ETags and first page (the page
- * crud_reply_items would build for limit 100 and no cursor); false when
- * memory runs out. */
+/* Builds kind k's ETags and first page (the page crud_reply_items would
+ * build for limit 100 and no cursor); false when memory runs out. */
 static bool
 snap_kind_finish(struct snap_kind *sk)
 {
     size_t n = sk->rows.n;
-    sk->items = calloc(n + 1, sizeof *sk->items);
     sk->etags = calloc(n + 1, sizeof *sk->etags);
-    if (!sk->items || !sk->etags) {
+    if (!sk->etags) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct readsnap_row *row = &sk->rows.rows[i];
-        sk->items[i] = (struct crud_item){row->json, row->len};
+        const struct store_item *row = &sk->rows.v[i];
         struct store_row as_stored = {.json = row->json, .revision = row->revision};
         memcpy(as_stored.id, row->id, sizeof as_stored.id);
         crud_etag(sk->etags[i], &as_stored);
     }
     size_t shown = n > CRUD_LIMIT_DEFAULT ? CRUD_LIMIT_DEFAULT : n;
-    sk->page = crud_page_text(sk->items, shown, n > shown,
-                              shown ? sk->rows.rows[shown - 1].name : "", &sk->page_len);
+    sk->page = crud_page_text(sk->rows.v, shown, n > shown,
+                              shown ? sk->rows.v[shown - 1].key : "", &sk->page_len);
     if (!sk->page) {
         return false;
     }
@@ -142,7 +137,7 @@ refresh(struct readsnap *rs)
     }
     s->changes = atomic_load(&rs->changes);
     char *text = NULL;
-    struct readsnap_rows rows[READSNAP__N] = {{0}};
+    struct store_items rows[READSNAP__N] = {{0}};
     if (readsnap_load(rs->conn, &text, rows) < 0) {
         free(s);
         return false;
@@ -362,7 +357,7 @@ readsnap_list(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
         size_t from = 0;
         bool found = !after;
         for (size_t i = 0; after && i < sk->rows.n && !found; i++) {
-            if (!strcmp(sk->rows.rows[i].name, after)) {
+            if (!strcmp(sk->rows.v[i].key, after)) {
                 from = i + 1;
                 found = true;
             }
@@ -372,8 +367,8 @@ readsnap_list(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
         } else if (found) {
             size_t left = sk->rows.n - from;
             size_t shown = left > limit ? limit : left;
-            crud_reply_items(req, resp, sk->items + from, shown, left > shown,
-                             shown ? sk->rows.rows[from + shown - 1].name : "");
+            crud_reply_items(req, resp, sk->rows.v + from, shown, left > shown,
+                             shown ? sk->rows.v[from + shown - 1].key : "");
             a = READSNAP_ANSWERED;
         } else {
             atomic_fetch_add(&rs->other, 1);
@@ -400,8 +395,8 @@ readsnap_get(struct readsnap *rs, struct api_req *req, struct api_resp *resp,
     urcu_bp_read_lock();
     struct snap *s = usable(rs, min);
     for (size_t i = 0; s && i < s->kinds[k].rows.n; i++) {
-        const struct readsnap_row *row = &s->kinds[k].rows.rows[i];
-        if (strcmp(by_id ? row->id : row->name, key)) {
+        const struct store_item *row = &s->kinds[k].rows.v[i];
+        if (strcmp(by_id ? row->id : row->key, key)) {
             continue;
         }
         a = reply_copy(req, resp, row->json, row->len, s->kinds[k].etags[i]);

@@ -24,10 +24,12 @@ static const struct db_stmt list = {
 
 enum db_qs
 store_audit_list(struct db_conn *c, const struct store_audit_filter *f,
-                 unsigned int limit, PGresult **res)
+                 unsigned int limit, struct store_items *out)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%u", limit);
     const char *params[] = {f->before, f->kind, f->object_id, f->actor, lim};
-    return db_exec(c, &list, params, res);
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &list, params, &res);
+    return store_take_items(res, qs, out);
 }

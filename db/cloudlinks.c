@@ -57,21 +57,6 @@ static const struct db_stmt del = {
     " AND ($3::bigint IS NULL OR revision = $3::bigint)", 3,
 };
 
-static enum db_qs
-row_from(PGresult *res, enum db_qs qs, struct store_row *out)
-{
-    if (qs == DB_QS_ONE) {
-        out->json = strdup(PQgetvalue(res, 0, 0));
-        out->revision = atoll(PQgetvalue(res, 0, 1));
-        snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 2));
-        if (!out->json) {
-            qs = DB_QS_HARD;
-        }
-    }
-    PQclear(res);
-    return qs;
-}
-
 enum db_qs
 store_cloudlink_get(struct db_conn *c, const char *a, const char *b,
                     struct store_row *out)
@@ -79,7 +64,7 @@ store_cloudlink_get(struct db_conn *c, const char *a, const char *b,
     const char *params[] = {a, b};
     PGresult *res;
     enum db_qs qs = db_exec(c, &get, params, &res);
-    return row_from(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs
@@ -89,17 +74,19 @@ store_cloudlink_lock(struct db_conn *c, const char *a, const char *b,
     const char *params[] = {a, b};
     PGresult *res;
     enum db_qs qs = db_exec(c, &lock, params, &res);
-    return row_from(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs
 store_cloudlink_list(struct db_conn *c, const char *after, unsigned int limit,
-                     PGresult **res)
+                     struct store_items *out)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%u", limit);
     const char *params[] = {after, lim};
-    return db_exec(c, &list, params, res);
+    PGresult *res;
+    enum db_qs qs = db_exec(c, &list, params, &res);
+    return store_take_items(res, qs, out);
 }
 
 enum db_qs
@@ -112,7 +99,7 @@ store_cloudlink_put(struct db_conn *c, const char *a, const char *b,
     if (qs == DB_QS_ONE) {
         *created = PQgetvalue(res, 0, 3)[0] == 't';
     }
-    return row_from(res, qs, out);
+    return store_take_row(res, qs, out);
 }
 
 enum db_qs

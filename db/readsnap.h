@@ -16,27 +16,15 @@
 #include <stddef.h>
 
 #include "db/db.h"
+#include "db/store.h"
 
 enum readsnap_kind { READSNAP_CLOUDS, READSNAP_HOSTS, READSNAP_TENANTS, READSNAP__N };
 
-struct readsnap_row {
-    char *json;                 /* owned */
-    size_t len;
-    char *name;                 /* owned */
-    long long revision;
-    char id[37];
-};
-
-struct readsnap_rows {
-    struct readsnap_row *rows;  /* owned, in list order (by name) */
-    size_t n;
-};
-
-/* Fills out[READSNAP__N] (zeroed by the caller) and *snapshot (malloc'ed).
+/* Fills out[READSNAP__N] (zeroed by the caller; each kind's rows in list
+ * order, keyed by name, with revision and id) and *snapshot (malloc'ed).
  * DB_QS_ONE, or an error (then nothing is owned by the caller). */
 enum db_qs readsnap_load(struct db_conn *, char **snapshot,
-                         struct readsnap_rows out[READSNAP__N]);
-void readsnap_rows_uninit(struct readsnap_rows *);
+                         struct store_items out[READSNAP__N]);
 /* DB_QS_ONE or an error. */
 enum db_qs readsnap_listen(struct db_conn *);
 

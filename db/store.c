@@ -16,6 +16,44 @@ store_row_uninit(struct store_row *row)
     row->json = NULL;
 }
 
+void
+store_items_uninit(struct store_items *items)
+{
+    for (size_t i = 0; i < items->n; i++) {
+        free(items->v[i].json);
+        free(items->v[i].key);
+    }
+    free(items->v);
+    memset(items, 0, sizeof *items);
+}
+
+enum db_qs
+store_take_items(PGresult *res, enum db_qs qs, struct store_items *out)
+{
+    int n = qs < 0 ? 0 : PQntuples(res), cols = qs < 0 ? 0 : PQnfields(res);
+    if (qs >= 0 && !(out->v = calloc((size_t) n + 1, sizeof *out->v))) {
+        qs = DB_QS_HARD;
+    }
+    for (int i = 0; qs >= 0 && i < n; i++) {
+        struct store_item *it = &out->v[out->n++];
+        it->len = (size_t) PQgetlength(res, i, 0);
+        it->json = malloc(it->len + 1);
+        it->key = strdup(PQgetvalue(res, i, 1));
+        if (!it->json || !it->key) {
+            qs = DB_QS_HARD;
+            break;
+        }
+        memcpy(it->json, PQgetvalue(res, i, 0), it->len + 1);
+        it->revision = cols > 2 ? atoll(PQgetvalue(res, i, 2)) : 0;
+        snprintf(it->id, sizeof it->id, "%s", cols > 3 ? PQgetvalue(res, i, 3) : "");
+    }
+    if (qs < 0) {
+        store_items_uninit(out);
+    }
+    PQclear(res);
+    return qs;
+}
+
 enum db_qs
 store_take_row(PGresult *res, enum db_qs qs, struct store_row *out)
 {
@@ -45,12 +83,14 @@ store_get(struct db_conn *c, const struct store_res *r, const char *scope,
 
 enum db_qs
 store_list(struct db_conn *c, const struct store_res *r, const char *scope,
-           const char *after, unsigned int limit, PGresult **res)
+           const char *after, unsigned int limit, struct store_items *out)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%u", limit);
     const char *params[] = {scope, after, lim};
-    return db_exec(c, r->list, params, res);
+    PGresult *res;
+    enum db_qs qs = db_exec(c, r->list, params, &res);
+    return store_take_items(res, qs, out);
 }
 
 enum db_qs

@@ -24,6 +24,7 @@
 #define SKYVISOR_DB_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "db/db.h"
 
@@ -47,13 +48,36 @@ void store_row_uninit(struct store_row *);
  * runs out).  For statements of other files that answer like get. */
 enum db_qs store_take_row(PGresult *res, enum db_qs qs, struct store_row *out);
 
+/* A list's rows, in list order, copied out of the statement's answer:
+ * (json, key) where 'key' is what the next page starts after (a name; an
+ * audit record's id), and (revision, id) where the statement gives them
+ * too (clouds, hosts and tenants, for db/readsnap.h; else 0 and ""). */
+struct store_item {
+    char *json;                 /* owned */
+    size_t len;
+    char *key;                  /* owned */
+    long long revision;
+    char id[37];
+};
+struct store_items {
+    struct store_item *v;       /* owned */
+    size_t n;
+};
+void store_items_uninit(struct store_items *);
+/* Copies the rows of 'res' into 'out' (zeroed by the caller) when qs is
+ * not an error; always PQclears 'res'.  Returns qs, or DB_QS_HARD when
+ * memory runs out (then 'out' is left empty).  For the list statements of
+ * db/. */
+enum db_qs store_take_items(PGresult *res, enum db_qs qs, struct store_items *out);
+
 /* 'key' is an id or a name; it is looked up as an id when it has the shape
  * of a UUID, else as a name. */
 enum db_qs store_get(struct db_conn *, const struct store_res *, const char *scope,
                      const char *key, struct store_row *out);
-/* On success *res holds the rows (json, name); caller PQclears. */
+/* On success 'out' (zeroed by the caller; store_items_uninit) holds the
+ * rows, keyed by name. */
 enum db_qs store_list(struct db_conn *, const struct store_res *, const char *scope,
-                      const char *after, unsigned int limit, PGresult **res);
+                      const char *after, unsigned int limit, struct store_items *out);
 enum db_qs store_insert(struct db_conn *, const struct store_res *, const char *scope,
                         const char *body, struct store_row *out);
 enum db_qs store_update(struct db_conn *, const struct store_res *, const char *scope,
@@ -90,7 +114,8 @@ struct store_token_auth {
 enum db_qs store_token_auth(struct db_conn *, const char *secret,
                             const char *path_tenant, struct store_token_auth *out);
 
-/* The audit trail (audit.c), newest first: rows of (json, id).  Each
+/* The audit trail (audit.c), newest first, keyed by id, into 'out' as
+ * store_list's.  Each
  * filter member may be NULL (any). */
 struct store_audit_filter {
     const char *before;     /* only rows with a smaller id (decimal) */
@@ -100,7 +125,7 @@ struct store_audit_filter {
                              * "/token:<id>" */
 };
 enum db_qs store_audit_list(struct db_conn *, const struct store_audit_filter *,
-                            unsigned int limit, PGresult **res);
+                            unsigned int limit, struct store_items *out);
 
 /* Readiness: a trivial round trip. */
 enum db_qs store_ping(struct db_conn *);
@@ -129,8 +154,9 @@ enum db_qs store_cloudlink_get(struct db_conn *, const char *a, const char *b,
 /* The same, locking the link's row until the transaction ends. */
 enum db_qs store_cloudlink_lock(struct db_conn *, const char *a, const char *b,
                                 struct store_row *out);
+/* Into 'out' as store_list's, keyed by the pair's sort key. */
 enum db_qs store_cloudlink_list(struct db_conn *, const char *after,
-                                unsigned int limit, PGresult **res);
+                                unsigned int limit, struct store_items *out);
 /* *created tells whether the link is new. */
 enum db_qs store_cloudlink_put(struct db_conn *, const char *a, const char *b,
                                const char *body, struct store_row *out,
