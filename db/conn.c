@@ -249,6 +249,32 @@ db_exec_idempotent(struct db_conn *c, const struct db_stmt *s,
     return exec_retrying(c, s, params, resp, true);
 }
 
+enum db_qs
+db_exec_rows(struct db_conn *c, const struct db_stmt *s, const char *const *params,
+             size_t size, db_row_fn *fill, void **out, size_t *n)
+{
+    PGresult *res;
+    *out = NULL;
+    *n = 0;
+    enum db_qs qs = db_exec(c, s, params, &res);
+    if (qs < 0) {
+        return qs;
+    }
+    int rows = PQntuples(res);
+    unsigned char *elems = rows ? calloc((size_t) rows, size) : NULL;
+    if (rows && !elems) {
+        PQclear(res);
+        return DB_QS_HARD;
+    }
+    for (int i = 0; i < rows; i++) {
+        fill(elems + (size_t) i * size, res, i);
+    }
+    PQclear(res);
+    *out = elems;
+    *n = (size_t) rows;
+    return qs;
+}
+
 static enum db_qs
 exec_once(struct db_conn *c, const struct db_stmt *s, const char *const *params,
           PGresult **resp)

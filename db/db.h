@@ -120,6 +120,15 @@ enum db_qs db_exec(struct db_conn *, const struct db_stmt *stmt,
  * outside a transaction like a read. */
 enum db_qs db_exec_idempotent(struct db_conn *, const struct db_stmt *stmt,
                               const char *const *params, PGresult **res);
+/* db_exec for a statement that answers rows of one kind: fill() copies row
+ * 'row' of 'res' into 'elem', one element of 'size' bytes of an array
+ * calloc'ed for all the rows.  On success *out is that array (NULL when
+ * there are no rows), owned by the caller (free), and *n its length; on
+ * failure *out is NULL and *n 0. */
+typedef void db_row_fn(void *elem, const PGresult *res, int row);
+enum db_qs db_exec_rows(struct db_conn *, const struct db_stmt *stmt,
+                        const char *const *params, size_t size, db_row_fn *fill,
+                        void **out, size_t *n);
 /* Runs unprepared SQL without parameters (migrations, BEGIN/COMMIT). */
 enum db_qs db_exec_sql(struct db_conn *, const char *sql);
 

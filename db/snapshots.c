@@ -128,33 +128,26 @@ snapshots_diff(struct db_conn *c, const char *snap_id, unsigned int *diff)
     return qs;
 }
 
+static void
+pending_fill(void *elem, const PGresult *res, int i)
+{
+    struct snapshots_pending *p = elem;
+    snprintf(p->id, sizeof p->id, "%s", PQgetvalue(res, i, 0));
+    snprintf(p->vm_id, sizeof p->vm_id, "%s", PQgetvalue(res, i, 1));
+    snprintf(p->network_id, sizeof p->network_id, "%s", PQgetvalue(res, i, 2));
+    snprintf(p->host_id, sizeof p->host_id, "%s", PQgetvalue(res, i, 3));
+    snprintf(p->reason, sizeof p->reason, "%s", PQgetvalue(res, i, 4));
+    p->generation = atoll(PQgetvalue(res, i, 5));
+    p->requested_at = atof(PQgetvalue(res, i, 6));
+}
+
 enum db_qs
 snapshots_list_pending(struct db_conn *c, struct snapshots_pending **out, size_t *n)
 {
-    PGresult *res;
-    *out = NULL;
-    *n = 0;
-    enum db_qs qs = db_exec(c, &stmt_pending, NULL, &res);
-    if (qs < 0) {
-        return qs;
-    }
-    int rows = PQntuples(res);
-    if (rows && !(*out = calloc((size_t) rows, sizeof **out))) {
-        PQclear(res);
-        return DB_QS_HARD;
-    }
-    for (int i = 0; i < rows; i++) {
-        struct snapshots_pending *p = &(*out)[i];
-        snprintf(p->id, sizeof p->id, "%s", PQgetvalue(res, i, 0));
-        snprintf(p->vm_id, sizeof p->vm_id, "%s", PQgetvalue(res, i, 1));
-        snprintf(p->network_id, sizeof p->network_id, "%s", PQgetvalue(res, i, 2));
-        snprintf(p->host_id, sizeof p->host_id, "%s", PQgetvalue(res, i, 3));
-        snprintf(p->reason, sizeof p->reason, "%s", PQgetvalue(res, i, 4));
-        p->generation = atoll(PQgetvalue(res, i, 5));
-        p->requested_at = atof(PQgetvalue(res, i, 6));
-    }
-    *n = (size_t) rows;
-    PQclear(res);
+    void *rows;
+    enum db_qs qs = db_exec_rows(c, &stmt_pending, NULL, sizeof **out, pending_fill,
+                                 &rows, n);
+    *out = rows;
     return qs;
 }
 

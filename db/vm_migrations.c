@@ -141,43 +141,36 @@ copy_col(char *dst, size_t len, const PGresult *res, int row, int col)
     snprintf(dst, len, "%s", PQgetvalue(res, row, col));
 }
 
+static void
+work_fill(void *elem, const PGresult *res, int i)
+{
+    struct vm_migrations_work *w = elem;
+    copy_col(w->id, sizeof w->id, res, i, 0);
+    copy_col(w->vm_id, sizeof w->vm_id, res, i, 1);
+    copy_col(w->network_id, sizeof w->network_id, res, i, 2);
+    copy_col(w->from_host_id, sizeof w->from_host_id, res, i, 3);
+    copy_col(w->to_host_id, sizeof w->to_host_id, res, i, 4);
+    w->phase = vm_phase_parse(PQgetvalue(res, i, 5));
+    w->phase_since = atof(PQgetvalue(res, i, 6));
+    w->rollback_requested = PQgetvalue(res, i, 7)[0] == 't';
+    w->activate_requested = PQgetvalue(res, i, 8)[0] == 't';
+    w->dual_expired = PQgetvalue(res, i, 9)[0] == 't';
+    w->dual_timeout_s = (unsigned int) atoi(PQgetvalue(res, i, 10));
+    w->generation = atoll(PQgetvalue(res, i, 11));
+    w->duplicated = atoll(PQgetvalue(res, i, 12));
+    w->to_controller = atoll(PQgetvalue(res, i, 13));
+    w->flows_cloned = atoll(PQgetvalue(res, i, 14));
+}
+
 enum db_qs
 vm_migrations_list_active(struct db_conn *c, enum vm_phase only,
                           struct vm_migrations_work **out, size_t *n)
 {
     const char *params[] = {vm_phase_name(only)};
-    PGresult *res;
-    *out = NULL;
-    *n = 0;
-    enum db_qs qs = db_exec(c, &stmt_active, params, &res);
-    if (qs < 0) {
-        return qs;
-    }
-    int rows = PQntuples(res);
-    if (rows && !(*out = calloc((size_t) rows, sizeof **out))) {
-        PQclear(res);
-        return DB_QS_HARD;
-    }
-    for (int i = 0; i < rows; i++) {
-        struct vm_migrations_work *w = &(*out)[i];
-        copy_col(w->id, sizeof w->id, res, i, 0);
-        copy_col(w->vm_id, sizeof w->vm_id, res, i, 1);
-        copy_col(w->network_id, sizeof w->network_id, res, i, 2);
-        copy_col(w->from_host_id, sizeof w->from_host_id, res, i, 3);
-        copy_col(w->to_host_id, sizeof w->to_host_id, res, i, 4);
-        w->phase = vm_phase_parse(PQgetvalue(res, i, 5));
-        w->phase_since = atof(PQgetvalue(res, i, 6));
-        w->rollback_requested = PQgetvalue(res, i, 7)[0] == 't';
-        w->activate_requested = PQgetvalue(res, i, 8)[0] == 't';
-        w->dual_expired = PQgetvalue(res, i, 9)[0] == 't';
-        w->dual_timeout_s = (unsigned int) atoi(PQgetvalue(res, i, 10));
-        w->generation = atoll(PQgetvalue(res, i, 11));
-        w->duplicated = atoll(PQgetvalue(res, i, 12));
-        w->to_controller = atoll(PQgetvalue(res, i, 13));
-        w->flows_cloned = atoll(PQgetvalue(res, i, 14));
-    }
-    *n = (size_t) rows;
-    PQclear(res);
+    void *rows;
+    enum db_qs qs = db_exec_rows(c, &stmt_active, params, sizeof **out, work_fill,
+                                 &rows, n);
+    *out = rows;
     return qs;
 }
 
