@@ -39,9 +39,10 @@
  *         otherwise 200, the Idempotency-Key's record, COMMIT.
  * Placement: the VMs of one batch are placed against candidates read
  * once per attempt (api/vms.h, struct vms_placing), each VM created taking
- * its slot there, so a batch of n VMs costs O(n) reads, not n reads of
- * every host's VM count; a rollback to sv_0, or a VM update or delete,
- * makes the next placement read them again.
+ * its slot there, so a batch of n VMs reads the hosts' used slots (a
+ * counter per host, migrations/015) once, not n times; a rollback to
+ * sv_0, or a VM update or delete, makes the next placement read them
+ * again.
  * A failure of the database itself (connection, serialization) ends the
  * transaction as on any write route; crud_write() settles the answer after
  * COMMIT, so a batch is acknowledged only once it committed.

@@ -132,7 +132,7 @@ host_is(const struct placement_host *h, const char *key)
 }
 
 struct vms_placing {
-    PGresult *res;                  /* owned: the rows 'hosts' points into */
+    struct store_candidate *cand;   /* owned: the rows 'hosts' points into */
     struct placement_host *hosts;   /* owned; NULL: not loaded */
     size_t n;
     size_t pending;                 /* the host the operation in progress
@@ -150,7 +150,7 @@ vms_placing_forget(struct vms_placing *pl)
 {
     if (pl) {
         free(pl->hosts);
-        PQclear(pl->res);
+        free(pl->cand);
         memset(pl, 0, sizeof *pl);
     }
 }
@@ -178,34 +178,32 @@ vms_placing_settle(struct vms_placing *pl, bool created)
 static bool
 placing_load(struct crud_ctx *ctx, struct vms_placing *pl)
 {
-    enum db_qs qs = store_placement_candidates(ctx->req->db, &pl->res);
+    size_t n;
+    enum db_qs qs = store_placement_candidates(ctx->req->db, &pl->cand, &n);
     if (qs < 0) {
-        PQclear(pl->res);
-        pl->res = NULL;
         crud_db_problem(ctx->req, ctx->resp, qs, "host", NULL);
         return false;
     }
-    int n = PQntuples(pl->res);
-    pl->hosts = calloc((size_t) n + 1, sizeof *pl->hosts);
+    pl->hosts = calloc(n + 1, sizeof *pl->hosts);
     if (!pl->hosts) {
         vms_placing_forget(pl);
         return crud_fail(ctx, SVE_INTERNAL, NULL, "out of memory");
     }
-    PGresult *res = pl->res;
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
+        const struct store_candidate *k = &pl->cand[i];
         pl->hosts[i] = (struct placement_host){
-            .host_id = PQgetvalue(res, i, 0),
-            .host_name = PQgetvalue(res, i, 1),
-            .cloud_id = PQgetvalue(res, i, 2),
-            .cloud_name = PQgetvalue(res, i, 3),
-            .jurisdiction = PQgetvalue(res, i, 4),
-            .gateway = PQgetvalue(res, i, 5)[0] == 't',
-            .capacity = (unsigned int) atoi(PQgetvalue(res, i, 6)),
-            .used = (unsigned int) atoi(PQgetvalue(res, i, 7)),
-            .cost_per_hour = atof(PQgetvalue(res, i, 8)),
+            .host_id = k->host_id,
+            .host_name = k->host_name,
+            .cloud_id = k->cloud_id,
+            .cloud_name = k->cloud_name,
+            .jurisdiction = k->jurisdiction,
+            .gateway = k->gateway,
+            .capacity = k->capacity,
+            .used = k->used,
+            .cost_per_hour = k->cost_per_hour,
         };
     }
-    pl->n = pl->pending = (size_t) n;
+    pl->n = pl->pending = n;
     return true;
 }
 

@@ -40,8 +40,8 @@ bool vms_place(struct crud_ctx *, const struct placement_req *preq, const char *
  * then holds to its end, so only the batch's own operations change the
  * slots used; each VM created adds its slot here (settle), and any other
  * change of a VM's host or power drops the rows to be read again (forget).
- * A batch of n VMs thus reads the candidates once, not n times (each read
- * counts every VM of every host).
+ * A batch of n VMs thus reads the candidates once, not n times (a read is
+ * one row per host: the used slots are a counter, migrations/015).
  *   create:  an empty cache (NULL when memory runs out: no cache);
  *   settle:  after an operation: 'created' (the operation created a VM and
  *            stands) takes the slot of the host it chose, else the choice

@@ -140,24 +140,41 @@ store_ping(struct db_conn *c)
     return db_exec(c, &stmt_ping, NULL, NULL);
 }
 
+/* The used slots come from host_slots (migrations/015), one row per host:
+ * O(hosts), whatever the number of VMs. */
 static const struct db_stmt stmt_placement_candidates = {
     "placement_candidates",
     "SELECT h.id::text, h.name, c.id::text, c.name, c.jurisdiction,"
-    "       h.role = 'gateway', h.capacity,"
-    "       (SELECT count(*) FROM vm v WHERE v.host_id = h.id"
-    "          AND v.power = 'running')"
-    "       + (SELECT count(*) FROM vm_migration m WHERE m.finished_at IS NULL"
-    "          AND CASE WHEN m.phase IN ('prepare', 'clone', 'dual')"
-    "                   THEN m.to_host_id ELSE m.from_host_id END = h.id),"
+    "       h.role = 'gateway', h.capacity, coalesce(s.used, 0),"
     "       c.cost_per_hour::float8"
-    " FROM host h JOIN cloud c ON c.id = h.cloud_id ORDER BY h.name",
+    " FROM host h JOIN cloud c ON c.id = h.cloud_id"
+    " LEFT JOIN host_slots s ON s.host_id = h.id ORDER BY h.name",
     0,
 };
 
-enum db_qs
-store_placement_candidates(struct db_conn *c, PGresult **res)
+static void
+candidate_fill(void *elem, const PGresult *res, int i)
 {
-    return db_exec(c, &stmt_placement_candidates, NULL, res);
+    struct store_candidate *k = elem;
+    snprintf(k->host_id, sizeof k->host_id, "%s", PQgetvalue(res, i, 0));
+    snprintf(k->host_name, sizeof k->host_name, "%s", PQgetvalue(res, i, 1));
+    snprintf(k->cloud_id, sizeof k->cloud_id, "%s", PQgetvalue(res, i, 2));
+    snprintf(k->cloud_name, sizeof k->cloud_name, "%s", PQgetvalue(res, i, 3));
+    snprintf(k->jurisdiction, sizeof k->jurisdiction, "%s", PQgetvalue(res, i, 4));
+    k->gateway = PQgetvalue(res, i, 5)[0] == 't';
+    k->capacity = (unsigned int) atoi(PQgetvalue(res, i, 6));
+    k->used = (unsigned int) atoi(PQgetvalue(res, i, 7));
+    k->cost_per_hour = atof(PQgetvalue(res, i, 8));
+}
+
+enum db_qs
+store_placement_candidates(struct db_conn *c, struct store_candidate **out, size_t *n)
+{
+    void *rows;
+    enum db_qs qs = db_exec_rows(c, &stmt_placement_candidates, NULL, sizeof **out,
+                                 candidate_fill, &rows, n);
+    *out = rows;
+    return qs;
 }
 
 static const struct db_stmt stmt_network_vm_count = {

@@ -130,12 +130,28 @@ enum db_qs store_audit_list(struct db_conn *, const struct store_audit_filter *,
 /* Readiness: a trivial round trip. */
 enum db_qs store_ping(struct db_conn *);
 
-/* Placement candidates: rows of (host id, host name, cloud id, cloud name,
- * jurisdiction, is gateway ('t'/'f'), capacity, slots used, cloud cost).
- * A slot is used by each running VM placed there (a stopped one releases
+/* Placement candidates: every host with its cloud, by host name.  'used'
+ * is the host's used slots, read from the counter the triggers of
+ * migrations/015_host_slots.sql keep (one row per host, no count over VMs):
+ * a slot is used by each running VM placed there (a stopped one releases
  * its slot) and by each active migration's other copy of its VM: the
- * target before activate, the source from activate on. */
-enum db_qs store_placement_candidates(struct db_conn *, PGresult **res);
+ * target before activate (phases prepare, clone, dual), the source from
+ * activate on.  Names are at most 63 characters (the schema's rule). */
+struct store_candidate {
+    char host_id[37];
+    char host_name[64];
+    char cloud_id[37];
+    char cloud_name[64];
+    char jurisdiction[3];       /* ISO 3166-1 alpha-2 */
+    bool gateway;
+    unsigned int capacity;
+    unsigned int used;
+    double cost_per_hour;       /* of the host's cloud */
+};
+/* On success *out is a malloc'ed array of *n candidates (NULL when there
+ * are none) that the caller frees with free(). */
+enum db_qs store_placement_candidates(struct db_conn *, struct store_candidate **out,
+                                      size_t *n);
 /* Number of VMs in network 'network_id'. */
 enum db_qs store_network_vm_count(struct db_conn *, const char *network_id,
                                   long long *count);
