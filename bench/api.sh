@@ -43,47 +43,7 @@ for _ in $(seq 100); do curl -sf "http://$HTTP/readyz" >/dev/null && break; slee
 
 A=(-sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
 api_world_fleet "$HTTP" "$TOKEN" 3 4
-curl "${A[@]}" "http://$HTTP/v1/tenants" -d '{"name":"bench"}' >/dev/null
-curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks" -d '{"name":"n","subnet":"10.0.0.0/8"}' >/dev/null
-curl "${A[@]}" "http://$HTTP/v1/tenants/bench/networks/n/switches" -d '{"name":"s"}' >/dev/null
-
-cat > "$work/vm.lua" <<'LUA'
--- Each request creates a new VM: unique name, MAC and IP per thread and
--- count.  mac-prefix tagging keeps only a VM's lower 32 MAC bits on the wire,
--- so those must differ between all VMs of the tenant: the thread id is their
--- top byte and the count the 24 bits below it (16 M VMs per thread).  The IP
--- spreads thread and count over 10.0.0.0/8 the same way (1 M per thread,
--- never a .0 or .255 host byte).  Every answer's status is counted per
--- thread and printed by done(), so a refused POST cannot pass unnoticed.
-local counter, tid = 0, 0
-local threads = {}
-statuses = {}
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
-function init(args) tid = tonumber(wrk.thread:get("tid")) end
-function request()
-  counter = counter + 1
-  if counter >= 16777216 or tid > 15 then error("VM generator exhausted") end
-  local function byte(x, div) return math.floor(x / div) % 256 end
-  local body = string.format(
-    '{"name":"vm-%d-%d","mac":"02:00:%02x:%02x:%02x:%02x","ip":"10.%d.%d.%d","switch":"s","placement":{"jurisdiction":["DE"]}}',
-    tid, counter, tid, byte(counter, 65536), byte(counter, 256), counter % 256,
-    tid * 16 + math.floor(counter / 65024) % 16, math.floor(counter / 254) % 256, counter % 254 + 1)
-  return wrk.format("POST", nil, nil, body)
-end
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local total = {}
-  for _, t in ipairs(threads) do
-    for status, n in pairs(t:get("statuses")) do total[status] = (total[status] or 0) + n end
-  end
-  for status, n in pairs(total) do io.write(string.format("status %d: %d\n", status, n)) end
-end
-LUA
+api_world_vm_network "$HTTP" "$TOKEN"
 
 run() { # name path [lua]
   local name=$1 path=$2 lua=${3:-}
@@ -110,7 +70,7 @@ echo "wrk: 2 threads, $CONNS connections, ${DURATION}s each; skyvisord --threads
 run "list GET" /v1/clouds
 run "small GET" /v1/clouds/cloud-2
 run "healthz (no DB)" /healthz
-run "VM POST" /v1/tenants/bench/networks/n/vms "$work/vm.lua"
+run "VM POST" /v1/tenants/bench/networks/n/vms bench/vm_post.lua
 vms=$(curl "${A[@]}" "http://$HTTP/v1/hosts?limit=1000" | python3 -c 'import json,sys; print(sum(h["vm_count"] for h in json.load(sys.stdin)["items"]))')
 echo "VMs created by the POST run: $vms, POSTs answered 201: $ok2xx"
 # wrk stops counting at the deadline: the requests still in flight then (at

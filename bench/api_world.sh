@@ -5,6 +5,9 @@
 # (IP:PORT) with the admin TOKEN, clouds cloud-1 .. cloud-CLOUDS (aws, DE),
 # each with hosts host-C-1 .. host-C-HOSTS (capacity 100000, tunnel IP
 # 198.18.C.H; at most 254 of either).  Fails on any refusal.
+# api_world_vm_network HTTP TOKEN: tenant bench, its network n
+# (10.0.0.0/8, mac-prefix) with switch s: where bench/vm_post.lua creates
+# its VMs.
 api_world_fleet() {
   local http=$1 token=$2 clouds=$3 hosts=$4 c h
   local A=(-sf -H "Authorization: Bearer $token" -H "Content-Type: application/json")
@@ -14,4 +17,11 @@ api_world_fleet() {
       curl "${A[@]}" "http://$http/v1/hosts" -d "{\"name\":\"host-$c-$h\",\"cloud\":\"cloud-$c\",\"tunnel_ip\":\"198.18.$c.$h\",\"capacity\":100000,\"ovsdb\":\"tcp:127.0.0.1:6640\",\"controller\":\"tcp:127.0.0.1:6653\"}" >/dev/null
     done
   done
+}
+api_world_vm_network() {
+  local http=$1 token=$2
+  local A=(-sf -H "Authorization: Bearer $token" -H "Content-Type: application/json")
+  curl "${A[@]}" "http://$http/v1/tenants" -d '{"name":"bench"}' >/dev/null
+  curl "${A[@]}" "http://$http/v1/tenants/bench/networks" -d '{"name":"n","subnet":"10.0.0.0/8"}' >/dev/null
+  curl "${A[@]}" "http://$http/v1/tenants/bench/networks/n/switches" -d '{"name":"s"}' >/dev/null
 }
