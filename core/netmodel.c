@@ -896,18 +896,35 @@ vm_port_spec(const struct netmodel *m, int v, bool second, struct nm_port *p)
     p->vm = v;
     p->peer = -1;
     p->second = second;
-    /* Copied, not formatted: every pass lists every host's ports. */
-    if (vm->iface[0]) {
-        size_t n = strnlen(vm->iface, sizeof p->name - 1);
-        memcpy(p->name, vm->iface, n);
-        p->name[n] = 0;
+    p->internal = !vm->iface[0];
+    netmodel_vm_port_name(m, v, p->name);
+}
+
+/* Copied, not formatted: every pass lists every host's ports. */
+void
+netmodel_vm_port_name(const struct netmodel *m, int vm, char name[16])
+{
+    const struct nm_vm *v = &m->vms[vm];
+    if (v->iface[0]) {
+        size_t n = strnlen(v->iface, 15);
+        memcpy(name, v->iface, n);
+        name[n] = 0;
     } else {
-        size_t n = strnlen(vm->o.id, 8);
-        memcpy(p->name, "vm", 2);
-        memcpy(p->name + 2, vm->o.id, n);
-        p->name[2 + n] = 0;
-        p->internal = true;
+        size_t n = strnlen(v->o.id, 8);
+        memcpy(name, "vm", 2);
+        memcpy(name + 2, v->o.id, n);
+        name[2 + n] = 0;
     }
+}
+
+const char *
+netmodel_vm_port_id(const char *name)
+{
+    if (strncmp(name, "vm", 2) || strlen(name) != 10
+        || strspn(name + 2, "0123456789abcdef") != 8) {
+        return NULL;
+    }
+    return name + 2;
 }
 
 /* The tunnel port from host h to host 'peer'. */

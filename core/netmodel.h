@@ -360,6 +360,22 @@ struct nm_port {
  * frees *ports.  0 or ENOMEM. */
 int netmodel_ports(const struct netmodel *, int h, struct nm_port **ports,
                    size_t *n);
+/* VM ports' names: the one rule, which every lookup of a VM's port on a
+ * bridge follows (the flows' ports, the reactive path's, ctrl/'s bindings).
+ * A name is a Linux interface name, so at most 15 characters and the NUL
+ * (IFNAMSIZ, 16):
+ *   a VM with an iface   that name (the API takes 1..15 of [A-Za-z0-9_.-]):
+ *                        skyvisor makes the port, named so;
+ *   a VM without one     "vm" and the first 8 hex digits of its id (10
+ *                        characters): the name the model gives the
+ *                        interface its hypervisor plugs with
+ *                        external_ids:skyvisor-vm-id, which ctrl/ binds by
+ *                        that id (recon_vm_iface), whatever its real name.
+ * netmodel_vm_port_name writes VM 'vm''s name; netmodel_vm_port_id reads
+ * the second form back: the id's first 8 characters in 'name', or NULL
+ * for any other name.  Neither allocates. */
+void netmodel_vm_port_name(const struct netmodel *, int vm, char name[16]);
+const char *netmodel_vm_port_id(const char *name);
 /* The name of the tunnel port from host 'h' to host 'peer'. */
 void netmodel_tunnel_name(const struct netmodel *, int h, int peer, char name[16]);
 

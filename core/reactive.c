@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,23 +76,11 @@ drop(struct reactive_result *res, const char *why)
     return 0;
 }
 
-/* The name of VM 'v''s port: the rule of netmodel_ports(). */
-static void
-vm_port_name(const struct netmodel *m, int v, char name[16])
-{
-    const struct nm_vm *vm = &m->vms[v];
-    if (vm->iface[0]) {
-        snprintf(name, 16, "%s", vm->iface);
-    } else {
-        snprintf(name, 16, "vm%.8s", vm->o.id);
-    }
-}
-
 static uint32_t
 vm_port(const struct netmodel *m, int h, int v, nm_ofport_fn *ofport, void *aux)
 {
     char name[16];
-    vm_port_name(m, v, name);
+    netmodel_vm_port_name(m, v, name);
     return ofport(aux, h, name);
 }
 

@@ -18,8 +18,8 @@
  * makes no port for it, and until such an interface is on its host the VM
  * has no port number, so the status fold keeps it pending with the host it
  * waits on.  The model names such a port "vm" and the first 8 hex digits
- * of the VM's id (netmodel_ports); every lookup by that name here goes to
- * the bound interface. */
+ * of the VM's id (netmodel_vm_port_name); every lookup by that name here
+ * goes to the bound interface. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -71,24 +71,14 @@ static const struct ovsdb_monitor monitor[] = {
     {"Queue", queue_cols},
 };
 
-/* Whether 'name' is the model's name of a VM port skyvisor does not make
- * ("vm" and 8 hex digits: netmodel_ports). */
-static bool
-bound_by_id(const char *name)
-{
-    if (strncmp(name, "vm", 2) || strlen(name) != 10) {
-        return false;
-    }
-    return strspn(name + 2, "0123456789abcdef") == 8;
-}
-
 const json_t *
 recon_vm_iface(const struct ovsdb_replica *rep, const char *name, const char **uuidp)
 {
     if (uuidp) {
         *uuidp = NULL;
     }
-    if (!bound_by_id(name)) {
+    const char *id_prefix = netmodel_vm_port_id(name);
+    if (!id_prefix) {
         return ovsdb_replica_find(rep, "Interface", "name", name, uuidp);
     }
     const json_t *t = ovsdb_replica_table(rep, "Interface");
@@ -97,7 +87,7 @@ recon_vm_iface(const struct ovsdb_replica *rep, const char *name, const char **u
     json_object_foreach((json_t *) t, uuid, row) {
         const json_t *eid = json_object_get(row, "external_ids");
         const char *id = ovsdb_datum_map_get(eid, "skyvisor-vm-id");
-        if (id && !strncmp(id, name + 2, 8) && !ovsdb_datum_map_get(eid, "skyvisor")) {
+        if (id && !strncmp(id, id_prefix, 8) && !ovsdb_datum_map_get(eid, "skyvisor")) {
             if (uuidp) {
                 *uuidp = uuid;
             }

@@ -507,6 +507,51 @@ test_incremental_owners(void **state)
     netmodel_free(&back);
 }
 
+/* The one rule of VM port names: the iface when set, else "vm" and the
+ * id's first 8 hex digits, which netmodel_vm_port_id reads back; the
+ * ports the bridge must have carry the same names. */
+static void
+test_vm_port_names(void **state)
+{
+    (void) state;
+    struct netmodel w;
+    build(&w, TUNNELS_MST);
+    char name[16];
+    snprintf(w.vms[RED_WEB].iface, sizeof w.vms[RED_WEB].iface, "veth-fifteen-ch");
+    netmodel_vm_port_name(&w, RED_WEB, name);
+    assert_string_equal(name, "veth-fifteen-ch");
+    assert_null(netmodel_vm_port_id(name));
+    w.vms[RED_WEB].iface[0] = 0;
+    snprintf(w.vms[RED_WEB].o.id, sizeof w.vms[RED_WEB].o.id,
+             "0badcafe-0000-0000-0000-000000000000");
+    netmodel_vm_port_name(&w, RED_WEB, name);
+    assert_string_equal(name, "vm0badcafe");
+    const char *id = netmodel_vm_port_id(name);
+    assert_non_null(id);
+    assert_int_equal(strncmp(id, w.vms[RED_WEB].o.id, 8), 0);
+    struct nm_port *ports;
+    size_t n;
+    assert_int_equal(netmodel_ports(&w, w.vms[RED_WEB].host, &ports, &n), 0);
+    bool seen = false;
+    for (size_t i = 0; i < n; i++) {
+        if (ports[i].kind == NM_PORT_VM && ports[i].vm == RED_WEB) {
+            assert_string_equal(ports[i].name, "vm0badcafe");
+            assert_true(ports[i].internal);
+            seen = true;
+        } else if (ports[i].kind == NM_PORT_VM) {
+            assert_false(ports[i].internal);
+        }
+    }
+    assert_true(seen);
+    free(ports);
+    static const char *const not_ids[] = {"vm0badcaf", "vm0badcafe0", "vm0BADCAFE", "xm0badcafe",
+                                          "vm0badcafg", ""};
+    for (size_t i = 0; i < sizeof not_ids / sizeof *not_ids; i++) {
+        assert_null(netmodel_vm_port_id(not_ids[i]));
+    }
+    netmodel_free(&w);
+}
+
 int
 main(void)
 {
@@ -517,6 +562,7 @@ main(void)
         cmocka_unit_test(test_cookies_name_owners),
         cmocka_unit_test(test_tenant_controller_takes_its_vms),
         cmocka_unit_test(test_incremental_owners),
+        cmocka_unit_test(test_vm_port_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
