@@ -40,17 +40,12 @@ packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
     if (d) {
         struct ofinst inst = {.type = OFPIT_APPLY_ACTIONS, .actions = &act, .n_actions = 1};
         struct ofmsg fm;
-        ofmsg_init(&fm, OFPT_FLOW_MOD, 0);
-        fm.u.flow_mod.command = OFPFC_ADD;
-        fm.u.flow_mod.idle_timeout = 60;
-        fm.u.flow_mod.priority = 1;
-        fm.u.flow_mod.buffer_id = OFP_NO_BUFFER;
-        fm.u.flow_mod.out_port = OFPP_ANY;
-        fm.u.flow_mod.out_group = OFPG_ANY;
-        ofmatch_set(&fm.u.flow_mod.match, MF_IN_PORT, in_port);
-        ofmatch_set(&fm.u.flow_mod.match, MF_ETH_DST, dst);
-        fm.u.flow_mod.insts = &inst;
-        fm.u.flow_mod.n_insts = 1;
+        struct ofmsg_flow_mod *f = ofmsg_flow_mod_init(&fm, OFPFC_ADD, 0, 1, 0);
+        f->idle_timeout = 60;
+        ofmatch_set(&f->match, MF_IN_PORT, in_port);
+        ofmatch_set(&f->match, MF_ETH_DST, dst);
+        f->insts = &inst;
+        f->n_insts = 1;
         if (!ofctl_send(ctl, dpid, &fm)) {
             atomic_fetch_add_explicit(&flow_mods, 1, memory_order_relaxed);
         }

@@ -419,20 +419,14 @@ sweep_one(const struct ft_entry *e, struct ofmsg **dels, size_t *n, size_t *cap)
         *cap = c;
     }
     struct ofmsg *msg = &(*dels)[*n];
-    ofmsg_init(msg, OFPT_FLOW_MOD, 0);
-    struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
+    struct ofmsg_flow_mod *fm = ofmsg_flow_mod_init(
+        msg, OFPFC_DELETE_STRICT, e->data[0], (uint16_t) (e->data[1] << 8 | e->data[2]),
+        e->cookie);
     struct pull pl;
     pull_init(&pl, e->data + 3, e->key_len - 3u);
     if (ofmatch_decode(&pl, &fm->match)) {
         return 0;                   /* cannot happen: we encoded it */
     }
-    fm->table_id = e->data[0];
-    fm->priority = (uint16_t) (e->data[1] << 8 | e->data[2]);
-    fm->cookie = e->cookie;
-    fm->command = OFPFC_DELETE_STRICT;
-    fm->buffer_id = OFP_NO_BUFFER;
-    fm->out_port = OFPP_ANY;
-    fm->out_group = OFPG_ANY;
     (*n)++;
     return 0;
 }

@@ -69,6 +69,22 @@ ofmsg_init(struct ofmsg *msg, enum ofptype type, uint32_t xid)
     msg->xid = xid;
 }
 
+struct ofmsg_flow_mod *
+ofmsg_flow_mod_init(struct ofmsg *msg, enum ofp_flow_mod_command command, uint8_t table_id,
+                    uint16_t priority, uint64_t cookie)
+{
+    ofmsg_init(msg, OFPT_FLOW_MOD, 0);
+    struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
+    fm->command = (uint8_t) command;
+    fm->table_id = table_id;
+    fm->priority = priority;
+    fm->cookie = cookie;
+    fm->buffer_id = OFP_NO_BUFFER;
+    fm->out_port = OFPP_ANY;
+    fm->out_group = OFPG_ANY;
+    return fm;
+}
+
 /* Copies the rest of 'pl' into a new heap buffer. */
 static enum oferr
 take_rest(struct pull *pl, uint8_t **data, size_t *len)

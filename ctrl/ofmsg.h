@@ -357,6 +357,16 @@ void ofmsg_uninit(struct ofmsg *msg);
 
 /* Initialises 'msg' as an empty message of 'type' with 'xid'. */
 void ofmsg_init(struct ofmsg *msg, enum ofptype type, uint32_t xid);
+/* Initialises 'msg' as a FLOW_MOD (xid 0) of 'command' for the flow at
+ * 'table_id' and 'priority' with 'cookie', and the defaults every flow-mod
+ * of ours shares: buffer_id OFP_NO_BUFFER, out_port OFPP_ANY, out_group
+ * OFPG_ANY, no timeouts, no flags, cookie_mask 0, an empty match, no
+ * instructions.  Returns &msg->u.flow_mod for the caller to go on with;
+ * what the caller hangs on it is the caller's (ofmsg_uninit frees insts). */
+struct ofmsg_flow_mod *ofmsg_flow_mod_init(struct ofmsg *msg,
+                                           enum ofp_flow_mod_command command,
+                                           uint8_t table_id, uint16_t priority,
+                                           uint64_t cookie);
 
 /* Wire helpers shared by the codec's files (ofmatch.c, ofaction.c,
  * ofmsg.c).  Decoders read from 'pl' and return an error; encoders append

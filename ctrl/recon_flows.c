@@ -100,16 +100,8 @@ recon_resubmit_action(struct ofaction *a, uint8_t table)
 static int
 to_flow_mod(const struct nm_flow *f, struct ofmsg *msg)
 {
-    ofmsg_init(msg, OFPT_FLOW_MOD, 0);
-    struct ofmsg_flow_mod *fm = &msg->u.flow_mod;
-    fm->cookie = f->cookie;
-    fm->table_id = f->table;
-    fm->command = OFPFC_ADD;
-    fm->priority = f->priority;
-    fm->buffer_id = OFP_NO_BUFFER;
-    fm->out_port = OFPP_ANY;
-    fm->out_group = OFPG_ANY;
-    ofmatch_init(&fm->match);
+    struct ofmsg_flow_mod *fm = ofmsg_flow_mod_init(msg, OFPFC_ADD, f->table, f->priority,
+                                                    f->cookie);
     /* Prerequisites first, as OpenFlow wants them. */
     static const enum nm_field order[] = {
         NF_IN_PORT, NF_METADATA, NF_TUNNEL_ID, NF_ETH_DST, NF_ETH_SRC, NF_ETH_TYPE,

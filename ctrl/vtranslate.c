@@ -310,19 +310,13 @@ compile_flow(const struct netmodel *m, const struct vt_sw *s, const struct ctl_f
         return 0;
     }
     struct ofmsg msg;
-    ofmsg_init(&msg, OFPT_FLOW_MOD, 0);
-    struct ofmsg_flow_mod *fm = &msg.u.flow_mod;
-    fm->table_id = (uint8_t) (NM_T_VTENANT + cf->table);
-    fm->command = OFPFC_ADD;
-    fm->priority = cf->priority;
-    fm->buffer_id = OFP_NO_BUFFER;
-    fm->out_port = OFPP_ANY;
-    fm->out_group = OFPG_ANY;
+    struct ofmsg_flow_mod *fm = ofmsg_flow_mod_init(
+        &msg, OFPFC_ADD, (uint8_t) (NM_T_VTENANT + cf->table), cf->priority, cookie);
     uint32_t in_port;
     phys_match(&tm, s->seq, &fm->match, &in_port);
     bool vm_in = in_port && sw_vm(m, s, in_port) >= 0;
     bool punt = vtranslate_punts(ti, n_ti, s->n_links + s->n_plinks > 0, vm_in);
-    fm->cookie = cookie | (punt ? VT_COOKIE_PUNT : 0);
+    fm->cookie |= punt ? VT_COOKIE_PUNT : 0;
     int rc = 0;
     fm->insts = calloc(n_ti ? n_ti : 1, sizeof *fm->insts);
     if (!fm->insts) {

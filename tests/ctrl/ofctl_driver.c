@@ -142,13 +142,7 @@ on_packet_in(void *aux, uint64_t dpid, const struct ofmsg_packet_in *pi)
         struct ofinst inst = {.type = OFPIT_APPLY_ACTIONS, .actions = &act, .n_actions = 1};
         output_action(&act, out);
         struct ofmsg fm;
-        ofmsg_init(&fm, OFPT_FLOW_MOD, 0);
-        fm.u.flow_mod.cookie = 0x99;
-        fm.u.flow_mod.command = OFPFC_ADD;
-        fm.u.flow_mod.priority = 10;
-        fm.u.flow_mod.buffer_id = OFP_NO_BUFFER;
-        fm.u.flow_mod.out_port = OFPP_ANY;
-        fm.u.flow_mod.out_group = OFPG_ANY;
+        ofmsg_flow_mod_init(&fm, OFPFC_ADD, 0, 10, 0x99);
         ofmatch_set(&fm.u.flow_mod.match, MF_ETH_DST, dst);
         fm.u.flow_mod.insts = &inst;
         fm.u.flow_mod.n_insts = 1;
@@ -183,17 +177,10 @@ struct flow {
 };
 
 static void
-flow_to_msg(struct flow *f, uint8_t command, struct ofmsg *m)
+flow_to_msg(struct flow *f, enum ofp_flow_mod_command command, struct ofmsg *m)
 {
-    ofmsg_init(m, OFPT_FLOW_MOD, 0);
-    struct ofmsg_flow_mod *fm = &m->u.flow_mod;
-    fm->cookie = f->cookie;
-    fm->table_id = f->table;
-    fm->command = command;
-    fm->priority = f->priority;
-    fm->buffer_id = OFP_NO_BUFFER;
-    fm->out_port = OFPP_ANY;
-    fm->out_group = OFPG_ANY;
+    struct ofmsg_flow_mod *fm = ofmsg_flow_mod_init(m, command, f->table, f->priority,
+                                                    f->cookie);
     fm->match = f->match;
     if (f->has_inst) {
         if (f->inst.type != OFPIT_GOTO_TABLE) {
@@ -262,13 +249,7 @@ print_submit_result(int error, size_t idx, struct ofmsg_error *err)
 static void
 flow_mod_drop(struct ofmsg *m, uint64_t cookie)
 {
-    ofmsg_init(m, OFPT_FLOW_MOD, 0);
-    m->u.flow_mod.cookie = cookie;
-    m->u.flow_mod.command = OFPFC_ADD;
-    m->u.flow_mod.priority = (uint16_t) (1000 + (cookie & 0xfff));
-    m->u.flow_mod.buffer_id = OFP_NO_BUFFER;
-    m->u.flow_mod.out_port = OFPP_ANY;
-    m->u.flow_mod.out_group = OFPG_ANY;
+    ofmsg_flow_mod_init(m, OFPFC_ADD, 0, (uint16_t) (1000 + (cookie & 0xfff)), cookie);
 }
 
 static void
@@ -357,14 +338,8 @@ static void
 cmd_delcookie(uint64_t dpid, uint64_t cookie)
 {
     struct ofmsg m;
-    ofmsg_init(&m, OFPT_FLOW_MOD, 0);
-    m.u.flow_mod.command = OFPFC_DELETE;
-    m.u.flow_mod.table_id = 0xff;
-    m.u.flow_mod.cookie = cookie;
+    ofmsg_flow_mod_init(&m, OFPFC_DELETE, 0xff, 0, cookie);
     m.u.flow_mod.cookie_mask = UINT64_MAX;
-    m.u.flow_mod.buffer_id = OFP_NO_BUFFER;
-    m.u.flow_mod.out_port = OFPP_ANY;
-    m.u.flow_mod.out_group = OFPG_ANY;
     size_t idx = 0;
     struct ofmsg_error err = {0};
     print_submit_result(ofctl_submit_wait(ctl, dpid, &m, 1, 5000, &idx, &err), idx, &err);

@@ -420,11 +420,7 @@ encode_flow_mods(struct buf *b, int n)
 {
     for (int i = 0; i < n; i++) {
         struct ofmsg fm;
-        ofmsg_init(&fm, OFPT_FLOW_MOD, 0);
-        fm.u.flow_mod.priority = (uint16_t) (100 + i);
-        fm.u.flow_mod.buffer_id = OFP_NO_BUFFER;
-        fm.u.flow_mod.out_port = OFPP_ANY;
-        fm.u.flow_mod.out_group = OFPG_ANY;
+        ofmsg_flow_mod_init(&fm, OFPFC_ADD, 0, (uint16_t) (100 + i), 0);
         assert_int_equal(ofmsg_encode(&fm, b), 0);
     }
 }
