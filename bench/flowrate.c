@@ -2,7 +2,8 @@
  *
  * Pushes N distinct flow-mods into one bridge through skyvisor's embedded
  * controller (ctrl/ofctl.h) the way the reconciler sends a level
- * (ctrl/recon_flows.c, run_level): rounds of CHUNK flow-mods, each closed
+ * (ctrl/recon_flows.c, run_level): rounds of RECON_LEVEL_CHUNK
+ * (ctrl/reconciler.h) flow-mods unless --chunk says otherwise, each closed
  * by a barrier (ofctl_submit), the next round sent once the barrier reply
  * of the one before came back.  --window W keeps W rounds in flight instead
  * of one, to show what pipelining would give.  The flows have the shape of
@@ -27,11 +28,11 @@
 #include <time.h>
 
 #include "core/netmodel.h"
+#include "core/packet.h"
 #include "ctrl/ofctl.h"
+#include "ctrl/reconciler.h"
 #include "ctrl/stream.h"
 
-/* The reconciler's round (RECON_LEVEL_CHUNK in ctrl/recon_flows.c). */
-#define DEFAULT_CHUNK 4096
 #define VMS_PER_COMPONENT 64
 #define TENANT_TAG 0x0206          /* unicast, locally administered */
 
@@ -52,15 +53,9 @@ struct flow_slot {
 static void
 flow_build(struct flow_slot *s, size_t i)
 {
-    ofmsg_init(&s->msg, OFPT_FLOW_MOD, 0);
-    struct ofmsg_flow_mod *fm = &s->msg.u.flow_mod;
-    fm->cookie = netmodel_cookie(NM_CK_VM, TENANT_TAG, wire_low(i));
-    fm->table_id = NM_T_TENANT;
-    fm->command = OFPFC_ADD;
-    fm->priority = 100;
-    fm->buffer_id = OFP_NO_BUFFER;
-    fm->out_port = OFPP_ANY;
-    fm->out_group = OFPG_ANY;
+    struct ofmsg_flow_mod *fm
+        = ofmsg_flow_mod_init(&s->msg, OFPFC_ADD, NM_T_TENANT, 100,
+                              netmodel_cookie(NM_CK_VM, TENANT_TAG, wire_low(i)));
     ofmatch_set_masked(&fm->match, MF_METADATA, component(i), COMP_MASK);
     ofmatch_set(&fm->match, MF_ETH_DST, vm_mac(i));
     s->act = (struct ofaction) {
@@ -74,23 +69,14 @@ flow_build(struct flow_slot *s, size_t i)
     fm->n_insts = 2;
 }
 
-static void
-mac_print(uint64_t mac, char out[18])
-{
-    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned) (mac >> 40 & 0xff),
-             (unsigned) (mac >> 32 & 0xff), (unsigned) (mac >> 24 & 0xff),
-             (unsigned) (mac >> 16 & 0xff), (unsigned) (mac >> 8 & 0xff),
-             (unsigned) (mac & 0xff));
-}
-
 /* The same flows as flow_build(), one ovs-ofctl flow a line. */
 static void
 flows_print(size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char dst[18], set[18];
-        mac_print(vm_mac(i), dst);
-        mac_print(wire_mac(i), set);
+        packet_format_mac(vm_mac(i), dst);
+        packet_format_mac(wire_mac(i), set);
         printf("table=%d,priority=100,cookie=%#" PRIx64 ",metadata=%#" PRIx64 "/%#" PRIx64
                ",dl_dst=%s,actions=set_field:%s->eth_dst,goto_table:%d\n", NM_T_TENANT,
                netmodel_cookie(NM_CK_VM, TENANT_TAG, wire_low(i)), component(i), COMP_MASK,
@@ -186,7 +172,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-    size_t chunk = DEFAULT_CHUNK, window = 1;
+    size_t chunk = RECON_LEVEL_CHUNK, window = 1;
     const char *key = NULL, *cert = NULL, *ca = NULL;
     int i = 1;
     for (; i < argc && !strncmp(argv[i], "--", 2); i++) {

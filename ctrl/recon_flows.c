@@ -672,13 +672,6 @@ decode_adds(const struct recon_plan *p, size_t from, size_t to)
     return v;
 }
 
-/* Flow-mods per bridge in one round of a level: a first pass's level holds
- * tens of thousands per bridge, and a switch answers nothing, not even an
- * echo, before it has worked through what came first on the connection;
- * rounds of this size keep barrier replies coming well within the
- * controller's inactivity probe and request timeout. */
-#define RECON_LEVEL_CHUNK 4096
-
 /* The level a flow-mod of table 'table' goes in: the ingress tables
  * (classify, tenant) each alone, every deeper table together (see the file
  * comment: deeper tables are reached only through an ingress rule or a

@@ -183,6 +183,14 @@ struct recon_options {
  * a cut is detected after 3 intervals (BFD's detect multiplier). */
 #define RECON_BFD_MS_DEFAULT 100
 
+/* Flow-mods per bridge in one round of a level (ctrl/recon_flows.c,
+ * run_level; bench/flowrate.c sends the same rounds): a first pass's level
+ * holds tens of thousands per bridge, and a switch answers nothing, not
+ * even an echo, before it has worked through what came first on the
+ * connection; rounds of this size keep barrier replies coming well within
+ * the controller's inactivity probe and request timeout. */
+#define RECON_LEVEL_CHUNK 4096
+
 /* Starts the thread.  'store' is copied, 'aux' must outlive the
  * reconciler.  NULL on failure (logged). */
 struct reconciler *reconciler_create(const struct recon_store *store, void *aux,
