@@ -22,8 +22,8 @@ make -s -j2 BUILD="$BUILD"
 work=$(mktemp -d /tmp/skyv-bench-api.XXXXXX)
 chmod 755 "$work"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PORT=$((20000 + RANDOM % 20000))
-HTTP=127.0.0.1:$((40000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))
+HTTP=127.0.0.1:$((10000 + RANDOM % 10000))
 as_pg() { if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   [ -n "${SKY_PID:-}" ] && kill -TERM "$SKY_PID" 2>/dev/null && wait "$SKY_PID" 2>/dev/null || true
@@ -87,7 +87,8 @@ $(date -u +%Y-%m-%d), $(nproc) cores shared by wrk, skyvisord (--threads $THREAD
 PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'); wrk -t2 -c$CONNS -d${DURATION}s; admin token.
 Load average (1 min) $load0 at the start, $load_end at the end.
 The VM POST run creates a new VM per request (placement by jurisdiction over
-12 hosts, advisory-locked), each with a MAC unique in its lower 32 bits (the
+12 hosts under the VM advisory lock, each host's used slots read from its
+counter, migrations/015), each with a MAC unique in its lower 32 bits (the
 mac-prefix rule); every answer was 2xx (the run fails otherwise), $ok2xx answered
 201 and $vms VMs exist (the difference: requests in flight at wrk's deadline).
 The GETs of clouds are answered from the read snapshot (api/readsnap.h).

@@ -17,7 +17,7 @@ BEFORE=$1 AFTER=$2; DURATION=${DURATION:-10}; CONNS=${CONNS:-32}; ROUNDS=${ROUND
 LUA=$(cd "$(dirname "$0")" && pwd)/vm_post.lua
 work=$(mktemp -d /tmp/skyv-sbs.XXXXXX); chmod 755 "$work"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))
 as_pg() { if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() { for p in $(cat "$work/pids" 2>/dev/null); do kill -TERM $p 2>/dev/null; wait $p 2>/dev/null || true; done
   as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -28,7 +28,7 @@ TOKEN=sbs-admin-token-$RANDOM$RANDOM
 PIDS=""
 start() { # bin db -> sets HTTP
   psql -q -h 127.0.0.1 -p $PORT -U postgres -c "CREATE DATABASE $2" >/dev/null
-  local http=127.0.0.1:$((40000 + RANDOM % 20000))
+  local http=127.0.0.1:$((10000 + RANDOM % 10000))
   SKYVISOR_ADMIN_TOKEN=$TOKEN "$1" --db "postgresql://postgres@127.0.0.1:$PORT/$2" --listen $http --threads 2 --log-level warn > "$work/$2.log" 2>&1 &
   echo $! >> "$work/pids"
   for _ in $(seq 100); do curl -sf "http://$http/readyz" >/dev/null && break; sleep 0.1; done

@@ -1,6 +1,10 @@
 # bench/api_world.sh: sourced by the HTTP API benchmarks (api.sh,
 # api_compare.sh, batch_place.sh), the fleet they declare.
 #
+# They listen (PostgreSQL, skyvisord) on random ports below 32768: after a
+# wrk run, thousands of TIME-WAIT sockets hold ports of the ephemeral range
+# (32768-60999) and a server binding one of them fails.
+#
 # api_world_fleet HTTP TOKEN CLOUDS HOSTS: through skyvisord at HTTP
 # (IP:PORT) with the admin TOKEN, clouds cloud-1 .. cloud-CLOUDS (aws, DE),
 # each with hosts host-C-1 .. host-C-HOSTS (capacity 100000, tunnel IP

@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD=$1; shift
 work=$(mktemp -d /tmp/skyv-bt.XXXXXX); chmod 755 "$work"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PORT=$((20000 + RANDOM % 20000)); HTTP=127.0.0.1:$((40000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)); HTTP=127.0.0.1:$((10000 + RANDOM % 10000))
 as_pg() { if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() { [ -n "${SKY_PID:-}" ] && kill -TERM "$SKY_PID" 2>/dev/null && wait "$SKY_PID" 2>/dev/null || true
   as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$work"; }

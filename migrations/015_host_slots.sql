@@ -23,7 +23,10 @@
 -- Concurrency: the increments are row updates, so writers that change the
 -- same host's count queue on its row until they commit; the VM lock
 -- (db/vms.c) still serialises placements, which read the counts and then
--- take a slot.
+-- take a slot.  Writers that move counts without that lock (a VM's delete,
+-- the reconciler's phase moves) can meet a batch holding it in a cycle of
+-- row waits; PostgreSQL breaks it (40P01) and the transaction runner runs
+-- the loser again (db/conn.c).
 
 CREATE TABLE host_slots (
     host_id uuid PRIMARY KEY REFERENCES host (id) ON DELETE CASCADE,

@@ -14,6 +14,7 @@ them."""
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -191,6 +192,37 @@ def test_counter_follows_every_change(world, pg):
     assert pg.psql("SELECT count(*) FROM host_slots", db=db) == "2"
     assert pg.psql("SELECT count(*) FROM vm_migration WHERE from_host_id IS NULL",
                    db=db) == "1"
+
+
+def test_concurrent_creations_never_exceed_capacity(world, pg):
+    """Twelve creations at once for a host with three free slots: three
+    are placed, nine answer 409 placement-failed, and the count is the
+    capacity (the VM lock serialises placements)."""
+    api, db = world["daemon"].api(), world["db"]
+    ok(api.post("/v1/hosts", {"name": "sc-1", "cloud": "sb", "capacity": 3,
+                              "tunnel_ip": "198.18.9.20", "ovsdb": "unix:/run/sc-1.sock",
+                              "openflow": "unix:/run/sc-1.mgmt"}), 201)
+    answers = [None] * 12
+
+    def create(i):
+        answers[i] = api.post(f"{N}/vms", {"name": f"c{i}", "mac": f"02:00:00:00:0a:{i:02x}",
+                                           "ip": f"10.9.0.{100 + i}", "switch": "s",
+                                           "placement": {"host": "sc-1"}})
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a[0] for a in answers) == [201] * 3 + [409] * 9, answers
+    for a in answers:
+        if a[0] == 409:
+            assert_problem(a, 409, "placement-failed")
+    assert check(pg, db)["sc-1"] == 3
+    for i, a in enumerate(answers):
+        if a[0] == 201:
+            assert api.delete(f"{N}/vms/c{i}")[0] == 204
+    assert api.delete("/v1/hosts/sc-1")[0] == 204
 
 
 def test_backfill_counts_what_is_there(world, pg):
