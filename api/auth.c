@@ -316,7 +316,7 @@ auth_check(struct api_req *req, struct api_resp *resp)
     enum db_qs qs = store_token_auth(req->db, token, path_tenant, &found);
     if (qs < 0) {
         api_problem(resp, req, SVE_DB_UNAVAILABLE, NULL,
-                    "cannot check the token: %s", req->db->err.message);
+                    "cannot check the token: %s", db_conn_error(req->db)->message);
         return SVE_DB_UNAVAILABLE;
     }
     if (qs == DB_QS_NONE) {

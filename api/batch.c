@@ -287,8 +287,9 @@ attempt_reset(struct batch *b)
 static bool
 refused_by_database(const struct db_conn *db)
 {
-    const char *st = db->err.sqlstate;
-    return !db->err.at_commit && (!strncmp(st, "23", 2) || !strncmp(st, "22", 2));
+    const struct db_error *err = db_conn_error(db);
+    const char *st = err->sqlstate;
+    return !err->at_commit && (!strncmp(st, "23", 2) || !strncmp(st, "22", 2));
 }
 
 static void

@@ -127,7 +127,7 @@ void
 crud_db_problem(struct api_req *req, struct api_resp *resp, enum db_qs qs,
                 const char *kind, const char *in_use)
 {
-    const struct db_error *err = &req->db->err;
+    const struct db_error *err = db_conn_error(req->db);
     const char *st = err->sqlstate;
     if (err->outcome_unknown) {
         api_problem(resp, req, SVE_COMMIT_UNKNOWN, NULL, "the connection to the "
@@ -208,7 +208,7 @@ crud_write(struct api_req *req, struct api_resp *resp, db_txn_fn *fn, void *arg,
     if (qs >= 0) {
         return;
     }
-    if (!req->db->err.at_commit && resp->body && resp->status >= 400) {
+    if (!db_conn_error(req->db)->at_commit && resp->body && resp->status >= 400) {
         return;     /* fn's own problem for its own error */
     }
     /* Nothing of what fn built may reach the client. */

@@ -120,7 +120,7 @@ void crud_delete(struct api_req *, struct api_resp *, const struct crud_res *);
  * (done: *row holds the object as stored, or for crud_remove as it was
  * before the delete; the caller uninits it), DB_QS_NONE (refused: problem
  * written), DB_QS_HARD (a database refusal, problem written from
- * req->db->err: a constraint, or a failure of the database) or
+ * db_conn_error(req->db): a constraint, or a failure of the database) or
  * DB_QS_SOFT (retry the transaction).
  *   crud_insert:  validates a copy of ctx->body and inserts it;
  *   crud_replace: merges the patch ctx->body into object 'key' (an id or a

@@ -30,7 +30,7 @@ health_readyz(struct api_req *req, struct api_resp *resp)
     } else {
         api_problem(resp, req, SVE_DB_UNAVAILABLE, NULL, "the database does not "
                     "answer%s%s", c ? ": " : " (no free connection)",
-                    c ? c->err.message : "");
+                    c ? db_conn_error(c)->message : "");
     }
     db_pool_put(req->config->pool, c);
 }

@@ -11,7 +11,7 @@
  * straight to the socket and the connection closed, because libmicrohttpd
  * 0.9 accepts a queued response only before the body or after all of it.
  * Each worker thread borrows one database connection per request from the
- * pool, so threads never share a PGconn.
+ * pool, so threads never share a connection.
  *
  * The request head is judged before anything else, in this order and
  * before authentication or any database call:

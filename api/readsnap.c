@@ -117,8 +117,8 @@ readsnap_note_write(struct readsnap *rs)
     }
 }
 
-/* Counts a change when the connection held notifications (libpq queues
- * those that arrive during a query: db_conn_notifies). */
+/* Counts a change when the connection held notifications (one that
+ * arrives during a query is queued, not signalled: db_conn_notifies). */
 static void
 absorb(struct readsnap *rs)
 {
@@ -185,7 +185,7 @@ refresher(void *arg)
         if (!cur || cur->changes != atomic_load(&rs->changes)) {
             if (!refresh(rs)) {
                 vlog(VLOG_WARN, "readsnap", "cannot read the snapshot: %s",
-                     rs->conn->err.message);
+                     db_conn_error(rs->conn)->message);
                 atomic_fetch_add(&rs->changes, 1);
                 up = false;
             }

@@ -45,7 +45,7 @@ usage(FILE *out)
 "skyvisor's control plane: the REST API over the desired state of clouds,\n"
 "hosts, tenants and their virtual networks, kept in PostgreSQL.\n"
 "\n"
-"  --db URL             PostgreSQL connection (libpq URL or key=value string).\n"
+"  --db URL             PostgreSQL connection (a URI or key=value string).\n"
 "                       Without it skyvisord runs its own cluster in --data-dir\n"
 "                       with the installed PostgreSQL binaries (as the user\n"
 "                       'postgres' when started as root), reuses it on the\n"

@@ -178,7 +178,7 @@ stop_step(struct crud_ctx *ctx, struct store_row *out, char **location)
     }
     if ((qs = snapshots_insert(db, vm.id, name, NULL, "stop", &snap)) != DB_QS_ONE) {
         qs = qs == DB_QS_NONE ? DB_QS_HARD : qs;
-        if (qs == DB_QS_HARD && !strcmp(db->err.sqlstate, "23505")) {
+        if (qs == DB_QS_HARD && !strcmp(db_conn_error(db)->sqlstate, "23505")) {
             crud_fail(ctx, SVE_NAME_TAKEN, "snapshot", "the VM has a snapshot "
                       "named '%s' already", name ? name : "");
         }

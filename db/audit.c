@@ -5,6 +5,7 @@
  * also the page cursor; each filter is optional (SQL NULL: any). */
 #include <stdio.h>
 
+#include "db/conn_internal.h"
 #include "db/store.h"
 
 static const struct db_stmt list = {

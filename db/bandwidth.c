@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "db/conn_internal.h"
+
 /* The caps of the tenants other than $1, plus $2. */
 #define CAPS                                                                  \
     "(SELECT coalesce(sum(wan_limit_mbps), 0) + $2::bigint AS total,"         \

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
+
 /* One statement, one snapshot: pg_current_snapshot() is the snapshot the
  * statement reads change_log with, so the rows returned are exactly those
  * the next watermark sees and the previous one did not. */

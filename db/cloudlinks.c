@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
 #include "db/store.h"
 
 #define LINK_NAMES                                                            \

@@ -1,6 +1,7 @@
 /* conn.c: one PostgreSQL connection, lazy statement preparation, execution
- * with error classification, and the transaction runner.  See db.h. */
-#include "db/db.h"
+ * with error classification, the NOTIFY drain and the transaction runner.
+ * See db.h, and conn_internal.h for what only db/ sees. */
+#include "db/conn_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -99,6 +100,12 @@ db_conn_set_actor(struct db_conn *c, const char *actor)
     }
     memcpy(c->actor, actor, n + 1);
     return true;
+}
+
+const struct db_error *
+db_conn_error(const struct db_conn *c)
+{
+    return &c->err;
 }
 
 bool

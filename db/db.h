@@ -1,14 +1,17 @@
 /* db.h: connections, statements and transactions.
  *
  * Every SQL statement of skyvisor is a `struct db_stmt` defined in a db/
- * file.  A statement is prepared lazily, once per connection, the first time
- * it runs there (the set of prepared statements is forgotten when the
- * connection is reset).  All parameters are passed as text and cast in SQL,
- * so a statement may leave some of its declared parameters unused.
+ * file and run there (db/conn_internal.h: db_exec and the connection's
+ * insides); outside db/ a connection is an opaque handle that db/'s
+ * functions take, and no libpq type is seen.  A statement is prepared
+ * lazily, once per connection, the first time it runs there (the set of
+ * prepared statements is forgotten when the connection is reset).  All
+ * parameters are passed as text and cast in SQL, so a statement may leave
+ * some of its declared parameters unused.
  *
  * Status: every call returns an `enum db_qs`:
  *   DB_QS_HARD  a hard error (constraint violation, bad SQL, server down);
- *               details in conn->err;
+ *               details in db_conn_error(conn);
  *   DB_QS_SOFT  retryable: serialization failure, deadlock, or a connection
  *               that was lost and has been reset (the transaction is gone);
  *   DB_QS_NONE  success, no row;
@@ -28,7 +31,7 @@
  * ctx on an attempt that did not commit describes a change that did not
  * happen: callers must not report it.
  *
- * Actor: when conn->actor is not empty, every transaction runs
+ * Actor: when the connection has an actor, every transaction runs
  * `SET LOCAL skyvisor.actor = '<actor>'` right after BEGIN (in the same
  * round trip), for the audit triggers; the actor must match
  * [A-Za-z0-9:_./-]{1,127} (db_conn_set_actor checks it).
@@ -45,7 +48,6 @@
 #ifndef SKYVISOR_DB_DB_H
 #define SKYVISOR_DB_DB_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,15 +75,9 @@ struct db_error {
     bool outcome_unknown;   /* ... which never arrived: may have committed */
 };
 
-struct db_conn {
-    PGconn *pg;
-    char *conninfo;
-    const struct db_stmt **prepared;   /* statements prepared on 'pg' */
-    size_t n_prepared, cap_prepared;
-    struct db_error err;
-    bool in_pool_use;
-    char actor[128];        /* see "Actor" above; "" for none */
-};
+/* One connection, opaque outside db/ (its libpq side is db/'s alone:
+ * db/conn_internal.h). */
+struct db_conn;
 
 /* Connects to 'conninfo' (a libpq URL or key=value string), sets the
  * session time zone to UTC.  Returns NULL and logs on failure.  The caller
@@ -94,6 +90,8 @@ bool db_conn_ensure(struct db_conn *);
  * of this connection.  Returns false, leaving the actor cleared, when
  * 'actor' is not of the allowed form. */
 bool db_conn_set_actor(struct db_conn *, const char *actor);
+/* The last error on the connection (borrowed: valid until its next call). */
+const struct db_error *db_conn_error(const struct db_conn *);
 
 /* Notifications (LISTEN/NOTIFY).  A connection that LISTENs learns of a
  * NOTIFY two ways: the socket becomes readable while it is idle, or libpq
@@ -109,28 +107,6 @@ bool db_conn_set_actor(struct db_conn *, const char *actor);
  * db_conn_socket: the socket to poll for them, -1 when there is none. */
 int db_conn_notifies(struct db_conn *, bool read_socket);
 int db_conn_socket(const struct db_conn *);
-
-/* Runs 'stmt' with 'params' (stmt->nparams text values, NULL = SQL NULL).
- * On DB_QS_ONE/DB_QS_NONE, *res (if 'res' is non-NULL) receives the result,
- * owned by the caller (PQclear); otherwise *res is NULL. */
-enum db_qs db_exec(struct db_conn *, const struct db_stmt *stmt,
-                   const char *const *params, PGresult **res);
-/* db_exec for a statement whose repetition has no further effect (a read
- * that also stamps a last-used time, say), which may therefore be retried
- * outside a transaction like a read. */
-enum db_qs db_exec_idempotent(struct db_conn *, const struct db_stmt *stmt,
-                              const char *const *params, PGresult **res);
-/* db_exec for a statement that answers rows of one kind: fill() copies row
- * 'row' of 'res' into 'elem', one element of 'size' bytes of an array
- * calloc'ed for all the rows.  On success *out is that array (NULL when
- * there are no rows), owned by the caller (free), and *n its length; on
- * failure *out is NULL and *n 0. */
-typedef void db_row_fn(void *elem, const PGresult *res, int row);
-enum db_qs db_exec_rows(struct db_conn *, const struct db_stmt *stmt,
-                        const char *const *params, size_t size, db_row_fn *fill,
-                        void **out, size_t *n);
-/* Runs unprepared SQL without parameters (migrations, BEGIN/COMMIT). */
-enum db_qs db_exec_sql(struct db_conn *, const char *sql);
 
 typedef enum db_qs db_txn_fn(struct db_conn *, void *ctx);
 /* See the file comment.  'serializable' selects SERIALIZABLE isolation
@@ -163,12 +139,5 @@ void db_pool_destroy(struct db_pool *);
 struct db_conn *db_pool_get(struct db_pool *, unsigned int timeout_ms);
 void db_pool_put(struct db_pool *, struct db_conn *);
 void db_pool_get_stats(struct db_pool *, struct db_pool_stats *);
-
-/* Convenience accessors for a result row. */
-static inline const char *
-db_val(const PGresult *res, int row, int col)
-{
-    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/vlog.h"
+#include "db/conn_internal.h"
 #include "db/db.h"
 
 struct embedded_pg {

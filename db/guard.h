@@ -10,7 +10,7 @@
 #ifndef SKYVISOR_DB_GUARD_H
 #define SKYVISOR_DB_GUARD_H
 
-#include "db/db.h"
+#include "db/conn_internal.h"
 
 /* Runs 'stmt' with 'params' in its own transaction.  DB_QS_ONE when it
  * returned or changed a row (committed), DB_QS_NONE when the guard held

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
+
 #define LEASE_SECS(P) "make_interval(secs => " P "::integer / 1000.0)"
 
 static const struct db_stmt stmt_heartbeat = {

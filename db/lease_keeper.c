@@ -199,7 +199,7 @@ round_run(struct lease_keeper *k)
         k->stats.heartbeat_failures++;
         pthread_mutex_unlock(&k->mutex);
         if (!k->failing) {
-            vlog(VLOG_WARN, MOD, "heartbeat failed: %s", k->db->err.message);
+            vlog(VLOG_WARN, MOD, "heartbeat failed: %s", db_conn_error(k->db)->message);
         }
         k->failing = true;
         return changed;
@@ -308,7 +308,7 @@ lease_keeper_start(const struct lease_keeper_options *opt)
     if (!copied || !k->db || instances_heartbeat(k->db, &k->reg) != DB_QS_ONE) {
         vlog(VLOG_ERR, MOD, "cannot register the instance: %s",
              !copied ? "out of memory"
-             : k->db ? k->db->err.message : "no database connection");
+             : k->db ? db_conn_error(k->db)->message : "no database connection");
         keeper_free(k);
         return NULL;
     }

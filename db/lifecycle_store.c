@@ -30,7 +30,7 @@ settled(struct lifecycle_store *s, enum db_qs qs, const char *what)
     if (qs >= 0) {
         return 0;
     }
-    vlog(VLOG_WARN, MOD, "%s: %s", what, s->conn->err.message);
+    vlog(VLOG_WARN, MOD, "%s: %s", what, db_conn_error(s->conn)->message);
     return EAGAIN;
 }
 

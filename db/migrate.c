@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/vlog.h"
+#include "db/conn_internal.h"
 
 #define MIGRATE_LOCK_KEY "7398421"   /* pg_advisory_lock key */
 

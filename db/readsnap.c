@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
 #include "db/store.h"
 
 static const struct db_stmt stmt_snapshot = {

@@ -261,7 +261,7 @@ store_write(void *aux, const struct nm_status *st, size_t n)
     struct recon_db *s = aux;
     int rc = 0;
     if (state_write_status(s->conn, st, n) < 0) {
-        vlog(VLOG_WARN, "reconciler", "writing statuses: %s", s->conn->err.message);
+        vlog(VLOG_WARN, "reconciler", "writing statuses: %s", db_conn_error(s->conn)->message);
         rc = EAGAIN;
     }
     absorb_notifies(s);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
 #include "db/guard.h"
 
 #define SNAP_JSON(CONTENT)                                                    \

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
 #include "db/tenant_ctl.h"
 
 #define COMMON "id, name, generation, observed_generation, state, detail"

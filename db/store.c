@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/validate.h"
+#include "db/conn_internal.h"
 #include "db/resource_sql.h"
 
 void

@@ -43,10 +43,6 @@ struct store_row {
     char id[37];
 };
 void store_row_uninit(struct store_row *);
-/* Copies (json, revision, id) of row 0 of 'res' into 'out' when qs is
- * DB_QS_ONE; always PQclears 'res'.  Returns qs (DB_QS_HARD when memory
- * runs out).  For statements of other files that answer like get. */
-enum db_qs store_take_row(PGresult *res, enum db_qs qs, struct store_row *out);
 
 /* A list's rows, in list order, copied out of the statement's answer:
  * (json, key) where 'key' is what the next page starts after (a name; an
@@ -64,11 +60,6 @@ struct store_items {
     size_t n;
 };
 void store_items_uninit(struct store_items *);
-/* Copies the rows of 'res' into 'out' (zeroed by the caller) when qs is
- * not an error; always PQclears 'res'.  Returns qs, or DB_QS_HARD when
- * memory runs out (then 'out' is left empty).  For the list statements of
- * db/. */
-enum db_qs store_take_items(PGresult *res, enum db_qs qs, struct store_items *out);
 
 /* 'key' is an id or a name; it is looked up as an id when it has the shape
  * of a UUID, else as a name. */

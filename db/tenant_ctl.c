@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ctlset.h"
+#include "db/conn_internal.h"
 
 /* Ports whose VM left the switch (deleted, or moved to another switch) or
  * whose link no longer ends there lose their numbers. */

@@ -12,6 +12,7 @@
  * does not turn every read into a write. */
 #include <stdio.h>
 
+#include "db/conn_internal.h"
 #include "db/store.h"
 
 #define TOKEN_JSON                                                            \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/conn_internal.h"
 #include "db/guard.h"
 
 static const struct db_stmt stmt_record = {

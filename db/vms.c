@@ -3,6 +3,7 @@
  * The validated object carries "_switch_id" and the placement's resolved
  * "_host_id".  Placements are serialised by an advisory lock (`lock`) so
  * that two concurrent creations never both take a host's last slot. */
+#include "db/conn_internal.h"
 #include "db/resource_sql.h"
 #include "db/store.h"
 

@@ -31,7 +31,7 @@ main(int argc, char **argv)
     if (!strcmp(argv[2], "prune")) {
         long long n;
         if (changelog_prune(c, (unsigned int) atoi(argv[3]), &n) < 0) {
-            fprintf(stderr, "%s\n", c->err.message);
+            fprintf(stderr, "%s\n", db_conn_error(c)->message);
             db_conn_destroy(c);
             return 1;
         }
@@ -39,7 +39,7 @@ main(int argc, char **argv)
     } else {
         struct changelog_batch b;
         if (changelog_read(c, argc > 3 ? argv[3] : NULL, &b) < 0) {
-            fprintf(stderr, "%s\n", c->err.message);
+            fprintf(stderr, "%s\n", db_conn_error(c)->message);
             db_conn_destroy(c);
             return 1;
         }

@@ -140,7 +140,7 @@ main(int argc, char **argv)
         return 2;
     }
     json_t *out = json_pack("{s:s, s:s}", "result", result_name(qs), "message",
-                            qs < 0 ? c->err.message : "");
+                            qs < 0 ? db_conn_error(c)->message : "");
     if (items) {
         json_object_set_new(out, "items", items);
     }
