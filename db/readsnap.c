@@ -28,8 +28,11 @@ readsnap_load(struct db_conn *c, char **snapshot, struct store_items out[READSNA
         qs = DB_QS_HARD;
     }
     PQclear(res);
-    for (size_t k = 0; k < READSNAP__N && qs == DB_QS_ONE; k++) {
-        qs = store_list(c, kinds[k], NULL, NULL, 0x7fffffff, &out[k]);
+    /* A kind with no rows answers DB_QS_NONE: the next kinds are read
+     * all the same. */
+    for (size_t k = 0; k < READSNAP__N && qs >= 0; k++) {
+        enum db_qs lq = store_list(c, kinds[k], NULL, NULL, 0x7fffffff, &out[k]);
+        qs = lq < 0 ? lq : qs;
     }
     if (qs >= 0) {
         enum db_qs end = db_exec_sql(c, "COMMIT");
