@@ -50,8 +50,8 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
-import incremental as inc  # noqa: E402  bench/incremental.py: build dir, commit, paths
-import setup as fleets  # noqa: E402  bench/setup.py: proc_cpu, env_list
+import incremental as inc  # noqa: E402  bench/incremental.py: build dir, paths
+import setup as fleets  # noqa: E402  bench/setup.py: proc_cpu, env_list, commit
 from ovs_helpers import OvsInstance  # noqa: E402
 
 TITLE = "Flow-mod rate into Open vSwitch (make bench-flowmod)"
@@ -198,7 +198,7 @@ def main():
     out = os.environ.get("FLOWMOD_OUT", "BENCHMARKS.md")
     load0 = os.getloadavg()
     print(f"load average at the start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
-          f"commit {inc.commit()}", flush=True)
+          f"commit {fleets.commit()}", flush=True)
     res = {}                        # (client, conn, n) -> [measurement]
     with tempfile.TemporaryDirectory(prefix="skyv-flowmod-") as work:
         b = Bench(build, work)
@@ -263,7 +263,7 @@ def section(res, sizes, rounds, load0, ovsver, connect):
              if vsd_us else "")
     return f"""## {TITLE}
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, commit {inc.commit()}, Open vSwitch {ovsver}, {os.cpu_count()} cores shared
+{time.strftime('%Y-%m-%d', time.gmtime())}, commit {fleets.commit()}, Open vSwitch {ovsver}, {os.cpu_count()} cores shared
 by the switch, the client and other work on the machine (load average {load0[0]:.2f} at the
 start, {os.getloadavg()[0]:.2f} at the end).  One ovs-vswitchd (userspace datapath) with one
 bridge in a namespace of its own, listening on ptcp: and pssl: on loopback; every client

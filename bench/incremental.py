@@ -104,14 +104,6 @@ def pct(xs, p):
     return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class PgListen:
     """LISTEN on one channel over PostgreSQL's frontend/backend protocol 3.0
     (trust authentication, as the benchmark's cluster has).  poll() returns
@@ -380,8 +372,7 @@ class Network:
         ok, api = fleets.ok, self.api
         fleets.declare_fleet(api, self.fleet, hosts)
         fleets.wait_hosts(api, timeout=120)
-        time.sleep(0.5)
-        self.rss_base = rss_kib(self.d.proc.pid)
+        self.rss_base = fleets.rss_base_kib(self.d.proc.pid)
         ok(api.post("/v1/tenants", {"name": "t"}))
         self.base = "/v1/tenants/t/networks/n"
         ok(api.post("/v1/tenants/t/networks", {"name": "n", "subnet": "10.0.0.0/16",
@@ -514,7 +505,7 @@ class Network:
         return {"sent": t_sent, "answer": t_ans, "gone": t_gone}
 
     def rss(self):
-        return rss_kib(self.d.proc.pid)
+        return fleets.rss_kib(self.d.proc.pid)
 
     def close(self):
         if self.side:
@@ -625,19 +616,6 @@ def aims(results):
     return out
 
 
-def commit():
-    """The code measured: BENCH_COMMIT when the build is of another tree (an
-    export of one commit), else this tree's HEAD, marked when the sources
-    skyvisord is built from have uncommitted changes."""
-    if os.environ.get("BENCH_COMMIT"):
-        return os.environ["BENCH_COMMIT"]
-    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "api", "core",
-                            "ctrl", "db", "migrations"], capture_output=True, text=True).stdout
-    return head + (" with uncommitted changes" if dirty.strip() else "")
-
-
 def build_dir():
     """--build DIR (default build), absolute, also as SKYVISOR_BUILD for the
     integration fixtures."""
@@ -661,7 +639,7 @@ def main():
     import conftest
     load0 = os.getloadavg()
     print(f"load average at the start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
-          f"commit {commit()}; observing by {observe}", flush=True)
+          f"commit {fleets.commit()}; observing by {observe}", flush=True)
     pg = conftest.PgCluster()
     results = []
     try:
@@ -716,7 +694,7 @@ def section(results, load0, observe):
     notes = flatness(results) + aims(results)
     return f"""## Incremental changes (make bench-incremental)
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, commit {commit()}, {os.cpu_count()} cores shared by everything below and other
+{time.strftime('%Y-%m-%d', time.gmtime())}, commit {fleets.commit()}, {os.cpu_count()} cores shared by everything below and other
 work on the machine (load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end);
 PostgreSQL {pgver}, Open vSwitch {ovsver}.  One tenant network of N VMs declared in batches
 (ceil(N/32) virtual switches in a chain: one connected component, every bridge on the way

@@ -520,7 +520,7 @@ def main():
     out = os.environ.get("MIG_OUT", "BENCHMARKS.md")
     load0 = os.getloadavg()
     t_start = time.time()
-    print(f"load average at the start: {load0[0]:.2f}; commit {inc.commit()}", flush=True)
+    print(f"load average at the start: {load0[0]:.2f}; commit {fleets.commit()}", flush=True)
 
     def log(r):
         print(line(r), flush=True)
@@ -658,7 +658,7 @@ steps set, so they compare only loosely:
 """ if ovn else ""
     return f"""## Live migration (make bench-migration)
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, commit {inc.commit()}, {os.cpu_count()} cores shared by everything below and other
+{time.strftime('%Y-%m-%d', time.gmtime())}, commit {fleets.commit()}, {os.cpu_count()} cores shared by everything below and other
 work on the machine (load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; the
 whole run took {took:.0f} s); PostgreSQL {pgver}, Open vSwitch {ovsver}.
 

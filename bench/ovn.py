@@ -252,7 +252,7 @@ def main():
     import conftest
     load0 = os.getloadavg()
     print(f"load average at the start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
-          f"commit {inc.commit()}; OVN {ovnver}", flush=True)
+          f"commit {fleets.commit()}; OVN {ovnver}", flush=True)
     pg = conftest.PgCluster()
     hosts = fleets.host_names(3, 1)
     res = []          # (round, system, n, figures)
@@ -306,7 +306,7 @@ def section(res, sizes, rounds, repeat, load0, ovnver, nbctl_self):
                     f"{inc.pct(s['del'], 50) / inc.pct(o['del'], 50):.2f} |")
     return f"""## skyvisor beside OVN (make bench-ovn)
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, commit {inc.commit()}, OVN {ovnver}, {os.cpu_count()} cores shared by everything
+{time.strftime('%Y-%m-%d', time.gmtime())}, commit {fleets.commit()}, OVN {ovnver}, {os.cpu_count()} cores shared by everything
 below and other work on the machine (load average {load0[0]:.2f} at the start,
 {os.getloadavg()[0]:.2f} at the end).  The same six real Open vSwitch hosts for both
 (`tools/cloudsim.py`: 3 clouds of a gateway and a worker, one ovs-vswitchd per host

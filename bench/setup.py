@@ -37,12 +37,19 @@ clients).  Measured:
              bridges, ports, tunnels, flows, without the API in the way.
 Tunnels and flows are counted on the switches themselves (swemu's tables,
 or ovs-vsctl / ovs-ofctl on real OvS) after the warm setup, and checked to
-be the same after the cold one.
+be the same after the cold one.  Memory: skyvisord's VmRSS with the hosts
+declared and no network (the base), once the setup is realized, and once the
+median cold start is; per VM = (that - the base) / N.
+
+`make bench-scale` is this with 16 clouds, 10 000 VMs and MST only, in a
+section of its own (issue 10: declare, realize, cold restart; RSS per VM).
 
 Environment: SETUP_CLOUDS (2,4,8), SETUP_VMS (8,64,256,1000),
 SETUP_LAYOUTS (mst,full-mesh), SETUP_WORKERS (3), SETUP_VMS_PER_SWITCH (32),
-SETUP_POSTERS (4), SETUP_REPEAT (3 restarts per cold figure), SETUP_REAL (2:8,2:64: clouds:VMs on real OvS; empty to
-skip), SETUP_OUT (BENCHMARKS.md; empty to only print).
+SETUP_POSTERS (4), SETUP_REPEAT (3 restarts per cold figure), SETUP_TIMEOUT
+(300 s for a setup or a cold start to finish), SETUP_REAL (2:8,2:64: clouds:VMs on real OvS; empty to
+skip), SETUP_OUT (BENCHMARKS.md; empty to only print), SETUP_TITLE (the
+section's title, "Setup time (make bench-setup)").
 """
 
 import argparse
@@ -55,6 +62,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import types
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +164,6 @@ class EmuFleet:
             br = [b for b in h["bridges"] if b["name"] == BRIDGE]
             out[h["name"]] = ({"flows": br[0]["flows"], "vxlan": br[0]["vxlan"],
                                "vm_ports": br[0]["vm_ports"], "errors": br[0]["errors"],
-                               "dumps": br[0]["flow_dumps"],
                                "ports_us": (br[0]["first_port_us"], br[0]["last_port_us"])}
                               if br else None)
         return out
@@ -266,7 +273,7 @@ class RealFleet:
                 elif name.startswith("v"):
                     vmp += 1
             out[n] = {"flows": sum(1 for l in flows.splitlines() if "cookie=" in l),
-                      "vxlan": vx, "vm_ports": vmp, "errors": 0, "dumps": None}
+                      "vxlan": vx, "vm_ports": vmp, "errors": 0}
         return out
 
     def wipe(self, names, dpids=None):
@@ -300,6 +307,36 @@ def proc_cpu(pid):
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def commit():
+    """The code measured: BENCH_COMMIT when the build is of another tree (an
+    export of one commit), else this tree's HEAD, marked when the sources
+    skyvisord is built from have uncommitted changes."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "api", "core",
+                            "ctrl", "db", "migrations"], capture_output=True, text=True).stdout
+    return head + (" with uncommitted changes" if dirty.strip() else "")
+
+
+def rss_kib(pid):
+    """Resident memory (VmRSS, KiB) of process 'pid'."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_base_kib(pid):
+    """The base of an RSS per VM: VmRSS of a skyvisord whose hosts were just
+    declared and realized and that has no network, read after half a second
+    for the passes that realized the hosts to end."""
+    time.sleep(0.5)
+    return rss_kib(pid)
 
 
 def wipe_args(name, dpids):
@@ -384,8 +421,35 @@ def wait_hosts(api, timeout=60):
         time.sleep(0.05)
 
 
-def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, posters, repeat):
+def wait_realized(poll, timeout, what, error_fails):
+    """Polls (one Psql) until no object of the platform is anything but
+    realized; returns the newest updated_at (epoch seconds).  Fails after
+    'timeout' seconds, and with 'error_fails' as soon as an object is in
+    error (a cold start passes through errors: a host whose bridge is not
+    there yet).  Costs one query every 50 ms, not skyvisord's status
+    endpoint (which would render every VM's status each time, competing for
+    the CPU it measures)."""
+    union = " UNION ALL ".join(f"SELECT state, updated_at FROM {t}" for t in TABLES)
+    deadline = time.time() + timeout
+    while True:
+        row = poll.one(f"SELECT count(*) FILTER (WHERE state <> 'realized'), "
+                       f"count(*) FILTER (WHERE state = 'error'), "
+                       f"extract(epoch FROM max(updated_at)) FROM ({union}) x")
+        left, errors, last = row.split("|")
+        if error_fails and int(errors):
+            raise RuntimeError(f"{what}: {errors} objects in error")
+        if int(left) == 0:
+            return float(last)
+        if time.time() > deadline:
+            raise RuntimeError(f"{what}: {left} objects not realized after {timeout} s")
+        time.sleep(0.05)
+
+
+def run_case(pg, build, fleet, layout, clouds, n_vms, opt):
+    """One case; 'opt' holds workers, per_switch, posters, repeat and timeout
+    (main's settings)."""
     from conftest import Skyvisord
+    per_switch, posters, repeat = opt.per_switch, opt.posters, opt.repeat
     hosts = [h for h in fleet.hosts if h[0] <= clouds]
     names = [h[1] for h in hosts]
     wk = [h[1] for h in hosts if not h[2]]
@@ -397,11 +461,13 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
     d.start()
     res = {"backend": fleet.kind, "layout": layout, "clouds": clouds, "hosts": len(hosts),
            "vms": n_vms}
+    poll = Psql(pg.url(db))
     try:
         api = d.api()
         declare_fleet(api, fleet, hosts)
         wait_hosts(api)
-        before = count(fleet.stats(names), hosts)["passes"]
+        before = recon_passes(d)
+        res["rss_base"] = rss_base_kib(d.proc.pid)
 
         ok(api.post("/v1/tenants", {"name": "t"}))
         base = "/v1/tenants/t/networks"
@@ -424,19 +490,10 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
             list(ex.map(post_vm, range(n_vms)))
         t_last = time.time()
         n_posts = 1 + n_sw + (n_sw - 1) + n_vms
-        deadline = time.time() + 300
-        while True:
-            st = ok(api.get(f"{base}/n/status"))
-            sm = st["summary"]
-            if sm["error"]:
-                bad = [v for v in st["vms"] if v["status"]["state"] == "error"][:3]
-                raise RuntimeError(f"errors while realizing: {sm} {bad}")
-            if not sm["pending"]:
-                break
-            if time.time() > deadline:
-                raise RuntimeError(f"not realized after 300 s: {sm}")
-            time.sleep(0.1)
-        nid = st["network"]["id"]
+        wait_realized(poll, opt.timeout, "setup", True)
+        res["rss_setup"] = rss_kib(d.proc.pid)
+        res["passes"] = recon_passes(d) - before
+        nid = ok(api.get(f"{base}/n"))["id"]
         row = psql(pg, db, f"""SELECT extract(epoch FROM max(c)), extract(epoch FROM max(u))
             FROM (SELECT created_at c, updated_at u FROM network WHERE id = '{nid}' UNION ALL
             SELECT created_at, updated_at FROM vswitch WHERE network_id = '{nid}' UNION ALL
@@ -446,14 +503,11 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
         res.update(declare_s=t_last - t_first, posts=n_posts, setup_s=t_done - t_created)
         warm = fleet.stats(names)
         res.update(count(warm, hosts))
-        if before is not None:
-            res["passes"] -= before
 
         # Cold: the reconciler alone, from nothing installed (bridges
         # provisioned, then not even the bridges).
         dpids = {n: fleet.dpid(n) for n in names}
         runs = {"cold_s": [], "bare_s": []}
-        poll = Psql(pg.url(db))
         for key, keep in [("cold_s", dpids), ("bare_s", None)] * repeat:
             d.stop()
             fleet.wipe(names, keep)
@@ -461,33 +515,31 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
                                    for t in TABLES))
             fleet_cpu0 = sum(proc_cpu(p) for p in fleet.pids())
             t0 = time.time()
-            d.start()
-            deadline = time.time() + 300
-            union = " UNION ALL ".join(f"SELECT state, updated_at FROM {t}" for t in TABLES)
-            while True:
-                row = poll.one(f"SELECT count(*) FILTER (WHERE state <> 'realized'), "
-                               f"extract(epoch FROM max(updated_at)) FROM ({union}) x")
-                left, last = row.split("|")
-                if int(left) == 0:
-                    break
-                if time.time() > deadline:
-                    raise RuntimeError(f"cold start: {left} objects not realized after 300 s")
-                time.sleep(0.05)
-            runs[key].append(float(last) - t0)
+            d.start(timeout=opt.timeout)
+            last = wait_realized(poll, opt.timeout, key[:-2] + " start", False)
+            runs[key].append(last - t0)
             runs.setdefault(key + "_cpu", []).append(
                 (proc_cpu(d.proc.pid), sum(proc_cpu(p) for p in fleet.pids()) - fleet_cpu0))
+            runs.setdefault(key + "_rss", []).append(rss_kib(d.proc.pid))
+            runs.setdefault(key + "_passes", []).append(recon_passes(d))
             if key == "cold_s":
-                # CPU of the median run: skyvisord (all of it, since its
-                # launch) and the switch side (emulator or vswitchd and
+                # CPU and RSS of the median run: skyvisord (all of it, since
+                # its launch) and the switch side (emulator or vswitchd and
                 # ovsdb-servers), measured up to the check that saw the end.
-                by_time = sorted(zip(runs[key], runs[key + "_cpu"]))
+                by_time = sorted(zip(runs[key], runs[key + "_cpu"], runs[key + "_rss"]))
                 res["cold_cpu"] = by_time[(len(by_time) - 1) // 2][1]
+                res["rss_cold"] = by_time[(len(by_time) - 1) // 2][2]
             res[key] = sorted(runs[key])[(len(runs[key]) - 1) // 2]     # median
             res[key + "_all"] = runs[key]
             cold = fleet.stats(names)
             same = ({k: v and v["flows"] for k, v in cold.items()}
                     == {k: v and v["flows"] for k, v in warm.items()})
             res["cold_same"] = res.get("cold_same", True) and same
+            if not same:
+                res.setdefault("cold_diff", []).append(
+                    {k: (warm[k] and warm[k]["flows"], v and v["flows"])
+                     for k, v in cold.items()
+                     if (v and v["flows"]) != (warm[k] and warm[k]["flows"])})
             cc = count(cold, hosts)
             spans = [v["ports_us"] for v in cold.values() if v and v.get("ports_us")]
             if spans and key == "cold_s":
@@ -495,15 +547,14 @@ def run_case(pg, build, fleet, layout, clouds, n_vms, workers, per_switch, poste
                 # are created by the reconciler, one OVSDB transaction each).
                 runs.setdefault("ports_done", []).append(max(b for _, b in spans) / 1e6 - t0)
             res["of_errors"] += cc["of_errors"]
-            runs.setdefault(key + "_passes", []).append(cc["passes"])
             res[key + "_passes"] = runs[key + "_passes"]
             res["ports_done"] = runs.get("ports_done", [])
             if key == "cold_s" and len(res["ports_done"]) == len(runs[key]):
                 # ... of the median cold start
                 by_time = sorted(zip(runs[key], res["ports_done"]))
                 res["ports_med"] = by_time[(len(by_time) - 1) // 2][1]
-        poll.close()
     finally:
+        poll.close()
         d.stop()
     return res
 
@@ -520,15 +571,21 @@ def count(st, hosts):
     flows = sum(v["flows"] for v in st.values() if v)
     vmp = sum(v["vm_ports"] for v in st.values() if v)
     errs = sum(v["errors"] for v in st.values() if v)
-    dumps = [v["dumps"] for v in st.values() if v and v["dumps"] is not None]
     return {"tunnels": ends // 2, "inter": inter // 2, "flows": flows, "vm_ports": vmp,
-            "of_errors": errs, "passes": max(dumps) if dumps else None}
+            "of_errors": errs}
+
+
+def recon_passes(d):
+    """skyvisord's reconciler passes since its start (/metrics)."""
+    text = ok(Api_for(d).get("/metrics", token=None))
+    for line in text.splitlines():
+        if line.startswith("skyvisor_reconciler_passes_total "):
+            return int(line.split()[1])
+    raise RuntimeError("no skyvisor_reconciler_passes_total in /metrics")
 
 
 def passes(r):
     cold = r["cold_s_passes"]
-    if r.get("passes") is None or None in cold:
-        return "n/a"
     return f"{r['passes']} / {sorted(cold)[(len(cold) - 1) // 2]}"
 
 
@@ -545,13 +602,17 @@ def main():
     clouds = env_list("SETUP_CLOUDS", "2,4,8")
     vms = env_list("SETUP_VMS", "8,64,256,1000")
     layouts = env_list("SETUP_LAYOUTS", "mst,full-mesh", str)
-    workers = int(os.environ.get("SETUP_WORKERS", "3"))
-    per_switch = int(os.environ.get("SETUP_VMS_PER_SWITCH", "32"))
-    posters = int(os.environ.get("SETUP_POSTERS", "4"))
-    repeat = int(os.environ.get("SETUP_REPEAT", "3"))
+    opt = types.SimpleNamespace(
+        workers=int(os.environ.get("SETUP_WORKERS", "3")),
+        per_switch=int(os.environ.get("SETUP_VMS_PER_SWITCH", "32")),
+        posters=int(os.environ.get("SETUP_POSTERS", "4")),
+        repeat=int(os.environ.get("SETUP_REPEAT", "3")),
+        timeout=float(os.environ.get("SETUP_TIMEOUT", "300")))
+    workers = opt.workers
     real = [tuple(int(x) for x in p.split(":"))
             for p in os.environ.get("SETUP_REAL", "2:8,2:64").split(",") if p.strip()]
     out = os.environ.get("SETUP_OUT", "BENCHMARKS.md")
+    title = os.environ.get("SETUP_TITLE", "Setup time (make bench-setup)")
 
     import conftest
     load0 = f"{os.getloadavg()[0]:.1f}"
@@ -565,30 +626,30 @@ def main():
         for c in clouds if emu else ():
             for n in vms:
                 for lay in layouts:
-                    case(results, pg, build, emu, lay, c, n, workers, per_switch, posters, repeat)
+                    case(results, pg, build, emu, lay, c, n, opt)
         if real:
             rc = max(c for c, _ in real)
             fl = RealFleet(host_names(rc, workers), rc, max(n for _, n in real), workers)
             fleets.append(fl)
             for c, n in real:
                 for lay in layouts:
-                    case(results, pg, build, fl, lay, c, n, workers, per_switch, posters, repeat)
+                    case(results, pg, build, fl, lay, c, n, opt)
     finally:
         for f in fleets:
             f.down()
         pg.destroy()
-    text = section(results, workers, per_switch, posters, repeat, load0)
+    text = section(title, results, opt, load0)
     print(text)
     if out:
-        subprocess.run([os.path.join(ROOT, "tools", "bench-section"), out,
-                        "Setup time (make bench-setup)", text], check=True)
+        subprocess.run([os.path.join(ROOT, "tools", "bench-section"), out, title, text],
+                       check=True)
         print(f"wrote {out}")
 
 
-def case(results, pg, build, fleet, lay, c, n, *rest):
+def case(results, pg, build, fleet, lay, c, n, opt):
     """Runs one case; a failure is reported as such and the run goes on."""
     try:
-        r = run_case(pg, build, fleet, lay, c, n, *rest)
+        r = run_case(pg, build, fleet, lay, c, n, opt)
         print(line(r), flush=True)
     except Exception as e:  # noqa: BLE001 - reported in the table
         r = {"backend": fleet.kind, "layout": lay, "clouds": c, "vms": n, "failed": str(e)}
@@ -599,15 +660,28 @@ def case(results, pg, build, fleet, lay, c, n, *rest):
 def line(r):
     return (f"{r['backend']:9} {r['layout']:9} clouds={r['clouds']} hosts={r['hosts']} "
             f"vms={r['vms']} tunnels={r['tunnels']} inter={r['inter']} flows={r['flows']} "
-            f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s {[round(x, 3) for x in r['cold_s_all']]} bare={r['bare_s']:.3f}s {[round(x, 3) for x in r['bare_s_all']]} "
+            f"declare={r['declare_s']:.3f}s setup={r['setup_s']:.3f}s cold={r['cold_s']:.3f}s {[round(x, 3) for x in r['cold_s_all']]} "
+            f"bare={r['bare_s']:.3f}s {[round(x, 3) for x in r['bare_s_all']]} "
             f"cold_cpu=sky {r['cold_cpu'][0]:.2f}s switches {r['cold_cpu'][1]:.2f}s "
+            f"rss_kib: base {r['rss_base']} setup {r['rss_setup']} cold {r['rss_cold']} "
             f"passes: setup {r['passes']} cold {r['cold_s_passes']} bare {r['bare_s_passes']} "
             f"cold ports numbered by {[round(x, 3) for x in r.get('ports_done', [])]} "
-            f"same_after_cold={r['cold_same']} of_errors={r['of_errors']}")
+            f"same_after_cold={r['cold_same']} "
+            + (f"(flows warm, cold: {r['cold_diff']}) " if "cold_diff" in r else "")
+            + f"of_errors={r['of_errors']}")
 
 
-def section(results, workers, per_switch, posters, repeat, load0):
+def rss_cell(r):
+    """skyvisord's RSS after the setup / after the cold start, MiB, and per
+    VM over the base, KiB."""
+    per = [(r[k] - r["rss_base"]) / r["vms"] for k in ("rss_setup", "rss_cold")]
+    return (f"{r['rss_setup'] / 1024:.0f} / {r['rss_cold'] / 1024:.0f} "
+            f"({per[0]:.1f} / {per[1]:.1f})")
+
+
+def section(title, results, opt, load0):
     import platform
+    workers, per_switch, posters, repeat = opt.workers, opt.per_switch, opt.posters, opt.repeat
     cpu = os.cpu_count()
     pgver = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.split()[2]
     ovsver = subprocess.run(["ovs-vsctl", "--version"], capture_output=True,
@@ -617,7 +691,7 @@ def section(results, workers, per_switch, posters, repeat, load0):
     results = [r for r in results if "failed" not in r]
     for r in failed:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | | {r['vms']} | "
-                    f"failed: {r['failed'][:200]} | | | | | | | | |")
+                    f"failed: {r['failed'][:200]} | | | | | | | | | |")
     for r in results:
         rows.append(f"| {r['backend']} | {r['layout']} | {r['clouds']} | {r['hosts']} | "
                     f"{r['vms']} | {r['tunnels']} ({r['inter']}) | {r['flows']} | "
@@ -625,6 +699,7 @@ def section(results, workers, per_switch, posters, repeat, load0):
                     f"{fmt_ms(r['setup_s'])} | {fmt_ms(r['cold_s'])} | "
                     f"{fmt_ms(r['ports_med']) if 'ports_med' in r else 'n/a'} | "
                     f"{r['cold_cpu'][0] * 1000:.0f} / {r['cold_cpu'][1] * 1000:.0f} | "
+                    f"{rss_cell(r)} | "
                     f"{fmt_ms(r['bare_s'])} | {passes(r)} |"
                     + ("" if r["cold_same"] and not r["of_errors"] else " (!)"))
     ratios = []
@@ -651,9 +726,28 @@ def section(results, workers, per_switch, posters, repeat, load0):
     sizes = sorted({r["vms"] for r in results if r["backend"] == "emulated"})
     steps_head = " | ".join(f"{a}->{b} VMs" for a, b in zip(sizes, sizes[1:]))
     steps_rule = "|---" * max(0, len(sizes) - 1)
-    return f"""## Setup time (make bench-setup)
+    ratios_text = f"""
+Full mesh / MST, same fleet, clouds and VMs:
 
-{time.strftime('%Y-%m-%d', time.gmtime())}, {cpu} cores shared by everything below and by other work on the machine
+| fleet | clouds | VMs | inter-cloud tunnels MST / full mesh | setup ratio | cold ratio | bare ratio |
+|---|---|---|---|---|---|---|
+{chr(10).join(ratios)}
+""" if ratios else ""
+    growth_text = f"""
+Growth, emulated fleet: CPU microseconds per added VM of the cold start between consecutive
+sizes, skyvisord / switch side (constant = linear growth; CPU rather than time, which the
+machine's other load makes noisy):
+
+| clouds | tunnels | {steps_head} |
+|---|---{steps_rule}|
+{chr(10).join(lin)}
+""" if lin else ""
+    real = ("  Real OvS: `tools/cloudsim.py`, one ovs-vswitchd (userspace datapath) per host "
+            "namespace,\nVMs as namespaces." if any(r["backend"] != "emulated" for r in results)
+            else "")
+    return f"""## {title}
+
+{time.strftime('%Y-%m-%d', time.gmtime())}, commit {commit()}, {cpu} cores shared by everything below and by other work on the machine
 (load average {load0} at the start, {os.getloadavg()[0]:.1f} at the end); PostgreSQL
 {pgver}, Open vSwitch {ovsver}, {platform.machine()}.  Each cloud: one gateway and {workers}
 worker hosts; one tenant network of ceil(VMs/{per_switch}) virtual switches in a chain (one
@@ -661,13 +755,13 @@ connected component, so every bridge on the way carries every VM), VMs round-rob
 workers, declared through the public API ({posters} parallel clients for the VMs).
 Emulated fleet: a real `ovsdb-server` per host, with `bench/swemu` as every host's
 ovs-vswitchd (numbers the Interfaces skyvisord creates) and OpenFlow 1.3 switch (a real flow
-table, barriers, flow-stats, on the bridge's management socket).  Real OvS: `tools/cloudsim.py`,
-one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
+table, barriers, flow-stats, on the bridge's management socket).{real}
 
 - **setup**: from the POST that completes the network (the newest `created_at` of the network,
   its switches, links and VMs: the last VM's insert) to every object of the network realized
-  (their newest `updated_at` once `GET .../status` reports all realized: the reconciler's last
-  status write; polling only detects it).  Both are PostgreSQL timestamps.
+  (their newest `updated_at` once no object is anything but realized: the reconciler's last
+  status write; polling, one query every 50 ms, only detects it).  Both are PostgreSQL
+  timestamps.
 - **cold**: skyvisord stopped, its bridge deleted from every host and created again empty
   (datapath id and settings as skyvisord sets them: a provisioned host with nothing of the
   network installed), every status reset to pending, skyvisord started again: from its launch
@@ -682,33 +776,21 @@ one ovs-vswitchd (userspace datapath) per host namespace, VMs as namespaces.
   machine runs.
 - **bare**: the same without even the bridge: skyvisord creates the bridges too and must
   connect to management sockets that appear only then.  Median of {repeat} restarts.
+- **RSS**: skyvisord's VmRSS once the setup is realized / once the median cold start is
+  (a fresh process, its realization only), MiB; in parentheses per VM, KiB: (that - the
+  VmRSS of the first skyvisord with the hosts declared and realized and no network) / VMs.
 - **declare**: first to last POST of the network (and POSTs per second), for scale.
-- **passes**: reconciler passes that reached the switches (flow-stats requests the busiest
-  emulated bridge answered) while the network was declared and realized, and in the median
-  cold start.  Every pass reads back and recompiles every bridge's flows.
+- **passes**: reconciler passes (skyvisord's `skyvisor_reconciler_passes_total`) while the
+  network was declared and realized, and in a cold start up to its end (median).
 - tunnels: VXLAN tunnels on the switches (inter-cloud ones in parentheses: clouds-1 with MST,
   clouds(clouds-1)/2 with full mesh); flows: skyvisor's flows in the switches' tables.  Both
   counted on the switches after the setup; the cold start reinstalled the same flow counts
   and no switch rejected a message (a row failing either check would be marked (!)).
 
-| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | cold: last port numbered at ms | cold CPU ms skyvisord / switches | bare ms | passes declare+setup / cold |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| fleet | tunnels | clouds | hosts | VMs | tunnels (inter-cloud) | flows | declare ms (POST/s) | setup ms | cold ms | cold: last port numbered at ms | cold CPU ms skyvisord / switches | RSS MiB setup / cold (KiB per VM) | bare ms | passes declare+setup / cold |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
-
-Full mesh / MST, same fleet, clouds and VMs:
-
-| fleet | clouds | VMs | inter-cloud tunnels MST / full mesh | setup ratio | cold ratio | bare ratio |
-|---|---|---|---|---|---|---|
-{chr(10).join(ratios)}
-
-Growth, emulated fleet: CPU microseconds per added VM of the cold start between consecutive
-sizes, skyvisord / switch side (constant = linear growth; CPU rather than time, which the
-machine's other load makes noisy):
-
-| clouds | tunnels | {steps_head} |
-|---|---{steps_rule}|
-{chr(10).join(lin)}
-"""
+{ratios_text}{growth_text}"""
 
 
 if __name__ == "__main__":
