@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/packet.h"
 #include "db/conn_internal.h"
 #include "db/tenant_ctl.h"
 
@@ -93,19 +94,12 @@ ip4(const char *s)
     return s && inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
 }
 
+/* The MAC as PostgreSQL writes a macaddr, as a number; 0 if unreadable. */
 static uint64_t
 mac48(const char *s)
 {
-    unsigned int b[6];
-    if (!s || sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-                     &b[5]) != 6) {
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) {
-        v = v << 8 | (b[i] & 0xff);
-    }
-    return v;
+    uint8_t b[6];
+    return s && packet_parse_mac(s, b) ? packet_get_mac(b) : 0;
 }
 
 #define FIND(arr, n, id) netmodel_index((arr), (n), sizeof *(arr), (id))
