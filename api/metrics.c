@@ -322,6 +322,15 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
                        "nothing pending.\n# TYPE skyvisor_reconciler_converged gauge\n"
                        "skyvisor_reconciler_converged %d\n",
                    (double) rs.last_pass_us / 1e6, rs.converged ? 1 : 0);
+        out_printf(&o, "# HELP skyvisor_reconciler_stage_seconds_total Time the "
+                       "reconciler's passes spent in each stage (ctrl/reconciler.h, "
+                       "enum recon_stage).\n"
+                       "# TYPE skyvisor_reconciler_stage_seconds_total counter\n");
+        for (int i = 0; i < RECON_N_STAGES; i++) {
+            out_printf(&o, "skyvisor_reconciler_stage_seconds_total{stage=\"%s\"} %.6f\n",
+                       recon_stage_name((enum recon_stage) i),
+                       (double) rs.stage_us[i] / 1e6);
+        }
     }
     if (keeper) {
         render_leases(&o, keeper);

@@ -507,6 +507,26 @@ class Network:
     def rss(self):
         return fleets.rss_kib(self.d.proc.pid)
 
+    STAGE = re.compile(r'^skyvisor_reconciler_stage_seconds_total\{stage="(\w+)"\} (\S+)$'
+                       r'|^skyvisor_reconciler_passes_total (\S+)$', re.M)
+
+    def stages(self):
+        """The reconciler's time per stage so far (s) and its passes, from
+        /metrics: {stage: seconds, ..., "passes": n}."""
+        st, body, _, _ = self.http.request("GET", "/metrics")
+        if st != 200:
+            raise RuntimeError(f"GET /metrics answered {st}")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        out = {}
+        for m in self.STAGE.finditer(text):
+            if m.group(1):
+                out[m.group(1)] = float(m.group(2))
+            else:
+                out["passes"] = float(m.group(3))
+        if "passes" not in out or len(out) < 2:
+            raise RuntimeError("/metrics has no reconciler stage times")
+        return out
+
     def close(self):
         if self.side:
             self.side.stop()
@@ -519,6 +539,7 @@ def measure(net, repeat, budget):
     adds, dels = [], []
     t_end = time.time() + budget
     k = 0
+    before = net.stages()
     while k < repeat and (k < 3 or time.time() < t_end):
         a = net.add(k)
         adds.append(a)
@@ -526,6 +547,10 @@ def measure(net, repeat, budget):
         dels.append(net.delete(a["name"]))
         net.side.quiet(0.1)
         k += 1
+    after = net.stages()
+    net.stage_ms = {s: (after[s] - before.get(s, 0.0)) * 1000 / (2 * k)
+                    for s in after if s != "passes"}
+    net.stage_passes = (after["passes"] - before["passes"]) / (2 * k)
     return adds, dels
 
 
@@ -540,7 +565,8 @@ def summarize(kind, clouds, hosts, n, net, adds, dels, observe):
          "flows_in": ms(a["flows_in"] - a["answer"] for a in adds),
          "del": ms(d["gone"] - d["answer"] for d in dels),
          "rss_kib": net.rss(), "rss_base_kib": net.rss_base, "observe": observe,
-         "gets": sum(a["gets"] for a in adds)}
+         "gets": sum(a["gets"] for a in adds),
+         "stage_ms": net.stage_ms, "stage_passes": net.stage_passes}
     r["rss_per_vm_kib"] = (r["rss_kib"] - r["rss_base_kib"]) / n
     return r
 
@@ -587,6 +613,22 @@ def table(results):
             "add: answer -> last flow in, p50 ms | delete: answer -> flows and port gone, "
             "p50 / p99 / worst ms | skyvisord RSS MiB | RSS KiB per VM |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+
+
+def stage_table(results):
+    """Where a change's time went: the reconciler's stage times over the
+    samples (ctrl/reconciler.h, enum recon_stage) per change (an add or a
+    delete), every pass of the samples counted, the periodic ones too."""
+    rs = [r for r in results if "failed" not in r and r.get("stage_ms")]
+    if not rs:
+        return ""
+    names = list(rs[0]["stage_ms"])
+    head = ("| fleet | VMs | passes per change | " + " | ".join(names)
+            + " | sum |\n|---|---|---|" + "---|" * (len(names) + 1))
+    rows = [f"| {r['fleet']} | {r['vms']} | {r['stage_passes']:.2f} | "
+            + " | ".join(f"{r['stage_ms'].get(n, 0.0):.2f}" for n in names)
+            + f" | {sum(r['stage_ms'].values()):.2f} |" for r in rs]
+    return head + "\n" + "\n".join(rows)
 
 
 def flatness(results):
@@ -720,6 +762,14 @@ attaches by name (the VM's `iface`).
 {table(results)}
 
 {chr(10).join('- ' + n for n in notes)}
+
+Where the reconciler's time went during the samples, ms per change (an add or a delete),
+from `skyvisor_reconciler_stage_seconds_total` in /metrics (the stages of a pass,
+ctrl/reconciler.h `enum recon_stage`: the desired state read, OVSDB transactions sent, the
+wait for new ports' numbers, planning, applying with barriers, statuses, counters sampled);
+every pass in the span counts, periodic ones included:
+
+{stage_table(results)}
 """
 
 

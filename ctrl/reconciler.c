@@ -41,6 +41,24 @@ recon_now_us(void)
     return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+const char *
+recon_stage_name(enum recon_stage s)
+{
+    static const char *const names[RECON_N_STAGES] = {
+        "desired", "ovsdb", "ports", "plan", "apply", "statuses", "lifecycle",
+    };
+    return s < RECON_N_STAGES ? names[s] : "?";
+}
+
+/* Adds the time since '*mark' to stage 's' of 'st' and moves the mark. */
+static void
+stage_done(long long st[RECON_N_STAGES], long long *mark, enum recon_stage s)
+{
+    long long now = recon_now_us();
+    st[s] += now - *mark;
+    *mark = now;
+}
+
 void
 recon_wake(struct reconciler *r)
 {
@@ -627,7 +645,7 @@ start_hold(struct reconciler *r, const struct netmodel *m)
 static bool
 pass(struct reconciler *r)
 {
-    long long t0 = recon_now_us();
+    long long t0 = recon_now_us(), mark = t0, st[RECON_N_STAGES] = {0};
     bool woke = atomic_exchange(&r->need_load, false);
     bool all = false;
     struct recon_owners owners = {0};
@@ -644,6 +662,7 @@ pass(struct reconciler *r)
         return false;
     }
     struct netmodel *m = &r->snap->m;
+    stage_done(st, &mark, RECON_STAGE_DESIRED);
     forget_hosts_gone(r, m);
     recon_owner_pass(r, m);
     recon_sync_agents(r, m);
@@ -681,7 +700,9 @@ pass(struct reconciler *r)
         }
         recon_keepalive(r);
     }
+    stage_done(st, &mark, RECON_STAGE_OVSDB);
     recon_settle_ports(r, m);
+    stage_done(st, &mark, RECON_STAGE_PORTS);
     recon_flows_reconnected(r);
     audit_slice(r);
     struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
@@ -762,6 +783,7 @@ pass(struct reconciler *r)
     }
     owners_uninit(&owners);
     recon_owner_before_apply(ready, n_ready);
+    stage_done(st, &mark, RECON_STAGE_PLAN);
     /* Every bridge's changes together, so that no bridge's ingress rule is
      * confirmed before the deeper rules it leads to on other bridges. */
     recon_flows_apply(r, ready, n_ready);
@@ -804,11 +826,14 @@ pass(struct reconciler *r)
          * them resident (after a 1 000-VM batch, half the RSS). */
         malloc_trim(0);
     }
+    stage_done(st, &mark, RECON_STAGE_APPLY);
     r->mig_next_us = recon_migration_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
+    stage_done(st, &mark, RECON_STAGE_STATUSES);
     /* After the statuses: its periodic sample reads every VM's counters,
      * which a change's status must not wait for. */
     recon_lifecycle_pass(r, m);
+    stage_done(st, &mark, RECON_STAGE_LIFECYCLE);
     for (size_t v = 0; v < m->n_vms; v++) {
         /* A port that failed is tried again: its host is not left alone. */
         struct agent *a = vm_err[v] && m->vms[v].host >= 0
@@ -822,6 +847,9 @@ pass(struct reconciler *r)
     free(vm_port);
     pthread_mutex_lock(&r->mu);
     r->stats.passes++;
+    for (int i = 0; i < RECON_N_STAGES; i++) {
+        r->stats.stage_us[i] += st[i];
+    }
     r->stats.last_pass_us = recon_now_us() - t0;
     r->stats.converged = done;
     pthread_mutex_unlock(&r->mu);

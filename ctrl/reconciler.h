@@ -200,8 +200,32 @@ void reconciler_destroy(struct reconciler *);
  * else a fresh load). */
 void reconciler_kick(struct reconciler *);
 
+/* The stages of a pass, in order, whose time the stats add up (each
+ * stage's wall-clock time, so a stage that waits for a switch counts
+ * its wait):
+ *   desired    the desired state: a whole load, or the change log's
+ *              changes applied to the model
+ *   ovsdb      OVSDB transactions to the hosts that changed (sent, not
+ *              awaited), the owners' and agents' bookkeeping
+ *   ports      waiting for ovs-vswitchd to number the ports just created
+ *   plan       interface states read, flows planned against the
+ *              installed-flow tables (and read-backs, the audit's slice)
+ *   apply      flow-mods, group-mods and meter-mods sent, barriers
+ *              awaited, in the ordering engine's rounds (and the memory
+ *              a large plan held given back)
+ *   statuses   migrations' phases, then the statuses folded and written
+ *   lifecycle  the VMs' counters sampled and recorded */
+enum recon_stage {
+    RECON_STAGE_DESIRED, RECON_STAGE_OVSDB, RECON_STAGE_PORTS,
+    RECON_STAGE_PLAN, RECON_STAGE_APPLY, RECON_STAGE_STATUSES,
+    RECON_STAGE_LIFECYCLE, RECON_N_STAGES
+};
+/* The stage's name as the metrics label it ("desired", ...). */
+const char *recon_stage_name(enum recon_stage);
+
 struct recon_stats {
     unsigned long long passes;
+    unsigned long long stage_us[RECON_N_STAGES];    /* summed over passes */
     unsigned long long flows_added, flows_deleted, flows_kept;
     unsigned long long ovsdb_txns;
     unsigned long long arp_replies, packet_ins, lldp_links;

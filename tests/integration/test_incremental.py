@@ -18,6 +18,7 @@ scenarios:
 """
 
 import os
+import re
 import sys
 import time
 
@@ -55,6 +56,21 @@ def metric(api, name):
     assert st == 200
     prefix = f"skyvisor_reconciler_{name} "
     return float(next(l for l in text.splitlines() if l.startswith(prefix)).split()[1])
+
+
+STAGES = ("desired", "ovsdb", "ports", "plan", "apply", "statuses", "lifecycle")
+
+
+def stage_seconds(api):
+    """skyvisor_reconciler_stage_seconds_total by stage."""
+    st, _, text = api.get("/metrics", token=None)
+    assert st == 200
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'skyvisor_reconciler_stage_seconds_total\{stage="(\w+)"\} (\S+)$', line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
 
 
 def flow_count(sim):
@@ -146,11 +162,18 @@ def test_one_vm_costs_its_own_flows(world):
     total = flow_count(sim)
     audits, kept = metric(api, "audits_total"), metric(api, "flows_kept_total")
     readbacks = metric(api, "readbacks_total")
+    stages0 = stage_seconds(api)
     ok(api.post(f"{net('red')}/vms", vm_body("r5")))
     wait_realized(api, ["r5"])
     ok(api.delete(f"{net('red')}/vms/r5"))
     wait_gone(api, "r5")
     time.sleep(0.3)                 # the passes that follow the replicas
+    # Every stage of a pass is accounted for, and the passes that sent
+    # r5's flows and waited for their barriers spent time applying.
+    stages1 = stage_seconds(api)
+    assert set(stages0) == set(stages1) == set(STAGES), stages1
+    assert all(stages1[s] >= stages0[s] for s in STAGES), (stages0, stages1)
+    assert stages1["apply"] > stages0["apply"], (stages0, stages1)
     if metric(api, "audits_total") != audits:
         pytest.skip("an audit ran meanwhile (the machine is slow)")
     # r5's own flows and red's flood on in1-h1, compared a few times; a
