@@ -66,6 +66,7 @@ netmodel_free(struct netmodel *m)
     free(m->comp_name);
     free(m->mig_vms);
     ctlset_unref(m->ctl);
+    wanff_plans_unref(m->ff);
     memset(m, 0, sizeof *m);
 }
 
@@ -497,6 +498,11 @@ finish(struct netmodel *m, const struct netmodel *same)
     int rc = finish_overlay(m, same);
     rc = rc ? rc : finish_components(m);
     rc = rc ? rc : finish_host_vms(m);
+    if (!rc && same && same->ff) {
+        m->ff = wanff_plans_ref(same->ff);
+    } else if (!rc) {
+        rc = wanff_plans_build(m, &m->ff);
+    }
     return rc;
 }
 
@@ -1610,11 +1616,12 @@ flows_ff_groups(struct fctx *c, size_t from)
 }
 
 /* Sets up c (zeroed but for m, h, ofport, aux, out) for host c->h: its
- * position, the port numbers of its tunnels, its plan 'ff' and its groups
- * (its VMs' ports are all_ports()' or scoped_ports()' to number).  0 or
- * ENOMEM; fctx_uninit() either way. */
+ * position, the port numbers of its tunnels, its fast-failover plan (*ff,
+ * borrowed from the model) and its groups (its VMs' ports are
+ * all_ports()' or scoped_ports()' to number).  0 or ENOMEM; fctx_uninit()
+ * either way. */
 static int
-fctx_init(struct fctx *c, struct wanff_plan *ff)
+fctx_init(struct fctx *c, const struct wanff_plan **ff)
 {
     const struct netmodel *m = c->m;
     size_t nh = m->n_hosts;
@@ -1623,9 +1630,10 @@ fctx_init(struct fctx *c, struct wanff_plan *ff)
     c->tun_port = calloc(nh ? nh : 1, sizeof *c->tun_port);
     c->real_port = calloc(nh ? nh : 1, sizeof *c->real_port);
     c->groups = calloc(nh ? nh : 1, sizeof *c->groups);
-    /* A plan that cannot be made (no spanning tree) leaves plain outputs. */
-    if (wanff_plan(m, c->pos, ff) == ENOMEM || !c->vm_port || !c->tun_port || !c->real_port
-        || !c->groups) {
+    /* Made with the model (an empty plan where none can be made: no
+     * spanning tree, plain outputs). */
+    *ff = wanff_plans_get(m->ff, c->pos);
+    if (!c->vm_port || !c->tun_port || !c->real_port || !c->groups) {
         return ENOMEM;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -1643,14 +1651,13 @@ fctx_init(struct fctx *c, struct wanff_plan *ff)
             }
         }
     }
-    groups_build(c, ff);
+    groups_build(c, *ff);
     return 0;
 }
 
 static void
-fctx_uninit(struct fctx *c, struct wanff_plan *ff)
+fctx_uninit(struct fctx *c)
 {
-    wanff_plan_free(ff);
     free(c->vm_port);
     free(c->tun_port);
     free(c->real_port);
@@ -1771,7 +1778,7 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
     int *queue = malloc((nh ? nh : 1) * sizeof *queue);
     uint8_t *sub = malloc(nh ? nh : 1);
     uint8_t *comp_seen = calloc(m->n_comps ? m->n_comps : 1, 1);
-    struct wanff_plan ff;
+    const struct wanff_plan *ff = NULL;
     size_t first = out->n;
     c.rc = fctx_init(&c, &ff);
     if (!c.rc && (!parent || !queue || !sub || !comp_seen)) {
@@ -1810,7 +1817,7 @@ flows_compile(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux, 
         goto out;
     }
     flows_infra(&c);
-    flows_ff_infra(&c, &ff);
+    flows_ff_infra(&c, ff);
     for (const int *v = m->vms_on_host[h]; *v >= 0 && !c.rc; v++) {
         flows_local_vm(&c, *v, parent, sub, queue);
     }
@@ -1832,7 +1839,7 @@ out:
     if (!c.rc) {
         flows_ff_groups(&c, first);
     }
-    fctx_uninit(&c, &ff);
+    fctx_uninit(&c);
     free(parent);
     free(queue);
     free(sub);
@@ -1845,7 +1852,7 @@ netmodel_groups(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
                 struct nm_group **out, size_t *n)
 {
     struct fctx c = { .m = m, .h = h, .ofport = ofport, .aux = aux };
-    struct wanff_plan ff;
+    const struct wanff_plan *ff = NULL;
     int rc = fctx_init(&c, &ff);
     *out = NULL;
     *n = 0;
@@ -1854,7 +1861,7 @@ netmodel_groups(const struct netmodel *m, int h, nm_ofport_fn *ofport, void *aux
         *n = c.n_groups;
         c.groups = NULL;
     }
-    fctx_uninit(&c, &ff);
+    fctx_uninit(&c);
     return rc;
 }
 

@@ -157,6 +157,8 @@
 #include "core/ctlset.h"
 #include "core/tunnels.h"
 
+struct wanff_plans;
+
 enum nm_state { NM_PENDING, NM_REALIZED, NM_ERROR };
 
 /* What every object shares: identity, generations and the status last
@@ -286,6 +288,11 @@ struct netmodel {
                                      * tunnels (mst+backup), -1 ends: ports
                                      * only, outside adj and unicast paths */
     int *dist;                      /* n_hosts x n_hosts hop counts, -1: none */
+    struct wanff_plans *ff;         /* one reference: every gateway's
+                                     * fast-failover plan (core/wanff.h),
+                                     * shared with the model it was derived
+                                     * from by netmodel_apply_vms (the same
+                                     * overlay) */
     int **vms_on_host;              /* per host: VM indexes, -1 ends */
     size_t n_comps;
     int *vm_comp;                   /* per VM: dense component index, -1 if

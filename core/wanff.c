@@ -129,6 +129,40 @@ fill(const struct netmodel *m, const struct nodes *nd, const struct detour_table
     return 0;
 }
 
+/* The gateways' nodes and the detour table of m's overlay.  0 with *tp
+ * NULL when the layout is not mst+backup or the tree does not span
+ * (EINVAL from detour_compute: plain outputs); ENOMEM.  The caller frees
+ * nd's arrays and *tp either way. */
+static int
+prepare(const struct netmodel *m, struct nodes *nd, struct detour_table **tp)
+{
+    *tp = NULL;
+    memset(nd, 0, sizeof *nd);
+    if (m->layout != TUNNELS_MST_BACKUP) {
+        return 0;
+    }
+    struct detour_edge *e = malloc((m->n_tunnels + 1) * sizeof *e);
+    int rc = e ? nodes_of(m, nd) : ENOMEM;
+    size_t n_e = 0;
+    for (size_t i = 0; !rc && i < m->n_tunnels; i++) {
+        size_t u = node_by_name(nd, m->tunnels[i].a), v = node_by_name(nd, m->tunnels[i].b);
+        if (u != DETOUR_NONE && v != DETOUR_NONE) {
+            e[n_e++] = (struct detour_edge) {u, v, m->tunnels[i].cost,
+                                             m->tunnels[i].role == TUNNELS_TREE};
+        }
+    }
+    rc = rc ? rc : detour_compute(nd->n, e, n_e, tp);
+    free(e);
+    return rc;
+}
+
+static void
+nodes_free(struct nodes *nd)
+{
+    free(nd->host);
+    free(nd->name);
+}
+
 int
 wanff_plan(const struct netmodel *m, int g, struct wanff_plan *out)
 {
@@ -138,33 +172,86 @@ wanff_plan(const struct netmodel *m, int g, struct wanff_plan *out)
         return 0;
     }
     struct nodes nd;
-    struct detour_edge *e = malloc((m->n_tunnels + 1) * sizeof *e);
-    int rc = nodes_of(m, &nd);
-    size_t gi = rc ? DETOUR_NONE : node_by_host(&nd, g);
-    size_t n_e = 0;
-    for (size_t i = 0; !rc && e && i < m->n_tunnels; i++) {
-        size_t u = node_by_name(&nd, m->tunnels[i].a), v = node_by_name(&nd, m->tunnels[i].b);
-        if (u != DETOUR_NONE && v != DETOUR_NONE) {
-            e[n_e++] = (struct detour_edge) {u, v, m->tunnels[i].cost,
-                                             m->tunnels[i].role == TUNNELS_TREE};
-        }
-    }
     struct detour_table *t = NULL;
-    if (!rc && !e) {
-        rc = ENOMEM;
-    }
-    if (!rc && gi != DETOUR_NONE) {
-        rc = detour_compute(nd.n, e, n_e, &t);
-        rc = rc ? rc : fill(m, &nd, t, gi, out);
+    int rc = prepare(m, &nd, &t);
+    size_t gi = rc ? DETOUR_NONE : node_by_host(&nd, g);
+    if (!rc && t && gi != DETOUR_NONE) {
+        rc = fill(m, &nd, t, gi, out);
     }
     detour_table_destroy(t);
-    free(e);
-    free(nd.host);
-    free(nd.name);
+    nodes_free(&nd);
     if (rc) {
         wanff_plan_free(out);
     }
     return rc;
+}
+
+struct wanff_plans {
+    unsigned int refs;
+    size_t n;                       /* hosts */
+    struct wanff_plan *plan;        /* [host] */
+};
+
+int
+wanff_plans_build(const struct netmodel *m, struct wanff_plans **out)
+{
+    *out = NULL;
+    struct wanff_plans *p = calloc(1, sizeof *p);
+    if (!p || !(p->plan = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *p->plan))) {
+        free(p);
+        return ENOMEM;
+    }
+    p->refs = 1;
+    p->n = m->n_hosts;
+    struct nodes nd;
+    struct detour_table *t = NULL;
+    int rc = prepare(m, &nd, &t);
+    if (rc == EINVAL) {
+        rc = 0;                     /* no spanning tree: plain outputs */
+    }
+    for (size_t gi = 0; !rc && t && gi < nd.n; gi++) {
+        int g = nd.host[gi];
+        if (g >= 0 && (size_t) g < m->n_hosts && m->hosts[g].gateway) {
+            rc = fill(m, &nd, t, gi, &p->plan[g]);
+        }
+    }
+    detour_table_destroy(t);
+    nodes_free(&nd);
+    if (rc) {
+        wanff_plans_unref(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+struct wanff_plans *
+wanff_plans_ref(struct wanff_plans *p)
+{
+    if (p) {
+        p->refs++;
+    }
+    return p;
+}
+
+void
+wanff_plans_unref(struct wanff_plans *p)
+{
+    if (!p || --p->refs) {
+        return;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        wanff_plan_free(&p->plan[i]);
+    }
+    free(p->plan);
+    free(p);
+}
+
+const struct wanff_plan *
+wanff_plans_get(const struct wanff_plans *p, int g)
+{
+    static const struct wanff_plan empty;
+    return p && g >= 0 && (size_t) g < p->n ? &p->plan[g] : &empty;
 }
 
 void

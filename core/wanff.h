@@ -76,4 +76,19 @@ struct wanff_plan {
 int wanff_plan(const struct netmodel *m, int g, struct wanff_plan *out);
 void wanff_plan_free(struct wanff_plan *);
 
+/* Every host's plan of a model at once (one detour table for all its
+ * gateways), as netmodel keeps them (netmodel.ff): immutable once built,
+ * shared by reference between the models that have the same overlay.
+ * References are taken and dropped by the thread that owns the models.
+ *   build: wanff_plan() of every host of finished model 'm' (every plan
+ *          empty when the tree does not span); 0 or ENOMEM;
+ *   get:   host g's plan, borrowed; an empty plan for a NULL set or a g
+ *          out of range;
+ *   unref: accepts NULL. */
+struct wanff_plans;
+int wanff_plans_build(const struct netmodel *m, struct wanff_plans **out);
+struct wanff_plans *wanff_plans_ref(struct wanff_plans *);
+void wanff_plans_unref(struct wanff_plans *);
+const struct wanff_plan *wanff_plans_get(const struct wanff_plans *, int g);
+
 #endif
