@@ -63,6 +63,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/packet.h"
 #include "core/vlog.h"
 #include "ctrl/flowtable.h"
 #include "ctrl/ofmsg.h"
@@ -388,6 +389,19 @@ vreject_add(struct reconciler *r, const struct ofmsg *msg)
     buf_uninit(&b);
 }
 
+/* Whether replacing flow 'fm' moves a unicast path: a forwarding flow
+ * (table 20) for one destination MAC.  A broadcast's tree (the same
+ * table, a group destination) is replaced whenever a component gains or
+ * loses a host or a member there, which moves no unicast path: it waits
+ * for no revalidation (RECON_REPOINT_SETTLE_MS). */
+static bool
+repoints_unicast(const struct ofmsg_flow_mod *fm)
+{
+    uint64_t dst, mask;
+    return fm->table_id == NM_T_FORWARD && ofmatch_get(&fm->match, MF_ETH_DST, &dst, &mask)
+           && (mask & ETH_MAC_GROUP_BIT) && !(dst & ETH_MAC_GROUP_BIT);
+}
+
 /* Marks the ADD flow-mod 'msg' as wanted (a vtranslate_emit_fn too): kept
  * when the bridge has it, else planned; a tenant flow a bridge refused
  * before is left out (level_record).  0 or ENOMEM. */
@@ -411,7 +425,7 @@ plan_flow(void *aux, const struct ofmsg *msg_)
     int rc = plan_add(c->p, msg);
     if (!rc) {
         c->p->adds[c->p->n_adds - 1].repoints = st == FLOWTABLE_DIFFERENT
-                                                && msg->u.flow_mod.table_id == NM_T_FORWARD;
+                                                && repoints_unicast(&msg->u.flow_mod);
     }
     return rc;
 }
