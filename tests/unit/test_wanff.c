@@ -181,6 +181,51 @@ test_groups_fall_back_along_the_ring(void **state)
     netmodel_free(&m);
 }
 
+/* The model's plans (netmodel.ff, made once with the overlay) are
+ * wanff_plan()'s for every host, and a model derived for changed VMs
+ * shares them. */
+static void
+assert_same_plan(const struct wanff_plan *a, const struct wanff_plan *b)
+{
+    assert_int_equal(a->n_groups, b->n_groups);
+    assert_int_equal(a->n_rules, b->n_rules);
+    assert_int_equal(a->n_fan, b->n_fan);
+    assert_memory_equal(a->groups, b->groups, a->n_groups * sizeof *a->groups);
+    assert_memory_equal(a->rules, b->rules, a->n_rules * sizeof *a->rules);
+    assert_memory_equal(a->fan, b->fan, a->n_fan * sizeof *a->fan);
+}
+
+static void
+test_model_plans_are_each_hosts(void **state)
+{
+    (void) state;
+    for (int twins = 0; twins <= 2; twins++) {
+        for (int l = 0; l < 2; l++) {
+            struct netmodel m;
+            ring_of(&m, l ? TUNNELS_MST_BACKUP : TUNNELS_MST, twins);
+            assert_non_null(m.ff);
+            size_t groups = 0;
+            for (int h = -1; h <= (int) m.n_hosts; h++) {
+                struct wanff_plan p;
+                assert_int_equal(wanff_plan(&m, h, &p), 0);
+                assert_same_plan(wanff_plans_get(m.ff, h), &p);
+                groups += p.n_groups;
+                wanff_plan_free(&p);
+            }
+            assert_true(l ? groups > 0 : groups == 0);
+            struct netmodel d;
+            assert_int_equal(netmodel_apply_vms(&m, NULL, 0, NULL, 0, &d), 0);
+            assert_ptr_equal(d.ff, m.ff);
+            netmodel_free(&m);          /* d keeps its reference */
+            struct wanff_plan p;
+            assert_int_equal(wanff_plan(&d, WB, &p), 0);
+            assert_same_plan(wanff_plans_get(d.ff, WB), &p);
+            wanff_plan_free(&p);
+            netmodel_free(&d);
+        }
+    }
+}
+
 static void
 test_no_plan_outside_mst_backup(void **state)
 {
@@ -451,6 +496,7 @@ main(void)
         cmocka_unit_test(test_backup_is_a_port_not_a_path),
         cmocka_unit_test(test_groups_fall_back_along_the_ring),
         cmocka_unit_test(test_no_plan_outside_mst_backup),
+        cmocka_unit_test(test_model_plans_are_each_hosts),
         cmocka_unit_test(test_twin_ports),
         cmocka_unit_test(test_twin_groups),
         cmocka_unit_test(test_twin_flows_match_the_preferred),
