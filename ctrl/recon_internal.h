@@ -117,17 +117,6 @@ struct recon_plan {
                                      * after its flows */
 };
 
-/* An OVSDB transaction in flight: its request id, its operation count
- * (to check the result), and what it was for: a port of the agent's
- * ports (index), or a stale port's removal (port -1, 'what' its name,
- * owned). */
-struct recon_txn_wait {
-    uint64_t id;
-    size_t n_ops;
-    int port;
-    char *what;
-};
-
 /* One per host: its sessions and what this pass found. */
 struct agent {
     char id[40];
@@ -140,10 +129,6 @@ struct agent {
     char *err;                      /* this pass's host error, owned */
     const char *note;               /* this pass's pending detail, static */
     unsigned int sent;              /* OVSDB transactions this pass sent */
-    struct recon_txn_wait *waits;   /* of those, the ones whose replies
-                                     * recon_settle_ports() collects;
-                                     * owned (recon_ovsdb.c) */
-    size_t n_waits, cap_waits;
     long long db_since, of_since;   /* us: sessions (re)named at */
     bool db_ever_up, of_ever_up;    /* came up since then */
     bool realized;
@@ -353,16 +338,9 @@ void recon_sync_agents(struct reconciler *, const struct netmodel *);
 /* Computes a->ports for host 'h' (once per pass); false (and the host's
  * error) when memory runs out. */
 bool recon_agent_ports(struct agent *, const struct netmodel *, int h);
-/* Host 'h''s bridge (awaited: rare) and ports: each port's transaction
- * and each stale port's removal sent, not awaited (a->waits). */
 void recon_ovsdb_pass(struct reconciler *, const struct netmodel *, int h,
                       struct agent *, char **vm_err);
-/* Collects the replies recon_ovsdb_pass() left in flight (a failed
- * port's error into vm_err, a tunnel's or a removal's into the host's),
- * then waits, bounded, until every host that was sent transactions has
- * its new ports numbered.  Planning the other hosts' flows happens
- * before it, while the servers and switches work. */
-void recon_settle_ports(struct reconciler *, const struct netmodel *, char **vm_err);
+void recon_settle_ports(struct reconciler *, const struct netmodel *);
 /* Keeps every host's OVSDB session alive during a long pass
  * (ovsdb_keepalive(): the server's echo answered, the replicas left as
  * they are), at most every RECON_KEEPALIVE_MS; cheap enough to call

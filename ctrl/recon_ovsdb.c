@@ -3,11 +3,10 @@
  * One agent per host holds its OVSDB session (a monitored replica of
  * Open_vSwitch, ctrl/ovsdb.h) and the OpenFlow target the controller keeps
  * connected.  Per pass: recon_agent_ports() computes the host's port list
- * once; recon_ovsdb_pass() ensures the bridge, then sends every port's
- * transaction (ctrl/ovsdb_vswitch.h), computed from one replica, and the
- * removals of the ports skyvisor owns that are no longer wanted, without
- * awaiting a reply; the pass plans the other hosts' flows meanwhile, and
- * recon_settle_ports() collects the replies and waits (bounded) for
+ * once; recon_ovsdb_pass() ensures the bridge, then every port's
+ * transaction (ctrl/ovsdb_vswitch.h) computed from one replica and all sent
+ * before any reply is awaited, then removes the ports skyvisor owns that
+ * are no longer wanted; recon_settle_ports() waits (bounded) for
  * ovs-vswitchd to number new ports; recon_iface_pass() reads interface
  * states into per-VM errors and port numbers.  A host's failure is kept
  * in its agent (the first cause) and becomes its status.
@@ -132,16 +131,6 @@ recon_agent_for(struct reconciler *r, const struct nm_host *h)
     return a;
 }
 
-/* Drops the replies still awaited (their names freed). */
-static void
-forget_waits(struct agent *a)
-{
-    for (size_t i = 0; i < a->n_waits; i++) {
-        free(a->waits[i].what);
-    }
-    a->n_waits = 0;
-}
-
 void
 recon_agent_close(struct reconciler *r, struct agent *a)
 {
@@ -154,10 +143,6 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     }
     free(a->err);
     a->err = NULL;
-    forget_waits(a);
-    free(a->waits);
-    a->waits = NULL;
-    a->cap_waits = 0;
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
@@ -311,90 +296,71 @@ wait_reply(struct reconciler *r, struct agent *a, uint64_t id, int timeout_ms,
     }
 }
 
-/* Sends 'txn' (consumed) and records its reply as awaited: for port
- * 'port' of a->ports, or (port -1) for the removal of stale port 'what'
- * (copied).  0, or the errno the transaction failed with at once. */
-static int
-send_txn(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn, int port,
-         const char *what)
+/* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
+ * only then collects the replies, each within RECON_OVSDB_TIMEOUT_MS of the
+ * one before: a server that answers is given the time its queue takes (a
+ * host given hundreds of ports at once), a silent one 5 s in all. */
+static void
+apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, size_t n,
+           struct ovsdb_txn **txns, char **vm_err)
 {
-    if (a->n_waits == a->cap_waits) {
-        size_t cap = a->cap_waits ? 2 * a->cap_waits : 16;
-        struct recon_txn_wait *g = realloc(a->waits, cap * sizeof *g);
-        if (!g) {
-            ovsdb_txn_destroy(txn);
-            return ENOMEM;
+    uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    size_t *n_ops = calloc(n ? n : 1, sizeof *n_ops);
+    bool *sent = calloc(n ? n : 1, sizeof *sent);
+    unsigned long long count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!txns[i]) {
+            continue;
         }
-        a->waits = g;
-        a->cap_waits = cap;
+        if (!ids || !n_ops || !sent) {
+            ovsdb_txn_destroy(txns[i]);
+            txns[i] = NULL;
+            port_failed(a, &ports[i], vm_err, "out of memory");
+            continue;
+        }
+        int rc = recon_owner_fence(a, txns[i]);
+        n_ops[i] = ovsdb_txn_n_ops(txns[i]);
+        if (rc) {
+            ovsdb_txn_destroy(txns[i]);
+        } else {
+            rc = ovsdb_transact(a->db, txns[i], &ids[i]);
+        }
+        txns[i] = NULL;
+        if (rc) {
+            port_failed(a, &ports[i], vm_err, strerror(rc));
+        } else {
+            sent[i] = true;
+            count++;
+        }
     }
-    struct recon_txn_wait *w = &a->waits[a->n_waits];
-    *w = (struct recon_txn_wait) {
-        .n_ops = ovsdb_txn_n_ops(txn), .port = port, .what = what ? strdup(what) : NULL,
-    };
-    if (what && !w->what) {
-        ovsdb_txn_destroy(txn);
-        return ENOMEM;
-    }
-    int rc = recon_owner_fence(a, txn);
-    if (rc) {
-        ovsdb_txn_destroy(txn);
-    } else {
-        rc = ovsdb_transact(a->db, txn, &w->id);
-    }
-    if (rc) {
-        free(w->what);
-        return rc;
-    }
-    a->n_waits++;
-    a->sent++;
-    pthread_mutex_lock(&r->mu);
-    r->stats.ovsdb_txns++;
-    pthread_mutex_unlock(&r->mu);
-    return 0;
-}
-
-/* Records that the transaction of wait 'w' failed with 'why'. */
-static void
-wait_failed(struct agent *a, const struct recon_txn_wait *w, char **vm_err, const char *why)
-{
-    if (w->port >= 0 && (size_t) w->port < a->n_ports) {
-        port_failed(a, &a->ports[w->port], vm_err, why);
-    } else {
-        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target,
-                          w->what ? w->what : "transaction", why);
-    }
-}
-
-/* Collects the replies to a->waits, each within RECON_OVSDB_TIMEOUT_MS of
- * the one before: a server that answers is given the time its queue takes
- * (a host given hundreds of ports at once), a silent one 5 s in all. */
-static void
-collect_waits(struct reconciler *r, struct agent *a, char **vm_err)
-{
     long long deadline = ovsdb_now_ms() + RECON_OVSDB_TIMEOUT_MS;
-    for (size_t i = 0; i < a->n_waits; i++) {
-        const struct recon_txn_wait *w = &a->waits[i];
+    for (size_t i = 0; sent && i < n; i++) {
+        if (!sent[i]) {
+            continue;
+        }
+        long long left = deadline - ovsdb_now_ms();
         json_t *result = NULL;
         char *err = NULL;
-        int rc = ENOTCONN;
-        if (a->db) {
-            long long left = deadline - ovsdb_now_ms();
-            rc = wait_reply(r, a, w->id, left > 0 ? (int) left : 1, &result, &err);
-        }
+        int rc = wait_reply(r, a, ids[i], left > 0 ? (int) left : 1, &result, &err);
         if (!rc) {
-            rc = ovsdb_txn_check_result(result, w->n_ops, &err);
+            rc = ovsdb_txn_check_result(result, n_ops[i], &err);
         }
         json_decref(result);
         if (rc) {
-            wait_failed(a, w, vm_err, err ? err : strerror(rc));
+            port_failed(a, &ports[i], vm_err, err ? err : strerror(rc));
         }
         if (rc != ETIMEDOUT) {
             deadline = ovsdb_now_ms() + RECON_OVSDB_TIMEOUT_MS;     /* it answers */
         }
         free(err);
     }
-    forget_waits(a);
+    free(ids);
+    free(n_ops);
+    free(sent);
+    a->sent += count;
+    pthread_mutex_lock(&r->mu);
+    r->stats.ovsdb_txns += count;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static int
@@ -532,12 +498,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         txns[i] = txn;
     }
     free(bp);                       /* points into the replica: before it moves */
-    for (size_t i = 0; i < n; i++) {
-        int src = txns[i] ? send_txn(r, a, txns[i], (int) i, NULL) : 0;
-        if (src) {
-            port_failed(a, &ports[i], vm_err, strerror(src));
-        }
-    }
+    apply_txns(r, a, ports, n, txns, vm_err);
     free(txns);
     rep = ovsdb_get_replica(a->db);
 
@@ -572,13 +533,8 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     free(wanted_names);
     for (size_t i = 0; i < n_stale; i++) {
         txn = NULL;
-        int src = 0;
-        if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)
-            && txn) {
-            src = send_txn(r, a, txn, -1, stale[i]);
-        }
-        if (src) {
-            recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, stale[i], strerror(src));
+        if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)) {
+            apply_txn(r, a, txn, stale[i]);
         }
         free(stale[i]);
     }
@@ -604,19 +560,13 @@ ports_numbered(const struct agent *a)
     return all;
 }
 
-/* Collects every host's awaited replies, then runs the OVSDB sessions of
- * the hosts this pass changed until every port they want is numbered,
- * for at most SETTLE_MS: ovs-vswitchd numbers a new port within
- * milliseconds, and a host that does not answer only leaves its own VMs
- * pending for the next pass. */
+/* Runs the OVSDB sessions of the hosts this pass changed until every
+ * port they want is numbered, for at most SETTLE_MS: ovs-vswitchd numbers
+ * a new port within milliseconds, and a host that does not answer only
+ * leaves its own VMs pending for the next pass. */
 void
-recon_settle_ports(struct reconciler *r, const struct netmodel *m, char **vm_err)
+recon_settle_ports(struct reconciler *r, const struct netmodel *m)
 {
-    for (size_t i = 0; i < r->n_agents; i++) {
-        if (r->agents[i].n_waits) {
-            collect_waits(r, &r->agents[i], vm_err);
-        }
-    }
     long long deadline = ovsdb_now_ms() + SETTLE_MS;
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);

@@ -642,99 +642,6 @@ start_hold(struct reconciler *r, const struct netmodel *m)
     return false;
 }
 
-/* What planning a host needs from the pass. */
-struct plan_ctx {
-    struct reconciler *r;
-    const struct netmodel *m;
-    struct recon_owners *owners;
-    bool all, hold;
-    char **vm_err;
-    uint32_t *vm_port;
-    struct agent **ready;           /* the bridges whose plans stand */
-    size_t n_ready;
-};
-
-/* Reads host 'h''s interfaces and plans its flows (whole, for the
- * owners, or not at all when untouched), adding its agent to
- * c->ready when the plan stands. */
-static void
-plan_host(struct plan_ctx *c, int h)
-{
-    struct reconciler *r = c->r;
-    const struct netmodel *m = c->m;
-    struct agent *a = recon_agent_for(r, &m->hosts[h]);
-    if (!a) {
-        return;
-    }
-    recon_keepalive(r);
-    bool whole = c->all || a->replan || !a->in_sync || !a->known;
-    bool scoped = a->owners && c->owners->n_cookies;
-    a->replan = a->owners = false;
-    a->in_sync = false;         /* until this pass confirms it */
-    if (c->hold && !a->err && !a->note) {
-        a->note = "waiting for every bridge to connect before the first plan";
-    }
-    if (a->err || a->note) {
-        return;
-    }
-    /* An untouched host's interfaces are as the last pass read them
-     * (the VMs' indexes may have moved with the model). */
-    struct recon_portno *same = a->untouched && a->known && a->n_known == a->n_ports
-                                ? copy_portnos(a) : NULL;
-    if (same) {
-        for (size_t k = 0; k < a->n_ports; k++) {
-            if (same[k].vm >= 0) {
-                c->vm_port[same[k].vm] = same[k].no;
-            }
-        }
-    } else {
-        recon_iface_pass(a, c->vm_err, c->vm_port);
-    }
-    if (a->err) {
-        free(same);
-        return;
-    }
-    char refusal[256];
-    if (!recon_is_up(r, a->dpid)
-        && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
-        recon_agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge,
-                          refusal);
-        free(same);
-        return;
-    }
-    if (!recon_is_up(r, a->dpid)) {
-        if (!a->of_ever_up && recon_now_us() - a->of_since < RECON_CONNECT_GRACE_US) {
-            a->note = "waiting for the bridge's OpenFlow connection";
-        } else {
-            recon_agent_error(a, "openflow: bridge %s is not connected (%s)",
-                              m->hosts[h].bridge, m->hosts[h].openflow[0]
-                              ? m->hosts[h].openflow : "waiting for it to connect");
-        }
-        free(same);
-        return;
-    }
-    a->of_ever_up = true;
-    struct recon_portno *now = same ? same : portnos(a);
-    if (!now) {
-        recon_agent_error(a, "out of memory");
-        return;
-    }
-    whole = whole || plan_whole(a, m, h, c->owners, now);
-    a->now = now;
-    if (!whole && !scoped && !a->readback && a->ft) {
-        c->ready[c->n_ready++] = a;   /* untouched: nothing to plan */
-        free(now);
-    } else if (!recon_flows_plan(r, m, h, a, whole ? NULL : c->owners)) {
-        c->ready[c->n_ready++] = a;
-        free(a->known);         /* taken back if the plan fails */
-        a->known = now;
-        a->n_known = a->n_ports;
-    } else {
-        free(now);
-    }
-    a->now = NULL;
-}
-
 static bool
 pass(struct reconciler *r)
 {
@@ -794,33 +701,86 @@ pass(struct reconciler *r)
         recon_keepalive(r);
     }
     stage_done(st, &mark, RECON_STAGE_OVSDB);
+    recon_settle_ports(r, m);
+    stage_done(st, &mark, RECON_STAGE_PORTS);
     recon_flows_reconnected(r);
     audit_slice(r);
-    /* The hosts sent no OVSDB transaction are planned while the servers
-     * and switches of the others work; those are planned once their new
-     * ports are numbered. */
-    struct plan_ctx pc = {
-        .r = r, .m = m, .owners = &owners, .all = all, .hold = start_hold(r, m),
-        .vm_err = vm_err, .vm_port = vm_port,
-        .ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *pc.ready),
-    };
-    for (size_t h = 0; pc.ready && h < m->n_hosts; h++) {
+    struct agent **ready = calloc(m->n_hosts ? m->n_hosts : 1, sizeof *ready);
+    size_t n_ready = 0, planned = 0;
+    bool hold = start_hold(r, m);
+    for (size_t h = 0; ready && h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
-        if (a && !a->sent) {
-            plan_host(&pc, (int) h);
+        if (!a) {
+            continue;
         }
-    }
-    stage_done(st, &mark, RECON_STAGE_PLAN);
-    recon_settle_ports(r, m, vm_err);
-    stage_done(st, &mark, RECON_STAGE_PORTS);
-    for (size_t h = 0; pc.ready && h < m->n_hosts; h++) {
-        struct agent *a = recon_agent_for(r, &m->hosts[h]);
-        if (a && a->sent) {
-            plan_host(&pc, (int) h);
+        recon_keepalive(r);
+        bool whole = all || a->replan || !a->in_sync || !a->known;
+        bool scoped = a->owners && owners.n_cookies;
+        a->replan = a->owners = false;
+        a->in_sync = false;         /* until this pass confirms it */
+        if (hold && !a->err && !a->note) {
+            a->note = "waiting for every bridge to connect before the first plan";
         }
+        if (a->err || a->note) {
+            continue;
+        }
+        /* An untouched host's interfaces are as the last pass read them
+         * (the VMs' indexes may have moved with the model). */
+        struct recon_portno *same = a->untouched && a->known && a->n_known == a->n_ports
+                                    ? copy_portnos(a) : NULL;
+        if (same) {
+            for (size_t k = 0; k < a->n_ports; k++) {
+                if (same[k].vm >= 0) {
+                    vm_port[same[k].vm] = same[k].no;
+                }
+            }
+        } else {
+            recon_iface_pass(a, vm_err, vm_port);
+        }
+        if (a->err) {
+            free(same);
+            continue;
+        }
+        char refusal[256];
+        if (!recon_is_up(r, a->dpid)
+            && recon_get_refusal(r, a->dpid, refusal, sizeof refusal)) {
+            recon_agent_error(a, "openflow: bridge %s refused: %s", m->hosts[h].bridge,
+                              refusal);
+            free(same);
+            continue;
+        }
+        if (!recon_is_up(r, a->dpid)) {
+            if (!a->of_ever_up && recon_now_us() - a->of_since < RECON_CONNECT_GRACE_US) {
+                a->note = "waiting for the bridge's OpenFlow connection";
+            } else {
+                recon_agent_error(a, "openflow: bridge %s is not connected (%s)",
+                                  m->hosts[h].bridge, m->hosts[h].openflow[0]
+                                  ? m->hosts[h].openflow : "waiting for it to connect");
+            }
+            free(same);
+            continue;
+        }
+        a->of_ever_up = true;
+        struct recon_portno *now = same ? same : portnos(a);
+        if (!now) {
+            recon_agent_error(a, "out of memory");
+            continue;
+        }
+        whole = whole || plan_whole(a, m, (int) h, &owners, now);
+        a->now = now;
+        if (!whole && !scoped && !a->readback && a->ft) {
+            ready[n_ready++] = a;   /* untouched: nothing to plan */
+            free(now);
+        } else if (!recon_flows_plan(r, m, (int) h, a, whole ? NULL : &owners)) {
+            ready[n_ready++] = a;
+            free(a->known);         /* taken back if the plan fails */
+            a->known = now;
+            a->n_known = a->n_ports;
+        } else {
+            free(now);
+        }
+        a->now = NULL;
     }
-    struct agent **ready = pc.ready;
-    size_t n_ready = pc.n_ready, planned = 0;
     owners_uninit(&owners);
     recon_owner_before_apply(ready, n_ready);
     stage_done(st, &mark, RECON_STAGE_PLAN);
