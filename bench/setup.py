@@ -252,6 +252,15 @@ class RealFleet:
             self.cloudsim.sh("ip", "link", "set", name, "up", ns=ns)
         return name
 
+    def plug_into_bridge(self, vm_index, host):
+        """The VM's interface plugged (iface()) and added to skyvisor's
+        bridge as a port, as a hypervisor does with a VIF on a provisioned
+        host; skyvisord then adopts the port by name (bench/ovn.py, beside
+        OVN's VIFs, which are plugged into br-int the same way)."""
+        name = self.iface(vm_index, host)
+        self.sim.vsctl(host, "--may-exist", "add-port", BRIDGE, name)
+        return name
+
     def stats(self, names):
         out = {}
         for n in names:
