@@ -777,7 +777,7 @@ attaches by name (the VM's `iface`).
 
 Where the reconciler's time went during the samples, ms per change (an add or a delete),
 from `skyvisor_reconciler_stage_seconds_total` in /metrics (the stages of a pass,
-ctrl/reconciler.h `enum recon_stage`: the desired state read, OVSDB transactions sent, the
+ctrl/reconciler.h `enum recon_stage`: the desired state read, OVSDB transactions and their answers, the
 wait for new ports' numbers, planning, applying with barriers, statuses, counters sampled);
 every pass in the span counts, periodic ones included:
 

@@ -205,8 +205,9 @@ void reconciler_kick(struct reconciler *);
  * its wait):
  *   desired    the desired state: a whole load, or the change log's
  *              changes applied to the model
- *   ovsdb      OVSDB transactions to the hosts that changed (sent, not
- *              awaited), the owners' and agents' bookkeeping
+ *   ovsdb      the OVSDB transactions of the hosts that changed, sent and
+ *              answered (a round trip per host), and the owners' and
+ *              agents' bookkeeping
  *   ports      waiting for ovs-vswitchd to number the ports just created
  *   plan       interface states read, flows planned against the
  *              installed-flow tables (and read-backs, the audit's slice)
