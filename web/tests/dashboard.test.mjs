@@ -479,7 +479,9 @@ test("a network's switches show their tenant controllers, editable as the API al
   // A list that would strand front's controller: 409.
   await panel.locator('input.ctl-allow-input').fill('192.0.2.0/24');
   await panel.locator('form.ctl-allow-form button').click();
-  await page.waitForFunction(() => /409/.test(document.querySelector('#controllers .ctl-alert')?.textContent || ''));
+  // A locator, not page.waitForFunction: the page's CSP (script-src 'self')
+  // refuses the eval Playwright's polling of a function falls back to.
+  await page.locator('#controllers .ctl-alert', { hasText: '409' }).first().waitFor({ timeout: 15000 });
   await shot('controllers');
   // A realized VM's note (a down tunnel's detour) shows under it.
   sql("UPDATE vm SET detail='path to cloud web-lis via backup: tunnel web-fra-gw--web-lis-gw down' " +
