@@ -511,6 +511,25 @@ ovsdb_get_replica(const struct ovsdb *o)
     return &o->replica;
 }
 
+void
+ovsdb_track_changes(struct ovsdb *o, const char *const *quiet)
+{
+    ovsdb_replica_track(&o->replica, quiet);
+}
+
+int
+ovsdb_index_key(struct ovsdb *o, const char *table, const char *column, const char *key,
+                size_t prefix_len)
+{
+    return ovsdb_replica_index_key(&o->replica, table, column, key, prefix_len);
+}
+
+json_t *
+ovsdb_take_changes(struct ovsdb *o, bool *allp)
+{
+    return ovsdb_replica_take_changes(&o->replica, allp);
+}
+
 /* Sends 'method' with 'params' (consumed) as a tracked request. */
 static int
 send_tracked(struct ovsdb *o, const char *method, json_t *params,

@@ -120,6 +120,17 @@ bool ovsdb_is_synced(const struct ovsdb *);
 unsigned ovsdb_n_syncs(const struct ovsdb *);
 /* The replica (borrowed; valid until the next ovsdb_run()). */
 const struct ovsdb_replica *ovsdb_get_replica(const struct ovsdb *);
+/* The replica's changed names (ctrl/ovsdb_replica.h): ovsdb_track_changes()
+ * starts gathering them (columns 'quiet', static, do not count), and
+ * ovsdb_take_changes() hands the one consumer what gathered since its last
+ * take (caller owns; NULL with '*allp' set: everything counts as changed,
+ * as after the replica was rebuilt). */
+void ovsdb_track_changes(struct ovsdb *, const char *const *quiet);
+/* Declares a key index of the replica (ovsdb_replica_index_key()), before
+ * the first ovsdb_run().  0, ENOSPC or ENOMEM. */
+int ovsdb_index_key(struct ovsdb *, const char *table, const char *column, const char *key,
+                    size_t prefix_len);
+json_t *ovsdb_take_changes(struct ovsdb *, bool *allp);
 
 /* Sends a transaction ('txn' always consumed).  Returns 0 with the request
  * id in '*idp', ENOTCONN when not SYNCED, or ENOMEM. */

@@ -16,11 +16,25 @@
  * changing anything, so a malformed update leaves the replica untouched;
  * 'seqno' increases by one on every successful apply or clear, so a caller
  * can cheaply notice change.  Rows handed out are borrowed and valid until
- * the next apply/clear. */
+ * the next apply/clear.
+ *
+ * Changed names.  Once ovsdb_replica_track() enabled it, the replica also
+ * gathers the "name" of every named row inserted, deleted or modified
+ * (old and new name; rows of every table in one set, so a Port and its
+ * Interface of the same name count once), except a modification that
+ * touched only 'quiet' columns (counters); a clear marks everything
+ * changed.  One consumer takes what gathered (ovsdb_replica_take_changes())
+ * and knows every other named row is as it was at its last take.
+ *
+ * Key indexes.  ovsdb_replica_index_key() declares an index of a table's
+ * rows by the first 'prefix_len' characters of one key of a map column
+ * (Interface external_ids:skyvisor-vm-id by 8): each such prefix to the
+ * set of rows whose value starts with it, kept with every apply. */
 #ifndef SKYVISOR_CTRL_OVSDB_REPLICA_H
 #define SKYVISOR_CTRL_OVSDB_REPLICA_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ovsdb_replica {
@@ -29,6 +43,17 @@ struct ovsdb_replica {
                          * "name" column (unique in Bridge, Port and
                          * Interface), for ovsdb_replica_find(). */
     uint64_t seqno;
+    json_t *changed;    /* {name: null} since the last take, owned; NULL
+                         * while not tracking (or out of memory: 'all') */
+    bool tracking;
+    bool all;           /* everything counts as changed */
+    const char *const *quiet;   /* NULL-terminated, borrowed (static) */
+    struct ovsdb_replica_index {
+        const char *table, *column, *key;   /* borrowed (static) */
+        size_t prefix_len;
+        json_t *rows;                       /* {prefix: {uuid: null}}, owned */
+    } index[2];
+    size_t n_index;
 };
 
 void ovsdb_replica_init(struct ovsdb_replica *);
@@ -38,6 +63,26 @@ void ovsdb_replica_clear(struct ovsdb_replica *);
  * '*errp' a static reason (replica unchanged), or ENOMEM. */
 int ovsdb_replica_apply(struct ovsdb_replica *, const json_t *updates,
                         const char **errp);
+/* Starts gathering changed names (see above); 'quiet' (NULL-terminated,
+ * NULL for none) must outlive the replica.  Until the first take,
+ * everything counts as changed. */
+void ovsdb_replica_track(struct ovsdb_replica *, const char *const *quiet);
+/* The names changed since the last take ({name: null}, caller owns; NULL
+ * when '*allp' is set: everything counts as changed, as after a clear or
+ * when tracking is off), and starts gathering afresh. */
+json_t *ovsdb_replica_take_changes(struct ovsdb_replica *, bool *allp);
+
+/* Declares a key index (see above; strings static), before the first
+ * apply.  Returns 0, or ENOSPC (two are declared already) or ENOMEM. */
+int ovsdb_replica_index_key(struct ovsdb_replica *, const char *table,
+                            const char *column, const char *key, size_t prefix_len);
+/* The rows of the index on (table, column, key) whose value starts with
+ * 'prefix' (its first prefix_len characters count): {uuid: null},
+ * borrowed, or NULL for none.  '*indexedp' is false when no such index was
+ * declared (the caller must scan). */
+const json_t *ovsdb_replica_key_rows(const struct ovsdb_replica *, const char *table,
+                                     const char *column, const char *key,
+                                     const char *prefix, bool *indexedp);
 
 /* {uuid: row} of 'table' (possibly NULL if never seen); borrowed. */
 const json_t *ovsdb_replica_table(const struct ovsdb_replica *,

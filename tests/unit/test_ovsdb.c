@@ -272,6 +272,142 @@ test_replica(void **state)
     ovsdb_replica_uninit(&r);
 }
 
+/* The names in a take, sorted and joined by commas ("*" for all). */
+static char *
+taken(struct ovsdb_replica *r)
+{
+    bool all;
+    json_t *c = ovsdb_replica_take_changes(r, &all);
+    static char buf[256];
+    buf[0] = 0;
+    if (all) {
+        assert_null(c);
+        return strcpy(buf, "*");
+    }
+    assert_non_null(c);
+    const char *names[16];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v) {
+        assert_true(n < 16);
+        names[n++] = k;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            if (strcmp(names[j], names[i]) < 0) {
+                const char *t = names[i];
+                names[i] = names[j];
+                names[j] = t;
+            }
+        }
+        strcat(strcat(buf, i ? "," : ""), names[i]);
+    }
+    json_decref(c);
+    return buf;
+}
+
+static void
+test_replica_changes(void **state)
+{
+    (void) state;
+    static const char *const quiet[] = {"statistics", NULL};
+    struct ovsdb_replica r;
+    ovsdb_replica_init(&r);
+    apply_ok(&r, INITIAL);
+    assert_string_equal(taken(&r), "*");     /* not tracking: all */
+    ovsdb_replica_track(&r, quiet);
+    assert_string_equal(taken(&r), "*");     /* until the first take */
+    assert_string_equal(taken(&r), "");
+    /* A counter alone is quiet; with another column it counts. */
+    apply_ok(&r, "{\"Interface\":{\"" U_IF "\":{\"old\":{\"statistics\":[\"map\",[]]},"
+                 "\"new\":{\"name\":\"p1\",\"statistics\":[\"map\",[[\"rx\",1]]]}}}}");
+    assert_string_equal(taken(&r), "");
+    apply_ok(&r, "{\"Interface\":{\"" U_IF "\":{\"old\":{\"statistics\":[\"map\",[]],"
+                 "\"ofport\":[\"set\",[]]},\"new\":{\"name\":\"p1\",\"ofport\":3}}}}");
+    assert_string_equal(taken(&r), "p1");
+    /* A rename counts both names, an insert and a delete theirs; the
+     * Bridge's own change (its ports) counts its name. */
+    apply_ok(&r, "{\"Port\":{\"" U_PORT "\":{\"old\":{\"name\":\"p1\"},"
+                 "\"new\":{\"name\":\"p2\",\"interfaces\":[\"uuid\",\"" U_IF "\"]}}},"
+                 "\"Bridge\":{\"" U_BR "\":{\"old\":{\"ports\":[\"set\",[]]},"
+                 "\"new\":{\"name\":\"br0\"}}}}");
+    apply_ok(&r, "{\"Port\":{\"" U_LP "\":{\"new\":{\"name\":\"p9\"}}}}");
+    assert_string_equal(taken(&r), "br0,p1,p2,p9");
+    apply_ok(&r, "{\"Port\":{\"" U_LP "\":{\"old\":{\"name\":\"p9\"}}}}");
+    assert_string_equal(taken(&r), "p9");
+    /* A malformed update gathers nothing; a clear is everything. */
+    json_t *u = json_loads("{\"Port\":{\"" U_PORT "\":{}}}", 0, NULL);
+    const char *err;
+    assert_int_equal(ovsdb_replica_apply(&r, u, &err), EPROTO);
+    json_decref(u);
+    assert_string_equal(taken(&r), "");
+    ovsdb_replica_clear(&r);
+    apply_ok(&r, INITIAL);
+    assert_string_equal(taken(&r), "*");
+    assert_string_equal(taken(&r), "");
+    ovsdb_replica_uninit(&r);
+}
+
+/* The UUIDs in a key index's set, sorted and joined by commas. */
+static char *
+keyed(const struct ovsdb_replica *r, const char *prefix)
+{
+    bool indexed;
+    const json_t *set = ovsdb_replica_key_rows(r, "Interface", "external_ids", "vm-id",
+                                               prefix, &indexed);
+    static char buf[256];
+    assert_true(indexed);
+    buf[0] = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *) set, k, v) {
+        strcat(strcat(buf, buf[0] ? "," : ""), k + strlen(k) - 2);  /* the UUID's tail */
+    }
+    return buf;
+}
+
+static void
+test_replica_key_index(void **state)
+{
+    (void) state;
+    struct ovsdb_replica r;
+    ovsdb_replica_init(&r);
+    assert_int_equal(ovsdb_replica_index_key(&r, "Interface", "external_ids", "vm-id", 4), 0);
+    assert_int_equal(ovsdb_replica_index_key(&r, "Port", "external_ids", "x", 0), 0);
+    assert_int_equal(ovsdb_replica_index_key(&r, "Port", "external_ids", "y", 0), ENOSPC);
+    bool indexed;
+    assert_null(ovsdb_replica_key_rows(&r, "Interface", "external_ids", "other", "abcd",
+                                       &indexed));
+    assert_false(indexed);
+    apply_ok(&r, "{\"Interface\":{"
+                 "\"" U_IF "\":{\"new\":{\"name\":\"a\",\"external_ids\":"
+                 "[\"map\",[[\"vm-id\",\"abcd1234\"]]]}},"
+                 "\"" U_PORT "\":{\"new\":{\"name\":\"b\",\"external_ids\":"
+                 "[\"map\",[[\"vm-id\",\"abcd9999\"]]]}},"
+                 "\"" U_LP "\":{\"new\":{\"name\":\"c\",\"external_ids\":"
+                 "[\"map\",[]]}}}}");
+    /* By the first 4 characters (a longer prefix is cut to them). */
+    assert_string_equal(keyed(&r, "abcd"), "c1,a1");
+    assert_string_equal(keyed(&r, "abcdffff"), "c1,a1");
+    assert_string_equal(keyed(&r, "zzzz"), "");
+    /* A value changed moves the row; a key removed, or the row, drops it. */
+    apply_ok(&r, "{\"Interface\":{\"" U_IF "\":{\"old\":{\"external_ids\":[\"map\",[]]},"
+                 "\"new\":{\"name\":\"a\",\"external_ids\":"
+                 "[\"map\",[[\"vm-id\",\"zzzz\"]]]}},"
+                 "\"" U_LP "\":{\"old\":{\"external_ids\":[\"map\",[]]},"
+                 "\"new\":{\"name\":\"c\",\"external_ids\":"
+                 "[\"map\",[[\"vm-id\",\"ab\"]]]}}}}");
+    assert_string_equal(keyed(&r, "abcd"), "a1");
+    assert_string_equal(keyed(&r, "zzzz"), "c1");
+    assert_string_equal(keyed(&r, "ab"), "a0");
+    apply_ok(&r, "{\"Interface\":{\"" U_PORT "\":{\"old\":{\"name\":\"b\"}}}}");
+    assert_string_equal(keyed(&r, "abcd"), "");
+    ovsdb_replica_clear(&r);
+    assert_string_equal(keyed(&r, "zzzz"), "");
+    ovsdb_replica_uninit(&r);
+}
+
 /* Runs an operation's result through the golden check. */
 static void
 assert_txn(struct ovsdb_txn *txn, const char *want)
@@ -694,6 +830,8 @@ main(void)
         cmocka_unit_test(test_txn_builder),
         cmocka_unit_test(test_txn_check_result),
         cmocka_unit_test(test_replica),
+        cmocka_unit_test(test_replica_changes),
+        cmocka_unit_test(test_replica_key_index),
         cmocka_unit_test(test_vswitch_bridge),
         cmocka_unit_test(test_vswitch_port),
         cmocka_unit_test(test_session),
