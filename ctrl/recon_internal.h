@@ -117,6 +117,16 @@ struct recon_plan {
                                      * after its flows */
 };
 
+/* A VM port recon_ovsdb_pass() found as wanted: its name, its Port row's
+ * UUID and a signature of what it wanted (bridge, VM).  It stays so while
+ * the name is not among the replica's changes and the Port is on the
+ * bridge, and is not looked at again. */
+struct recon_port_ok {
+    char name[16];
+    char uuid[40];
+    uint64_t sig;
+};
+
 /* One per host: its sessions and what this pass found. */
 struct agent {
     char id[40];
@@ -169,6 +179,13 @@ struct agent {
                                      * its ports go through OVSDB */
     bool untouched;                 /* this pass: realized by the last one,
                                      * replica unmoved, no change here */
+    /* The VM ports found as wanted (recon_ovsdb.c), sorted by name; owned. */
+    struct recon_port_ok *port_ok;
+    size_t n_port_ok;
+    /* Its interface counters as the last sample read them (recon_lifecycle.c):
+     * the replica's seqno and the port list's signature then (0: read none). */
+    uint64_t sample_seqno;
+    uint64_t sample_sig;
     const struct recon_portno *now; /* this pass's port numbers, sorted by
                                      * name (a->n_ports), while planning */
     /* The port numbers its last plan compiled with, sorted by name

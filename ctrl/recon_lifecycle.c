@@ -472,6 +472,27 @@ sample_json(const struct vm_count *c, double as_of)
     return o;
 }
 
+/* A signature of agent 'a''s port list: the names, kinds and roles of its
+ * ports, so an unchanged list (the VMs' indexes in the model may move)
+ * signs the same; never 0. */
+static uint64_t
+ports_sig(const struct agent *a)
+{
+    uint64_t h = 14695981039346656037ULL ^ a->n_ports;
+    for (size_t i = 0; i < a->n_ports; i++) {
+        for (const char *c = a->ports[i].name; *c; c++) {
+            h = (h ^ (unsigned char) *c) * 1099511628211ULL;
+        }
+        h = (h ^ (uint64_t) (a->ports[i].kind << 1 | a->ports[i].second)) * 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+/* Reads the counters of every VM port of the hosts this instance owns and
+ * records what changed.  A host whose replica has not moved since its last
+ * sample, with the same port list, has the same counters: it is skipped
+ * (Open vSwitch writes Interface statistics every few seconds, and an idle
+ * emulated host never), unless the last record failed. */
 static void
 sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
 {
@@ -488,6 +509,12 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             continue;               /* another instance owns it (recon_owner.c) */
         }
         const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+        uint64_t sig = ports_sig(a);
+        if (a->sample_sig == sig && a->sample_seqno == rep->seqno) {
+            continue;
+        }
+        a->sample_sig = sig;
+        a->sample_seqno = rep->seqno;
         for (size_t i = 0; i < a->n_ports; i++) {
             const struct nm_port *p = &a->ports[i];
             const char *uuid;
@@ -499,6 +526,7 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             }
             struct vm_count *c = vc_get(l, m->vms[p->vm].o.id, true);
             if (!c) {
+                a->sample_sig = 0;  /* read again next time */
                 break;
             }
             char key[96];
@@ -508,14 +536,20 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             read_stats(stats, raw);
             c->offsets_dirty |= vmcount_update(&c->c, key, raw, &changed);
             c->recorded &= !changed;
-            if (!c->recorded || c->offsets_dirty) {
-                json_array_append_new(batch, sample_json(c, as_of));
+            if ((!c->recorded || c->offsets_dirty)
+                && json_array_append_new(batch, sample_json(c, as_of))) {
+                a->sample_sig = 0;  /* not in this record: read again */
             }
         }
     }
     char *text = batch && json_array_size(batch)
                  ? json_dumps(batch, JSON_COMPACT) : NULL;
-    if (text && !l->store.record(l->aux, text)) {
+    if ((batch && json_array_size(batch) && !text)
+        || (text && l->store.record(l->aux, text))) {
+        for (size_t i = 0; i < r->n_agents; i++) {
+            r->agents[i].sample_sig = 0;    /* not recorded: all read again */
+        }
+    } else if (text) {
         /* Every VM sampled is recorded now (a VM whose vc_get failed was
          * not counted at all). */
         for (size_t i = 0; i < json_array_size(batch); i++) {

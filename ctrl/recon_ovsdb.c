@@ -39,6 +39,8 @@
 #include "ctrl/recon_internal.h"
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
+#define VM_ID_PREFIX 8              /* a VM port's name carries that much of
+                                     * its id (netmodel_vm_port_id()) */
 
 /* The columns the reconciler reads, and only those: a replica of every
  * column holds each interface's status, statistics of ports and bridges
@@ -65,6 +67,11 @@ static const char *const iface_cols[] = {
 static const char *const controller_cols[] = {"target", NULL};
 static const char *const qos_cols[] = {"type", "other_config", "queues", NULL};
 static const char *const queue_cols[] = {"dscp", "other_config", NULL};
+/* Columns Open vSwitch rewrites as it runs, not as it is configured: a
+ * change of only these leaves a port as recon_ovsdb_pass() found it. */
+static const char *const quiet_cols[] = {
+    "statistics", "bfd_status", "link_state", "admin_state", NULL,
+};
 static const struct ovsdb_monitor monitor[] = {
     {"Open_vSwitch", ovs_cols}, {"Bridge", bridge_cols}, {"Port", port_cols},
     {"Interface", iface_cols}, {"Controller", controller_cols}, {"QoS", qos_cols},
@@ -81,13 +88,20 @@ recon_vm_iface(const struct ovsdb_replica *rep, const char *name, const char **u
     if (!id_prefix) {
         return ovsdb_replica_find(rep, "Interface", "name", name, uuidp);
     }
+    /* The candidates from the replica's index by that key (declared in
+     * recon_sync_agents()), or every row of a replica without it. */
+    bool indexed;
+    const json_t *set = ovsdb_replica_key_rows(rep, "Interface", "external_ids",
+                                               "skyvisor-vm-id", id_prefix, &indexed);
     const json_t *t = ovsdb_replica_table(rep, "Interface");
     const char *uuid;
-    json_t *row;
-    json_object_foreach((json_t *) t, uuid, row) {
+    json_t *row, *v;
+    json_object_foreach((json_t *) (indexed ? set : t), uuid, v) {
+        row = indexed ? json_object_get(t, uuid) : v;
         const json_t *eid = json_object_get(row, "external_ids");
         const char *id = ovsdb_datum_map_get(eid, "skyvisor-vm-id");
-        if (id && !strncmp(id, id_prefix, 8) && !ovsdb_datum_map_get(eid, "skyvisor")) {
+        if (id && !strncmp(id, id_prefix, VM_ID_PREFIX)
+            && !ovsdb_datum_map_get(eid, "skyvisor")) {
             if (uuidp) {
                 *uuidp = uuid;
             }
@@ -146,6 +160,9 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
+    free(a->port_ok);
+    a->port_ok = NULL;
+    a->n_port_ok = 0;
     flowtable_destroy(a->ft);
     a->ft = NULL;
     recon_plan_clear(&a->plan);
@@ -195,8 +212,11 @@ recon_sync_agents(struct reconciler *r, const struct netmodel *m)
             a->db = ovsdb_create(ho->ovsdb, "Open_vSwitch");
             if (a->db) {
                 ovsdb_set_monitor(a->db, monitor, sizeof monitor / sizeof *monitor);
+                ovsdb_track_changes(a->db, quiet_cols);
             }
-            if (a->db && ovsdb_set_peer_name(a->db, a->name)) {
+            if (a->db && (ovsdb_set_peer_name(a->db, a->name)
+                          || ovsdb_index_key(a->db, "Interface", "external_ids",
+                                             "skyvisor-vm-id", VM_ID_PREFIX))) {
                 ovsdb_destroy(a->db);
                 a->db = NULL;
             }
@@ -392,6 +412,47 @@ bridge_port_uuids(const struct ovsdb_replica *rep, const char *name, size_t *n)
     return v;
 }
 
+static int
+cmp_port_ok(const void *a, const void *b)
+{
+    return strcmp(((const struct recon_port_ok *) a)->name,
+                  ((const struct recon_port_ok *) b)->name);
+}
+
+/* What VM port 'name' wants on bridge 'bridge' for VM 'vm_id', signed. */
+static uint64_t
+port_sig(const char *bridge, const char *name, const char *vm_id)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const char *s[] = {bridge, name, vm_id}, **p = s; p < s + 3; p++) {
+        for (const char *c = *p; *c; c++) {
+            h = (h ^ (unsigned char) *c) * 1099511628211ULL;
+        }
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Whether VM port 'name' (wanting 'sig') is as the last pass found it:
+ * recorded in 'a->port_ok' with that signature, its name not among the
+ * replica's changes since ('changed'; NULL with 'all': everything changed),
+ * and its Port still on the bridge (bp[0..n_bp), sorted). */
+static const struct recon_port_ok *
+port_still_ok(const struct agent *a, const char *name, uint64_t sig, const json_t *changed,
+              bool all, const char **bp, size_t n_bp)
+{
+    struct recon_port_ok key;
+    if (all || json_object_get(changed, name)
+        || snprintf(key.name, sizeof key.name, "%s", name) >= (int) sizeof key.name) {
+        return NULL;
+    }
+    const struct recon_port_ok *ok = bsearch(&key, a->port_ok, a->n_port_ok, sizeof key,
+                                             cmp_port_ok);
+    const char *uuid = ok ? ok->uuid : NULL;
+    return ok && ok->sig == sig && bsearch(&uuid, bp, n_bp, sizeof *bp, cmp_str_ptr)
+           ? ok : NULL;
+}
+
 /* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
  * host's VMs whose port could not be configured; their port numbers are
  * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
@@ -412,6 +473,8 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         return;
     }
     a->db_ever_up = true;
+    bool all;
+    json_t *changed = ovsdb_take_changes(a->db, &all);
     const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
     char dpid[17];
     snprintf(dpid, sizeof dpid, "%016" PRIx64, ho->dpid);
@@ -426,10 +489,13 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     int rc = ovsdb_vswitch_ensure_bridge(rep, &br, &txn);
     json_decref(oc);
     if (rc) {
+        json_decref(changed);
         recon_agent_error(a, "ovsdb %s: bridge %s: %s", ho->ovsdb, ho->bridge, strerror(rc));
         return;
     }
+    all |= txn != NULL;             /* a bridge made or remade */
     if (apply_txn(r, a, txn, "creating the bridge")) {
+        json_decref(changed);
         return;
     }
     rep = ovsdb_get_replica(a->db);
@@ -442,11 +508,14 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
      * and Interface and adds it to the bridge), so their order does not
      * matter, and a failed one is recomputed by the next pass. */
     struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
-    size_t n_bp = 0;
+    size_t n_bp = 0, n_ok = 0;
     const char **bp = bridge_port_uuids(rep, ho->bridge, &n_bp);
-    if (!txns || !bp) {
+    struct recon_port_ok *ok = malloc((n ? n : 1) * sizeof *ok);
+    if (!txns || !bp || !ok) {
         free(txns);
         free(bp);
+        free(ok);
+        json_decref(changed);
         recon_agent_error(a, "out of memory");
         return;
     }
@@ -457,6 +526,13 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
             continue;               /* bound by its hypervisor, see above */
         }
         if (p->kind == NM_PORT_VM) {
+            uint64_t sig = port_sig(ho->bridge, p->name, m->vms[p->vm].o.id);
+            const struct recon_port_ok *was = port_still_ok(a, p->name, sig, changed, all,
+                                                            bp, n_bp);
+            if (was) {
+                ok[n_ok++] = *was;
+                continue;
+            }
             json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "vm",
                                     "skyvisor-vm-id", m->vms[p->vm].o.id);
             struct ovsdb_vswitch_port spec = {
@@ -466,6 +542,14 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
             };
             rc = ovsdb_vswitch_ensure_port(rep, &spec, &txn);
             json_decref(eid);
+            const char *pu = NULL;
+            if (!rc && !txn && ovsdb_replica_find(rep, "Port", "name", p->name, &pu)
+                && strlen(pu) < sizeof ok->uuid) {
+                struct recon_port_ok *o = &ok[n_ok++];
+                snprintf(o->name, sizeof o->name, "%s", p->name);
+                snprintf(o->uuid, sizeof o->uuid, "%s", pu);
+                o->sig = sig;
+            }
         } else {
             char rip[16], lip[16];
             snprintf(rip, sizeof rip, "%u.%u.%u.%u", p->remote_ip >> 24,
@@ -498,6 +582,11 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         txns[i] = txn;
     }
     free(bp);                       /* points into the replica: before it moves */
+    json_decref(changed);
+    qsort(ok, n_ok, sizeof *ok, cmp_port_ok);
+    free(a->port_ok);
+    a->port_ok = ok;
+    a->n_port_ok = n_ok;
     apply_txns(r, a, ports, n, txns, vm_err);
     free(txns);
     rep = ovsdb_get_replica(a->db);
