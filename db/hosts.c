@@ -1,5 +1,6 @@
 /* hosts.c: the host resource's statements (see store.h).  The validated
- * object carries the cloud already resolved to "_cloud_id". */
+ * object carries the cloud already resolved to "_cloud_id"; vm_count is
+ * the counter migrations/016 keeps, not a count over the VMs. */
 #include "db/resource_sql.h"
 #include "db/store.h"
 
@@ -11,7 +12,7 @@
     " 'capacity', h.capacity, 'ovsdb', h.ovsdb, 'bridge', h.bridge,"          \
     " 'datapath', h.datapath, 'openflow', h.openflow,"                        \
     " 'controller', h.controller,"                                            \
-    " 'vm_count', (SELECT count(*) FROM vm WHERE host_id = h.id))::text"
+    " 'vm_count', COALESCE((SELECT vms FROM host_slots WHERE host_id = h.id), 0))::text"
 
 #define HOST_COLUMNS                                                          \
     "name, cloud_id, role, tunnel_ip, public_ip, capacity, ovsdb, bridge,"    \

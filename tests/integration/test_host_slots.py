@@ -5,8 +5,10 @@ After every step of a mix of VM creates and deletes, stops and starts,
 migrations through every phase (done, rolled back, failed) and host
 inserts and deletes, host_slots.used must equal the count placement
 used to make on every placement (db/store.h's rule), for every host.
-The counter's writes are no change of the host: no change-log row, no
-audit row, no revision move.  And the migration's backfill counts a
+The same for host_slots.vms (migrations/016_host_vm_count.sql), every
+VM whose host it is, which the API's vm_count shows.  The counters' writes
+are no change of the host: no change-log row, no audit row, no revision
+move.  And the migration's backfill counts a
 database that already holds VMs and migrations.  The reconciler's writes
 (phases) are made by tests/ctrl/lifecycle_driver, as the reconciler makes
 them."""
@@ -26,13 +28,14 @@ HOSTS = (("sa-1", "sa", 3), ("sa-2", "sa", 3), ("sb-1", "sb", 2))
 
 # db/store.h's rule, counted from scratch: running VMs, and each active
 # migration's other copy (the target before activate, the source from
-# activate on).
+# activate on); and the host's VMs (016's counter, the API's vm_count).
 RECOUNT = """
 SELECT h.name, s.used,
        (SELECT count(*) FROM vm v WHERE v.host_id = h.id AND v.power = 'running')
        + (SELECT count(*) FROM vm_migration m WHERE m.finished_at IS NULL
             AND CASE WHEN m.phase IN ('prepare', 'clone', 'dual') THEN m.to_host_id
-                     ELSE m.from_host_id END = h.id)
+                     ELSE m.from_host_id END = h.id),
+       s.vms, (SELECT count(*) FROM vm v WHERE v.host_id = h.id)
   FROM host h LEFT JOIN host_slots s ON s.host_id = h.id ORDER BY h.name
 """
 
@@ -57,20 +60,26 @@ def world(pg):
 
 
 def slots(pg, db):
-    """{host name: (counter, recount)}"""
+    """{host name: (used, its recount, vms, its recount)}"""
     rows = pg.psql(RECOUNT, db=db).splitlines()
     out = {}
     for r in rows:
-        name, used, recount = r.split("|")
-        out[name] = (int(used) if used else None, int(recount))
+        name, used, recount, vms, vms_recount = r.split("|")
+        out[name] = (int(used) if used else None, int(recount),
+                     int(vms) if vms else None, int(vms_recount))
     return out
 
 
-def check(pg, db):
-    """The counter equals the recount for every host; returns the counts."""
+def check(pg, db, api=None):
+    """Both counters equal their recounts for every host, and so does each
+    host's vm_count in the API when 'api' is given; returns the used
+    slots."""
     s = slots(pg, db)
-    assert all(used == recount for used, recount in s.values()), s
-    return {name: used for name, (used, _) in s.items()}
+    assert all(c[0] == c[1] and c[2] == c[3] for c in s.values()), s
+    if api:
+        listed = {h["name"]: h["vm_count"] for h in ok(api.get("/v1/hosts"))["items"]}
+        assert listed == {name: c[3] for name, c in s.items()}, (listed, s)
+    return {name: c[0] for name, c in s.items()}
 
 
 def driver(url, *args):
@@ -116,7 +125,7 @@ def test_counter_follows_every_change(world, pg):
     vm(api, "v3", 3, {"host": "sa-1"})
     vm(api, "v4", 4, {"jurisdiction": ["NO"]})
     vm(api, "v5", 5, {"host": "sb-1"})
-    assert check(pg, db) == {"sa-1": 2, "sa-2": 1, "sb-1": 2}
+    assert check(pg, db, api) == {"sa-1": 2, "sa-2": 1, "sb-1": 2}
     # sb-1 is full: a creation there is refused and counts nothing.
     assert_problem(api.post(f"{N}/vms", {"name": "v6", "mac": "02:00:00:00:09:06",
                                          "ip": "10.9.0.6", "switch": "s",
@@ -128,7 +137,7 @@ def test_counter_follows_every_change(world, pg):
     stop_and_capture(api, url, "v5")
     assert check(pg, db)["sb-1"] == 1
     ok(api.post(f"{N}/vms/v5/start", {"placement": {"host": "sa-2"}}), 202)
-    assert check(pg, db) == {"sa-1": 2, "sa-2": 2, "sb-1": 1}
+    assert check(pg, db, api) == {"sa-1": 2, "sa-2": 2, "sb-1": 1}
 
     # A migration to its end: the target's slot before activate, the
     # source's from activate on, none once done.
@@ -141,7 +150,7 @@ def test_counter_follows_every_change(world, pg):
     before = check(pg, db)
     driver(url, "mig-advance", m, "dual", "activate")
     assert ok(api.get(f"{N}/vms/v1"))["host"] == "sb-1"
-    assert check(pg, db) == before
+    assert check(pg, db, api) == before
     driver(url, "mig-advance", m, "activate", "cleanup")
     assert check(pg, db) == before
     driver(url, "mig-finish", m)
@@ -170,7 +179,7 @@ def test_counter_follows_every_change(world, pg):
     assert api.delete(f"{N}/vms/v2")[0] == 204
     assert check(pg, db) == freed
     assert api.delete(f"{N}/vms/v3")[0] == 204
-    assert check(pg, db)["sa-1"] == freed["sa-1"] - 1
+    assert check(pg, db, api)["sa-1"] == freed["sa-1"] - 1
     # None of it was a change of a host.
     assert host_trail(pg, db) == trail
 
@@ -184,7 +193,7 @@ def test_counter_follows_every_change(world, pg):
     assert check(pg, db)["sb-2"] == 1
     for name in ("v1", "v5", "v7"):
         assert api.delete(f"{N}/vms/{name}")[0] == 204
-    assert check(pg, db) == {"sa-1": 0, "sa-2": 1, "sb-1": 0, "sb-2": 0}
+    assert check(pg, db, api) == {"sa-1": 0, "sa-2": 1, "sb-1": 0, "sb-2": 0}
     # v4's failed migration still names sb-1, its source.
     for h in ("sb-1", "sb-2"):
         assert api.delete(f"/v1/hosts/{h}")[0] == 204
@@ -226,9 +235,9 @@ def test_concurrent_creations_never_exceed_capacity(world, pg):
 
 
 def test_backfill_counts_what_is_there(world, pg):
-    """The migration applied to a database with running and stopped VMs and
-    an active migration counts them: drop what 015 made, forget that it
-    ran, and start skyvisord again."""
+    """The migrations applied to a database with running and stopped VMs and
+    an active migration count them: drop what 015 and 016 made, forget that
+    they ran, and start skyvisord again."""
     d, db, url = world["daemon"], world["db"], world["url"]
     api = d.api()
     vm(api, "b1", 11, {"host": "sa-1"})
@@ -243,9 +252,9 @@ def test_backfill_counts_what_is_there(world, pg):
     pg.psql("DROP TABLE host_slots;"
             " DROP FUNCTION sv_vm_slots, sv_vm_migration_slots, sv_host_slots_row,"
             "  sv_host_slots_move, sv_vm_slot, sv_migration_slot CASCADE;"
-            " DELETE FROM schema_migration WHERE version = 15", db=db)
+            " DELETE FROM schema_migration WHERE version IN (15, 16)", db=db)
     d.start()
-    assert check(pg, db) == expected
+    assert check(pg, db, api) == expected
     driver(url, "mig-advance", m, "clone", "dual")
     driver(url, "mig-advance", m, "dual", "activate")
     assert check(pg, db) == expected
