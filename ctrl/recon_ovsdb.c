@@ -6,9 +6,13 @@
  * once; recon_ovsdb_pass() ensures the bridge, then every port's
  * transaction (ctrl/ovsdb_vswitch.h) computed from one replica and all sent
  * before any reply is awaited, then removes the ports skyvisor owns that
- * are no longer wanted; recon_settle_ports() waits (bounded) for
- * ovs-vswitchd to number new ports; recon_iface_pass() reads interface
- * states into per-VM errors and port numbers.  A host's failure is kept
+ * are no longer wanted.  A VM port found as wanted is remembered
+ * (a->port_ok) and not checked again while the replica reports no change
+ * of a row of its name (ovsdb_take_changes(), taken once per pass), its
+ * wanted state is the same and its Port is on the bridge.
+ * recon_settle_ports() waits (bounded) for ovs-vswitchd to number new
+ * ports; recon_iface_pass() reads interface states into per-VM errors and
+ * port numbers.  A host's failure is kept
  * in its agent (the first cause) and becomes its status.
  *
  * Binding.  A VM with an `iface` is bound to the interface of that name,
@@ -126,6 +130,17 @@ iface_status(const struct ovsdb_replica *rep, const char *name, long long *ofpor
     return ovsdb_vswitch_iface_status(rep, iname, ofport, errorp);
 }
 
+/* Forgets the ports found as wanted: a pass that took the replica's
+ * changes and did not look at them all leaves nothing to trust, nor does
+ * a closed session. */
+static void
+forget_ok(struct agent *a)
+{
+    free(a->port_ok);
+    a->port_ok = NULL;
+    a->n_port_ok = 0;
+}
+
 struct agent *
 recon_agent_for(struct reconciler *r, const struct nm_host *h)
 {
@@ -160,9 +175,7 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
-    free(a->port_ok);
-    a->port_ok = NULL;
-    a->n_port_ok = 0;
+    forget_ok(a);
     flowtable_destroy(a->ft);
     a->ft = NULL;
     recon_plan_clear(&a->plan);
@@ -490,12 +503,14 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     json_decref(oc);
     if (rc) {
         json_decref(changed);
+        forget_ok(a);
         recon_agent_error(a, "ovsdb %s: bridge %s: %s", ho->ovsdb, ho->bridge, strerror(rc));
         return;
     }
     all |= txn != NULL;             /* a bridge made or remade */
     if (apply_txn(r, a, txn, "creating the bridge")) {
         json_decref(changed);
+        forget_ok(a);
         return;
     }
     rep = ovsdb_get_replica(a->db);
@@ -516,6 +531,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         free(bp);
         free(ok);
         json_decref(changed);
+        forget_ok(a);
         recon_agent_error(a, "out of memory");
         return;
     }
