@@ -322,6 +322,15 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
                        "nothing pending.\n# TYPE skyvisor_reconciler_converged gauge\n"
                        "skyvisor_reconciler_converged %d\n",
                    (double) rs.last_pass_us / 1e6, rs.converged ? 1 : 0);
+        out_printf(&o, "# HELP skyvisor_reconciler_installed_flows Flows the bridges' "
+                       "installed-flow tables held at the end of the last pass.\n"
+                       "# TYPE skyvisor_reconciler_installed_flows gauge\n"
+                       "skyvisor_reconciler_installed_flows %llu\n"
+                       "# HELP skyvisor_reconciler_installed_flow_bytes Bytes of those "
+                       "tables' entries (not their indexes).\n"
+                       "# TYPE skyvisor_reconciler_installed_flow_bytes gauge\n"
+                       "skyvisor_reconciler_installed_flow_bytes %llu\n",
+                   rs.installed_flows, rs.installed_bytes);
         out_printf(&o, "# HELP skyvisor_reconciler_stage_seconds_total Time the "
                        "reconciler's passes spent in each stage (ctrl/reconciler.h, "
                        "enum recon_stage).\n"

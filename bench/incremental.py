@@ -521,6 +521,17 @@ class Network:
 
     STAGE = re.compile(r'^skyvisor_reconciler_stage_seconds_total\{stage="(\w+)"\} (\S+)$'
                        r'|^skyvisor_reconciler_passes_total (\S+)$', re.M)
+    INSTALLED = re.compile(r'^skyvisor_reconciler_installed_flow_bytes (\S+)$', re.M)
+
+    def installed_bytes(self):
+        """The installed-flow tables' entry bytes at the last pass (/metrics),
+        None from a build without the gauge (an older commit compared)."""
+        st, body, _, _ = self.http.request("GET", "/metrics")
+        if st != 200:
+            raise RuntimeError(f"GET /metrics answered {st}")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        m = self.INSTALLED.search(text)
+        return float(m.group(1)) if m else None
 
     def stages(self):
         """The reconciler's time per stage so far (s) and its passes, from
@@ -577,6 +588,7 @@ def summarize(kind, clouds, hosts, n, net, adds, dels, observe):
          "flows_in": ms(a["flows_in"] - a["answer"] for a in adds),
          "del": ms(d["gone"] - d["answer"] for d in dels),
          "rss_kib": net.rss(), "rss_base_kib": net.rss_base, "observe": observe,
+         "flow_bytes": net.installed_bytes(),
          "gets": sum(a["gets"] for a in adds),
          "stage_ms": net.stage_ms, "stage_passes": net.stage_passes}
     r["rss_per_vm_kib"] = (r["rss_kib"] - r["rss_base_kib"]) / n
@@ -663,10 +675,15 @@ def aims(results):
         if "failed" in r or r["fleet"] != "emulated":
             continue
         p50, p99 = pct(r["add"], 50), pct(r["add"], 99)
+        fb = r.get("flow_bytes")
+        flows = ("" if fb is None else
+                 f", of which the installed-flow tables' entries {fb / 1024 / r['vms']:.1f} "
+                 f"KiB ({fb / max(r['flows_total'], 1):.0f} bytes per flow, "
+                 f"skyvisor_reconciler_installed_flow_bytes)")
         out.append(f"{r['vms']} VMs: add p50 {p50:.1f} ms ({p50 / 5:.1f}x the 5 ms aim), "
                    f"p99 {p99:.1f} ms ({p99 / 20:.1f}x the 20 ms aim); "
                    f"{r['rss_per_vm_kib']:.0f} KiB per VM ({r['rss_per_vm_kib'] / 20:.1f}x "
-                   f"the 20 KiB aim)")
+                   f"the 20 KiB aim){flows}")
     return out
 
 

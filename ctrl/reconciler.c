@@ -845,8 +845,17 @@ pass(struct reconciler *r)
     }
     free(vm_err);
     free(vm_port);
+    unsigned long long n_flows = 0, flow_bytes = 0;
+    for (size_t i = 0; i < r->n_agents; i++) {
+        if (r->agents[i].ft) {
+            n_flows += flowtable_count(r->agents[i].ft);
+            flow_bytes += flowtable_bytes(r->agents[i].ft);
+        }
+    }
     pthread_mutex_lock(&r->mu);
     r->stats.passes++;
+    r->stats.installed_flows = n_flows;
+    r->stats.installed_bytes = flow_bytes;
     for (int i = 0; i < RECON_N_STAGES; i++) {
         r->stats.stage_us[i] += st[i];
     }

@@ -246,6 +246,10 @@ struct recon_stats {
                                                  * left out since */
     long long last_pass_us;
     bool converged;                 /* last pass left nothing pending */
+    /* At the end of the last pass: the flows the bridges' installed-flow
+     * tables hold (ctrl/flowtable.h), and their entries' bytes (keys,
+     * instructions and headers; not the indexes or malloc's overhead). */
+    unsigned long long installed_flows, installed_bytes;
 };
 void reconciler_get_stats(struct reconciler *, struct recon_stats *);
 

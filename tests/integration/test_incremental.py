@@ -156,9 +156,22 @@ def quiet_after_audit(api):
     time.sleep(0.5)
 
 
+def all_flows(sim):
+    """Every flow on every bridge, as ovs-ofctl dumps them."""
+    return sum(sum(1 for l in cloudsim.sh(
+        "ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+        f"unix:{sim.hdir(h['name'])}/br-sky.mgmt").stdout.splitlines() if "cookie=" in l)
+        for h in HOSTS)
+
+
 def test_one_vm_costs_its_own_flows(world):
     d, api, sim = world
     quiet_after_audit(api)
+    # The installed-flow tables hold what the bridges hold, and their
+    # gauges say so (an entry is a 28-byte header and its strings).
+    installed = metric(api, "installed_flows")
+    assert installed == all_flows(sim) > 0, installed
+    assert metric(api, "installed_flow_bytes") > 28 * installed
     total = flow_count(sim)
     audits, kept = metric(api, "audits_total"), metric(api, "flows_kept_total")
     readbacks = metric(api, "readbacks_total")

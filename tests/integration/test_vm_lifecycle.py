@@ -273,6 +273,30 @@ def test_counters_continue_on_a_new_interface_and_across_a_restart(world):
     assert_not_backwards(mid, after)
 
 
+def test_a_port_changed_behind_its_back_is_put_right(world):
+    """skyvisor made a's port: what an operator changes of it, or removes,
+    is put back.  The reconciler does not check a port it found as wanted
+    again until the switch's OVSDB reports a change of a row of its name
+    (ctrl/recon_ovsdb.c), so each of these must reach it that way."""
+    _, api, sim, ids = world
+    wait_for("a realized", lambda: realized(api, "a"), 60)
+
+    def eid(table, key):
+        return sim.vsctl("lc1-h1", "--if-exists", "get", table, "lca",
+                         f"external_ids:{key}").stdout.strip().strip('"')
+
+    assert eid("Interface", "skyvisor-vm-id") == ids["a"] and eid("Port", "skyvisor") == "vm"
+    sim.vsctl("lc1-h1", "set", "Interface", "lca", "external_ids:skyvisor-vm-id=someone")
+    wait_for("the interface's VM id put back",
+             lambda: eid("Interface", "skyvisor-vm-id") == ids["a"], 15)
+    sim.vsctl("lc1-h1", "remove", "Port", "lca", "external_ids", "skyvisor")
+    wait_for("the port's mark put back", lambda: eid("Port", "skyvisor") == "vm", 15)
+    sim.vsctl("lc1-h1", "del-port", "br-sky", "lca")
+    wait_for("the port back", lambda: "lca" in ports(sim, "lc1-h1"), 15)
+    wait_for("a realized again", lambda: realized(api, "a"))
+    assert ping(sim, "a", VMS["b"][2])
+
+
 def stop(api, sim, name, host):
     iface = VMS[name][3]
     st, hdrs, body = api.post(f"{N}/vms/{name}/stop", None)
