@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/readsnap.h"
+#include "core/hash.h"
 #include "core/validate.h"
 #include "db/changelog.h"
 #include "db/db.h"
@@ -58,22 +59,12 @@ crud_one_of(const char *v, const char *const *options)
     return false;
 }
 
-/* 64-bit FNV-1a of text[0..len). */
-static unsigned long long
-fnv64(const char *text, size_t len)
-{
-    unsigned long long h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char) text[i]) * 0x100000001b3ULL;
-    }
-    return h;
-}
-
 void
 crud_etag(char out[40], const struct store_row *row)
 {
     snprintf(out, 40, "\"%.8s-%016llx\"", row->id,
-             fnv64(row->json, row->json ? strlen(row->json) : 0));
+             (unsigned long long) fnv64_bytes(FNV64_INIT, row->json,
+                                              row->json ? strlen(row->json) : 0));
 }
 
 /* --- database errors --- */
@@ -445,7 +436,7 @@ crud_page_params(struct api_req *req, struct api_resp *resp, unsigned int *limit
 void
 crud_etag_body(char out[40], const char *body, size_t len)
 {
-    snprintf(out, 40, "\"l-%016llx\"", fnv64(body, len));
+    snprintf(out, 40, "\"l-%016llx\"", (unsigned long long) fnv64_bytes(FNV64_INIT, body, len));
 }
 
 char *

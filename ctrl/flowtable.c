@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "ctrl/buf.h"
 
 struct ft_entry {
@@ -199,10 +200,7 @@ cmp_u8(const void *a, const void *b)
 static uint32_t
 fnv1a(const uint8_t *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    }
+    uint64_t h = fnv64_bytes(FNV64_INIT, p, n);
     return (uint32_t) (h ^ h >> 32);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hash.h"
 #include "core/packet.h"
 #include "core/vlog.h"
 #include "core/vmcount.h"
@@ -478,12 +479,10 @@ sample_json(const struct vm_count *c, double as_of)
 static uint64_t
 ports_sig(const struct agent *a)
 {
-    uint64_t h = 14695981039346656037ULL ^ a->n_ports;
+    uint64_t h = fnv64_u64(FNV64_INIT, a->n_ports);
     for (size_t i = 0; i < a->n_ports; i++) {
-        for (const char *c = a->ports[i].name; *c; c++) {
-            h = (h ^ (unsigned char) *c) * 1099511628211ULL;
-        }
-        h = (h ^ (uint64_t) (a->ports[i].kind << 1 | a->ports[i].second)) * 1099511628211ULL;
+        h = fnv64_str(h, a->ports[i].name);
+        h = fnv64_u64(h, (uint64_t) (a->ports[i].kind << 1 | a->ports[i].second));
     }
     return h ? h : 1;
 }

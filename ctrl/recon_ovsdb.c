@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/vlog.h"
 #include "ctrl/flowtable.h"
 #include "ctrl/ovsdb.h"
@@ -92,16 +93,16 @@ recon_vm_iface(const struct ovsdb_replica *rep, const char *name, const char **u
     if (!id_prefix) {
         return ovsdb_replica_find(rep, "Interface", "name", name, uuidp);
     }
-    /* The candidates from the replica's index by that key (declared in
-     * recon_sync_agents()), or every row of a replica without it. */
+    /* The candidates from the replica's index by that key, which
+     * recon_sync_agents() declares for every session. */
     bool indexed;
     const json_t *set = ovsdb_replica_key_rows(rep, "Interface", "external_ids",
                                                "skyvisor-vm-id", id_prefix, &indexed);
     const json_t *t = ovsdb_replica_table(rep, "Interface");
     const char *uuid;
-    json_t *row, *v;
-    json_object_foreach((json_t *) (indexed ? set : t), uuid, v) {
-        row = indexed ? json_object_get(t, uuid) : v;
+    json_t *v;
+    json_object_foreach((json_t *) set, uuid, v) {
+        const json_t *row = json_object_get(t, uuid);
         const json_t *eid = json_object_get(row, "external_ids");
         const char *id = ovsdb_datum_map_get(eid, "skyvisor-vm-id");
         if (id && !strncmp(id, id_prefix, VM_ID_PREFIX)
@@ -436,14 +437,7 @@ cmp_port_ok(const void *a, const void *b)
 static uint64_t
 port_sig(const char *bridge, const char *name, const char *vm_id)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (const char *s[] = {bridge, name, vm_id}, **p = s; p < s + 3; p++) {
-        for (const char *c = *p; *c; c++) {
-            h = (h ^ (unsigned char) *c) * 1099511628211ULL;
-        }
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    return h;
+    return fnv64_str(fnv64_str(fnv64_str(FNV64_INIT, bridge), name), vm_id);
 }
 
 /* Whether VM port 'name' (wanting 'sig') is as the last pass found it:

@@ -12,34 +12,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "tools/skyctl/fetch.h"
 
 #define MAX_ATTEMPTS 16
 #define TRANSPORT_RETRIES 2
-
-/* FNV-1a, 64 bits, over a NUL-separated sequence of strings. */
-static uint64_t
-fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char) *s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff;      /* the separator: no two sequences hash the same text */
-    h *= 0x100000001b3ull;
-    return h;
-}
 
 void
 apply_idem_key(const char *file_id, const char *path, const json_t *body,
                unsigned int attempt, char *buf, size_t len)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+    uint64_t h1 = FNV64_INIT, h2 = 0x84222325cbf29ce4ull;
     const char *parts[] = {file_id, "POST", path, text ? text : ""};
     for (size_t i = 0; i < 4; i++) {
-        h1 = fnv(h1, parts[i]);
-        h2 = fnv(h2, parts[i]);
+        h1 = fnv64_str(h1, parts[i]);
+        h2 = fnv64_str(h2, parts[i]);
     }
     free(text);
     snprintf(buf, len, "skyctl-%016" PRIx64 "%016" PRIx64 "-%u", h1, h2, attempt);
