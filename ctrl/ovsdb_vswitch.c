@@ -367,6 +367,10 @@ ovsdb_vswitch_ensure_port(const struct ovsdb_replica *rep,
         if (iface && spec->bfd) {
             json_object_set_new(iface, "bfd", ovsdb_datum_map(json_deep_copy(spec->bfd)));
         }
+        if (iface && spec->ofport_request > 0) {
+            json_object_set_new(iface, "ofport_request",
+                                json_integer(spec->ofport_request));
+        }
         json_t *p = json_pack("{s:s, s:o}", "name", spec->name, "interfaces",
                               ref_set("named-uuid", "iface"));
         if (iface && p && spec->external_ids) {

@@ -49,6 +49,9 @@ struct ovsdb_vswitch_port {
                                    (e.g. skyvisor-vm-id); NULL: none. */
     const json_t *bfd;          /* Interface bfd, exact; NULL: left as it
                                    is. */
+    long long ofport_request;   /* Interface ofport_request of a port
+                                   inserted (an existing one keeps its
+                                   own); 0: none. */
     /* Optional: the UUIDs of the bridge's ports in the same replica,
      * sorted by strcmp (borrowed), so that a bridge of many ports is not
      * searched once per port; NULL: its "ports" column is searched. */

@@ -15,6 +15,21 @@
  * port numbers.  A host's failure is kept
  * in its agent (the first cause) and becomes its status.
  *
+ * Numbers of our own.  A VM port skyvisor inserts asks for its OpenFlow
+ * number (Interface ofport_request) from the upper half of the range,
+ * which Open vSwitch never gives out by itself, each host counting up
+ * from the highest number its replica shows, so that a number freed is not
+ * soon given again (flows that named it may be on their way out).  When a
+ * pass inserts at most PEND_MAX ports on a host, their transactions are
+ * not waited for: their flows are planned and go in with those numbers
+ * (a->pend, recon_pending_ofport()), and recon_ovsdb_finish() collects
+ * the replies and checks the numbers afterwards, before any status is
+ * written; so are stale ports' removals.  A change's port and its flows
+ * thus share their round trips instead of following each other.  A port
+ * whose number was taken meanwhile by someone else's request gets another
+ * from ovs-vswitchd; its host is then planned whole in the next pass, and
+ * until then its VM stays pending.
+ *
  * Binding.  A VM with an `iface` is bound to the interface of that name,
  * which skyvisor adds to the bridge.  A VM without one is bound to the
  * interface its hypervisor plugged into the bridge with
@@ -44,6 +59,11 @@
 #include "ctrl/recon_internal.h"
 
 #define SETTLE_MS 1000              /* recon_settle_ports(): the wait for numbers */
+#define OFPORT_OWN_MIN 0x8000u     /* requested numbers: Open vSwitch numbers */
+#define OFPORT_OWN_MAX 0xfeffu     /* ports below the first by itself, the
+                                    * second is the last below OFPP_MAX */
+#define PEND_MAX 8                  /* inserts of a host a pass does not wait
+                                     * for (recon_ovsdb_finish()) */
 #define VM_ID_PREFIX 8              /* a VM port's name carries that much of
                                      * its id (netmodel_vm_port_id()) */
 
@@ -66,7 +86,8 @@ static const char *const port_cols[] = {
     "name", "interfaces", "external_ids", "qos", "tag", NULL,
 };
 static const char *const iface_cols[] = {
-    "name", "type", "options", "external_ids", "ofport", "error", "statistics",
+    "name", "type", "options", "external_ids", "ofport", "ofport_request", "error",
+    "statistics",
     "mac_in_use", "mac", "mtu", "link_state", "admin_state", "bfd", "bfd_status", NULL,
 };
 static const char *const controller_cols[] = {"target", NULL};
@@ -177,6 +198,10 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     a->ports = NULL;
     a->n_ports = 0;
     forget_ok(a);
+    free(a->pend);
+    a->pend = NULL;
+    a->n_pend = 0;
+    a->next_ofport = 0;
     flowtable_destroy(a->ft);
     a->ft = NULL;
     recon_plan_clear(&a->plan);
@@ -330,13 +355,40 @@ wait_reply(struct reconciler *r, struct agent *a, uint64_t id, int timeout_ms,
     }
 }
 
+static int
+cmp_pend(const void *a, const void *b)
+{
+    return strcmp(((const struct recon_pend *) a)->name,
+                  ((const struct recon_pend *) b)->name);
+}
+
+static const struct recon_pend *
+pend_find(const struct agent *a, const char *name)
+{
+    struct recon_pend key;
+    if (!a->n_pend || snprintf(key.name, sizeof key.name, "%s", name) >= (int) sizeof key.name) {
+        return NULL;
+    }
+    const struct recon_pend *p = bsearch(&key, a->pend, a->n_pend, sizeof key, cmp_pend);
+    return p && !p->remove ? p : NULL;
+}
+
+uint32_t
+recon_pending_ofport(const struct agent *a, const char *name)
+{
+    const struct recon_pend *p = pend_find(a, name);
+    return p ? p->ofport : 0;
+}
+
 /* Sends every non-NULL txns[i] (each consumed; the slot is cleared), and
  * only then collects the replies, each within RECON_OVSDB_TIMEOUT_MS of the
  * one before: a server that answers is given the time its queue takes (a
- * host given hundreds of ports at once), a silent one 5 s in all. */
+ * host given hundreds of ports at once), a silent one 5 s in all.  A port
+ * with a requested number (req[i], req may be NULL) is not waited for: it
+ * joins a->pend for recon_ovsdb_finish(). */
 static void
 apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, size_t n,
-           struct ovsdb_txn **txns, char **vm_err)
+           struct ovsdb_txn **txns, const uint32_t *req, char **vm_err)
 {
     uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
     size_t *n_ops = calloc(n ? n : 1, sizeof *n_ops);
@@ -362,10 +414,22 @@ apply_txns(struct reconciler *r, struct agent *a, const struct nm_port *ports, s
         txns[i] = NULL;
         if (rc) {
             port_failed(a, &ports[i], vm_err, strerror(rc));
+            continue;
+        }
+        count++;
+        struct recon_pend *pd = req && req[i] ? &a->pend[a->n_pend] : NULL;
+        if (pd) {
+            *pd = (struct recon_pend) {
+                .ofport = req[i], .vm = ports[i].vm, .id = ids[i], .n_ops = n_ops[i],
+            };
+            snprintf(pd->name, sizeof pd->name, "%s", ports[i].name);
+            a->n_pend++;
         } else {
             sent[i] = true;
-            count++;
         }
+    }
+    if (a->n_pend) {
+        qsort(a->pend, a->n_pend, sizeof *a->pend, cmp_pend);
     }
     long long deadline = ovsdb_now_ms() + RECON_OVSDB_TIMEOUT_MS;
     for (size_t i = 0; sent && i < n; i++) {
@@ -460,6 +524,97 @@ port_still_ok(const struct agent *a, const char *name, uint64_t sig, const json_
            ? ok : NULL;
 }
 
+#define OFPORT_OWN_N (OFPORT_OWN_MAX - OFPORT_OWN_MIN + 1)
+
+/* The numbers of the requested range in use on host 'a' (a bitmap over
+ * OFPORT_OWN_MIN..OFPORT_OWN_MAX; caller frees): every Interface's
+ * ofport and ofport_request in 'rep', on every bridge; a->next_ofport is
+ * set past the highest if it is not set yet.  NULL when memory runs
+ * out. */
+static uint8_t *
+used_ofports(struct agent *a, const struct ovsdb_replica *rep)
+{
+    static const char *const cols[] = {"ofport", "ofport_request"};
+    uint8_t *used = calloc(OFPORT_OWN_N / 8 + 1, 1);
+    uint32_t top = 0;
+    const char *uuid;
+    json_t *row;
+    json_object_foreach((json_t *) ovsdb_replica_table(rep, "Interface"), uuid, row) {
+        for (size_t c = 0; used && c < sizeof cols / sizeof *cols; c++) {
+            long long v = 0;
+            if (ovsdb_datum_integer(json_object_get(row, cols[c]), &v)
+                && v >= OFPORT_OWN_MIN && v <= OFPORT_OWN_MAX) {
+                uint32_t k = (uint32_t) v - OFPORT_OWN_MIN;
+                used[k / 8] |= (uint8_t) (1u << k % 8);
+                top = (uint32_t) v > top ? (uint32_t) v : top;
+            }
+        }
+    }
+    if (used && !a->next_ofport) {
+        a->next_ofport = top ? top + 1 : OFPORT_OWN_MIN;
+    }
+    return used;
+}
+
+/* A number for a port host 'a' is about to insert, from the requested
+ * range: the next one up that 'rep' shows nobody using, going round to
+ * the bottom after the top; 0 when none is free or memory runs out (the
+ * port is then inserted without a request, and waited for).  '*usedp' is
+ * used_ofports(), built on the first call of a pass (caller frees). */
+static uint32_t
+request_ofport(struct agent *a, const struct ovsdb_replica *rep, uint8_t **usedp)
+{
+    if (!*usedp && !(*usedp = used_ofports(a, rep))) {
+        return 0;
+    }
+    uint8_t *used = *usedp;
+    for (uint32_t tries = 0; tries < OFPORT_OWN_N; tries++) {
+        if (a->next_ofport < OFPORT_OWN_MIN || a->next_ofport > OFPORT_OWN_MAX) {
+            a->next_ofport = OFPORT_OWN_MIN;
+        }
+        uint32_t no = a->next_ofport++, k = no - OFPORT_OWN_MIN;
+        if (!(used[k / 8] & 1u << k % 8)) {
+            used[k / 8] |= (uint8_t) (1u << k % 8);
+            return no;
+        }
+    }
+    return 0;
+}
+
+/* Sends the removal of stale port 'name' ('txn', consumed) without
+ * waiting for it: its reply joins a->pend, for recon_ovsdb_finish().
+ * The removals of one pass are independent (each deletes its own Port
+ * from the bridge), so all are computed from one replica. */
+static void
+remove_later(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn, const char *name)
+{
+    struct recon_pend *g = realloc(a->pend, (a->n_pend + 1) * sizeof *g);
+    if (!g) {
+        ovsdb_txn_destroy(txn);
+        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, name, strerror(ENOMEM));
+        return;
+    }
+    a->pend = g;
+    struct recon_pend *pd = &g[a->n_pend];
+    *pd = (struct recon_pend) { .remove = true, .vm = -1, .n_ops = ovsdb_txn_n_ops(txn) };
+    snprintf(pd->name, sizeof pd->name, "%s", name);
+    int rc = recon_owner_fence(a, txn);
+    if (rc) {
+        ovsdb_txn_destroy(txn);
+    } else {
+        rc = ovsdb_transact(a->db, txn, &pd->id);
+    }
+    a->sent++;
+    pthread_mutex_lock(&r->mu);
+    r->stats.ovsdb_txns++;
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, name, strerror(rc));
+    } else {
+        a->n_pend++;
+    }
+}
+
 /* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
  * host's VMs whose port could not be configured; their port numbers are
  * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
@@ -517,11 +672,17 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
      * and Interface and adds it to the bridge), so their order does not
      * matter, and a failed one is recomputed by the next pass. */
     struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
+    uint32_t *req = calloc(n ? n : 1, sizeof *req);
+    uint8_t *used = NULL;           /* request_ofport()'s, built on demand */
     size_t n_bp = 0, n_ok = 0;
     const char **bp = bridge_port_uuids(rep, ho->bridge, &n_bp);
     struct recon_port_ok *ok = malloc((n ? n : 1) * sizeof *ok);
-    if (!txns || !bp || !ok) {
+    free(a->pend);                  /* recon_ovsdb_finish() emptied it */
+    a->pend = malloc((n ? n : 1) * sizeof *a->pend);
+    a->n_pend = 0;
+    if (!txns || !req || !bp || !ok || !a->pend) {
         free(txns);
+        free(req);
         free(bp);
         free(ok);
         json_decref(changed);
@@ -550,8 +711,17 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
                 .type = p->internal ? "internal" : NULL, .external_ids = eid,
                 .bridge_ports = bp, .n_bridge_ports = n_bp,
             };
+            if (!p->second && strlen(p->name) < sizeof a->pend->name
+                && !ovsdb_replica_find(rep, "Port", "name", p->name, NULL)
+                && !ovsdb_replica_find(rep, "Interface", "name", p->name, NULL)) {
+                req[i] = request_ofport(a, rep, &used);
+                spec.ofport_request = req[i];
+            }
             rc = ovsdb_vswitch_ensure_port(rep, &spec, &txn);
             json_decref(eid);
+            if (rc || !txn) {
+                req[i] = 0;
+            }
             const char *pu = NULL;
             if (!rc && !txn && ovsdb_replica_find(rep, "Port", "name", p->name, &pu)
                 && strlen(pu) < sizeof ok->uuid) {
@@ -597,8 +767,18 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     free(a->port_ok);
     a->port_ok = ok;
     a->n_port_ok = n_ok;
-    apply_txns(r, a, ports, n, txns, vm_err);
+    free(used);
+    size_t n_req = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_req += req[i] != 0;
+    }
+    /* A large batch is waited for here, before its flows are planned: the
+     * rows of its new ports are then read before the plans are built, not
+     * scattered through the memory the plans free (at 1 000 VMs declared at
+     * once, 20 MiB more resident), and it has more to plan than to wait. */
+    apply_txns(r, a, ports, n, txns, n_req <= PEND_MAX ? req : NULL, vm_err);
     free(txns);
+    free(req);
     rep = ovsdb_get_replica(a->db);
 
     /* Ports we own that are no longer desired. */
@@ -630,14 +810,16 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
     }
     free(wanted_names);
+    rep = ovsdb_get_replica(a->db);
     for (size_t i = 0; i < n_stale; i++) {
         txn = NULL;
-        if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)) {
-            apply_txn(r, a, txn, stale[i]);
+        if (stale[i] && !ovsdb_vswitch_remove_port(rep, stale[i], &txn) && txn) {
+            remove_later(r, a, txn, stale[i]);
         }
         free(stale[i]);
     }
     free(stale);
+    qsort(a->pend, a->n_pend, sizeof *a->pend, cmp_pend);
 }
 
 /* Whether every port host 'h' wants has its OpenFlow number (or an error)
@@ -650,8 +832,10 @@ ports_numbered(const struct agent *a)
     for (size_t i = 0; i < a->n_ports && all; i++) {
         long long ofport = 0;
         const char *ierr = NULL;
-        if (a->ports[i].internal && !recon_vm_iface(rep, a->ports[i].name, NULL)) {
-            continue;               /* not plugged yet: nothing to wait for */
+        if ((a->ports[i].internal && !recon_vm_iface(rep, a->ports[i].name, NULL))
+            || pend_find(a, a->ports[i].name)) {
+            continue;               /* not plugged yet: nothing to wait for;
+                                     * or numbered by us, checked after */
         }
         all = !iface_status(rep, a->ports[i].name, &ofport, &ierr)
               && (ofport != 0 || ierr);
@@ -680,6 +864,106 @@ recon_settle_ports(struct reconciler *r, const struct netmodel *m)
             ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
             recon_keepalive(r);
         }
+    }
+}
+
+/* Whether every port in a->pend that has not failed has a number or an
+ * error in the replica. */
+static bool
+pend_numbered(const struct agent *a)
+{
+    const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    for (size_t i = 0; i < a->n_pend; i++) {
+        long long ofport = 0;
+        const char *ierr = NULL;
+        if (!a->pend[i].remove && a->pend[i].ofport
+            && (iface_status(rep, a->pend[i].name, &ofport, &ierr) || (!ofport && !ierr))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
+recon_ovsdb_finish(struct reconciler *r, const struct netmodel *m, char **vm_err,
+                   uint32_t *vm_port)
+{
+    long long deadline = ovsdb_now_ms() + SETTLE_MS;
+    for (size_t h = 0; h < m->n_hosts; h++) {
+        struct agent *a = recon_agent_for(r, &m->hosts[h]);
+        if (!a || !a->n_pend) {
+            continue;
+        }
+        for (size_t i = 0; i < a->n_pend; i++) {
+            struct recon_pend *pd = &a->pend[i];
+            json_t *result = NULL;
+            char *err = NULL;
+            int rc = a->db ? wait_reply(r, a, pd->id, RECON_OVSDB_TIMEOUT_MS, &result, &err)
+                           : ECONNRESET;
+            if (!rc) {
+                rc = ovsdb_txn_check_result(result, pd->n_ops, &err);
+            }
+            json_decref(result);
+            if (rc && pd->remove) {
+                recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, pd->name,
+                                  err ? err : strerror(rc));
+            } else if (rc) {
+                pd->ofport = 0;
+                if (!vm_err[pd->vm] && asprintf(&vm_err[pd->vm], "port %s: %s", pd->name,
+                                                err ? err : strerror(rc)) < 0) {
+                    vm_err[pd->vm] = NULL;
+                }
+            }
+            free(err);
+        }
+        while (a->db && ovsdb_is_synced(a->db) && !pend_numbered(a)) {
+            long long left = deadline - ovsdb_now_ms();
+            if (left <= 0) {
+                break;
+            }
+            ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
+            recon_keepalive(r);
+        }
+        const struct ovsdb_replica *rep = a->db ? ovsdb_get_replica(a->db) : NULL;
+        bool moved = false;
+        for (size_t i = 0; rep && i < a->n_pend; i++) {
+            const struct recon_pend *pd = &a->pend[i];
+            long long ofport = 0;
+            const char *ierr = NULL;
+            if (pd->remove) {
+                continue;
+            }
+            if (!pd->ofport || iface_status(rep, pd->name, &ofport, &ierr)) {
+                vm_port[pd->vm] = 0;
+                moved |= pd->ofport != 0;
+            } else if (ierr || ofport < 0) {
+                vm_port[pd->vm] = 0;
+                if (!vm_err[pd->vm] && asprintf(&vm_err[pd->vm], "interface %s: %s",
+                                                pd->name, ierr ? ierr : "no OpenFlow port") < 0) {
+                    vm_err[pd->vm] = NULL;
+                }
+            } else if ((uint32_t) ofport != pd->ofport) {
+                /* Numbered otherwise (0: not yet): its flows name the
+                 * number asked for, so the VM stays pending and the
+                 * next pass plans the host with the number it has. */
+                vm_port[pd->vm] = 0;
+                moved = true;
+                if (ofport) {
+                    VLOG_WRN(RECON_MOD, "%s: port %s asked for OpenFlow port %u, got %lld",
+                             a->name, pd->name, pd->ofport, ofport);
+                }
+            } else {
+                vm_port[pd->vm] = pd->ofport;
+            }
+        }
+        if (moved) {
+            a->replan = true;
+            free(a->known);
+            a->known = NULL;
+        } else if (rep && a->realized) {
+            a->seqno = rep->seqno;  /* its own inserts: no pass for them */
+        }
+        a->n_pend = 0;
     }
 }
 

@@ -127,6 +127,9 @@ portnos(const struct agent *a)
     for (size_t i = 0; v && i < a->n_ports; i++) {
         snprintf(v[i].name, sizeof v[i].name, "%s", a->ports[i].name);
         v[i].no = recon_ofport(rep, a->ports[i].name);
+        if (!v[i].no) {
+            v[i].no = recon_pending_ofport(a, a->ports[i].name);
+        }
         v[i].vm = a->ports[i].kind == NM_PORT_VM && !a->ports[i].second
                   ? a->ports[i].vm : -1;
     }
@@ -819,14 +822,19 @@ pass(struct reconciler *r)
         a->seqno = ovsdb_get_replica(a->db)->seqno;
     }
     free(ready);
+    stage_done(st, &mark, RECON_STAGE_APPLY);
+    /* The ports inserted with numbers of our own: their replies and
+     * numbers, awaited while the flows went in (recon_ovsdb.c). */
+    recon_ovsdb_finish(r, m, vm_err, vm_port);
     if (all || planned >= RECON_TRIM_FLOWS) {
         /* A pass that planned many flows (every bridge, a large batch of
          * VMs) held them all in its plans at once, between the entries
-         * the tables keep: give the freed pages back rather than keep
-         * them resident (after a 1 000-VM batch, half the RSS). */
+         * the tables keep, and read its new ports' rows in between: give
+         * the freed pages back rather than keep them resident (after a
+         * 1 000-VM batch, half the RSS). */
         malloc_trim(0);
     }
-    stage_done(st, &mark, RECON_STAGE_APPLY);
+    stage_done(st, &mark, RECON_STAGE_PORTS);
     r->mig_next_us = recon_migration_pass(r, m);
     bool done = write_statuses(r, m, vm_err, vm_port);
     stage_done(st, &mark, RECON_STAGE_STATUSES);

@@ -14,7 +14,12 @@ scenarios:
   by far less than the flows the switches hold), and read nothing back;
 - after a run of VM changes (added on either worker, an address changed,
   deleted) the audit's full recompute finds nothing to add, delete or
-  repair: the incremental passes left every bridge as a full pass would.
+  repair: the incremental passes left every bridge as a full pass would;
+- a VM's port is inserted with an OpenFlow number skyvisor chose from the
+  range Open vSwitch leaves to controllers (its flows went in with it
+  before the insert was confirmed): each new port a number above the
+  last, none taken by another port's request, a deleted port's number
+  not given again, and an audit finds every flow as it should be.
 """
 
 import os
@@ -42,6 +47,8 @@ VMS = {
     "b1": ("blue", "in1-h2", "02:00:00:00:07:11", "10.7.0.11"),
     "r5": ("red", "in1-h1", "02:00:00:00:07:05", "10.7.0.5"),
     "r6": ("red", "in1-h2", "02:00:00:00:07:06", "10.7.0.6"),
+    "r7": ("red", "in1-h1", "02:00:00:00:07:07", "10.7.0.7"),
+    "r8": ("red", "in1-h1", "02:00:00:00:07:08", "10.7.0.8"),
 }
 FIRST = ["r1", "r2", "r3", "r4", "b1"]
 AUDIT_S = 4
@@ -204,3 +211,56 @@ def test_incremental_passes_leave_what_a_full_pass_would(world):
     assert metric(api, "flows_added_total") == added
     assert metric(api, "flows_deleted_total") == deleted
     assert metric(api, "drift_found_total") == drift
+
+
+def iface_numbers(sim, host, name):
+    """(ofport, ofport_request) of interface 'name' on 'host'."""
+    out = sim.vsctl(host, "get", "Interface", name, "ofport", "ofport_request").stdout.split()
+    return int(out[0]), (int(out[1]) if out[1] != "[]" else None)
+
+
+def in_port_flows(sim, host, port):
+    out = cloudsim.sh("ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+                      f"unix:{sim.hdir(host)}/br-sky.mgmt", f"in_port={port}").stdout
+    return sum(1 for l in out.splitlines() if "cookie=" in l)
+
+
+def test_new_ports_get_numbers_of_skyvisors_choosing(world):
+    d, api, sim = world
+    ok(api.post(f"{net('red')}/vms", vm_body("r7")))
+    wait_realized(api, ["r7"])
+    n7, req7 = iface_numbers(sim, "in1-h1", "r7")
+    assert n7 == req7 and 32768 <= n7 <= 65279, (n7, req7)
+    assert in_port_flows(sim, "in1-h1", n7) > 0
+    # A port of someone else's asks for the number skyvisor would take next.
+    sim.vsctl("in1-h1", "add-port", "br-sky", "xq", "--", "set", "Interface", "xq",
+              "type=internal", f"ofport_request={n7 + 1}")
+    try:
+        deadline = time.time() + 10
+        while iface_numbers(sim, "in1-h1", "xq")[0] != n7 + 1:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        ok(api.post(f"{net('red')}/vms", vm_body("r8")))
+        wait_realized(api, ["r8"])
+        n8, req8 = iface_numbers(sim, "in1-h1", "r8")
+        assert n8 == req8 and n8 > n7 + 1, (n7, n8, req8)
+        assert in_port_flows(sim, "in1-h1", n8) > 0
+        # A number freed is not given to the next port.
+        ok(api.delete(f"{net('red')}/vms/r8"))
+        wait_gone(api, "r8")
+        ok(api.post(f"{net('red')}/vms", vm_body("r8")))
+        wait_realized(api, ["r8"])
+        again, _ = iface_numbers(sim, "in1-h1", "r8")
+        assert again > n8, (n8, again)
+        assert in_port_flows(sim, "in1-h1", n8) == 0
+        assert in_port_flows(sim, "in1-h1", again) > 0
+        time.sleep(0.5)
+        added = metric(api, "flows_added_total")
+        deleted = metric(api, "flows_deleted_total")
+        drift = metric(api, "drift_found_total")
+        quiet_after_audit(api)
+        assert metric(api, "flows_added_total") == added
+        assert metric(api, "flows_deleted_total") == deleted
+        assert metric(api, "drift_found_total") == drift
+    finally:
+        sim.vsctl("in1-h1", "--if-exists", "del-port", "br-sky", "xq")

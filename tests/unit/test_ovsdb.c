@@ -527,6 +527,28 @@ test_vswitch_port(void **state)
     t.type = "geneve";
     assert_int_equal(ovsdb_vswitch_ensure_tunnel(&r, &t, &txn), EINVAL);
 
+    /* A port inserted asks for its OpenFlow number; one that exists keeps
+     * whatever number it has (nothing to change). */
+    struct ovsdb_vswitch_port q = { .bridge = "br0", .name = "vm1", .ofport_request = 32768 };
+    assert_int_equal(ovsdb_vswitch_ensure_port(&r, &q, &txn), 0);
+    assert_txn(txn,
+        "[\"DB\","
+        "{\"columns\":[\"name\"],\"op\":\"wait\",\"rows\":[],\"table\":\"Port\","
+        "\"timeout\":0,\"until\":\"==\",\"where\":[[\"name\",\"==\",\"vm1\"]]},"
+        "{\"op\":\"insert\",\"row\":{\"name\":\"vm1\",\"ofport_request\":32768,"
+        "\"options\":[\"map\",[]],\"type\":\"\"},\"table\":\"Interface\","
+        "\"uuid-name\":\"iface\"},"
+        "{\"op\":\"insert\",\"row\":{\"interfaces\":[\"set\",[[\"named-uuid\","
+        "\"iface\"]]],\"name\":\"vm1\"},\"table\":\"Port\",\"uuid-name\":"
+        "\"port\"},"
+        "{\"mutations\":[[\"ports\",\"insert\",[\"set\",[[\"named-uuid\","
+        "\"port\"]]]]],\"op\":\"mutate\",\"table\":\"Bridge\",\"where\":"
+        "[[\"_uuid\",\"==\",[\"uuid\",\"" U_BR "\"]]]}]");
+    p.bridge = "br0";
+    p.ofport_request = 40000;
+    assert_int_equal(ovsdb_vswitch_ensure_port(&r, &p, &txn), 0);
+    assert_null(txn);
+
     /* p1 turned into a GRE tunnel with a new external id: Interface and
      * Port updates. */
     struct ovsdb_vswitch_tunnel g = {
