@@ -415,7 +415,22 @@ state_write_status(struct db_conn *c, const struct nm_status *st, size_t n)
             goto out;
         }
     }
-    if (n) {
+    int kinds = 0, only = 0;
+    for (int t = 0; t < NK__COUNT; t++) {
+        if (ctx.payload[t]) {
+            kinds++;
+            only = t;
+        }
+    }
+    if (kinds == 1) {
+        /* One statement is atomic without BEGIN and COMMIT around it: one
+         * round trip, not three (a change's status is most often its own
+         * kind's alone).  It sets values, so running it again is harmless;
+         * a deadlock or serialization failure goes the transaction's way. */
+        const char *params[1] = { ctx.payload[only] };
+        qs = db_exec_idempotent(c, &q_status[only], params, NULL);
+    }
+    if (kinds > 1 || qs == DB_QS_SOFT) {
         qs = db_txn_run(c, false, write_txn, &ctx);
     }
 out:
