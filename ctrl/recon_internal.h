@@ -127,14 +127,13 @@ struct recon_port_ok {
     uint64_t sig;
 };
 
-/* A transaction of this pass's that recon_ovsdb_finish() collects after
- * the flows went in (recon_ovsdb.c): a VM port inserted with a number of
- * skyvisor's choosing (Interface ofport_request), whose flows are planned
- * with that number while it is in flight and whose number is checked
- * then; or a stale port's removal. */
+/* A VM port this pass inserted with a number of skyvisor's choosing
+ * (Interface ofport_request, recon_ovsdb.c): its flows are planned with
+ * that number while the transaction is in flight, and
+ * recon_ovsdb_finish() collects the reply and checks the number
+ * ovs-vswitchd gave once the flows are in. */
 struct recon_pend {
     char name[16];
-    bool remove;                    /* a removal, not an insert */
     uint32_t ofport;                /* requested; 0 once its insert failed */
     int vm;                         /* its VM's index in the pass's model */
     uint64_t id;                    /* the transaction's request id */
@@ -196,9 +195,10 @@ struct agent {
     /* The VM ports found as wanted (recon_ovsdb.c), sorted by name; owned. */
     struct recon_port_ok *port_ok;
     size_t n_port_ok;
-    /* This pass's transactions not waited for yet, sorted by name; owned,
-     * emptied by recon_ovsdb_finish().  'next_ofport': the next number to
-     * request (0: not yet read from the replica). */
+    /* The VM ports this pass inserted with a requested number and did not
+     * wait for, sorted by name; owned, emptied by recon_ovsdb_finish().
+     * 'next_ofport': the next number to request (0: not yet read from the
+     * replica). */
     struct recon_pend *pend;
     size_t n_pend;
     uint32_t next_ofport;
@@ -378,10 +378,9 @@ bool recon_agent_ports(struct agent *, const struct netmodel *, int h);
 void recon_ovsdb_pass(struct reconciler *, const struct netmodel *, int h,
                       struct agent *, char **vm_err);
 void recon_settle_ports(struct reconciler *, const struct netmodel *);
-/* After the flows went in: collects the replies of the stale ports'
- * removals (a failure is the host's error) and of the ports inserted with
- * a requested number, and waits (bounded) for ovs-vswitchd to number
- * these; fills vm_port for those that have the number their flows were
+/* After the flows went in: collects the replies of the ports inserted
+ * with a requested number and waits (bounded) for ovs-vswitchd to number
+ * them; fills vm_port for those that have the number their flows were
  * planned with, vm_err for those that failed, and plans a host whose
  * port got another number whole in the next pass. */
 void recon_ovsdb_finish(struct reconciler *, const struct netmodel *, char **vm_err,

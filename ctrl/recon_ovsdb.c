@@ -15,20 +15,24 @@
  * port numbers.  A host's failure is kept
  * in its agent (the first cause) and becomes its status.
  *
- * Numbers of our own.  A VM port skyvisor inserts asks for its OpenFlow
- * number (Interface ofport_request) from the upper half of the range,
- * which Open vSwitch never gives out by itself, each host counting up
- * from the highest number its replica shows, so that a number freed is not
- * soon given again (flows that named it may be on their way out).  When a
- * pass inserts at most PEND_MAX ports on a host, their transactions are
- * not waited for: their flows are planned and go in with those numbers
- * (a->pend, recon_pending_ofport()), and recon_ovsdb_finish() collects
- * the replies and checks the numbers afterwards, before any status is
- * written; so are stale ports' removals.  A change's port and its flows
- * thus share their round trips instead of following each other.  A port
- * whose number was taken meanwhile by someone else's request gets another
- * from ovs-vswitchd; its host is then planned whole in the next pass, and
- * until then its VM stays pending.
+ * Numbers of our own.  The port of a VM not realized yet and not migrating,
+ * when skyvisor inserts it, asks for its OpenFlow number (Interface
+ * ofport_request) from the upper half of the range, which Open vSwitch
+ * never gives out by itself, each host counting up from the highest number
+ * its replica shows, so that a number freed is not soon given again (flows
+ * that named it may be on their way out).  When a pass inserts at most
+ * PEND_MAX ports on a host, their transactions are not waited for: their
+ * flows are planned and go in with those numbers (a->pend,
+ * recon_pending_ofport()), and recon_ovsdb_finish() collects the replies
+ * and checks the numbers afterwards, before any status is written.  A
+ * change's port and its flows thus share their round trips instead of
+ * following each other.  No traffic can be on its way to such a VM yet; the
+ * port of one that is realized or migrating (traffic is there, and the
+ * flows may steer it to the new port) is numbered by ovs-vswitchd and
+ * waited for before the flows that name it, as ever.  A port whose number
+ * was taken meanwhile by someone else's request gets another from
+ * ovs-vswitchd; its host is then planned whole in the next pass, and until
+ * then its VM stays pending.
  *
  * Binding.  A VM with an `iface` is bound to the interface of that name,
  * which skyvisor adds to the bridge.  A VM without one is bound to the
@@ -369,8 +373,7 @@ pend_find(const struct agent *a, const char *name)
     if (!a->n_pend || snprintf(key.name, sizeof key.name, "%s", name) >= (int) sizeof key.name) {
         return NULL;
     }
-    const struct recon_pend *p = bsearch(&key, a->pend, a->n_pend, sizeof key, cmp_pend);
-    return p && !p->remove ? p : NULL;
+    return bsearch(&key, a->pend, a->n_pend, sizeof key, cmp_pend);
 }
 
 uint32_t
@@ -581,40 +584,6 @@ request_ofport(struct agent *a, const struct ovsdb_replica *rep, uint8_t **usedp
     return 0;
 }
 
-/* Sends the removal of stale port 'name' ('txn', consumed) without
- * waiting for it: its reply joins a->pend, for recon_ovsdb_finish().
- * The removals of one pass are independent (each deletes its own Port
- * from the bridge), so all are computed from one replica. */
-static void
-remove_later(struct reconciler *r, struct agent *a, struct ovsdb_txn *txn, const char *name)
-{
-    struct recon_pend *g = realloc(a->pend, (a->n_pend + 1) * sizeof *g);
-    if (!g) {
-        ovsdb_txn_destroy(txn);
-        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, name, strerror(ENOMEM));
-        return;
-    }
-    a->pend = g;
-    struct recon_pend *pd = &g[a->n_pend];
-    *pd = (struct recon_pend) { .remove = true, .vm = -1, .n_ops = ovsdb_txn_n_ops(txn) };
-    snprintf(pd->name, sizeof pd->name, "%s", name);
-    int rc = recon_owner_fence(a, txn);
-    if (rc) {
-        ovsdb_txn_destroy(txn);
-    } else {
-        rc = ovsdb_transact(a->db, txn, &pd->id);
-    }
-    a->sent++;
-    pthread_mutex_lock(&r->mu);
-    r->stats.ovsdb_txns++;
-    pthread_mutex_unlock(&r->mu);
-    if (rc) {
-        recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, name, strerror(rc));
-    } else {
-        a->n_pend++;
-    }
-}
-
 /* Ensures the bridge and its ports on host 'h'.  Fills vm_err for this
  * host's VMs whose port could not be configured; their port numbers are
  * read afterwards (iface_pass), once ovs-vswitchd has had its say. */
@@ -711,7 +680,9 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
                 .type = p->internal ? "internal" : NULL, .external_ids = eid,
                 .bridge_ports = bp, .n_bridge_ports = n_bp,
             };
-            if (!p->second && strlen(p->name) < sizeof a->pend->name
+            const struct nm_vm *vm = &m->vms[p->vm];
+            if (!p->second && vm->o.state != NM_REALIZED && vm->mig == NM_MIG_NONE
+                && strlen(p->name) < sizeof a->pend->name
                 && !ovsdb_replica_find(rep, "Port", "name", p->name, NULL)
                 && !ovsdb_replica_find(rep, "Interface", "name", p->name, NULL)) {
                 req[i] = request_ofport(a, rep, &used);
@@ -810,16 +781,14 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         }
     }
     free(wanted_names);
-    rep = ovsdb_get_replica(a->db);
     for (size_t i = 0; i < n_stale; i++) {
         txn = NULL;
-        if (stale[i] && !ovsdb_vswitch_remove_port(rep, stale[i], &txn) && txn) {
-            remove_later(r, a, txn, stale[i]);
+        if (stale[i] && !ovsdb_vswitch_remove_port(ovsdb_get_replica(a->db), stale[i], &txn)) {
+            apply_txn(r, a, txn, stale[i]);
         }
         free(stale[i]);
     }
     free(stale);
-    qsort(a->pend, a->n_pend, sizeof *a->pend, cmp_pend);
 }
 
 /* Whether every port host 'h' wants has its OpenFlow number (or an error)
@@ -876,7 +845,7 @@ pend_numbered(const struct agent *a)
     for (size_t i = 0; i < a->n_pend; i++) {
         long long ofport = 0;
         const char *ierr = NULL;
-        if (!a->pend[i].remove && a->pend[i].ofport
+        if (a->pend[i].ofport
             && (iface_status(rep, a->pend[i].name, &ofport, &ierr) || (!ofport && !ierr))) {
             return false;
         }
@@ -904,10 +873,7 @@ recon_ovsdb_finish(struct reconciler *r, const struct netmodel *m, char **vm_err
                 rc = ovsdb_txn_check_result(result, pd->n_ops, &err);
             }
             json_decref(result);
-            if (rc && pd->remove) {
-                recon_agent_error(a, "ovsdb %s: %s: %s", a->ovsdb_target, pd->name,
-                                  err ? err : strerror(rc));
-            } else if (rc) {
+            if (rc) {
                 pd->ofport = 0;
                 if (!vm_err[pd->vm] && asprintf(&vm_err[pd->vm], "port %s: %s", pd->name,
                                                 err ? err : strerror(rc)) < 0) {
@@ -930,9 +896,6 @@ recon_ovsdb_finish(struct reconciler *r, const struct netmodel *m, char **vm_err
             const struct recon_pend *pd = &a->pend[i];
             long long ofport = 0;
             const char *ierr = NULL;
-            if (pd->remove) {
-                continue;
-            }
             if (!pd->ofport || iface_status(rep, pd->name, &ofport, &ierr)) {
                 vm_port[pd->vm] = 0;
                 moved |= pd->ofport != 0;
