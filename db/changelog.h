@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/netmodel.h"
 #include "db/db.h"
 
 enum changelog_op { CHANGELOG_CREATE, CHANGELOG_UPDATE, CHANGELOG_DELETE };
@@ -32,6 +33,13 @@ struct changelog_batch {
     size_t n;
     bool reload;            /* the reader must reload everything */
     char *watermark;        /* owned: the next watermark */
+    /* changelog_read_vms() only: the VMs the entries name, as the same
+     * snapshot has them, each once, sorted by id (owned, details too); a
+     * VM named but absent is gone or out of the model.  vms_unresolved:
+     * one of them names an object the model given lacks. */
+    struct nm_vm *vms;
+    size_t n_vms;
+    bool vms_unresolved;
 };
 
 /* Reads what committed since 'watermark' (NULL: never read).  On success
@@ -39,6 +47,12 @@ struct changelog_batch {
  * Runs outside a transaction (one statement). */
 enum db_qs changelog_read(struct db_conn *, const char *watermark,
                           struct changelog_batch *out);
+/* changelog_read(), and in the same statement the VMs its entries name
+ * (out->vms, their references resolved in 'cur'): what a reader that
+ * applies VM changes to its model would read next, without a second round
+ * trip, from the very snapshot the watermark is. */
+enum db_qs changelog_read_vms(struct db_conn *, const char *watermark,
+                              const struct netmodel *cur, struct changelog_batch *out);
 void changelog_batch_uninit(struct changelog_batch *);
 
 /* The change-log position of the transaction in progress on the

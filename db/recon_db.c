@@ -56,15 +56,17 @@ ready(struct recon_db *s)
     return s->listening;
 }
 
-/* Reads the change log from the watermark into 'b'; false if the database
- * is unreachable or failed (the watermark is kept). */
+/* Reads the change log from the watermark into 'b', with the VMs it names
+ * resolved in 'cur' unless that is NULL; false if the database is
+ * unreachable or failed (the watermark is kept). */
 static bool
-read_log(struct recon_db *s, struct changelog_batch *b)
+read_log(struct recon_db *s, const struct netmodel *cur, struct changelog_batch *b)
 {
     if (!ready(s)) {
         return false;
     }
-    if (changelog_read(s->conn, s->watermark, b) != DB_QS_ONE) {
+    if ((cur ? changelog_read_vms(s->conn, s->watermark, cur, b)
+             : changelog_read(s->conn, s->watermark, b)) != DB_QS_ONE) {
         s->listening = false;
         return false;
     }
@@ -87,7 +89,7 @@ store_load(void *aux, struct netmodel *m)
     /* The watermark first: what commits after it is read by the next
      * changes(), and the load below sees at least what it saw. */
     struct changelog_batch b;
-    if (!read_log(s, &b)) {
+    if (!read_log(s, NULL, &b)) {
         return EAGAIN;
     }
     char *prev = s->watermark;
@@ -177,31 +179,20 @@ classify(const struct changelog_batch *b, struct recon_changes *out,
     return ok;
 }
 
-/* Reads the VMs named in ids[0..n) (sorted) into out->vms and lists those
- * that are gone.  0, EAGAIN or ENOMEM; out->reload when a VM names what
- * 'cur' lacks. */
+/* Takes the VMs named in ids[0..n) (sorted) from the batch's rows into
+ * out->vms and lists those that are gone.  0 or ENOMEM; out->reload when
+ * a VM names what the model lacks. */
 static int
-read_vms(struct recon_db *s, const struct netmodel *cur, char (*ids)[40], size_t n,
-         struct recon_changes *out)
+take_vms(struct changelog_batch *b, char (*ids)[40], size_t n, struct recon_changes *out)
 {
-    const char **p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) {
-        return ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        p[i] = ids[i];
-    }
-    enum db_qs qs = state_load_vms(s->conn, cur, p, n, &out->vms, &out->n_vms);
-    free(p);
-    absorb_notifies(s);
-    if (qs == DB_QS_NONE) {
+    if (b->vms_unresolved) {
         out->reload = true;
         return 0;
     }
-    if (qs < 0) {
-        s->listening = false;
-        return EAGAIN;
-    }
+    out->vms = b->vms;
+    out->n_vms = b->n_vms;
+    b->vms = NULL;
+    b->n_vms = 0;
     /* Both lists are ordered by id: the ids not read are gone. */
     for (size_t i = 0, k = 0; i < n; i++) {
         while (k < out->n_vms && strcmp(out->vms[k].o.id, ids[i]) < 0) {
@@ -216,16 +207,16 @@ read_vms(struct recon_db *s, const struct netmodel *cur, char (*ids)[40], size_t
 }
 
 /* What changed since the last read (struct recon_store.changes): the
- * change log from the watermark; when it names only VMs, those VMs read
- * by id; when it names switches, links or networks, the networks touched
- * (the VMs' included) for a reload.  The watermark advances only once
+ * change log from the watermark; when it names only VMs, those VMs as the
+ * same statement read them; when it names switches, links or networks,
+ * the networks touched (the VMs' included) for a reload.  The watermark advances only once
  * everything was read. */
 static int
 store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
 {
     struct recon_db *s = aux;
     struct changelog_batch b;
-    if (!read_log(s, &b)) {
+    if (!read_log(s, cur, &b)) {
         return EAGAIN;
     }
     char (*ids)[40] = NULL, (*nets)[40] = NULL;
@@ -242,7 +233,7 @@ store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
         }
         ids_dedupe(out->networks, &out->n_networks);
     } else if (n_ids) {
-        rc = read_vms(s, cur, ids, n_ids, out);     /* sorted, each once */
+        rc = take_vms(&b, ids, n_ids, out);         /* sorted, each once */
     }
     free(ids);
     free(nets);

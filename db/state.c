@@ -14,6 +14,7 @@
 
 #include "core/packet.h"
 #include "db/conn_internal.h"
+#include "db/state_internal.h"
 #include "db/tenant_ctl.h"
 
 #define COMMON "id, name, generation, observed_generation, state, detail"
@@ -40,51 +41,31 @@ static const struct db_stmt q_switches = {
 static const struct db_stmt q_links = {
     "state_links",
     "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
-/* A stopped VM leaves the model (its ports and flows go everywhere) once
- * the snapshot its stop asked for has settled; until then it stays, so the
- * snapshot captures it in place.  A VM read by id that this excludes is
- * one the model drops. */
-#define VM_IN_MODEL                                                           \
-    "(power = 'running' OR power_snapshot_id IN"                              \
-    " (SELECT id FROM vm_snapshot WHERE state = 'pending'))"
-/* A VM's active migration, as "phase from_host_id to_host_id alt_low", or
- * "" when it has none. */
-#define VM_MIGRATION                                                          \
-    "coalesce((SELECT mg.phase || ' ' || mg.from_host_id || ' '"              \
-    " || mg.to_host_id || ' ' || mg.alt_low FROM vm_migration mg"             \
-    " WHERE mg.vm_id = vm.id AND mg.finished_at IS NULL), '')"
-/* A VM's rate limit (migrations/010), 0 for none. */
-#define VM_RATE "coalesce(rate_mbps, 0), coalesce(burst_kb, 0)"
 static const struct db_stmt q_vms = {
     "state_vms",
-    "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, ''), " VM_MIGRATION ", " VM_RATE
-    " FROM vm WHERE " VM_IN_MODEL
-    " ORDER BY id", 0};
-/* The ids come as text: with "id = ANY($1::uuid[])" the cast stays in the
- * scan, and a generic plan may parse the whole array once per row (a
- * minute for 5 000 ids among 10 000 VMs); unnest() parses it once. */
-static const struct db_stmt q_vms_by_id = {
-    "state_vms_by_id",
-    "SELECT " COMMON ", network_id, switch_id, host_id, mac::text, host(ip),"
-    " wire_low, coalesce(iface, ''), " VM_MIGRATION ", " VM_RATE
-    " FROM vm WHERE id IN (SELECT unnest($1::uuid[])) AND " VM_IN_MODEL
-    " ORDER BY id", 1};
+    "SELECT " STATE_VM_COLS " FROM vm WHERE " STATE_VM_IN_MODEL " ORDER BY id", 0};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
+
+/* Reads COMMON from columns c0.. of row 'row'. */
+static void
+read_obj_at(const PGresult *r, int row, int c0, struct nm_obj *o)
+{
+    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(r, row, c0));
+    snprintf(o->name, sizeof o->name, "%s", PQgetvalue(r, row, c0 + 1));
+    o->generation = atoll(PQgetvalue(r, row, c0 + 2));
+    o->observed_generation = atoll(PQgetvalue(r, row, c0 + 3));
+    const char *st = PQgetvalue(r, row, c0 + 4);
+    o->state = !strcmp(st, "realized") ? NM_REALIZED
+             : !strcmp(st, "error") ? NM_ERROR : NM_PENDING;
+    const char *d = db_val(r, row, c0 + 5);
+    o->detail = d ? strdup(d) : NULL;
+}
 
 static void
 read_obj(const PGresult *r, int row, struct nm_obj *o)
 {
-    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(r, row, 0));
-    snprintf(o->name, sizeof o->name, "%s", PQgetvalue(r, row, 1));
-    o->generation = atoll(PQgetvalue(r, row, 2));
-    o->observed_generation = atoll(PQgetvalue(r, row, 3));
-    const char *st = PQgetvalue(r, row, 4);
-    o->state = !strcmp(st, "realized") ? NM_REALIZED
-             : !strcmp(st, "error") ? NM_ERROR : NM_PENDING;
-    const char *d = db_val(r, row, 5);
-    o->detail = d ? strdup(d) : NULL;
+    read_obj_at(r, row, 0, o);
 }
 
 static uint32_t
@@ -138,26 +119,26 @@ read_migration(const char *text, const struct netmodel *m, struct nm_vm *v)
     return true;
 }
 
-/* Reads a row of q_vms or q_vms_by_id into 'v', its references resolved
- * in 'm'.  False when a reference names an object 'm' lacks. */
-static bool
-read_vm(const PGresult *r, int row, const struct netmodel *m, struct nm_vm *v)
+bool
+state_read_vm_row(const PGresult *r, int row, int c0, const struct netmodel *m,
+                  struct nm_vm *v)
 {
-    read_obj(r, row, &v->o);
-    v->network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, 6));
-    v->sw = FIND(m->switches, m->n_switches, PQgetvalue(r, row, 7));
-    v->host = FIND(m->hosts, m->n_hosts, PQgetvalue(r, row, 8));
-    v->mac = mac48(PQgetvalue(r, row, 9));
-    v->ip = ip4(PQgetvalue(r, row, 10));
-    v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, 11), NULL, 10);
-    snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, 12));
-    v->rate_mbps = (uint32_t) strtoul(PQgetvalue(r, row, 14), NULL, 10);
-    v->burst_kb = (uint32_t) strtoul(PQgetvalue(r, row, 15), NULL, 10);
-    return read_migration(PQgetvalue(r, row, 13), m, v)
-           && (v->network >= 0 || PQgetisnull(r, row, 6))
-           && (v->sw >= 0 || PQgetisnull(r, row, 7))
-           && (v->host >= 0 || PQgetisnull(r, row, 8));
+    read_obj_at(r, row, c0, &v->o);
+    v->network = FIND(m->networks, m->n_networks, PQgetvalue(r, row, c0 + 6));
+    v->sw = FIND(m->switches, m->n_switches, PQgetvalue(r, row, c0 + 7));
+    v->host = FIND(m->hosts, m->n_hosts, PQgetvalue(r, row, c0 + 8));
+    v->mac = mac48(PQgetvalue(r, row, c0 + 9));
+    v->ip = ip4(PQgetvalue(r, row, c0 + 10));
+    v->wire_low = (uint32_t) strtoul(PQgetvalue(r, row, c0 + 11), NULL, 10);
+    snprintf(v->iface, sizeof v->iface, "%s", PQgetvalue(r, row, c0 + 12));
+    v->rate_mbps = (uint32_t) strtoul(PQgetvalue(r, row, c0 + 14), NULL, 10);
+    v->burst_kb = (uint32_t) strtoul(PQgetvalue(r, row, c0 + 15), NULL, 10);
+    return read_migration(PQgetvalue(r, row, c0 + 13), m, v)
+           && (v->network >= 0 || PQgetisnull(r, row, c0 + 6))
+           && (v->sw >= 0 || PQgetisnull(r, row, c0 + 7))
+           && (v->host >= 0 || PQgetisnull(r, row, c0 + 8));
 }
+
 
 struct load_ctx {
     struct netmodel *m;
@@ -274,7 +255,7 @@ load_txn(struct db_conn *c, void *ctx_)
         return qs;
     }
     for (size_t i = 0; i < m->n_vms; i++) {
-        read_vm(r, (int) i, m, &m->vms[i]);
+        state_read_vm_row(r, (int) i, 0, m, &m->vms[i]);
     }
     PQclear(r);
 
@@ -303,48 +284,6 @@ state_load(struct db_conn *c, struct netmodel *m)
         netmodel_init(m);
     }
     return qs < 0 ? qs : DB_QS_ONE;
-}
-
-enum db_qs
-state_load_vms(struct db_conn *c, const struct netmodel *cur, const char *const *ids,
-               size_t n, struct nm_vm **out, size_t *n_out)
-{
-    *out = NULL;
-    *n_out = 0;
-    char *arr = malloc(n * 37 + 3);
-    if (!arr) {
-        return DB_QS_HARD;
-    }
-    size_t len = 0;
-    arr[len++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        len += (size_t) sprintf(arr + len, "%s%.36s", i ? "," : "", ids[i]);
-    }
-    arr[len++] = '}';
-    arr[len] = 0;
-    const char *params[] = {arr};
-    PGresult *r = NULL;
-    void *vms;
-    size_t rows;
-    enum db_qs qs = db_exec_idempotent(c, &q_vms_by_id, params, &r);
-    free(arr);
-    if (qs < 0) {
-        PQclear(r);
-        return qs;
-    }
-    rows = (size_t) PQntuples(r);
-    if (!(vms = calloc(rows ? rows : 1, sizeof **out))) {
-        PQclear(r);
-        return DB_QS_HARD;
-    }
-    bool resolved = true;
-    for (size_t i = 0; i < rows; i++) {
-        resolved &= read_vm(r, (int) i, cur, &((struct nm_vm *) vms)[i]);
-    }
-    PQclear(r);
-    *out = vms;
-    *n_out = rows;
-    return resolved ? DB_QS_ONE : DB_QS_NONE;
 }
 
 /* --- status write-back --- */

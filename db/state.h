@@ -25,15 +25,6 @@
  * (the model is left empty). */
 enum db_qs state_load(struct db_conn *, struct netmodel *);
 
-/* Reads the VMs whose ids are ids[0..n) (a deleted one is simply absent)
- * in one statement, their network, switch and host resolved against
- * 'cur'.  *out (caller frees it and each detail) has *n_out VMs, ordered
- * by id.  DB_QS_ONE; DB_QS_NONE when a VM names a network, switch or host
- * 'cur' lacks (the caller reloads instead); an error otherwise. */
-enum db_qs state_load_vms(struct db_conn *, const struct netmodel *cur,
-                          const char *const *ids, size_t n, struct nm_vm **out,
-                          size_t *n_out);
-
 enum db_qs state_write_status(struct db_conn *, const struct nm_status *,
                               size_t n);
 
