@@ -1,6 +1,7 @@
 """The change log (migrations/005_change_log.sql, db/changelog.c) on a real
-PostgreSQL: what a reader gets, in commit order, and that a transaction
-that commits late is read once, after it commits, never skipped."""
+PostgreSQL: what a reader gets, in commit order, that a transaction
+that commits late is read once, after it commits, never skipped, and that
+the VMs a read names come with it as its own snapshot has them."""
 
 import json
 import os
@@ -14,8 +15,8 @@ from conftest import BUILD
 CLOUD = {"provider": "aws", "region": "r", "jurisdiction": "DE", "kind": "public"}
 
 
-def read(url, watermark=None):
-    args = [os.path.join(BUILD, "tests", "changelog_driver"), url, "read"]
+def read(url, watermark=None, mode="read"):
+    args = [os.path.join(BUILD, "tests", "changelog_driver"), url, mode]
     if watermark:
         args.append(watermark)
     out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
@@ -115,3 +116,42 @@ def test_pruning_sends_an_old_reader_to_a_reload(daemon, url):
     r = read(url, old)
     assert r["reload"] and r["changes"] == []
     assert not read(url, r["watermark"])["reload"]
+
+
+def test_the_vms_a_read_names_come_with_it(daemon, url):
+    api = daemon.api()
+    assert api.post("/v1/clouds", {"name": "cl-v", **CLOUD})[0] == 201
+    st, _, h = api.post("/v1/hosts", {"name": "cl-v-h", "cloud": "cl-v",
+                                      "tunnel_ip": "198.18.99.1",
+                                      "ovsdb": "tcp:127.0.0.1:1",
+                                      "controller": "tcp:127.0.0.1:6653"})
+    assert st == 201, h
+    assert api.post("/v1/tenants", {"name": "cl-vt"})[0] == 201
+    n = "/v1/tenants/cl-vt/networks/n"
+    assert api.post("/v1/tenants/cl-vt/networks", {"name": "n", "subnet": "10.9.0.0/24"})[0] == 201
+    assert api.post(f"{n}/switches", {"name": "s"})[0] == 201
+    w = read(url, mode="read-vms")["watermark"]
+    body = {"switch": "s", "placement": {"host": "cl-v-h"}}
+    st, _, a = api.post(f"{n}/vms", {"name": "a", "ip": "10.9.0.1", "mac": "02:00:00:00:09:01",
+                                  **body})
+    assert st == 201, a
+    st, _, b = api.post(f"{n}/vms", {"name": "b", "ip": "10.9.0.2", "mac": "02:00:00:00:09:02",
+                                  **body})
+    assert st == 201, b
+    assert api.patch(f"{n}/vms/a", {"ip": "10.9.0.11"})[0] == 200
+    r = read(url, w, mode="read-vms")
+    assert [(x["id"], x["op"]) for x in r["changes"]] == [
+        (a["id"], "create"), (b["id"], "create"), (a["id"], "update")]
+    # Each VM once, sorted by id, as it is now (a's second address), its
+    # references resolved in the model the driver loaded.
+    assert r["vms"] == sorted([
+        {"id": a["id"], "name": "a", "ip": "10.9.0.11", "host": "cl-v-h"},
+        {"id": b["id"], "name": "b", "ip": "10.9.0.2", "host": "cl-v-h"}],
+        key=lambda v: v["id"]) and not r["unresolved"]
+    # A VM deleted is named by the log and comes with no row: it is gone.
+    assert api.delete(f"{n}/vms/b")[0] == 204
+    r2 = read(url, r["watermark"], mode="read-vms")
+    assert [(x["id"], x["op"]) for x in r2["changes"]] == [(b["id"], "delete")]
+    assert r2["vms"] == [] and not r2["unresolved"]
+    # The plain read carries no VMs.
+    assert "vms" not in read(url, w)
