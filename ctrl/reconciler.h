@@ -5,8 +5,9 @@
  * resync interval, and runs a pass:
  *
  *   1. load      what changed: the store's changes() reads its change log
- *                (db/changelog.h) from where it stopped; VMs alone are
- *                read by id and applied to a copy of the model
+ *                (db/changelog.h) from where it stopped; VMs alone come
+ *                with the log, from the same snapshot, and are applied
+ *                to a copy of the model
  *                (netmodel_apply_vms); switches, links or networks, or
  *                anything outside networks, load the whole desired state
  *                through the store in one transaction, as do the first
@@ -35,7 +36,12 @@
  *                sent before any reply is awaited; then, for at most a
  *                second, the sessions of the hosts just changed run until
  *                ovs-vswitchd has numbered their new ports, so their flows
- *                go in this same pass;
+ *                go in this same pass.  The ports of new VMs (not realized
+ *                yet, not migrating), a few per host, ask for their
+ *                numbers instead and are not waited for here: their
+ *                flows go in with those numbers, and the replies and
+ *                numbers are checked after the flows, before the
+ *                statuses (ctrl/recon_ovsdb.c);
  *   4. flows     per connected bridge, as much as the change needs:
  *                every flow after a reload of everything, on a bridge
  *                carrying a changed network, on a bridge one of whose
@@ -208,7 +214,8 @@ void reconciler_kick(struct reconciler *);
  *   ovsdb      the OVSDB transactions of the hosts that changed, sent and
  *              answered (a round trip per host), and the owners' and
  *              agents' bookkeeping
- *   ports      waiting for ovs-vswitchd to number the ports just created
+ *   ports      waiting for ovs-vswitchd to number the ports just created,
+ *              and after the flows for those that asked for their numbers
  *   plan       interface states read, flows planned against the
  *              installed-flow tables (and read-backs, the audit's slice)
  *   apply      flow-mods, group-mods and meter-mods sent, barriers
