@@ -212,6 +212,8 @@ struct agent {
      * (reconciler.c): a number that moved makes the next plan whole. */
     struct recon_portno *known;     /* owned */
     size_t n_known;
+    uint64_t known_sig;             /* the port list it was taken from, signed
+                                     * (reconciler.c, ports_sig) */
     /* Several instances (recon_owner.c; all zero without them). */
     char cloud[40];                 /* its cloud's id */
     bool foreign;                   /* another instance owns its cloud */
@@ -226,6 +228,7 @@ struct recon_portno {
     char name[16];
     uint32_t no;
     int vm;                         /* the VM of a VM port, else -1 */
+    uint32_t pos;                   /* its index in the agent's a->ports */
 };
 
 /* The cookie owners a pass recompiles on the bridges it does not plan

@@ -822,8 +822,9 @@ recon_settle_ports(struct reconciler *r, const struct netmodel *m)
     long long deadline = ovsdb_now_ms() + SETTLE_MS;
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = recon_agent_for(r, &m->hosts[h]);
-        if (!a || !a->sent || a->err || a->note || !a->db) {
-            continue;
+        if (!a || a->sent <= a->n_pend || a->err || a->note || !a->db) {
+            continue;               /* nothing sent, or only inserts with
+                                     * their numbers (recon_ovsdb_finish()) */
         }
         while (ovsdb_is_synced(a->db) && !ports_numbered(a)) {
             long long left = deadline - ovsdb_now_ms();
