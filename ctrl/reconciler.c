@@ -857,9 +857,8 @@ pass(struct reconciler *r)
     if (all || planned >= RECON_TRIM_FLOWS) {
         /* A pass that planned many flows (every bridge, a large batch of
          * VMs) held them all in its plans at once, between the entries
-         * the tables keep, and read its new ports' rows in between: give
-         * the freed pages back rather than keep them resident (after a
-         * 1 000-VM batch, half the RSS). */
+         * the tables keep: give the freed pages back rather than keep
+         * them resident (after a 1 000-VM batch, half the RSS). */
         malloc_trim(0);
     }
     stage_done(st, &mark, RECON_STAGE_PORTS);

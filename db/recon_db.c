@@ -209,8 +209,8 @@ take_vms(struct changelog_batch *b, char (*ids)[40], size_t n, struct recon_chan
 /* What changed since the last read (struct recon_store.changes): the
  * change log from the watermark; when it names only VMs, those VMs as the
  * same statement read them; when it names switches, links or networks,
- * the networks touched (the VMs' included) for a reload.  The watermark advances only once
- * everything was read. */
+ * the networks touched (the VMs' included) for a reload.  The watermark
+ * advances only once everything was read. */
 static int
 store_changes(void *aux, const struct netmodel *cur, struct recon_changes *out)
 {
