@@ -166,6 +166,10 @@ struct agent {
     size_t n_groups;
     struct nm_port *ports;          /* this pass's netmodel_ports(), owned */
     size_t n_ports;
+    uint64_t ports_sig;             /* their names, kinds and roles signed, so
+                                     * that an unchanged list (the VMs'
+                                     * indexes in the model may move) signs
+                                     * the same; 0: no list */
     /* The bridge's installed flows (ctrl/flowtable.h), as its barriers
      * confirmed them; read back when 'readback' is set: at start, on a
      * (re)connect, after a batch failed, in an audit, or when a packet-in
@@ -212,8 +216,8 @@ struct agent {
      * (reconciler.c): a number that moved makes the next plan whole. */
     struct recon_portno *known;     /* owned */
     size_t n_known;
-    uint64_t known_sig;             /* the port list it was taken from, signed
-                                     * (reconciler.c, ports_sig) */
+    uint64_t known_sig;             /* the ports_sig of the list it was taken
+                                     * from */
     /* Several instances (recon_owner.c; all zero without them). */
     char cloud[40];                 /* its cloud's id */
     bool foreign;                   /* another instance owns its cloud */
@@ -375,8 +379,8 @@ void recon_agent_error(struct agent *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Matches agents to the model's hosts, opening and closing sessions. */
 void recon_sync_agents(struct reconciler *, const struct netmodel *);
-/* Computes a->ports for host 'h' (once per pass); false (and the host's
- * error) when memory runs out. */
+/* Computes a->ports and a->ports_sig for host 'h' (once per pass); false
+ * (and the host's error) when memory runs out. */
 bool recon_agent_ports(struct agent *, const struct netmodel *, int h);
 void recon_ovsdb_pass(struct reconciler *, const struct netmodel *, int h,
                       struct agent *, char **vm_err);

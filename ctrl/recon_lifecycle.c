@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/hash.h"
 #include "core/packet.h"
 #include "core/vlog.h"
 #include "core/vmcount.h"
@@ -473,20 +472,6 @@ sample_json(const struct vm_count *c, double as_of)
     return o;
 }
 
-/* A signature of agent 'a''s port list: the names, kinds and roles of its
- * ports, so an unchanged list (the VMs' indexes in the model may move)
- * signs the same; never 0. */
-static uint64_t
-ports_sig(const struct agent *a)
-{
-    uint64_t h = fnv64_u64(FNV64_INIT, a->n_ports);
-    for (size_t i = 0; i < a->n_ports; i++) {
-        h = fnv64_str(h, a->ports[i].name);
-        h = fnv64_u64(h, (uint64_t) (a->ports[i].kind << 1 | a->ports[i].second));
-    }
-    return h ? h : 1;
-}
-
 /* Reads the counters of every VM port of the hosts this instance owns and
  * records what changed.  A host whose replica has not moved since its last
  * sample, with the same port list, has the same counters: it is skipped
@@ -508,7 +493,7 @@ sample(struct reconciler *r, struct recon_life *l, const struct netmodel *m)
             continue;               /* another instance owns it (recon_owner.c) */
         }
         const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
-        uint64_t sig = ports_sig(a);
+        uint64_t sig = a->ports_sig;
         if (a->sample_sig == sig && a->sample_seqno == rep->seqno) {
             continue;
         }

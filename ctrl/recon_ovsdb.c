@@ -201,6 +201,7 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
+    a->ports_sig = 0;
     forget_ok(a);
     free(a->pend);
     a->pend = NULL;
@@ -812,6 +813,23 @@ ports_numbered(const struct agent *a)
     return all;
 }
 
+/* Runs host 'a''s OVSDB session (the others kept alive) until done(a) or
+ * the session is not synced; false if the deadline (ms) came first. */
+static bool
+run_until(struct reconciler *r, struct agent *a, long long deadline,
+          bool (*done)(const struct agent *))
+{
+    while (ovsdb_is_synced(a->db) && !done(a)) {
+        long long left = deadline - ovsdb_now_ms();
+        if (left <= 0) {
+            return false;
+        }
+        ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
+        recon_keepalive(r);
+    }
+    return true;
+}
+
 /* Runs the OVSDB sessions of the hosts this pass changed until every
  * port they want is numbered, for at most SETTLE_MS: ovs-vswitchd numbers
  * a new port within milliseconds, and a host that does not answer only
@@ -826,13 +844,8 @@ recon_settle_ports(struct reconciler *r, const struct netmodel *m)
             continue;               /* nothing sent, or only inserts with
                                      * their numbers (recon_ovsdb_finish()) */
         }
-        while (ovsdb_is_synced(a->db) && !ports_numbered(a)) {
-            long long left = deadline - ovsdb_now_ms();
-            if (left <= 0) {
-                return;
-            }
-            ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
-            recon_keepalive(r);
+        if (!run_until(r, a, deadline, ports_numbered)) {
+            return;
         }
     }
 }
@@ -883,13 +896,8 @@ recon_ovsdb_finish(struct reconciler *r, const struct netmodel *m, char **vm_err
             }
             free(err);
         }
-        while (a->db && ovsdb_is_synced(a->db) && !pend_numbered(a)) {
-            long long left = deadline - ovsdb_now_ms();
-            if (left <= 0) {
-                break;
-            }
-            ovsdb_wait(a->db, (int) (left < 50 ? left : 50));
-            recon_keepalive(r);
+        if (a->db) {
+            run_until(r, a, deadline, pend_numbered);
         }
         const struct ovsdb_replica *rep = a->db ? ovsdb_get_replica(a->db) : NULL;
         bool moved = false;
@@ -992,12 +1000,19 @@ recon_agent_ports(struct agent *a, const struct netmodel *m, int h)
     free(a->ports);
     a->ports = NULL;
     a->n_ports = 0;
+    a->ports_sig = 0;
     if (netmodel_ports(m, h, &a->ports, &a->n_ports)) {
         a->ports = NULL;
         a->n_ports = 0;
         recon_agent_error(a, "out of memory");
         return false;
     }
+    uint64_t sig = fnv64_u64(FNV64_INIT, a->n_ports);
+    for (size_t i = 0; i < a->n_ports; i++) {
+        sig = fnv64_str(sig, a->ports[i].name);
+        sig = fnv64_u64(sig, (uint64_t) (a->ports[i].kind << 1 | a->ports[i].second));
+    }
+    a->ports_sig = sig ? sig : 1;
     return true;
 }
 

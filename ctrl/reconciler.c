@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 
-#include "core/hash.h"
 #include "core/statusfold.h"
 #include "core/vlog.h"
 #include "ctrl/flowtable.h"
@@ -118,21 +117,6 @@ cmp_portno(const void *a, const void *b)
                   ((const struct recon_portno *) b)->name);
 }
 
-/* What identifies a->ports as a list (each port's name, kind and whether
- * it is a migration's second port, in order): a port list with the
- * signature of the one a->known was taken from has its ports where
- * a->known[].pos says. */
-static uint64_t
-ports_sig(const struct agent *a)
-{
-    uint64_t h = FNV64_INIT;
-    for (size_t i = 0; i < a->n_ports; i++) {
-        h = fnv64_str(h, a->ports[i].name);
-        h = fnv64_u64(h, (uint64_t) a->ports[i].kind << 1 | a->ports[i].second);
-    }
-    return h;
-}
-
 /* The port numbers of a->ports now, sorted by name (caller frees); NULL
  * when memory runs out. */
 static struct recon_portno *
@@ -165,7 +149,7 @@ cmp_name_portno(const void *key, const void *elem)
 /* The numbers of a->known for the same ports a->ports names, with their
  * VMs' indexes in the current model (caller frees); NULL when memory runs
  * out or a port is not known.  When a->ports is the list a->known was
- * taken from (ports_sig()), each entry's port is found by its position,
+ * taken from (a->ports_sig), each entry's port is found by its position,
  * without a search: a host no change touched, on every pass. */
 static struct recon_portno *
 copy_portnos(const struct agent *a)
@@ -174,7 +158,7 @@ copy_portnos(const struct agent *a)
     if (v && a->n_known) {
         memcpy(v, a->known, a->n_known * sizeof *v);
     }
-    if (v && a->n_known == a->n_ports && a->known_sig == ports_sig(a)) {
+    if (v && a->n_known == a->n_ports && a->ports_sig && a->known_sig == a->ports_sig) {
         for (size_t j = 0; j < a->n_known; j++) {
             const struct nm_port *p = &a->ports[v[j].pos];
             v[j].vm = p->kind == NM_PORT_VM && !p->second ? p->vm : -1;
@@ -806,7 +790,7 @@ pass(struct reconciler *r)
             free(a->known);         /* taken back if the plan fails */
             a->known = now;
             a->n_known = a->n_ports;
-            a->known_sig = ports_sig(a);
+            a->known_sig = a->ports_sig;
         } else {
             free(now);
         }

@@ -17,37 +17,36 @@
 #include "db/state_internal.h"
 #include "db/tenant_ctl.h"
 
-#define COMMON "id, name, generation, observed_generation, state, detail"
 
 static const struct db_stmt q_clouds = {
-    "state_clouds", "SELECT " COMMON " FROM cloud ORDER BY id", 0};
+    "state_clouds", "SELECT " STATE_COMMON_COLS " FROM cloud ORDER BY id", 0};
 static const struct db_stmt q_hosts = {
     "state_hosts",
-    "SELECT " COMMON ", cloud_id, role = 'gateway', host(tunnel_ip),"
+    "SELECT " STATE_COMMON_COLS ", cloud_id, role = 'gateway', host(tunnel_ip),"
     " host(public_ip), ovsdb, bridge, datapath, coalesce(openflow, ''),"
     " coalesce(controller, '') FROM host ORDER BY id", 0};
 static const struct db_stmt q_tenants = {
     "state_tenants",
-    "SELECT " COMMON ", tag, coalesce(wan_limit_mbps, 0) FROM tenant ORDER BY id", 0};
+    "SELECT " STATE_COMMON_COLS ", tag, coalesce(wan_limit_mbps, 0) FROM tenant ORDER BY id", 0};
 static const struct db_stmt q_networks = {
     "state_networks",
-    "SELECT " COMMON ", tenant_id, tagging = 'rewrite' FROM network ORDER BY id", 0};
+    "SELECT " STATE_COMMON_COLS ", tenant_id, tagging = 'rewrite' FROM network ORDER BY id", 0};
 static const struct db_stmt q_switches = {
     "state_switches",
-    "SELECT " COMMON ", network_id, seq,"
+    "SELECT " STATE_COMMON_COLS ", network_id, seq,"
     " controller IS NOT NULL AND (fail_mode = 'secure' OR EXISTS (SELECT 1"
     "  FROM vswitch_controller c WHERE c.vswitch_id = vswitch.id AND c.connected))"
     " FROM vswitch ORDER BY id", 0};
 static const struct db_stmt q_links = {
     "state_links",
-    "SELECT " COMMON ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
+    "SELECT " STATE_COMMON_COLS ", network_id, a_id, b_id FROM vlink ORDER BY id", 0};
 static const struct db_stmt q_vms = {
     "state_vms",
     "SELECT " STATE_VM_COLS " FROM vm WHERE " STATE_VM_IN_MODEL " ORDER BY id", 0};
 static const struct db_stmt q_cloudlinks = {
     "state_cloudlinks", "SELECT cloud_a, cloud_b, cost FROM cloud_link", 0};
 
-/* Reads COMMON from columns c0.. of row 'row'. */
+/* Reads STATE_COMMON_COLS from columns c0.. of row 'row'. */
 static void
 read_obj_at(const PGresult *r, int row, int c0, struct nm_obj *o)
 {

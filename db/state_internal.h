@@ -20,8 +20,10 @@
  * common columns, references, addresses, bound interface, its active
  * migration as "phase from_host_id to_host_id alt_low" ("" when it has
  * none) and its rate limit (migrations/010, 0 for none). */
+/* The columns every desired-state table's rows begin with. */
+#define STATE_COMMON_COLS "id, name, generation, observed_generation, state, detail"
 #define STATE_VM_COLS                                                         \
-    "id, name, generation, observed_generation, state, detail,"               \
+    STATE_COMMON_COLS ","                                                     \
     " network_id, switch_id, host_id, mac::text, host(ip), wire_low,"         \
     " coalesce(iface, ''),"                                                   \
     " coalesce((SELECT mg.phase || ' ' || mg.from_host_id || ' '"             \
