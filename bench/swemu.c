@@ -111,6 +111,10 @@ struct bridge {
     unsigned long long flow_mods, barriers, flow_dumps, packet_outs, errors;
     long long last_change_us;
     long long first_port_us, last_port_us;  /* ports numbered, 0 if none */
+    size_t vm_ports;                /* ports neither tunnels nor the bridge's own */
+    json_t *vxlan;                  /* the tunnels' remote_ip (owned): both as of
+                                     * the last sync, so that the control socket's
+                                     * answer costs no replica lookups */
     bool seen;
 };
 
@@ -801,6 +805,7 @@ bridge_free(struct bridge *b)
     free(b->flows);
     free(b->index);
     free(b->ports);
+    json_decref(b->vxlan);
     free(b);
 }
 
@@ -996,8 +1001,18 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
             bridge_port_status(b, p, OFPPR_ADD);
         }
     }
+    json_t *vx = json_array();
+    size_t vm_ports = 0;
     for (size_t i = 0; i < n_now; i++) {
         const json_t *irow = ovsdb_replica_row(rep, "Interface", now[i].uuid);
+        const char *type = irow ? json_string_value(json_object_get(irow, "type")) : NULL;
+        if (type && !strcmp(type, "vxlan")) {
+            const char *rip = ovsdb_datum_map_get(json_object_get(irow, "options"),
+                                                  "remote_ip");
+            json_array_append_new(vx, json_string(rip ? rip : ""));
+        } else if (strcmp(now[i].name, b->name)) {
+            vm_ports++;
+        }
         long long cur = 0;
         if ((!ovsdb_datum_integer(json_object_get(irow, "ofport"), &cur)
              || cur != (long long) now[i].ofport) && now[i].sent != now[i].ofport) {
@@ -1007,6 +1022,9 @@ sync_bridge(struct host *h, struct bridge *b, const json_t *brow,
         }
     }
     free(used);
+    json_decref(b->vxlan);
+    b->vxlan = vx;
+    b->vm_ports = vm_ports;
     if (changed) {
         b->last_change_us = wall_us();
     }
@@ -1115,29 +1133,16 @@ write_stats(int fd, struct host *hosts, size_t n)
     json_t *hs = json_array();
     for (size_t i = 0; i < n; i++) {
         struct host *h = &hosts[i];
-        const struct ovsdb_replica *rep = ovsdb_get_replica(h->db);
         json_t *bs = json_array();
         for (size_t j = 0; j < h->n_bridges; j++) {
             struct bridge *b = h->bridges[j];
-            json_t *vx = json_array();
-            size_t vm_ports = 0;
-            for (size_t k = 0; k < b->n_ports; k++) {
-                const json_t *irow = ovsdb_replica_row(rep, "Interface", b->ports[k].uuid);
-                const char *type = irow ? json_string_value(json_object_get(irow, "type")) : NULL;
-                if (type && !strcmp(type, "vxlan")) {
-                    const char *rip = ovsdb_datum_map_get(json_object_get(irow, "options"),
-                                                          "remote_ip");
-                    json_array_append_new(vx, json_string(rip ? rip : ""));
-                } else if (strcmp(b->ports[k].name, b->name)) {
-                    vm_ports++;
-                }
-            }
+            json_t *vx = b->vxlan ? json_incref(b->vxlan) : json_array();
             char dpid[17];
             snprintf(dpid, sizeof dpid, "%016" PRIx64, b->dpid);
             json_array_append_new(bs, json_pack(
                 "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                 "name", b->name, "dpid", dpid, "connections", (json_int_t) b->n_conns,
-                "ports", (json_int_t) b->n_ports, "vm_ports", (json_int_t) vm_ports,
+                "ports", (json_int_t) b->n_ports, "vm_ports", (json_int_t) b->vm_ports,
                 "vxlan", vx, "flows", (json_int_t) b->n_live,
                 "flow_mods", (json_int_t) b->flow_mods, "barriers", (json_int_t) b->barriers,
                 "flow_dumps", (json_int_t) b->flow_dumps,
