@@ -3,8 +3,15 @@
  * Pending requests live in a small array (a handful at a time: the
  * reconciler sends one transaction per object and waits).  Ids are
  * integers counting up from 1 per session; the monitor request uses the
- * string id "monitor" and our echo probes the string id "echo", so replies
- * to them never collide with a caller's id. */
+ * string id "monitor", its schema request "schema" and our echo probes the
+ * string id "echo", so replies to them never collide with a caller's id.
+ *
+ * Monitoring.  A session first asks for the schema, and with the kinds of
+ * the monitored columns from it monitors with monitor_cond: its "update2"
+ * notifications carry a modified row's changed columns only, and a set's
+ * or map's difference, not the whole (ctrl/ovsdb_replica.h).  A server
+ * that refuses either gets the plain monitor of RFC 7047 and its whole
+ * rows, from then on. */
 #include "ctrl/ovsdb.h"
 
 #include <errno.h>
@@ -18,6 +25,7 @@
 #include "core/vlog.h"
 #include "ctrl/jsonrpc.h"
 #include "ctrl/stream.h"
+#include "ctrl/ovsdb_datum.h"
 #include "ctrl/ovsdb_txn.h"
 
 #define BACKOFF_MIN_MS 100
@@ -58,6 +66,8 @@ struct ovsdb {
     const struct ovsdb_monitor *mon;    /* borrowed: what to monitor */
     size_t n_mon;
     char *peer_name;        /* Host a TLS peer's certificate must name. */
+    bool cond;              /* this connection monitors with monitor_cond */
+    bool plain_only;        /* the server refused monitor_cond or its schema */
     char why[256];          /* Why the last connection ended ("": none). */
     bool refused;           /* ...and it was refused, not lost. */
 };
@@ -192,8 +202,10 @@ send_request(struct ovsdb *o, const char *method, json_t *params, json_t *id)
     return m ? jsonrpc_send(o->rpc, m) : ENOMEM;
 }
 
+/* Sends the monitor request: monitor_cond (each table's request in an
+ * array) with 'cond', else monitor. */
 static int
-send_monitor(struct ovsdb *o)
+send_monitor_request(struct ovsdb *o, bool cond)
 {
     json_t *reqs = json_object();
     for (size_t i = 0; reqs && i < o->n_mon; i++) {
@@ -206,11 +218,101 @@ send_monitor(struct ovsdb *o)
             }
             json_object_set_new(req, "columns", cols);
         }
-        json_object_set_new(reqs, o->mon[i].table, req);
+        json_object_set_new(reqs, o->mon[i].table, cond ? json_pack("[o]", req) : req);
     }
-    return send_request(o, "monitor",
+    o->cond = cond;
+    return send_request(o, cond ? "monitor_cond" : "monitor",
                         json_pack("[s s o]", o->db, MONITOR_ID, reqs),
                         json_string("monitor"));
+}
+
+/* Starts monitoring on a new connection: the schema first (see the file
+ * comment), unless the server refused it before. */
+static int
+send_monitor(struct ovsdb *o)
+{
+    if (o->plain_only) {
+        return send_monitor_request(o, false);
+    }
+    return send_request(o, "get_schema", json_pack("[s]", o->db), json_string("schema"));
+}
+
+/* The default value of a column of type 'type' (RFC 7047 3.2 <type>) and
+ * its kind, a new reference; NULL if the type is malformed. */
+static json_t *
+column_default(const json_t *type, enum ovsdb_col_kind *kind)
+{
+    const json_t *key = json_is_object(type) ? json_object_get(type, "key") : type;
+    const char *base = json_is_object(key) ? json_string_value(json_object_get(key, "type"))
+                                           : json_string_value(key);
+    if (!base) {
+        return NULL;
+    }
+    long long min = 1, max = 1;
+    if (json_is_object(type)) {
+        const json_t *jmin = json_object_get(type, "min"), *jmax = json_object_get(type, "max");
+        min = jmin ? json_integer_value(jmin) : 1;
+        max = !jmax ? 1 : json_is_integer(jmax) ? json_integer_value(jmax) : -1;
+        if (json_object_get(type, "value")) {
+            *kind = OVSDB_COL_MAP;
+            return ovsdb_datum_map(json_object());
+        }
+    }
+    if (min != 1 || max != 1) {
+        *kind = OVSDB_COL_SET;
+        return ovsdb_datum_empty();
+    }
+    *kind = OVSDB_COL_SCALAR;
+    return !strcmp(base, "integer") ? json_integer(0)
+         : !strcmp(base, "real") ? json_real(0.0)
+         : !strcmp(base, "boolean") ? json_false()
+         : !strcmp(base, "string") ? json_string("")
+         : !strcmp(base, "uuid") ? ovsdb_datum_uuid("00000000-0000-0000-0000-000000000000")
+         : NULL;
+}
+
+/* {table: {column: [kind, default]}} of the monitored tables and columns
+ * in 'schema' (a get_schema result), NULL when one is missing or
+ * malformed or memory runs out. */
+static json_t *
+monitored_columns(const struct ovsdb *o, const json_t *schema)
+{
+    const json_t *tables = json_object_get(schema, "tables");
+    json_t *out = json_object();
+    for (size_t i = 0; out && i < o->n_mon; i++) {
+        const json_t *defs = json_object_get(json_object_get(tables, o->mon[i].table),
+                                             "columns");
+        json_t *cols = json_object();
+        if (!json_is_object(defs) || !cols
+            || json_object_set_new(out, o->mon[i].table, cols)) {
+            json_decref(cols);
+            json_decref(out);
+            return NULL;
+        }
+        const char *name;
+        json_t *def;
+        json_object_foreach((json_t *) defs, name, def) {
+            bool wanted = !o->mon[i].columns;
+            for (const char *const *c = o->mon[i].columns; c && *c && !wanted; c++) {
+                wanted = !strcmp(*c, name);
+            }
+            enum ovsdb_col_kind kind;
+            json_t *dflt = wanted ? column_default(json_object_get(def, "type"), &kind) : NULL;
+            if (wanted && (!dflt || json_object_set_new(cols, name,
+                                                        json_pack("[Io]", (json_int_t) kind,
+                                                                  dflt)))) {
+                json_decref(out);
+                return NULL;
+            }
+        }
+        for (const char *const *c = o->mon[i].columns; c && *c; c++) {
+            if (!json_object_get(cols, *c)) {
+                json_decref(out);
+                return NULL;        /* a column the schema lacks */
+            }
+        }
+    }
+    return out;
 }
 
 static struct pending *
@@ -228,14 +330,35 @@ static void
 handle_reply(struct ovsdb *o, struct jsonrpc_msg *m)
 {
     const char *sid = json_string_value(m->id);
+    if (sid && !strcmp(sid, "schema")) {
+        json_t *cols = m->type == JSONRPC_REPLY ? monitored_columns(o, m->result) : NULL;
+        if (!cols) {
+            vlog(VLOG_INFO, "ovsdb", "%s: no usable schema: plain monitor", o->target);
+            o->plain_only = true;
+        }
+        ovsdb_replica_set_columns(&o->replica, cols);
+        if (send_monitor_request(o, cols != NULL)) {
+            disconnect(o, "cannot send monitor");
+        }
+        return;
+    }
     if (sid && !strcmp(sid, "monitor")) {
         const char *why;
+        if (m->type == JSONRPC_ERROR && o->cond) {
+            vlog(VLOG_INFO, "ovsdb", "%s: monitor_cond refused: plain monitor", o->target);
+            o->plain_only = true;
+            if (send_monitor_request(o, false)) {
+                disconnect(o, "cannot send monitor");
+            }
+            return;
+        }
         if (m->type == JSONRPC_ERROR) {
             disconnect(o, "monitor request failed");
             return;
         }
         ovsdb_replica_clear(&o->replica);
-        if (ovsdb_replica_apply(&o->replica, m->result, &why)) {
+        if (o->cond ? ovsdb_replica_apply2(&o->replica, m->result, &why)
+                    : ovsdb_replica_apply(&o->replica, m->result, &why)) {
             disconnect(o, why);
             return;
         }
@@ -274,12 +397,14 @@ handle_msg(struct ovsdb *o, struct jsonrpc_msg *m)
             disconnect(o, "cannot answer echo");
             return false;
         }
-    } else if (m->type == JSONRPC_NOTIFY && !strcmp(m->method, "update")) {
+    } else if (m->type == JSONRPC_NOTIFY
+               && !strcmp(m->method, o->cond ? "update2" : "update")) {
         const char *why;
+        const json_t *tu = json_array_get(m->params, 1);
         if (o->state != OVSDB_SYNCED
             || json_array_size(m->params) != 2
-            || ovsdb_replica_apply(&o->replica,
-                                   json_array_get(m->params, 1), &why)) {
+            || (o->cond ? ovsdb_replica_apply2(&o->replica, tu, &why)
+                        : ovsdb_replica_apply(&o->replica, tu, &why))) {
             disconnect(o, "malformed update notification");
             return false;
         }

@@ -5,10 +5,13 @@
  * It reconnects with exponential backoff, answers the server's "echo",
  * sends its own echo when idle (a peer silent for 2 probe intervals is
  * declared dead), monitors the Open_vSwitch, Bridge, Port, Interface,
- * Controller, QoS and Queue tables (monitor version 1, all columns, unless
- * ovsdb_set_monitor() names fewer) into an ovsdb_replica, and runs
+ * Controller, QoS and Queue tables (all columns, unless ovsdb_set_monitor()
+ * names fewer) into an ovsdb_replica, and runs
  * "transact" / "get_schema" requests whose
- * replies the caller collects by id.
+ * replies the caller collects by id.  It monitors with monitor_cond, whose
+ * "update2" notifications carry differences (the schema, asked for first,
+ * gives the columns' kinds to apply them with), or with the plain monitor
+ * of RFC 7047 when the server refuses either request.
  *
  * Two ways to drive it:
  *   event loop   poll ovsdb_fd() for ovsdb_events(), wake up after at most
@@ -27,10 +30,14 @@
  *
  *   state       event                     action
  *   BACKOFF     backoff timer expires     jsonrpc_open()         -> CONNECTING
- *   CONNECTING  connect (and TLS) done,   send monitor           -> MONITORING
- *               the peer named (below)
+ *   CONNECTING  connect (and TLS) done,   send get_schema        -> MONITORING
+ *               the peer named (below)    (monitor, once refused)
+ *   MONITORING  schema reply              send monitor_cond
+ *                                         (monitor, if refused)
+ *   MONITORING  monitor_cond refused      send monitor
  *   MONITORING  monitor reply             replica := reply       -> SYNCED
- *   SYNCED      "update" notification     apply to replica
+ *   SYNCED      "update2" ("update" with  apply to replica
+ *               the plain monitor)
  *   any         echo request              reply with its params
  *                                         (also ovsdb_keepalive(), which
  *                                         holds the rest for ovsdb_run())

@@ -46,4 +46,19 @@ const char *ovsdb_datum_string(const json_t *datum);
 /* The single integer of 'datum' into '*v'; false if empty or malformed. */
 bool ovsdb_datum_integer(const json_t *datum, long long *v);
 
+/* True if 'a' is an atom: a string, number, boolean, ["uuid", U] or
+ * ["named-uuid", N]. */
+bool ovsdb_datum_is_atom(const json_t *a);
+/* Monitor_cond's differences (ovsdb-server(7), 4.1.14), applied: the new
+ * value of a set whose old value is 'old' given 'diff', the elements in
+ * exactly one of old and new (each is removed if present, else added), or
+ * of a map given 'diff', pairs (a key absent is added, a key present with
+ * the same value removed, with another value given the new one).  Old
+ * elements keep their order, added ones follow; a set of one element
+ * comes out as the bare atom, as ovsdb-server sends it.  Both arguments
+ * borrowed ('old' may be NULL: empty); returns a new reference, NULL when
+ * 'diff' (or 'old') is not of the shape or memory runs out. */
+json_t *ovsdb_datum_set_apply_diff(const json_t *old, const json_t *diff);
+json_t *ovsdb_datum_map_apply_diff(const json_t *old, const json_t *diff);
+
 #endif

@@ -23,6 +23,7 @@ ovsdb_replica_init(struct ovsdb_replica *r)
     r->tracking = false;
     r->all = true;
     r->quiet = NULL;
+    r->cols = NULL;
     r->n_index = 0;
 }
 
@@ -32,6 +33,8 @@ ovsdb_replica_uninit(struct ovsdb_replica *r)
     json_decref(r->tables);
     json_decref(r->names);
     json_decref(r->changed);
+    json_decref(r->cols);
+    r->cols = NULL;
     r->tables = NULL;
     r->names = NULL;
     r->changed = NULL;
@@ -250,6 +253,61 @@ validate(const json_t *updates, const char **errp)
     return 0;
 }
 
+/* The row and name objects of 'table', made when first seen; NULL when
+ * memory runs out. */
+static bool
+table_objs(struct ovsdb_replica *r, const char *table, json_t **rowsp, json_t **namesp)
+{
+    json_t *rows = json_object_get(r->tables, table);
+    json_t *names = json_object_get(r->names, table);
+    if (!rows) {
+        rows = json_object();
+        if (!rows || json_object_set_new(r->tables, table, rows)) {
+            return false;
+        }
+    }
+    if (!names) {
+        names = json_object();
+        if (!names || json_object_set_new(r->names, table, names)) {
+            return false;
+        }
+    }
+    *rowsp = rows;
+    *namesp = names;
+    return true;
+}
+
+/* Puts 'new' (consumed; NULL: deleted) as row 'uuid' of 'table', keeping
+ * the name index, the key indexes and the changed names ('quiet': only
+ * quiet columns changed).  ENOMEM when an index could not be kept. */
+static int
+commit_row(struct ovsdb_replica *r, const char *table, json_t *rows, json_t *names,
+           const char *uuid, json_t *new, bool quiet)
+{
+    json_t *old = json_object_get(rows, uuid);
+    if (!old || !quiet) {
+        note_changed(r, old);
+        note_changed(r, new);
+    }
+    if (r->n_index && !reindex(r, table, uuid, old, new)) {
+        json_decref(new);
+        return ENOMEM;              /* the session drops and rebuilds it */
+    }
+    if (old) {
+        unindex(names, uuid, old);
+    }
+    if (new) {
+        json_object_set_new(rows, uuid, new);
+        const char *name = row_name(new);
+        if (name) {
+            json_object_set_new(names, name, json_string(uuid));
+        }
+    } else {
+        json_object_del(rows, uuid);
+    }
+    return 0;
+}
+
 int
 ovsdb_replica_apply(struct ovsdb_replica *r, const json_t *updates,
                     const char **errp)
@@ -262,48 +320,198 @@ ovsdb_replica_apply(struct ovsdb_replica *r, const json_t *updates,
     const char *table, *uuid;
     json_t *tu, *ru;
     json_object_foreach((json_t *) updates, table, tu) {
-        json_t *rows = json_object_get(r->tables, table);
-        json_t *names = json_object_get(r->names, table);
-        if (!rows) {
-            rows = json_object();
-            if (!rows || json_object_set_new(r->tables, table, rows)) {
-                *errp = "out of memory";
-                return ENOMEM;
-            }
-        }
-        if (!names) {
-            names = json_object();
-            if (!names || json_object_set_new(r->names, table, names)) {
-                *errp = "out of memory";
-                return ENOMEM;
-            }
+        json_t *rows, *names;
+        if (!table_objs(r, table, &rows, &names)) {
+            *errp = "out of memory";
+            return ENOMEM;
         }
         json_object_foreach(tu, uuid, ru) {
             json_t *new = json_object_get(ru, "new");
-            json_t *old = json_object_get(rows, uuid);
-            if (!old || !quiet_update(r, ru)) {
-                note_changed(r, old);
-                note_changed(r, new);
-            }
-            if (r->n_index && !reindex(r, table, uuid, old, new)) {
+            bool quiet = json_object_get(rows, uuid) && quiet_update(r, ru);
+            json_t *copy = new ? json_deep_copy(new) : NULL;
+            if ((new && !copy) || commit_row(r, table, rows, names, uuid, copy, quiet)) {
                 *errp = "out of memory";
-                return ENOMEM;      /* the session drops and rebuilds it */
-            }
-            if (old) {
-                unindex(names, uuid, old);
-            }
-            if (new) {
-                json_t *copy = json_deep_copy(new);
-                json_object_set_new(rows, uuid, copy);
-                const char *name = row_name(copy);
-                if (name) {
-                    json_object_set_new(names, name, json_string(uuid));
-                }
-            } else {
-                json_object_del(rows, uuid);
+                return ENOMEM;
             }
         }
     }
+    r->seqno++;
+    return 0;
+}
+
+void
+ovsdb_replica_set_columns(struct ovsdb_replica *r, json_t *cols)
+{
+    json_decref(r->cols);
+    r->cols = cols;
+}
+
+/* The kind and default of 'column' of 'table' (NULL if unknown). */
+static const json_t *
+column_of(const struct ovsdb_replica *r, const char *table, const char *column,
+          enum ovsdb_col_kind *kind)
+{
+    const json_t *c = json_object_get(json_object_get(r->cols, table), column);
+    *kind = (enum ovsdb_col_kind) json_integer_value(json_array_get(c, 0));
+    return c;
+}
+
+/* The one member of row-update2 'ru' ("initial", "insert", "delete" or
+ * "modify") into '*what', its value returned; NULL if 'ru' is not that. */
+static const json_t *
+update2_member(const json_t *ru, const char **what)
+{
+    static const char *const kinds[] = {"initial", "insert", "delete", "modify"};
+    if (!json_is_object(ru) || json_object_size(ru) != 1) {
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        const json_t *v = json_object_get(ru, kinds[i]);
+        if (v) {
+            *what = kinds[i];
+            return (i == 2 ? json_is_null(v) : json_is_object(v)) ? v : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The new row of one row-update2 (member 'what', value 'v') of a row whose
+ * current value is 'old' (NULL: none): a new reference; NULL with '*errp'
+ * set when it cannot apply, or for a delete (no error). */
+static json_t *
+row_after(const struct ovsdb_replica *r, const char *table, const char *what,
+          const json_t *v, const json_t *old, bool *quiet, const char **errp)
+{
+    *quiet = false;
+    if (!strcmp(what, "delete")) {
+        if (!old) {
+            *errp = "delete of a row the replica does not hold";
+        }
+        return NULL;
+    }
+    const json_t *tcols = json_object_get(r->cols, table);
+    if (!tcols) {
+        *errp = "update2 of a table without its columns";
+        return NULL;
+    }
+    const char *col;
+    json_t *val;
+    if (strcmp(what, "modify")) {
+        /* initial, insert: the row with its defaults filled in. */
+        json_t *row = json_copy((json_t *) v);
+        json_object_foreach((json_t *) tcols, col, val) {
+            if (row && !json_object_get(row, col)
+                && json_object_set(row, col, json_array_get(val, 1))) {
+                json_decref(row);
+                row = NULL;
+            }
+        }
+        if (!row) {
+            *errp = "out of memory";
+        }
+        return row;
+    }
+    if (!old) {
+        *errp = "modify of a row the replica does not hold";
+        return NULL;
+    }
+    json_t *row = json_copy((json_t *) old);
+    bool all_quiet = json_object_size(v) > 0;
+    json_object_foreach((json_t *) v, col, val) {
+        enum ovsdb_col_kind kind;
+        if (!column_of(r, table, col, &kind)) {
+            *errp = "modify of a column without its kind";
+            json_decref(row);
+            return NULL;
+        }
+        const json_t *was = json_object_get(old, col);
+        json_t *now = kind == OVSDB_COL_MAP ? ovsdb_datum_map_apply_diff(was, val)
+                    : kind == OVSDB_COL_SET ? ovsdb_datum_set_apply_diff(was, val)
+                    : ovsdb_datum_is_atom(val) ? json_incref(val) : NULL;
+        if (!now || !row || json_object_set_new(row, col, now)) {
+            *errp = row && now ? "out of memory" : "malformed difference in a modify";
+            json_decref(row);
+            return NULL;
+        }
+        bool q = false;
+        for (size_t i = 0; r->quiet && r->quiet[i] && !q; i++) {
+            q = !strcmp(r->quiet[i], col);
+        }
+        all_quiet &= q;
+    }
+    *quiet = all_quiet;
+    return row;
+}
+
+int
+ovsdb_replica_apply2(struct ovsdb_replica *r, const json_t *updates, const char **errp)
+{
+    *errp = NULL;
+    if (!json_is_object(updates)) {
+        *errp = "table-updates2 is not an object";
+        return EPROTO;
+    }
+    /* Every new row first, {table: {uuid: [row or null, quiet]}}: nothing
+     * changes unless all of them apply. */
+    json_t *staged = json_object();
+    const char *table, *uuid;
+    json_t *tu, *ru;
+    json_object_foreach((json_t *) updates, table, tu) {
+        json_t *st = json_object();
+        if (!staged || !st || json_object_set_new(staged, table, st)) {
+            *errp = "out of memory";
+            json_decref(staged);
+            return ENOMEM;
+        }
+        if (!json_is_object(tu)) {
+            *errp = "table-update2 is not an object";
+            json_decref(staged);
+            return EPROTO;
+        }
+        json_object_foreach(tu, uuid, ru) {
+            const char *what = NULL;
+            const json_t *v = update2_member(ru, &what);
+            if (!ovsdb_datum_is_uuid_string(uuid) || !v) {
+                *errp = !v ? "malformed row-update2" : "row-update2 key is not a UUID";
+                json_decref(staged);
+                return EPROTO;
+            }
+            bool quiet;
+            const json_t *old = ovsdb_replica_row(r, table, uuid);
+            json_t *row = row_after(r, table, what, v, old, &quiet, errp);
+            if (*errp) {
+                json_decref(staged);
+                return strcmp(*errp, "out of memory") ? EPROTO : ENOMEM;
+            }
+            json_t *pair = json_pack("[ob]", row ? row : json_null(), quiet);
+            if (!pair || json_object_set_new(st, uuid, pair)) {
+                *errp = "out of memory";
+                json_decref(staged);
+                return ENOMEM;
+            }
+        }
+    }
+    json_t *st;
+    json_object_foreach(staged, table, st) {
+        json_t *rows, *names;
+        if (!table_objs(r, table, &rows, &names)) {
+            *errp = "out of memory";
+            json_decref(staged);
+            return ENOMEM;
+        }
+        json_t *pair;
+        json_object_foreach(st, uuid, pair) {
+            json_t *row = json_array_get(pair, 0);
+            if (commit_row(r, table, rows, names, uuid,
+                           json_is_null(row) ? NULL : json_incref(row),
+                           json_is_true(json_array_get(pair, 1)))) {
+                *errp = "out of memory";
+                json_decref(staged);
+                return ENOMEM;
+            }
+        }
+    }
+    json_decref(staged);
     r->seqno++;
     return 0;
 }

@@ -6,7 +6,15 @@
  * <table-updates> of a monitor reply (after ovsdb_replica_clear()) and of
  * each "update" notification (RFC 7047 4.1.6, monitor version 1): a
  * row-update with "new" replaces the whole row (version 1 sends every
- * monitored column in "new"), one with only "old" deletes it.
+ * monitored column in "new"), one with only "old" deletes it.  Or, with
+ * the kinds of the monitored columns known (ovsdb_replica_set_columns(),
+ * from the schema), the <table-updates2> of a monitor_cond reply and its
+ * "update2" notifications (ovsdb-server(7) 4.1.14): "initial" and "insert"
+ * rows get the columns the server leaves out as default, and a "modify"
+ * carries only the changed columns, each as its difference from the old
+ * value (a set's or map's elements that changed, not the whole set: a
+ * port added to a bridge of 200 costs one UUID on the wire, not 400).
+ * Either way the replica holds whole rows, as version 1 sends them.
  *
  * Invariants: 'names' indexes the rows of 'tables' that have a string
  * "name", each name to one row (when two rows share a name, which Open
@@ -48,6 +56,8 @@ struct ovsdb_replica {
     bool tracking;
     bool all;           /* everything counts as changed */
     const char *const *quiet;   /* NULL-terminated, borrowed (static) */
+    json_t *cols;       /* {table: {column: [kind, default]}}, owned, NULL
+                         * until ovsdb_replica_set_columns() */
     struct ovsdb_replica_index {
         const char *table, *column, *key;   /* borrowed (static) */
         size_t prefix_len;
@@ -63,6 +73,20 @@ void ovsdb_replica_clear(struct ovsdb_replica *);
  * '*errp' a static reason (replica unchanged), or ENOMEM. */
 int ovsdb_replica_apply(struct ovsdb_replica *, const json_t *updates,
                         const char **errp);
+/* Column kinds, for ovsdb_replica_apply2(). */
+enum ovsdb_col_kind {
+    OVSDB_COL_SCALAR,       /* exactly one atom: a difference is the new value */
+    OVSDB_COL_SET,          /* any other number of atoms */
+    OVSDB_COL_MAP,
+};
+/* Sets the monitored columns {table: {column: [kind, default value]}}
+ * (consumed; NULL forgets them). */
+void ovsdb_replica_set_columns(struct ovsdb_replica *, json_t *cols);
+/* Applies <table-updates2> 'updates' (borrowed) with the columns set
+ * before.  Returns 0, or EPROTO with '*errp' a static reason (replica
+ * unchanged: a malformed update, a modify or delete of a row it does not
+ * hold, a table or column it has no kind for), or ENOMEM. */
+int ovsdb_replica_apply2(struct ovsdb_replica *, const json_t *updates, const char **errp);
 /* Starts gathering changed names (see above); 'quiet' (NULL-terminated,
  * NULL for none) must outlive the replica.  Until the first take,
  * everything counts as changed. */

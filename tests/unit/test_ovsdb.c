@@ -417,6 +417,176 @@ assert_txn(struct ovsdb_txn *txn, const char *want)
     ovsdb_txn_destroy(txn);
 }
 
+/* The difference 'diff' (JSON text) applied to 'old' (JSON text, NULL:
+ * none) by 'fn'; its compact dump or "NULL" (caller frees). */
+static char *
+diffed(json_t *(*fn)(const json_t *, const json_t *), const char *old, const char *diff)
+{
+    json_t *o = old ? json_loads(old, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *d = json_loads(diff, JSON_DECODE_ANY, NULL);
+    assert_non_null(d);
+    json_t *r = fn(o, d);
+    json_decref(o);
+    json_decref(d);
+    return r ? dump(r) : strdup("NULL");
+}
+
+static void
+assert_diffed(json_t *(*fn)(const json_t *, const json_t *), const char *old,
+              const char *diff, const char *want)
+{
+    char *got = diffed(fn, old, diff);
+    if (strcmp(got, want)) {
+        fail_msg("%s + %s: got %s, want %s", old ? old : "(none)", diff, got, want);
+    }
+    free(got);
+}
+
+/* Monitor_cond's differences of sets and maps (ovsdb-server(7) 4.1.14). */
+static void
+test_datum_diff(void **state)
+{
+    (void) state;
+    json_t *(*set)(const json_t *, const json_t *) = ovsdb_datum_set_apply_diff;
+    json_t *(*map)(const json_t *, const json_t *) = ovsdb_datum_map_apply_diff;
+    /* A port joins a bridge of two: one UUID, kept order, added last. */
+    assert_diffed(set, "[\"set\",[[\"uuid\",\"" U_LP "\"],[\"uuid\",\"" U_PORT "\"]]]",
+                  "[\"uuid\",\"" U_IF "\"]",
+                  "[\"set\",[[\"uuid\",\"" U_LP "\"],[\"uuid\",\"" U_PORT "\"],"
+                  "[\"uuid\",\"" U_IF "\"]]]");
+    /* ...and leaves it: one element left is the bare atom. */
+    assert_diffed(set, "[\"set\",[[\"uuid\",\"" U_LP "\"],[\"uuid\",\"" U_PORT "\"]]]",
+                  "[\"set\",[[\"uuid\",\"" U_PORT "\"]]]", "[\"uuid\",\"" U_LP "\"]");
+    /* An optional value: none -> 5 -> 6 -> none. */
+    assert_diffed(set, "[\"set\",[]]", "5", "5");
+    assert_diffed(set, NULL, "5", "5");
+    assert_diffed(set, "5", "[\"set\",[5,6]]", "6");
+    assert_diffed(set, "6", "6", "[\"set\",[]]");
+    /* Not a set's difference, or not an old set: refused. */
+    assert_diffed(set, "[\"set\",[]]", "{}", "NULL");
+    assert_diffed(set, "[\"set\",[]]", "[\"map\",[]]", "NULL");
+    assert_diffed(set, "[\"set\",[]]", "[\"set\",[null]]", "NULL");
+    assert_diffed(set, "[\"map\",[]]", "1", "NULL");
+
+    /* Maps: a key added, one removed (same value), one changed. */
+    assert_diffed(map, "[\"map\",[[\"a\",\"1\"],[\"b\",\"2\"],[\"c\",\"3\"]]]",
+                  "[\"map\",[[\"b\",\"2\"],[\"c\",\"4\"],[\"d\",\"5\"]]]",
+                  "[\"map\",[[\"a\",\"1\"],[\"c\",\"4\"],[\"d\",\"5\"]]]");
+    assert_diffed(map, NULL, "[\"map\",[[\"k\",1]]]", "[\"map\",[[\"k\",1]]]");
+    assert_diffed(map, "[\"map\",[[\"k\",1]]]", "[\"map\",[[\"k\",1]]]",
+                  "[\"map\",[]]");
+    assert_diffed(map, "[\"map\",[]]", "[\"set\",[]]", "NULL");
+    assert_diffed(map, "[\"map\",[]]", "[\"map\",[[\"k\"]]]", "NULL");
+    assert_diffed(map, "[\"map\",[]]", "[\"map\",[[\"k\",1],[\"k\",2]]]", "NULL");
+    assert_diffed(map, "[\"set\",[]]", "[\"map\",[]]", "NULL");
+}
+
+/* The kinds and defaults of the columns the update2 tests use. */
+static json_t *
+update2_columns(void)
+{
+    json_t *c = json_loads(
+        "{\"Bridge\":{\"name\":[0,\"\"],\"ports\":[1,[\"set\",[]]],"
+        "\"other_config\":[2,[\"map\",[]]]},"
+        "\"Interface\":{\"name\":[0,\"\"],\"type\":[0,\"\"],"
+        "\"ofport\":[1,[\"set\",[]]],\"statistics\":[2,[\"map\",[]]]}}", 0, NULL);
+    assert_non_null(c);
+    return c;
+}
+
+static int
+apply2(struct ovsdb_replica *r, const char *updates, const char **why)
+{
+    json_t *u = json_loads(updates, 0, NULL);
+    assert_non_null(u);
+    int rc = ovsdb_replica_apply2(r, u, why);
+    json_decref(u);
+    return rc;
+}
+
+/* Rows of <table-updates2>: defaults filled in, differences applied, the
+ * changed names kept as with whole rows; a bad update changes nothing. */
+static void
+test_replica_update2(void **state)
+{
+    (void) state;
+    static const char *const quiet[] = {"statistics", NULL};
+    struct ovsdb_replica r;
+    ovsdb_replica_init(&r);
+    const char *why;
+    assert_int_equal(apply2(&r, "{\"Bridge\":{\"" U_BR "\":{\"initial\":{}}}}", &why),
+                     EPROTO);                       /* no kinds yet */
+    ovsdb_replica_set_columns(&r, update2_columns());
+    ovsdb_replica_track(&r, quiet);
+    assert_int_equal(apply2(&r,
+        "{\"Bridge\":{\"" U_BR "\":{\"initial\":{\"name\":\"br0\","
+        "\"ports\":[\"uuid\",\"" U_LP "\"]}}},"
+        "\"Interface\":{\"" U_IF "\":{\"initial\":{\"name\":\"p1\"}}}}", &why), 0);
+    bool all;
+    json_decref(ovsdb_replica_take_changes(&r, &all));
+    const json_t *br = ovsdb_replica_find(&r, "Bridge", "name", "br0", NULL);
+    assert_json(json_incref((json_t *) br),
+                "{\"name\":\"br0\",\"other_config\":[\"map\",[]],"
+                "\"ports\":[\"uuid\",\"" U_LP "\"]}");
+    const json_t *itf = ovsdb_replica_row(&r, "Interface", U_IF);
+    assert_json(json_incref((json_t *) itf),
+                "{\"name\":\"p1\",\"ofport\":[\"set\",[]],"
+                "\"statistics\":[\"map\",[]],\"type\":\"\"}");
+
+    /* A port joins: the bridge's set grows by the one UUID sent; the
+     * interface is numbered; a counter alone stays quiet. */
+    uint64_t seq = r.seqno;
+    assert_int_equal(apply2(&r,
+        "{\"Bridge\":{\"" U_BR "\":{\"modify\":{\"ports\":[\"uuid\",\"" U_PORT "\"],"
+        "\"other_config\":[\"map\",[[\"k\",\"v\"]]]}}},"
+        "\"Interface\":{\"" U_IF "\":{\"modify\":{\"statistics\":"
+        "[\"map\",[[\"rx_packets\",1]]]}}}}", &why), 0);
+    assert_int_equal(r.seqno, seq + 1);
+    br = ovsdb_replica_find(&r, "Bridge", "name", "br0", NULL);
+    assert_int_equal(ovsdb_datum_n(json_object_get(br, "ports")), 2);
+    assert_true(ovsdb_datum_has_uuid(json_object_get(br, "ports"), U_PORT));
+    assert_string_equal(ovsdb_datum_map_get(json_object_get(br, "other_config"), "k"), "v");
+    json_t *ch = ovsdb_replica_take_changes(&r, &all);
+    assert_false(all);
+    assert_json(ch, "{\"br0\":null}");
+    assert_int_equal(apply2(&r,
+        "{\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":7,\"type\":\"internal\"}}}}",
+        &why), 0);
+    long long ofport = 0;
+    itf = ovsdb_replica_find(&r, "Interface", "name", "p1", NULL);
+    assert_true(ovsdb_datum_integer(json_object_get(itf, "ofport"), &ofport));
+    assert_int_equal(ofport, 7);
+    assert_string_equal(json_string_value(json_object_get(itf, "type")), "internal");
+    assert_json(ovsdb_replica_take_changes(&r, &all), "{\"p1\":null}");
+
+    /* Refused whole, nothing changed: a modify of a row not held, of a
+     * column without a kind, a malformed difference, two members. */
+    static const char *const bad[] = {
+        "{\"Bridge\":{\"" U_PORT "\":{\"modify\":{\"name\":\"x\"}}}}",
+        "{\"Bridge\":{\"" U_BR "\":{\"modify\":{\"fail_mode\":\"x\"}}}}",
+        "{\"Bridge\":{\"" U_BR "\":{\"modify\":{\"name\":\"br1\"}}},"
+        "\"Interface\":{\"" U_IF "\":{\"modify\":{\"statistics\":[\"set\",[]]}}}}",
+        "{\"Bridge\":{\"" U_BR "\":{\"delete\":null,\"modify\":{}}}}",
+        "{\"Bridge\":{\"" U_BR "\":{\"delete\":{}}}}",
+        "{\"Bridge\":{\"not-a-uuid\":{\"delete\":null}}}",
+        "{\"Interface\":{\"" U_PORT "\":{\"delete\":null}}}",
+    };
+    seq = r.seqno;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(apply2(&r, bad[i], &why), EPROTO);
+        assert_non_null(why);
+    }
+    assert_int_equal(r.seqno, seq);
+    assert_non_null(ovsdb_replica_find(&r, "Bridge", "name", "br0", NULL));
+
+    /* A delete drops the row and its name. */
+    assert_int_equal(apply2(&r, "{\"Interface\":{\"" U_IF "\":{\"delete\":null}}}", &why),
+                     0);
+    assert_null(ovsdb_replica_find(&r, "Interface", "name", "p1", NULL));
+    assert_json(ovsdb_replica_take_changes(&r, &all), "{\"p1\":null}");
+    ovsdb_replica_uninit(&r);
+}
+
 static void
 test_vswitch_bridge(void **state)
 {
@@ -681,13 +851,29 @@ fake_drop(struct fake *f)
     jsonrpc_splitter_uninit(&f->in);
 }
 
-/* Accepts a connection, checks the monitor request and answers it with
- * 'initial'. */
+/* Reads the session's first request; a schema request is refused (the
+ * session goes on with the plain monitor of RFC 7047, and asks no more)
+ * and the next one returned (caller owns). */
+static json_t *
+fake_refuse_schema(struct fake *f, struct ovsdb *o)
+{
+    json_t *req = fake_read(f, o);
+    if (strcmp(json_string_value(json_object_get(req, "method")), "get_schema")) {
+        return req;
+    }
+    assert_string_equal(json_string_value(json_object_get(req, "id")), "schema");
+    json_decref(req);
+    fake_send(f, "{\"id\":\"schema\",\"error\":\"unknown method\"}");
+    return fake_read(f, o);
+}
+
+/* Accepts a connection, refuses its schema request, checks the monitor
+ * request and answers it with 'initial'. */
 static void
 fake_monitor(struct fake *f, struct ovsdb *o, const char *initial)
 {
     fake_accept(f, o);
-    json_t *req = fake_read(f, o);
+    json_t *req = fake_refuse_schema(f, o);
     assert_string_equal(json_string_value(json_object_get(req, "method")),
                         "monitor");
     json_t *tables = json_array_get(json_object_get(req, "params"), 2);
@@ -807,7 +993,7 @@ test_keepalive(void **state)
     struct ovsdb *o = ovsdb_create(f.target, "Open_vSwitch");
     ovsdb_set_monitor(o, mon, sizeof mon / sizeof *mon);
     fake_accept(&f, o);
-    json_t *req = fake_read(&f, o);
+    json_t *req = fake_refuse_schema(&f, o);
     json_t *tables = json_array_get(json_object_get(req, "params"), 2);
     assert_int_equal(json_object_size(tables), 4);
     json_t *want = json_loads("{\"columns\":[\"name\",\"ofport\"]}", 0, NULL);
@@ -844,6 +1030,110 @@ test_keepalive(void **state)
     rmdir(f.dir);
 }
 
+#define SCHEMA \
+    "{\"name\":\"Open_vSwitch\",\"tables\":{" \
+    "\"Bridge\":{\"columns\":{\"name\":{\"type\":\"string\"}," \
+    "\"ports\":{\"type\":{\"key\":{\"type\":\"uuid\",\"refTable\":\"Port\"}," \
+    "\"min\":0,\"max\":\"unlimited\"}}}}," \
+    "\"Interface\":{\"columns\":{\"name\":{\"type\":\"string\"}," \
+    "\"ofport\":{\"type\":{\"key\":\"integer\",\"min\":0,\"max\":1}}," \
+    "\"mtu_request\":{\"type\":{\"key\":\"integer\",\"min\":0,\"max\":1}}," \
+    "\"external_ids\":{\"type\":{\"key\":\"string\",\"value\":\"string\"," \
+    "\"min\":0,\"max\":\"unlimited\"}}}}}}"
+
+/* Reads the schema request and answers it with SCHEMA, then reads the
+ * monitor request (caller owns). */
+static json_t *
+fake_schema(struct fake *f, struct ovsdb *o)
+{
+    json_t *req = fake_read(f, o);
+    assert_string_equal(json_string_value(json_object_get(req, "method")), "get_schema");
+    json_decref(req);
+    fake_send(f, "{\"id\":\"schema\",\"result\":" SCHEMA ",\"error\":null}");
+    return fake_read(f, o);
+}
+
+/* With the schema, a session monitors with monitor_cond and keeps its
+ * replica from "update2" differences; a server refusing monitor_cond gets
+ * the plain monitor. */
+static void
+test_session_cond(void **state)
+{
+    (void) state;
+    static const char *const if_cols[] = {"name", "ofport", "external_ids", NULL};
+    static const struct ovsdb_monitor mon[] = {{"Bridge", NULL}, {"Interface", if_cols}};
+    struct fake f;
+    fake_listen(&f);
+    struct ovsdb *o = ovsdb_create(f.target, "Open_vSwitch");
+    ovsdb_set_monitor(o, mon, sizeof mon / sizeof *mon);
+    fake_accept(&f, o);
+    json_t *req = fake_schema(&f, o);
+    assert_string_equal(json_string_value(json_object_get(req, "method")), "monitor_cond");
+    json_t *tables = json_array_get(json_object_get(req, "params"), 2);
+    assert_json(json_incref(json_object_get(tables, "Interface")),
+                "[{\"columns\":[\"name\",\"ofport\",\"external_ids\"]}]");
+    assert_json(json_incref(json_object_get(tables, "Bridge")), "[{}]");
+    json_decref(req);
+    fake_send(&f, "{\"id\":\"monitor\",\"result\":{"
+                  "\"Bridge\":{\"" U_BR "\":{\"initial\":{\"name\":\"br0\","
+                  "\"ports\":[\"uuid\",\"" U_LP "\"]}}},"
+                  "\"Interface\":{\"" U_IF "\":{\"initial\":{\"name\":\"p1\"}}}},"
+                  "\"error\":null}");
+    assert_int_equal(ovsdb_wait_synced(o, 3000), 0);
+    const struct ovsdb_replica *rep = ovsdb_get_replica(o);
+    const json_t *itf = ovsdb_replica_find(rep, "Interface", "name", "p1", NULL);
+    assert_json(json_incref((json_t *) itf),
+                "{\"external_ids\":[\"map\",[]],\"name\":\"p1\",\"ofport\":[\"set\",[]]}");
+
+    /* A port joins: its UUID alone; the interface gets its number. */
+    uint64_t seq = rep->seqno;
+    fake_send(&f, "{\"id\":null,\"method\":\"update2\",\"params\":[\"skyvisor\",{"
+                  "\"Bridge\":{\"" U_BR "\":{\"modify\":{\"ports\":[\"uuid\",\"" U_PORT "\"]}}},"
+                  "\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":3,"
+                  "\"external_ids\":[\"map\",[[\"vm\",\"1\"]]]}}}}]}");
+    for (int i = 0; i < 300 && ovsdb_get_replica(o)->seqno == seq; i++) {
+        ovsdb_wait(o, 10);
+    }
+    rep = ovsdb_get_replica(o);
+    const json_t *br = ovsdb_replica_find(rep, "Bridge", "name", "br0", NULL);
+    assert_int_equal(ovsdb_datum_n(json_object_get(br, "ports")), 2);
+    itf = ovsdb_replica_find(rep, "Interface", "name", "p1", NULL);
+    long long ofport = 0;
+    assert_true(ovsdb_datum_integer(json_object_get(itf, "ofport"), &ofport));
+    assert_int_equal(ofport, 3);
+    assert_string_equal(ovsdb_datum_map_get(json_object_get(itf, "external_ids"), "vm"), "1");
+
+    /* A difference that does not apply drops the session. */
+    fake_send(&f, "{\"id\":null,\"method\":\"update2\",\"params\":[\"skyvisor\",{"
+                  "\"Interface\":{\"" U_PORT "\":{\"modify\":{\"ofport\":4}}}}]}");
+    for (int i = 0; i < 300 && ovsdb_is_synced(o); i++) {
+        ovsdb_wait(o, 10);
+    }
+    assert_false(ovsdb_is_synced(o));
+    fake_drop(&f);
+
+    /* The next server refuses monitor_cond: the plain monitor follows. */
+    fake_accept(&f, o);
+    req = fake_schema(&f, o);
+    assert_string_equal(json_string_value(json_object_get(req, "method")), "monitor_cond");
+    json_decref(req);
+    fake_send(&f, "{\"id\":\"monitor\",\"error\":\"unknown method\"}");
+    req = fake_read(&f, o);
+    assert_string_equal(json_string_value(json_object_get(req, "method")), "monitor");
+    json_decref(req);
+    fake_send(&f, "{\"id\":\"monitor\",\"result\":{\"Bridge\":{\"" U_BR "\":{\"new\":"
+                  "{\"name\":\"br9\",\"ports\":[\"set\",[]]}}}},\"error\":null}");
+    assert_int_equal(ovsdb_wait_synced(o, 3000), 0);
+    assert_non_null(ovsdb_replica_find(ovsdb_get_replica(o), "Bridge", "name", "br9", NULL));
+    assert_null(ovsdb_replica_find(ovsdb_get_replica(o), "Interface", "name", "p1", NULL));
+    fake_drop(&f);
+
+    ovsdb_destroy(o);
+    close(f.lfd);
+    unlink(f.path);
+    rmdir(f.dir);
+}
+
 int
 main(void)
 {
@@ -854,10 +1144,13 @@ main(void)
         cmocka_unit_test(test_replica),
         cmocka_unit_test(test_replica_changes),
         cmocka_unit_test(test_replica_key_index),
+        cmocka_unit_test(test_datum_diff),
+        cmocka_unit_test(test_replica_update2),
         cmocka_unit_test(test_vswitch_bridge),
         cmocka_unit_test(test_vswitch_port),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_session_cond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
