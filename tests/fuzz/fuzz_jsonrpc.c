@@ -3,8 +3,10 @@
  * The input is a byte stream as ovsdb-server would send it, cut into
  * chunks at the positions given by its first byte (so chunk boundaries are
  * fuzzed too).  Each complete object goes through jsonrpc_msg_from_json();
- * a reply whose result is an object is applied as a fresh monitor reply,
- * an "update" notification as an update, exactly as ctrl/ovsdb.c does.
+ * a reply whose result is an object is applied as a fresh monitor_cond
+ * reply (<table-updates2>, with the kinds of the columns ovsdb_vswitch.c
+ * reads) or, failing that, a monitor reply, an "update2" or "update"
+ * notification as an update, as ctrl/ovsdb.c does.
  * After each applied update the idempotent operations of ovsdb_vswitch.c
  * run against the (adversarial) replica and their transactions are
  * serialised, so malformed rows must not crash them either.  Corpus:
@@ -22,6 +24,22 @@
 #include "ctrl/ovsdb_vswitch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Kinds and defaults of columns, as ctrl/ovsdb.c derives them from the
+ * Open_vSwitch schema. */
+static const char columns[] =
+    "{\"Open_vSwitch\":{\"bridges\":[1,[\"set\",[]]],\"external_ids\":[2,[\"map\",[]]]},"
+    "\"Bridge\":{\"name\":[0,\"\"],\"ports\":[1,[\"set\",[]]],"
+    "\"datapath_type\":[0,\"\"],\"fail_mode\":[1,[\"set\",[]]],"
+    "\"protocols\":[1,[\"set\",[]]],\"controller\":[1,[\"set\",[]]],"
+    "\"other_config\":[2,[\"map\",[]]]},"
+    "\"Port\":{\"name\":[0,\"\"],\"interfaces\":[1,[\"set\",[]]],"
+    "\"external_ids\":[2,[\"map\",[]]],\"tag\":[1,[\"set\",[]]]},"
+    "\"Interface\":{\"name\":[0,\"\"],\"type\":[0,\"\"],\"options\":[2,[\"map\",[]]],"
+    "\"external_ids\":[2,[\"map\",[]]],\"ofport\":[1,[\"set\",[]]],"
+    "\"ofport_request\":[1,[\"set\",[]]],\"error\":[1,[\"set\",[]]],"
+    "\"statistics\":[2,[\"map\",[]]]},"
+    "\"Controller\":{\"target\":[0,\"\"]}}";
 
 static void
 exercise_ops(const struct ovsdb_replica *r)
@@ -77,6 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     jsonrpc_splitter_init(&s);
     s.max_msg = 1 << 20;
     ovsdb_replica_init(&r);
+    ovsdb_replica_set_columns(&r, json_loads(columns, 0, NULL));
     for (size_t off = 0; off < size; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
         jsonrpc_splitter_feed(&s, data + off, n);
@@ -96,12 +115,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 json_decref(back);
                 if (m->type == JSONRPC_REPLY && json_is_object(m->result)) {
                     ovsdb_replica_clear(&r);
-                    ovsdb_replica_apply(&r, m->result, &why);
+                    if (ovsdb_replica_apply2(&r, m->result, &why)) {
+                        ovsdb_replica_apply(&r, m->result, &why);
+                    }
                     exercise_ops(&r);
                 } else if (m->type == JSONRPC_REPLY) {
                     char *msg = NULL;
                     ovsdb_txn_check_result(m->result, 2, &msg);
                     free(msg);
+                } else if (m->type == JSONRPC_NOTIFY
+                           && !strcmp(m->method, "update2")
+                           && json_array_size(m->params) == 2
+                           && !ovsdb_replica_apply2(
+                               &r, json_array_get(m->params, 1), &why)) {
+                    exercise_ops(&r);
                 } else if (m->type == JSONRPC_NOTIFY
                            && !strcmp(m->method, "update")
                            && json_array_size(m->params) == 2
