@@ -980,10 +980,11 @@ recon_flows_events(struct reconciler *r)
     return repair;
 }
 
-void
+bool
 recon_lldp_probe(struct reconciler *r, const struct netmodel *m, int h, struct agent *a)
 {
     const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
+    bool all = true;
     for (const int *peer = m->adj[h]; *peer >= 0; peer++) {
         char name[16];
         netmodel_tunnel_name(m, h, *peer, name);
@@ -993,6 +994,8 @@ recon_lldp_probe(struct reconciler *r, const struct netmodel *m, int h, struct a
         if (n) {
             recon_packet_out(r, a->dpid, port, frame, n);
         }
+        all &= port != 0;
     }
+    return all;
 }
 

@@ -80,6 +80,10 @@ struct recon_tunnel;
 /* How often a pass keeps the OVSDB sessions alive (recon_keepalive):
  * far within ovsdb-server's 5 s inactivity probe. */
 #define RECON_KEEPALIVE_MS 100
+/* A bridge's tunnels are probed with LLDP by a pass at most this often,
+ * unless its port list changed or a tunnel had no number at the last
+ * probe (recon_lldp_probe). */
+#define RECON_LLDP_PROBE_US 1000000LL
 #define RECON_VREJECT_MAX 1024
 
 struct snapshot {
@@ -206,6 +210,15 @@ struct agent {
     struct recon_pend *pend;
     size_t n_pend;
     uint32_t next_ofport;
+    /* The last LLDP probe (reconciler.c): when, over which port list, and
+     * whether every tunnel had its number then. */
+    long long lldp_us;
+    uint64_t lldp_sig;
+    bool lldp_all;
+    /* The replica's seqno and the port list's signature when a pass last
+     * found every tunnel numbered (0: not since the list changed). */
+    uint64_t tunnels_seqno;
+    uint64_t tunnels_sig;
     /* Its interface counters as the last sample read them (recon_lifecycle.c):
      * the replica's seqno and the port list's signature then (0: read none). */
     uint64_t sample_seqno;
@@ -445,8 +458,9 @@ void recon_meters_forget(struct agent *);
 bool recon_flows_events(struct reconciler *);
 /* Marks the bridges that (re)connected for a read-back. */
 void recon_flows_reconnected(struct reconciler *);
-/* LLDP probes on every numbered tunnel port of host 'h'. */
-void recon_lldp_probe(struct reconciler *, const struct netmodel *, int h,
+/* LLDP probes on every numbered tunnel port of host 'h'; false if a
+ * tunnel had no number yet. */
+bool recon_lldp_probe(struct reconciler *, const struct netmodel *, int h,
                       struct agent *);
 
 /* recon_owner.c: several instances (reconciler thread unless noted; each

@@ -806,18 +806,32 @@ pass(struct reconciler *r)
     for (size_t i = 0; i < n_ready; i++) {
         struct agent *a = ready[i];
         if (!a->plan.error) {
-            bool all_ports = true;
+            /* Every tunnel numbered: as a pass found it last, while the
+             * replica and the port list have not moved since. */
             const struct ovsdb_replica *rep = ovsdb_get_replica(a->db);
-            for (size_t k = 0; k < a->n_ports; k++) {
+            bool all_ports = a->tunnels_seqno == rep->seqno && a->tunnels_sig == a->ports_sig
+                             && a->ports_sig;
+            for (size_t k = 0; !all_ports && k < a->n_ports; k++) {
                 if (a->ports[k].kind == NM_PORT_TUNNEL
                     && !recon_ofport(rep, a->ports[k].name)) {
-                    all_ports = false;
+                    break;
                 }
+                all_ports = k + 1 == a->n_ports;
             }
+            all_ports |= !a->n_ports;
+            a->tunnels_seqno = all_ports ? rep->seqno : 0;
+            a->tunnels_sig = all_ports ? a->ports_sig : 0;
             a->realized = all_ports;
+            /* LLDP: links once confirmed stay known (recon_packetin.c), so
+             * a bridge's tunnels are probed again only when its ports
+             * changed, a tunnel lacked its number, or a while passed. */
             int h = netmodel_host_by_dpid(m, a->dpid);
-            if (h >= 0) {
-                recon_lldp_probe(r, m, h, a);
+            long long now = recon_now_us();
+            if (h >= 0 && (!a->lldp_all || a->lldp_sig != a->ports_sig
+                           || now - a->lldp_us >= RECON_LLDP_PROBE_US)) {
+                a->lldp_all = recon_lldp_probe(r, m, h, a);
+                a->lldp_sig = a->ports_sig;
+                a->lldp_us = now;
             }
         }
         a->in_sync = !a->plan.error && !a->readback;
