@@ -419,7 +419,9 @@ row_after(const struct ovsdb_replica *r, const char *table, const char *what,
     bool all_quiet = json_object_size(v) > 0;
     json_object_foreach((json_t *) v, col, val) {
         enum ovsdb_col_kind kind;
-        if (!column_of(r, table, col, &kind)) {
+        if (col[0] == '_') {
+            kind = OVSDB_COL_SCALAR;    /* _version, _uuid: in no schema */
+        } else if (!column_of(r, table, col, &kind)) {
             *errp = "modify of a column without its kind";
             json_decref(row);
             return NULL;

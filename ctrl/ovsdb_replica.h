@@ -13,7 +13,9 @@
  * rows get the columns the server leaves out as default, and a "modify"
  * carries only the changed columns, each as its difference from the old
  * value (a set's or map's elements that changed, not the whole set: a
- * port added to a bridge of 200 costs one UUID on the wire, not 400).
+ * port added to a bridge of 200 costs one UUID on the wire, not 400;
+ * the columns no schema names, "_version" of a monitor of every column,
+ * are taken as they come).
  * Either way the replica holds whole rows, as version 1 sends them.
  *
  * Invariants: 'names' indexes the rows of 'tables' that have a string

@@ -1088,7 +1088,8 @@ test_session_cond(void **state)
     /* A port joins: its UUID alone; the interface gets its number. */
     uint64_t seq = rep->seqno;
     fake_send(&f, "{\"id\":null,\"method\":\"update2\",\"params\":[\"skyvisor\",{"
-                  "\"Bridge\":{\"" U_BR "\":{\"modify\":{\"ports\":[\"uuid\",\"" U_PORT "\"]}}},"
+                  "\"Bridge\":{\"" U_BR "\":{\"modify\":{\"ports\":[\"uuid\",\"" U_PORT "\"],"
+                  "\"_version\":[\"uuid\",\"" U_LP "\"]}}},"
                   "\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":3,"
                   "\"external_ids\":[\"map\",[[\"vm\",\"1\"]]]}}}}]}");
     for (int i = 0; i < 300 && ovsdb_get_replica(o)->seqno == seq; i++) {
@@ -1097,6 +1098,7 @@ test_session_cond(void **state)
     rep = ovsdb_get_replica(o);
     const json_t *br = ovsdb_replica_find(rep, "Bridge", "name", "br0", NULL);
     assert_int_equal(ovsdb_datum_n(json_object_get(br, "ports")), 2);
+    assert_string_equal(ovsdb_datum_get_uuid(json_object_get(br, "_version")), U_LP);
     itf = ovsdb_replica_find(rep, "Interface", "name", "p1", NULL);
     long long ofport = 0;
     assert_true(ovsdb_datum_integer(json_object_get(itf, "ofport"), &ofport));
