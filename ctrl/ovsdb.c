@@ -258,11 +258,12 @@ column_default(const json_t *type, enum ovsdb_col_kind *kind)
             return ovsdb_datum_map(json_object());
         }
     }
+    /* A column of at most one value is replaced whole by a difference
+     * (ovsdb-server sends the new value, ["set", []] when it empties). */
+    *kind = max == 1 ? OVSDB_COL_SCALAR : OVSDB_COL_SET;
     if (min != 1 || max != 1) {
-        *kind = OVSDB_COL_SET;
         return ovsdb_datum_empty();
     }
-    *kind = OVSDB_COL_SCALAR;
     return !strcmp(base, "integer") ? json_integer(0)
          : !strcmp(base, "real") ? json_real(0.0)
          : !strcmp(base, "boolean") ? json_false()

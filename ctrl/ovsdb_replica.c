@@ -356,6 +356,22 @@ column_of(const struct ovsdb_replica *r, const char *table, const char *column,
     return c;
 }
 
+/* True if 'v' is a value of a column of at most one atom: the atom, or
+ * ["set", []] or ["set", [atom]]. */
+static bool
+optional_ok(const json_t *v)
+{
+    if (ovsdb_datum_is_atom(v)) {
+        return true;
+    }
+    const char *tag = json_is_array(v) && json_array_size(v) == 2
+                      ? json_string_value(json_array_get(v, 0)) : NULL;
+    const json_t *elems = tag && !strcmp(tag, "set") ? json_array_get(v, 1) : NULL;
+    return json_is_array(elems) && (json_array_size(elems) == 0
+                                    || (json_array_size(elems) == 1
+                                        && ovsdb_datum_is_atom(json_array_get(elems, 0))));
+}
+
 /* The one member of row-update2 'ru' ("initial", "insert", "delete" or
  * "modify") into '*what', its value returned; NULL if 'ru' is not that. */
 static const json_t *
@@ -429,7 +445,7 @@ row_after(const struct ovsdb_replica *r, const char *table, const char *what,
         const json_t *was = json_object_get(old, col);
         json_t *now = kind == OVSDB_COL_MAP ? ovsdb_datum_map_apply_diff(was, val)
                     : kind == OVSDB_COL_SET ? ovsdb_datum_set_apply_diff(was, val)
-                    : ovsdb_datum_is_atom(val) ? json_incref(val) : NULL;
+                    : optional_ok(val) ? json_incref(val) : NULL;
         if (!now || !row || json_object_set_new(row, col, now)) {
             *errp = row && now ? "out of memory" : "malformed difference in a modify";
             json_decref(row);

@@ -77,8 +77,9 @@ int ovsdb_replica_apply(struct ovsdb_replica *, const json_t *updates,
                         const char **errp);
 /* Column kinds, for ovsdb_replica_apply2(). */
 enum ovsdb_col_kind {
-    OVSDB_COL_SCALAR,       /* exactly one atom: a difference is the new value */
-    OVSDB_COL_SET,          /* any other number of atoms */
+    OVSDB_COL_SCALAR,       /* at most one atom (max 1): a difference is the
+                             * new value, ["set", []] for none */
+    OVSDB_COL_SET,          /* more than one allowed: the elements that changed */
     OVSDB_COL_MAP,
 };
 /* Sets the monitored columns {table: {column: [kind, default value]}}

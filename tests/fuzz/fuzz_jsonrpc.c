@@ -30,14 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char columns[] =
     "{\"Open_vSwitch\":{\"bridges\":[1,[\"set\",[]]],\"external_ids\":[2,[\"map\",[]]]},"
     "\"Bridge\":{\"name\":[0,\"\"],\"ports\":[1,[\"set\",[]]],"
-    "\"datapath_type\":[0,\"\"],\"fail_mode\":[1,[\"set\",[]]],"
-    "\"protocols\":[1,[\"set\",[]]],\"controller\":[1,[\"set\",[]]],"
+    "\"datapath_type\":[0,\"\"],\"fail_mode\":[0,[\"set\",[]]],"
+    "\"protocols\":[0,[\"set\",[]]],\"controller\":[1,[\"set\",[]]],"
     "\"other_config\":[2,[\"map\",[]]]},"
     "\"Port\":{\"name\":[0,\"\"],\"interfaces\":[1,[\"set\",[]]],"
-    "\"external_ids\":[2,[\"map\",[]]],\"tag\":[1,[\"set\",[]]]},"
+    "\"external_ids\":[2,[\"map\",[]]],\"tag\":[0,[\"set\",[]]]},"
     "\"Interface\":{\"name\":[0,\"\"],\"type\":[0,\"\"],\"options\":[2,[\"map\",[]]],"
-    "\"external_ids\":[2,[\"map\",[]]],\"ofport\":[1,[\"set\",[]]],"
-    "\"ofport_request\":[1,[\"set\",[]]],\"error\":[1,[\"set\",[]]],"
+    "\"external_ids\":[2,[\"map\",[]]],\"ofport\":[0,[\"set\",[]]],"
+    "\"ofport_request\":[0,[\"set\",[]]],\"error\":[0,[\"set\",[]]],"
     "\"statistics\":[2,[\"map\",[]]]},"
     "\"Controller\":{\"target\":[0,\"\"]}}";
 

@@ -192,6 +192,28 @@ def test_replica_follows_changes_behind_our_back(ovs, request):
                and "h2side" not in s["bridges"]["h2br"]["ports"])
 
 
+def test_port_whose_device_comes_later_is_numbered(ovs, request):
+    """A port added before its device exists gets an error and no number;
+    once the device appears, ovs-vswitchd numbers it and clears the error,
+    and the replica follows (monitor_cond sends both columns as their new
+    values) without the session starting over."""
+    drive(ovs, "ensure-bridge", "h2br", *BRIDGE_ARGS)
+    w = Watcher(ovs, 30)
+    request.addfinalizer(w.stop)
+    w.wait_for(lambda s: "h2br" in s["bridges"])
+    drive(ovs, "ensure-port", "h2br", "h2late")
+    w.wait_for(lambda s: s["interfaces"].get("h2late", {}).get("ofport") == -1
+               and "No such device" in (s["interfaces"]["h2late"]["error"] or ""))
+    run(["ip", "link", "add", "h2late", "type", "veth", "peer", "name", "h2latep"],
+        netns=ovs.netns)
+    request.addfinalizer(lambda: run(["ip", "link", "del", "h2late"], check=False,
+                                     netns=ovs.netns))
+    run(["ip", "link", "set", "h2late", "up"], netns=ovs.netns)
+    snap = w.wait_for(lambda s: s["interfaces"].get("h2late", {}).get("ofport", 0) > 0)
+    assert snap["interfaces"]["h2late"]["error"] is None
+    assert snap["syncs"] == 1
+
+
 def test_reconnects_after_ovsdb_server_restart(ovs, request):
     drive(ovs, "ensure-bridge", "h2br", *BRIDGE_ARGS)
     w = Watcher(ovs, 40)

@@ -489,7 +489,8 @@ update2_columns(void)
         "{\"Bridge\":{\"name\":[0,\"\"],\"ports\":[1,[\"set\",[]]],"
         "\"other_config\":[2,[\"map\",[]]]},"
         "\"Interface\":{\"name\":[0,\"\"],\"type\":[0,\"\"],"
-        "\"ofport\":[1,[\"set\",[]]],\"statistics\":[2,[\"map\",[]]]}}", 0, NULL);
+        "\"ofport\":[0,[\"set\",[]]],\"error\":[0,[\"set\",[]]],"
+        "\"statistics\":[2,[\"map\",[]]]}}", 0, NULL);
     assert_non_null(c);
     return c;
 }
@@ -530,7 +531,7 @@ test_replica_update2(void **state)
                 "\"ports\":[\"uuid\",\"" U_LP "\"]}");
     const json_t *itf = ovsdb_replica_row(&r, "Interface", U_IF);
     assert_json(json_incref((json_t *) itf),
-                "{\"name\":\"p1\",\"ofport\":[\"set\",[]],"
+                "{\"error\":[\"set\",[]],\"name\":\"p1\",\"ofport\":[\"set\",[]],"
                 "\"statistics\":[\"map\",[]],\"type\":\"\"}");
 
     /* A port joins: the bridge's set grows by the one UUID sent; the
@@ -558,6 +559,25 @@ test_replica_update2(void **state)
     assert_int_equal(ofport, 7);
     assert_string_equal(json_string_value(json_object_get(itf, "type")), "internal");
     assert_json(ovsdb_replica_take_changes(&r, &all), "{\"p1\":null}");
+
+    /* Columns of at most one value come whole, as ovsdb-server sends them:
+     * a device that could not be opened, then could. */
+    assert_int_equal(apply2(&r,
+        "{\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":-1,\"error\":\"no device\"}}}}",
+        &why), 0);
+    itf = ovsdb_replica_find(&r, "Interface", "name", "p1", NULL);
+    assert_string_equal(ovsdb_datum_string(json_object_get(itf, "error")), "no device");
+    assert_int_equal(apply2(&r,
+        "{\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":32768,"
+        "\"error\":[\"set\",[]]}}}}", &why), 0);
+    itf = ovsdb_replica_find(&r, "Interface", "name", "p1", NULL);
+    assert_null(ovsdb_datum_string(json_object_get(itf, "error")));
+    assert_true(ovsdb_datum_integer(json_object_get(itf, "ofport"), &ofport));
+    assert_int_equal(ofport, 32768);
+    assert_int_equal(apply2(&r,
+        "{\"Interface\":{\"" U_IF "\":{\"modify\":{\"ofport\":[\"set\",[1,2]]}}}}", &why),
+        EPROTO);
+    json_decref(ovsdb_replica_take_changes(&r, &all));
 
     /* Refused whole, nothing changed: a modify of a row not held, of a
      * column without a kind, a malformed difference, two members. */
