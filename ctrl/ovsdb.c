@@ -283,11 +283,9 @@ monitored_columns(const struct ovsdb *o, const json_t *schema)
     for (size_t i = 0; out && i < o->n_mon; i++) {
         const json_t *defs = json_object_get(json_object_get(tables, o->mon[i].table),
                                              "columns");
-        json_t *cols = json_object();
-        if (!json_is_object(defs) || !cols
-            || json_object_set_new(out, o->mon[i].table, cols)) {
-            json_decref(cols);
-            json_decref(out);
+        json_t *cols = json_is_object(defs) ? json_object() : NULL;
+        if (!cols || json_object_set_new(out, o->mon[i].table, cols)) {
+            json_decref(out);       /* set_new dropped 'cols' when it failed */
             return NULL;
         }
         const char *name;

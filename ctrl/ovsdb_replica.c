@@ -472,11 +472,15 @@ ovsdb_replica_apply2(struct ovsdb_replica *r, const json_t *updates, const char 
     /* Every new row first, {table: {uuid: [row or null, quiet]}}: nothing
      * changes unless all of them apply. */
     json_t *staged = json_object();
+    if (!staged) {
+        *errp = "out of memory";
+        return ENOMEM;
+    }
     const char *table, *uuid;
     json_t *tu, *ru;
     json_object_foreach((json_t *) updates, table, tu) {
         json_t *st = json_object();
-        if (!staged || !st || json_object_set_new(staged, table, st)) {
+        if (!st || json_object_set_new(staged, table, st)) {
             *errp = "out of memory";
             json_decref(staged);
             return ENOMEM;
