@@ -170,6 +170,18 @@ ovsdb_replica_take_changes(struct ovsdb_replica *r, bool *allp)
     return out;
 }
 
+/* Whether 'col' is one of the replica's quiet columns. */
+static bool
+is_quiet(const struct ovsdb_replica *r, const char *col)
+{
+    for (size_t i = 0; r->quiet && r->quiet[i]; i++) {
+        if (!strcmp(r->quiet[i], col)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Whether row-update 'ru' (of a row the replica holds) changed only quiet
  * columns: monitor version 1 names the changed columns in "old". */
 static bool
@@ -182,11 +194,7 @@ quiet_update(const struct ovsdb_replica *r, const json_t *ru)
     const char *col;
     json_t *v;
     json_object_foreach((json_t *) old, col, v) {
-        bool q = false;
-        for (size_t i = 0; r->quiet[i] && !q; i++) {
-            q = !strcmp(r->quiet[i], col);
-        }
-        if (!q) {
+        if (!is_quiet(r, col)) {
             return false;
         }
     }
@@ -451,11 +459,7 @@ row_after(const struct ovsdb_replica *r, const char *table, const char *what,
             json_decref(row);
             return NULL;
         }
-        bool q = false;
-        for (size_t i = 0; r->quiet && r->quiet[i] && !q; i++) {
-            q = !strcmp(r->quiet[i], col);
-        }
-        all_quiet &= q;
+        all_quiet &= is_quiet(r, col);
     }
     *quiet = all_quiet;
     return row;
