@@ -123,8 +123,7 @@ pool_probe(const struct flowtable_pool *pool, const struct buf *b, uint32_t h)
     size_t mask = pool->cap - 1, s = h & mask;
     for (; pool->slots[s]; s = (s + 1) & mask) {
         const struct ft_str *x = pool->slots[s];
-        if (x->hash == h && x->len == b->len
-            && (!b->len || !memcmp(x->data, b->data, b->len))) {
+        if (x->hash == h && x->len == b->len && !memcmp(x->data, b->data, b->len)) {
             break;
         }
     }

@@ -349,31 +349,6 @@ test_pool_shared(void **state)
     flowtable_pool_destroy(pool);
 }
 
-/* A flow without instructions (a drop) as the first flow a table sees:
- * the empty instruction list is a string of the pool like any other. */
-static void
-test_empty_instructions(void **state)
-{
-    (void) state;
-    struct flowtable_pool *pool = flowtable_pool_create();
-    struct flowtable *ft = flowtable_create(pool);
-    struct ofmsg_flow_mod drop;
-    flow(&drop, 0, 0, 1, 0x020000000001ULL, false, 0xD0, 1);
-    ofaction_free_insts(drop.insts, drop.n_insts);
-    drop.insts = NULL;
-    drop.n_insts = 0;
-    flowtable_begin(ft);
-    assert_int_equal(flowtable_mark(ft, &drop), FLOWTABLE_ABSENT);
-    assert_int_equal(flowtable_set(ft, &drop), 0);
-    assert_int_equal(flowtable_pool_count(pool), 2);
-    flowtable_begin(ft);
-    assert_int_equal(flowtable_mark(ft, &drop), FLOWTABLE_SAME);
-    assert_true(flowtable_remove(ft, drop.table_id, drop.priority, &drop.match));
-    flowtable_destroy(ft);
-    assert_int_equal(flowtable_pool_count(pool), 0);
-    flowtable_pool_destroy(pool);
-}
-
 int
 main(void)
 {
@@ -383,7 +358,6 @@ main(void)
         cmocka_unit_test(test_load_and_compare),
         cmocka_unit_test(test_meters_named),
         cmocka_unit_test(test_pool_shared),
-        cmocka_unit_test(test_empty_instructions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
