@@ -885,7 +885,6 @@ pass(struct reconciler *r)
             flow_bytes += flowtable_bytes(r->agents[i].ft);
         }
     }
-    flow_bytes += flowtable_pool_bytes(r->ftpool);
     pthread_mutex_lock(&r->mu);
     r->stats.passes++;
     r->stats.installed_flows = n_flows;
@@ -1017,9 +1016,7 @@ reconciler_create(const struct recon_store *store, void *aux,
         .backoff_min_ms = 50, .backoff_max_ms = 1000,
         .fenced = r->opt.owner != NULL,     /* no write without a role */
     };
-    r->ftpool = flowtable_pool_create();
-    r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 && r->ftpool
-             ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
+    r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
     if (!r->ctl) {
         VLOG_ERR_(RECON_MOD, "cannot start the OpenFlow controller");
         goto fail;
@@ -1040,7 +1037,6 @@ reconciler_create(const struct recon_store *store, void *aux,
 
 fail:
     ofctl_destroy(r->ctl);
-    flowtable_pool_destroy(r->ftpool);
     if (r->wake_fd >= 0) {
         close(r->wake_fd);
     }
@@ -1066,7 +1062,6 @@ reconciler_destroy(struct reconciler *r)
         recon_agent_close(r, &r->agents[i]);
     }
     ofctl_destroy(r->ctl);
-    flowtable_pool_destroy(r->ftpool);     /* after the agents' tables */
     free(r->agents);
     for (size_t i = 0; i < r->n_vrejects; i++) {
         free(r->vrejects[i].bytes);
