@@ -632,11 +632,12 @@ audit_slice(struct reconciler *r)
 }
 
 /* Whether this pass's flows wait: for RECON_START_HOLD_US after the
- * first pass, while a bridge this instance writes has not connected yet.
- * Planned one by one as they connect, a change that spans bridges (a
- * migration's next phase, a VM moved while skyvisord was away) could reach
- * a peer's ingress before the bridges it leads to; the ordering engine
- * prevents that only among the bridges of one pass. */
+ * first pass, while a bridge this instance writes has not connected yet
+ * (its OpenFlow connection, or its OVSDB replica, which a plan needs for
+ * the port numbers).  Planned one by one as they connect, a change that
+ * spans bridges (a migration's next phase, a VM moved while skyvisord was
+ * away) could reach a peer's ingress before the bridges it leads to; the
+ * ordering engine prevents that only among the bridges of one pass. */
 static bool
 start_hold(struct reconciler *r, const struct netmodel *m)
 {
@@ -649,7 +650,8 @@ start_hold(struct reconciler *r, const struct netmodel *m)
     }
     for (size_t h = 0; h < m->n_hosts; h++) {
         struct agent *a = agent_find(r, m->hosts[h].o.id);
-        if (a && !a->err && !a->foreign && !recon_is_up(r, a->dpid)) {
+        if (a && !a->err && !a->foreign
+            && (!a->db || !ovsdb_is_synced(a->db) || !recon_is_up(r, a->dpid))) {
             return true;
         }
     }
