@@ -326,8 +326,9 @@ metrics_render(struct db_pool *pool, struct reconciler *recon,
                        "installed-flow tables held at the end of the last pass.\n"
                        "# TYPE skyvisor_reconciler_installed_flows gauge\n"
                        "skyvisor_reconciler_installed_flows %llu\n"
-                       "# HELP skyvisor_reconciler_installed_flow_bytes Bytes of those "
-                       "tables' entries (not their indexes).\n"
+                       "# HELP skyvisor_reconciler_installed_flow_bytes Bytes those "
+                       "tables hold: entries, indexes, and the matches and instructions "
+                       "they share.\n"
                        "# TYPE skyvisor_reconciler_installed_flow_bytes gauge\n"
                        "skyvisor_reconciler_installed_flow_bytes %llu\n",
                    rs.installed_flows, rs.installed_bytes);

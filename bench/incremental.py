@@ -677,7 +677,8 @@ def aims(results):
         p50, p99 = pct(r["add"], 50), pct(r["add"], 99)
         fb = r.get("flow_bytes")
         flows = ("" if fb is None else
-                 f", of which the installed-flow tables' entries {fb / 1024 / r['vms']:.1f} "
+                 f", of which the installed-flow tables (entries, indexes, shared matches and "
+                 f"instructions) {fb / 1024 / r['vms']:.1f} "
                  f"KiB ({fb / max(r['flows_total'], 1):.0f} bytes per flow, "
                  f"skyvisor_reconciler_installed_flow_bytes)")
         out.append(f"{r['vms']} VMs: add p50 {p50:.1f} ms ({p50 / 5:.1f}x the 5 ms aim), "

@@ -1,21 +1,26 @@
 /* flowtable.c: see flowtable.h.
  *
- * Layout: an open-addressing index (linear probing, power-of-two size, at
- * most three quarters full) of pointers to entries; an entry is one
- * allocation holding its hash, cookie, diff generation and the two byte
- * strings: the key (table, priority, canonical match) and the
- * instructions.  Removal re-inserts the rest of the probe run (no
- * tombstones).  A bridge holds tens of thousands of entries at 10 000
- * VMs, so an entry's header is kept to 28 bytes (FT_HEADER) before its
- * strings.
+ * The pool: each distinct byte string (a key: table, priority, canonical
+ * match; or an instruction list) is one allocation with its hash and a
+ * reference count, found through an open-addressing index (linear
+ * probing, power-of-two size, at most three quarters full; removal
+ * re-places the rest of the probe run, so no tombstones).  A string is
+ * freed when the last entry naming it goes.  Since strings are interned,
+ * two entries have the same key or instructions exactly when they point
+ * to the same string.
  *
- * A second index, by cookie (same scheme), holds the head of each cookie's
+ * A table: entries of 32 bytes (key, instructions, cookie, diff
+ * generation, a link) in chunks of FT_CHUNK, named by their index, with a
+ * free list through the link; an index by key (same scheme, slots holding
+ * an entry's index plus one, probed by the key string's hash, compared by
+ * pointer); and an index by cookie holding the head of each cookie's
  * singly linked list of entries, so flowtable_sweep_cookies() visits only
  * the flows of the owners a diff covers: an owners' diff costs what those
  * owners have, not the size of the bridge (a cookie owns a handful of
- * flows per bridge, so unlinking walks its list).  Invariant: every entry
- * is on the list of its cookie, and a cookie has a slot while its list is
- * not empty. */
+ * flows per bridge, so unlinking walks its list).  Invariants: every
+ * entry in use is in the key index and on the list of its cookie; a
+ * cookie has a slot while its list is not empty; an entry in use holds
+ * one reference to each of its two strings. */
 #include "ctrl/flowtable.h"
 
 #include <errno.h>
@@ -26,42 +31,241 @@
 #include "core/hash.h"
 #include "ctrl/buf.h"
 
-struct ft_entry {
-    uint64_t cookie;
-    struct ft_entry *cnext;         /* the cookie's list */
+struct ft_str {
     uint32_t hash;
-    uint32_t gen;
-    uint16_t insts_len;
-    uint16_t key_len;
-    uint8_t data[];                 /* key, then instructions */
+    uint32_t refs;
+    uint16_t len;
+    uint8_t data[];
 };
 
-/* An entry's size before its strings (sizeof would add tail padding). */
-#define FT_HEADER offsetof(struct ft_entry, data)
+/* A string's size before its bytes (sizeof would add tail padding). */
+#define FT_STR_HEADER offsetof(struct ft_str, data)
 
-/* A cookie's slot in the cookie index: its list (the cookie is its
- * entries'). */
-struct ft_cookie {
-    struct ft_entry *head;          /* NULL: the slot is free */
-};
-
-struct flowtable {
-    struct ft_entry **slots;
+struct flowtable_pool {
+    struct ft_str **slots;
     size_t cap;                     /* power of two, or 0 */
     size_t n;
-    struct ft_cookie *cookies;      /* the cookie index */
+    size_t bytes;                   /* the strings' allocations */
+};
+
+struct ft_entry {
+    const struct ft_str *key;       /* NULL: the entry is free */
+    const struct ft_str *insts;
+    uint64_t cookie;
+    uint32_t gen;
+    uint32_t next;                  /* the cookie's list, or the free list:
+                                     * an index plus one, 0 ends it */
+};
+
+#define FT_CHUNK 256u               /* entries per chunk */
+
+struct flowtable {
+    struct flowtable_pool *pool;
+    struct ft_entry **chunks;
+    size_t n_chunks;
+    uint32_t n_used;                /* entries ever handed out */
+    uint32_t free_head;             /* index plus one, 0: none */
+    uint32_t *slots;                /* key index: entry index plus one */
+    size_t cap;                     /* power of two, or 0 */
+    size_t n;
+    uint32_t *cookies;              /* cookie index: list head plus one */
     size_t cookie_cap;              /* power of two, or 0 */
     size_t n_cookies;
-    size_t bytes;
     uint32_t gen;
     struct buf key, insts;          /* scratch */
 };
 
+/* ---- The pool. ---- */
+
+struct flowtable_pool *
+flowtable_pool_create(void)
+{
+    return calloc(1, sizeof(struct flowtable_pool));
+}
+
+void
+flowtable_pool_destroy(struct flowtable_pool *pool)
+{
+    if (!pool) {
+        return;
+    }
+    for (size_t i = 0; i < pool->cap; i++) {
+        free(pool->slots[i]);
+    }
+    free(pool->slots);
+    free(pool);
+}
+
+size_t
+flowtable_pool_bytes(const struct flowtable_pool *pool)
+{
+    return pool->bytes + pool->cap * sizeof *pool->slots;
+}
+
+size_t
+flowtable_pool_count(const struct flowtable_pool *pool)
+{
+    return pool->n;
+}
+
+static uint32_t
+str_hash(const struct buf *b)
+{
+    uint64_t h = fnv64_bytes(FNV64_INIT, b->data, b->len);
+    return (uint32_t) (h ^ h >> 32);
+}
+
+/* The slot of the string equal to 'b' (hash 'h'), or the free slot where
+ * it would go (the index is not empty). */
+static size_t
+pool_probe(const struct flowtable_pool *pool, const struct buf *b, uint32_t h)
+{
+    size_t mask = pool->cap - 1, s = h & mask;
+    for (; pool->slots[s]; s = (s + 1) & mask) {
+        const struct ft_str *x = pool->slots[s];
+        if (x->hash == h && x->len == b->len
+            && (!b->len || !memcmp(x->data, b->data, b->len))) {
+            break;
+        }
+    }
+    return s;
+}
+
+/* The pooled string equal to 'b', or NULL. */
+static const struct ft_str *
+pool_find(const struct flowtable_pool *pool, const struct buf *b, uint32_t h)
+{
+    return pool->cap ? pool->slots[pool_probe(pool, b, h)] : NULL;
+}
+
+static void
+pool_place(struct flowtable_pool *pool, struct ft_str *x)
+{
+    size_t mask = pool->cap - 1, s = x->hash & mask;
+    while (pool->slots[s]) {
+        s = (s + 1) & mask;
+    }
+    pool->slots[s] = x;
+}
+
+/* The pooled string equal to 'b', with one more reference: the caller owns
+ * that reference.  NULL when memory runs out. */
+static const struct ft_str *
+pool_get(struct flowtable_pool *pool, const struct buf *b, uint32_t h)
+{
+    if (4 * (pool->n + 1) > 3 * pool->cap) {
+        size_t cap = pool->cap ? 2 * pool->cap : 256;
+        struct ft_str **slots = calloc(cap, sizeof *slots);
+        if (!slots) {
+            return NULL;
+        }
+        struct ft_str **old = pool->slots;
+        size_t old_cap = pool->cap;
+        pool->slots = slots;
+        pool->cap = cap;
+        for (size_t i = 0; i < old_cap; i++) {
+            if (old[i]) {
+                pool_place(pool, old[i]);
+            }
+        }
+        free(old);
+    }
+    size_t s = pool_probe(pool, b, h);
+    struct ft_str *x = pool->slots[s];
+    if (!x) {
+        x = malloc(FT_STR_HEADER + b->len);
+        if (!x) {
+            return NULL;
+        }
+        x->hash = h;
+        x->refs = 0;
+        x->len = (uint16_t) b->len;
+        if (b->len) {
+            memcpy(x->data, b->data, b->len);
+        }
+        pool->slots[s] = x;
+        pool->n++;
+        pool->bytes += FT_STR_HEADER + b->len;
+    }
+    x->refs++;
+    return x;
+}
+
+/* Gives back one reference to 'cx', freeing the string with its last. */
+static void
+pool_put(struct flowtable_pool *pool, const struct ft_str *cx)
+{
+    struct ft_str *x = (struct ft_str *) cx;
+    if (--x->refs) {
+        return;
+    }
+    size_t mask = pool->cap - 1, s = x->hash & mask;
+    while (pool->slots[s] != x) {
+        s = (s + 1) & mask;
+    }
+    pool->slots[s] = NULL;
+    for (size_t i = (s + 1) & mask; pool->slots[i]; i = (i + 1) & mask) {
+        struct ft_str *moved = pool->slots[i];
+        pool->slots[i] = NULL;
+        pool_place(pool, moved);
+    }
+    pool->n--;
+    pool->bytes -= FT_STR_HEADER + x->len;
+    free(x);
+}
+
+/* ---- Entries. ---- */
+
+static struct ft_entry *
+entry(const struct flowtable *ft, uint32_t i)
+{
+    return &ft->chunks[i / FT_CHUNK][i % FT_CHUNK];
+}
+
+/* A free entry's index, or UINT32_MAX when memory runs out. */
+static uint32_t
+entry_alloc(struct flowtable *ft)
+{
+    if (ft->free_head) {
+        uint32_t i = ft->free_head - 1;
+        ft->free_head = entry(ft, i)->next;
+        return i;
+    }
+    if (ft->n_used == ft->n_chunks * FT_CHUNK) {
+        if (ft->n_used >= UINT32_MAX - FT_CHUNK) {
+            return UINT32_MAX;
+        }
+        struct ft_entry **chunks = realloc(ft->chunks, (ft->n_chunks + 1) * sizeof *chunks);
+        if (!chunks) {
+            return UINT32_MAX;
+        }
+        ft->chunks = chunks;
+        if (!(chunks[ft->n_chunks] = malloc(FT_CHUNK * sizeof **chunks))) {
+            return UINT32_MAX;
+        }
+        ft->n_chunks++;
+    }
+    return ft->n_used++;
+}
+
+/* Gives entry 'i' and its references back. */
+static void
+entry_free(struct flowtable *ft, uint32_t i)
+{
+    struct ft_entry *e = entry(ft, i);
+    pool_put(ft->pool, e->key);
+    pool_put(ft->pool, e->insts);
+    e->key = e->insts = NULL;
+    e->next = ft->free_head;
+    ft->free_head = i + 1;
+}
+
 struct flowtable *
-flowtable_create(void)
+flowtable_create(struct flowtable_pool *pool)
 {
     struct flowtable *ft = calloc(1, sizeof *ft);
     if (ft) {
+        ft->pool = pool;
         buf_init(&ft->key);
         buf_init(&ft->insts);
     }
@@ -71,17 +275,32 @@ flowtable_create(void)
 void
 flowtable_clear(struct flowtable *ft)
 {
-    for (size_t i = 0; i < ft->cap; i++) {
-        free(ft->slots[i]);
-        ft->slots[i] = NULL;
+    for (uint32_t i = 0; i < ft->n_used; i++) {
+        struct ft_entry *e = entry(ft, i);
+        if (e->key) {
+            pool_put(ft->pool, e->key);
+            pool_put(ft->pool, e->insts);
+        }
+    }
+    for (size_t c = 0; c < ft->n_chunks; c++) {
+        free(ft->chunks[c]);
+    }
+    free(ft->chunks);
+    ft->chunks = NULL;
+    ft->n_chunks = 0;
+    ft->n_used = 0;
+    ft->free_head = 0;
+    if (ft->cap) {
+        memset(ft->slots, 0, ft->cap * sizeof *ft->slots);
     }
     if (ft->cookie_cap) {
         memset(ft->cookies, 0, ft->cookie_cap * sizeof *ft->cookies);
     }
     ft->n = 0;
     ft->n_cookies = 0;
-    ft->bytes = 0;
 }
+
+/* ---- The cookie index. ---- */
 
 static size_t
 cookie_hash(uint64_t cookie, size_t cap)
@@ -94,9 +313,9 @@ cookie_hash(uint64_t cookie, size_t cap)
 static size_t
 cookie_probe(const struct flowtable *ft, uint64_t cookie)
 {
-    size_t s = cookie_hash(cookie, ft->cookie_cap);
-    while (ft->cookies[s].head && ft->cookies[s].head->cookie != cookie) {
-        s = (s + 1) & (ft->cookie_cap - 1);
+    size_t mask = ft->cookie_cap - 1, s = cookie_hash(cookie, ft->cookie_cap);
+    while (ft->cookies[s] && entry(ft, ft->cookies[s] - 1)->cookie != cookie) {
+        s = (s + 1) & mask;
     }
     return s;
 }
@@ -109,59 +328,61 @@ cookie_grow(struct flowtable *ft)
         return 0;
     }
     size_t cap = ft->cookie_cap ? 2 * ft->cookie_cap : 16;
-    struct ft_cookie *v = calloc(cap, sizeof *v);
+    uint32_t *v = calloc(cap, sizeof *v);
     if (!v) {
         return ENOMEM;
     }
-    struct ft_cookie *old = ft->cookies;
+    uint32_t *old = ft->cookies;
     size_t old_cap = ft->cookie_cap;
     ft->cookies = v;
     ft->cookie_cap = cap;
     for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].head) {
-            ft->cookies[cookie_probe(ft, old[i].head->cookie)] = old[i];
+        if (old[i]) {
+            ft->cookies[cookie_probe(ft, entry(ft, old[i] - 1)->cookie)] = old[i];
         }
     }
     free(old);
     return 0;
 }
 
-/* Puts 'e' on its cookie's list (room was made by cookie_grow()). */
+/* Puts entry 'i' on its cookie's list (room was made by cookie_grow()). */
 static void
-cookie_link(struct flowtable *ft, struct ft_entry *e)
+cookie_link(struct flowtable *ft, uint32_t i)
 {
-    struct ft_cookie *c = &ft->cookies[cookie_probe(ft, e->cookie)];
-    if (!c->head) {
+    struct ft_entry *e = entry(ft, i);
+    uint32_t *head = &ft->cookies[cookie_probe(ft, e->cookie)];
+    if (!*head) {
         ft->n_cookies++;
     }
-    e->cnext = c->head;
-    c->head = e;
+    e->next = *head;
+    *head = i + 1;
 }
 
-/* Takes 'e' off its cookie's list, freeing the cookie's slot when the list
- * empties (the rest of the probe run is placed again). */
+/* Takes entry 'i' off its cookie's list, freeing the cookie's slot when
+ * the list empties (the rest of the probe run is placed again). */
 static void
-cookie_unlink(struct flowtable *ft, struct ft_entry *e)
+cookie_unlink(struct flowtable *ft, uint32_t i)
 {
+    struct ft_entry *e = entry(ft, i);
     size_t s = cookie_probe(ft, e->cookie);
-    if (ft->cookies[s].head != e) {
-        struct ft_entry *prev = ft->cookies[s].head;
-        while (prev->cnext != e) {
-            prev = prev->cnext;
+    if (ft->cookies[s] != i + 1) {
+        struct ft_entry *prev = entry(ft, ft->cookies[s] - 1);
+        while (prev->next != i + 1) {
+            prev = entry(ft, prev->next - 1);
         }
-        prev->cnext = e->cnext;
+        prev->next = e->next;
         return;
     }
-    ft->cookies[s].head = e->cnext;
-    if (e->cnext) {
+    ft->cookies[s] = e->next;
+    if (e->next) {
         return;
     }
     ft->n_cookies--;
     size_t mask = ft->cookie_cap - 1;
-    for (size_t i = (s + 1) & mask; ft->cookies[i].head; i = (i + 1) & mask) {
-        struct ft_cookie moved = ft->cookies[i];
-        ft->cookies[i].head = NULL;
-        ft->cookies[cookie_probe(ft, moved.head->cookie)] = moved;
+    for (size_t k = (s + 1) & mask; ft->cookies[k]; k = (k + 1) & mask) {
+        uint32_t moved = ft->cookies[k];
+        ft->cookies[k] = 0;
+        ft->cookies[cookie_probe(ft, entry(ft, moved - 1)->cookie)] = moved;
     }
 }
 
@@ -188,20 +409,15 @@ flowtable_count(const struct flowtable *ft)
 size_t
 flowtable_bytes(const struct flowtable *ft)
 {
-    return ft->bytes;
+    return ft->n_chunks * FT_CHUNK * sizeof(struct ft_entry)
+           + ft->n_chunks * sizeof *ft->chunks + ft->cap * sizeof *ft->slots
+           + ft->cookie_cap * sizeof *ft->cookies;
 }
 
 static int
 cmp_u8(const void *a, const void *b)
 {
     return (int) *(const uint8_t *) a - (int) *(const uint8_t *) b;
-}
-
-static uint32_t
-fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = fnv64_bytes(FNV64_INIT, p, n);
-    return (uint32_t) (h ^ h >> 32);
 }
 
 /* Encodes the identity into ft->key: table, priority, then the match with
@@ -227,30 +443,26 @@ encode_insts(struct flowtable *ft, const struct ofinst *insts, size_t n)
     return !ft->insts.failed && ft->insts.len <= UINT16_MAX;
 }
 
-/* The slot holding the entry whose key is ft->key (hash 'h'), or the empty
- * slot where it would go. */
+/* The key index's slot holding the entry whose key is 'key', or the empty
+ * slot where it would go (the index is not empty). */
 static size_t
-probe(const struct flowtable *ft, uint32_t h)
+probe(const struct flowtable *ft, const struct ft_str *key)
 {
-    size_t s = h & (ft->cap - 1);
-    for (; ft->slots[s]; s = (s + 1) & (ft->cap - 1)) {
-        const struct ft_entry *e = ft->slots[s];
-        if (e->hash == h && e->key_len == ft->key.len
-            && !memcmp(e->data, ft->key.data, ft->key.len)) {
-            break;
-        }
+    size_t mask = ft->cap - 1, s = key->hash & mask;
+    while (ft->slots[s] && entry(ft, ft->slots[s] - 1)->key != key) {
+        s = (s + 1) & mask;
     }
     return s;
 }
 
 static void
-place(struct flowtable *ft, struct ft_entry *e)
+place(struct flowtable *ft, uint32_t slot_value)
 {
-    size_t s = e->hash & (ft->cap - 1);
+    size_t mask = ft->cap - 1, s = entry(ft, slot_value - 1)->key->hash & mask;
     while (ft->slots[s]) {
-        s = (s + 1) & (ft->cap - 1);
+        s = (s + 1) & mask;
     }
-    ft->slots[s] = e;
+    ft->slots[s] = slot_value;
 }
 
 static int
@@ -260,11 +472,11 @@ grow(struct flowtable *ft)
         return 0;
     }
     size_t cap = ft->cap ? 2 * ft->cap : 64;
-    struct ft_entry **slots = calloc(cap, sizeof *slots);
+    uint32_t *slots = calloc(cap, sizeof *slots);
     if (!slots) {
         return ENOMEM;
     }
-    struct ft_entry **old = ft->slots;
+    uint32_t *old = ft->slots;
     size_t old_cap = ft->cap;
     ft->slots = slots;
     ft->cap = cap;
@@ -277,6 +489,27 @@ grow(struct flowtable *ft)
     return 0;
 }
 
+/* The entry whose key is ft->key, or NULL (*slot: its slot). */
+static struct ft_entry *
+lookup(const struct flowtable *ft, size_t *slot)
+{
+    const struct ft_str *key = ft->cap ? pool_find(ft->pool, &ft->key, str_hash(&ft->key)) : NULL;
+    if (!key) {
+        return NULL;
+    }
+    size_t s = probe(ft, key);
+    *slot = s;
+    return ft->slots[s] ? entry(ft, ft->slots[s] - 1) : NULL;
+}
+
+/* True if 'e' has 'cookie' and the instructions in ft->insts. */
+static bool
+same_content(const struct flowtable *ft, const struct ft_entry *e, uint64_t cookie)
+{
+    return e->cookie == cookie
+           && e->insts == pool_find(ft->pool, &ft->insts, str_hash(&ft->insts));
+}
+
 /* Stores the entry for ft->key with 'cookie' and the instructions in
  * ft->insts, replacing one of the same identity. */
 static int
@@ -285,37 +518,43 @@ store(struct flowtable *ft, uint64_t cookie)
     if (grow(ft) || cookie_grow(ft)) {
         return ENOMEM;
     }
-    uint32_t h = fnv1a(ft->key.data, ft->key.len);
-    size_t s = probe(ft, h);
-    struct ft_entry *old = ft->slots[s];
-    if (old && old->cookie == cookie && old->insts_len == ft->insts.len
-        && !memcmp(old->data + old->key_len, ft->insts.data, ft->insts.len)) {
+    size_t s;
+    struct ft_entry *old = lookup(ft, &s);
+    if (old && same_content(ft, old, cookie)) {
         return 0;
     }
-    size_t size = FT_HEADER + ft->key.len + ft->insts.len;
-    struct ft_entry *e = malloc(size);
-    if (!e) {
+    const struct ft_str *insts = pool_get(ft->pool, &ft->insts, str_hash(&ft->insts));
+    if (!insts) {
         return ENOMEM;
     }
-    e->hash = h;
-    e->cookie = cookie;
-    e->gen = old ? old->gen : 0;
-    e->key_len = (uint16_t) ft->key.len;
-    e->insts_len = (uint16_t) ft->insts.len;
-    memcpy(e->data, ft->key.data, ft->key.len);
-    if (ft->insts.len) {
-        memcpy(e->data + ft->key.len, ft->insts.data, ft->insts.len);
-    }
     if (old) {
-        ft->bytes -= FT_HEADER + old->key_len + old->insts_len;
-        cookie_unlink(ft, old);
-        free(old);
-    } else {
-        ft->n++;
+        uint32_t i = ft->slots[s] - 1;
+        pool_put(ft->pool, old->insts);
+        old->insts = insts;
+        if (old->cookie != cookie) {
+            cookie_unlink(ft, i);
+            old->cookie = cookie;
+            cookie_link(ft, i);
+        }
+        return 0;
     }
-    ft->bytes += size;
-    ft->slots[s] = e;
-    cookie_link(ft, e);
+    const struct ft_str *key = pool_get(ft->pool, &ft->key, str_hash(&ft->key));
+    uint32_t i = key ? entry_alloc(ft) : UINT32_MAX;
+    if (i == UINT32_MAX) {
+        if (key) {
+            pool_put(ft->pool, key);
+        }
+        pool_put(ft->pool, insts);
+        return ENOMEM;
+    }
+    struct ft_entry *e = entry(ft, i);
+    e->key = key;
+    e->insts = insts;
+    e->cookie = cookie;
+    e->gen = 0;
+    ft->slots[probe(ft, key)] = i + 1;
+    ft->n++;
+    cookie_link(ft, i);
     return 0;
 }
 
@@ -333,25 +572,22 @@ bool
 flowtable_remove(struct flowtable *ft, uint8_t table, uint16_t priority,
                  const struct ofmatch *match)
 {
-    if (!ft->cap || !encode_key(ft, table, priority, match)) {
+    size_t s;
+    if (!encode_key(ft, table, priority, match) || !lookup(ft, &s)) {
         return false;
     }
-    size_t s = probe(ft, fnv1a(ft->key.data, ft->key.len));
-    struct ft_entry *e = ft->slots[s];
-    if (!e) {
-        return false;
-    }
-    ft->bytes -= FT_HEADER + e->key_len + e->insts_len;
-    cookie_unlink(ft, e);
-    free(e);
-    ft->slots[s] = NULL;
+    uint32_t i = ft->slots[s] - 1;
+    cookie_unlink(ft, i);
+    ft->slots[s] = 0;
     ft->n--;
     /* Re-place the rest of the run so no probe stops early. */
-    for (size_t i = (s + 1) & (ft->cap - 1); ft->slots[i]; i = (i + 1) & (ft->cap - 1)) {
-        struct ft_entry *moved = ft->slots[i];
-        ft->slots[i] = NULL;
+    size_t mask = ft->cap - 1;
+    for (size_t k = (s + 1) & mask; ft->slots[k]; k = (k + 1) & mask) {
+        uint32_t moved = ft->slots[k];
+        ft->slots[k] = 0;
         place(ft, moved);
     }
+    entry_free(ft, i);
     return true;
 }
 
@@ -380,17 +616,13 @@ flowtable_begin(struct flowtable *ft)
 static enum flowtable_state
 mark_encoded(struct flowtable *ft, uint64_t cookie)
 {
-    if (!ft->cap) {
-        return FLOWTABLE_ABSENT;
-    }
-    struct ft_entry *e = ft->slots[probe(ft, fnv1a(ft->key.data, ft->key.len))];
+    size_t s;
+    struct ft_entry *e = lookup(ft, &s);
     if (!e) {
         return FLOWTABLE_ABSENT;
     }
     e->gen = ft->gen;
-    return e->cookie == cookie && e->insts_len == ft->insts.len
-                   && !memcmp(e->data + e->key_len, ft->insts.data, ft->insts.len)
-               ? FLOWTABLE_SAME : FLOWTABLE_DIFFERENT;
+    return same_content(ft, e, cookie) ? FLOWTABLE_SAME : FLOWTABLE_DIFFERENT;
 }
 
 enum flowtable_state
@@ -416,12 +648,12 @@ sweep_one(const struct ft_entry *e, struct ofmsg **dels, size_t *n, size_t *cap)
         *dels = grown;
         *cap = c;
     }
+    const uint8_t *k = e->key->data;
     struct ofmsg *msg = &(*dels)[*n];
     struct ofmsg_flow_mod *fm = ofmsg_flow_mod_init(
-        msg, OFPFC_DELETE_STRICT, e->data[0], (uint16_t) (e->data[1] << 8 | e->data[2]),
-        e->cookie);
+        msg, OFPFC_DELETE_STRICT, k[0], (uint16_t) (k[1] << 8 | k[2]), e->cookie);
     struct pull pl;
-    pull_init(&pl, e->data + 3, e->key_len - 3u);
+    pull_init(&pl, k + 3, e->key->len - 3u);
     if (ofmatch_decode(&pl, &fm->match)) {
         return 0;                   /* cannot happen: we encoded it */
     }
@@ -433,9 +665,9 @@ int
 flowtable_sweep(const struct flowtable *ft, flowtable_scope_fn *scope, void *aux,
                 struct ofmsg **dels, size_t *n, size_t *cap)
 {
-    for (size_t i = 0; i < ft->cap; i++) {
-        const struct ft_entry *e = ft->slots[i];
-        if (e && e->gen != ft->gen && (!scope || scope(aux, e->cookie))
+    for (uint32_t i = 0; i < ft->n_used; i++) {
+        const struct ft_entry *e = entry(ft, i);
+        if (e->key && e->gen != ft->gen && (!scope || scope(aux, e->cookie))
             && sweep_one(e, dels, n, cap)) {
             return ENOMEM;
         }
@@ -451,8 +683,9 @@ flowtable_sweep_cookies(const struct flowtable *ft, const uint64_t *cookies, siz
         if (k && cookies[k] == cookies[k - 1]) {
             continue;               /* each cookie once */
         }
-        const struct ft_entry *e = ft->cookies[cookie_probe(ft, cookies[k])].head;
-        for (; e; e = e->cnext) {
+        uint32_t i = ft->cookies[cookie_probe(ft, cookies[k])];
+        for (; i; i = entry(ft, i - 1)->next) {
+            const struct ft_entry *e = entry(ft, i - 1);
             if (e->gen != ft->gen && sweep_one(e, dels, n, cap)) {
                 return ENOMEM;
             }
@@ -484,8 +717,9 @@ flowtable_compare(struct flowtable *ft, const struct offlow_stats *flows, size_t
             break;
         }
     }
-    for (size_t i = 0; i < ft->cap; i++) {
-        if (ft->slots[i] && ft->slots[i]->gen != ft->gen) {
+    for (uint32_t i = 0; i < ft->n_used; i++) {
+        const struct ft_entry *e = entry(ft, i);
+        if (e->key && e->gen != ft->gen) {
             (*missing)++;
         }
     }
@@ -506,14 +740,14 @@ flowtable_meters(const struct flowtable *ft, uint32_t **ids, size_t *n)
     size_t k = 0, cap = 0;
     *ids = NULL;
     *n = 0;
-    for (size_t i = 0; i < ft->cap; i++) {
-        const struct ft_entry *e = ft->slots[i];
+    for (uint32_t i = 0; i < ft->n_used; i++) {
+        const struct ft_str *insts = entry(ft, i)->insts;
         /* The instructions in wire form: type, length, then the body; a
          * meter instruction's body is its id. */
-        for (size_t off = 0; e && off + 4 <= e->insts_len;) {
-            const uint8_t *in = e->data + e->key_len + off;
+        for (size_t off = 0; insts && off + 4 <= insts->len;) {
+            const uint8_t *in = insts->data + off;
             uint16_t type = (uint16_t) (in[0] << 8 | in[1]), len = (uint16_t) (in[2] << 8 | in[3]);
-            if (len < 4 || off + len > e->insts_len) {
+            if (len < 4 || off + len > insts->len) {
                 break;
             }
             if (type == OFPIT_METER && len >= 8) {

@@ -7,7 +7,15 @@
  * and the instructions.  Both are kept in canonical wire form: the match
  * encoded with its fields sorted (Open vSwitch reports fields in an order
  * of its own), the instructions as encoded, so identity is a byte
- * comparison and a table costs about the size of the flows on the wire.
+ * comparison.
+ *
+ * Memory.  At 10 000 VMs the bridges hold about 180 flows per VM, and most
+ * of them are the same match or the same instructions on many bridges (the
+ * tenant-table entry of a VM is one match and one instruction list on
+ * every host where a member of its component sends).  So the byte strings
+ * live in a pool that the tables share (struct flowtable_pool), each
+ * distinct string once, counted by reference, and a table's entry is a
+ * fixed 32 bytes pointing into it.
  *
  * Diffing is mark and sweep:
  *   flowtable_begin(ft)        starts a diff (a new generation);
@@ -24,7 +32,7 @@
  * a batch that failed leaves the table as it was, and the next diff
  * simply proposes the same changes again.
  *
- * Threads: a table belongs to one thread (the reconciler's). */
+ * Threads: a pool and its tables belong to one thread (the reconciler's). */
 #ifndef SKYVISOR_CTRL_FLOWTABLE_H
 #define SKYVISOR_CTRL_FLOWTABLE_H
 
@@ -35,13 +43,25 @@
 #include "ctrl/ofmsg.h"
 
 struct flowtable;
+struct flowtable_pool;
 
-/* NULL when memory runs out.  The caller owns the table. */
-struct flowtable *flowtable_create(void);
+/* NULL when memory runs out.  The caller owns the pool, and destroys it
+ * after every table made with it. */
+struct flowtable_pool *flowtable_pool_create(void);
+void flowtable_pool_destroy(struct flowtable_pool *);   /* accepts NULL */
+/* Bytes held by the pool: its strings and their index. */
+size_t flowtable_pool_bytes(const struct flowtable_pool *);
+/* Distinct strings in the pool. */
+size_t flowtable_pool_count(const struct flowtable_pool *);
+
+/* A table whose strings go to 'pool'.  NULL when memory runs out.  The
+ * caller owns the table. */
+struct flowtable *flowtable_create(struct flowtable_pool *pool);
 void flowtable_destroy(struct flowtable *);     /* accepts NULL */
 void flowtable_clear(struct flowtable *);
 size_t flowtable_count(const struct flowtable *);
-/* Bytes held by the entries (not counting the index). */
+/* Bytes held by the table itself: its entries and its two indexes (the
+ * strings are the pool's). */
 size_t flowtable_bytes(const struct flowtable *);
 
 /* Records that the flow of 'fm' (its table, priority, match, cookie and

@@ -285,7 +285,7 @@ read_back(struct reconciler *r, struct agent *a, struct flowtable *unflagged)
                  "or changed, %zu unknown", a->dpid, missing, extra);
         a->drift += missing + extra;
     }
-    if (!a->ft && !(a->ft = flowtable_create())) {
+    if (!a->ft && !(a->ft = flowtable_create(r->ftpool))) {
         rc = ENOMEM;
     } else {
         rc = flowtable_load(a->ft, have, n_have);
@@ -496,7 +496,7 @@ recon_flows_plan(struct reconciler *r, const struct netmodel *m, int h, struct a
     bool readback = a->readback || !a->ft;
     if (readback) {
         owners = NULL;              /* a read-back is diffed whole */
-        unflagged = flowtable_create();
+        unflagged = flowtable_create(r->ftpool);
         int rc = unflagged ? read_back(r, a, unflagged) : ENOMEM;
         if (rc) {
             flowtable_destroy(unflagged);

@@ -30,6 +30,7 @@
 #include "ctrl/reconciler.h"
 
 struct flowtable;
+struct flowtable_pool;
 struct meter_spec;
 struct ovsdb;
 struct ovsdb_replica;
@@ -300,6 +301,7 @@ struct reconciler {
     void *aux;
     struct recon_options opt;
     struct ofctl *ctl;
+    struct flowtable_pool *ftpool;  /* owned: the agents' tables' strings */
     pthread_t thread;
     int wake_fd;
     int event_fd;                   /* 'events' or 'reconnected' grew */

@@ -887,6 +887,7 @@ pass(struct reconciler *r)
             flow_bytes += flowtable_bytes(r->agents[i].ft);
         }
     }
+    flow_bytes += flowtable_pool_bytes(r->ftpool);
     pthread_mutex_lock(&r->mu);
     r->stats.passes++;
     r->stats.installed_flows = n_flows;
@@ -1018,7 +1019,9 @@ reconciler_create(const struct recon_store *store, void *aux,
         .backoff_min_ms = 50, .backoff_max_ms = 1000,
         .fenced = r->opt.owner != NULL,     /* no write without a role */
     };
-    r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
+    r->ftpool = flowtable_pool_create();
+    r->ctl = r->wake_fd >= 0 && r->event_fd >= 0 && r->ftpool
+             ? ofctl_create(&recon_callbacks, r, &ofopt) : NULL;
     if (!r->ctl) {
         VLOG_ERR_(RECON_MOD, "cannot start the OpenFlow controller");
         goto fail;
@@ -1039,6 +1042,7 @@ reconciler_create(const struct recon_store *store, void *aux,
 
 fail:
     ofctl_destroy(r->ctl);
+    flowtable_pool_destroy(r->ftpool);
     if (r->wake_fd >= 0) {
         close(r->wake_fd);
     }
@@ -1064,6 +1068,7 @@ reconciler_destroy(struct reconciler *r)
         recon_agent_close(r, &r->agents[i]);
     }
     ofctl_destroy(r->ctl);
+    flowtable_pool_destroy(r->ftpool);     /* after the agents' tables */
     free(r->agents);
     for (size_t i = 0; i < r->n_vrejects; i++) {
         free(r->vrejects[i].bytes);

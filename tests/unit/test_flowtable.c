@@ -1,7 +1,8 @@
 /* Unit tests for ctrl/flowtable.c: identity independent of match field
  * order, content compared by cookie and instructions, mark and sweep
  * within a cookie scope, removal keeping probe runs intact, read-back
- * load and drift comparison, the meters the flows name. */
+ * load and drift comparison, the meters the flows name, strings shared
+ * between tables through the pool and given back with their last flow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,7 +59,8 @@ static void
 test_identity_and_content(void **state)
 {
     (void) state;
-    struct flowtable *ft = flowtable_create();
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *ft = flowtable_create(pool);
     struct ofmsg_flow_mod a, a_reordered, a_moved, b;
     flow(&a, 10, 100, 1, 0x020000000001ULL, false, 0xA1, 5);
     flow(&a_reordered, 10, 100, 1, 0x020000000001ULL, true, 0xA1, 5);
@@ -84,13 +86,16 @@ test_identity_and_content(void **state)
     unflow(&a_moved);
     unflow(&b);
     flowtable_destroy(ft);
+    assert_int_equal(flowtable_pool_count(pool), 0);     /* every reference given back */
+    flowtable_pool_destroy(pool);
 }
 
 static void
 test_sweep_within_scope(void **state)
 {
     (void) state;
-    struct flowtable *ft = flowtable_create();
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *ft = flowtable_create(pool);
     enum { N = 300 };
     struct ofmsg_flow_mod f[N];
     for (int i = 0; i < N; i++) {
@@ -162,13 +167,16 @@ test_sweep_within_scope(void **state)
         unflow(&f[i]);
     }
     flowtable_destroy(ft);
+    assert_int_equal(flowtable_pool_count(pool), 0);     /* every reference given back */
+    flowtable_pool_destroy(pool);
 }
 
 static void
 test_load_and_compare(void **state)
 {
     (void) state;
-    struct flowtable *ft = flowtable_create();
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *ft = flowtable_create(pool);
     struct ofmsg_flow_mod a, b, c;
     flow(&a, 0, 10, 1, 0x020000000001ULL, false, 0xA1, 5);
     flow(&b, 10, 10, 2, 0x020000000002ULL, true, 0xA2, 6);
@@ -207,6 +215,8 @@ test_load_and_compare(void **state)
     unflow(&b);
     unflow(&c);
     flowtable_destroy(ft);
+    assert_int_equal(flowtable_pool_count(pool), 0);     /* every reference given back */
+    flowtable_pool_destroy(pool);
 }
 
 /* The meters the installed flows name, each once, sorted; a flow without
@@ -215,7 +225,8 @@ static void
 test_meters_named(void **state)
 {
     (void) state;
-    struct flowtable *ft = flowtable_create();
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *ft = flowtable_create(pool);
     uint32_t *ids;
     size_t n;
     assert_int_equal(flowtable_meters(ft, &ids, &n), 0);
@@ -245,6 +256,122 @@ test_meters_named(void **state)
     assert_int_equal(ids[2], 0x20005);
     free(ids);
     flowtable_destroy(ft);
+    assert_int_equal(flowtable_pool_count(pool), 0);     /* every reference given back */
+    flowtable_pool_destroy(pool);
+}
+
+/* Two tables share one pool: a flow installed on both is one key and one
+ * instruction list; a string goes when its last flow does; a changed
+ * cookie moves the flow to the new cookie's list; freed entries are used
+ * again. */
+static void
+test_pool_shared(void **state)
+{
+    (void) state;
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *t1 = flowtable_create(pool), *t2 = flowtable_create(pool);
+    struct ofmsg_flow_mod a, a_out7, a_ck;
+    flow(&a, 10, 100, 1, 0x020000000001ULL, false, 0xA1, 5);
+    flow(&a_out7, 10, 100, 1, 0x020000000001ULL, true, 0xA1, 7);
+    flow(&a_ck, 10, 100, 1, 0x020000000001ULL, false, 0xB2, 5);
+    assert_int_equal(flowtable_set(t1, &a), 0);
+    assert_int_equal(flowtable_set(t2, &a), 0);
+    assert_int_equal(flowtable_pool_count(pool), 2);        /* key, instructions */
+    size_t one = flowtable_pool_bytes(pool);
+    assert_true(one > 0);
+    /* Other instructions on t2: a third string; t1 keeps the old ones. */
+    assert_int_equal(flowtable_set(t2, &a_out7), 0);
+    assert_int_equal(flowtable_pool_count(pool), 3);
+    flowtable_begin(t1);
+    assert_int_equal(flowtable_mark(t1, &a), FLOWTABLE_SAME);
+    flowtable_begin(t2);
+    assert_int_equal(flowtable_mark(t2, &a), FLOWTABLE_DIFFERENT);
+    assert_int_equal(flowtable_mark(t2, &a_out7), FLOWTABLE_SAME);
+    /* Back to the same instructions: the third string goes. */
+    assert_int_equal(flowtable_set(t2, &a), 0);
+    assert_int_equal(flowtable_pool_count(pool), 2);
+    assert_int_equal(flowtable_pool_bytes(pool), one);
+    /* A new cookie: the flow is on that cookie's list only. */
+    assert_int_equal(flowtable_set(t1, &a_ck), 0);
+    assert_int_equal(flowtable_count(t1), 1);
+    flowtable_begin(t1);
+    struct ofmsg *dels = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t old_ck = 0xA1, new_ck = 0xB2;
+    assert_int_equal(flowtable_sweep_cookies(t1, &old_ck, 1, &dels, &n, &cap), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(flowtable_sweep_cookies(t1, &new_ck, 1, &dels, &n, &cap), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(dels[0].u.flow_mod.cookie, 0xB2);
+    assert_int_equal(dels[0].u.flow_mod.table_id, 10);
+    assert_int_equal(dels[0].u.flow_mod.priority, 100);
+    free(dels);
+    /* Removed from one table, the strings stay for the other. */
+    assert_true(flowtable_remove(t1, a.table_id, a.priority, &a.match));
+    assert_int_equal(flowtable_pool_count(pool), 2);
+    assert_true(flowtable_remove(t2, a.table_id, a.priority, &a.match));
+    assert_int_equal(flowtable_pool_count(pool), 0);
+    assert_false(flowtable_remove(t2, a.table_id, a.priority, &a.match));
+    /* Freed entries are used again: the table's size does not grow. */
+    enum { N = 600 };
+    static struct ofmsg_flow_mod f[N];
+    for (int i = 0; i < N; i++) {
+        flow(&f[i], 20, 100, 1, 0x020000001000ULL + (uint64_t) i, false, 0xC0 + (uint64_t) (i % 7),
+             (uint32_t) (i % 3) + 1);
+        assert_int_equal(flowtable_set(t1, &f[i]), 0);
+    }
+    assert_int_equal(flowtable_pool_count(pool), N + 3);    /* 3 instruction lists */
+    size_t full = flowtable_bytes(t1);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i += 2) {
+            assert_true(flowtable_remove(t1, f[i].table_id, f[i].priority, &f[i].match));
+        }
+        assert_int_equal(flowtable_count(t1), N / 2);
+        for (int i = 0; i < N; i += 2) {
+            assert_int_equal(flowtable_set(t1, &f[i]), 0);
+        }
+    }
+    assert_int_equal(flowtable_count(t1), N);
+    assert_int_equal(flowtable_bytes(t1), full);
+    flowtable_begin(t1);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(flowtable_mark(t1, &f[i]), FLOWTABLE_SAME);
+    }
+    for (int i = 0; i < N; i++) {
+        unflow(&f[i]);
+    }
+    flowtable_destroy(t1);
+    flowtable_destroy(t2);
+    assert_int_equal(flowtable_pool_count(pool), 0);
+    unflow(&a);
+    unflow(&a_out7);
+    unflow(&a_ck);
+    flowtable_pool_destroy(pool);
+}
+
+/* A flow without instructions (a drop) as the first flow a table sees:
+ * the empty instruction list is a string of the pool like any other. */
+static void
+test_empty_instructions(void **state)
+{
+    (void) state;
+    struct flowtable_pool *pool = flowtable_pool_create();
+    struct flowtable *ft = flowtable_create(pool);
+    struct ofmsg_flow_mod drop;
+    flow(&drop, 0, 0, 1, 0x020000000001ULL, false, 0xD0, 1);
+    ofaction_free_insts(drop.insts, drop.n_insts);
+    drop.insts = NULL;
+    drop.n_insts = 0;
+    flowtable_begin(ft);
+    assert_int_equal(flowtable_mark(ft, &drop), FLOWTABLE_ABSENT);
+    assert_int_equal(flowtable_set(ft, &drop), 0);
+    assert_int_equal(flowtable_pool_count(pool), 2);
+    flowtable_begin(ft);
+    assert_int_equal(flowtable_mark(ft, &drop), FLOWTABLE_SAME);
+    assert_true(flowtable_remove(ft, drop.table_id, drop.priority, &drop.match));
+    flowtable_destroy(ft);
+    assert_int_equal(flowtable_pool_count(pool), 0);
+    flowtable_pool_destroy(pool);
 }
 
 int
@@ -255,6 +382,8 @@ main(void)
         cmocka_unit_test(test_sweep_within_scope),
         cmocka_unit_test(test_load_and_compare),
         cmocka_unit_test(test_meters_named),
+        cmocka_unit_test(test_pool_shared),
+        cmocka_unit_test(test_empty_instructions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
