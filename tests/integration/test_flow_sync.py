@@ -15,7 +15,10 @@ audit interval.  The scenarios:
 - make before break: a VM added while a peer sends to it at 1 000
   datagrams/s loses nothing once its first datagram was answered, and no
   frame of that flow reaches the controller after that answer (the
-  reactive path is not what carries it).
+  reactive path is not what carries it);
+- a restarted skyvisord that cannot reach one bridge's OVSDB server yet
+  plans no bridge until it can (or the start hold ends): the bridges of a
+  change that spans them go in one pass, in order.
 """
 
 import json
@@ -301,3 +304,33 @@ def test_make_before_break(world):
     # The metrics agree with the log: the reactive path forwarded no more
     # of these flows than the log shows before the first answers.
     assert metric(api, "reactive_forwarded_total") - forwarded >= forwarded_log
+
+
+def test_a_restart_plans_no_bridge_before_every_replica_is_read(world):
+    """skyvisord restarts while it cannot reach the gateway's OVSDB server
+    (its socket moved aside; the gateway's ovs-vswitchd keeps its own
+    session and its OpenFlow socket answers).  The worker's bridge, fully
+    reachable, is not planned meanwhile: planned alone, a change spanning
+    both bridges could reach the worker's ingress rules before the
+    gateway's flows they lead to.  Once the gateway's replica is read, both
+    are planned in one pass."""
+    d, api, sim = world
+    sock = os.path.join(sim.hdir("fs1-gw"), "db.sock")
+    held = "waiting for every bridge to connect before the first plan"
+
+    def status(host):
+        return ok(api.get(f"/v1/hosts/{host}"))["status"]
+
+    d.stop()
+    os.rename(sock, sock + ".away")
+    try:
+        d.start()
+        wait_for("the worker held", lambda: status("fs1-h1").get("detail") == held, 2.5)
+        gw = status("fs1-gw")
+        assert gw["state"] == "pending" and "OVSDB" in gw["detail"], gw
+        assert status("fs1-h1")["state"] == "pending"
+    finally:
+        os.rename(sock + ".away", sock)
+    wait_for("both hosts realized",
+             lambda: all(status(h)["state"] == "realized" for h in ("fs1-gw", "fs1-h1")), 20)
+    wait_realized(api, ["f-peer", "f-old"])
