@@ -381,10 +381,13 @@ def test_without_the_caps_the_flood_takes_the_link(world):
         a, b = contend(sim)
         print(f"\nno caps on a {WAN_MBIT} Mbit/s WAN: A (UDP {FLOOD_MBIT} Mbit/s offered) "
               f"received {a:.1f} Mbit/s, B (UDP {B_MBIT} Mbit/s offered) {b:.1f} Mbit/s")
-        # Without its meter the flood goes well past A's cap and the two
-        # fill the shaped WAN between them; how much of it B keeps is then
-        # up to the link's queue (printed: from 9 to 37 Mbit/s in runs here).
-        assert a > 1.25 * CAP and a + b > 0.9 * WAN_MBIT, (a, b)
+        # Without its meter the flood goes well past A's cap.  How much of
+        # the shaped WAN the two fill between them, and how much of it B
+        # keeps, is up to the link's queue and to how fast the userspace
+        # datapaths forward on a loaded machine (printed: A + B from 72 to
+        # 100 Mbit/s, B from 0 to 37, in runs here): a throughput, for the
+        # benchmarks, not this control.
+        assert a > 1.25 * CAP, (a, b)
     finally:
         for t in ("ta", "tb"):
             ok(api.patch(f"/v1/tenants/{t}", {"wan_limit_mbps": CAP}))
