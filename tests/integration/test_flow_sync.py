@@ -313,7 +313,7 @@ def test_a_restart_plans_no_bridge_before_every_replica_is_read(world):
     reachable, is not planned meanwhile: planned alone, a change spanning
     both bridges could reach the worker's ingress rules before the
     gateway's flows they lead to.  Once the gateway's replica is read, both
-    are planned in one pass."""
+    are realized."""
     d, api, sim = world
     sock = os.path.join(sim.hdir("fs1-gw"), "db.sock")
     held = "waiting for every bridge to connect before the first plan"
