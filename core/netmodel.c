@@ -65,6 +65,8 @@ netmodel_free(struct netmodel *m)
     free(m->comp_hosts);
     free(m->comp_name);
     free(m->mig_vms);
+    free(m->shift_gone);
+    free(m->shift_new);
     ctlset_unref(m->ctl);
     wanff_plans_unref(m->ff);
     memset(m, 0, sizeof *m);
@@ -548,6 +550,27 @@ copy_objs(void **dst, const void *src, size_t n, size_t size)
     return rc;
 }
 
+/* Appends src->vms[from..to) to dst->vms at *n, duplicating their
+ * details.  0 or ENOMEM. */
+static int
+copy_vm_run(struct netmodel *dst, const struct netmodel *src, size_t from, size_t to,
+            size_t *n)
+{
+    if (to <= from) {
+        return 0;
+    }
+    struct nm_vm *v = &dst->vms[*n];
+    memcpy(v, &src->vms[from], (to - from) * sizeof *v);
+    *n += to - from;
+    int rc = 0;
+    for (size_t x = 0; x < to - from; x++) {
+        if (v[x].o.detail && !(v[x].o.detail = strdup(v[x].o.detail))) {
+            rc = ENOMEM;
+        }
+    }
+    return rc;
+}
+
 int
 netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
                    char (*gone)[40], size_t n_gone, struct netmodel *dst)
@@ -585,35 +608,99 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
     if (n_gone) {
         qsort(gone, n_gone, sizeof *gone, cmp_id40);
     }
-    size_t i = 0, j = 0, n = 0;
-    while (i < src->n_vms || j < n_up) {
-        int c = i == src->n_vms ? 1 : j == n_up ? -1 : strcmp(src->vms[i].o.id, up[j].o.id);
-        struct nm_vm *v = &dst->vms[n];
-        if (c >= 0) {
-            *v = up[j];                 /* moved */
-            up[j++].o.detail = NULL;
-            i += c == 0;
-            if (j < n_up && !strcmp(up[j].o.id, v->o.id)) {
-                free(v->o.detail);      /* a later copy of the same VM wins */
-                continue;
-            }
-        } else if (n_gone && bsearch(src->vms[i].o.id, gone, n_gone, sizeof *gone, cmp_id40)) {
-            i++;
-            continue;
-        } else {
-            *v = src->vms[i++];
-            if (v->o.detail && !(v->o.detail = strdup(v->o.detail))) {
-                rc = ENOMEM;
+    dst->shift_gone = malloc((n_gone + n_up ? n_gone + n_up : 1) * sizeof *dst->shift_gone);
+    dst->shift_new = malloc((n_up ? n_up : 1) * sizeof *dst->shift_new);
+    if (!dst->shift_gone || !dst->shift_new) {
+        netmodel_free(dst);
+        return ENOMEM;
+    }
+    /* The changes in id order ('up' before 'gone' for the same id: the
+     * update wins), each placed by a binary search in src; the runs of
+     * src between them are copied whole. */
+    size_t i = 0, j = 0, k = 0, n = 0;
+    while (j < n_up || k < n_gone) {
+        bool is_up = k == n_gone || (j < n_up && strcmp(up[j].o.id, gone[k]) <= 0);
+        const char *id = is_up ? up[j].o.id : gone[k];
+        size_t lo = i, hi = src->n_vms;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(src->vms[mid].o.id, id) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        n++;
+        rc = rc ? rc : copy_vm_run(dst, src, i, lo, &n);
+        i = lo;
+        bool in_src = i < src->n_vms && !strcmp(src->vms[i].o.id, id);
+        if (in_src) {
+            dst->shift_gone[dst->n_shift_gone++] = (int) i++;
+        }
+        if (!is_up) {
+            k++;
+            continue;
+        }
+        /* A later copy of the same VM wins; a VM both updated and gone
+         * stays. */
+        while (j + 1 < n_up && !strcmp(up[j + 1].o.id, id)) {
+            free(up[j].o.detail);
+            up[j++].o.detail = NULL;
+        }
+        while (k < n_gone && !strcmp(gone[k], id)) {
+            k++;
+        }
+        dst->shift_new[dst->n_shift_new++] = (int) n;
+        dst->vms[n++] = up[j];          /* moved */
+        up[j++].o.detail = NULL;
     }
+    rc = rc ? rc : copy_vm_run(dst, src, i, src->n_vms, &n);
     dst->n_vms = n;
     rc = rc ? rc : finish(dst, src);    /* VMs alone: the same tunnels */
     if (rc) {
         netmodel_free(dst);
     }
     return rc;
+}
+
+/* How many of v[0..n) (ascending) are below 'x' ('or_equal': at most x). */
+static size_t
+count_below(const int *v, size_t n, int x, bool or_equal)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x || (or_equal && v[mid] == x)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+int
+netmodel_vm_shift(const struct netmodel *m, int old)
+{
+    size_t below = count_below(m->shift_gone, m->n_shift_gone, old, false);
+    if (below < m->n_shift_gone && m->shift_gone[below] == old) {
+        return -1;
+    }
+    /* Its place t among the survivors, then one further for every VM
+     * inserted before it.  Inserted VM x (ascending new indexes, so
+     * shift_new[x] - x never decreases) lands before it exactly when
+     * shift_new[x] - x <= t: x survivors precede x's slot.  Counted by a
+     * binary search. */
+    int t = old - (int) below;
+    size_t lo = 0, hi = m->n_shift_new;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->shift_new[mid] - (int) mid <= t) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return t + (int) lo;
 }
 
 int
@@ -1013,7 +1100,12 @@ struct fctx {
     nm_ofport_fn *ofport;
     void *aux;
     struct nm_flows *out;
-    uint32_t *vm_port;          /* per VM on this host: its port, 0 unknown */
+    struct vm_slot *vm_port;    /* the VMs on this host (or whose second
+                                 * place it is): their ports, an open
+                                 * addressing table of vm_cap slots
+                                 * (vmport()), sized by the host's VMs,
+                                 * not the model's */
+    size_t vm_cap;
     int pos;                    /* netmodel_pos(h): where h forwards from */
     uint32_t *tun_port;         /* per overlay neighbour of pos: the port of
                                  * h's preferred tunnel toward it (its
@@ -1023,6 +1115,43 @@ struct fctx {
     size_t n_groups;
     int rc;
 };
+
+struct vm_slot {
+    int vm;                     /* -1: empty */
+    uint32_t no;
+};
+
+/* VM v's slot in c->vm_port: its own, or the empty one where it would
+ * go (the table is never full: twice the host's VMs). */
+static struct vm_slot *
+vm_slot(const struct fctx *c, int v)
+{
+    size_t mask = c->vm_cap - 1;
+    for (size_t i = ((uint32_t) v * 2654435761u) & mask;; i = (i + 1) & mask) {
+        if (c->vm_port[i].vm == v || c->vm_port[i].vm < 0) {
+            return &c->vm_port[i];
+        }
+    }
+}
+
+/* VM v's port at this host as found so far, 0 unknown. */
+static uint32_t
+vmport(const struct fctx *c, int v)
+{
+    const struct vm_slot *s = vm_slot(c, v);
+    return s->vm == v ? s->no : 0;
+}
+
+/* Records 'no' as VM v's port at this host (v is on it, or it is v's
+ * second place); returns it. */
+static uint32_t
+vmport_set(struct fctx *c, int v, uint32_t no)
+{
+    struct vm_slot *s = vm_slot(c, v);
+    s->vm = v;
+    s->no = no;
+    return no;
+}
 
 static struct nm_flow *
 flow_new(struct fctx *c, uint8_t table, uint16_t prio, uint64_t cookie)
@@ -1178,7 +1307,7 @@ flows_local_vm(struct fctx *c, int s, int *parent, uint8_t *sub, int *queue)
 {
     const struct netmodel *m = c->m;
     const struct nm_vm *vm = &m->vms[s];
-    uint32_t port = c->vm_port[s];
+    uint32_t port = vmport(c, s);
     int comp = m->vm_comp[s];
     if (!port || comp < 0) {
         return;
@@ -1302,7 +1431,7 @@ flows_second_vm(struct fctx *c, int s)
 {
     const struct netmodel *m = c->m;
     const struct nm_vm *vm = &m->vms[s];
-    uint32_t port = c->vm_port[s];
+    uint32_t port = vmport(c, s);
     if (!port || m->vm_comp[s] < 0) {
         return;
     }
@@ -1348,7 +1477,7 @@ flows_vm(struct fctx *c, int v, const uint8_t *comp_seen, int *parent, uint8_t *
     uint64_t ck = netmodel_vm_cookie(m, v);
     uint64_t wire = netmodel_wire_mac(m, v);
     bool local = vm->host == h;
-    if (local && !c->vm_port[v]) {
+    if (local && !vmport(c, v)) {
         return;
     }
     /* 10: local senders of the component reach it: at W, and during a
@@ -1463,9 +1592,9 @@ flows_flood(struct fctx *c, int comp)
     /* This host's VMs, not the component's: the same members in the same
      * (index) order, without visiting every member on every bridge. */
     for (const int *d = m->vms_on_host[c->h]; *d >= 0; d++) {
-        if (m->vm_comp[*d] == comp && c->vm_port[*d]
-            && !m->switches[m->vms[*d].sw].tenant_ctl) {    /* its tenant's */
-            act(c, f, NA_OUTPUT, c->vm_port[*d]);
+        uint32_t port = m->vm_comp[*d] == comp ? vmport(c, *d) : 0;
+        if (port && !m->switches[m->vms[*d].sw].tenant_ctl) {    /* its tenant's */
+            act(c, f, NA_OUTPUT, port);
         }
     }
 }
@@ -1626,7 +1755,21 @@ fctx_init(struct fctx *c, const struct wanff_plan **ff)
     const struct netmodel *m = c->m;
     size_t nh = m->n_hosts;
     c->pos = netmodel_pos(m, c->h);
-    c->vm_port = calloc(m->n_vms ? m->n_vms : 1, sizeof *c->vm_port);
+    size_t here = 1;
+    for (const int *v = m->vms_on_host[c->h]; *v >= 0; v++) {
+        here++;
+    }
+    for (const int *v = m->mig_vms; v && *v >= 0; v++) {
+        here++;
+    }
+    c->vm_cap = 8;
+    while (c->vm_cap < 2 * here) {
+        c->vm_cap *= 2;
+    }
+    c->vm_port = malloc(c->vm_cap * sizeof *c->vm_port);
+    for (size_t i = 0; c->vm_port && i < c->vm_cap; i++) {
+        c->vm_port[i].vm = -1;
+    }
     c->tun_port = calloc(nh ? nh : 1, sizeof *c->tun_port);
     c->real_port = calloc(nh ? nh : 1, sizeof *c->real_port);
     c->groups = calloc(nh ? nh : 1, sizeof *c->groups);
@@ -1681,23 +1824,23 @@ all_ports(struct fctx *c, uint8_t *comp_seen)
     for (size_t i = 0; i < n_ports; i++) {
         uint32_t no = ports[i].kind == NM_PORT_VM ? c->ofport(c->aux, h, ports[i].name) : 0;
         if (ports[i].kind == NM_PORT_VM) {
-            c->vm_port[ports[i].vm] = no;
+            vmport_set(c, ports[i].vm, no);
         }
     }
     free(ports);
     for (const int *v = m->vms_on_host[h]; *v >= 0; v++) {
-        if (m->vm_comp[*v] >= 0 && c->vm_port[*v]) {
+        if (m->vm_comp[*v] >= 0 && vmport(c, *v)) {
             comp_seen[m->vm_comp[*v]] = 1;
         }
     }
     for (const int *v = m->mig_vms; *v >= 0; v++) {
-        if (netmodel_vm_second(m, *v) == h && m->vm_comp[*v] >= 0 && c->vm_port[*v]) {
+        if (netmodel_vm_second(m, *v) == h && m->vm_comp[*v] >= 0 && vmport(c, *v)) {
             comp_seen[m->vm_comp[*v]] = 1;
         }
     }
 }
 
-/* Sets c->vm_port[v] from its port at this host (its own, or its
+/* Records VM v's port at this host (vmport_set()) (its own, or its
  * migration's second place); its number, 0 if none. */
 static uint32_t
 vm_port_here(struct fctx *c, int v)
@@ -1709,7 +1852,7 @@ vm_port_here(struct fctx *c, int v)
     }
     struct nm_port p;
     vm_port_spec(m, v, second, &p);
-    return c->vm_port[v] = c->ofport(c->aux, c->h, p.name);
+    return vmport_set(c, v, c->ofport(c->aux, c->h, p.name));
 }
 
 /* What all_ports() finds, for what the flows of owners[0..n_owners) and
@@ -1727,7 +1870,7 @@ scoped_ports(struct fctx *c, const int *owners, size_t n_owners, const int *comp
     }
     for (size_t i = 0; i < n_comps; i++) {
         for (const int *v = m->vms_on_host[h]; comps[i] >= 0 && *v >= 0; v++) {
-            if (m->vm_comp[*v] == comps[i] && !c->vm_port[*v]) {
+            if (m->vm_comp[*v] == comps[i] && !vmport(c, *v)) {
                 vm_port_here(c, *v);
             }
         }
@@ -1744,22 +1887,22 @@ scoped_ports(struct fctx *c, const int *owners, size_t n_owners, const int *comp
         }
         asked[k] = 1;
         for (const int *v = m->vms_on_host[h]; *v >= 0 && !comp_seen[k]; v++) {
-            comp_seen[k] = m->vm_comp[*v] == k && (c->vm_port[*v] || vm_port_here(c, *v));
+            comp_seen[k] = m->vm_comp[*v] == k && (vmport(c, *v) || vm_port_here(c, *v));
         }
         for (const int *v = m->mig_vms; *v >= 0 && !comp_seen[k]; v++) {
             comp_seen[k] = m->vm_comp[*v] == k && netmodel_vm_second(m, *v) == h
-                           && (c->vm_port[*v] || vm_port_here(c, *v));
+                           && (vmport(c, *v) || vm_port_here(c, *v));
         }
     }
     for (size_t i = 0; i < n_comps; i++) {
         /* A flood compiled needs to know its component has members here. */
         int k = comps[i];
         for (const int *v = m->vms_on_host[h]; k >= 0 && *v >= 0 && !comp_seen[k]; v++) {
-            comp_seen[k] = m->vm_comp[*v] == k && c->vm_port[*v];
+            comp_seen[k] = m->vm_comp[*v] == k && vmport(c, *v);
         }
         for (const int *v = m->mig_vms; k >= 0 && *v >= 0 && !comp_seen[k]; v++) {
             comp_seen[k] = m->vm_comp[*v] == k && netmodel_vm_second(m, *v) == h
-                           && (c->vm_port[*v] || vm_port_here(c, *v));
+                           && (vmport(c, *v) || vm_port_here(c, *v));
         }
     }
     free(asked);

@@ -302,6 +302,14 @@ struct netmodel {
     uint32_t *comp_name;            /* per component: its metadata value */
     int *mig_vms;                   /* VMs with an active migration,
                                      * -1 ends */
+    /* netmodel_apply_vms(): how the VMs' indexes moved from the model this
+     * one was built from (netmodel_vm_shift()); empty otherwise. */
+    int *shift_gone;                /* its indexes removed or replaced,
+                                     * ascending */
+    size_t n_shift_gone;
+    int *shift_new;                 /* this model's indexes inserted (or
+                                     * replacing), ascending */
+    size_t n_shift_new;
 };
 
 void netmodel_init(struct netmodel *);
@@ -537,6 +545,12 @@ int netmodel_next_hop(const struct netmodel *, int h, int dst);
  * then empty). */
 int netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
                        char (*gone)[40], size_t n_gone, struct netmodel *dst);
+/* The index in 'm' of the VM at index 'old' of the model 'm' was built
+ * from by netmodel_apply_vms(): -1 when that VM was removed or replaced
+ * (a changed VM), else its index moved past the VMs inserted and removed
+ * before it.  O(log n) for n changed VMs.  Meaningless for a model that
+ * netmodel_apply_vms() did not build. */
+int netmodel_vm_shift(const struct netmodel *m, int old);
 /* The index of the object with this id in objs[0..n), an array sorted by
  * id of elements of 'size' bytes that start with a struct nm_obj (every
  * array of the model is, as the store loads it); -1 if none. */

@@ -63,6 +63,20 @@ emit(struct statusfold_batch *b, enum nm_kind kind, struct nm_obj *o, const stru
     if (!status_changed(o, v)) {
         return;
     }
+    if (b->n == b->cap) {
+        /* Grown as statuses change, not sized by the model: a change
+         * moves a handful. */
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        struct nm_status *nv = realloc(b->v, cap * sizeof *nv);
+        b->v = nv ? nv : b->v;
+        struct nm_obj **no = nv ? realloc(b->obj, cap * sizeof *no) : NULL;
+        b->obj = no ? no : b->obj;
+        if (!nv || !no) {
+            b->oom = true;
+            return;
+        }
+        b->cap = cap;
+    }
     b->obj[b->n] = o;
     struct nm_status *s = &b->v[b->n++];
     s->kind = kind;
@@ -309,14 +323,9 @@ statusfold_compute(struct netmodel *m, const struct statusfold_host *hosts,
     for (size_t i = 0; ways && i < n_ways; i++) {
         ways[i] = (struct verdict) { WAY_UNKNOWN, NULL };
     }
-    size_t total = m->n_clouds + nh + m->n_tenants + m->n_networks + m->n_switches
-                   + m->n_links + m->n_vms;
-    batch->v = calloc(total ? total : 1, sizeof *batch->v);
-    batch->obj = calloc(total ? total : 1, sizeof *batch->obj);
-    batch->n = 0;
+    memset(batch, 0, sizeof *batch);
     bool all_done = true;
-    if (!hv || !vv || !sv || !nv || !paths || !queue || !seen || !noted || !cuts
-        || !batch->v || !batch->obj) {
+    if (!hv || !vv || !sv || !nv || !paths || !queue || !seen || !noted || !cuts) {
         all_done = false;
         goto out;
     }
@@ -538,8 +547,9 @@ out:
     }
     free(ways);
     free(cuts);
-    if (!all_done && (!batch->v || !batch->obj)) {
+    if (batch->oom) {
         statusfold_batch_uninit(batch);
+        all_done = false;
     }
     return all_done;
 }

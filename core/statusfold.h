@@ -69,7 +69,8 @@ struct statusfold_host {
 struct statusfold_batch {
     struct nm_status *v;            /* owned, details owned */
     struct nm_obj **obj;            /* the object of each status */
-    size_t n;
+    size_t n, cap;
+    bool oom;                       /* a status did not fit: memory ran out */
 };
 
 /* Fills 'out' (initialised by this call) with the statuses that changed;

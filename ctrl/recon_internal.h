@@ -89,6 +89,11 @@ struct recon_tunnel;
 
 struct snapshot {
     struct netmodel m;
+    uint64_t gen;                   /* publish() numbers every snapshot */
+    uint64_t from;                  /* the gen of the snapshot this one was
+                                     * built from by netmodel_apply_vms (its
+                                     * VMs' indexes moved as m's shift
+                                     * says), 0 for a load */
 };
 
 /* One planned addition: an encoded ADD flow-mod in its plan's 'wire'. */
@@ -171,6 +176,8 @@ struct agent {
     size_t n_groups;
     struct nm_port *ports;          /* this pass's netmodel_ports(), owned */
     size_t n_ports;
+    uint64_t ports_gen;             /* the snapshot 'ports' was computed or
+                                     * carried over for; 0: none */
     uint64_t ports_sig;             /* their names, kinds and roles signed, so
                                      * that an unchanged list (the VMs'
                                      * indexes in the model may move) signs
@@ -211,6 +218,12 @@ struct agent {
     struct recon_pend *pend;
     size_t n_pend;
     uint32_t next_ofport;
+    /* The numbers of the requested range seen in use on the host (a bitmap
+     * over OFPORT_OWN_MIN..OFPORT_OWN_MAX, owned; NULL: to be read whole):
+     * kept across passes, each pass adding what its replica changes name,
+     * so that one port inserted does not read every interface.  A number
+     * freed stays marked until the range runs out and it is read again. */
+    uint8_t *used_ofports;
     /* The last LLDP probe (reconciler.c): when, over which port list, and
      * whether every tunnel had its number then. */
     long long lldp_us;
@@ -314,6 +327,7 @@ struct reconciler {
     bool pass_applied;              /* reconciler thread only: this pass did */
 
     struct snapshot *snap;          /* RCU-protected */
+    uint64_t snap_gen;              /* the last snapshot's gen */
     /* Tenant flows a bridge refused (recon_flows.c): their ADD flow-mods
      * as encoded (xid 0), left out of later plans so that one tenant's
      * flow the switch cannot take does not hold up a bridge every pass;

@@ -202,11 +202,14 @@ recon_agent_close(struct reconciler *r, struct agent *a)
     a->ports = NULL;
     a->n_ports = 0;
     a->ports_sig = 0;
+    a->ports_gen = 0;
     forget_ok(a);
     free(a->pend);
     a->pend = NULL;
     a->n_pend = 0;
     a->next_ofport = 0;
+    free(a->used_ofports);
+    a->used_ofports = NULL;
     flowtable_destroy(a->ft);
     a->ft = NULL;
     recon_plan_clear(&a->plan);
@@ -530,56 +533,81 @@ port_still_ok(const struct agent *a, const char *name, uint64_t sig, const json_
 
 #define OFPORT_OWN_N (OFPORT_OWN_MAX - OFPORT_OWN_MIN + 1)
 
-/* The numbers of the requested range in use on host 'a' (a bitmap over
- * OFPORT_OWN_MIN..OFPORT_OWN_MAX; caller frees): every Interface's
- * ofport and ofport_request in 'rep', on every bridge; a->next_ofport is
- * set past the highest if it is not set yet.  NULL when memory runs
- * out. */
-static uint8_t *
-used_ofports(struct agent *a, const struct ovsdb_replica *rep)
+/* Marks in 'used' the numbers of the requested range that Interface row
+ * 'row' has as its ofport or ofport_request; returns the highest marked
+ * ('top' if none is higher). */
+static uint32_t
+mark_ofports(uint8_t *used, const json_t *row, uint32_t top)
 {
     static const char *const cols[] = {"ofport", "ofport_request"};
-    uint8_t *used = calloc(OFPORT_OWN_N / 8 + 1, 1);
-    uint32_t top = 0;
-    const char *uuid;
-    json_t *row;
-    json_object_foreach((json_t *) ovsdb_replica_table(rep, "Interface"), uuid, row) {
-        for (size_t c = 0; used && c < sizeof cols / sizeof *cols; c++) {
-            long long v = 0;
-            if (ovsdb_datum_integer(json_object_get(row, cols[c]), &v)
-                && v >= OFPORT_OWN_MIN && v <= OFPORT_OWN_MAX) {
-                uint32_t k = (uint32_t) v - OFPORT_OWN_MIN;
-                used[k / 8] |= (uint8_t) (1u << k % 8);
-                top = (uint32_t) v > top ? (uint32_t) v : top;
-            }
+    for (size_t c = 0; row && c < sizeof cols / sizeof *cols; c++) {
+        long long v = 0;
+        if (ovsdb_datum_integer(json_object_get(row, cols[c]), &v)
+            && v >= OFPORT_OWN_MIN && v <= OFPORT_OWN_MAX) {
+            uint32_t k = (uint32_t) v - OFPORT_OWN_MIN;
+            used[k / 8] |= (uint8_t) (1u << k % 8);
+            top = (uint32_t) v > top ? (uint32_t) v : top;
         }
     }
-    if (used && !a->next_ofport) {
+    return top;
+}
+
+/* Brings a->used_ofports up to 'rep': read whole when there is none yet
+ * (or 'all': the replica's changes are not known), else the Interface
+ * rows named in 'changed' added; a->next_ofport is set past the highest
+ * if it is not set yet.  False when memory runs out. */
+static bool
+update_used_ofports(struct agent *a, const struct ovsdb_replica *rep, const json_t *changed,
+                    bool all)
+{
+    uint32_t top = 0;
+    if (!a->used_ofports || all) {
+        free(a->used_ofports);
+        if (!(a->used_ofports = calloc(OFPORT_OWN_N / 8 + 1, 1))) {
+            return false;
+        }
+        const char *uuid;
+        json_t *row;
+        json_object_foreach((json_t *) ovsdb_replica_table(rep, "Interface"), uuid, row) {
+            top = mark_ofports(a->used_ofports, row, top);
+        }
+    } else {
+        const char *name;
+        json_t *v;
+        json_object_foreach((json_t *) changed, name, v) {
+            top = mark_ofports(a->used_ofports,
+                               ovsdb_replica_find(rep, "Interface", "name", name, NULL), top);
+        }
+    }
+    if (!a->next_ofport) {
         a->next_ofport = top ? top + 1 : OFPORT_OWN_MIN;
     }
-    return used;
+    return true;
 }
 
 /* A number for a port host 'a' is about to insert, from the requested
- * range: the next one up that 'rep' shows nobody using, going round to
- * the bottom after the top; 0 when none is free or memory runs out (the
- * port is then inserted without a request, and waited for).  '*usedp' is
- * used_ofports(), built on the first call of a pass (caller frees). */
+ * range: the next one up that a->used_ofports does not mark, going round
+ * to the bottom after the top, marked as used; when every one is marked,
+ * the replica 'rep' is read whole once more (numbers freed since).  0
+ * when none is free or memory runs out (the port is then inserted without
+ * a request, and waited for). */
 static uint32_t
-request_ofport(struct agent *a, const struct ovsdb_replica *rep, uint8_t **usedp)
+request_ofport(struct agent *a, const struct ovsdb_replica *rep)
 {
-    if (!*usedp && !(*usedp = used_ofports(a, rep))) {
-        return 0;
-    }
-    uint8_t *used = *usedp;
-    for (uint32_t tries = 0; tries < OFPORT_OWN_N; tries++) {
-        if (a->next_ofport < OFPORT_OWN_MIN || a->next_ofport > OFPORT_OWN_MAX) {
-            a->next_ofport = OFPORT_OWN_MIN;
+    for (int round = 0; round < 2; round++) {
+        if (round && !update_used_ofports(a, rep, NULL, true)) {
+            return 0;
         }
-        uint32_t no = a->next_ofport++, k = no - OFPORT_OWN_MIN;
-        if (!(used[k / 8] & 1u << k % 8)) {
-            used[k / 8] |= (uint8_t) (1u << k % 8);
-            return no;
+        uint8_t *used = a->used_ofports;
+        for (uint32_t tries = 0; used && tries < OFPORT_OWN_N; tries++) {
+            if (a->next_ofport < OFPORT_OWN_MIN || a->next_ofport > OFPORT_OWN_MAX) {
+                a->next_ofport = OFPORT_OWN_MIN;
+            }
+            uint32_t no = a->next_ofport++, k = no - OFPORT_OWN_MIN;
+            if (!(used[k / 8] & 1u << k % 8)) {
+                used[k / 8] |= (uint8_t) (1u << k % 8);
+                return no;
+            }
         }
     }
     return 0;
@@ -633,6 +661,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         return;
     }
     rep = ovsdb_get_replica(a->db);
+    bool used_ok = update_used_ofports(a, rep, changed, all);
 
     const struct nm_port *ports = a->ports;
     size_t n = a->n_ports;
@@ -643,7 +672,6 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
      * matter, and a failed one is recomputed by the next pass. */
     struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
     uint32_t *req = calloc(n ? n : 1, sizeof *req);
-    uint8_t *used = NULL;           /* request_ofport()'s, built on demand */
     size_t n_bp = 0, n_ok = 0;
     const char **bp = bridge_port_uuids(rep, ho->bridge, &n_bp);
     struct recon_port_ok *ok = malloc((n ? n : 1) * sizeof *ok);
@@ -686,7 +714,7 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
                 && strlen(p->name) < sizeof a->pend->name
                 && !ovsdb_replica_find(rep, "Port", "name", p->name, NULL)
                 && !ovsdb_replica_find(rep, "Interface", "name", p->name, NULL)) {
-                req[i] = request_ofport(a, rep, &used);
+                req[i] = used_ok ? request_ofport(a, rep) : 0;
                 spec.ofport_request = req[i];
             }
             rc = ovsdb_vswitch_ensure_port(rep, &spec, &txn);
@@ -739,7 +767,6 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
     free(a->port_ok);
     a->port_ok = ok;
     a->n_port_ok = n_ok;
-    free(used);
     size_t n_req = 0;
     for (size_t i = 0; i < n; i++) {
         n_req += req[i] != 0;
@@ -1001,6 +1028,7 @@ recon_agent_ports(struct agent *a, const struct netmodel *m, int h)
     a->ports = NULL;
     a->n_ports = 0;
     a->ports_sig = 0;
+    a->ports_gen = 0;
     if (netmodel_ports(m, h, &a->ports, &a->n_ports)) {
         a->ports = NULL;
         a->n_ports = 0;

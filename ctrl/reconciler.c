@@ -261,6 +261,7 @@ static void
 publish(struct reconciler *r, struct snapshot *s)
 {
     struct snapshot *old = r->snap;
+    s->gen = ++r->snap_gen;
     rcu_assign_pointer(r->snap, s);
     if (old) {
         urcu_bp_synchronize_rcu();
@@ -398,6 +399,38 @@ cmp_cookie(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Host h's port list for this pass (a->ports): an untouched host's
+ * (no changed VM is or was on it, nor a migration's end) is the one
+ * computed for the last snapshot, carried over with the VMs' indexes
+ * moved (netmodel_vm_shift()) when that snapshot is the one this was
+ * built from; any other is computed (recon_agent_ports()).  False when
+ * memory runs out (the host's error). */
+static bool
+host_ports(struct reconciler *r, struct agent *a, const struct netmodel *m, int h)
+{
+    const struct snapshot *s = r->snap;
+    if (a->untouched && a->ports && a->ports_gen
+        && (a->ports_gen == s->gen || a->ports_gen == s->from)) {
+        bool moved = a->ports_gen != s->gen;
+        size_t k = 0;
+        for (; moved && k < a->n_ports; k++) {
+            struct nm_port *p = &a->ports[k];
+            if (p->kind == NM_PORT_VM && (p->vm = netmodel_vm_shift(m, p->vm)) < 0) {
+                break;              /* a changed VM after all: compute */
+            }
+        }
+        if (!moved || k == a->n_ports) {
+            a->ports_gen = s->gen;
+            return true;
+        }
+    }
+    if (!recon_agent_ports(a, m, h)) {
+        return false;
+    }
+    a->ports_gen = s->gen;
+    return true;
+}
+
 /* Builds the next snapshot from the current one and the changed VMs in
  * 'ch' (netmodel_apply_vms), filling 'o' with the owners to recompile.
  * 0 or ENOMEM. */
@@ -436,6 +469,7 @@ apply_vms(struct reconciler *r, struct recon_changes *ch, struct recon_owners *o
         free(s);
         return rc;
     }
+    s->from = r->snap->gen;
     publish(r, s);
     const struct netmodel *m = &r->snap->m;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -710,7 +744,7 @@ pass(struct reconciler *r)
         a->note = NULL;
         a->sent = 0;
         a->realized = false;
-        if (recon_owner_may_write(r, a) && recon_agent_ports(a, m, (int) h)
+        if (recon_owner_may_write(r, a) && host_ports(r, a, m, (int) h)
             && !a->untouched) {
             recon_ovsdb_pass(r, m, (int) h, a, vm_err);
         }

@@ -417,6 +417,78 @@ assert_same_flows(struct nm_flows a, struct nm_flows b)
     free(b.v);
 }
 
+/* netmodel_apply_vms() with a VM inserted, one removed and one replaced in
+ * one step: the result is sorted by id with each detail its own copy, and
+ * netmodel_vm_shift() takes every surviving VM's old index to its new one
+ * (what a host's port list is carried over with) and the changed ones to
+ * -1. */
+static void
+test_apply_vms_shift(void **state)
+{
+    (void) state;
+    struct netmodel w, d;
+    build(&w, TUNNELS_MST);
+    assert_true(w.n_vms >= 4);
+    struct nm_vm up[3];
+    up[0] = w.vms[1];                           /* a new VM sorting after vms[1] */
+    up[0].o.id[strlen(up[0].o.id) - 1] = '~';
+    snprintf(up[0].o.name, sizeof up[0].o.name, "inserted");
+    up[0].o.detail = strdup("new");
+    up[1] = w.vms[2];                           /* vms[2] replaced */
+    up[1].o.detail = strdup("replaced");
+    up[2] = w.vms[0];                           /* a second new one, first */
+    up[2].o.id[0] = '0';
+    up[2].o.detail = NULL;
+    char gone[1][40];
+    snprintf(gone[0], sizeof gone[0], "%s", w.vms[3].o.id);
+    free(w.vms[1].o.detail);
+    w.vms[1].o.detail = strdup("kept");
+    assert_int_equal(netmodel_apply_vms(&w, up, 3, gone, 1, &d), 0);
+    assert_int_equal(d.n_vms, w.n_vms + 1);
+    for (size_t v = 1; v < d.n_vms; v++) {
+        assert_true(strcmp(d.vms[v - 1].o.id, d.vms[v].o.id) < 0);
+    }
+    int kept = netmodel_vm_by_id(&d, w.vms[1].o.id);
+    assert_string_equal(d.vms[kept].o.detail, "kept");
+    assert_ptr_not_equal(d.vms[kept].o.detail, w.vms[1].o.detail);
+    assert_string_equal(d.vms[netmodel_vm_by_id(&d, w.vms[2].o.id)].o.detail, "replaced");
+    assert_int_equal(netmodel_vm_by_id(&d, w.vms[3].o.id), -1);
+    for (size_t old = 0; old < w.n_vms; old++) {
+        int want = old == 2 || old == 3 ? -1 : netmodel_vm_by_id(&d, w.vms[old].o.id);
+        assert_int_equal(netmodel_vm_shift(&d, (int) old), want);
+    }
+    /* Every VM in the new host lists, at its new index. */
+    for (size_t v = 0; v < d.n_vms; v++) {
+        bool found = false;
+        for (const int *x = d.vms_on_host[d.vms[v].host]; *x >= 0; x++) {
+            found |= *x == (int) v;
+        }
+        assert_true(found);
+    }
+    /* Many at once: a new VM after every other one, runs of them
+     * included, and the first one gone. */
+    struct netmodel e;
+    size_t n_up = 0;
+    struct nm_vm *many = calloc(d.n_vms, sizeof *many);
+    assert_non_null(many);
+    for (size_t v = 0; v < d.n_vms; v += 1 + (v % 3 == 2)) {
+        many[n_up] = d.vms[v];
+        many[n_up].o.id[strlen(many[n_up].o.id) - 2] = '~';
+        many[n_up++].o.detail = NULL;
+    }
+    snprintf(gone[0], sizeof gone[0], "%s", d.vms[0].o.id);
+    assert_int_equal(netmodel_apply_vms(&d, many, n_up, gone, 1, &e), 0);
+    assert_int_equal(e.n_vms, d.n_vms + n_up - 1);
+    for (size_t old = 0; old < d.n_vms; old++) {
+        int want = old == 0 ? -1 : netmodel_vm_by_id(&e, d.vms[old].o.id);
+        assert_int_equal(netmodel_vm_shift(&e, (int) old), want);
+    }
+    free(many);
+    netmodel_free(&e);
+    netmodel_free(&d);
+    netmodel_free(&w);
+}
+
 /* The rule owner-scoped plans stand on (netmodel.h, incremental updates):
  * a VM added beside a member of its component changes only the flows its
  * cookie owns, and on its own host its component's flood;
@@ -561,6 +633,7 @@ main(void)
         cmocka_unit_test(test_connectivity_full_mesh),
         cmocka_unit_test(test_cookies_name_owners),
         cmocka_unit_test(test_tenant_controller_takes_its_vms),
+        cmocka_unit_test(test_apply_vms_shift),
         cmocka_unit_test(test_incremental_owners),
         cmocka_unit_test(test_vm_port_names),
     };
