@@ -238,6 +238,7 @@ readsnap_start(const char *conninfo)
         free(rs);
         return NULL;
     }
+    pthread_setname_np(rs->thread, "readsnap");  /* its name in top -H and perf */
     return rs;
 }
 

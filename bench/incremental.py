@@ -550,6 +550,27 @@ class Network:
             raise RuntimeError("/metrics has no reconciler stage times")
         return out
 
+    def cpu_s(self):
+        """skyvisord's CPU time so far (user + system, s): the whole process
+        and its reconciler thread (named so, ctrl/reconciler.c); None for
+        a thread that is not found (an older build, unnamed threads)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        pid = self.d.proc.pid
+
+        def stat(path):
+            with open(path) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+        rec = None
+        for t in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{t}/comm") as f:
+                    if f.read().strip() == "reconciler":
+                        rec = stat(f"/proc/{pid}/task/{t}/stat")
+            except OSError:
+                continue
+        return stat(f"/proc/{pid}/stat"), rec
+
     def close(self):
         if self.side:
             self.side.stop()
@@ -563,6 +584,7 @@ def measure(net, repeat, budget):
     t_end = time.time() + budget
     k = 0
     before = net.stages()
+    cpu0 = net.cpu_s()
     while k < repeat and (k < 3 or time.time() < t_end):
         a = net.add(k)
         adds.append(a)
@@ -571,6 +593,9 @@ def measure(net, repeat, budget):
         net.side.quiet(0.1)
         k += 1
     after = net.stages()
+    cpu1 = net.cpu_s()
+    net.cpu_ms = [(b - a) * 1000 / (2 * k) if a is not None and b is not None else None
+                  for a, b in zip(cpu0, cpu1)]
     net.stage_ms = {s: (after[s] - before.get(s, 0.0)) * 1000 / (2 * k)
                     for s in after if s != "passes"}
     net.stage_passes = (after["passes"] - before["passes"]) / (2 * k)
@@ -590,7 +615,8 @@ def summarize(kind, clouds, hosts, n, net, adds, dels, observe):
          "rss_kib": net.rss(), "rss_base_kib": net.rss_base, "observe": observe,
          "flow_bytes": net.installed_bytes(),
          "gets": sum(a["gets"] for a in adds),
-         "stage_ms": net.stage_ms, "stage_passes": net.stage_passes}
+         "stage_ms": net.stage_ms, "stage_passes": net.stage_passes,
+         "cpu_ms": net.cpu_ms}
     r["rss_per_vm_kib"] = (r["rss_kib"] - r["rss_base_kib"]) / n
     return r
 
@@ -602,7 +628,9 @@ def line(r):
             f"add {f(r['add'])}; delete {f(r['del'])}; flows in {pct(r['flows_in'], 50):.1f} ms; "
             f"POST {pct(r['post'], 50):.1f} ms; RSS {r['rss_kib'] / 1024:.0f} MiB "
             f"({r['rss_per_vm_kib']:.1f} KiB/VM); declared {r['declare_s']:.1f} s, "
-            f"realized {r['realize_s']:.1f} s")
+            f"realized {r['realize_s']:.1f} s; CPU per change: skyvisord "
+            + " ms, reconciler ".join("-" if x is None else f"{x:.2f}"
+                                      for x in r.get("cpu_ms") or (None, None)) + " ms")
 
 
 def run_size(pg, fleet, hosts, clouds, n, observe, repeat, budget):
@@ -647,11 +675,14 @@ def stage_table(results):
     if not rs:
         return ""
     names = list(rs[0]["stage_ms"])
-    head = ("| fleet | VMs | passes per change | " + " | ".join(names)
-            + " | sum |\n|---|---|---|" + "---|" * (len(names) + 1))
-    rows = [f"| {r['fleet']} | {r['vms']} | {r['stage_passes']:.2f} | "
+    cpu = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    head = ("| fleet | clouds | VMs | passes per change | " + " | ".join(names)
+            + " | sum | CPU: skyvisord / its reconciler thread |\n|---|---|---|---|"
+            + "---|" * (len(names) + 2))
+    rows = [f"| {r['fleet']} | {r['clouds']} | {r['vms']} | {r['stage_passes']:.2f} | "
             + " | ".join(f"{r['stage_ms'].get(n, 0.0):.2f}" for n in names)
-            + f" | {sum(r['stage_ms'].values()):.2f} |" for r in rs]
+            + f" | {sum(r['stage_ms'].values()):.2f} | "
+            + " / ".join(cpu(x) for x in r.get("cpu_ms") or (None, None)) + " |" for r in rs]
     return head + "\n" + "\n".join(rows)
 
 
@@ -797,7 +828,9 @@ Where the reconciler's time went during the samples, ms per change (an add or a 
 from `skyvisor_reconciler_stage_seconds_total` in /metrics (the stages of a pass,
 ctrl/reconciler.h `enum recon_stage`: the desired state read, OVSDB transactions and their answers, the
 wait for new ports' numbers, planning, applying with barriers, statuses, counters sampled);
-every pass in the span counts, periodic ones included:
+every pass in the span counts, periodic ones included.  CPU: skyvisord's user + system time
+over the same span per change (/proc), the whole process (HTTP, reads, the OpenFlow thread)
+and its reconciler thread alone:
 
 {stage_table(results)}
 """

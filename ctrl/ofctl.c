@@ -528,6 +528,7 @@ ofctl_create(const struct ofctl_callbacks *cbs, void *aux,
         free(ctl);
         return NULL;
     }
+    pthread_setname_np(ctl->thread, "openflow");  /* its name in top -H and perf */
     return ctl;
 }
 

@@ -1072,6 +1072,7 @@ reconciler_create(const struct recon_store *store, void *aux,
     if (pthread_create(&r->thread, NULL, run, r)) {
         goto fail;
     }
+    pthread_setname_np(r->thread, "reconciler");  /* its name in top -H and perf */
     return r;
 
 fail:

@@ -318,6 +318,7 @@ lease_keeper_start(const struct lease_keeper_options *opt)
         keeper_free(k);
         return NULL;
     }
+    pthread_setname_np(k->thread, "lease");  /* its name in top -H and perf */
     vlog(VLOG_INFO, MOD, "instance %s registered (lease %u ms, heartbeat %u ms)", k->id,
          k->opt.lease_ms, k->opt.heartbeat_ms);
     return k;
