@@ -514,10 +514,14 @@ port_sig(const char *bridge, const char *name, const char *vm_id)
 /* Whether VM port 'name' (wanting 'sig') is as the last pass found it:
  * recorded in 'a->port_ok' with that signature, its name not among the
  * replica's changes since ('changed'; NULL with 'all': everything changed),
- * and its Port still on the bridge (bp[0..n_bp), sorted). */
+ * and its Port row still in 'rep'.  That row lives only while a bridge
+ * lists it (Port is not a root table), and a port taken off the bridge
+ * or moved to another one changes its Interface (of the same name: its
+ * OpenFlow number goes or moves), so the bridge's port set, thousands of
+ * UUIDs on a busy host, is not read for it. */
 static const struct recon_port_ok *
 port_still_ok(const struct agent *a, const char *name, uint64_t sig, const json_t *changed,
-              bool all, const char **bp, size_t n_bp)
+              bool all, const struct ovsdb_replica *rep)
 {
     struct recon_port_ok key;
     if (all || json_object_get(changed, name)
@@ -526,9 +530,7 @@ port_still_ok(const struct agent *a, const char *name, uint64_t sig, const json_
     }
     const struct recon_port_ok *ok = bsearch(&key, a->port_ok, a->n_port_ok, sizeof key,
                                              cmp_port_ok);
-    const char *uuid = ok ? ok->uuid : NULL;
-    return ok && ok->sig == sig && bsearch(&uuid, bp, n_bp, sizeof *bp, cmp_str_ptr)
-           ? ok : NULL;
+    return ok && ok->sig == sig && ovsdb_replica_row(rep, "Port", ok->uuid) ? ok : NULL;
 }
 
 #define OFPORT_OWN_N (OFPORT_OWN_MAX - OFPORT_OWN_MIN + 1)
@@ -672,13 +674,16 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
      * matter, and a failed one is recomputed by the next pass. */
     struct ovsdb_txn **txns = calloc(n ? n : 1, sizeof *txns);
     uint32_t *req = calloc(n ? n : 1, sizeof *req);
-    size_t n_bp = 0, n_ok = 0;
-    const char **bp = bridge_port_uuids(rep, ho->bridge, &n_bp);
+    /* The bridge's port UUIDs, sorted, once more than a few existing
+     * ports are to be checked (ovsdb_vswitch_ensure_port() searches the
+     * bridge's set for each otherwise). */
+    size_t n_bp = 0, n_ok = 0, n_checked = 0;
+    const char **bp = NULL;
     struct recon_port_ok *ok = malloc((n ? n : 1) * sizeof *ok);
     free(a->pend);                  /* recon_ovsdb_finish() emptied it */
     a->pend = malloc((n ? n : 1) * sizeof *a->pend);
     a->n_pend = 0;
-    if (!txns || !req || !bp || !ok || !a->pend) {
+    if (!txns || !req || !ok || !a->pend) {
         free(txns);
         free(req);
         free(bp);
@@ -697,10 +702,13 @@ recon_ovsdb_pass(struct reconciler *r, const struct netmodel *m, int h, struct a
         if (p->kind == NM_PORT_VM) {
             uint64_t sig = port_sig(ho->bridge, p->name, m->vms[p->vm].o.id);
             const struct recon_port_ok *was = port_still_ok(a, p->name, sig, changed, all,
-                                                            bp, n_bp);
+                                                            rep);
             if (was) {
                 ok[n_ok++] = *was;
                 continue;
+            }
+            if (!bp && ++n_checked > 8) {
+                bp = bridge_port_uuids(rep, ho->bridge, &n_bp);     /* NULL: searched */
             }
             json_t *eid = json_pack("{s:s, s:s}", "skyvisor", "vm",
                                     "skyvisor-vm-id", m->vms[p->vm].o.id);

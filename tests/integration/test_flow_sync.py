@@ -12,6 +12,8 @@ audit interval.  The scenarios:
   bridge's flow-removed notification, not the next audit);
 - a flow of skyvisord's cookie added behind its back is found by the audit,
   counted as drift and removed;
+- a VM's port deleted behind skyvisord's back is put back, its flows
+  following its new OpenFlow number, its neighbour's port untouched;
 - make before break: a VM added while a peer sends to it at 1 000
   datagrams/s loses nothing once its first datagram was answered, and no
   frame of that flow reaches the controller after that answer (the
@@ -162,6 +164,39 @@ def test_a_flow_deleted_behind_our_back_comes_back(world):
     wait_for("drift repaired",
              lambda: metric(api, "drift_repaired_total") >= repaired + len(before), 5)
     assert metric(api, "audits_total") - audits <= 1
+
+
+def ofport(sim, host, iface):
+    out = sim.vsctl(host, "--if-exists", "get", "Interface", iface, "ofport").stdout.strip()
+    return int(out) if out.lstrip("-").isdigit() else 0
+
+
+def port_uuid(sim, host, name):
+    return sim.vsctl(host, "--if-exists", "get", "Port", name, "_uuid").stdout.strip()
+
+
+def test_a_port_deleted_behind_our_back_comes_back(world):
+    """A VM port is checked again when its host's OVSDB reports a change of a
+    row of its name: deleted with ovs-vsctl, it is put back (a new Port row
+    and a new Interface), the VM's delivery flow outputs to its number, and
+    its neighbour's port, which nothing touched, stays the same row."""
+    d, api, sim = world
+    if not any(o["name"] == "f-extra" for o in ok(api.get(f"{NET}/vms"))["items"]):
+        declare_vm(api, "f-extra")              # a neighbour on the same bridge
+    wait_realized(api, ["f-peer", "f-extra"])
+    was, neighbour = port_uuid(sim, "fs1-h1", "f-peer"), port_uuid(sim, "fs1-h1", "f-extra")
+    assert was and neighbour
+    sim.vsctl("fs1-h1", "del-port", "br-sky", "f-peer")
+    wait_for("f-peer's port back as a new row",
+             lambda: port_uuid(sim, "fs1-h1", "f-peer") not in ("", was), 10)
+    assert "f-peer" in sim.vsctl("fs1-h1", "list-ports", "br-sky").stdout.split()
+    wait_for("f-peer numbered", lambda: ofport(sim, "fs1-h1", "f-peer") > 0, 10)
+    new = ofport(sim, "fs1-h1", "f-peer")
+    wait_for(f"f-peer's delivery to port {new}",
+             lambda: any(f"output:{new}" in l for l in flows(sim, "fs1-h1", "table=40")),
+             10)
+    wait_realized(api, ["f-peer", "f-extra"])
+    assert port_uuid(sim, "fs1-h1", "f-extra") == neighbour
 
 
 def test_the_audit_removes_a_flow_added_behind_our_back(world):
