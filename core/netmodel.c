@@ -662,14 +662,14 @@ netmodel_apply_vms(const struct netmodel *src, struct nm_vm *up, size_t n_up,
     return rc;
 }
 
-/* How many of v[0..n) (ascending) are below 'x' ('or_equal': at most x). */
+/* How many of v[0..n) (ascending) are below 'x'. */
 static size_t
-count_below(const int *v, size_t n, int x, bool or_equal)
+count_below(const int *v, size_t n, int x)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x || (or_equal && v[mid] == x)) {
+        if (v[mid] < x) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -681,7 +681,7 @@ count_below(const int *v, size_t n, int x, bool or_equal)
 int
 netmodel_vm_shift(const struct netmodel *m, int old)
 {
-    size_t below = count_below(m->shift_gone, m->n_shift_gone, old, false);
+    size_t below = count_below(m->shift_gone, m->n_shift_gone, old);
     if (below < m->n_shift_gone && m->shift_gone[below] == old) {
         return -1;
     }
