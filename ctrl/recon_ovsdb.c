@@ -3,13 +3,15 @@
  * One agent per host holds its OVSDB session (a monitored replica of
  * Open_vSwitch, ctrl/ovsdb.h) and the OpenFlow target the controller keeps
  * connected.  Per pass: recon_agent_ports() computes the host's port list
- * once; recon_ovsdb_pass() ensures the bridge, then every port's
+ * once (a host no change touches keeps the last one, reconciler.c);
+ * recon_ovsdb_pass() ensures the bridge, then every port's
  * transaction (ctrl/ovsdb_vswitch.h) computed from one replica and all sent
  * before any reply is awaited, then removes the ports skyvisor owns that
  * are no longer wanted.  A VM port found as wanted is remembered
  * (a->port_ok) and not checked again while the replica reports no change
  * of a row of its name (ovsdb_take_changes(), taken once per pass), its
- * wanted state is the same and its Port is on the bridge.
+ * wanted state is the same and its Port row is still there (see
+ * port_still_ok()).
  * recon_settle_ports() waits (bounded) for ovs-vswitchd to number new
  * ports; recon_iface_pass() reads interface states into per-VM errors and
  * port numbers.  A host's failure is kept
@@ -20,7 +22,8 @@
  * ofport_request) from the upper half of the range, which Open vSwitch
  * never gives out by itself, each host counting up from the highest number
  * its replica shows, so that a number freed is not soon given again (flows
- * that named it may be on their way out).  When a pass inserts at most
+ * that named it may be on their way out); the numbers in use are kept per
+ * host (a->used_ofports) and brought up to date from the changed names.  When a pass inserts at most
  * PEND_MAX ports on a host, their transactions are not waited for: their
  * flows are planned and go in with those numbers (a->pend,
  * recon_pending_ofport()), and recon_ovsdb_finish() collects the replies
