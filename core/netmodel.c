@@ -1,6 +1,7 @@
 /* netmodel.c: components, the overlay, and per-bridge ports and flows.
  * The design is described in netmodel.h; this file keeps to it. */
 #include "core/netmodel.h"
+#include "core/hash.h"
 #include "core/meters.h"
 #include "core/packet.h"
 #include "core/uf.h"
@@ -1127,7 +1128,7 @@ static struct vm_slot *
 vm_slot(const struct fctx *c, int v)
 {
     size_t mask = c->vm_cap - 1;
-    for (size_t i = ((uint32_t) v * 2654435761u) & mask;; i = (i + 1) & mask) {
+    for (size_t i = fnv64_u64(FNV64_INIT, (uint64_t) v) & mask;; i = (i + 1) & mask) {
         if (c->vm_port[i].vm == v || c->vm_port[i].vm < 0) {
             return &c->vm_port[i];
         }
